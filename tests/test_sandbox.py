@@ -1,0 +1,395 @@
+"""Tests for xacct_dataapi.sandbox: moto's server on 127.0.0.1 with two simulated accounts.
+
+Every test talks only to 127.0.0.1; a module-wide guard fails any other connect().
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("moto.server")
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
+
+from xacct_dataapi import sandbox as sbmod  # noqa: E402
+from xacct_dataapi.sandbox import (  # noqa: E402
+    CONSUMER_ACCOUNT,
+    CONSUMER_PROFILE,
+    PROVIDER_ACCOUNT,
+    PROVIDER_PROFILE,
+    REGION,
+    Sandbox,
+    SandboxError,
+    SandboxInfo,
+    SandboxUnavailable,
+    queue_statement_result,
+    resources_in_accounts,
+)
+
+pytestmark = pytest.mark.server
+
+AWS_ENV = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "MOTO_ACCOUNT_ID",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
+
+
+# --------------------------------------------------------------------------- guards
+
+
+@pytest.fixture(scope="module", autouse=True)
+def loopback_only():
+    """Fail any socket connect() to an address other than 127.0.0.1 / ::1."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def check(addr):
+        host = addr[0] if isinstance(addr, tuple) else addr
+        if host not in ("127.0.0.1", "::1", "localhost") and not isinstance(addr, (str, bytes)):
+            raise AssertionError(f"test tried to reach the network: {addr!r}")
+
+    def connect(self, addr):
+        check(addr)
+        return real_connect(self, addr)
+
+    def connect_ex(self, addr):
+        check(addr)
+        return real_connect_ex(self, addr)
+
+    socket.socket.connect = connect
+    socket.socket.connect_ex = connect_ex
+    try:
+        yield
+    finally:
+        socket.socket.connect = real_connect
+        socket.socket.connect_ex = real_connect_ex
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in AWS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def use_profiles(monkeypatch, info: SandboxInfo) -> None:
+    for name in AWS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for k, v in info.env().items():
+        monkeypatch.setenv(k, v)
+
+
+def client(profile: str, service: str):
+    # No endpoint_url / region here: both must come from the profile.
+    return boto3.Session(profile_name=profile).client(service, config=Config(proxies={}))
+
+
+def port_refuses(port: int) -> bool:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(2)
+    try:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+    finally:
+        s.close()
+
+
+# --------------------------------------------------------------------------- one shared sandbox
+
+
+@pytest.fixture(scope="class")
+def shared(tmp_path_factory):
+    sb = Sandbox(tmp_path_factory.mktemp("sandbox"))
+    sb.start()
+    yield sb
+    sb.stop()
+
+
+class TestRunningSandbox:
+    def test_profile_files_are_private(self, shared):
+        info = shared.info
+        for path in (info.config_file, info.credentials_file):
+            assert path.is_file()
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+            assert path.is_absolute()
+        config = info.config_file.read_text()
+        assert f"[profile {CONSUMER_PROFILE}]" in config
+        assert f"[profile {PROVIDER_PROFILE}]" in config
+        assert f"endpoint_url = {info.endpoint_url}" in config
+        assert f"region = {REGION}" in config
+        assert info.endpoint_url.startswith("http://127.0.0.1:")
+
+    def test_env_points_at_the_files(self, shared):
+        env = shared.info.env()
+        assert env == {
+            "AWS_CONFIG_FILE": str(shared.info.config_file),
+            "AWS_SHARED_CREDENTIALS_FILE": str(shared.info.credentials_file),
+        }
+
+    def test_profiles_land_in_their_accounts(self, shared, monkeypatch):
+        use_profiles(monkeypatch, shared.info)
+        consumer = client(CONSUMER_PROFILE, "sts").get_caller_identity()
+        provider = client(PROVIDER_PROFILE, "sts").get_caller_identity()
+        assert consumer["Account"] == CONSUMER_ACCOUNT == "111111111111"
+        assert provider["Account"] == PROVIDER_ACCOUNT == "222222222222"
+        assert consumer["Arn"] == "arn:aws:iam::111111111111:user/xacct-sandbox-admin"
+
+    def test_consumer_vpc_and_subnets(self, shared, monkeypatch):
+        info = shared.info
+        use_profiles(monkeypatch, info)
+        ec2 = client(CONSUMER_PROFILE, "ec2")
+        vpcs = ec2.describe_vpcs(VpcIds=[info.vpc_id])["Vpcs"]
+        assert [v["CidrBlock"] for v in vpcs] == ["10.20.0.0/16"] == [info.vpc_cidr]
+        for attr, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
+            assert ec2.describe_vpc_attribute(VpcId=info.vpc_id, Attribute=attr)[key]["Value"] is True
+        subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [info.vpc_id]}])["Subnets"]
+        assert sorted(s["SubnetId"] for s in subnets) == sorted(info.subnet_ids)
+        assert len(subnets) == 2
+        assert sorted(s["AvailabilityZone"] for s in subnets) == ["us-west-2a", "us-west-2b"]
+        assert sorted(s["CidrBlock"] for s in subnets) == ["10.20.1.0/24", "10.20.2.0/24"]
+        for s in subnets:
+            assert s["MapPublicIpOnLaunch"] is False
+            names = [t["Value"] for t in s.get("Tags", []) if t["Key"] == "Name"]
+            assert names and names[0].startswith("xacct-sandbox-")
+
+    def test_provider_does_not_see_consumer_vpc(self, shared, monkeypatch):
+        info = shared.info
+        use_profiles(monkeypatch, info)
+        ec2 = client(PROVIDER_PROFILE, "ec2")
+        assert info.vpc_id not in [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]]
+        with pytest.raises(ClientError):
+            ec2.describe_vpcs(VpcIds=[info.vpc_id])
+
+    def test_provider_cluster_with_data_api_off(self, shared, monkeypatch):
+        info = shared.info
+        use_profiles(monkeypatch, info)
+        rds = client(PROVIDER_PROFILE, "rds")
+        (cluster,) = rds.describe_db_clusters(DBClusterIdentifier=info.cluster_id)["DBClusters"]
+        assert cluster["HttpEndpointEnabled"] is False
+        assert cluster["DBClusterArn"] == info.cluster_arn
+        assert f":{PROVIDER_ACCOUNT}:" in info.cluster_arn
+        assert cluster["Engine"] == "aurora-postgresql" == info.engine
+        assert cluster["EngineMode"] == "serverless"
+        assert cluster["DatabaseName"] == "app"
+        assert cluster["MasterUsername"] == "postgres"
+
+    def test_consumer_does_not_see_cluster(self, shared, monkeypatch):
+        use_profiles(monkeypatch, shared.info)
+        rds = client(CONSUMER_PROFILE, "rds")
+        assert rds.describe_db_clusters()["DBClusters"] == []
+        with pytest.raises(ClientError) as e:
+            rds.describe_db_clusters(DBClusterIdentifier=shared.info.cluster_id)
+        assert e.value.response["Error"]["Code"] == "DBClusterNotFoundFault"
+
+    def test_queued_statement_result(self, shared, monkeypatch):
+        info = shared.info
+        use_profiles(monkeypatch, info)
+        records = [[{"longValue": 42}, {"stringValue": "hello"}]]
+        columns = [{"name": "n", "typeName": "int8"}, {"name": "s", "typeName": "text"}]
+        queue_statement_result(info, records, columns)
+        rdsdata = client(PROVIDER_PROFILE, "rds-data")
+        out = rdsdata.execute_statement(
+            resourceArn=info.cluster_arn,
+            secretArn=f"arn:aws:secretsmanager:{REGION}:{PROVIDER_ACCOUNT}:secret:x-AbCdEf",
+            database="app",
+            sql="select 42 as n, 'hello' as s",
+            includeResultMetadata=True,
+        )
+        assert out["records"] == records
+        assert [c["name"] for c in out["columnMetadata"]] == ["n", "s"]
+
+    def test_queue_is_lifo(self, shared, monkeypatch):
+        info = shared.info
+        use_profiles(monkeypatch, info)
+        queue_statement_result(info, [[{"longValue": 1}]])
+        queue_statement_result(info, [[{"longValue": 2}]])
+        rdsdata = client(PROVIDER_PROFILE, "rds-data")
+        first = rdsdata.execute_statement(
+            resourceArn=info.cluster_arn, secretArn="arn:aws:secretsmanager:x", sql="select 'first'"
+        )
+        second = rdsdata.execute_statement(
+            resourceArn=info.cluster_arn, secretArn="arn:aws:secretsmanager:x", sql="select 'second'"
+        )
+        assert first["records"] == [[{"longValue": 2}]]
+        assert second["records"] == [[{"longValue": 1}]]
+
+    def test_sandbox_json(self, shared):
+        info = shared.info
+        doc = json.loads((info.dir / "sandbox.json").read_text())
+        assert doc["pid"] == __import__("os").getpid()
+        assert doc["port"] == info.port
+        assert SandboxInfo.from_json(doc) == info
+        assert SandboxInfo.from_json(json.loads(json.dumps(info.to_json()))) == info
+
+    def test_setup_command(self, shared):
+        info = shared.info
+        a, b = info.subnet_ids
+        assert info.setup_command() == (
+            "xacct setup --consumer-profile xacct-consumer --provider-profile xacct-provider "
+            f"--cluster xacct-sandbox-aurora --vpc {info.vpc_id} --subnets {a},{b} --enable-data-api"
+        )
+
+    def test_nothing_left_behind_initially(self, shared):
+        assert resources_in_accounts(shared.info) == {"consumer": [], "provider": []}
+
+    def test_second_sandbox_in_same_process_is_refused(self, shared, tmp_path):
+        with pytest.raises(SandboxError, match="already running"):
+            Sandbox(tmp_path).start()
+        # and the refusal did not disturb the running one
+        assert shared.running
+        assert not port_refuses(shared.info.port)
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def test_stop_closes_the_port(tmp_path, clean_env):
+    sb = Sandbox(tmp_path)
+    info = sb.start()
+    assert not port_refuses(info.port)
+    sb.stop()
+    assert port_refuses(info.port)
+    assert not (tmp_path / "sandbox.json").exists()
+    with pytest.raises(SandboxError):
+        sb.info  # noqa: B018
+    sb.stop()  # idempotent
+
+
+def test_context_manager_and_moto_account_id_stripped(tmp_path, clean_env):
+    clean_env.setenv("MOTO_ACCOUNT_ID", "333333333333")
+    with Sandbox(tmp_path) as sb:
+        assert "MOTO_ACCOUNT_ID" not in __import__("os").environ
+        use_profiles(clean_env, sb.info)
+        assert client(CONSUMER_PROFILE, "sts").get_caller_identity()["Account"] == CONSUMER_ACCOUNT
+        assert client(PROVIDER_PROFILE, "sts").get_caller_identity()["Account"] == PROVIDER_ACCOUNT
+        port = sb.info.port
+    assert port_refuses(port)
+    assert __import__("os").environ["MOTO_ACCOUNT_ID"] == "333333333333"
+
+
+def test_restart_gets_fresh_state(tmp_path, clean_env):
+    with Sandbox(tmp_path / "a") as first:
+        vpc1 = first.info.vpc_id
+    with Sandbox(tmp_path / "b") as second:
+        use_profiles(clean_env, second.info)
+        vpcs = client(CONSUMER_PROFILE, "ec2").describe_vpcs()["Vpcs"]
+        ids = [v["VpcId"] for v in vpcs]
+        assert vpc1 not in ids and second.info.vpc_id in ids
+        # default VPC + the seeded one
+        assert len(vpcs) == 2
+
+
+@pytest.mark.parametrize(
+    ("engine", "user"), [("aurora-postgresql", "postgres"), ("aurora-mysql", "admin")]
+)
+def test_data_api_can_be_switched_on(tmp_path, clean_env, engine, user):
+    with Sandbox(tmp_path, engine=engine) as sb:
+        use_profiles(clean_env, sb.info)
+        rds = client(PROVIDER_PROFILE, "rds")
+        (c,) = rds.describe_db_clusters(DBClusterIdentifier=sb.info.cluster_id)["DBClusters"]
+        assert (c["Engine"], c["MasterUsername"], c["HttpEndpointEnabled"]) == (engine, user, False)
+        out = rds.modify_db_cluster(
+            DBClusterIdentifier=sb.info.cluster_id, EnableHttpEndpoint=True, ApplyImmediately=True
+        )
+        assert out["DBCluster"]["HttpEndpointEnabled"] is True
+
+
+def test_explicit_port(tmp_path, clean_env):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with Sandbox(tmp_path, port=port) as sb:
+        assert sb.info.endpoint_url == f"http://127.0.0.1:{port}"
+
+
+def test_port_in_use_fails_fast(tmp_path, clean_env):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(SandboxError, match="cannot listen"):
+            Sandbox(tmp_path, port=s.getsockname()[1]).start()
+        assert time.monotonic() - t0 < 5
+    finally:
+        s.close()
+    # the failed start released the per-process slot
+    with Sandbox(tmp_path / "ok") as sb:
+        assert sb.running
+
+
+def test_resources_in_accounts_reports_leftovers(tmp_path, clean_env):
+    with Sandbox(tmp_path) as sb:
+        info = sb.info
+        use_profiles(clean_env, info)
+        c_ec2 = client(CONSUMER_PROFILE, "ec2")
+        sg = c_ec2.create_security_group(GroupName="xacct-endpoint-sg", Description="x", VpcId=info.vpc_id)
+        ep = c_ec2.create_vpc_endpoint(
+            VpcEndpointType="Interface",
+            VpcId=info.vpc_id,
+            ServiceName=f"com.amazonaws.{REGION}.rds-data",
+            SubnetIds=list(info.subnet_ids),
+            SecurityGroupIds=[sg["GroupId"]],
+        )["VpcEndpoint"]
+        iam = client(PROVIDER_PROFILE, "iam")
+        iam.create_role(RoleName="xacct-data-api", AssumeRolePolicyDocument="{}")
+        iam.create_role(RoleName="unrelated", AssumeRolePolicyDocument="{}")
+        kms = client(PROVIDER_PROFILE, "kms")
+        key = kms.create_key()["KeyMetadata"]["KeyId"]
+        sm = client(PROVIDER_PROFILE, "secretsmanager")
+        sm.create_secret(Name="xacct/app", SecretString="{}", KmsKeyId=key)
+
+        left = resources_in_accounts(info)
+        assert any(ep["VpcEndpointId"] in r for r in left["consumer"])
+        assert any(sg["GroupId"] in r for r in left["consumer"])
+        assert "iam:role/xacct-data-api" in left["provider"]
+        assert not any("unrelated" in r for r in left["provider"])
+        assert any(key in r for r in left["provider"])
+        assert "secretsmanager:secret/xacct/app" in left["provider"]
+
+        c_ec2.delete_vpc_endpoints(VpcEndpointIds=[ep["VpcEndpointId"]])
+        c_ec2.delete_security_group(GroupId=sg["GroupId"])
+        iam.delete_role(RoleName="xacct-data-api")
+        kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+        sm.delete_secret(SecretId="xacct/app", RecoveryWindowInDays=7)
+        assert resources_in_accounts(info) == {"consumer": [], "provider": []}
+
+
+# --------------------------------------------------------------------------- argument errors
+
+
+def test_bad_engine_raises_value_error(tmp_path):
+    with pytest.raises(ValueError) as e:
+        Sandbox(tmp_path, engine="mysql")
+    msg = str(e.value)
+    assert "'mysql'" in msg and "aurora-mysql" in msg and "aurora-postgresql" in msg
+
+
+def test_moto_missing_raises_sandbox_unavailable(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "moto.server", None)  # makes `import moto.server` fail
+    with pytest.raises(SandboxUnavailable) as e:
+        Sandbox(tmp_path).start()
+    assert "pip install 'xacct[sandbox]'" in str(e.value)
+    assert isinstance(e.value, Exception)
+    assert not sbmod.Sandbox._active

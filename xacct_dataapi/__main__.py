@@ -1,0 +1,4 @@
+from xacct_dataapi.cli import main
+
+if __name__ == "__main__":
+    main()

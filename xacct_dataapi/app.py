@@ -1,0 +1,246 @@
+"""Use cases behind the commands: setup, status, teardown, verify. The CLI parses; this orchestrates."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from rich.console import Console
+
+from xacct_dataapi import render
+from xacct_dataapi import state as state_mod
+from xacct_dataapi.aws import Sessions
+from xacct_dataapi.config import Config, state_path_for, validate_name
+from xacct_dataapi.context import build_context, check_accounts
+from xacct_dataapi.errors import AwsError, StateError, UsageError
+from xacct_dataapi.models import Action, Plan, Sensitive
+from xacct_dataapi.planner import plan_setup, plan_teardown
+from xacct_dataapi.runner import Runner
+from xacct_dataapi.state import State
+from xacct_dataapi.status import status_report
+
+
+@dataclass
+class UI:
+    out: Console
+    err: Console
+    json: bool = False
+    yes: bool = False
+    stdin_tty: Callable[[], bool] = field(default=lambda: sys.stdin.isatty())
+
+    def confirm(self, question: str) -> bool:
+        if self.yes:
+            return True
+        if not self.stdin_tty():
+            raise UsageError("Confirmation needed but stdin is not a terminal.",
+                             "Review the plan (e.g. with --dry-run) and re-run with --yes.")
+        import typer
+
+        return typer.confirm(question, default=False, err=True)
+
+
+def resolve_state_path(state: Path | None, name: str | None) -> Path:
+    if state is not None:
+        return state
+    return state_path_for(validate_name(name or "default"))
+
+
+def password_source(from_stdin: bool, ui: UI) -> Callable[[], str]:
+    """The DB password, read once, only if a call needs it. Never from argv; never stored."""
+    cache: dict[str, str] = {}
+
+    def get() -> str:
+        if "pw" in cache:
+            return cache["pw"]
+        if os.environ.get("XACCT_DB_PASSWORD"):
+            pw = os.environ["XACCT_DB_PASSWORD"]
+        elif from_stdin:
+            pw = sys.stdin.readline().rstrip("\r\n")
+        elif ui.stdin_tty():
+            import typer
+
+            pw = typer.prompt("Password for the database user", hide_input=True, err=True)
+        else:
+            raise UsageError("The DB password is needed to create the secret, but none was given and stdin is not a terminal.",
+                             "Set XACCT_DB_PASSWORD in the environment or pipe it with --db-password-stdin.")
+        if not pw:
+            raise UsageError("The DB password is empty.", "Set XACCT_DB_PASSWORD or pipe it with --db-password-stdin.")
+        cache["pw"] = pw
+        return pw
+
+    return get
+
+
+def needs_password(plan: Plan) -> bool:
+    def has(value) -> bool:
+        if isinstance(value, Sensitive):
+            return True
+        if isinstance(value, dict):
+            return any(has(v) for v in value.values())
+        if isinstance(value, (list, tuple)):
+            return any(has(v) for v in value)
+        return False
+
+    return any(has(c.params) for c in plan.calls)
+
+
+def _meta(state: State, ctx=None) -> dict:
+    return {"name": state.name, "region": state.region, "accounts": state.accounts}
+
+
+@dataclass
+class SetupResult:
+    plan: Plan
+    state: State
+    calls_made: list[str]
+    problems: list[str]
+    seconds: float
+
+
+def setup(cfg: Config, state_path: Path, ui: UI, *, dry_run: bool, password_from_stdin: bool,
+          wait_timeout: float = 300.0) -> SetupResult:
+    started = time.monotonic()
+    cfg.validate()
+    existing = state_mod.load(state_path)
+    if existing is not None and existing.name != cfg.name:
+        raise StateError(f"State file {state_path} belongs to deployment {existing.name!r}, not {cfg.name!r}.",
+                         "Pass the matching --name, or another --state path.")
+    if dry_run:
+        return _setup_locked(cfg, state_path, existing, ui, True, password_from_stdin, wait_timeout, started)
+    with state_mod.locked(state_path):
+        existing = state_mod.load(state_path)
+        return _setup_locked(cfg, state_path, existing, ui, False, password_from_stdin, wait_timeout, started)
+
+
+def _setup_locked(cfg, state_path, existing, ui, dry_run, password_from_stdin, wait_timeout, started) -> SetupResult:
+    aws = Sessions.from_profiles(cfg.consumer_profile, cfg.provider_profile, cfg.region)
+    state = existing or State(name=cfg.name)
+    password = password_source(password_from_stdin, ui)
+    ctx = build_context(cfg, aws, state, password)
+    plan = plan_setup(ctx)
+    problems = [p for s in plan.steps if s.action is Action.CHECK for p in s.problems]
+    meta = {"name": cfg.name, "region": aws.region,
+            "accounts": {"consumer": ctx.consumer_account, "provider": ctx.provider_account},
+            "state_file": str(state_path), "dry_run": dry_run}
+    if ui.json:
+        render.print_json(ui.out, render.plan_json(plan, meta))
+    else:
+        ui.out.print(render.plan_table(plan, f"xacct setup plan — deployment {cfg.name!r}, consumer "
+                                             f"{ctx.consumer_account} → provider {ctx.provider_account}, {aws.region}"))
+    if dry_run:
+        return SetupResult(plan, state, [], problems, time.monotonic() - started)
+    if plan.changes:
+        if needs_password(plan):
+            password()  # ask (or fail) before confirming, so nothing is half-done for want of it
+        if not ui.confirm("Apply this plan?"):
+            raise UsageError("Aborted: nothing was changed.", "Re-run and answer yes, or pass --yes.")
+    # Record who we are before the first mutating call, so a crash at any point leaves a valid state.
+    state.region = aws.region
+    state.profiles = {"consumer": cfg.consumer_profile, "provider": cfg.provider_profile}
+    state.accounts = {"consumer": ctx.consumer_account, "provider": ctx.provider_account}
+    state.config = {**state.config, **cfg.to_json(), "key_deletion_days": cfg.key_deletion_days}
+    state.values.update({k: v for k, v in ctx.values.items() if v is not None})
+    state.values["cluster_engine_mode"] = ctx.cluster.engine_mode
+    runner = Runner(aws, state, state_path, render.ProgressReporter(ui.err), wait_timeout=wait_timeout)
+    if plan.changes or existing is None or state.last_error:
+        runner.save()
+    runner.execute(plan)
+    if problems:
+        state.last_error = {"step": 8, "title": "Network ACLs pass HTTPS (check)", "message": problems[0]}
+    else:
+        state.last_error = None
+    if plan.changes or existing is None or problems:
+        runner.save()
+    return SetupResult(plan, state, runner.calls_made, problems, time.monotonic() - started)
+
+
+def _sessions_for(state: State, consumer_profile: str | None, provider_profile: str | None, region: str | None) -> Sessions:
+    return Sessions.from_profiles(
+        consumer_profile if consumer_profile is not None else state.profiles.get("consumer"),
+        provider_profile if provider_profile is not None else state.profiles.get("provider"),
+        region or state.region,
+    )
+
+
+def load_required(state_path: Path) -> State:
+    state = state_mod.load(state_path)
+    if state is None:
+        raise UsageError(f"No xacct deployment state at {state_path}.",
+                         "Pass --name or --state of an existing deployment (run `xacct setup` first).")
+    return state
+
+
+def config_from_state(state: State, aws: Sessions) -> Config:
+    c = state.config
+    return Config(name=state.name, consumer_profile=aws.consumer_profile, provider_profile=aws.provider_profile,
+                  cluster=c["cluster"], vpc_id=c["vpc_id"], subnet_ids=tuple(c["subnet_ids"]), region=aws.region,
+                  db_user=c.get("db_user") or "app_user", db_name=c.get("db_name"), consumer_role=c.get("consumer_role"),
+                  consumer_user=c.get("consumer_user"), enable_data_api=bool(c.get("enable_data_api")))
+
+
+def status(state_path: Path, consumer_profile: str | None = None, provider_profile: str | None = None) -> dict:
+    state = load_required(state_path)
+    if not state.config.get("cluster"):
+        raise StateError(f"State file {state_path} records no configuration.", "Run `xacct setup` again to complete it.")
+    aws = _sessions_for(state, consumer_profile, provider_profile, None)
+
+    def no_password() -> str:
+        raise AssertionError("status never needs the password")
+
+    ctx = build_context(config_from_state(state, aws), aws, state, no_password, check_data_api=False)
+    plan = plan_setup(ctx)
+    report = status_report(plan, state)
+    report["state_file"] = str(state_path)
+    return report
+
+
+@dataclass
+class TeardownResult:
+    plan: Plan
+    calls_made: list[str]
+    seconds: float
+    removed: list[dict]
+
+
+def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, provider_profile: str | None = None,
+             region: str | None = None, key_deletion_days: int | None = None, secret_recovery_days: int | None = None,
+             wait_timeout: float = 300.0) -> TeardownResult:
+    started = time.monotonic()
+    if key_deletion_days is not None and not 7 <= key_deletion_days <= 30:
+        raise UsageError(f"--key-deletion-days {key_deletion_days} is out of range.", "AWS accepts 7 to 30 days.")
+    if secret_recovery_days is not None and not 7 <= secret_recovery_days <= 30:
+        raise UsageError(f"--secret-recovery-days {secret_recovery_days} is out of range.",
+                         "AWS accepts 7 to 30 days; omit it to delete the secret without a recovery window.")
+    with state_mod.locked(state_path):
+        state = state_mod.load(state_path)
+        if state is None:
+            ui.err.print(f"Nothing to tear down: no state file at {state_path}.")
+            return TeardownResult(Plan("teardown", []), [], time.monotonic() - started, [])
+        if key_deletion_days is not None:
+            state.config["key_deletion_days"] = key_deletion_days
+        state.config["secret_recovery_days"] = secret_recovery_days
+        plan = plan_teardown(state)
+        removed = [{"kind": r.kind, "id": r.id, "account": r.account, "created": r.created} for r in reversed(state.resources)]
+        if ui.json:
+            render.print_json(ui.out, render.plan_json(plan, {"name": state.name, "region": state.region,
+                                                             "accounts": state.accounts, "state_file": str(state_path)}))
+        else:
+            ui.out.print(render.plan_table(plan, f"xacct teardown plan — deployment {state.name!r}"))
+        if plan.changes:
+            aws = _sessions_for(state, consumer_profile, provider_profile, region)
+            check_accounts(aws, state)
+            if not ui.confirm("Delete these resources?"):
+                raise UsageError("Aborted: nothing was changed.", "Re-run and answer yes, or pass --yes.")
+            runner = Runner(aws, state, state_path, render.ProgressReporter(ui.err), wait_timeout=wait_timeout)
+            runner.execute(plan)
+            calls = runner.calls_made
+        else:
+            calls = []
+        if state.resources:
+            raise AwsError(f"Teardown left {len(state.resources)} resource(s) recorded in {state_path}.",
+                           "Re-run `xacct teardown` to retry them.")
+        state_mod.remove(state_path)
+        return TeardownResult(plan, calls, time.monotonic() - started, removed)

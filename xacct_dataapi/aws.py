@@ -1,0 +1,126 @@
+"""The two AWS sessions (consumer, provider). The only module that builds boto3 sessions and clients.
+
+Endpoints come from the standard SDK settings (AWS_ENDPOINT_URL, `endpoint_url` in a profile), so a
+sandbox or LocalStack needs no xacct flag. Every client uses botocore's standard retry mode.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    SSOTokenLoadError,
+    TokenRetrievalError,
+    UnauthorizedSSOTokenError,
+)
+
+from xacct_dataapi import __version__
+from xacct_dataapi.errors import AwsError, UsageError
+from xacct_dataapi.models import Account
+
+RETRY_CONFIG = {"mode": "standard", "max_attempts": 8}
+
+NOT_FOUND_CODES = frozenset(
+    {
+        "NoSuchEntity",
+        "NotFoundException",
+        "ResourceNotFoundException",
+        "DBClusterNotFoundFault",
+        "InvalidGroup.NotFound",
+        "InvalidVpcEndpointId.NotFound",
+        "InvalidVpcID.NotFound",
+        "InvalidSubnetID.NotFound",
+    }
+)
+
+
+def is_not_found(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in NOT_FOUND_CODES
+
+
+def _session(profile: str | None, region: str | None, flag: str) -> boto3.Session:
+    try:
+        return boto3.Session(profile_name=profile, region_name=region)
+    except ProfileNotFound:
+        raise UsageError(
+            f"{flag} {profile!r}: no such profile in the AWS config.",
+            "Check the name with `aws configure list-profiles` (xacct reads AWS_CONFIG_FILE and "
+            "AWS_SHARED_CREDENTIALS_FILE like the AWS CLI), or create it with `aws configure --profile NAME`.",
+        ) from None
+
+
+@dataclass
+class Sessions:
+    consumer: boto3.Session
+    provider: boto3.Session
+    region: str
+    consumer_profile: str | None = None
+    provider_profile: str | None = None
+    _clients: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_profiles(cls, consumer_profile: str | None, provider_profile: str | None, region: str | None) -> "Sessions":
+        provider = _session(provider_profile, region, "--provider-profile")
+        region = region or provider.region_name
+        if not region:
+            raise UsageError(
+                f"No region: --region was not given and the provider profile {provider_profile!r} sets none.",
+                "Pass --region (e.g. --region eu-west-1), set AWS_REGION, or set `region` in the profile.",
+            )
+        consumer = _session(consumer_profile, region, "--consumer-profile")
+        if provider.region_name != region:
+            provider = _session(provider_profile, region, "--provider-profile")
+        return cls(consumer, provider, region, consumer_profile, provider_profile)
+
+    def session(self, account: Account) -> boto3.Session:
+        return self.consumer if account is Account.CONSUMER else self.provider
+
+    def client(self, account: Account, service: str):
+        key = (account, service)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self.session(account).client(
+                    service,
+                    region_name=self.region,
+                    config=BotoConfig(retries=dict(RETRY_CONFIG), user_agent_extra=f"xacct/{__version__}"),
+                )
+            return self._clients[key]
+
+    def account_id(self, account: Account) -> str:
+        profile = self.consumer_profile if account is Account.CONSUMER else self.provider_profile
+        flag = f"--{account.value}-profile"
+        try:
+            return self.client(account, "sts").get_caller_identity()["Account"]
+        except (NoCredentialsError, PartialCredentialsError):
+            raise UsageError(
+                f"{flag} {profile!r} has no usable credentials.",
+                "Configure keys, SSO (`aws sso login --profile ...`) or a role for that profile.",
+            ) from None
+        except (SSOTokenLoadError, TokenRetrievalError, UnauthorizedSSOTokenError):
+            raise UsageError(
+                f"{flag} {profile!r}: the SSO session has expired or was never started.",
+                f"Run `aws sso login --profile {profile}` and re-run.",
+            ) from None
+        except EndpointConnectionError as exc:
+            raise AwsError(f"Cannot reach AWS STS for {flag} {profile!r}: {exc}.",
+                           "Check the network, the region, and any AWS_ENDPOINT_URL / endpoint_url setting.") from None
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            raise UsageError(
+                f"{flag} {profile!r} was refused by STS: {err.get('Code')}: {err.get('Message')}.",
+                "Check that profile's credentials.",
+            ) from None
+        except NoRegionError:
+            raise UsageError("No region configured.", "Pass --region or set AWS_REGION.") from None
+        except BotoCoreError as exc:
+            raise UsageError(f"{flag} {profile!r} could not be used: {exc}.", "Check that profile in the AWS config.") from None

@@ -1,0 +1,160 @@
+"""What the operator asked for, validated, and the deterministic names derived from it. Pure."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xacct_dataapi.errors import UsageError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
+SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+VPC_RE = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+CLUSTER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:rds:([a-z0-9-]+):(\d{12}):cluster:([A-Za-z][A-Za-z0-9-]{0,62})$")
+CLUSTER_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
+DB_USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+IAM_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
+ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]{1,64})$")
+
+TAG_DEPLOYMENT = "xacct:deployment"
+TAG_MANAGED = "xacct:managed-by"
+
+
+def state_path_for(name: str, base: Path | None = None) -> Path:
+    return (base or Path.cwd()) / ".xacct" / f"{name}.json"
+
+
+def validate_name(name: str) -> str:
+    if not NAME_RE.match(name or ""):
+        raise UsageError(
+            f"--name {name!r} is not a valid deployment name.",
+            "Use 1-32 letters, digits or '-', starting and ending with a letter or digit, e.g. --name orders-prod.",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every name xacct gives a resource, derived from the deployment name alone, so a re-run finds them."""
+
+    deployment: str
+
+    @property
+    def prefix(self) -> str:
+        return f"xacct-{self.deployment}"
+
+    @property
+    def key_alias(self) -> str:
+        return f"alias/{self.prefix}"
+
+    @property
+    def secret(self) -> str:
+        return f"{self.prefix}/db-credentials"
+
+    @property
+    def access_role(self) -> str:
+        return f"{self.prefix}-data-api-access"
+
+    @property
+    def access_role_policy(self) -> str:
+        return f"{self.prefix}-data-api"
+
+    @property
+    def consumer_user(self) -> str:
+        return f"{self.prefix}-data-api-client"
+
+    @property
+    def consumer_policy(self) -> str:
+        return f"{self.prefix}-assume-data-api-access"
+
+    @property
+    def security_group(self) -> str:
+        return f"{self.prefix}-rds-data-endpoint"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.prefix}-rds-data"
+
+    def tags(self) -> dict[str, str]:
+        return {TAG_DEPLOYMENT: self.deployment, TAG_MANAGED: "xacct"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated setup inputs. Account ids and cluster facts are filled in from AWS later (Context)."""
+
+    name: str
+    consumer_profile: str | None
+    provider_profile: str | None
+    cluster: str  # id or ARN as given
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    region: str | None = None
+    db_user: str = "app_user"
+    db_name: str | None = None
+    consumer_role: str | None = None  # name or ARN of an existing role to adopt
+    consumer_user: str | None = None  # name of an existing user to adopt
+    enable_data_api: bool = False
+    key_deletion_days: int = 7
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def names(self) -> Names:
+        return Names(self.name)
+
+    @property
+    def cluster_id(self) -> str:
+        m = CLUSTER_ARN_RE.match(self.cluster)
+        return m.group(3) if m else self.cluster
+
+    def validate(self) -> "Config":
+        validate_name(self.name)
+        if not (CLUSTER_ARN_RE.match(self.cluster) or CLUSTER_ID_RE.match(self.cluster)):
+            raise UsageError(
+                f"--cluster {self.cluster!r} is neither an Aurora cluster identifier nor a cluster ARN.",
+                "Pass the DB cluster identifier (e.g. --cluster orders-aurora) or its ARN "
+                "(arn:aws:rds:REGION:ACCOUNT:cluster:ID).",
+            )
+        if not VPC_RE.match(self.vpc_id or ""):
+            raise UsageError(f"--vpc {self.vpc_id!r} is not a VPC id.", "Pass the consumer VPC id, e.g. --vpc vpc-0abc1234.")
+        if not self.subnet_ids:
+            raise UsageError(
+                "--subnets is empty.",
+                "Pass at least one consumer subnet id for the endpoint, comma-separated: --subnets subnet-aaa,subnet-bbb "
+                "(one per Availability Zone).",
+            )
+        for s in self.subnet_ids:
+            if not SUBNET_RE.match(s):
+                raise UsageError(f"--subnets value {s!r} is not a subnet id.", "Use ids like subnet-0abc1234, comma-separated.")
+        if len(set(self.subnet_ids)) != len(self.subnet_ids):
+            raise UsageError(f"--subnets lists a subnet twice: {','.join(self.subnet_ids)}.", "List each subnet once.")
+        if not DB_USER_RE.match(self.db_user or ""):
+            raise UsageError(f"--db-user {self.db_user!r} is not a valid database user name.", "Use letters, digits and '_'.")
+        if self.db_name is not None and not DB_USER_RE.match(self.db_name):
+            raise UsageError(f"--db-name {self.db_name!r} is not a valid database name.", "Use letters, digits and '_'.")
+        if self.consumer_role and self.consumer_user:
+            raise UsageError(
+                "--consumer-role and --consumer-user were both given.",
+                "Pass one: the existing role or the existing user the application runs as (or neither, to create a user).",
+            )
+        if self.consumer_role and not (ROLE_ARN_RE.match(self.consumer_role) or IAM_NAME_RE.match(self.consumer_role)):
+            raise UsageError(f"--consumer-role {self.consumer_role!r} is not a role name or role ARN.", "Pass e.g. --consumer-role orders-app.")
+        if self.consumer_user and not IAM_NAME_RE.match(self.consumer_user):
+            raise UsageError(f"--consumer-user {self.consumer_user!r} is not an IAM user name.", "Pass e.g. --consumer-user orders-app.")
+        if not 7 <= self.key_deletion_days <= 30:
+            raise UsageError(f"--key-deletion-days {self.key_deletion_days} is out of range.", "AWS accepts 7 to 30 days.")
+        return self
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "cluster": self.cluster,
+            "vpc_id": self.vpc_id,
+            "subnet_ids": list(self.subnet_ids),
+            "region": self.region,
+            "db_user": self.db_user,
+            "db_name": self.db_name,
+            "consumer_role": self.consumer_role,
+            "consumer_user": self.consumer_user,
+            "enable_data_api": self.enable_data_api,
+        }

@@ -1,0 +1,274 @@
+"""Context: the validated config plus what AWS says about the inputs (accounts, cluster, VPC, principal).
+
+`preflight` makes only read calls. Every problem it finds is a usage error (exit 2): nothing has
+been created yet, so the operator fixes the input and re-runs.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from xacct_dataapi.aws import Sessions, is_not_found
+from xacct_dataapi.config import CLUSTER_ARN_RE, ROLE_ARN_RE, Config
+from xacct_dataapi.errors import AwsError, StateError, UsageError, error_message
+from xacct_dataapi.models import Account, Ref, Sensitive
+from xacct_dataapi.policies import partition_of, user_arn
+from xacct_dataapi.state import State
+
+
+@dataclass
+class Cluster:
+    id: str
+    arn: str
+    engine: str
+    engine_mode: str
+    endpoint: str
+    port: int
+    database: str | None
+    http_endpoint_enabled: bool
+
+    @property
+    def is_serverless_v1(self) -> bool:
+        return self.engine_mode == "serverless"
+
+
+@dataclass
+class ConsumerPrincipal:
+    kind: str  # "user" | "role"
+    name: str
+    arn: str
+    adopted: bool
+
+
+@dataclass
+class Context:
+    cfg: Config
+    aws: Sessions
+    state: State
+    consumer_account: str
+    provider_account: str
+    cluster: Cluster
+    vpc_cidr: str
+    principal: ConsumerPrincipal
+    password: Callable[[], str] = field(default=lambda: "")
+    values: dict[str, Any] = field(default_factory=dict)  # known values: state + what inspect found
+
+    @property
+    def region(self) -> str:
+        return self.aws.region
+
+    @property
+    def partition(self) -> str:
+        return partition_of(self.cluster.arn)
+
+    @property
+    def names(self):
+        return self.cfg.names
+
+    def client(self, account: Account, service: str):
+        return self.aws.client(account, service)
+
+    def known(self, key: str) -> Any:
+        """The value if known now, else a Ref the runner resolves once an earlier call produced it."""
+        value = self.values.get(key)
+        return value if value is not None else Ref(key)
+
+    def external_id(self) -> str:
+        if not self.values.get("external_id"):
+            # Not a secret (AWS: it guards against confused deputies), but unguessable and recorded.
+            self.values["external_id"] = f"xacct-{secrets.token_hex(16)}"
+        return self.values["external_id"]
+
+    def secret_string(self) -> Sensitive:
+        cluster, cfg = self.cluster, self.cfg
+        engine = "postgres" if "postgres" in cluster.engine else "mysql"
+        dbname = cfg.db_name or cluster.database or ("postgres" if engine == "postgres" else "mysql")
+
+        def build() -> str:
+            import json
+
+            return json.dumps(
+                {
+                    "username": cfg.db_user,
+                    "password": self.password(),
+                    "engine": engine,
+                    "host": cluster.endpoint,
+                    "port": cluster.port,
+                    "dbname": dbname,
+                }
+            )
+
+        return Sensitive(build)
+
+
+def _read(what: str, fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except ClientError as exc:
+        raise AwsError(f"Could not read {what}: {error_message(exc)}.",
+                       "Check the profile's read permissions (docs/permissions.md).") from None
+
+
+def check_accounts(aws: Sessions, state: State | None) -> tuple[str, str]:
+    consumer = aws.account_id(Account.CONSUMER)
+    provider = aws.account_id(Account.PROVIDER)
+    if consumer == provider:
+        raise UsageError(
+            f"--consumer-profile {aws.consumer_profile!r} and --provider-profile {aws.provider_profile!r} are both "
+            f"in account {consumer}.",
+            "xacct connects two different accounts: pass the profile of the account that owns the Aurora cluster "
+            "as --provider-profile and the application's account as --consumer-profile.",
+        )
+    if state is not None and state.accounts:
+        recorded = (state.accounts.get("consumer"), state.accounts.get("provider"))
+        if recorded != (consumer, provider):
+            raise StateError(
+                f"The state for deployment {state.name!r} belongs to consumer {recorded[0]} / provider {recorded[1]}, "
+                f"but the profiles resolve to consumer {consumer} / provider {provider}.",
+                "Use the profiles that created it, or another --name for a new deployment. The state file was not changed.",
+            )
+    return consumer, provider
+
+
+def describe_cluster(aws: Sessions, cfg: Config, provider_account: str) -> Cluster:
+    m = CLUSTER_ARN_RE.match(cfg.cluster)
+    if m:
+        region, account = m.group(1), m.group(2)
+        if account != provider_account:
+            raise UsageError(
+                f"--cluster {cfg.cluster} is in account {account}, but --provider-profile resolves to {provider_account}.",
+                "Pass the profile of the account that owns the cluster as --provider-profile.",
+            )
+        if region != aws.region:
+            raise UsageError(
+                f"--cluster {cfg.cluster} is in region {region}, but xacct is working in {aws.region}.",
+                f"PrivateLink for rds-data is regional: pass --region {region}.",
+            )
+    rds = aws.client(Account.PROVIDER, "rds")
+    try:
+        found = rds.describe_db_clusters(DBClusterIdentifier=cfg.cluster_id)["DBClusters"]
+    except ClientError as exc:
+        if is_not_found(exc):
+            raise UsageError(
+                f"--cluster {cfg.cluster!r}: no such DB cluster in provider account {provider_account}, region {aws.region}.",
+                "Check the identifier with `aws rds describe-db-clusters --profile PROVIDER_PROFILE`, and the region.",
+            ) from None
+        raise AwsError(f"Could not describe cluster {cfg.cluster!r}: {error_message(exc)}.") from None
+    c = found[0]
+    if not str(c.get("Engine", "")).startswith("aurora"):
+        raise UsageError(f"--cluster {cfg.cluster!r} runs {c.get('Engine')}, not Aurora.",
+                         "The RDS Data API works only with Aurora MySQL and Aurora PostgreSQL clusters.")
+    return Cluster(
+        id=c["DBClusterIdentifier"],
+        arn=c["DBClusterArn"],
+        engine=c.get("Engine", ""),
+        engine_mode=c.get("EngineMode", "provisioned"),
+        endpoint=c.get("Endpoint", ""),
+        port=int(c.get("Port") or (5432 if "postgres" in c.get("Engine", "") else 3306)),
+        database=c.get("DatabaseName"),
+        http_endpoint_enabled=bool(c.get("HttpEndpointEnabled")),
+    )
+
+
+def describe_network(aws: Sessions, cfg: Config, consumer_account: str) -> str:
+    ec2 = aws.client(Account.CONSUMER, "ec2")
+    try:
+        vpc = ec2.describe_vpcs(VpcIds=[cfg.vpc_id])["Vpcs"][0]
+    except ClientError as exc:
+        if is_not_found(exc):
+            raise UsageError(
+                f"--vpc {cfg.vpc_id}: no such VPC in consumer account {consumer_account}, region {aws.region}.",
+                "Pass a VPC of the consumer account (`aws ec2 describe-vpcs --profile CONSUMER_PROFILE`).",
+            ) from None
+        raise AwsError(f"Could not describe VPC {cfg.vpc_id}: {error_message(exc)}.") from None
+    try:
+        subnets = ec2.describe_subnets(Filters=[{"Name": "subnet-id", "Values": list(cfg.subnet_ids)}])["Subnets"]
+    except ClientError as exc:
+        raise AwsError(f"Could not describe subnets: {error_message(exc)}.") from None
+    by_id = {s["SubnetId"]: s for s in subnets}
+    for sid in cfg.subnet_ids:
+        if sid not in by_id:
+            raise UsageError(f"--subnets: {sid} does not exist in consumer account {consumer_account}, region {aws.region}.",
+                             f"List subnets of {cfg.vpc_id} with `aws ec2 describe-subnets --filters Name=vpc-id,Values={cfg.vpc_id}`.")
+        if by_id[sid]["VpcId"] != cfg.vpc_id:
+            raise UsageError(f"--subnets: {sid} is in {by_id[sid]['VpcId']}, not in --vpc {cfg.vpc_id}.",
+                             f"Pass subnets of {cfg.vpc_id} only.")
+    azs = [by_id[s]["AvailabilityZone"] for s in cfg.subnet_ids]
+    if len(set(azs)) != len(azs):
+        raise UsageError(f"--subnets {','.join(cfg.subnet_ids)} puts two subnets in one Availability Zone ({', '.join(azs)}).",
+                         "An interface endpoint takes at most one subnet per AZ: pass one subnet per AZ.")
+    for attr, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
+        value = _read(f"{attr} of {cfg.vpc_id}", lambda: ec2.describe_vpc_attribute(VpcId=cfg.vpc_id, Attribute=attr))
+        if not value.get(key, {}).get("Value"):
+            raise UsageError(
+                f"--vpc {cfg.vpc_id} has {attr} off; the endpoint's private DNS needs it on.",
+                f"Turn it on: `aws ec2 modify-vpc-attribute --vpc-id {cfg.vpc_id} --{attr.replace('enable', 'enable-').lower()} "
+                "'{\"Value\":true}'` (consumer account), then re-run.",
+            )
+    return vpc["CidrBlock"]
+
+
+def describe_principal(aws: Sessions, cfg: Config, consumer_account: str, partition: str) -> ConsumerPrincipal:
+    iam = aws.client(Account.CONSUMER, "iam")
+    if cfg.consumer_role:
+        m = ROLE_ARN_RE.match(cfg.consumer_role)
+        name = m.group(2) if m else cfg.consumer_role
+        if m and m.group(1) != consumer_account:
+            raise UsageError(f"--consumer-role {cfg.consumer_role} is in account {m.group(1)}, not the consumer account {consumer_account}.",
+                             "Pass a role of the consumer account.")
+        try:
+            role = iam.get_role(RoleName=name)["Role"]
+        except ClientError as exc:
+            if is_not_found(exc):
+                raise UsageError(f"--consumer-role {cfg.consumer_role!r}: no such role in consumer account {consumer_account}.",
+                                 "Pass the name or ARN of the role the application runs as, or omit it to have xacct create a user.") from None
+            raise AwsError(f"Could not read role {name}: {error_message(exc)}.") from None
+        return ConsumerPrincipal("role", name, role["Arn"], adopted=True)
+    if cfg.consumer_user:
+        try:
+            user = iam.get_user(UserName=cfg.consumer_user)["User"]
+        except ClientError as exc:
+            if is_not_found(exc):
+                raise UsageError(f"--consumer-user {cfg.consumer_user!r}: no such user in consumer account {consumer_account}.",
+                                 "Pass an existing IAM user name, or omit it to have xacct create one.") from None
+            raise AwsError(f"Could not read user {cfg.consumer_user}: {error_message(exc)}.") from None
+        return ConsumerPrincipal("user", cfg.consumer_user, user["Arn"], adopted=True)
+    name = cfg.names.consumer_user
+    return ConsumerPrincipal("user", name, user_arn(consumer_account, name, partition), adopted=False)
+
+
+def check_endpoint_service(aws: Sessions) -> None:
+    service = f"com.amazonaws.{aws.region}.rds-data"
+    ec2 = aws.client(Account.CONSUMER, "ec2")
+    try:
+        found = ec2.describe_vpc_endpoint_services(ServiceNames=[service]).get("ServiceNames", [])
+    except ClientError as exc:
+        if "InvalidServiceName" in error_message(exc):
+            found = []
+        else:
+            raise AwsError(f"Could not look up {service}: {error_message(exc)}.") from None
+    if service not in found:
+        raise UsageError(f"Region {aws.region} offers no {service} endpoint service.",
+                         "Pass --region of a region where the RDS Data API supports PrivateLink.")
+
+
+def build_context(cfg: Config, aws: Sessions, state: State, password: Callable[[], str], *,
+                  check_data_api: bool = True) -> Context:
+    consumer, provider = check_accounts(aws, state)
+    cluster = describe_cluster(aws, cfg, provider)
+    if check_data_api and not cluster.http_endpoint_enabled and not cfg.enable_data_api:
+        raise UsageError(
+            f"The Data API is off on cluster {cluster.id}.",
+            "Re-run with --enable-data-api to have xacct turn it on (and off again at teardown), "
+            f"or turn it on yourself: `aws rds enable-http-endpoint --resource-arn {cluster.arn}`.",
+        )
+    vpc_cidr = describe_network(aws, cfg, consumer)
+    check_endpoint_service(aws)
+    principal = describe_principal(aws, cfg, consumer, partition_of(cluster.arn))
+    ctx = Context(cfg, aws, state, consumer, provider, cluster, vpc_cidr, principal, password, values=dict(state.values))
+    ctx.values.setdefault("cluster_arn", cluster.arn)
+    ctx.values["consumer_principal_arn"] = principal.arn
+    return ctx

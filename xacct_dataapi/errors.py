@@ -1,0 +1,98 @@
+"""The error vocabulary. Every expected failure is an XacctError with an exit code and a hint.
+
+The CLI turns these into one short paragraph (no traceback unless --debug):
+exit 2 for usage / bad input (nothing changed), exit 1 for AWS-side failures (state kept, re-run resumes).
+"""
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+USAGE = 2
+AWS_FAILURE = 1
+INTERRUPTED = 130
+
+
+class XacctError(Exception):
+    exit_code = AWS_FAILURE
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} {self.hint}"
+
+
+class UsageError(XacctError):
+    """Bad input: a flag, a profile, an id that does not fit. Nothing was changed."""
+
+    exit_code = USAGE
+
+
+class StateError(UsageError):
+    """The state file cannot be read or does not belong to these accounts. It is left untouched."""
+
+
+class LockedError(UsageError):
+    """Another xacct process holds the deployment's lock."""
+
+
+class AwsError(XacctError):
+    """An AWS call failed. Whatever was created before it is recorded in the state file."""
+
+    exit_code = AWS_FAILURE
+
+
+class StepFailed(AwsError):
+    def __init__(self, step_number: int, step_title: str, method: str, cause: BaseException, hint: str | None = None):
+        self.step_number = step_number
+        self.step_title = step_title
+        self.method = method
+        self.cause = cause
+        detail = error_message(cause)
+        super().__init__(
+            f"Step {step_number} ({step_title}) failed: {method} returned {detail}",
+            hint or explain(cause),
+        )
+
+
+class WaitTimeout(AwsError):
+    pass
+
+
+class Interrupted(XacctError):
+    exit_code = INTERRUPTED
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def error_message(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
+    return f"{type(exc).__name__}: {exc}"
+
+
+# One table of what AWS error codes mean for an operator and what to do about them.
+_HINTS = {
+    "AccessDenied": "The profile lacks a permission for this call; docs/permissions.md lists what each profile needs.",
+    "AccessDeniedException": "The profile lacks a permission for this call; docs/permissions.md lists what each profile needs.",
+    "UnauthorizedOperation": "The profile lacks a permission for this call; docs/permissions.md lists what each profile needs.",
+    "ExpiredToken": "The profile's credentials expired; refresh them (e.g. `aws sso login --profile ...`) and re-run.",
+    "ExpiredTokenException": "The profile's credentials expired; refresh them (e.g. `aws sso login --profile ...`) and re-run.",
+    "InvalidClientTokenId": "The profile's access key is not valid in this account; check the profile's credentials.",
+    "LimitExceeded": "An account quota was reached; raise it in Service Quotas or remove unused resources, then re-run.",
+    "LimitExceededException": "An account quota was reached; raise it in Service Quotas or remove unused resources, then re-run.",
+    "InvalidParameter": "AWS rejected a parameter; re-run with --debug to see the call.",
+}
+
+
+def explain(exc: BaseException) -> str:
+    hint = _HINTS.get(error_code(exc))
+    base = "Re-run the same command to resume: everything created so far is recorded in the state file."
+    return f"{hint} {base}" if hint else base

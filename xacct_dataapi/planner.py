@@ -1,0 +1,43 @@
+"""The pipeline: inputs -> preflight (read-only) -> inspect each step (read-only) -> plan (pure) -> runner.
+
+plan_setup makes only describe/get/list calls and returns a Plan: per step, the exact API calls it
+would make (with policy documents as they will be written) or, for a no-op, the reason. `--dry-run`
+prints this plan; `setup` prints it, asks, and hands the same object to the runner. plan_teardown needs
+no AWS at all: it reverses the resources recorded in the state file.
+"""
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from xacct_dataapi.errors import AwsError, XacctError, error_message
+from xacct_dataapi.models import Action, Plan, StepPlan
+from xacct_dataapi.state import State
+from xacct_dataapi.steps import STEPS, step_for_kind
+
+
+def plan_setup(ctx) -> Plan:
+    steps = []
+    for step in STEPS:
+        try:
+            facts = step.module.inspect(ctx)
+            steps.append(step.module.plan(ctx, facts))
+        except XacctError:
+            raise
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(
+                f"Step {step.number} ({step.title}): reading the current state failed: {error_message(exc)}.",
+                "Check the profile's read permissions (docs/permissions.md). Nothing was changed.",
+            ) from exc
+    return Plan("setup", steps)
+
+
+def plan_teardown(state: State) -> Plan:
+    steps: list[StepPlan] = []
+    for row in reversed(state.resources):
+        step = step_for_kind(row.kind)
+        calls = step.module.teardown(row, state)
+        if steps and steps[-1].key == step.key:
+            steps[-1].calls.extend(calls)
+        else:
+            steps.append(StepPlan(step.number, step.key, step.title, Action.DELETE, "recorded in the state file", calls))
+    return Plan("teardown", steps)

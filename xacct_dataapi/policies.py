@@ -1,0 +1,231 @@
+"""Every policy document xacct writes, built by pure functions, plus normalisation for drift checks.
+
+Why each one looks the way it does (see docs/how-it-works.md):
+- The Data API refuses callers from another account, so the consumer always acts as the provider's
+  access role. The key grant and the secret policy are defence in depth on top of that.
+- Trust names the consumer account and narrows it with aws:PrincipalArn instead of naming the consumer
+  principal: IAM rewrites a principal ARN to its unique id when saved, so a recreated consumer role
+  would silently stop matching, and naming it would force it to exist first.
+- Identity policies never use "Resource": "*". In a KMS key policy "*" means "this key" (the only
+  form AWS documents); that is the one place it appears.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+VERSION = "2012-10-17"
+
+DATA_API_ACTIONS = (
+    "rds-data:BatchExecuteStatement",
+    "rds-data:BeginTransaction",
+    "rds-data:CommitTransaction",
+    "rds-data:ExecuteStatement",
+    "rds-data:RollbackTransaction",
+)
+
+
+def partition_of(arn: str) -> str:
+    return arn.split(":")[1] if arn.startswith("arn:") else "aws"
+
+
+def account_root(account_id: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:iam::{account_id}:root"
+
+
+def role_arn(account_id: str, name: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:iam::{account_id}:role/{name}"
+
+
+def user_arn(account_id: str, name: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:iam::{account_id}:user/{name}"
+
+
+def key_policy(provider_account: str, consumer_account: str, consumer_principal_arn: Any, region: str,
+               partition: str = "aws") -> dict:
+    """Step 2: keep the key manageable by the provider account; let the consumer principal decrypt via Secrets Manager only."""
+    return {
+        "Version": VERSION,
+        "Id": "xacct-key-policy",
+        "Statement": [
+            {
+                "Sid": "EnableProviderAccountIamPolicies",
+                "Effect": "Allow",
+                "Principal": {"AWS": account_root(provider_account, partition)},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "AllowConsumerDecryptViaSecretsManager",
+                "Effect": "Allow",
+                "Principal": {"AWS": account_root(consumer_account, partition)},
+                "Action": ["kms:Decrypt", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
+                        "kms:CallerAccount": consumer_account,
+                    },
+                    "ArnEquals": {"aws:PrincipalArn": consumer_principal_arn},
+                },
+            },
+        ],
+    }
+
+
+def secret_resource_policy(access_role_arn: Any, secret_arn: Any) -> dict:
+    """Step 4: only the access role may read the secret, and only its current version."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "AllowAccessRoleReadCurrentVersion",
+                "Effect": "Allow",
+                "Principal": {"AWS": access_role_arn},
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": secret_arn,
+                "Condition": {"StringEquals": {"secretsmanager:VersionStage": "AWSCURRENT"}},
+            }
+        ],
+    }
+
+
+def access_role_trust_policy(consumer_account: str, consumer_principal_arn: Any, external_id: Any,
+                             partition: str = "aws") -> dict:
+    """Step 5 (trust): the consumer account, narrowed to the one consumer principal, with an external id."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "TrustConsumerPrincipal",
+                "Effect": "Allow",
+                "Principal": {"AWS": account_root(consumer_account, partition)},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"sts:ExternalId": external_id},
+                    "ArnEquals": {"aws:PrincipalArn": consumer_principal_arn},
+                },
+            }
+        ],
+    }
+
+
+def access_role_permissions(cluster_arn: Any, secret_arn: Any, key_arn: Any, region: str) -> dict:
+    """Step 5 (permissions): Data API statements on the one cluster, its secret, and the key behind it."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "RunDataApiStatements",
+                "Effect": "Allow",
+                "Action": list(DATA_API_ACTIONS),
+                "Resource": cluster_arn,
+            },
+            {
+                "Sid": "ReadDbCredentials",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": secret_arn,
+                "Condition": {"StringEquals": {"secretsmanager:VersionStage": "AWSCURRENT"}},
+            },
+            {
+                "Sid": "DecryptDbCredentials",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+            },
+        ],
+    }
+
+
+def consumer_assume_policy(access_role_arn: Any) -> dict:
+    """Step 6: the consumer principal may assume the access role, and nothing else."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "AssumeXacctDataApiAccessRole",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": access_role_arn,
+            }
+        ],
+    }
+
+
+def endpoint_policy(access_role_arn: Any, cluster_arn: Any) -> dict:
+    """Step 7: the endpoint carries only the access role's Data API calls to the one cluster."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "OnlyAccessRoleToCluster",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": list(DATA_API_ACTIONS),
+                "Resource": cluster_arn,
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": access_role_arn}},
+            }
+        ],
+    }
+
+
+# --- normalisation and diff (drift) -------------------------------------------------------------
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _norm(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        items = [_norm(v) for v in value]
+        if len(items) == 1 and not isinstance(items[0], (dict, list)):
+            return items[0]  # AWS treats "a" and ["a"] alike
+        if all(isinstance(i, str) for i in items):
+            return sorted(items)
+        return items
+    return value
+
+
+def parse(doc: Any) -> dict:
+    if isinstance(doc, str):
+        from urllib.parse import unquote
+
+        text = doc if doc.lstrip().startswith("{") else unquote(doc)
+        return json.loads(text)
+    return doc
+
+
+def normalize(doc: Any) -> dict:
+    d = parse(doc) or {}
+    statements = d.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    return {
+        "Version": d.get("Version"),
+        "Statement": sorted((_norm(s) for s in statements), key=lambda s: json.dumps(s, sort_keys=True)),
+    }
+
+
+def equal(a: Any, b: Any) -> bool:
+    try:
+        return normalize(a) == normalize(b)
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+def differing_statements(actual: Any, desired: Any) -> list[str]:
+    """Sids (or a short description) of statements that differ, for `status` to show."""
+    try:
+        a = {s.get("Sid", json.dumps(s, sort_keys=True)): s for s in normalize(actual)["Statement"]}
+    except (ValueError, TypeError, AttributeError):
+        return ["(document is not valid JSON)"]
+    d = {s.get("Sid", json.dumps(s, sort_keys=True)): s for s in normalize(desired)["Statement"]}
+    out = []
+    for sid in sorted(set(a) | set(d)):
+        if sid not in a:
+            out.append(f"{sid}: missing")
+        elif sid not in d:
+            out.append(f"{sid}: unexpected statement")
+        elif a[sid] != d[sid]:
+            out.append(f"{sid}: differs")
+    return out or (["Version differs"] if not equal(actual, desired) else [])

@@ -1,0 +1,131 @@
+"""All terminal output: plan tables, status tables, progress, errors, JSON documents.
+
+rich consoles with markup and highlighting off, so AWS data is never interpreted as markup.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from xacct_dataapi.errors import XacctError
+from xacct_dataapi.models import Action, Call, Plan, StepPlan, render_value
+from xacct_dataapi.runner import Reporter
+
+ACTION_STYLE = {Action.CREATE: "green", Action.REPAIR: "yellow", Action.NOOP: "dim", Action.CHECK: "red",
+                Action.DELETE: "red"}
+STATUS_STYLE = {"done": "green", "pending": "cyan", "drifted": "yellow", "missing": "red", "failed": "red"}
+
+
+def make_console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, markup=False, highlight=False, emoji=False, soft_wrap=False,
+                   width=None if (sys.stderr if stderr else sys.stdout).isatty() else 160)
+
+
+def call_json(call: Call) -> dict:
+    return {
+        "account": call.account.value,
+        "call": f"{call.service}:{call.method}" if call.service != "xacct" else f"xacct:{call.method}",
+        "description": call.description,
+        "params": render_value(call.params),
+    }
+
+
+def step_json(step: StepPlan) -> dict:
+    return {
+        "number": step.number,
+        "key": step.key,
+        "title": step.title,
+        "action": step.action.value,
+        "reason": step.reason,
+        "calls": [call_json(c) for c in step.calls],
+        "documents": render_value(step.documents),
+        "problems": list(step.problems),
+    }
+
+
+def plan_json(plan: Plan, meta: dict) -> dict:
+    return {
+        **meta,
+        "kind": plan.kind,
+        "changes": plan.changes,
+        "steps": [step_json(s) for s in sorted(plan.steps, key=lambda s: s.number)],
+        "execution_order": [s.key for s in plan.steps],
+    }
+
+
+def print_json(console: Console, doc: Any) -> None:
+    console.print(json.dumps(doc, indent=2, default=str), soft_wrap=True)
+
+
+def plan_table(plan: Plan, title: str) -> Table:
+    table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+    table.add_column("#", justify="right")
+    table.add_column("step")
+    table.add_column("action")
+    table.add_column("what and why")
+    ordered = plan.steps if plan.kind == "teardown" else sorted(plan.steps, key=lambda s: s.number)
+    for s in ordered:
+        lines = [s.reason] if s.reason else []
+        for c in s.calls:
+            if c.service == "xacct" and c.method == "record":
+                lines.append(f"  · {c.description}")
+            else:
+                lines.append(f"  → {c.account.value}: {c.service}:{c.method}  ({c.description})")
+        for p in s.problems if s.action is Action.CHECK else []:
+            lines.append(f"  ! {p}")
+        table.add_row(str(s.number) if s.number else "–", s.title,
+                      Text(s.action.value, style=ACTION_STYLE.get(s.action, "")), "\n".join(lines))
+    return table
+
+
+class ProgressReporter(Reporter):
+    """Live progress: a spinner line on a terminal, plain lines otherwise."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.interactive = console.is_terminal
+        self._status = None
+
+    def step_started(self, step: StepPlan) -> None:
+        label = f"[{step.number}] {step.title}" if step.number else step.title
+        if self.interactive:
+            self._status = self.console.status(label)
+            self._status.start()
+        else:
+            self.console.print(f"{label} ...")
+
+    def call_done(self, step: StepPlan, call: Call) -> None:
+        self.console.print(f"    ✓ {call.description}")
+
+    def waiting(self, what: str) -> None:
+        if self._status is not None:
+            self._status.update(f"waiting for {what}")
+
+    def step_done(self, step: StepPlan) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+def status_table(report: dict) -> Table:
+    table = Table(title=f"xacct deployment {report['name']!r} — consumer {report['accounts'].get('consumer')} / "
+                        f"provider {report['accounts'].get('provider')} / {report.get('region')}", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("step")
+    table.add_column("status")
+    table.add_column("resources / detail")
+    for s in report["steps"]:
+        detail = [f"{r['kind']} {r['id']}" for r in s["resources"]]
+        detail += [f"! {d}" for d in s.get("detail", [])]
+        table.add_row(str(s["number"]), s["title"], Text(s["status"], style=STATUS_STYLE.get(s["status"], "")),
+                      "\n".join(detail) or s.get("reason", ""))
+    return table
+
+
+def error(console: Console, exc: XacctError) -> None:
+    console.print(Text("Error: ", style="bold red") + Text(str(exc)))

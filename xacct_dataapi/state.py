@@ -1,0 +1,232 @@
+"""The state file: what xacct created or adopted, written atomically after every mutating call.
+
+Format (docs/reliability.md): versioned JSON, mode 0600, the previous version kept as <state>.bak.
+It never holds a password. A file that cannot be read, or has an unknown schema, is never overwritten.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from filelock import FileLock, Timeout
+
+from xacct_dataapi import __version__
+from xacct_dataapi.errors import LockedError, StateError
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class ResourceRow:
+    step: int
+    kind: str
+    id: str
+    account: str
+    arn: str | None = None
+    name: str | None = None
+    created: bool = True
+
+    def to_json(self) -> dict:
+        return {
+            "step": self.step,
+            "kind": self.kind,
+            "id": self.id,
+            "arn": self.arn,
+            "name": self.name,
+            "account": self.account,
+            "created": self.created,
+        }
+
+
+@dataclass
+class State:
+    name: str
+    region: str | None = None
+    profiles: dict[str, str | None] = field(default_factory=dict)
+    accounts: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    resources: list[ResourceRow] = field(default_factory=list)
+    last_error: dict[str, Any] | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    def find(self, kind: str, id: str | None = None) -> ResourceRow | None:
+        for row in self.resources:
+            if row.kind == kind and (id is None or row.id == id):
+                return row
+        return None
+
+    def record(self, row: ResourceRow) -> None:
+        existing = self.find(row.kind, row.id)
+        if existing is None:
+            self.resources.append(row)
+        else:
+            existing.arn = row.arn or existing.arn
+            existing.name = row.name or existing.name
+
+    def forget(self, kind: str, id: str) -> None:
+        self.resources = [r for r in self.resources if not (r.kind == kind and r.id == id)]
+
+    def to_json(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "xacct_version": __version__,
+            "name": self.name,
+            "region": self.region,
+            "profiles": self.profiles,
+            "accounts": self.accounts,
+            "config": self.config,
+            "values": self.values,
+            "resources": [r.to_json() for r in self.resources],
+            "last_error": self.last_error,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict, path: Path) -> "State":
+        try:
+            return cls(
+                name=data["name"],
+                region=data.get("region"),
+                profiles=dict(data.get("profiles") or {}),
+                accounts=dict(data.get("accounts") or {}),
+                config=dict(data.get("config") or {}),
+                values=dict(data.get("values") or {}),
+                resources=[ResourceRow(**r) for r in data.get("resources") or []],
+                last_error=data.get("last_error"),
+                created_at=data.get("created_at"),
+                updated_at=data.get("updated_at"),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise StateError(
+                f"State file {path} is not a valid xacct state file ({exc}).",
+                f"It was left untouched. Restore {path}.bak if present (`cp {path}.bak {path}`), or move it aside and "
+                "run `xacct teardown --name NAME --consumer-profile CP --provider-profile PP` to find resources by tag.",
+            ) from None
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def load(path: Path) -> State | None:
+    """The state at `path`, or None if there is none. Raises StateError (file untouched) if unusable."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"State file {path} cannot be read: {exc.strerror}.", "Check its permissions.") from None
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StateError(
+            f"State file {path} is not valid JSON ({exc}).",
+            f"It was left untouched. Restore the previous version with `cp {path}.bak {path}` if it exists, "
+            "or move the file aside and use `xacct teardown --name NAME --consumer-profile CP --provider-profile PP`, "
+            "which finds the deployment's resources by tag.",
+        ) from None
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        raise StateError(
+            f"State file {path} has schema_version {version!r}; this xacct ({__version__}) reads version {SCHEMA_VERSION}.",
+            "It was left untouched. Use the xacct version that wrote it, or restore "
+            f"{path}.bak if that one is readable.",
+        )
+    return State.from_json(data, path)
+
+
+def save(state: State, path: Path) -> None:
+    """Atomically replace `path` (same-directory temp file, fsync, rename); keep the previous as .bak."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state.updated_at = _now()
+    state.created_at = state.created_at or state.updated_at
+    text = json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            _copy_backup(path)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _copy_backup(path: Path) -> None:
+    bak = path.with_name(path.name + ".bak")
+    fd, tmp = tempfile.mkstemp(prefix=f".{bak.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(path.read_bytes())
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, bak)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove(path: Path) -> None:
+    """After a complete teardown: the state file goes, its backup stays as the last record."""
+    if path.exists():
+        _copy_backup(path)
+        path.unlink()
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """One writer per deployment. The OS releases the lock when its holder dies, so a stale lock is taken over."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".lock")
+    info_path = path.with_name(path.name + ".lock.owner")
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        holder = "unknown"
+        try:
+            owner = json.loads(info_path.read_text())
+            holder = f"pid {owner.get('pid')} on host {owner.get('host')} (since {owner.get('since')})"
+        except (OSError, ValueError):
+            pass
+        raise LockedError(
+            f"Deployment state {path} is locked by another xacct process: {holder}.",
+            "Wait for it to finish. If that process is gone, its lock is released by the OS and the next run takes it over.",
+        ) from None
+    try:
+        info_path.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}))
+        yield
+    finally:
+        try:
+            info_path.unlink()
+        except FileNotFoundError:
+            pass
+        lock.release()

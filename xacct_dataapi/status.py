@@ -1,0 +1,58 @@
+"""`xacct status`: the eight steps' state, derived read-only from the same inspect/plan as setup."""
+from __future__ import annotations
+
+from xacct_dataapi.models import Action, Plan, StepPlan
+from xacct_dataapi.state import State
+from xacct_dataapi.steps import NUMBERED
+
+
+def _only_records(step: StepPlan) -> bool:
+    return all(c.service == "xacct" for c in step.calls)
+
+
+def step_status(step: StepPlan, state: State, kinds: tuple[str, ...]) -> tuple[str, list[str]]:
+    recorded = [r for r in state.resources if r.kind in kinds]
+    failed = (state.last_error or {}).get("step") == step.number
+    if step.action is Action.NOOP:
+        return "done", []
+    if step.action is Action.CHECK:
+        return "failed", list(step.problems)
+    if step.action is Action.REPAIR and _only_records(step):
+        return "done", ["exists but is not in the state file; `xacct setup` records it"]
+    if step.problems:
+        return "drifted", list(step.problems)
+    if recorded:
+        return "missing", [step.reason]
+    if failed:
+        return "failed", [str((state.last_error or {}).get("message", ""))]
+    return "pending", [step.reason]
+
+
+def status_report(plan: Plan, state: State) -> dict:
+    by_key = {s.key: s for s in plan.steps}
+    steps = []
+    for st in NUMBERED:
+        sp = by_key[st.key]
+        status, detail = step_status(sp, state, st.kinds)
+        steps.append({
+            "number": st.number,
+            "key": st.key,
+            "title": st.title,
+            "status": status,
+            "reason": sp.reason,
+            "detail": detail,
+            "resources": [
+                {"kind": r.kind, "id": r.id, "arn": r.arn, "account": r.account, "created": r.created}
+                for r in state.resources if r.kind in st.kinds
+            ],
+        })
+    data_api = by_key.get("data_api")
+    return {
+        "name": state.name,
+        "region": state.region,
+        "accounts": state.accounts,
+        "data_api": "on" if data_api is None or data_api.action is Action.NOOP else "off",
+        "all_done": all(s["status"] == "done" for s in steps),
+        "steps": steps,
+        "last_error": state.last_error,
+    }

@@ -1,0 +1,59 @@
+"""The eight steps (plus the Data API prerequisite), in EXECUTION order — the only place it is written.
+
+Display numbers follow the recipe; execution follows what real AWS enforces:
+- the access role (5) must exist before the secret policy (4) names it as a principal;
+- the role's permissions name the key (1) and the secret (3), whose ARNs are random, so they come first;
+- the consumer principal (6) is created early so IAM has time to propagate it before anyone uses it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+from xacct_dataapi.steps import (
+    access_role,
+    consumer_principal,
+    data_api,
+    endpoint,
+    key_policy,
+    kms_key,
+    nacl_check,
+    secret,
+    secret_policy,
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    module: ModuleType
+
+    @property
+    def number(self) -> int:
+        return self.module.NUMBER
+
+    @property
+    def key(self) -> str:
+        return self.module.KEY
+
+    @property
+    def title(self) -> str:
+        return self.module.TITLE
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return self.module.KINDS
+
+
+STEPS: tuple[Step, ...] = tuple(
+    Step(m)
+    for m in (data_api, kms_key, consumer_principal, key_policy, secret, access_role, secret_policy, endpoint, nacl_check)
+)
+
+NUMBERED = tuple(sorted((s for s in STEPS if s.number > 0), key=lambda s: s.number))
+
+
+def step_for_kind(kind: str) -> Step:
+    for s in STEPS:
+        if kind in s.kinds:
+            return s
+    raise KeyError(kind)

@@ -1,0 +1,109 @@
+"""Step 6 (consumer): the principal allowed to assume the access role.
+
+By default a new IAM user (as in the original recipe). With --consumer-role / --consumer-user the
+application's existing principal is adopted: xacct adds one inline policy and never deletes the principal.
+"""
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from xacct_dataapi import policies
+from xacct_dataapi.aws import is_not_found
+from xacct_dataapi.models import Account, Action, Call, JsonDoc, Record, StepPlan
+from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
+
+NUMBER = 6
+KEY = "consumer_principal"
+TITLE = "Consumer principal may assume the role (consumer)"
+KINDS = ("iam_user", "consumer_role", "consumer_user", "consumer_role_policy", "consumer_user_policy")
+
+
+def access_role_arn(ctx) -> str:
+    # Deterministic, so the consumer policy can be written before the role exists.
+    return policies.role_arn(ctx.provider_account, ctx.names.access_role, ctx.partition)
+
+
+def inspect(ctx) -> dict:
+    iam = ctx.client(Account.CONSUMER, "iam")
+    p = ctx.principal
+    facts = {"exists": p.adopted, "tags": {}, "policy": None}
+    if not p.adopted:
+        try:
+            user = iam.get_user(UserName=p.name)["User"]
+            facts["exists"] = True
+            facts["tags"] = tag_dict(user.get("Tags") or iam.list_user_tags(UserName=p.name).get("Tags"))
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+    if facts["exists"]:
+        try:
+            if p.kind == "role":
+                facts["policy"] = iam.get_role_policy(RoleName=p.name, PolicyName=ctx.names.consumer_policy)["PolicyDocument"]
+            else:
+                facts["policy"] = iam.get_user_policy(UserName=p.name, PolicyName=ctx.names.consumer_policy)["PolicyDocument"]
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+    return facts
+
+
+def plan(ctx, facts: dict) -> StepPlan:
+    p = ctx.principal
+    doc = policies.consumer_assume_policy(access_role_arn(ctx))
+    step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, "", documents={"consumer_assume_role": doc})
+    policy_name = ctx.names.consumer_policy
+    policy_kind = "consumer_role_policy" if p.kind == "role" else "consumer_user_policy"
+    method = "put_role_policy" if p.kind == "role" else "put_user_policy"
+    name_key = "RoleName" if p.kind == "role" else "UserName"
+    put = Call(Account.CONSUMER, "iam", method, {name_key: p.name, "PolicyName": policy_name, "PolicyDocument": JsonDoc(doc)},
+               record=Record(policy_kind, f"{p.name}/{policy_name}", name=policy_name),
+               description=f"let {p.kind} {p.name} assume the access role")
+    reasons = []
+    if not p.adopted and not facts["exists"]:
+        step.action, step.reason = Action.CREATE, f"no user named {p.name}"
+        step.calls = [
+            Call(Account.CONSUMER, "iam", "create_user", {"UserName": p.name, "Tags": iam_tags(ctx.names.tags())},
+                 record=Record("iam_user", p.name, arn=p.arn), description=f"create user {p.name}"),
+            put,
+        ]
+        return step
+    if not p.adopted and not owned(facts["tags"], ctx.names.deployment):
+        raise not_ours("IAM user", p.name, ctx.names.deployment, ctx.consumer_account)
+    principal_kind = "iam_user" if not p.adopted else ("consumer_role" if p.kind == "role" else "consumer_user")
+    if not ctx.state.find(principal_kind, p.name):
+        reasons.append(f"{p.kind} {p.name} " + ("adopted" if p.adopted else "exists but was not recorded"))
+        step.calls.append(Call(Account.CONSUMER, "xacct", "record", {},
+                               record=Record(principal_kind, p.name, arn=p.arn, created=not p.adopted),
+                               description=f"record {p.kind} {p.name}" + (" (adopted: never deleted)" if p.adopted else "")))
+    if facts["policy"] is None:
+        reasons.append(f"inline policy {policy_name} is missing")
+        step.calls.append(put)
+    elif not policies.equal(facts["policy"], doc):
+        diff = policies.differing_statements(facts["policy"], doc)
+        step.problems = diff
+        reasons.append("assume-role policy differs: " + "; ".join(diff))
+        step.calls.append(put)
+    elif not ctx.state.find(policy_kind, f"{p.name}/{policy_name}"):
+        reasons.append("policy exists but was not recorded")
+        step.calls.append(Call(Account.CONSUMER, "xacct", "record", {}, record=put.record, description="record the policy"))
+    if step.calls:
+        fresh = facts["policy"] is None and not ctx.state.find(policy_kind, f"{p.name}/{policy_name}")
+        step.action = Action.CREATE if fresh else Action.REPAIR
+        step.reason = "; ".join(reasons)
+    else:
+        step.reason = f"{p.kind} {p.name} may assume the access role"
+    return step
+
+
+def teardown(row, state) -> list[Call]:
+    if row.kind in ("consumer_role", "consumer_user"):
+        # Adopted: never deleted. Only the inline policy xacct added (its own row) is removed.
+        return [Call(Account.CONSUMER, "xacct", "record", {}, forget=(row.kind, row.id),
+                     description=f"leave adopted {row.kind.split('_')[1]} {row.id} in place")]
+    if row.kind in ("consumer_role_policy", "consumer_user_policy"):
+        principal, policy = row.id.split("/", 1)
+        method, key = ("delete_role_policy", "RoleName") if row.kind == "consumer_role_policy" else ("delete_user_policy", "UserName")
+        return [Call(Account.CONSUMER, "iam", method, {key: principal, "PolicyName": policy}, forget=(row.kind, row.id),
+                     ok_codes=("NoSuchEntity",), description=f"delete inline policy {policy} from {principal}")]
+    return [Call(Account.CONSUMER, "xacct", "delete_iam_user", {"UserName": row.id}, forget=(row.kind, row.id),
+                 description=f"delete user {row.id}")]

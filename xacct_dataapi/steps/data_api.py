@@ -1,0 +1,57 @@
+"""Prerequisite: the cluster's Data API (HTTP endpoint) is on.
+
+Serverless v1 clusters switch it with ModifyDBCluster(EnableHttpEndpoint); Serverless v2 and provisioned
+clusters need the separate EnableHttpEndpoint operation (ModifyDBCluster silently ignores the flag there).
+"""
+from __future__ import annotations
+
+from xacct_dataapi.models import Account, Action, Call, Record, StepPlan, Wait
+
+NUMBER = 0
+KEY = "data_api"
+TITLE = "Data API enabled on the cluster"
+KINDS = ("data_api",)
+
+
+def inspect(ctx) -> dict:
+    return {"enabled": ctx.cluster.http_endpoint_enabled}
+
+
+def _wait(cluster_id: str, on: bool) -> Wait:
+    return Wait(
+        service="rds",
+        method="describe_db_clusters",
+        params={"DBClusterIdentifier": cluster_id},
+        ready=lambda r: bool(r["DBClusters"][0].get("HttpEndpointEnabled")) is on,
+        what=f"the Data API of cluster {cluster_id} to turn {'on' if on else 'off'}",
+        account=Account.PROVIDER,
+    )
+
+
+def plan(ctx, facts: dict) -> StepPlan:
+    c = ctx.cluster
+    step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, f"the Data API is already on for cluster {c.id}")
+    if facts["enabled"]:
+        return step
+    record = Record("data_api", c.id, arn=c.arn, created=True)
+    if c.is_serverless_v1:
+        call = Call(Account.PROVIDER, "rds", "modify_db_cluster",
+                    {"DBClusterIdentifier": c.id, "EnableHttpEndpoint": True, "ApplyImmediately": True},
+                    record=record, wait=_wait(c.id, True), description="turn on the Data API (Serverless v1)")
+    else:
+        call = Call(Account.PROVIDER, "rds", "enable_http_endpoint", {"ResourceArn": c.arn},
+                    record=record, wait=_wait(c.id, True), description="turn on the Data API")
+    step.action, step.reason, step.calls = Action.CREATE, f"the Data API is off on cluster {c.id} (--enable-data-api)", [call]
+    return step
+
+
+def teardown(row, state) -> list[Call]:
+    engine_mode = state.values.get("cluster_engine_mode", "provisioned")
+    if engine_mode == "serverless":
+        return [Call(Account.PROVIDER, "rds", "modify_db_cluster",
+                     {"DBClusterIdentifier": row.id, "EnableHttpEndpoint": False, "ApplyImmediately": True},
+                     forget=(row.kind, row.id), ok_codes=("DBClusterNotFoundFault",), wait=_wait(row.id, False),
+                     description="turn the Data API back off (xacct turned it on)")]
+    return [Call(Account.PROVIDER, "rds", "disable_http_endpoint", {"ResourceArn": row.arn},
+                 forget=(row.kind, row.id), ok_codes=("DBClusterNotFoundFault", "ResourceNotFoundFault"), wait=_wait(row.id, False),
+                 description="turn the Data API back off (xacct turned it on)")]

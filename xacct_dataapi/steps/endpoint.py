@@ -1,0 +1,211 @@
+"""Step 7 (consumer): a security group allowing HTTPS from the VPC, and the rds-data interface endpoint.
+
+CreateVpcEndpoint has no name, so the endpoint is found by its xacct:deployment tag (set atomically at
+creation through TagSpecifications). Only one endpoint per VPC can hold rds-data's private DNS name:
+another one already there is reported, never duplicated.
+"""
+from __future__ import annotations
+
+from xacct_dataapi import policies
+from xacct_dataapi.config import TAG_DEPLOYMENT
+from xacct_dataapi.models import Account, Action, Call, JsonDoc, Record, Ref, StepPlan, Wait
+from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
+from xacct_dataapi.errors import UsageError
+
+NUMBER = 7
+KEY = "endpoint"
+TITLE = "Security group and rds-data endpoint (consumer)"
+KINDS = ("security_group", "vpc_endpoint")
+
+LIVE_STATES = ("pendingacceptance", "pending", "available", "modifying", "failed", "rejected")
+
+
+def service_name(region: str) -> str:
+    return f"com.amazonaws.{region}.rds-data"
+
+
+def https_rule(cidr: str, description: str) -> dict:
+    return {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": cidr, "Description": description}]}
+
+
+def _rules(perms: list[dict]) -> set[tuple]:
+    out = set()
+    for p in perms or []:
+        for r in p.get("IpRanges", []):
+            out.add((p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), r.get("CidrIp")))
+        for r in p.get("Ipv6Ranges", []):
+            out.add((p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), r.get("CidrIpv6")))
+        for g in p.get("UserIdGroupPairs", []):
+            out.add((p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), g.get("GroupId")))
+        for pl in p.get("PrefixListIds", []):
+            out.add((p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), pl.get("PrefixListId")))
+    return out
+
+
+def _perm(rule: tuple) -> dict:
+    proto, lo, hi, target = rule
+    perm = {"IpProtocol": proto}
+    if lo is not None:
+        perm["FromPort"], perm["ToPort"] = lo, hi
+    if str(target).startswith("sg-"):
+        perm["UserIdGroupPairs"] = [{"GroupId": target}]
+    elif str(target).startswith("pl-"):
+        perm["PrefixListIds"] = [{"PrefixListId": target}]
+    elif ":" in str(target):
+        perm["Ipv6Ranges"] = [{"CidrIpv6": target}]
+    else:
+        perm["IpRanges"] = [{"CidrIp": target}]
+    return perm
+
+
+def inspect(ctx) -> dict:
+    ec2 = ctx.client(Account.CONSUMER, "ec2")
+    sgs = ec2.describe_security_groups(Filters=[
+        {"Name": "vpc-id", "Values": [ctx.cfg.vpc_id]},
+        {"Name": "group-name", "Values": [ctx.names.security_group]},
+    ])["SecurityGroups"]
+    sg = sgs[0] if sgs else None
+    if sg and owned(tag_dict(sg.get("Tags")), ctx.names.deployment):
+        ctx.values["security_group_id"] = sg["GroupId"]
+    else:
+        ctx.values.pop("security_group_id", None)
+    endpoints = ec2.describe_vpc_endpoints(Filters=[
+        {"Name": "vpc-id", "Values": [ctx.cfg.vpc_id]},
+        {"Name": "service-name", "Values": [service_name(ctx.region)]},
+    ])["VpcEndpoints"]
+    live = [e for e in endpoints if str(e.get("State", "")).lower() in LIVE_STATES]
+    ours = [e for e in live if owned(tag_dict(e.get("Tags")), ctx.names.deployment)]
+    others = [e for e in live if e not in ours and e.get("PrivateDnsEnabled")]
+    ep = sorted(ours, key=lambda e: e["VpcEndpointId"])[0] if ours else None
+    if ep:
+        ctx.values["endpoint_id"] = ep["VpcEndpointId"]
+    else:
+        ctx.values.pop("endpoint_id", None)
+    return {"sg": sg, "endpoint": ep, "extra_endpoints": ours[1:], "conflicts": others}
+
+
+def endpoint_policy(ctx) -> dict:
+    return policies.endpoint_policy(
+        policies.role_arn(ctx.provider_account, ctx.names.access_role, ctx.partition), ctx.cluster.arn)
+
+
+def plan(ctx, facts: dict) -> StepPlan:
+    names, cidr = ctx.names, ctx.vpc_cidr
+    doc = endpoint_policy(ctx)
+    step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, "", documents={"endpoint_policy": doc})
+    reasons: list[str] = []
+    sg = facts["sg"]
+    ingress = https_rule(cidr, f"HTTPS to the rds-data endpoint from {ctx.cfg.vpc_id}")
+    egress = https_rule(cidr, "HTTPS within the VPC only")
+    want_in, want_out = _rules([ingress]), _rules([egress])
+    if sg is None:
+        reasons.append(f"no security group {names.security_group}")
+        sg_id = Ref("security_group_id")
+        step.calls += [
+            Call(Account.CONSUMER, "ec2", "create_security_group",
+                 {"GroupName": names.security_group, "VpcId": ctx.cfg.vpc_id,
+                  "Description": f"xacct {names.deployment}: HTTPS to the rds-data endpoint",
+                  "TagSpecifications": [{"ResourceType": "security-group", "Tags": iam_tags({**names.tags(), "Name": names.security_group})}]},
+                 outputs={"security_group_id": "GroupId"}, record=Record("security_group", Ref("security_group_id"), name=names.security_group),
+                 description="create the security group"),
+            Call(Account.CONSUMER, "ec2", "authorize_security_group_ingress", {"GroupId": sg_id, "IpPermissions": [ingress]},
+                 ok_codes=("InvalidPermission.Duplicate",), description=f"allow tcp/443 in from {cidr}"),
+            # A new group allows all egress; the endpoint only ever answers, so narrow it to HTTPS in the VPC.
+            Call(Account.CONSUMER, "ec2", "revoke_security_group_egress",
+                 {"GroupId": sg_id, "IpPermissions": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]},
+                 ok_codes=("InvalidPermission.NotFound",), description="remove the default allow-all egress"),
+            Call(Account.CONSUMER, "ec2", "authorize_security_group_egress", {"GroupId": sg_id, "IpPermissions": [egress]},
+                 ok_codes=("InvalidPermission.Duplicate",), description=f"allow tcp/443 out to {cidr}"),
+        ]
+    else:
+        if not owned(tag_dict(sg.get("Tags")), names.deployment):
+            raise not_ours("security group", names.security_group, names.deployment, ctx.consumer_account)
+        sg_id = sg["GroupId"]
+        if not ctx.state.find("security_group", sg_id):
+            reasons.append(f"security group {sg_id} exists but was not recorded")
+            step.calls.append(Call(Account.CONSUMER, "xacct", "record", {},
+                                   record=Record("security_group", sg_id, name=names.security_group), description="record the group"))
+        have_in, have_out = _rules(sg.get("IpPermissions")), _rules(sg.get("IpPermissionsEgress"))
+        for rules, want, direction in ((have_in, want_in, "ingress"), (have_out, want_out, "egress")):
+            if want - rules:
+                reasons.append(f"{direction} tcp/443 {cidr} rule is missing")
+                step.problems.append(f"security group {sg_id}: {direction} rule tcp/443 {cidr} missing")
+                step.calls.append(Call(Account.CONSUMER, "ec2", f"authorize_security_group_{direction}",
+                                       {"GroupId": sg_id, "IpPermissions": [ingress if direction == "ingress" else egress]},
+                                       ok_codes=("InvalidPermission.Duplicate",), description=f"restore the {direction} rule"))
+            extra = rules - want
+            if extra:
+                reasons.append(f"{len(extra)} unexpected {direction} rule(s)")
+                step.problems.append(f"security group {sg_id}: unexpected {direction} rules {sorted(map(str, extra))}")
+                step.calls.append(Call(Account.CONSUMER, "ec2", f"revoke_security_group_{direction}",
+                                       {"GroupId": sg_id, "IpPermissions": [_perm(r) for r in sorted(extra, key=str)]},
+                                       ok_codes=("InvalidPermission.NotFound",), description=f"remove unexpected {direction} rules"))
+    ep = facts["endpoint"]
+    if ep is None:
+        if facts["conflicts"]:
+            other = facts["conflicts"][0]["VpcEndpointId"]
+            raise UsageError(
+                f"VPC {ctx.cfg.vpc_id} already has an rds-data endpoint with private DNS ({other}) that xacct did not create "
+                f"for deployment {names.deployment!r}.",
+                "Only one endpoint per VPC can own rds-data's private DNS name. Reuse that VPC's existing deployment "
+                "(its --name), or delete the other endpoint, then re-run.",
+            )
+        reasons.append("no rds-data endpoint tagged for this deployment")
+        step.calls.append(Call(
+            Account.CONSUMER, "ec2", "create_vpc_endpoint",
+            {"VpcEndpointType": "Interface", "VpcId": ctx.cfg.vpc_id, "ServiceName": service_name(ctx.region),
+             "SubnetIds": list(ctx.cfg.subnet_ids), "SecurityGroupIds": [sg_id], "PrivateDnsEnabled": True,
+             "PolicyDocument": JsonDoc(doc),
+             "TagSpecifications": [{"ResourceType": "vpc-endpoint", "Tags": iam_tags({**names.tags(), "Name": names.endpoint})}]},
+            outputs={"endpoint_id": "VpcEndpoint.VpcEndpointId"},
+            record=Record("vpc_endpoint", Ref("endpoint_id"), name=names.endpoint),
+            wait=Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [Ref("endpoint_id")]},
+                      ready=_available, what="the rds-data endpoint to become available", account=Account.CONSUMER),
+            description="create the interface endpoint"))
+    else:
+        ep_id = ep["VpcEndpointId"]
+        if not ctx.state.find("vpc_endpoint", ep_id):
+            reasons.append(f"endpoint {ep_id} exists but was not recorded")
+            step.calls.append(Call(Account.CONSUMER, "xacct", "record", {}, record=Record("vpc_endpoint", ep_id, name=names.endpoint),
+                                   description="record the endpoint"))
+        modify: dict = {}
+        have_subnets, want_subnets = set(ep.get("SubnetIds", [])), set(ctx.cfg.subnet_ids)
+        if want_subnets - have_subnets:
+            modify["AddSubnetIds"] = sorted(want_subnets - have_subnets)
+        if have_subnets - want_subnets:
+            modify["RemoveSubnetIds"] = sorted(have_subnets - want_subnets)
+        groups = {g["GroupId"] for g in ep.get("Groups", [])}
+        if sg is None or sg["GroupId"] not in groups:
+            modify["AddSecurityGroupIds"] = [sg_id]
+        if not ep.get("PrivateDnsEnabled"):
+            modify["PrivateDnsEnabled"] = True
+        if not policies.equal(ep.get("PolicyDocument") or "{}", doc):
+            modify["PolicyDocument"] = JsonDoc(doc)
+        if modify:
+            reasons.append("endpoint differs: " + ", ".join(k for k in modify))
+            step.problems.append(f"endpoint {ep_id}: " + ", ".join(modify))
+            step.calls.append(Call(Account.CONSUMER, "ec2", "modify_vpc_endpoint", {"VpcEndpointId": ep_id, **modify},
+                                   description="repair the endpoint"))
+        if str(ep.get("State", "")).lower() != "available":
+            step.problems.append(f"endpoint {ep_id} is {ep.get('State')}")
+    if step.calls:
+        step.action = Action.CREATE if (sg is None and ep is None) else Action.REPAIR
+        step.reason = "; ".join(reasons)
+    else:
+        step.reason = f"security group {sg['GroupId']} and endpoint {ep['VpcEndpointId']} are as expected"
+    return step
+
+
+def _available(resp: dict) -> bool:
+    eps = resp.get("VpcEndpoints", [])
+    if eps and str(eps[0].get("State", "")).lower() == "failed":
+        raise RuntimeError(f"endpoint {eps[0]['VpcEndpointId']} failed to create")
+    return bool(eps) and str(eps[0].get("State", "")).lower() == "available"
+
+
+def teardown(row, state) -> list[Call]:
+    if row.kind == "vpc_endpoint":
+        return [Call(Account.CONSUMER, "xacct", "delete_vpc_endpoint", {"VpcEndpointId": row.id}, forget=(row.kind, row.id),
+                     description=f"delete endpoint {row.id} and wait for its network interfaces to go")]
+    return [Call(Account.CONSUMER, "xacct", "delete_security_group", {"GroupId": row.id}, forget=(row.kind, row.id),
+                 description=f"delete security group {row.id} (retrying while the endpoint's interfaces linger)")]

@@ -1,0 +1,62 @@
+"""Step 8 (consumer network): a read-only check that the endpoint subnets' NACLs pass HTTPS both ways.
+
+xacct never edits NACLs (they are shared by everything in the subnet); it names the blocking rule and the fix.
+"""
+from __future__ import annotations
+
+from xacct_dataapi.models import Account, Action, StepPlan
+from xacct_dataapi.nacl import EPHEMERAL, HTTPS, evaluate
+
+NUMBER = 8
+KEY = "nacl_check"
+TITLE = "Network ACLs pass HTTPS (check)"
+KINDS = ()
+
+
+def inspect(ctx) -> dict:
+    ec2 = ctx.client(Account.CONSUMER, "ec2")
+    acls = ec2.describe_network_acls(
+        Filters=[{"Name": "association.subnet-id", "Values": list(ctx.cfg.subnet_ids)}])["NetworkAcls"]
+    by_subnet = {}
+    for acl in acls:
+        for assoc in acl.get("Associations", []):
+            if assoc.get("SubnetId") in ctx.cfg.subnet_ids:
+                by_subnet[assoc["SubnetId"]] = acl
+    return {"acls": by_subnet}
+
+
+def problems_for(acls: dict, subnet_ids, vpc_cidr: str) -> list[str]:
+    out = []
+    for sid in subnet_ids:
+        acl = acls.get(sid)
+        if acl is None:
+            continue  # every subnet has a NACL in AWS; nothing to judge if none was returned
+        acl_id = acl["NetworkAclId"]
+        checks = (
+            (False, HTTPS, "inbound tcp 443 from", "--ingress --rule-action allow --protocol tcp --port-range From=443,To=443"),
+            (True, EPHEMERAL, f"outbound tcp {EPHEMERAL[0]}-{EPHEMERAL[1]} (return traffic) to",
+             f"--egress --rule-action allow --protocol tcp --port-range From={EPHEMERAL[0]},To={EPHEMERAL[1]}"),
+        )
+        for egress, ports, what, flags in checks:
+            v = evaluate(acl.get("Entries", []), egress=egress, ports=ports, peer_cidr=vpc_cidr)
+            if not v.allowed:
+                where = f"rule {v.rule_number} denies it" if v.rule_number is not None else v.reason
+                out.append(
+                    f"{acl_id} (subnet {sid}) blocks {what} {vpc_cidr}: {where}. Fix: add a lower-numbered allow rule, e.g. "
+                    f"`aws ec2 create-network-acl-entry --network-acl-id {acl_id} --rule-number N {flags} --cidr-block {vpc_cidr}` "
+                    f"with N below {v.rule_number or 32767}."
+                )
+    return out
+
+
+def plan(ctx, facts: dict) -> StepPlan:
+    problems = problems_for(facts["acls"], ctx.cfg.subnet_ids, ctx.vpc_cidr)
+    if problems:
+        return StepPlan(NUMBER, KEY, TITLE, Action.CHECK, "a network ACL blocks HTTPS", problems=problems)
+    n = len(set(a["NetworkAclId"] for a in facts["acls"].values()))
+    return StepPlan(NUMBER, KEY, TITLE, Action.NOOP,
+                    f"{n} network ACL(s) pass tcp/443 in and ephemeral ports out for {ctx.vpc_cidr}")
+
+
+def teardown(row, state):
+    return []

@@ -1,0 +1,94 @@
+"""Step 3 (provider): the DB user's credentials in Secrets Manager, encrypted with the step-1 key.
+
+KmsKeyId is the full key ARN: a bare key id would be resolved in the *caller's* account by a
+cross-account reader. Changing the key of an existing secret does not re-encrypt old versions, so a
+repair writes a new version under the right key.
+"""
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from xacct_dataapi.aws import is_not_found
+from xacct_dataapi.models import Account, Action, Call, Record, Ref, Retry, StepPlan
+from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
+
+NUMBER = 3
+KEY = "secret"
+TITLE = "DB credentials secret (provider)"
+KINDS = ("secret",)
+
+SCHEDULED = Retry(("InvalidRequestException",), ("scheduled for deletion",),
+                  "a secret of this name is still being deleted")
+
+
+def inspect(ctx) -> dict:
+    sm = ctx.client(Account.PROVIDER, "secretsmanager")
+    try:
+        desc = sm.describe_secret(SecretId=ctx.names.secret)
+    except ClientError as exc:
+        if is_not_found(exc):
+            ctx.values.pop("secret_arn", None)
+            return {"secret": None}
+        raise
+    if owned(tag_dict(desc.get("Tags")), ctx.names.deployment) and not desc.get("DeletedDate"):
+        ctx.values["secret_arn"] = desc["ARN"]
+    return {"secret": desc}
+
+
+def _key_matches(kms_key_id: str | None, ctx) -> bool:
+    key_arn, key_id = ctx.values.get("key_arn"), ctx.values.get("key_id")
+    return bool(kms_key_id) and kms_key_id in (key_arn, key_id, ctx.names.key_alias)
+
+
+def plan(ctx, facts: dict) -> StepPlan:
+    name = ctx.names.secret
+    step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, "")
+    desc = facts["secret"]
+    key_arn = ctx.known("key_arn")
+    if desc is None:
+        step.action, step.reason = Action.CREATE, f"no secret named {name}"
+        step.calls.append(Call(
+            Account.PROVIDER, "secretsmanager", "create_secret",
+            {"Name": name, "Description": f"xacct {ctx.names.deployment}: Data API credentials for {ctx.cluster.id}",
+             "KmsKeyId": key_arn, "SecretString": ctx.secret_string(), "Tags": iam_tags(ctx.names.tags())},
+            outputs={"secret_arn": "ARN"}, record=Record("secret", name, arn=Ref("secret_arn")), retry=SCHEDULED,
+            description="create the secret"))
+        return step
+    if not owned(tag_dict(desc.get("Tags")), ctx.names.deployment):
+        raise not_ours("secret", name, ctx.names.deployment, ctx.provider_account)
+    arn = desc["ARN"]
+    if desc.get("DeletedDate"):
+        step.action, step.reason = Action.REPAIR, f"secret {name} is scheduled for deletion"
+        step.calls.append(Call(Account.PROVIDER, "secretsmanager", "restore_secret", {"SecretId": arn},
+                               record=Record("secret", name, arn=arn), description="restore the secret"))
+        step.calls.append(Call(Account.PROVIDER, "secretsmanager", "update_secret",
+                               {"SecretId": arn, "KmsKeyId": key_arn, "SecretString": ctx.secret_string()},
+                               description="write fresh credentials under the key"))
+        ctx.values["secret_arn"] = arn
+        return step
+    if not _key_matches(desc.get("KmsKeyId"), ctx):
+        step.action = Action.REPAIR
+        step.reason = f"secret {name} is encrypted with {desc.get('KmsKeyId') or 'the AWS managed key'}, not the xacct key"
+        step.problems = [step.reason]
+        step.calls.append(Call(Account.PROVIDER, "secretsmanager", "update_secret",
+                               {"SecretId": arn, "KmsKeyId": key_arn, "SecretString": ctx.secret_string()},
+                               record=Record("secret", name, arn=arn), description="re-encrypt with the xacct key"))
+    elif not ctx.state.find("secret", name):
+        step.action, step.reason = Action.REPAIR, f"secret {name} exists but was not recorded"
+        step.calls.append(Call(Account.PROVIDER, "xacct", "record", {}, record=Record("secret", name, arn=arn),
+                               description="record the secret"))
+    else:
+        step.reason = f"secret {name} exists, encrypted with the xacct key"
+    return step
+
+
+def teardown(row, state) -> list[Call]:
+    days = state.config.get("secret_recovery_days")
+    params = {"SecretId": row.arn or row.id}
+    if days:
+        params["RecoveryWindowInDays"] = int(days)
+    else:
+        # A copy of credentials the operator holds: no recovery window, so the name is free again at once.
+        params["ForceDeleteWithoutRecovery"] = True
+    return [Call(Account.PROVIDER, "secretsmanager", "delete_secret", params, forget=(row.kind, row.id),
+                 ok_codes=("ResourceNotFoundException",), description=f"delete secret {row.id}")]
