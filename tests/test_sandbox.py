@@ -393,3 +393,70 @@ def test_moto_missing_raises_sandbox_unavailable(tmp_path, monkeypatch):
     assert "pip install 'xacct[sandbox]'" in str(e.value)
     assert isinstance(e.value, Exception)
     assert not sbmod.Sandbox._active
+
+
+def test_fresh_process_with_hostile_environment(tmp_path):
+    """`xacct sandbox up` runs in a fresh process whose shell may carry AWS settings.
+
+    A stale AWS_PROFILE used to crash moto's own region lookup (moto issue #5469);
+    AWS_ENDPOINT_URL, static env keys, MOTO_ACCOUNT_ID and proxies must not leak into
+    the sandbox. Every "wrong" address points at a closed loopback port, so a leak
+    fails fast without leaving 127.0.0.1.
+    """
+    import os
+    import subprocess
+    import textwrap
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    s.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+    env.update(
+        AWS_PROFILE="does-not-exist",
+        AWS_DEFAULT_PROFILE="does-not-exist-either",
+        AWS_ACCESS_KEY_ID="AKIAENVIRONMENTKEY00",
+        AWS_SECRET_ACCESS_KEY="env-secret",
+        AWS_ENDPOINT_URL=dead,
+        HTTP_PROXY=dead,
+        HTTPS_PROXY=dead,
+        MOTO_ACCOUNT_ID="333333333333",
+    )
+    script = textwrap.dedent(
+        """
+        import json, os, sys, time
+        import botocore.session
+        from botocore.config import Config
+        from xacct_dataapi.sandbox import Sandbox, resources_in_accounts
+        t = time.perf_counter()
+        with Sandbox(sys.argv[1]) as sb:
+            took = time.perf_counter() - t
+            accounts = {}
+            for p in (sb.info.consumer_profile, sb.info.provider_profile):
+                s = botocore.session.Session(profile=p)
+                s.set_config_variable("config_file", str(sb.info.config_file))
+                s.set_config_variable("credentials_file", str(sb.info.credentials_file))
+                c = s.create_client("sts", endpoint_url=sb.info.endpoint_url, config=Config(proxies={}))
+                accounts[p] = c.get_caller_identity()["Account"]
+            left = resources_in_accounts(sb.info)
+            env_after = {k: os.environ.get(k) for k in ("AWS_PROFILE", "MOTO_ACCOUNT_ID")}
+        print(json.dumps({"accounts": accounts, "left": left, "took": took, "env": env_after,
+                          "moto_after": os.environ.get("MOTO_ACCOUNT_ID")}))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    assert doc["accounts"] == {CONSUMER_PROFILE: CONSUMER_ACCOUNT, PROVIDER_PROFILE: PROVIDER_ACCOUNT}
+    assert doc["left"] == {"consumer": [], "provider": []}
+    # AWS_PROFILE is only hidden during start(); MOTO_ACCOUNT_ID for the whole run
+    assert doc["env"] == {"AWS_PROFILE": "does-not-exist", "MOTO_ACCOUNT_ID": None}
+    assert doc["moto_after"] == "333333333333"
+    assert doc["took"] < 5, doc["took"]

@@ -108,15 +108,15 @@ def setup(cfg: Config, state_path: Path, ui: UI, *, dry_run: bool, password_from
     if existing is not None and existing.name != cfg.name:
         raise StateError(f"State file {state_path} belongs to deployment {existing.name!r}, not {cfg.name!r}.",
                          "Pass the matching --name, or another --state path.")
+    aws = Sessions.from_profiles(cfg.consumer_profile, cfg.provider_profile, cfg.region)
     if dry_run:
-        return _setup_locked(cfg, state_path, existing, ui, True, password_from_stdin, wait_timeout, started)
+        return _setup_locked(cfg, aws, state_path, existing, ui, True, password_from_stdin, wait_timeout, started)
     with state_mod.locked(state_path):
         existing = state_mod.load(state_path)
-        return _setup_locked(cfg, state_path, existing, ui, False, password_from_stdin, wait_timeout, started)
+        return _setup_locked(cfg, aws, state_path, existing, ui, False, password_from_stdin, wait_timeout, started)
 
 
-def _setup_locked(cfg, state_path, existing, ui, dry_run, password_from_stdin, wait_timeout, started) -> SetupResult:
-    aws = Sessions.from_profiles(cfg.consumer_profile, cfg.provider_profile, cfg.region)
+def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password_from_stdin, wait_timeout, started) -> SetupResult:
     state = existing or State(name=cfg.name)
     password = password_source(password_from_stdin, ui)
     ctx = build_context(cfg, aws, state, password)

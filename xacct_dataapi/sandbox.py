@@ -87,6 +87,7 @@ INFO_NAME = "sandbox.json"
 
 _INSTALL_HINT = "install it with `pip install 'xacct[sandbox]'`"
 _START_TIMEOUT = 15.0
+_PROFILE_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
 
 
 class SandboxError(Exception):
@@ -426,6 +427,10 @@ class Sandbox:
         # stretch roughly halves the time to start; the prior state is restored.
         gc_was_enabled = gc.isenabled()
         gc.disable()
+        # moto builds boto3 sessions just to list regions (once, then cached); with
+        # AWS_PROFILE naming a profile that does not exist they raise ProfileNotFound
+        # (moto issue #5469). Hide the profile variables while those caches fill.
+        hidden = {k: os.environ.pop(k) for k in _PROFILE_VARS if k in os.environ}
         try:
             server_cls = _import_server()
             with Sandbox._active_lock:
@@ -443,6 +448,7 @@ class Sandbox:
                 self.stop()
                 raise
         finally:
+            os.environ.update(hidden)
             if gc_was_enabled:
                 gc.enable()
 
@@ -524,7 +530,7 @@ class Sandbox:
         if starter.is_alive() or getattr(server, "_server", None) is None:
             raise SandboxError(f"moto server did not start on {HOST}:{self.port}")
         self._server = server
-        host, port = server.get_host_and_port()
+        _host, port = server.get_host_and_port()
         endpoint = f"http://{HOST}:{port}"
         t = self._lap("server", t)
 
@@ -536,8 +542,22 @@ class Sandbox:
         config_file = (self.dir / CONFIG_NAME).resolve()
         credentials_file = (self.dir / CREDENTIALS_NAME).resolve()
 
-        # 1. Mint per-account keys with header-tagged bootstrap clients.
-        base = _botocore_session()
+        # 1. Write the profiles' config (region, endpoint; no secrets yet).
+        config_lines: list[str] = []
+        for profile in (CONSUMER_PROFILE, PROVIDER_PROFILE):
+            config_lines += [
+                f"[profile {profile}]",
+                f"region = {REGION}",
+                f"endpoint_url = {endpoint}",
+                "output = json",
+                "",
+            ]
+        _write_private(config_file, "\n".join(config_lines))
+
+        # 2. Mint per-account keys with header-tagged bootstrap clients. The bootstrap
+        # session reads only the sandbox's own config (not ~/.aws, not AWS_PROFILE) and
+        # is given explicit keys and endpoint.
+        base = _botocore_session(config_file, Path(os.devnull), CONSUMER_PROFILE)
         cfg = _client_config()
         keys: dict[str, tuple[str, str]] = {}
         for profile, account in ((CONSUMER_PROFILE, CONSUMER_ACCOUNT), (PROVIDER_PROFILE, PROVIDER_ACCOUNT)):
@@ -565,28 +585,19 @@ class Sandbox:
             keys[profile] = (ak["AccessKeyId"], ak["SecretAccessKey"])
         t = self._lap("mint_keys", t)
 
-        # 2. Write the profiles (0600: they hold keys).
-        config_lines: list[str] = []
+        # 3. Write the minted keys (0600, like the config).
         cred_lines: list[str] = []
         for profile in (CONSUMER_PROFILE, PROVIDER_PROFILE):
-            config_lines += [
-                f"[profile {profile}]",
-                f"region = {REGION}",
-                f"endpoint_url = {endpoint}",
-                "output = json",
-                "",
-            ]
             cred_lines += [
                 f"[{profile}]",
                 f"aws_access_key_id = {keys[profile][0]}",
                 f"aws_secret_access_key = {keys[profile][1]}",
                 "",
             ]
-        _write_private(config_file, "\n".join(config_lines))
         _write_private(credentials_file, "\n".join(cred_lines))
         t = self._lap("write_profiles", t)
 
-        # 3. Verify each profile, as written, lands in its own account.
+        # 4. Verify each profile, as written, lands in its own account.
         sessions: dict[str, Any] = {}
         for profile, account in ((CONSUMER_PROFILE, CONSUMER_ACCOUNT), (PROVIDER_PROFILE, PROVIDER_ACCOUNT)):
             s = _botocore_session(config_file, credentials_file, profile, loader_from=base)
@@ -610,7 +621,7 @@ class Sandbox:
             sessions[profile] = s
         t = self._lap("verify_sts", t)
 
-        # 4. Seed the consumer: a VPC with DNS on and two private subnets in two AZs.
+        # 5. Seed the consumer: a VPC with DNS on and two private subnets in two AZs.
         _warm_moto_ec2()
         t = self._lap("ec2_import", t)
         ec2 = sessions[CONSUMER_PROFILE].create_client(
@@ -643,7 +654,7 @@ class Sandbox:
             )
         t = self._lap("seed_consumer", t)
 
-        # 5. Seed the provider: an Aurora cluster whose Data API is off but can be enabled.
+        # 6. Seed the provider: an Aurora cluster whose Data API is off but can be enabled.
         rds = sessions[PROVIDER_PROFILE].create_client(
             "rds", region_name=REGION, endpoint_url=endpoint, config=cfg
         )

@@ -1,0 +1,204 @@
+"""CLI tests (typer CliRunner, in-process moto): the happy path end to end, and every bad input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import CONSUMER, PROVIDER
+from xacct_dataapi import policies
+from xacct_dataapi.cli import cli
+
+runner = CliRunner()
+
+
+def invoke(args, **kw):
+    return runner.invoke(cli, args, catch_exceptions=False, **kw)
+
+
+def test_setup_status_rerun_teardown(world, password):
+    res = invoke(world.setup_args("--enable-data-api", "--dry-run", "--output", "json"))
+    assert res.exit_code == 0, res.output
+    assert not Path(".xacct/default.json").exists(), "dry run must not write state"
+    plan = json.loads(res.stdout)
+    assert [s["number"] for s in plan["steps"]] == [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    assert plan["execution_order"].index("access_role") < plan["execution_order"].index("secret_policy")
+    assert password not in res.output
+    # Nothing was created by the dry run.
+    assert world.provider.client("iam").list_roles()["Roles"] == []
+
+    res = invoke(world.setup_args("--enable-data-api", "--yes"))
+    assert res.exit_code == 0, res.output
+    state = json.loads(Path(".xacct/default.json").read_text())
+    assert state["accounts"] == {"consumer": CONSUMER, "provider": PROVIDER}
+    role = world.provider.client("iam").get_role(RoleName="xacct-default-data-api-access")["Role"]
+    assert policies.equal(role["AssumeRolePolicyDocument"], policies.access_role_trust_policy(
+        CONSUMER, f"arn:aws:iam::{CONSUMER}:user/xacct-default-data-api-client", state["values"]["external_id"]))
+    assert {"Key": "xacct:deployment", "Value": "default"} in role["Tags"]
+
+    res = invoke(["status", "--output", "json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert [s["status"] for s in report["steps"]] == ["done"] * 8
+    assert [s["number"] for s in report["steps"]] == list(range(1, 9))
+
+    res = invoke(world.setup_args("--enable-data-api", "--yes", "--output", "json"))
+    assert res.exit_code == 0, res.output
+    docs = [json.loads(chunk) for chunk in _json_documents(res.stdout)]
+    assert all(s["action"] == "no-op" and s["reason"] for s in docs[0]["steps"])
+    assert docs[1]["result"]["calls_made"] == []
+
+    res = invoke(["teardown", "--yes"])
+    assert res.exit_code == 0, res.output
+    assert not Path(".xacct/default.json").exists()
+    assert world.provider.client("iam").list_roles()["Roles"] == []
+    assert world.provider.client("secretsmanager").list_secrets()["SecretList"] == []
+    res = invoke(["teardown", "--yes"])
+    assert res.exit_code == 0, res.output
+
+    # Teardown turned the Data API back off (xacct had turned it on); the same name works again at once.
+    assert world.provider.client("rds").describe_db_clusters()["DBClusters"][0]["HttpEndpointEnabled"] is False
+    res = invoke(world.setup_args("--enable-data-api", "--yes"))
+    assert res.exit_code == 0, res.output
+
+
+def _json_documents(text: str):
+    decoder, idx = json.JSONDecoder(), 0
+    while idx < len(text):
+        while idx < len(text) and text[idx].isspace():
+            idx += 1
+        if idx >= len(text):
+            break
+        obj, end = decoder.raw_decode(text, idx)
+        yield json.dumps(obj)
+        idx = end
+
+
+def _assert_usage_error(res, *needles):
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    for n in needles:
+        assert n in res.output, res.output
+
+
+def test_unknown_profile(world, password):
+    args = world.setup_args("--enable-data-api", "--yes")
+    args[args.index("consumer")] = "nope-profile"
+    res = invoke(args)
+    _assert_usage_error(res, "nope-profile", "configure")
+    assert not Path(".xacct").exists()
+
+
+def test_same_account(world, password):
+    args = world.setup_args("--yes")
+    args[args.index("provider")] = "provider2"  # resolves to the consumer account
+    _assert_usage_error(invoke(args), CONSUMER, "different accounts")
+
+
+def test_subnet_not_in_vpc(world, password):
+    other = world.consumer.client("ec2").create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    sub = world.consumer.client("ec2").create_subnet(VpcId=other, CidrBlock="10.99.1.0/24")["Subnet"]["SubnetId"]
+    args = world.setup_args("--enable-data-api", "--yes")
+    args[args.index("--subnets") + 1] = f"{world.subnet_ids[0]},{sub}"
+    _assert_usage_error(invoke(args), sub, other)
+
+
+def test_unknown_cluster(world, password):
+    args = world.setup_args("--yes")
+    args[args.index("--cluster") + 1] = "no-such-cluster"
+    _assert_usage_error(invoke(args), "no-such-cluster", PROVIDER)
+
+
+def test_empty_subnets(world, password):
+    args = world.setup_args("--yes")
+    args[args.index("--subnets") + 1] = " , "
+    _assert_usage_error(invoke(args), "--subnets")
+
+
+def test_bad_name(world, password):
+    _assert_usage_error(invoke(world.setup_args("--yes", name="bad_name!")), "bad_name!", "--name")
+
+
+def test_data_api_off_without_flag(world, password):
+    _assert_usage_error(invoke(world.setup_args("--yes")), "Data API is off", "--enable-data-api")
+    assert world.provider.client("kms").list_aliases()["Aliases"] == [
+        a for a in world.provider.client("kms").list_aliases()["Aliases"] if a["AliasName"].startswith("alias/aws/")]
+
+
+def test_missing_password_without_tty(world):
+    res = invoke(world.setup_args("--enable-data-api", "--yes"))
+    _assert_usage_error(res, "XACCT_DB_PASSWORD", "--db-password-stdin")
+    assert world.provider.client("kms").list_keys()["Keys"] == []
+    assert not Path(".xacct/default.json").exists()
+
+
+def test_password_from_stdin(world):
+    res = runner.invoke(cli, world.setup_args("--enable-data-api", "--yes", "--db-password-stdin"),
+                        input="piped-Passw0rd\n", catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    sm = world.provider.client("secretsmanager")
+    value = json.loads(sm.get_secret_value(SecretId="xacct-default/db-credentials")["SecretString"])
+    assert value["password"] == "piped-Passw0rd"
+    assert set(value) == {"username", "password", "engine", "host", "port", "dbname"}
+    assert "piped-Passw0rd" not in Path(".xacct/default.json").read_text()
+
+
+def test_no_tty_without_yes(world, password):
+    res = invoke(world.setup_args("--enable-data-api"))
+    _assert_usage_error(res, "--yes")
+    assert world.provider.client("kms").list_keys()["Keys"] == []
+
+
+@pytest.mark.parametrize("content", [b"{not json", b'{"schema_version": 99, "name": "default"}'])
+def test_corrupt_state_file(world, password, content):
+    path = Path(".xacct/default.json")
+    path.parent.mkdir()
+    path.write_bytes(content)
+    res = invoke(world.setup_args("--enable-data-api", "--yes"))
+    _assert_usage_error(res, str(path))
+    assert path.read_bytes() == content
+    assert world.provider.client("kms").list_keys()["Keys"] == []
+    for cmd in (["status"], ["teardown", "--yes"]):
+        res = invoke(cmd)
+        assert res.exit_code == 2, res.output
+        assert path.read_bytes() == content
+
+
+def test_accounts_differ_from_state(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    path = Path(".xacct/default.json")
+    data = json.loads(path.read_text())
+    data["accounts"]["provider"] = "333333333333"
+    path.write_text(json.dumps(data))
+    before = path.read_bytes()
+    res = invoke(world.setup_args("--yes"))
+    _assert_usage_error(res, "333333333333")
+    assert path.read_bytes() == before
+
+
+def test_status_without_state():
+    res = invoke(["status", "--name", "nothing-here"])
+    _assert_usage_error(res, "nothing-here")
+
+
+def test_status_reports_missing_and_drift(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    iam = world.provider.client("iam")
+    iam.put_role_policy(RoleName="xacct-default-data-api-access", PolicyName="xacct-default-data-api",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                            {"Sid": "RunDataApiStatements", "Effect": "Allow", "Action": "rds-data:*", "Resource": "*"}]}))
+    world.consumer.client("iam").delete_user_policy(UserName="xacct-default-data-api-client",
+                                                    PolicyName="xacct-default-assume-data-api-access")
+    res = invoke(["status", "--output", "json"])
+    assert res.exit_code == 1
+    report = {s["number"]: s for s in json.loads(res.stdout)["steps"]}
+    assert report[5]["status"] == "drifted"
+    assert any("RunDataApiStatements" in d for d in report[5]["detail"])
+    assert report[6]["status"] == "missing"
+    res = invoke(world.setup_args("--yes"))
+    assert res.exit_code == 0, res.output
+    assert "differ" in res.output
+    res = invoke(["status", "--output", "json"])
+    assert res.exit_code == 0, res.output
