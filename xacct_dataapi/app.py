@@ -14,7 +14,7 @@ from xacct_dataapi import render
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.config import Config, state_path_for, validate_name
-from xacct_dataapi.context import build_context, check_accounts
+from xacct_dataapi.context import build_context, check_accounts  # noqa: F401  (used by cli)
 from xacct_dataapi.errors import AwsError, StateError, UsageError
 from xacct_dataapi.models import Action, Plan, Sensitive
 from xacct_dataapi.planner import plan_setup, plan_teardown
@@ -101,7 +101,7 @@ class SetupResult:
 
 
 def setup(cfg: Config, state_path: Path, ui: UI, *, dry_run: bool, password_from_stdin: bool,
-          wait_timeout: float = 300.0) -> SetupResult:
+          wait_timeout: float = 300.0, password: Callable[[], str] | None = None) -> SetupResult:
     started = time.monotonic()
     cfg.validate()
     existing = state_mod.load(state_path)
@@ -109,16 +109,16 @@ def setup(cfg: Config, state_path: Path, ui: UI, *, dry_run: bool, password_from
         raise StateError(f"State file {state_path} belongs to deployment {existing.name!r}, not {cfg.name!r}.",
                          "Pass the matching --name, or another --state path.")
     aws = Sessions.from_profiles(cfg.consumer_profile, cfg.provider_profile, cfg.region)
+    password = password or password_source(password_from_stdin, ui)
     if dry_run:
-        return _setup_locked(cfg, aws, state_path, existing, ui, True, password_from_stdin, wait_timeout, started)
+        return _setup_locked(cfg, aws, state_path, existing, ui, True, password, wait_timeout, started)
     with state_mod.locked(state_path):
         existing = state_mod.load(state_path)
-        return _setup_locked(cfg, aws, state_path, existing, ui, False, password_from_stdin, wait_timeout, started)
+        return _setup_locked(cfg, aws, state_path, existing, ui, False, password, wait_timeout, started)
 
 
-def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password_from_stdin, wait_timeout, started) -> SetupResult:
+def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_timeout, started) -> SetupResult:
     state = existing or State(name=cfg.name)
-    password = password_source(password_from_stdin, ui)
     ctx = build_context(cfg, aws, state, password)
     plan = plan_setup(ctx)
     problems = [p for s in plan.steps if s.action is Action.CHECK for p in s.problems]

@@ -192,6 +192,169 @@ def teardown(
     _run(debug, go)
 
 
+@cli.command()
+def verify(
+    name: NameOpt = None,
+    state: StateOpt = None,
+    sql: Annotated[str, typer.Option("--sql", help="Statement to run through the Data API.")] = "SELECT 1",
+    database: Annotated[Optional[str], typer.Option("--database", help="Database for the statement.")] = None,
+    as_profile: Annotated[Optional[str], typer.Option("--as-profile", help="Profile that acts as the consumer principal "
+                                                                           "(default: a temporary key for the user xacct "
+                                                                           "created, else the consumer profile).")] = None,
+    consumer_profile: Annotated[Optional[str], typer.Option("--consumer-profile", help="Override the recorded profile.")] = None,
+    provider_profile: Annotated[Optional[str], typer.Option("--provider-profile", help="Override the recorded profile.")] = None,
+    output: Output = "text",
+    debug: Debug = False,
+):
+    """Prove the path: assume the access role as the consumer principal and run a statement through the Data API."""
+
+    def go():
+        from xacct_dataapi.verify import verify as run_verify
+
+        ui = _ui(output)
+        path = usecases.resolve_state_path(state, name)
+        st = usecases.load_required(path)
+        aws = usecases._sessions_for(st, consumer_profile, provider_profile, None)
+        usecases.check_accounts(aws, st)
+        result = run_verify(st, aws, sql=sql, as_profile=as_profile, database=database)
+        doc = {"principal": result.principal, "role_arn": result.role_arn, "sql": result.sql,
+               "records": result.records, "seconds": round(result.seconds, 2)}
+        if ui.json:
+            render.print_json(ui.out, doc)
+        else:
+            ui.out.print(f"OK: {result.principal} assumed {result.role_arn} and ran {sql!r} in {result.seconds:.1f}s.")
+            ui.out.print(f"records: {result.records}")
+
+    _run(debug, go)
+
+
+@cli.command()
+def demo(
+    engine: Annotated[str, typer.Option("--engine", help="aurora-postgresql or aurora-mysql.")] = "aurora-postgresql",
+    output: Output = "text",
+    debug: Debug = False,
+):
+    """Run the whole job against a throw-away local sandbox (no AWS account needed)."""
+
+    def go():
+        from xacct_dataapi.demo import run_demo
+
+        ui = _ui(output, yes=True)
+        started = __import__("time").perf_counter()
+        result = _sandbox_call(lambda: run_demo(ui, engine=engine))
+        total = __import__("time").perf_counter() - started
+        summary = {
+            "ok": result.ok,
+            "seconds": round(total, 2),
+            "phases": [{"name": p.name, "ok": p.ok, "seconds": round(p.seconds, 2), "detail": p.detail} for p in result.phases],
+            "created": result.created,
+            "leftovers": result.leftovers,
+        }
+        if ui.json:
+            render.print_json(ui.out, summary)
+        else:
+            ui.out.print(render.demo_summary(summary))
+        if not result.ok:
+            raise typer.Exit(1)
+
+    _run(debug, go)
+
+
+sandbox_app = typer.Typer(help="A local two-account AWS sandbox (moto) to try xacct without an AWS account.",
+                          no_args_is_help=True)
+cli.add_typer(sandbox_app, name="sandbox")
+
+SandboxDir = Annotated[Path, typer.Option("--dir", help="Where the sandbox writes its AWS config and credentials.")]
+
+
+def _sandbox_call(fn):
+    try:
+        from xacct_dataapi import sandbox as sb
+    except ImportError:  # pragma: no cover
+        raise XacctUsage("The sandbox needs moto.", "Install it with: pip install 'xacct[sandbox]'") from None
+    try:
+        return fn()
+    except sb.SandboxUnavailable as exc:
+        raise XacctUsage(str(exc), "Install it with: pip install 'xacct[sandbox]'") from None
+    except ValueError as exc:
+        raise XacctUsage(str(exc)) from None
+    except sb.SandboxError as exc:
+        raise XacctError(f"Sandbox failed: {exc}") from None
+
+
+@sandbox_app.command("up")
+def sandbox_up(
+    dir: SandboxDir = Path(".xacct/sandbox"),
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (default: a free one).")] = 0,
+    engine: Annotated[str, typer.Option("--engine", help="aurora-postgresql or aurora-mysql.")] = "aurora-postgresql",
+    debug: Debug = False,
+):
+    """Start the sandbox and serve until Ctrl-C or `xacct sandbox down`."""
+
+    def go():
+        import signal
+        import threading
+
+        from xacct_dataapi.sandbox import Sandbox
+
+        sandbox = Sandbox(dir, port=port, engine=engine)
+        info = _sandbox_call(sandbox.start)
+        out = render.make_console()
+        env = info.env()
+        out.print(f"Sandbox running at {info.endpoint_url}: consumer account {info.consumer_account} "
+                  f"(profile {info.consumer_profile}), provider account {info.provider_account} (profile {info.provider_profile}).")
+        out.print("Point your shell at it:")
+        for k, v in env.items():
+            out.print(f"  export {k}={v}")
+        out.print("Then try:")
+        out.print(f"  XACCT_DB_PASSWORD=demo-only-password {info.setup_command()} --yes")
+        out.print("Stop it with Ctrl-C or `xacct sandbox down" + (f" --dir {dir}`." if str(dir) != ".xacct/sandbox" else "`."))
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sandbox.stop()
+            out.print("Sandbox stopped.")
+
+    _run(debug, go)
+
+
+@sandbox_app.command("down")
+def sandbox_down(dir: SandboxDir = Path(".xacct/sandbox"), debug: Debug = False):
+    """Stop a sandbox started with `xacct sandbox up`."""
+
+    def go():
+        import json
+        import os
+        import signal
+        import time
+
+        info_path = dir / "sandbox.json"
+        try:
+            pid = int(json.loads(info_path.read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            raise XacctUsage(f"No running sandbox recorded in {info_path}.", "Pass the --dir given to `xacct sandbox up`.") from None
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            info_path.unlink(missing_ok=True)
+            render.make_console(stderr=True).print(f"Sandbox process {pid} was already gone; cleaned up {info_path}.")
+            return
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        render.make_console(stderr=True).print(f"Sandbox (pid {pid}) stopped.")
+
+    _run(debug, go)
+
+
 def main() -> None:
     cli()
 

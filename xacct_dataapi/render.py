@@ -129,3 +129,19 @@ def status_table(report: dict) -> Table:
 
 def error(console: Console, exc: XacctError) -> None:
     console.print(Text("Error: ", style="bold red") + Text(str(exc)))
+
+
+def demo_summary(summary: dict) -> Table:
+    table = Table(title=f"xacct demo — {'OK' if summary['ok'] else 'FAILED'} in {summary['seconds']:.1f}s",
+                  title_justify="left")
+    table.add_column("phase")
+    table.add_column("result")
+    table.add_column("time", justify="right")
+    table.add_column("detail")
+    for p in summary["phases"]:
+        table.add_row(p["name"], Text("ok" if p["ok"] else "FAILED", style="green" if p["ok"] else "red"),
+                      f"{p['seconds']:.2f}s", p["detail"])
+    table.add_row("created", "", "", ", ".join(f"{c['kind']} ({c['account']})" for c in summary["created"]))
+    left = [x for v in summary["leftovers"].values() for x in v]
+    table.add_row("left behind", "", "", ", ".join(left) if left else "nothing")
+    return table

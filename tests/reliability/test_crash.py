@@ -1,0 +1,244 @@
+"""Crash safety: kill `xacct setup` right after AWS accepted each of its mutating calls, before xacct could
+record it; the next run must converge on exactly one deployment, and teardown must leave nothing.
+
+The crash points are not a hand-written list: a clean setup run under moto, made at collection time,
+records every mutating call (anything but Describe*/Get*/List*) that AWS accepted. The test is then
+parametrized over that list, so a new call in the product is a new crash point here.
+
+Also here: the DB password never reaches the state file, its backup, or any output (also with --debug,
+also when a call fails).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import traceback
+from pathlib import Path
+
+import boto3
+import pytest
+from rich.console import Console
+from rich.traceback import Traceback
+from typer.testing import CliRunner
+
+from tests.conftest import _CLEARED, CONSUMER, PROVIDER, seed
+from xacct_dataapi import state as state_mod
+from xacct_dataapi.cli import cli
+
+from . import (
+    STATE,
+    CallHooks,
+    Killed,
+    assert_exactly_one_deployment,
+    assert_nothing_left,
+    client_error,
+    resource_shape,
+    secrets,
+)
+
+SETUP_FLAGS = ("--enable-data-api", "--yes")
+
+
+def invoke(args: list[str]):
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+# --- the clean run, at collection time ---------------------------------------------------------
+
+
+def _aws_config(directory: Path) -> dict[str, str]:
+    """The same two-account profile layout as tests/conftest.py's autouse fixture."""
+    cfg, creds = directory / "aws-config", directory / "aws-credentials"
+    cfg.write_text(
+        "[profile base]\nregion = us-west-2\n\n"
+        f"[profile consumer]\nrole_arn = arn:aws:iam::{CONSUMER}:role/xacct-test\nsource_profile = base\nregion = us-west-2\n\n"
+        f"[profile provider]\nrole_arn = arn:aws:iam::{PROVIDER}:role/xacct-test\nsource_profile = base\nregion = us-west-2\n"
+    )
+    creds.write_text("[base]\naws_access_key_id = AKIAXACCTTESTBASE000\naws_secret_access_key = test-secret-not-real\n")
+    return {"AWS_CONFIG_FILE": str(cfg), "AWS_SHARED_CREDENTIALS_FILE": str(creds), "AWS_EC2_METADATA_DISABLED": "true",
+            "XACCT_DB_PASSWORD": "collection-time-password"}
+
+
+def record_clean_run() -> dict:
+    """One uninterrupted setup in a fresh moto backend: its mutating calls, and the resources it recorded."""
+    from moto import mock_aws
+
+    with tempfile.TemporaryDirectory(prefix="xacct-clean-run-") as tmp, pytest.MonkeyPatch.context() as mp:
+        for var in _CLEARED:
+            mp.delenv(var, raising=False)
+        for var, value in _aws_config(Path(tmp)).items():
+            mp.setenv(var, value)
+        hooks = CallHooks().install(mp)
+        state_path = Path(tmp) / "clean.json"
+        with mock_aws(config={"core": {"mock_credentials": False}}):
+            world = seed(boto3.Session(profile_name="consumer"), boto3.Session(profile_name="provider"))
+            result = CliRunner().invoke(cli, [*world.setup_args(*SETUP_FLAGS), "--state", str(state_path)])
+            if result.exit_code != 0:
+                raise RuntimeError(f"the clean setup run failed (exit {result.exit_code}): {result.output}")
+            state = json.loads(state_path.read_text())
+        return {"calls": list(hooks.calls), "shape": resource_shape(state)}
+
+
+_CLEAN: dict = {}
+
+
+def clean_run() -> dict:
+    if not _CLEAN:
+        try:
+            _CLEAN.update(record_clean_run())
+        except Exception as exc:  # reported by test_clean_run_has_crash_points, not as a collection error
+            _CLEAN.update({"calls": [], "shape": [], "error": f"{type(exc).__name__}: {exc}"})
+    return _CLEAN
+
+
+def pytest_generate_tests(metafunc):
+    if "crash_point" in metafunc.fixturenames:
+        calls = clean_run()["calls"]
+        metafunc.parametrize("crash_point", list(enumerate(calls, start=1)),
+                             ids=[f"{k:02d}-{label.replace(':', '-')}" for k, label in enumerate(calls, start=1)])
+
+
+def test_clean_run_has_crash_points():
+    run = clean_run()
+    assert "error" not in run, run.get("error")
+    # Every resource that has no name AWS could deduplicate on is among the crash points.
+    for expected in ("provider:kms.CreateKey", "provider:secretsmanager.CreateSecret", "provider:iam.CreateRole",
+                     "consumer:iam.CreateUser", "consumer:ec2.CreateSecurityGroup", "consumer:ec2.CreateVpcEndpoint",
+                     "provider:rds.ModifyDBCluster"):
+        assert expected in run["calls"], run["calls"]
+
+
+# --- kill at each point --------------------------------------------------------------------------
+
+
+def _load_state_checked(path: Path) -> dict:
+    """The state file must be valid JSON that xacct's own loader accepts; so must its backup, if any."""
+    text = path.read_text()
+    data = json.loads(text)
+    assert state_mod.load(path) is not None
+    bak = path.with_name(path.name + ".bak")
+    if bak.exists():
+        json.loads(bak.read_text())
+        assert state_mod.load(bak) is not None
+    leftovers = [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == [], f"temporary files left next to the state file: {leftovers}"
+    return data
+
+
+def test_kill_after_call_then_rerun_converges(world, password, monkeypatch, crash_point):
+    k, label = crash_point
+    hooks = CallHooks(kill_at=k).install(monkeypatch)
+
+    with pytest.raises(Killed) as killed:
+        invoke(world.setup_args(*SETUP_FLAGS))
+    assert str(killed.value) == label, f"the run diverged from the clean run before crash point {k}"
+    assert hooks.calls == clean_run()["calls"][:k]
+
+    path = Path(STATE)
+    crashed = _load_state_checked(path)  # setup saves a valid state before its first mutating call
+    assert crashed["name"] == "default"
+
+    # The resume run: no crash. It must finish and converge on exactly one deployment.
+    hooks.kill_at = None
+    hooks.calls.clear()
+    res = invoke(world.setup_args(*SETUP_FLAGS))
+    assert res.exit_code == 0, res.output
+    state = _load_state_checked(path)
+    assert state["last_error"] is None
+    assert resource_shape(state) == clean_run()["shape"], "the resumed deployment must record what a clean run records"
+    assert_exactly_one_deployment(world, state)
+
+    # Converged: a third run changes nothing.
+    hooks.calls.clear()
+    res = invoke(world.setup_args(*SETUP_FLAGS))
+    assert res.exit_code == 0, res.output
+    assert hooks.calls == [], f"a run after convergence made mutating calls: {hooks.calls}"
+
+    res = invoke(["teardown", "--yes"])
+    assert res.exit_code == 0, res.output
+    assert not path.exists()
+    assert_nothing_left(world)
+
+
+# --- the password never leaks --------------------------------------------------------------------
+
+
+def _files_under(directory: Path) -> dict[str, str]:
+    return {str(p): p.read_text(errors="replace") for p in directory.rglob("*") if p.is_file()}
+
+
+def test_password_never_written_or_printed(world, password, monkeypatch):
+    hooks = CallHooks().install(monkeypatch)
+    res = invoke(world.setup_args(*SETUP_FLAGS, "--debug"))
+    assert res.exit_code == 0, res.output
+    assert "provider:secretsmanager.CreateSecret" in hooks.calls
+
+    # Not vacuous: the password did reach AWS, inside the secret.
+    value = world.provider.client("secretsmanager").get_secret_value(SecretId="xacct-default/db-credentials")
+    assert json.loads(value["SecretString"])["password"] == password
+
+    path = Path(STATE)
+    bak = path.with_name(path.name + ".bak")
+    assert path.exists() and bak.exists()
+    for where, text in _files_under(path.parent).items():
+        assert password not in text, f"the password is in {where}"
+    assert password not in res.stdout
+    assert password not in res.stderr
+
+    res = invoke(["status"])
+    assert password not in res.output
+    res = invoke(["teardown", "--yes", "--debug"])
+    assert res.exit_code == 0, res.output
+    assert password not in res.output
+    for where, text in _files_under(path.parent).items():
+        assert password not in text, f"the password is in {where}"
+
+
+def _rendered_traceback(exc_info) -> str:
+    """The traceback as `--debug` shows it (typer's rich traceback, locals off as in cli.py), and as plain text."""
+    plain = "".join(traceback.format_exception(*exc_info))
+    console = Console(record=True, width=200, file=open(os.devnull, "w"))
+    console.print(Traceback.from_exception(*exc_info, show_locals=False))
+    return plain + "\n" + console.export_text()
+
+
+def _exception_chain(exc: BaseException | None) -> list[BaseException]:
+    out = []
+    while exc is not None and exc not in out:
+        out.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return out
+
+
+METHODS = {"CreateSecret": "secretsmanager.create_secret", "PutResourcePolicy": "secretsmanager.put_resource_policy"}
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
+@pytest.mark.parametrize("failing", ["CreateSecret", "PutResourcePolicy"])
+def test_password_not_in_failure_output(world, password, monkeypatch, failing, debug):
+    """A call fails (the one carrying the password, or a later one): the error, with or without --debug,
+    never shows the password; the state file written on failure does not hold it either."""
+    CallHooks(fail={failing: client_error(failing)}).install(monkeypatch)
+    args = world.setup_args(*SETUP_FLAGS, *(["--debug"] if debug else []))
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1, res.output
+    assert password not in res.stdout
+    assert password not in res.stderr
+    if debug:
+        # --debug re-raises the error so the user sees a traceback; it must not carry the password either.
+        assert res.exc_info is not None and not isinstance(res.exception, SystemExit)
+        assert failing.lower() in str(res.exception).replace("_", "").lower()
+        assert password not in _rendered_traceback(res.exc_info)
+        for exc in _exception_chain(res.exception):
+            assert password not in str(exc) and password not in repr(exc)
+            assert password not in repr(getattr(exc, "args", ()))
+    else:
+        assert "Error:" in res.stderr and "injected by the test" in res.stderr
+
+    state = json.loads(Path(STATE).read_text())
+    assert state["last_error"]["method"] == METHODS[failing]
+    for where, text in _files_under(Path(STATE).parent).items():
+        assert password not in text, f"the password is in {where}"
+    if failing == "PutResourcePolicy":
+        assert [s["Name"] for s in secrets(world.provider)] == ["xacct-default/db-credentials"]

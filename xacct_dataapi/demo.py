@@ -1,0 +1,133 @@
+"""`xacct demo`: the whole product against a throw-away local sandbox, in one process.
+
+plan → setup (with --enable-data-api) → status → a SELECT through the assumed role → teardown → a check
+that nothing is left in either account → a summary. Exit 0 only if every phase succeeded.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xacct_dataapi import app, render
+from xacct_dataapi.aws import Sessions
+from xacct_dataapi.config import Config
+from xacct_dataapi.errors import XacctError
+from xacct_dataapi.verify import verify
+
+_ISOLATE = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+            "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "MOTO_ACCOUNT_ID", "XACCT_DB_PASSWORD")
+
+
+@contextmanager
+def sandbox_environment(env: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in (*_ISOLATE, *env)}
+    try:
+        for k in _ISOLATE:
+            os.environ.pop(k, None)
+        os.environ.update(env)
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@dataclass
+class Phase:
+    name: str
+    seconds: float
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class DemoResult:
+    phases: list[Phase] = field(default_factory=list)
+    created: list[dict] = field(default_factory=list)
+    leftovers: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.phases) and not any(self.leftovers.values())
+
+
+def run_demo(ui: app.UI, engine: str = "aurora-postgresql", keep_dir: Path | None = None) -> DemoResult:
+    from xacct_dataapi.sandbox import Sandbox, queue_statement_result, resources_in_accounts
+
+    result = DemoResult()
+    say = ui.err.print
+
+    def phase(name: str):
+        return _Timer(result, name, say)
+
+    with tempfile.TemporaryDirectory(prefix="xacct-demo-") as tmp:
+        work = keep_dir or Path(tmp)
+        with phase("sandbox: two accounts on a local moto server") as p:
+            sandbox = Sandbox(work / "sandbox", engine=engine)
+            info = sandbox.start()
+            p.detail = f"consumer {info.consumer_account}, provider {info.provider_account}, {info.endpoint_url}"
+        try:
+            with sandbox_environment(info.env()):
+                cfg = Config(name="demo", consumer_profile=info.consumer_profile, provider_profile=info.provider_profile,
+                             cluster=info.cluster_id, vpc_id=info.vpc_id, subnet_ids=tuple(info.subnet_ids),
+                             region=info.region, db_user="app_user", enable_data_api=True)
+                state_path = work / "state" / "demo.json"
+                password = secrets.token_urlsafe(24)  # never printed, never stored: only in the secret
+                quiet = app.UI(out=ui.err, err=ui.err, json=False, yes=True)
+                with phase("plan (dry run)") as p:
+                    r = app.setup(cfg, state_path, quiet, dry_run=True, password_from_stdin=False, password=lambda: password)
+                    p.detail = f"{sum(len(s.calls) for s in r.plan.steps)} calls planned"
+                with phase("setup") as p:
+                    r = app.setup(cfg, state_path, quiet, dry_run=False, password_from_stdin=False, password=lambda: password)
+                    p.detail = f"{len(r.calls_made)} AWS changes"
+                    result.created = [{"kind": x.kind, "id": x.id, "account": x.account} for x in r.state.resources]
+                with phase("status") as p:
+                    report = app.status(state_path)
+                    ui.err.print(render.status_table(report))
+                    p.ok = report["all_done"]
+                    p.detail = ", ".join(f"{s['number']}:{s['status']}" for s in report["steps"])
+                with phase("SELECT through the assumed role") as p:
+                    queue_statement_result(info, [[{"stringValue": "hello from the provider account"}]],
+                                           [{"name": "greeting", "typeName": "text"}])
+                    aws = Sessions.from_profiles(info.consumer_profile, info.provider_profile, info.region)
+                    v = verify(r.state, aws, sql="SELECT 'hello from the provider account' AS greeting")
+                    p.ok = bool(v.records)
+                    p.detail = f"{v.principal} → {v.role_arn.split('/')[-1]}: {v.records}"
+                with phase("teardown") as p:
+                    t = app.teardown(state_path, quiet)
+                    p.detail = f"{len(t.removed)} recorded resources removed"
+                with phase("nothing left behind") as p:
+                    result.leftovers = resources_in_accounts(info)
+                    p.ok = not any(result.leftovers.values())
+                    p.detail = "both accounts clean" if p.ok else str(result.leftovers)
+        finally:
+            sandbox.stop()
+    return result
+
+
+class _Timer:
+    def __init__(self, result: DemoResult, name: str, say):
+        self.result, self.name, self.say = result, name, say
+        self.ok, self.detail = True, ""
+
+    def __enter__(self):
+        self.say(f"▶ {self.name}")
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        seconds = time.perf_counter() - self.t0
+        if exc is not None:
+            self.ok = False
+            self.detail = str(exc) if isinstance(exc, XacctError) else f"{type(exc).__name__}: {exc}"
+        self.result.phases.append(Phase(self.name, seconds, self.ok, self.detail))
+        mark = "✓" if self.ok else "✗"
+        self.say(f"  {mark} {self.name} ({seconds:.2f}s){': ' + self.detail if self.detail else ''}")
+        return False
