@@ -1,0 +1,165 @@
+"""End to end: the installed `xacct` CLI as a separate process, against `xacct sandbox up` (a real moto
+server on 127.0.0.1 with two simulated accounts), using named profiles and real HTTP — as users run it.
+Assertions are made on the AWS side, through each account's own profile."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+pytestmark = pytest.mark.server
+
+PASSWORD = "e2e-Passw0rd-must-not-leak"
+
+
+def xacct_cmd() -> list[str]:
+    exe = Path(sys.executable).with_name("xacct")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "xacct_dataapi"]
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_", "XACCT_"))}
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    from xacct_dataapi.sandbox import SandboxInfo
+
+    home = tmp_path_factory.mktemp("e2e")
+    sdir = home / "sandbox"
+    env = clean_env({"AWS_CONFIG_FILE": str(home / "none-config"), "AWS_SHARED_CREDENTIALS_FILE": str(home / "none-creds")})
+    proc = subprocess.Popen([*xacct_cmd(), "sandbox", "up", "--dir", str(sdir)], env=env, cwd=home,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    info_path = sdir / "sandbox.json"
+    deadline = time.monotonic() + 60
+    while not info_path.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"sandbox did not start: {proc.stdout.read()}")
+        time.sleep(0.1)
+    time.sleep(0.2)
+    info = SandboxInfo.from_json(json.loads(info_path.read_text()))
+    yield info, home, proc
+    down = subprocess.run([*xacct_cmd(), "sandbox", "down", "--dir", str(sdir)], env=env, cwd=home,
+                          capture_output=True, text=True, timeout=30)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        pytest.fail("sandbox did not stop on `xacct sandbox down`")
+    assert down.returncode == 0, down.stderr
+    assert not info_path.exists()
+
+
+def run(info, home, *args, password: bool = True, check: bool = True):
+    extra = dict(info.env())
+    if password:
+        extra["XACCT_DB_PASSWORD"] = PASSWORD
+    res = subprocess.run([*xacct_cmd(), *args], env=clean_env(extra), cwd=home, capture_output=True, text=True, timeout=120)
+    assert PASSWORD not in res.stdout + res.stderr
+    if check:
+        assert res.returncode == 0, f"{args}: exit {res.returncode}\n{res.stdout}\n{res.stderr}"
+    return res
+
+
+def sessions(info, monkeypatch):
+    for k, v in info.env().items():
+        monkeypatch.setenv(k, v)
+    for k in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(k, raising=False)
+    return boto3.Session(profile_name=info.consumer_profile), boto3.Session(profile_name=info.provider_profile)
+
+
+def setup_args(info, name):
+    return ["setup", "--consumer-profile", info.consumer_profile, "--provider-profile", info.provider_profile,
+            "--cluster", info.cluster_id, "--vpc", info.vpc_id, "--subnets", ",".join(info.subnet_ids),
+            "--enable-data-api", "--name", name]
+
+
+def test_setup_status_rerun_verify_teardown(sandbox, monkeypatch):
+    info, home, _ = sandbox
+    consumer, provider = sessions(info, monkeypatch)
+    assert consumer.client("sts").get_caller_identity()["Account"] == info.consumer_account
+    assert provider.client("sts").get_caller_identity()["Account"] == info.provider_account
+
+    plan = json.loads(run(info, home, *setup_args(info, "e2e"), "--dry-run", "--output", "json").stdout)
+    assert plan["accounts"] == {"consumer": info.consumer_account, "provider": info.provider_account}
+    assert not (home / ".xacct" / "e2e.json").exists()
+
+    run(info, home, *setup_args(info, "e2e"), "--yes")
+    state = json.loads((home / ".xacct" / "e2e.json").read_text())
+    assert oct((home / ".xacct" / "e2e.json").stat().st_mode & 0o777) == "0o600"
+    assert PASSWORD not in json.dumps(state)
+
+    # Provider side: the role, its trust, its tags, the key, the secret — and none of it in the consumer account.
+    iam_p = provider.client("iam")
+    role = iam_p.get_role(RoleName="xacct-e2e-data-api-access")["Role"]
+    stmt = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert stmt["Principal"] == {"AWS": f"arn:aws:iam::{info.consumer_account}:root"}
+    assert stmt["Condition"]["StringEquals"]["sts:ExternalId"] == state["values"]["external_id"]
+    assert {"Key": "xacct:deployment", "Value": "e2e"} in role["Tags"]
+    perms = iam_p.get_role_policy(RoleName="xacct-e2e-data-api-access", PolicyName="xacct-e2e-data-api")["PolicyDocument"]
+    assert all(s["Resource"] != "*" for s in perms["Statement"])
+    assert consumer.client("iam").list_roles()["Roles"] == []
+    secret = provider.client("secretsmanager").describe_secret(SecretId="xacct-e2e/db-credentials")
+    assert secret["KmsKeyId"] == state["values"]["key_arn"]
+    key_policy = json.loads(provider.client("kms").get_key_policy(KeyId=state["values"]["key_id"], PolicyName="default")["Policy"])
+    assert key_policy["Statement"][1]["Principal"] == {"AWS": f"arn:aws:iam::{info.consumer_account}:root"}
+    assert provider.client("rds").describe_db_clusters()["DBClusters"][0]["HttpEndpointEnabled"] is True
+    # Consumer side: the endpoint, in the VPC, with the group and private DNS.
+    eps = consumer.client("ec2").describe_vpc_endpoints(Filters=[{"Name": "tag:xacct:deployment", "Values": ["e2e"]}])["VpcEndpoints"]
+    live = [e for e in eps if e["State"].lower() != "deleted"]
+    assert len(live) == 1 and live[0]["VpcId"] == info.vpc_id and live[0]["PrivateDnsEnabled"]
+    assert live[0]["ServiceName"] == f"com.amazonaws.{info.region}.rds-data"
+    assert sorted(live[0]["SubnetIds"]) == sorted(info.subnet_ids)
+    assert provider.client("ec2").describe_vpc_endpoints()["VpcEndpoints"] == []
+
+    status = json.loads(run(info, home, "status", "--name", "e2e", "--output", "json").stdout)
+    assert [s["status"] for s in status["steps"]] == ["done"] * 8
+
+    rerun = run(info, home, *setup_args(info, "e2e"), "--yes", "--output", "json", password=False)
+    assert '"calls_made": []' in rerun.stdout
+
+    from xacct_dataapi.sandbox import queue_statement_result
+
+    queue_statement_result(info, [[{"longValue": 1}]])
+    verified = json.loads(run(info, home, "verify", "--name", "e2e", "--output", "json").stdout)
+    assert verified["records"] == [[{"longValue": 1}]]
+    assert verified["role_arn"] == role["Arn"]
+
+    run(info, home, "teardown", "--name", "e2e", "--yes")
+    assert not (home / ".xacct" / "e2e.json").exists()
+    from xacct_dataapi.sandbox import resources_in_accounts
+
+    assert resources_in_accounts(info) == {"consumer": [], "provider": []}
+    assert provider.client("rds").describe_db_clusters()["DBClusters"][0]["HttpEndpointEnabled"] is False
+    run(info, home, "teardown", "--name", "e2e", "--yes")
+
+
+def test_bad_profile_is_a_usage_error(sandbox):
+    info, home, _ = sandbox
+    args = setup_args(info, "bad")
+    args[args.index(info.consumer_profile)] = "does-not-exist"
+    res = run(info, home, *args, "--yes", check=False)
+    assert res.returncode == 2
+    assert "does-not-exist" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_demo_exits_zero_and_leaves_nothing(tmp_path):
+    res = subprocess.run([*xacct_cmd(), "demo", "--output", "json"], env=clean_env(), cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    summary = json.loads(res.stdout)
+    assert summary["ok"] is True
+    assert summary["leftovers"] == {"consumer": [], "provider": []}
+    assert [p["ok"] for p in summary["phases"]] == [True] * len(summary["phases"])
+    assert {c["kind"] for c in summary["created"]} >= {"kms_key", "secret", "iam_role", "iam_user", "security_group", "vpc_endpoint"}
