@@ -202,3 +202,27 @@ def test_status_reports_missing_and_drift(world, password):
     assert "differ" in res.output
     res = invoke(["status", "--output", "json"])
     assert res.exit_code == 0, res.output
+
+
+def test_teardown_without_state_finds_resources_by_tag(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    Path(".xacct/default.json").unlink()
+    Path(".xacct/default.json.bak").unlink()
+    res = invoke(["teardown", "--yes"])
+    assert res.exit_code == 0 and "Nothing to tear down" in res.output
+    res = invoke(["teardown", "--name", "default", "--consumer-profile", "consumer", "--provider-profile", "provider"])
+    assert res.exit_code == 2 and "--yes" in res.output  # listed, then confirmation required
+    assert world.provider.client("iam").list_roles()["Roles"] != []
+    res = invoke(["teardown", "--name", "default", "--consumer-profile", "consumer", "--provider-profile", "provider", "--yes"])
+    assert res.exit_code == 0, res.output
+    assert "tagged xacct:deployment=default" in res.output
+    assert world.provider.client("iam").list_roles()["Roles"] == []
+    assert world.consumer.client("iam").list_users()["Users"] == []
+    assert world.provider.client("secretsmanager").list_secrets()["SecretList"] == []
+    keys = world.provider.client("kms").list_keys()["Keys"]
+    assert all(world.provider.client("kms").describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
+               for k in keys)
+    ec2 = world.consumer.client("ec2")
+    assert ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["xacct-default-rds-data-endpoint"]}])[
+        "SecurityGroups"] == []
+    assert all(e["State"].lower() == "deleted" for e in ec2.describe_vpc_endpoints()["VpcEndpoints"])

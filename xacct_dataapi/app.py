@@ -197,6 +197,24 @@ def status(state_path: Path, consumer_profile: str | None = None, provider_profi
     return report
 
 
+def _discover_for_teardown(state_path: Path, consumer_profile, provider_profile, region, ui: UI) -> State | None:
+    """No state file: find the deployment's resources by name and tag (read-only), to delete them after review."""
+    from xacct_dataapi.discover import discover
+
+    if not (consumer_profile and provider_profile):
+        raise UsageError(f"No state file at {state_path}; to find the deployment's resources by tag, both profiles are needed.",
+                         "Pass --consumer-profile and --provider-profile (and --name).")
+    name = state_path.stem
+    aws = Sessions.from_profiles(consumer_profile, provider_profile, region)
+    consumer, provider = check_accounts(aws, None)
+    state = discover(aws, name, consumer, provider)
+    if not state.resources:
+        return None
+    ui.err.print(f"No state file at {state_path}: found {len(state.resources)} resource(s) tagged "
+                 f"xacct:deployment={name} in consumer {consumer} / provider {provider}.")
+    return state
+
+
 @dataclass
 class TeardownResult:
     plan: Plan
@@ -216,6 +234,8 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
                          "AWS accepts 7 to 30 days; omit it to delete the secret without a recovery window.")
     with state_mod.locked(state_path):
         state = state_mod.load(state_path)
+        if state is None and (consumer_profile or provider_profile):
+            state = _discover_for_teardown(state_path, consumer_profile, provider_profile, region, ui)
         if state is None:
             ui.err.print(f"Nothing to tear down: no state file at {state_path}.")
             return TeardownResult(Plan("teardown", []), [], time.monotonic() - started, [])
@@ -240,7 +260,9 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
         else:
             calls = []
         if state.resources:
+            state_mod.save(state, state_path)
             raise AwsError(f"Teardown left {len(state.resources)} resource(s) recorded in {state_path}.",
                            "Re-run `xacct teardown` to retry them.")
-        state_mod.remove(state_path)
+        if state_path.exists():
+            state_mod.remove(state_path)
         return TeardownResult(plan, calls, time.monotonic() - started, removed)
