@@ -7,14 +7,14 @@ from pathlib import Path
 
 from xacct_dataapi.errors import UsageError
 
-NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
-SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-VPC_RE = re.compile(r"^vpc-[0-9a-f]{8,17}$")
-CLUSTER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:rds:([a-z0-9-]+):(\d{12}):cluster:([A-Za-z][A-Za-z0-9-]{0,62})$")
-CLUSTER_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
-DB_USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
-IAM_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
-ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]{1,64})$")
+NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?\Z")
+SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}\Z")
+VPC_RE = re.compile(r"^vpc-[0-9a-f]{8,17}\Z")
+CLUSTER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:rds:([a-z0-9-]+):(\d{12}):cluster:([A-Za-z][A-Za-z0-9-]{0,62})\Z")
+CLUSTER_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}\Z")
+DB_USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}\Z")
+IAM_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}\Z")
+ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]{1,64})\Z")
 
 TAG_DEPLOYMENT = "xacct:deployment"
 TAG_MANAGED = "xacct:managed-by"

@@ -173,12 +173,19 @@ def save(state: State, path: Path) -> None:
 def _copy_backup(path: Path) -> None:
     bak = path.with_name(path.name + ".bak")
     fd, tmp = tempfile.mkstemp(prefix=f".{bak.name}.", suffix=".tmp", dir=path.parent)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(path.read_bytes())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, bak)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(path.read_bytes())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, bak)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -164,3 +164,9 @@ def test_to_json_holds_no_profiles_or_secrets():
         "subnet_ids": ["subnet-0abc1234", "subnet-0def5678"], "region": None, "db_user": "app_user", "db_name": None,
         "consumer_role": "orders-app", "consumer_user": None, "enable_data_api": False,
     }
+
+
+@pytest.mark.parametrize("bad", ["orders\n", "orders\r\n"])
+def test_trailing_newline_is_not_a_valid_name(bad):
+    with pytest.raises(UsageError):
+        validate_name(bad)

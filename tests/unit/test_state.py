@@ -108,15 +108,38 @@ def test_second_save_keeps_the_previous_as_bak_and_leaves_no_temp_files(d):
     assert files_in(d) == {"orders.json", "orders.json.bak"}
 
 
-def test_failed_save_leaves_no_temp_file_and_the_old_state(d, monkeypatch):
+def _fail_nth_replace(monkeypatch, n: int) -> None:
+    """Make the n-th os.replace in state.py fail (1: the .bak copy, 2: the state file itself)."""
+    real, count = os.replace, [0]
+
+    def replace(src, dst):
+        count[0] += 1
+        if count[0] == n:
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(state_mod.os, "replace", replace)
+
+
+def test_failed_save_leaves_the_old_state_and_no_temp_file(d, monkeypatch):
     path = d / "orders.json"
     save(sample_state(), path)
     before = path.read_bytes()
+    _fail_nth_replace(monkeypatch, 2)
+    s = sample_state()
+    s.values["secret_arn"] = SECRET_ARN
+    with pytest.raises(OSError):
+        save(s, path)
+    assert path.read_bytes() == before
+    assert load(path) is not None
+    assert not [n for n in files_in(d) if n.endswith(".tmp")]
 
-    def boom(*a, **k):
-        raise OSError("disk full")
 
-    monkeypatch.setattr(state_mod.os, "replace", boom)
+def test_failed_backup_copy_leaves_no_temp_file(d, monkeypatch):
+    path = d / "orders.json"
+    save(sample_state(), path)
+    before = path.read_bytes()
+    _fail_nth_replace(monkeypatch, 1)
     with pytest.raises(OSError):
         save(sample_state(), path)
     assert path.read_bytes() == before

@@ -1,0 +1,320 @@
+"""Pure tests of the planner: teardown order from a hand-built State, and each step's plan() on hand-made facts.
+
+No AWS at all: the Context's `aws` is a stand-in that has a region and nothing else, so any AWS call would fail.
+"""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from urllib.parse import quote
+
+import pytest
+
+from xacct_dataapi import policies
+from xacct_dataapi.config import Config
+from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context
+from xacct_dataapi.errors import UsageError
+from xacct_dataapi.models import Account, Action, JsonDoc, Ref, Sensitive, render_value
+from xacct_dataapi.planner import plan_teardown
+from xacct_dataapi.state import ResourceRow, State
+from xacct_dataapi.steps import STEPS, access_role, endpoint, kms_key
+
+CONSUMER, PROVIDER, REGION = "111111111111", "222222222222", "us-west-2"
+NAME = "orders"
+CLUSTER_ARN = f"arn:aws:rds:{REGION}:{PROVIDER}:cluster:orders-aurora"
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_ARN = f"arn:aws:kms:{REGION}:{PROVIDER}:key/{KEY_ID}"
+ALIAS = f"alias/xacct-{NAME}"
+SECRET = f"xacct-{NAME}/db-credentials"
+SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{PROVIDER}:secret:{SECRET}-AbC123"
+ROLE = f"xacct-{NAME}-data-api-access"
+ROLE_ARN = f"arn:aws:iam::{PROVIDER}:role/{ROLE}"
+ROLE_POLICY = f"xacct-{NAME}-data-api"
+USER = f"xacct-{NAME}-data-api-client"
+USER_ARN = f"arn:aws:iam::{CONSUMER}:user/{USER}"
+CONSUMER_POLICY = f"xacct-{NAME}-assume-data-api-access"
+SG, VPCE = "sg-0abc1234abcd12345", "vpce-0abc1234abcd12345"
+EXTERNAL_ID = "xacct-00112233445566778899aabbccddeeff"
+VPC, VPC_CIDR, SUBNETS = "vpc-0abc1234", "10.20.0.0/16", ("subnet-0abc1234", "subnet-0def5678")
+PASSWORD = "Pa55-w0rd-never-printed"
+
+
+# --- teardown -------------------------------------------------------------------------------------
+
+def full_rows() -> list[ResourceRow]:
+    """What a full fresh setup records, in the order the runner records it (checked by test_fresh_plans_record_resources_in_the_order_the_teardown_state_assumes)."""
+    return [
+        ResourceRow(0, "data_api", "orders-aurora", "provider", arn=CLUSTER_ARN),
+        ResourceRow(1, "kms_key", KEY_ID, "provider", arn=KEY_ARN),
+        ResourceRow(1, "kms_alias", ALIAS, "provider", arn=f"arn:aws:kms:{REGION}:{PROVIDER}:{ALIAS}"),
+        ResourceRow(6, "iam_user", USER, "consumer", arn=USER_ARN),
+        ResourceRow(6, "consumer_user_policy", f"{USER}/{CONSUMER_POLICY}", "consumer", name=CONSUMER_POLICY),
+        ResourceRow(2, "kms_key_policy", KEY_ID, "provider", arn=KEY_ARN),
+        ResourceRow(3, "secret", SECRET, "provider", arn=SECRET_ARN),
+        ResourceRow(5, "iam_role", ROLE, "provider", arn=ROLE_ARN),
+        ResourceRow(5, "iam_role_policy", f"{ROLE}/{ROLE_POLICY}", "provider", name=ROLE_POLICY),
+        ResourceRow(4, "secret_policy", SECRET, "provider", arn=SECRET_ARN),
+        ResourceRow(7, "security_group", SG, "consumer", name=f"xacct-{NAME}-rds-data-endpoint"),
+        ResourceRow(7, "vpc_endpoint", VPCE, "consumer", name=f"xacct-{NAME}-rds-data"),
+    ]
+
+
+def full_state(**config) -> State:
+    return State(name=NAME, region=REGION, accounts={"consumer": CONSUMER, "provider": PROVIDER},
+                 config={"key_deletion_days": 7, **config}, values={"cluster_engine_mode": "serverless"},
+                 resources=full_rows())
+
+
+FULL_TEARDOWN = [
+    ("xacct", "delete_vpc_endpoint"),
+    ("xacct", "delete_security_group"),
+    ("xacct", "record"),                     # secret policy: goes with the secret
+    ("iam", "delete_role_policy"),
+    ("xacct", "delete_iam_role"),
+    ("secretsmanager", "delete_secret"),
+    ("xacct", "record"),                     # key policy: goes with the key
+    ("iam", "delete_user_policy"),
+    ("xacct", "delete_iam_user"),
+    ("kms", "delete_alias"),
+    ("xacct", "schedule_key_deletion"),
+    ("rds", "modify_db_cluster"),            # Data API back off (serverless v1)
+]
+
+
+def calls_of(plan) -> list[tuple[str, str]]:
+    return [(c.service, c.method) for c in plan.calls]
+
+
+def test_full_teardown_order():
+    plan = plan_teardown(full_state())
+    assert plan.kind == "teardown"
+    assert calls_of(plan) == FULL_TEARDOWN
+    assert [s.key for s in plan.steps] == ["endpoint", "secret_policy", "access_role", "secret", "key_policy",
+                                          "consumer_principal", "kms_key", "data_api"]
+    assert all(s.action is Action.DELETE for s in plan.steps)
+    # Every recorded row is forgotten exactly once, by the call that removes it, in reverse order.
+    assert [c.forget for c in plan.calls] == [(r.kind, r.id) for r in reversed(full_rows())]
+
+
+def test_full_teardown_parameters():
+    by_method = {(c.service, c.method): c for c in plan_teardown(full_state()).calls}
+    assert by_method[("xacct", "delete_vpc_endpoint")].params == {"VpcEndpointId": VPCE}
+    assert by_method[("xacct", "delete_security_group")].params == {"GroupId": SG}
+    assert by_method[("iam", "delete_role_policy")].params == {"RoleName": ROLE, "PolicyName": ROLE_POLICY}
+    assert by_method[("xacct", "delete_iam_role")].params == {"RoleName": ROLE}
+    assert by_method[("iam", "delete_user_policy")].params == {"UserName": USER, "PolicyName": CONSUMER_POLICY}
+    assert by_method[("xacct", "delete_iam_user")].params == {"UserName": USER}
+    assert by_method[("kms", "delete_alias")].params == {"AliasName": ALIAS}
+    assert by_method[("xacct", "schedule_key_deletion")].params == {"KeyId": KEY_ID, "PendingWindowInDays": 7}
+    assert by_method[("rds", "modify_db_cluster")].params == {
+        "DBClusterIdentifier": "orders-aurora", "EnableHttpEndpoint": False, "ApplyImmediately": True}
+    assert by_method[("iam", "delete_role_policy")].account is Account.PROVIDER
+    assert by_method[("iam", "delete_user_policy")].account is Account.CONSUMER
+
+
+def test_teardown_of_a_provisioned_cluster_uses_disable_http_endpoint_and_the_key_window():
+    s = full_state(key_deletion_days=30)
+    s.values["cluster_engine_mode"] = "provisioned"
+    by_method = {(c.service, c.method): c for c in plan_teardown(s).calls}
+    assert by_method[("rds", "disable_http_endpoint")].params == {"ResourceArn": CLUSTER_ARN}
+    assert ("rds", "modify_db_cluster") not in by_method
+    assert by_method[("xacct", "schedule_key_deletion")].params["PendingWindowInDays"] == 30
+
+
+def test_secret_deletion_is_forced_by_default():
+    (call,) = [c for c in plan_teardown(full_state()).calls if c.method == "delete_secret"]
+    assert call.params == {"SecretId": SECRET_ARN, "ForceDeleteWithoutRecovery": True}
+    assert "ResourceNotFoundException" in call.ok_codes
+    s = full_state(secret_recovery_days=None)  # what `teardown` stores without --secret-recovery-days
+    (call,) = [c for c in plan_teardown(s).calls if c.method == "delete_secret"]
+    assert call.params == {"SecretId": SECRET_ARN, "ForceDeleteWithoutRecovery": True}
+
+
+def test_secret_deletion_uses_the_recovery_window_when_set():
+    (call,) = [c for c in plan_teardown(full_state(secret_recovery_days=14)).calls if c.method == "delete_secret"]
+    assert call.params == {"SecretId": SECRET_ARN, "RecoveryWindowInDays": 14}
+    assert "ForceDeleteWithoutRecovery" not in call.params
+
+
+def test_adopted_consumer_role_is_never_deleted():
+    adopted = [
+        ResourceRow(6, "consumer_role", "orders-app", "consumer", arn=f"arn:aws:iam::{CONSUMER}:role/orders-app", created=False),
+        ResourceRow(6, "consumer_role_policy", f"orders-app/{CONSUMER_POLICY}", "consumer", name=CONSUMER_POLICY),
+    ]
+    rows = [r for r in full_rows() if r.kind not in ("iam_user", "consumer_user_policy")]
+    rows[3:3] = adopted  # where step 6 records them
+    s = full_state()
+    s.resources = rows
+    plan = plan_teardown(s)
+    (step,) = [st for st in plan.steps if st.key == "consumer_principal"]
+    assert [(c.service, c.method, c.params) for c in step.calls] == [
+        ("iam", "delete_role_policy", {"RoleName": "orders-app", "PolicyName": CONSUMER_POLICY}),
+        ("xacct", "record", {}),
+    ]
+    assert step.calls[1].forget == ("consumer_role", "orders-app")
+    touching_the_role = [(c.service, c.method) for c in plan.calls if "orders-app" in json.dumps(c.params)]
+    assert touching_the_role == [("iam", "delete_role_policy")]
+    assert not any(c.method in ("delete_iam_role", "delete_role", "delete_iam_user", "delete_user")
+                   and "orders-app" in json.dumps(c.params) for c in plan.calls)
+
+
+def test_adopted_consumer_user_is_never_deleted():
+    s = full_state()
+    s.resources = [
+        ResourceRow(6, "consumer_user", "orders-app", "consumer", created=False),
+        ResourceRow(6, "consumer_user_policy", f"orders-app/{CONSUMER_POLICY}", "consumer"),
+    ]
+    assert calls_of(plan_teardown(s)) == [("iam", "delete_user_policy"), ("xacct", "record")]
+
+
+def test_teardown_of_an_empty_state_has_no_calls():
+    plan = plan_teardown(State(name=NAME))
+    assert plan.steps == [] and not plan.changes
+
+
+def test_teardown_of_a_partial_state():
+    s = full_state()
+    s.resources = full_rows()[:3]  # a run that died after the alias
+    assert calls_of(plan_teardown(s)) == [("kms", "delete_alias"), ("xacct", "schedule_key_deletion"),
+                                          ("rds", "modify_db_cluster")]
+
+
+# --- setup plans with a fake context --------------------------------------------------------------
+
+def make_ctx(*, values: dict | None = None, state: State | None = None, principal: ConsumerPrincipal | None = None,
+             data_api_on: bool = False) -> Context:
+    cfg = Config(name=NAME, consumer_profile="consumer", provider_profile="provider", cluster="orders-aurora",
+                 vpc_id=VPC, subnet_ids=SUBNETS, enable_data_api=True).validate()
+    cluster = Cluster("orders-aurora", CLUSTER_ARN, "aurora-postgresql", "serverless",
+                      "orders-aurora.cluster-c0ffee.us-west-2.rds.amazonaws.com", 5432, "orders", data_api_on)
+    principal = principal or ConsumerPrincipal("user", USER, USER_ARN, adopted=False)
+    aws = SimpleNamespace(region=REGION)  # the region and nothing else: no client, so no AWS call can happen
+    return Context(cfg, aws, state or State(name=NAME), CONSUMER, PROVIDER, cluster, VPC_CIDR, principal,
+                   lambda: PASSWORD, values={"cluster_arn": CLUSTER_ARN, "consumer_principal_arn": principal.arn,
+                                             **(values or {})})
+
+
+def default_acl() -> dict:
+    entries = [{"RuleNumber": n, "Protocol": "-1", "RuleAction": a, "Egress": e, "CidrBlock": "0.0.0.0/0"}
+               for e in (False, True) for n, a in ((100, "allow"), (32767, "deny"))]
+    return {"NetworkAclId": "acl-0default", "Entries": entries}
+
+
+FRESH = {
+    "data_api": ({"enabled": False}, Action.CREATE, ["modify_db_cluster"]),
+    "kms_key": ({"key": None, "alias_target": None}, Action.CREATE, ["create_key", "create_alias"]),
+    "consumer_principal": ({"exists": False, "tags": {}, "policy": None}, Action.CREATE, ["create_user", "put_user_policy"]),
+    "key_policy": ({"policy": None}, Action.CREATE, ["put_key_policy"]),
+    "secret": ({"secret": None}, Action.CREATE, ["create_secret"]),
+    "access_role": ({"role": None, "policy": None}, Action.CREATE, ["create_role", "put_role_policy"]),
+    "secret_policy": ({"policy": None}, Action.CREATE, ["put_resource_policy"]),
+    "endpoint": ({"sg": None, "endpoint": None, "extra_endpoints": [], "conflicts": []}, Action.CREATE,
+                 ["create_security_group", "authorize_security_group_ingress", "revoke_security_group_egress",
+                  "authorize_security_group_egress", "create_vpc_endpoint"]),
+    "nacl_check": ({"acls": {SUBNETS[0]: default_acl(), SUBNETS[1]: default_acl()}}, Action.NOOP, []),
+}
+
+
+def test_every_step_has_a_fresh_case():
+    assert [s.key for s in STEPS] == list(FRESH)
+
+
+@pytest.mark.parametrize("step", STEPS, ids=lambda s: s.key)
+def test_each_step_plans_a_fresh_deployment(step):
+    facts, action, methods = FRESH[step.key]
+    plan = step.module.plan(make_ctx(), facts)
+    assert (plan.number, plan.key) == (step.number, step.key)
+    assert plan.action is action
+    assert [c.method for c in plan.calls] == methods
+    assert plan.reason
+    rendered = json.dumps(render_value([c.params for c in plan.calls]))  # what --dry-run prints
+    assert PASSWORD not in rendered
+
+
+def test_fresh_plans_record_resources_in_the_order_the_teardown_state_assumes():
+    ctx = make_ctx()
+    kinds = [c.record.kind for st in STEPS for c in st.module.plan(ctx, FRESH[st.key][0]).calls if c.record]
+    assert kinds == [r.kind for r in full_rows()]
+
+
+def test_kms_key_without_a_key_creates_key_and_alias():
+    plan = kms_key.plan(make_ctx(), {"key": None, "alias_target": None})
+    assert plan.action is Action.CREATE
+    assert [(c.account, c.service, c.method) for c in plan.calls] == [
+        (Account.PROVIDER, "kms", "create_key"), (Account.PROVIDER, "kms", "create_alias")]
+    create_key, create_alias = plan.calls
+    assert create_key.params["KeySpec"] == "SYMMETRIC_DEFAULT" and create_key.params["KeyUsage"] == "ENCRYPT_DECRYPT"
+    assert {"TagKey": "xacct:deployment", "TagValue": NAME} in create_key.params["Tags"]
+    assert create_key.outputs == {"key_id": "KeyMetadata.KeyId", "key_arn": "KeyMetadata.Arn"}
+    assert create_alias.params == {"AliasName": ALIAS, "TargetKeyId": Ref("key_id")}
+    assert create_alias.record.arn == f"arn:aws:kms:{REGION}:{PROVIDER}:{ALIAS}"
+
+
+def test_kms_key_pending_deletion_alias_is_repointed():
+    plan = kms_key.plan(make_ctx(), {"key": None, "alias_target": "old-key-id"})
+    assert [c.method for c in plan.calls] == ["create_key", "update_alias"]
+
+
+def current_access_role_ctx():
+    state = State(name=NAME, resources=[ResourceRow(5, "iam_role", ROLE, "provider", arn=ROLE_ARN),
+                                        ResourceRow(5, "iam_role_policy", f"{ROLE}/{ROLE_POLICY}", "provider")])
+    return make_ctx(state=state, values={"external_id": EXTERNAL_ID, "key_id": KEY_ID, "key_arn": KEY_ARN,
+                                         "secret_arn": SECRET_ARN, "access_role_arn": ROLE_ARN})
+
+
+def current_access_role_facts() -> dict:
+    trust = policies.access_role_trust_policy(CONSUMER, USER_ARN, EXTERNAL_ID)
+    trust["Statement"][0]["Action"] = ["sts:AssumeRole"]  # as IAM may hand it back: a list, keys reordered
+    trust["Statement"][0] = dict(reversed(list(trust["Statement"][0].items())))
+    perms = policies.access_role_permissions(CLUSTER_ARN, SECRET_ARN, KEY_ARN, REGION)
+    perms["Statement"].reverse()
+    return {"role": {"RoleName": ROLE, "Arn": ROLE_ARN}, "trust": trust,
+            "tags": {"xacct:deployment": NAME, "xacct:managed-by": "xacct"},
+            "policy": quote(json.dumps(perms), safe="")}  # URL-encoded, as IAM returns it
+
+
+def test_access_role_with_matching_trust_and_permissions_is_a_noop():
+    plan = access_role.plan(current_access_role_ctx(), current_access_role_facts())
+    assert plan.action is Action.NOOP
+    assert plan.calls == []
+    assert plan.problems == []
+    assert plan.reason and ROLE in plan.reason
+    assert set(plan.documents) == {"access_role_trust", "access_role_permissions"}
+
+
+def test_access_role_with_another_external_id_is_repaired():
+    facts = current_access_role_facts()
+    facts["trust"] = policies.access_role_trust_policy(CONSUMER, USER_ARN, "xacct-somebody-else")
+    plan = access_role.plan(current_access_role_ctx(), facts)
+    assert plan.action is Action.REPAIR
+    assert [c.method for c in plan.calls] == ["update_assume_role_policy"]
+    assert plan.problems == ["trust TrustConsumerPrincipal: differs"]
+    assert plan.calls[0].params["PolicyDocument"] == JsonDoc(policies.access_role_trust_policy(CONSUMER, USER_ARN, EXTERNAL_ID))
+
+
+def test_access_role_not_ours_is_refused():
+    facts = current_access_role_facts()
+    facts["tags"] = {}
+    with pytest.raises(UsageError) as info:
+        access_role.plan(current_access_role_ctx(), facts)
+    assert ROLE in info.value.message and "xacct:deployment" in info.value.message
+
+
+def test_endpoint_with_a_conflicting_private_dns_endpoint_is_a_usage_error():
+    facts = {"sg": None, "endpoint": None, "extra_endpoints": [],
+             "conflicts": [{"VpcEndpointId": "vpce-0other11112222333", "PrivateDnsEnabled": True, "State": "available"}]}
+    with pytest.raises(UsageError) as info:
+        endpoint.plan(make_ctx(), facts)
+    assert "vpce-0other11112222333" in info.value.message
+    assert VPC in info.value.message
+    assert info.value.exit_code == 2
+
+
+def test_secret_string_is_sensitive_until_execution():
+    from xacct_dataapi.steps import secret
+
+    (call,) = secret.plan(make_ctx(), {"secret": None}).calls
+    assert isinstance(call.params["SecretString"], Sensitive)
+    assert PASSWORD not in repr(call.params) and PASSWORD not in str(call.params["SecretString"])
+    assert json.loads(call.params["SecretString"].reveal())["password"] == PASSWORD
+    assert call.params["KmsKeyId"] == Ref("key_arn")
