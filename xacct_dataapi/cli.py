@@ -128,6 +128,9 @@ def _report_setup(ui: usecases.UI, result, path: Path) -> None:
             ui.err.print("No changes: every step is already in place (see the reasons above).")
         else:
             ui.err.print(f"Applied {len(result.calls_made)} change(s) in {result.seconds:.1f}s; state in {path}.")
+            for step in sorted(result.plan.steps, key=lambda s: s.number):
+                if step.action.value == "repair" and any(c.service != "xacct" for c in step.calls):
+                    ui.err.print(f"Repaired step {step.number} ({step.title}): {step.reason}.")
         for p in result.problems:
             ui.err.print(f"Step 8 failed: {p}")
         if not result.problems:

@@ -1,0 +1,32 @@
+"""moto is an optional extra used only by `xacct sandbox` and `xacct demo`."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from xacct_dataapi.cli import cli
+
+
+def test_core_commands_do_not_import_moto():
+    code = ("import sys, xacct_dataapi.cli, xacct_dataapi.app, xacct_dataapi.planner, xacct_dataapi.runner, "
+            "xacct_dataapi.verify, xacct_dataapi.discover, xacct_dataapi.demo; "
+            "assert not [m for m in sys.modules if m == 'moto' or m.startswith('moto.')], 'moto imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_sandbox_without_moto_says_how_to_install(monkeypatch, tmp_path):
+    for name in [m for m in sys.modules if m == "moto" or m.startswith("moto.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "moto", None)  # makes `import moto` raise ImportError
+    for args in (["sandbox", "up", "--dir", str(tmp_path / "sb")], ["demo"]):
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 2, res.output
+        assert "pip install 'xacct[sandbox]'" in res.output
+        assert "Traceback" not in res.output
+
+
+def test_version():
+    res = CliRunner().invoke(cli, ["--version"])
+    assert res.exit_code == 0 and res.output.startswith("xacct ")
