@@ -98,6 +98,7 @@ class SetupResult:
     calls_made: list[str]
     problems: list[str]
     seconds: float
+    plan_doc: dict = field(default_factory=dict)
 
 
 def setup(cfg: Config, state_path: Path, ui: UI, *, dry_run: bool, password_from_stdin: bool,
@@ -125,13 +126,15 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     meta = {"name": cfg.name, "region": aws.region,
             "accounts": {"consumer": ctx.consumer_account, "provider": ctx.provider_account},
             "state_file": str(state_path), "dry_run": dry_run}
+    plan_doc = render.plan_json(plan, meta)
     if ui.json:
-        render.print_json(ui.out, render.plan_json(plan, meta))
+        if dry_run:
+            render.print_json(ui.out, plan_doc)
     else:
         ui.out.print(render.plan_table(plan, f"xacct setup plan — deployment {cfg.name!r}, consumer "
                                              f"{ctx.consumer_account} → provider {ctx.provider_account}, {aws.region}"))
     if dry_run:
-        return SetupResult(plan, state, [], problems, time.monotonic() - started)
+        return SetupResult(plan, state, [], problems, time.monotonic() - started, plan_doc)
     if plan.changes:
         if needs_password(plan):
             password()  # ask (or fail) before confirming, so nothing is half-done for want of it
@@ -154,7 +157,7 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
         state.last_error = None
     if plan.changes or existing is None or problems:
         runner.save()
-    return SetupResult(plan, state, runner.calls_made, problems, time.monotonic() - started)
+    return SetupResult(plan, state, runner.calls_made, problems, time.monotonic() - started, plan_doc)
 
 
 def _sessions_for(state: State, consumer_profile: str | None, provider_profile: str | None, region: str | None) -> Sessions:

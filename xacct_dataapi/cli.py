@@ -118,7 +118,7 @@ def setup(
 def _report_setup(ui: usecases.UI, result, path: Path) -> None:
     v = result.state.values
     if ui.json:
-        render.print_json(ui.out, {"result": {
+        render.print_json(ui.out, {"plan": result.plan_doc, "result": {
             "changed": bool(result.calls_made), "calls_made": result.calls_made, "state_file": str(path),
             "seconds": round(result.seconds, 2), "problems": result.problems,
             "access_role_arn": v.get("access_role_arn"), "external_id": v.get("external_id"),
