@@ -10,9 +10,13 @@ The pipeline is driven the way xacct_dataapi.app.setup drives it: build_context 
 from __future__ import annotations
 
 import json
+import os
 import socket
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -37,8 +41,8 @@ NAME = "orders"
 # --------------------------------------------------------------------------- guards and helpers
 
 
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch):
+@pytest.fixture(scope="module", autouse=True)
+def loopback_only():
     """moto runs in-process: any socket connect() to a non-loopback address is a bug in the test setup."""
     real_connect = socket.socket.connect
 
@@ -48,7 +52,41 @@ def loopback_only(monkeypatch):
             raise AssertionError(f"test tried to reach the network: {addr!r}")
         return real_connect(self, addr)
 
-    monkeypatch.setattr(socket.socket, "connect", connect)
+    socket.socket.connect = connect
+    try:
+        yield
+    finally:
+        socket.socket.connect = real_connect
+
+
+_BOTOCORE_DATA: dict = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fast_botocore_data():
+    """Speed only: every boto3.Session re-parses botocore's JSON data (endpoints.json alone is ~1 MB), and a
+    deployment run makes several sessions. Share the parsed files across sessions for this module. botocore
+    already shares them between the clients of one session, so it treats them as read-only."""
+    from botocore.loaders import JSONFileLoader
+
+    real = JSONFileLoader.load_file
+
+    def load_file(self, file_path):
+        if file_path not in _BOTOCORE_DATA:
+            _BOTOCORE_DATA[file_path] = real(self, file_path)
+        return _BOTOCORE_DATA[file_path]
+
+    JSONFileLoader.load_file = load_file
+    try:
+        yield
+    finally:
+        JSONFileLoader.load_file = real
+
+
+@pytest.fixture(autouse=True)
+def no_default_amis(monkeypatch):
+    """Speed only: moto loads thousands of AMIs into every new EC2 account; xacct never reads them."""
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 def code_of(fn, **kwargs) -> str:
@@ -150,6 +188,68 @@ def deployed(world, password) -> Deployment:
     return dep
 
 
+PASSWORD = "s3cret-Passw0rd-class-shared"
+
+
+@dataclass
+class SharedWorld:
+    consumer: boto3.Session
+    provider: boto3.Session
+    vpc_id: str
+    vpc_cidr: str
+    subnet_ids: tuple[str, ...]
+    cluster_id: str
+    cluster_arn: str
+
+
+def _isolate(mp: pytest.MonkeyPatch, base: Path) -> None:
+    """What tests/conftest.py's isolated_aws_env does per test, for a class-scoped fixture (which runs before it)."""
+    for var in list(os.environ):
+        if var.startswith("AWS_") or var in ("MOTO_ACCOUNT_ID", "XACCT_DB_PASSWORD"):
+            mp.delenv(var)
+    cfg, creds = base / "aws-config", base / "aws-credentials"
+    cfg.write_text(
+        "[profile base]\nregion = us-west-2\n\n"
+        f"[profile consumer]\nrole_arn = arn:aws:iam::{CONSUMER}:role/xacct-test\nsource_profile = base\nregion = us-west-2\n\n"
+        f"[profile provider]\nrole_arn = arn:aws:iam::{PROVIDER}:role/xacct-test\nsource_profile = base\nregion = us-west-2\n"
+    )
+    creds.write_text("[base]\naws_access_key_id = AKIAXACCTTESTSHARED0\naws_secret_access_key = test-secret-not-real\n")
+    mp.setenv("AWS_CONFIG_FILE", str(cfg))
+    mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    mp.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    mp.chdir(base)
+
+
+@pytest.fixture(scope="class")
+def shared(tmp_path_factory) -> Deployment:
+    """One deployment for the read-only per-step tests (same seed as tests/conftest.py's `world`)."""
+    from moto import mock_aws
+
+    with pytest.MonkeyPatch.context() as mp:
+        _isolate(mp, tmp_path_factory.mktemp("shared"))
+        with mock_aws(config={"core": {"mock_credentials": False}}):
+            consumer, provider = boto3.Session(profile_name="consumer"), boto3.Session(profile_name="provider")
+            assert consumer.client("sts").get_caller_identity()["Account"] == CONSUMER
+            assert provider.client("sts").get_caller_identity()["Account"] == PROVIDER
+            ec2 = consumer.client("ec2")
+            vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+            ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
+            ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+            subnets = tuple(ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24",
+                                              AvailabilityZone=f"us-west-2{az}")["Subnet"]["SubnetId"]
+                            for i, az in ((1, "a"), (2, "b")))
+            cluster = provider.client("rds").create_db_cluster(
+                DBClusterIdentifier="orders-aurora", Engine="aurora-postgresql", EngineVersion="11.13",
+                EngineMode="serverless", MasterUsername="postgres", MasterUserPassword="seed-password-1",
+                DatabaseName="orders", EnableHttpEndpoint=False)["DBCluster"]
+            world = SharedWorld(consumer, provider, vpc, "10.20.0.0/16", subnets,
+                                cluster["DBClusterIdentifier"], cluster["DBClusterArn"])
+            dep = Deployment(world, PASSWORD)
+            dep.first_plan, dep.first_runner = dep.apply()
+            yield dep
+
+
 def provider_role(dep: Deployment) -> dict:
     return dep.world.provider.client("iam").get_role(RoleName=dep.names.access_role)["Role"]
 
@@ -169,240 +269,234 @@ def consumer_user(dep: Deployment) -> dict:
 # --------------------------------------------------------------------------- create, one test per step
 
 
-def test_data_api_prerequisite_turned_on_in_provider(deployed):
-    step = step_of(deployed.first_plan, 0)
-    assert step.action is Action.CREATE
-    # the seeded cluster is Serverless v1: ModifyDBCluster(EnableHttpEndpoint) is the switch there
-    assert methods(step) == ["rds.modify_db_cluster"]
-    assert step.calls[0].params["EnableHttpEndpoint"] is True
+class TestEachStepCreated:
+    """One deployment (set up once for the class), one test per step: read-only assertions only."""
 
-    rds = deployed.world.provider.client("rds")
-    assert rds.describe_db_clusters(DBClusterIdentifier=deployed.world.cluster_id)["DBClusters"][0]["HttpEndpointEnabled"] is True
-    consumer_rds = deployed.world.consumer.client("rds")
-    assert code_of(consumer_rds.describe_db_clusters, DBClusterIdentifier=deployed.world.cluster_id) == "DBClusterNotFoundFault"
+    def test_data_api_prerequisite_turned_on_in_provider(self, shared):
+        step = step_of(shared.first_plan, 0)
+        assert step.action is Action.CREATE
+        # the seeded cluster is Serverless v1: ModifyDBCluster(EnableHttpEndpoint) is the switch there
+        assert methods(step) == ["rds.modify_db_cluster"]
+        assert step.calls[0].params["EnableHttpEndpoint"] is True
 
-    row = deployed.load().find("data_api", deployed.world.cluster_id)
-    assert row is not None and row.account == "provider" and row.created is True
-    assert row.arn == deployed.world.cluster_arn
+        rds = shared.world.provider.client("rds")
+        assert rds.describe_db_clusters(DBClusterIdentifier=shared.world.cluster_id)["DBClusters"][0]["HttpEndpointEnabled"] is True
+        consumer_rds = shared.world.consumer.client("rds")
+        assert code_of(consumer_rds.describe_db_clusters, DBClusterIdentifier=shared.world.cluster_id) == "DBClusterNotFoundFault"
 
+        row = shared.load().find("data_api", shared.world.cluster_id)
+        assert row is not None and row.account == "provider" and row.created is True
+        assert row.arn == shared.world.cluster_arn
 
-def test_step1_kms_key_in_provider_with_alias_and_tags(deployed):
-    step = step_of(deployed.first_plan, 1)
-    assert step.action is Action.CREATE
-    assert methods(step) == ["kms.create_key", "kms.create_alias"]
+    def test_step1_kms_key_in_provider_with_alias_and_tags(self, shared):
+        step = step_of(shared.first_plan, 1)
+        assert step.action is Action.CREATE
+        assert methods(step) == ["kms.create_key", "kms.create_alias"]
 
-    kms = deployed.world.provider.client("kms")
-    meta = provider_key(deployed)
-    assert meta["KeyState"] == "Enabled" and meta["KeyManager"] == "CUSTOMER"
-    assert meta["Arn"] == f"arn:aws:kms:{REGION}:{PROVIDER}:key/{meta['KeyId']}"
-    assert_xacct_tags(kms.list_resource_tags(KeyId=meta["KeyId"])["Tags"])
-    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
-    assert aliases[deployed.names.key_alias] == meta["KeyId"]
+        kms = shared.world.provider.client("kms")
+        meta = provider_key(shared)
+        assert meta["KeyState"] == "Enabled" and meta["KeyManager"] == "CUSTOMER"
+        assert meta["Arn"] == f"arn:aws:kms:{REGION}:{PROVIDER}:key/{meta['KeyId']}"
+        assert_xacct_tags(kms.list_resource_tags(KeyId=meta["KeyId"])["Tags"])
+        aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+        assert aliases[shared.names.key_alias] == meta["KeyId"]
 
-    consumer_kms = deployed.world.consumer.client("kms")
-    assert code_of(consumer_kms.describe_key, KeyId=meta["KeyId"]) == "NotFoundException"
-    assert code_of(consumer_kms.describe_key, KeyId=deployed.names.key_alias) == "NotFoundException"
-    assert deployed.names.key_alias not in {a["AliasName"] for a in consumer_kms.list_aliases()["Aliases"]}
+        consumer_kms = shared.world.consumer.client("kms")
+        assert code_of(consumer_kms.describe_key, KeyId=meta["KeyId"]) == "NotFoundException"
+        assert code_of(consumer_kms.describe_key, KeyId=shared.names.key_alias) == "NotFoundException"
+        assert shared.names.key_alias not in {a["AliasName"] for a in consumer_kms.list_aliases()["Aliases"]}
 
-    state = deployed.load()
-    key_row = state.find("kms_key", meta["KeyId"])
-    assert key_row is not None and key_row.arn == meta["Arn"] and key_row.account == "provider"
-    alias_row = state.find("kms_alias", deployed.names.key_alias)
-    assert alias_row is not None and alias_row.arn == f"arn:aws:kms:{REGION}:{PROVIDER}:{deployed.names.key_alias}"
-    assert state.values["key_arn"] == meta["Arn"]
+        state = shared.load()
+        key_row = state.find("kms_key", meta["KeyId"])
+        assert key_row is not None and key_row.arn == meta["Arn"] and key_row.account == "provider"
+        alias_row = state.find("kms_alias", shared.names.key_alias)
+        assert alias_row is not None and alias_row.arn == f"arn:aws:kms:{REGION}:{PROVIDER}:{shared.names.key_alias}"
+        assert state.values["key_arn"] == meta["Arn"]
 
+    def test_step2_key_policy_is_exactly_the_builder_document(self, shared):
+        step = step_of(shared.first_plan, 2)
+        assert step.action is Action.CREATE
+        assert methods(step) == ["kms.put_key_policy"]
 
-def test_step2_key_policy_is_exactly_the_builder_document(deployed):
-    step = step_of(deployed.first_plan, 2)
-    assert step.action is Action.CREATE
-    assert methods(step) == ["kms.put_key_policy"]
+        meta = provider_key(shared)
+        written = json.loads(shared.world.provider.client("kms").get_key_policy(
+            KeyId=meta["KeyId"], PolicyName="default")["Policy"])
+        user_arn = consumer_user(shared)["Arn"]
+        assert user_arn == f"arn:aws:iam::{CONSUMER}:user/{shared.names.consumer_user}"
+        assert written == policies.key_policy(PROVIDER, CONSUMER, user_arn, REGION)
 
-    meta = provider_key(deployed)
-    written = json.loads(deployed.world.provider.client("kms").get_key_policy(
-        KeyId=meta["KeyId"], PolicyName="default")["Policy"])
-    user_arn = consumer_user(deployed)["Arn"]
-    assert user_arn == f"arn:aws:iam::{CONSUMER}:user/{deployed.names.consumer_user}"
-    assert written == policies.key_policy(PROVIDER, CONSUMER, user_arn, REGION)
+        row = shared.load().find("kms_key_policy", meta["KeyId"])
+        assert row is not None and row.arn == meta["Arn"] and row.account == "provider"
 
-    row = deployed.load().find("kms_key_policy", meta["KeyId"])
-    assert row is not None and row.arn == meta["Arn"] and row.account == "provider"
+    def test_step3_secret_in_provider_encrypted_with_the_key(self, shared):
+        step = step_of(shared.first_plan, 3)
+        assert step.action is Action.CREATE
+        assert methods(step) == ["secretsmanager.create_secret"]
 
+        desc = provider_secret(shared)
+        key = provider_key(shared)
+        assert desc["KmsKeyId"] == key["Arn"]  # the full ARN, never a bare id
+        assert_xacct_tags(desc["Tags"])
+        assert desc["ARN"].startswith(f"arn:aws:secretsmanager:{REGION}:{PROVIDER}:secret:{shared.names.secret}-")
+        value = json.loads(shared.world.provider.client("secretsmanager").get_secret_value(SecretId=desc["ARN"])["SecretString"])
+        cluster = shared.world.provider.client("rds").describe_db_clusters(
+            DBClusterIdentifier=shared.world.cluster_id)["DBClusters"][0]
+        assert value == {"username": "app_user", "password": PASSWORD, "engine": "postgres",
+                         "host": cluster["Endpoint"], "port": 5432, "dbname": "orders"}
 
-def test_step3_secret_in_provider_encrypted_with_the_key(deployed, password):
-    step = step_of(deployed.first_plan, 3)
-    assert step.action is Action.CREATE
-    assert methods(step) == ["secretsmanager.create_secret"]
+        consumer_sm = shared.world.consumer.client("secretsmanager")
+        assert code_of(consumer_sm.describe_secret, SecretId=shared.names.secret) == "ResourceNotFoundException"
 
-    desc = provider_secret(deployed)
-    key = provider_key(deployed)
-    assert desc["KmsKeyId"] == key["Arn"]  # the full ARN, never a bare id
-    assert_xacct_tags(desc["Tags"])
-    assert desc["ARN"].startswith(f"arn:aws:secretsmanager:{REGION}:{PROVIDER}:secret:{deployed.names.secret}-")
-    value = json.loads(deployed.world.provider.client("secretsmanager").get_secret_value(SecretId=desc["ARN"])["SecretString"])
-    assert value == {"username": "app_user", "password": password, "engine": "postgres",
-                     "host": value["host"], "port": 5432, "dbname": "orders"}
-    assert value["host"]
+        row = shared.load().find("secret", shared.names.secret)
+        assert row is not None and row.arn == desc["ARN"] and row.account == "provider"
+        # the password never reaches the state file
+        assert PASSWORD not in shared.path.read_text()
 
-    consumer_sm = deployed.world.consumer.client("secretsmanager")
-    assert code_of(consumer_sm.describe_secret, SecretId=deployed.names.secret) == "ResourceNotFoundException"
+    def test_step4_secret_policy_names_only_the_access_role(self, shared):
+        step = step_of(shared.first_plan, 4)
+        assert step.action is Action.CREATE
+        assert methods(step) == ["secretsmanager.put_resource_policy"]
+        assert step.calls[0].params["BlockPublicPolicy"] is True
 
-    row = deployed.load().find("secret", deployed.names.secret)
-    assert row is not None and row.arn == desc["ARN"] and row.account == "provider"
-    # the password never reaches the state file
-    assert password not in deployed.path.read_text()
+        desc = provider_secret(shared)
+        written = json.loads(shared.world.provider.client("secretsmanager").get_resource_policy(
+            SecretId=desc["ARN"])["ResourcePolicy"])
+        assert written == policies.secret_resource_policy(provider_role(shared)["Arn"], desc["ARN"])
 
+        row = shared.load().find("secret_policy", shared.names.secret)
+        assert row is not None and row.arn == desc["ARN"] and row.account == "provider"
 
-def test_step4_secret_policy_names_only_the_access_role(deployed):
-    step = step_of(deployed.first_plan, 4)
-    assert step.action is Action.CREATE
-    assert methods(step) == ["secretsmanager.put_resource_policy"]
-    assert step.calls[0].params["BlockPublicPolicy"] is True
+    def test_step5_access_role_in_provider_with_trust_and_permissions(self, shared):
+        step = step_of(shared.first_plan, 5)
+        assert step.action is Action.CREATE
+        assert methods(step) == ["iam.create_role", "iam.put_role_policy"]
 
-    desc = provider_secret(deployed)
-    written = json.loads(deployed.world.provider.client("secretsmanager").get_resource_policy(
-        SecretId=desc["ARN"])["ResourcePolicy"])
-    assert written == policies.secret_resource_policy(provider_role(deployed)["Arn"], desc["ARN"])
+        iam = shared.world.provider.client("iam")
+        role = provider_role(shared)
+        assert role["Arn"] == f"arn:aws:iam::{PROVIDER}:role/{shared.names.access_role}"
+        assert role["MaxSessionDuration"] == 3600
+        assert_xacct_tags(iam.list_role_tags(RoleName=shared.names.access_role)["Tags"])
 
-    row = deployed.load().find("secret_policy", deployed.names.secret)
-    assert row is not None and row.arn == desc["ARN"] and row.account == "provider"
+        state = shared.load()
+        external_id = state.values["external_id"]
+        assert external_id.startswith("xacct-") and len(external_id) > 20
+        user_arn = consumer_user(shared)["Arn"]
+        trust = policies.parse(role["AssumeRolePolicyDocument"])
+        assert trust == policies.access_role_trust_policy(CONSUMER, user_arn, external_id)
 
+        perms = policies.parse(iam.get_role_policy(RoleName=shared.names.access_role,
+                                                   PolicyName=shared.names.access_role_policy)["PolicyDocument"])
+        assert perms == policies.access_role_permissions(shared.world.cluster_arn, provider_secret(shared)["ARN"],
+                                                         provider_key(shared)["Arn"], REGION)
+        assert iam.list_role_policies(RoleName=shared.names.access_role)["PolicyNames"] == [shared.names.access_role_policy]
+        assert iam.list_attached_role_policies(RoleName=shared.names.access_role)["AttachedPolicies"] == []
 
-def test_step5_access_role_in_provider_with_trust_and_permissions(deployed):
-    step = step_of(deployed.first_plan, 5)
-    assert step.action is Action.CREATE
-    assert methods(step) == ["iam.create_role", "iam.put_role_policy"]
+        consumer_iam = shared.world.consumer.client("iam")
+        assert code_of(consumer_iam.get_role, RoleName=shared.names.access_role) == "NoSuchEntity"
 
-    iam = deployed.world.provider.client("iam")
-    role = provider_role(deployed)
-    assert role["Arn"] == f"arn:aws:iam::{PROVIDER}:role/{deployed.names.access_role}"
-    assert role["MaxSessionDuration"] == 3600
-    assert_xacct_tags(iam.list_role_tags(RoleName=deployed.names.access_role)["Tags"])
+        role_row = state.find("iam_role", shared.names.access_role)
+        assert role_row is not None and role_row.arn == role["Arn"] and role_row.account == "provider"
+        policy_row = state.find("iam_role_policy", f"{shared.names.access_role}/{shared.names.access_role_policy}")
+        assert policy_row is not None and policy_row.account == "provider"
 
-    state = deployed.load()
-    external_id = state.values["external_id"]
-    assert external_id.startswith("xacct-") and len(external_id) > 20
-    user_arn = consumer_user(deployed)["Arn"]
-    trust = policies.parse(role["AssumeRolePolicyDocument"])
-    assert trust == policies.access_role_trust_policy(CONSUMER, user_arn, external_id)
+    def test_step6_consumer_user_in_consumer_may_assume_the_role(self, shared):
+        step = step_of(shared.first_plan, 6)
+        assert step.action is Action.CREATE
+        assert methods(step) == ["iam.create_user", "iam.put_user_policy"]
 
-    perms = policies.parse(iam.get_role_policy(RoleName=deployed.names.access_role,
-                                               PolicyName=deployed.names.access_role_policy)["PolicyDocument"])
-    assert perms == policies.access_role_permissions(deployed.world.cluster_arn, provider_secret(deployed)["ARN"],
-                                                     provider_key(deployed)["Arn"], REGION)
-    assert iam.list_role_policies(RoleName=deployed.names.access_role)["PolicyNames"] == [deployed.names.access_role_policy]
-    assert iam.list_attached_role_policies(RoleName=deployed.names.access_role)["AttachedPolicies"] == []
+        iam = shared.world.consumer.client("iam")
+        user = consumer_user(shared)
+        assert user["Arn"] == f"arn:aws:iam::{CONSUMER}:user/{shared.names.consumer_user}"
+        assert_xacct_tags(iam.list_user_tags(UserName=shared.names.consumer_user)["Tags"])
+        doc = policies.parse(iam.get_user_policy(UserName=shared.names.consumer_user,
+                                                 PolicyName=shared.names.consumer_policy)["PolicyDocument"])
+        assert doc == policies.consumer_assume_policy(provider_role(shared)["Arn"])
+        assert iam.list_user_policies(UserName=shared.names.consumer_user)["PolicyNames"] == [shared.names.consumer_policy]
+        assert iam.list_access_keys(UserName=shared.names.consumer_user)["AccessKeyMetadata"] == []  # xacct mints no keys
 
-    consumer_iam = deployed.world.consumer.client("iam")
-    assert code_of(consumer_iam.get_role, RoleName=deployed.names.access_role) == "NoSuchEntity"
+        provider_iam = shared.world.provider.client("iam")
+        assert code_of(provider_iam.get_user, UserName=shared.names.consumer_user) == "NoSuchEntity"
 
-    role_row = state.find("iam_role", deployed.names.access_role)
-    assert role_row is not None and role_row.arn == role["Arn"] and role_row.account == "provider"
-    policy_row = state.find("iam_role_policy", f"{deployed.names.access_role}/{deployed.names.access_role_policy}")
-    assert policy_row is not None and policy_row.account == "provider"
+        state = shared.load()
+        row = state.find("iam_user", shared.names.consumer_user)
+        assert row is not None and row.arn == user["Arn"] and row.account == "consumer" and row.created is True
+        assert state.find("consumer_user_policy", f"{shared.names.consumer_user}/{shared.names.consumer_policy}") is not None
 
+    def test_step7_security_group_and_endpoint_in_consumer(self, shared):
+        step = step_of(shared.first_plan, 7)
+        assert step.action is Action.CREATE
+        assert methods(step) == ["ec2.create_security_group", "ec2.authorize_security_group_ingress",
+                                 "ec2.revoke_security_group_egress", "ec2.authorize_security_group_egress",
+                                 "ec2.create_vpc_endpoint"]
 
-def test_step6_consumer_user_in_consumer_may_assume_the_role(deployed):
-    step = step_of(deployed.first_plan, 6)
-    assert step.action is Action.CREATE
-    assert methods(step) == ["iam.create_user", "iam.put_user_policy"]
+        ec2 = shared.world.consumer.client("ec2")
+        sgs = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [shared.names.security_group]}])["SecurityGroups"]
+        assert len(sgs) == 1
+        sg = sgs[0]
+        assert sg["VpcId"] == shared.world.vpc_id and sg["OwnerId"] == CONSUMER
+        assert_xacct_tags(sg["Tags"])
+        assert tags_of(sg["Tags"])["Name"] == shared.names.security_group
+        assert rules(sg["IpPermissions"]) == {("tcp", 443, 443, shared.world.vpc_cidr)}
+        assert rules(sg["IpPermissionsEgress"]) == {("tcp", 443, 443, shared.world.vpc_cidr)}  # default allow-all egress removed
 
-    iam = deployed.world.consumer.client("iam")
-    user = consumer_user(deployed)
-    assert user["Arn"] == f"arn:aws:iam::{CONSUMER}:user/{deployed.names.consumer_user}"
-    assert_xacct_tags(iam.list_user_tags(UserName=deployed.names.consumer_user)["Tags"])
-    doc = policies.parse(iam.get_user_policy(UserName=deployed.names.consumer_user,
-                                             PolicyName=deployed.names.consumer_policy)["PolicyDocument"])
-    assert doc == policies.consumer_assume_policy(provider_role(deployed)["Arn"])
-    assert iam.list_user_policies(UserName=deployed.names.consumer_user)["PolicyNames"] == [deployed.names.consumer_policy]
-    assert iam.list_access_keys(UserName=deployed.names.consumer_user)["AccessKeyMetadata"] == []  # xacct mints no keys
+        eps = ec2.describe_vpc_endpoints(Filters=[{"Name": f"tag:{TAG_DEPLOYMENT}", "Values": [NAME]}])["VpcEndpoints"]
+        assert len(eps) == 1
+        ep = eps[0]
+        assert ep["VpcId"] == shared.world.vpc_id and ep["OwnerId"] == CONSUMER
+        assert ep["ServiceName"] == f"com.amazonaws.{REGION}.rds-data" and ep["VpcEndpointType"] == "Interface"
+        assert ep["State"].lower() == "available"
+        assert sorted(ep["SubnetIds"]) == sorted(shared.world.subnet_ids)
+        assert [g["GroupId"] for g in ep["Groups"]] == [sg["GroupId"]]
+        assert ep["PrivateDnsEnabled"] is True
+        assert_xacct_tags(ep["Tags"])
+        assert json.loads(ep["PolicyDocument"]) == policies.endpoint_policy(provider_role(shared)["Arn"], shared.world.cluster_arn)
 
-    provider_iam = deployed.world.provider.client("iam")
-    assert code_of(provider_iam.get_user, UserName=deployed.names.consumer_user) == "NoSuchEntity"
+        provider_ec2 = shared.world.provider.client("ec2")
+        assert provider_ec2.describe_security_groups(
+            Filters=[{"Name": "group-name", "Values": [shared.names.security_group]}])["SecurityGroups"] == []
+        assert code_of(provider_ec2.describe_security_groups, GroupIds=[sg["GroupId"]]) == "InvalidGroup.NotFound"
+        assert provider_ec2.describe_vpc_endpoints(
+            Filters=[{"Name": f"tag:{TAG_DEPLOYMENT}", "Values": [NAME]}])["VpcEndpoints"] == []
 
-    state = deployed.load()
-    row = state.find("iam_user", deployed.names.consumer_user)
-    assert row is not None and row.arn == user["Arn"] and row.account == "consumer" and row.created is True
-    assert state.find("consumer_user_policy", f"{deployed.names.consumer_user}/{deployed.names.consumer_policy}") is not None
+        state = shared.load()
+        # SecurityGroup / VpcEndpoint rows carry their id (no ARN is recorded for them)
+        sg_row, ep_row = state.find("security_group", sg["GroupId"]), state.find("vpc_endpoint", ep["VpcEndpointId"])
+        assert sg_row is not None and sg_row.account == "consumer" and sg_row.name == shared.names.security_group
+        assert ep_row is not None and ep_row.account == "consumer" and ep_row.name == shared.names.endpoint
 
+    def test_step8_nacl_check_passes_on_the_default_nacl(self, shared):
+        step = step_of(shared.first_plan, 8)
+        assert step.action is Action.NOOP and step.calls == [] and step.problems == []
+        assert "pass tcp/443" in step.reason
 
-def test_step7_security_group_and_endpoint_in_consumer(deployed, world):
-    step = step_of(deployed.first_plan, 7)
-    assert step.action is Action.CREATE
-    assert methods(step) == ["ec2.create_security_group", "ec2.authorize_security_group_ingress",
-                             "ec2.revoke_security_group_egress", "ec2.authorize_security_group_egress",
-                             "ec2.create_vpc_endpoint"]
+    def test_setup_makes_each_call_once_and_records_everything(self, shared):
+        assert shared.first_runner.calls_made == [f"{c.service}.{c.method}" for c in shared.first_plan.calls]
+        state = shared.load()
+        assert state.accounts == {"consumer": CONSUMER, "provider": PROVIDER}
+        assert state.last_error is None
+        kinds = sorted(r.kind for r in state.resources)
+        assert kinds == sorted(["data_api", "kms_key", "kms_alias", "kms_key_policy", "secret", "secret_policy", "iam_role",
+                                "iam_role_policy", "iam_user", "consumer_user_policy", "security_group", "vpc_endpoint"])
 
-    ec2 = world.consumer.client("ec2")
-    sgs = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [deployed.names.security_group]}])["SecurityGroups"]
-    assert len(sgs) == 1
-    sg = sgs[0]
-    assert sg["VpcId"] == world.vpc_id and sg["OwnerId"] == CONSUMER
-    assert_xacct_tags(sg["Tags"])
-    assert tags_of(sg["Tags"])["Name"] == deployed.names.security_group
-    assert rules(sg["IpPermissions"]) == {("tcp", 443, 443, world.vpc_cidr)}
-    assert rules(sg["IpPermissionsEgress"]) == {("tcp", 443, 443, world.vpc_cidr)}  # default allow-all egress removed
+    def test_second_run_is_all_noop_and_makes_no_aws_call(self, shared):
+        before = shared.path.read_bytes()
+        ctx, plan = shared.plan()
+        assert [s.action for s in plan.steps] == [Action.NOOP] * len(plan.steps)
+        for s in plan.steps:
+            assert s.reason.strip(), f"step {s.number} has no reason"
+            assert s.calls == [] and s.problems == []
+        assert not plan.changes
 
-    eps = ec2.describe_vpc_endpoints(Filters=[{"Name": f"tag:{TAG_DEPLOYMENT}", "Values": [NAME]}])["VpcEndpoints"]
-    assert len(eps) == 1
-    ep = eps[0]
-    assert ep["VpcId"] == world.vpc_id and ep["OwnerId"] == CONSUMER
-    assert ep["ServiceName"] == f"com.amazonaws.{REGION}.rds-data" and ep["VpcEndpointType"] == "Interface"
-    assert ep["State"].lower() == "available"
-    assert sorted(ep["SubnetIds"]) == sorted(world.subnet_ids)
-    assert [g["GroupId"] for g in ep["Groups"]] == [sg["GroupId"]]
-    assert ep["PrivateDnsEnabled"] is True
-    assert_xacct_tags(ep["Tags"])
-    assert json.loads(ep["PolicyDocument"]) == policies.endpoint_policy(provider_role(deployed)["Arn"], world.cluster_arn)
+        runner = shared.runner(ctx, ctx.state)
+        runner.execute(plan)
+        assert runner.calls_made == []
+        assert shared.path.read_bytes() == before  # nothing to record, nothing written
 
-    provider_ec2 = world.provider.client("ec2")
-    assert provider_ec2.describe_security_groups(
-        Filters=[{"Name": "group-name", "Values": [deployed.names.security_group]}])["SecurityGroups"] == []
-    assert code_of(provider_ec2.describe_security_groups, GroupIds=[sg["GroupId"]]) == "InvalidGroup.NotFound"
-    assert provider_ec2.describe_vpc_endpoints(
-        Filters=[{"Name": f"tag:{TAG_DEPLOYMENT}", "Values": [NAME]}])["VpcEndpoints"] == []
-
-    state = deployed.load()
-    # SecurityGroup / VpcEndpoint rows carry their id (no ARN is recorded for them)
-    sg_row, ep_row = state.find("security_group", sg["GroupId"]), state.find("vpc_endpoint", ep["VpcEndpointId"])
-    assert sg_row is not None and sg_row.account == "consumer" and sg_row.name == deployed.names.security_group
-    assert ep_row is not None and ep_row.account == "consumer" and ep_row.name == deployed.names.endpoint
-
-
-def test_step8_nacl_check_passes_on_the_default_nacl(deployed):
-    step = step_of(deployed.first_plan, 8)
-    assert step.action is Action.NOOP and step.calls == [] and step.problems == []
-    assert "pass tcp/443" in step.reason
-
-
-def test_setup_makes_each_call_once_and_records_everything(deployed):
-    assert deployed.first_runner.calls_made == [f"{c.service}.{c.method}" for c in deployed.first_plan.calls]
-    state = deployed.load()
-    assert state.accounts == {"consumer": CONSUMER, "provider": PROVIDER}
-    assert state.last_error is None
-    kinds = sorted(r.kind for r in state.resources)
-    assert kinds == sorted(["data_api", "kms_key", "kms_alias", "kms_key_policy", "secret", "secret_policy", "iam_role",
-                            "iam_role_policy", "iam_user", "consumer_user_policy", "security_group", "vpc_endpoint"])
+        report = status_report(plan, ctx.state)
+        assert report["all_done"] is True and report["data_api"] == "on"
 
 
 # --------------------------------------------------------------------------- re-run and teardown
-
-
-def test_second_run_is_all_noop_and_makes_no_aws_call(deployed):
-    before = deployed.path.read_bytes()
-    ctx, plan = deployed.plan()
-    assert [s.action for s in plan.steps] == [Action.NOOP] * len(plan.steps)
-    for s in plan.steps:
-        assert s.reason.strip(), f"step {s.number} has no reason"
-        assert s.calls == [] and s.problems == []
-    assert not plan.changes
-
-    runner = deployed.runner(ctx, ctx.state)
-    runner.execute(plan)
-    assert runner.calls_made == []
-    assert deployed.path.read_bytes() == before  # nothing to record, nothing written
-
-    report = status_report(plan, ctx.state)
-    assert report["all_done"] is True and report["data_api"] == "on"
 
 
 def test_teardown_removes_every_step(deployed, world):

@@ -1,0 +1,450 @@
+"""botocore Stubber tests for what moto 5.2.5 does not simulate (/work/shared/notes/moto-5.2.5.md):
+
+a) EnableHttpEndpoint / DisableHttpEndpoint for Serverless v2 and provisioned clusters (not implemented by moto);
+b) "invalid principal" from Secrets Manager right after a role is created (moto never evaluates principals);
+c) DependencyViolation on the security group while the endpoint's interfaces linger (moto deletes at once);
+d) throttling. A Stubber answers in botocore's `before-call` event, *before* the retry handler, so a stubbed
+   ThrottlingException is never retried by botocore (shown below). The real retry is therefore shown with
+   moto plus a `before-send` hook that answers the first CreateKey attempt with HTTP 400 ThrottlingException.
+
+Every stubbed client is built with fake static keys and a region, and the Stubber answers before any HTTP is
+attempted; a module-wide guard fails any non-loopback connect().
+"""
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from xacct_dataapi import policies
+from xacct_dataapi import state as state_mod
+from xacct_dataapi.aws import RETRY_CONFIG, Sessions
+from xacct_dataapi.config import TAG_DEPLOYMENT, Config, state_path_for
+from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context, build_context
+from xacct_dataapi.errors import StepFailed, WaitTimeout
+from xacct_dataapi.models import Account, Action, Plan
+from xacct_dataapi.planner import plan_setup, plan_teardown
+from xacct_dataapi.runner import Runner
+from xacct_dataapi.state import ResourceRow, State
+from xacct_dataapi.steps import data_api, secret_policy
+from xacct_dataapi.steps.common import INVALID_PRINCIPAL
+
+REGION = "us-west-2"
+CONSUMER = "111111111111"
+PROVIDER = "222222222222"
+CLUSTER_ID = "orders-v2"
+CLUSTER_ARN = f"arn:aws:rds:{REGION}:{PROVIDER}:cluster:{CLUSTER_ID}"
+ROLE_ARN = f"arn:aws:iam::{PROVIDER}:role/xacct-orders-data-api-access"
+SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{PROVIDER}:secret:xacct-orders/db-credentials-AbCdEf"
+SG_ID = "sg-0123456789abcdef0"
+
+
+# --------------------------------------------------------------------------- guards and fakes
+
+
+@pytest.fixture(scope="module", autouse=True)
+def loopback_only():
+    real_connect = socket.socket.connect
+
+    def connect(self, addr):
+        host = addr[0] if isinstance(addr, tuple) else None
+        if host is not None and host not in ("127.0.0.1", "::1", "localhost"):
+            raise AssertionError(f"test tried to reach the network: {addr!r}")
+        return real_connect(self, addr)
+
+    socket.socket.connect = connect
+    try:
+        yield
+    finally:
+        socket.socket.connect = real_connect
+
+
+class FakeSessions:
+    """Stands in for xacct_dataapi.aws.Sessions: client(account, service) returns a pre-stubbed client."""
+
+    region = REGION
+
+    def __init__(self) -> None:
+        self.clients: dict = {}
+        self.stubbers: dict = {}
+
+    def stub(self, account: Account, service: str) -> Stubber:
+        client = boto3.client(service, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+        stubber = Stubber(client)
+        stubber.activate()
+        self.clients[(account, service)] = client
+        self.stubbers[(account, service)] = stubber
+        return stubber
+
+    def client(self, account: Account, service: str):
+        return self.clients[(account, service)]
+
+    def assert_all_consumed(self) -> None:
+        for stubber in self.stubbers.values():
+            stubber.assert_no_pending_responses()
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the runner sleeps: deadlines are reached without real waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def state_path(tmp_path) -> Path:
+    return tmp_path / ".xacct" / "orders.json"
+
+
+def growing(delays: list[float]) -> bool:
+    return all(b > a for a, b in zip(delays, delays[1:]))
+
+
+def provider_ctx(aws: FakeSessions, state: State, **values) -> Context:
+    cfg = Config(name="orders", consumer_profile="consumer", provider_profile="provider", cluster=CLUSTER_ID,
+                 vpc_id="vpc-0abc1234", subnet_ids=("subnet-0abc1234",)).validate()
+    cluster = Cluster(id=CLUSTER_ID, arn=CLUSTER_ARN, engine="aurora-postgresql", engine_mode="provisioned",
+                      endpoint="orders-v2.cluster-xyz.us-west-2.rds.amazonaws.com", port=5432, database="orders",
+                      http_endpoint_enabled=False)
+    principal = ConsumerPrincipal("user", "xacct-orders-data-api-client",
+                                  f"arn:aws:iam::{CONSUMER}:user/xacct-orders-data-api-client", adopted=False)
+    return Context(cfg, aws, state, CONSUMER, PROVIDER, cluster, "10.20.0.0/16", principal, values=dict(values))
+
+
+# --------------------------------------------------------------------------- a) Data API on Serverless v2 / provisioned
+
+
+def v2_cluster(enabled: bool) -> dict:
+    return {"DBClusters": [{"DBClusterIdentifier": CLUSTER_ID, "DBClusterArn": CLUSTER_ARN, "Engine": "aurora-postgresql",
+                            "EngineMode": "provisioned", "HttpEndpointEnabled": enabled}]}
+
+
+def test_data_api_enable_for_provisioned_cluster_uses_enable_http_endpoint(state_path):
+    cluster = Cluster(id=CLUSTER_ID, arn=CLUSTER_ARN, engine="aurora-postgresql", engine_mode="provisioned",
+                      endpoint="orders-v2.cluster-xyz.us-west-2.rds.amazonaws.com", port=5432, database="orders",
+                      http_endpoint_enabled=False)
+    state = State(name="orders", values={"cluster_engine_mode": "provisioned"})
+    ctx = SimpleNamespace(cluster=cluster, values=dict(state.values), state=state)  # what data_api reads of a Context
+    step = data_api.plan(ctx, data_api.inspect(ctx))
+    assert step.action is Action.CREATE
+    assert [(c.account, c.service, c.method) for c in step.calls] == [(Account.PROVIDER, "rds", "enable_http_endpoint")]
+    call = step.calls[0]
+    assert call.params == {"ResourceArn": CLUSTER_ARN}
+    assert all(c.method != "modify_db_cluster" for c in step.calls)  # ModifyDBCluster ignores the flag on v2
+    assert call.wait is not None and call.wait.method == "describe_db_clusters"
+
+    aws = FakeSessions()
+    rds = aws.stub(Account.PROVIDER, "rds")
+    rds.add_response("enable_http_endpoint", {"ResourceArn": CLUSTER_ARN, "HttpEndpointEnabled": True},
+                     {"ResourceArn": CLUSTER_ARN})
+    rds.add_response("describe_db_clusters", v2_cluster(False), {"DBClusterIdentifier": CLUSTER_ID})
+    rds.add_response("describe_db_clusters", v2_cluster(True), {"DBClusterIdentifier": CLUSTER_ID})
+
+    sleeps: list[float] = []
+    runner = Runner(aws, state, state_path, sleep=sleeps.append)
+    runner.execute(Plan("setup", [step]))
+
+    aws.assert_all_consumed()
+    assert runner.calls_made == ["rds.enable_http_endpoint"]
+    assert len(sleeps) == 1  # polled once more after the first "still off"
+    saved = state_mod.load(state_path)
+    row = saved.find("data_api", CLUSTER_ID)
+    assert row is not None and row.arn == CLUSTER_ARN and row.account == "provider" and row.created is True
+    assert saved.last_error is None
+
+
+def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(state_path):
+    state = State(name="orders", values={"cluster_engine_mode": "provisioned"},
+                  resources=[ResourceRow(step=0, kind="data_api", id=CLUSTER_ID, account="provider", arn=CLUSTER_ARN)])
+    plan = plan_teardown(state)
+    assert [(c.service, c.method, c.params) for c in plan.calls] == [
+        ("rds", "disable_http_endpoint", {"ResourceArn": CLUSTER_ARN})]
+
+    aws = FakeSessions()
+    rds = aws.stub(Account.PROVIDER, "rds")
+    rds.add_response("disable_http_endpoint", {"ResourceArn": CLUSTER_ARN, "HttpEndpointEnabled": False},
+                     {"ResourceArn": CLUSTER_ARN})
+    rds.add_response("describe_db_clusters", v2_cluster(True), {"DBClusterIdentifier": CLUSTER_ID})
+    rds.add_response("describe_db_clusters", v2_cluster(False), {"DBClusterIdentifier": CLUSTER_ID})
+    runner = Runner(aws, state, state_path, sleep=lambda s: None)
+    runner.execute(plan)
+
+    aws.assert_all_consumed()
+    assert runner.calls_made == ["rds.disable_http_endpoint"]
+    assert state_mod.load(state_path).resources == []
+
+
+# --------------------------------------------------------------------------- b) invalid principal right after CreateRole
+
+
+def secret_policy_step(aws: FakeSessions, state: State):
+    ctx = provider_ctx(aws, state, access_role_arn=ROLE_ARN, secret_arn=SECRET_ARN)
+    step = secret_policy.plan(ctx, {"policy": None})
+    assert step.action is Action.CREATE
+    assert [c.method for c in step.calls] == ["put_resource_policy"]
+    return step
+
+
+def expected_policy_params() -> dict:
+    doc = policies.secret_resource_policy(ROLE_ARN, SECRET_ARN)
+    return {"SecretId": SECRET_ARN, "ResourcePolicy": json.dumps(doc, separators=(",", ":")), "BlockPublicPolicy": True}
+
+
+UNSUPPORTED_PRINCIPAL = "This resource policy contains an unsupported principal."
+
+
+def test_secret_policy_retry_matches_only_principal_errors():
+    step = secret_policy_step(FakeSessions(), State(name="orders"))
+    retry = step.calls[0].retry
+    assert retry is not None
+    assert "MalformedPolicyDocumentException" in retry.codes and retry.codes == INVALID_PRINCIPAL
+    assert retry.message_contains == ("principal",)
+    assert "principal" in UNSUPPORTED_PRINCIPAL.lower()
+
+
+def test_secret_policy_invalid_principal_is_retried_with_growing_delays_then_succeeds(state_path):
+    aws = FakeSessions()
+    sm = aws.stub(Account.PROVIDER, "secretsmanager")
+    for _ in range(2):
+        sm.add_client_error("put_resource_policy", service_error_code="MalformedPolicyDocumentException",
+                            service_message=UNSUPPORTED_PRINCIPAL, http_status_code=400,
+                            expected_params=expected_policy_params())
+    sm.add_response("put_resource_policy", {"ARN": SECRET_ARN, "Name": "xacct-orders/db-credentials"},
+                    expected_policy_params())
+
+    state = State(name="orders")
+    step = secret_policy_step(aws, state)
+    clock = FakeClock()
+    waited: list[str] = []
+    reporter = SimpleNamespace(step_started=lambda s: None, call_done=lambda s, c: None, step_done=lambda s: None,
+                               waiting=waited.append)
+    runner = Runner(aws, state, state_path, reporter, sleep=clock.sleep, clock=clock)
+    runner.execute(Plan("setup", [step]))
+
+    aws.assert_all_consumed()
+    assert runner.calls_made == ["secretsmanager.put_resource_policy"]
+    assert len(clock.sleeps) == 2 and growing(clock.sleeps), clock.sleeps
+    assert waited == ["the new access role is not yet visible to Secrets Manager"] * 2
+    saved = state_mod.load(state_path)
+    row = saved.find("secret_policy", "xacct-orders/db-credentials")
+    assert row is not None and row.arn == SECRET_ARN
+    assert saved.last_error is None
+
+
+def test_secret_policy_malformed_without_principal_fails_at_once(state_path):
+    aws = FakeSessions()
+    sm = aws.stub(Account.PROVIDER, "secretsmanager")
+    sm.add_client_error("put_resource_policy", service_error_code="MalformedPolicyDocumentException",
+                        service_message="This resource policy contains a syntax error.", http_status_code=400)
+
+    state = State(name="orders")
+    step = secret_policy_step(aws, state)
+    sleeps: list[float] = []
+    runner = Runner(aws, state, state_path, sleep=sleeps.append)
+    with pytest.raises(StepFailed) as info:
+        runner.execute(Plan("setup", [step]))
+
+    err = info.value
+    assert err.exit_code == 1
+    assert err.step_number == 4 and err.method == "secretsmanager:put_resource_policy"
+    assert "MalformedPolicyDocumentException" in err.message and "syntax error" in err.message
+    assert sleeps == []  # not retried
+    aws.assert_all_consumed()
+    assert runner.calls_made == []
+
+    saved = state_mod.load(state_path)  # still a valid state file
+    assert saved is not None and saved.name == "orders"
+    assert saved.last_error["step"] == 4
+    assert saved.last_error["method"] == "secretsmanager.put_resource_policy"
+    assert "MalformedPolicyDocumentException" in saved.last_error["message"]
+    assert saved.find("secret_policy") is None
+
+
+def test_secret_policy_invalid_principal_forever_times_out_naming_what_it_waited_for(state_path):
+    aws = FakeSessions()
+    sm = aws.stub(Account.PROVIDER, "secretsmanager")
+    for _ in range(40):
+        sm.add_client_error("put_resource_policy", service_error_code="MalformedPolicyDocumentException",
+                            service_message=UNSUPPORTED_PRINCIPAL, http_status_code=400)
+    state = State(name="orders")
+    step = secret_policy_step(aws, state)
+    clock = FakeClock()
+    runner = Runner(aws, state, state_path, sleep=clock.sleep, clock=clock, wait_timeout=60)
+    with pytest.raises(WaitTimeout) as info:
+        runner.execute(Plan("setup", [step]))
+    assert info.value.exit_code == 1
+    assert "the new access role is not yet visible to Secrets Manager" in info.value.message
+    assert "unsupported principal" in info.value.message
+    assert growing([d for d in clock.sleeps if d < 15.0])
+    saved = state_mod.load(state_path)
+    assert saved.last_error["step"] == 4 and saved.find("secret_policy") is None
+
+
+# --------------------------------------------------------------------------- c) DependencyViolation on the security group
+
+
+def sg_state() -> State:
+    return State(name="orders", accounts={"consumer": CONSUMER, "provider": PROVIDER},
+                 resources=[ResourceRow(step=7, kind="security_group", id=SG_ID, account="consumer",
+                                        name="xacct-orders-rds-data-endpoint")])
+
+
+DEPENDENCY = f"resource {SG_ID} has a dependent object"
+
+
+def test_security_group_dependency_violation_is_retried_until_released(state_path):
+    state = sg_state()
+    plan = plan_teardown(state)
+    assert [(c.service, c.method, c.params) for c in plan.calls] == [("xacct", "delete_security_group", {"GroupId": SG_ID})]
+
+    aws = FakeSessions()
+    ec2 = aws.stub(Account.CONSUMER, "ec2")
+    for _ in range(2):
+        ec2.add_client_error("delete_security_group", service_error_code="DependencyViolation",
+                             service_message=DEPENDENCY, http_status_code=400, expected_params={"GroupId": SG_ID})
+    ec2.add_response("delete_security_group", {"Return": True, "GroupId": SG_ID}, {"GroupId": SG_ID})
+
+    clock = FakeClock()
+    runner = Runner(aws, state, state_path, sleep=clock.sleep, clock=clock)
+    runner.execute(plan)
+
+    aws.assert_all_consumed()
+    assert runner.calls_made == ["ec2.delete_security_group"]
+    assert len(clock.sleeps) == 2 and growing(clock.sleeps)
+    assert state.resources == []
+    assert state_mod.load(state_path).resources == []
+
+
+def test_security_group_dependency_violation_forever_times_out_and_keeps_the_row(state_path):
+    state = sg_state()
+    plan = plan_teardown(state)
+    aws = FakeSessions()
+    ec2 = aws.stub(Account.CONSUMER, "ec2")
+    for _ in range(40):
+        ec2.add_client_error("delete_security_group", service_error_code="DependencyViolation",
+                             service_message=DEPENDENCY, http_status_code=400)
+
+    clock = FakeClock()
+    runner = Runner(aws, state, state_path, sleep=clock.sleep, clock=clock, wait_timeout=60)
+    with pytest.raises(WaitTimeout) as info:
+        runner.execute(plan)
+
+    err = info.value
+    assert err.exit_code == 1
+    assert f"security group {SG_ID}" in err.message and "DependencyViolation" in err.message
+    assert "waiting for" in err.message
+    assert err.hint and "--wait-timeout" in err.hint
+    assert runner.calls_made == []
+    saved = state_mod.load(state_path)
+    row = saved.find("security_group", SG_ID)
+    assert row is not None and row.account == "consumer"  # a re-run retries it
+    assert saved.last_error["step"] == 7 and "Timed out" in saved.last_error["message"]
+
+
+# --------------------------------------------------------------------------- d) throttling
+
+
+def test_stubbed_throttling_bypasses_botocore_retries():
+    """Why throttling is not tested with a Stubber: its answer replaces the whole request, retries included."""
+    aws = FakeSessions()
+    kms = aws.stub(Account.PROVIDER, "kms")
+    kms.add_client_error("create_key", service_error_code="ThrottlingException", service_message="Rate exceeded",
+                         http_status_code=400)
+    kms.add_response("create_key", {"KeyMetadata": {"KeyId": "k-1"}})
+    client = aws.client(Account.PROVIDER, "kms")
+    with pytest.raises(ClientError) as info:
+        client.create_key()
+    assert info.value.response["Error"]["Code"] == "ThrottlingException"
+    assert client.create_key()["KeyMetadata"]["KeyId"] == "k-1"
+
+
+def test_sessions_clients_use_botocore_standard_retry_mode():
+    assert RETRY_CONFIG == {"mode": "standard", "max_attempts": 8}
+    aws = Sessions.from_profiles("consumer", "provider", None)  # no AWS call: credentials resolve lazily
+    for account in Account:
+        for service in ("kms", "secretsmanager", "iam", "ec2", "rds"):
+            retries = aws.client(account, service).meta.config.retries
+            assert retries["mode"] == "standard"
+            # botocore stores max_attempts (retries) as total_max_attempts (first try + retries)
+            assert retries.get("total_max_attempts") == RETRY_CONFIG["max_attempts"] + 1
+
+
+class _Body:
+    def __init__(self, data: bytes):
+        self._data = data
+
+    def stream(self, **kwargs):
+        yield self._data
+
+
+def test_throttled_create_key_is_retried_by_botocore_during_a_full_setup(world, password, monkeypatch):
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # speed only
+    cfg = Config(name="orders", consumer_profile="consumer", provider_profile="provider", cluster=world.cluster_id,
+                 vpc_id=world.vpc_id, subnet_ids=world.subnet_ids, enable_data_api=True).validate()
+    aws = Sessions.from_profiles("consumer", "provider", None)
+    state = State(name="orders")
+    ctx = build_context(cfg, aws, state, lambda: password)
+    plan = plan_setup(ctx)
+
+    attempts: list[str] = []
+    retry_attempts: list[int] = []
+
+    def throttle_first_attempt(request, **kwargs):
+        attempts.append(request.url)
+        if len(attempts) > 1:
+            return None  # let moto answer
+        # moto's in-process handler runs after this one (it listens on the generic `before-send`); pointing the
+        # request at a host moto does not serve makes it stand aside, so the throttled attempt creates nothing.
+        request.url = "https://throttled.invalid/"
+        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1",
+                                              "x-amzn-RequestId": "throttled-1"}, _Body(body))
+
+    def after_create_key(parsed, **kwargs):
+        retry_attempts.append(parsed["ResponseMetadata"]["RetryAttempts"])
+
+    kms = aws.client(Account.PROVIDER, "kms")  # the same cached client the runner uses
+    kms.meta.events.register("before-send.kms.CreateKey", throttle_first_attempt)
+    kms.meta.events.register("after-call.kms.CreateKey", after_create_key)
+
+    path = state_path_for("orders")
+    state.accounts = {"consumer": ctx.consumer_account, "provider": ctx.provider_account}
+    state.config = {**cfg.to_json(), "key_deletion_days": cfg.key_deletion_days}
+    state.values.update({k: v for k, v in ctx.values.items() if v is not None})
+    state.values["cluster_engine_mode"] = ctx.cluster.engine_mode
+    runner = Runner(aws, state, path, sleep=lambda s: None)
+    runner.execute(plan)
+
+    assert len(attempts) == 2  # throttled once, then retried by botocore (not by the runner: no Retry on CreateKey)
+    assert retry_attempts == [1]
+    assert runner.calls_made.count("kms.create_key") == 1
+    assert runner.calls_made == [f"{c.service}.{c.method}" for c in plan.calls]
+
+    # AWS side: exactly one key tagged for the deployment (the throttled attempt created none), with its alias.
+    pkms = world.provider.client("kms")
+    tagged = []
+    for k in pkms.list_keys()["Keys"]:
+        tags = {t["TagKey"]: t["TagValue"] for t in pkms.list_resource_tags(KeyId=k["KeyId"]).get("Tags", [])}
+        if tags.get(TAG_DEPLOYMENT) == "orders":
+            tagged.append(k["KeyId"])
+    assert len(tagged) == 1
+    meta = pkms.describe_key(KeyId="alias/xacct-orders")["KeyMetadata"]
+    assert meta["KeyId"] == tagged[0] and meta["KeyState"] == "Enabled"
+    saved = state_mod.load(path)
+    assert saved.find("kms_key", tagged[0]).arn == meta["Arn"]
+    assert saved.last_error is None
