@@ -26,6 +26,9 @@ def test_setup_status_rerun_teardown(world, password):
     assert [s["number"] for s in plan["steps"]] == [0, 1, 2, 3, 4, 5, 6, 7, 8]
     assert plan["execution_order"].index("access_role") < plan["execution_order"].index("secret_policy")
     assert password not in res.output
+    step5 = next(s for s in plan["steps"] if s["number"] == 5)
+    trust = step5["documents"]["access_role_trust"]["Statement"][0]
+    assert trust["Condition"]["StringEquals"]["sts:ExternalId"] == "${external_id}"  # generated at apply, not shown twice
     # Nothing was created by the dry run.
     assert world.provider.client("iam").list_roles()["Roles"] == []
 

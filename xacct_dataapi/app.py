@@ -148,14 +148,15 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     state.values.update({k: v for k, v in ctx.values.items() if v is not None})
     state.values["cluster_engine_mode"] = ctx.cluster.engine_mode
     runner = Runner(aws, state, state_path, render.ProgressReporter(ui.err), wait_timeout=wait_timeout)
-    if plan.changes or existing is None or state.last_error:
+    previous_error = state.last_error
+    if plan.changes or existing is None:
         runner.save()
     runner.execute(plan)
     if problems:
         state.last_error = {"step": 8, "title": "Network ACLs pass HTTPS (check)", "message": problems[0]}
     else:
         state.last_error = None
-    if plan.changes or existing is None or problems:
+    if plan.changes or existing is None or state.last_error != previous_error:
         runner.save()
     return SetupResult(plan, state, runner.calls_made, problems, time.monotonic() - started, plan_doc)
 

@@ -172,7 +172,7 @@ def teardown(
     consumer_profile: Annotated[Optional[str], typer.Option("--consumer-profile", help="Override the recorded profile.")] = None,
     provider_profile: Annotated[Optional[str], typer.Option("--provider-profile", help="Override the recorded profile.")] = None,
     region: Annotated[Optional[str], typer.Option("--region", help="Override the recorded region.")] = None,
-    key_deletion_days: Annotated[Optional[int], typer.Option("--key-deletion-days", help="KMS key deletion window, 7-30 (default 7).")] = None,
+    key_deletion_days: Annotated[Optional[int], typer.Option("--key-deletion-days", help="KMS key deletion window, 7-30 (default: the value given to setup, else 7).")] = None,
     secret_recovery_days: Annotated[Optional[int], typer.Option("--secret-recovery-days",
                                                                 help="Keep a 7-30 day recovery window for the secret "
                                                                      "(default: delete at once).")] = None,

@@ -80,7 +80,13 @@ class Context:
         if not self.values.get("external_id"):
             # Not a secret (AWS: it guards against confused deputies), but unguessable and recorded.
             self.values["external_id"] = f"xacct-{secrets.token_hex(16)}"
+            self.new_external_id = True
         return self.values["external_id"]
+
+    def external_id_param(self) -> Any:
+        """The external id for a document: a Ref while it is new, so a dry run shows no value the real run won't use."""
+        value = self.external_id()
+        return Ref("external_id") if getattr(self, "new_external_id", False) else value
 
     def secret_string(self) -> Sensitive:
         cluster, cfg = self.cluster, self.cfg

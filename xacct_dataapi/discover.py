@@ -3,8 +3,8 @@ file was lost. Everything xacct creates carries a deterministic name and the xac
 only resources that carry the tag are returned, in creation order, so plan_teardown can reverse them.
 
 Not recoverable without the state file: which existing consumer role/user was adopted (its inline
-policy is found only if --consumer-role/--consumer-user is given again), and whether xacct turned the
-Data API on (it is left as it is).
+policy `xacct-<name>-assume-data-api-access` is left in place and must be removed by hand), and whether
+xacct turned the Data API on (it is left as it is).
 """
 from __future__ import annotations
 

@@ -124,6 +124,8 @@ class Runner:
         return value
 
     def _run(self, step: StepPlan, call: Call) -> None:
+        # Values the call's parameters name (a new external id) are recorded before the call, never after.
+        self.state.values.update(call.store)
         try:
             params = self.resolve(call.params)
             response = self._invoke(call, params)
@@ -189,7 +191,6 @@ class Runner:
     def _record(self, step: StepPlan, call: Call, response: dict) -> None:
         for key, path in call.outputs.items():
             self.state.values[key] = dig(response, path)
-        self.state.values.update(call.store)
         if call.record is not None:
             r = call.record
             self.state.record(ResourceRow(
@@ -206,8 +207,8 @@ class Runner:
         deadline = self.clock() + self.wait_timeout
         delay = 0.25
         while not probe():
-            if self._interrupt.requested:
-                return  # the change itself is recorded; the next run re-checks
+            # Stop without treating the operation as done: a delete not yet confirmed keeps its state row.
+            self._check_interrupt(None)
             if self.clock() + delay > deadline:
                 raise WaitTimeout(f"Timed out after {self.wait_timeout:.0f}s waiting for {what}.",
                                   "Raise --wait-timeout or re-run later: everything made so far is recorded.")
@@ -323,8 +324,6 @@ class Runner:
 
     def _op_delete_security_group(self, account: Account, GroupId: str) -> dict:
         ec2 = self.aws.client(account, "ec2")
-        outcome: dict = {}
-
         def try_delete() -> bool:
             try:
                 ec2.delete_security_group(GroupId=GroupId)
@@ -336,7 +335,6 @@ class Runner:
                     return True
                 if code == "DependencyViolation":
                     # The endpoint's network interfaces can take minutes to release the group.
-                    outcome["last"] = exc
                     return False
                 raise
 

@@ -17,10 +17,10 @@ def step_status(step: StepPlan, state: State, kinds: tuple[str, ...]) -> tuple[s
         return "done", []
     if step.action is Action.CHECK:
         return "failed", list(step.problems)
-    if step.action is Action.REPAIR and _only_records(step):
-        return "done", ["exists but is not in the state file; `xacct setup` records it"]
     if step.problems:
         return "drifted", list(step.problems)
+    if step.action is Action.REPAIR and _only_records(step):
+        return "done", ["exists but is not in the state file; `xacct setup` records it"]
     if recorded:
         return "missing", [step.reason]
     if failed:
@@ -51,7 +51,7 @@ def status_report(plan: Plan, state: State) -> dict:
         "name": state.name,
         "region": state.region,
         "accounts": state.accounts,
-        "data_api": "on" if data_api is None or data_api.action is Action.NOOP else "off",
+        "data_api": "on" if data_api is None or data_api.action is Action.NOOP or _only_records(data_api) else "off",
         "all_done": all(s["status"] == "done" for s in steps),
         "steps": steps,
         "last_error": state.last_error,

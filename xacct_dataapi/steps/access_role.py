@@ -53,7 +53,7 @@ def inspect(ctx) -> dict:
 
 
 def trust_document(ctx) -> dict:
-    return policies.access_role_trust_policy(ctx.consumer_account, ctx.principal.arn, ctx.external_id(), ctx.partition)
+    return policies.access_role_trust_policy(ctx.consumer_account, ctx.principal.arn, ctx.external_id_param(), ctx.partition)
 
 
 def permissions_document(ctx) -> dict:

@@ -14,7 +14,13 @@ KINDS = ("data_api",)
 
 
 def inspect(ctx) -> dict:
-    return {"enabled": ctx.cluster.http_endpoint_enabled}
+    enabled = ctx.cluster.http_endpoint_enabled
+    # Remembered (in the state file, before the first change) from the first run: if the Data API was off then
+    # and is on now without a data_api row, a run was killed after turning it on and before recording that.
+    if ctx.values.get("data_api_was_on") is None:
+        ctx.values["data_api_was_on"] = enabled
+    unrecorded = enabled and ctx.values["data_api_was_on"] is False and not ctx.state.find("data_api", ctx.cluster.id)
+    return {"enabled": enabled, "turned_on_unrecorded": unrecorded}
 
 
 def _wait(cluster_id: str, on: bool) -> Wait:
@@ -31,9 +37,14 @@ def _wait(cluster_id: str, on: bool) -> Wait:
 def plan(ctx, facts: dict) -> StepPlan:
     c = ctx.cluster
     step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, f"the Data API is already on for cluster {c.id}")
+    record = Record("data_api", c.id, arn=c.arn, created=True)
+    if facts.get("turned_on_unrecorded"):
+        step.action, step.reason = Action.REPAIR, f"an interrupted run turned the Data API on for cluster {c.id} but did not record it"
+        step.calls = [Call(Account.PROVIDER, "xacct", "record", {}, record=record,
+                           description="record that xacct turned the Data API on (teardown turns it off)")]
+        return step
     if facts["enabled"]:
         return step
-    record = Record("data_api", c.id, arn=c.arn, created=True)
     if c.is_serverless_v1:
         call = Call(Account.PROVIDER, "rds", "modify_db_cluster",
                     {"DBClusterIdentifier": c.id, "EnableHttpEndpoint": True, "ApplyImmediately": True},

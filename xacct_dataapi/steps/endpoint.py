@@ -187,7 +187,12 @@ def plan(ctx, facts: dict) -> StepPlan:
             step.calls.append(Call(Account.CONSUMER, "ec2", "modify_vpc_endpoint", {"VpcEndpointId": ep_id, **modify},
                                    description="repair the endpoint"))
         if str(ep.get("State", "")).lower() != "available":
+            reasons.append(f"endpoint {ep_id} is {ep.get('State')}, not available")
             step.problems.append(f"endpoint {ep_id} is {ep.get('State')}")
+            step.calls.append(Call(Account.CONSUMER, "xacct", "record", {},
+                                   wait=Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [ep_id]}, ready=_available,
+                                             what="the rds-data endpoint to become available", account=Account.CONSUMER),
+                                   description=f"wait for endpoint {ep_id} to become available"))
     if step.calls:
         step.action = Action.CREATE if (sg is None and ep is None) else Action.REPAIR
         step.reason = "; ".join(reasons)

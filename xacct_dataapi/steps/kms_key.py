@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.config import TAG_DEPLOYMENT
 from xacct_dataapi.models import Account, Action, Call, Record, Ref, StepPlan
-from xacct_dataapi.steps.common import kms_tags, owned, tag_dict
+from xacct_dataapi.steps.common import kms_tags, not_ours, owned, tag_dict
 
 NUMBER = 1
 KEY = "kms_key"
@@ -50,11 +50,13 @@ def inspect(ctx) -> dict:
     except ClientError as exc:
         if not is_not_found(exc):
             raise
+    alias_owned = True
+    if alias_meta is not None:
+        tags = tag_dict(kms.list_resource_tags(KeyId=alias_meta["KeyId"]).get("Tags"))
+        alias_owned = owned(tags, ctx.names.deployment)
+        if not alias_owned:
+            raise not_ours("KMS alias", ctx.names.key_alias, ctx.names.deployment, ctx.provider_account)
     meta = alias_meta if alias_meta and _usable(alias_meta) else None
-    if meta is not None:
-        tags = tag_dict(kms.list_resource_tags(KeyId=meta["KeyId"]).get("Tags"))
-        if not owned(tags, ctx.names.deployment):
-            meta = None
     if meta is None:
         meta = _find_by_tag(ctx)
     facts = {"key": meta, "alias_target": alias_meta["KeyId"] if alias_meta else None}
