@@ -10,9 +10,13 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import boto3
+import pytest
+import botocore.client
+import botocore.session
 from botocore.exceptions import ClientError
 
 from xacct_dataapi import aws as aws_mod
+from xacct_dataapi import state as state_mod
 
 DEPLOYMENT = "default"
 TAG = "xacct:deployment"
@@ -24,6 +28,57 @@ KEY_ALIAS = "alias/xacct-default"
 STATE = ".xacct/default.json"
 
 READ_PREFIXES = ("Describe", "Get", "List")
+
+
+class _SearchPaths(list):
+    """boto3 appends its own data path to the loader of every session it creates: once is enough."""
+
+    def append(self, item) -> None:
+        if item not in self:
+            super().append(item)
+
+
+_LOADERS: dict = {}
+_CLIENT_CLASSES: dict = {}
+
+
+def speed_up_aws(monkeypatch) -> None:
+    """Test speed only; nothing here changes what xacct sends or what moto answers.
+
+    Each xacct command builds new boto3 sessions, and each botocore session gets its own data loader that finds
+    and parses the (large) service models again: share one loader (it only reads botocore's bundled JSON).
+    With one loader, a service's model is one object, so the client class botocore generates from it (one method
+    per operation) can be shared too. Skip moto's default AMI catalogue, which xacct never reads. And skip the state file's fsyncs: they guard
+    against power loss, while these tests kill a *process* (the page cache survives; the atomic rename and the
+    .bak are still exercised)."""
+    original = botocore.session.create_loader
+
+    def shared_loader(search_path_string=None):
+        if search_path_string not in _LOADERS:
+            loader = original(search_path_string)
+            loader._search_paths = _SearchPaths(loader._search_paths)
+            _LOADERS[search_path_string] = loader
+        return _LOADERS[search_path_string]
+
+    monkeypatch.setattr(botocore.session, "create_loader", shared_loader)
+
+    original_class = botocore.client.ClientCreator._create_client_class
+
+    def shared_class(creator, service_name, service_model):
+        key = (service_name, id(service_model._service_description))
+        if key not in _CLIENT_CLASSES:
+            _CLIENT_CLASSES[key] = (service_model._service_description,
+                                    original_class(creator, service_name, service_model))
+        return _CLIENT_CLASSES[key][1]
+
+    monkeypatch.setattr(botocore.client.ClientCreator, "_create_client_class", shared_class)
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    monkeypatch.setattr(state_mod.os, "fsync", lambda fd: None)
+
+
+@pytest.fixture(autouse=True)
+def fast_aws(monkeypatch):
+    speed_up_aws(monkeypatch)
 
 
 class Killed(BaseException):
@@ -51,11 +106,17 @@ class CallHooks:
     def install(self, monkeypatch) -> "CallHooks":
         original = aws_mod.Sessions.client
         hooks = self
+        # Test speed only: building a botocore client costs more than most moto calls, and each xacct command
+        # builds its own. Commands run within one test share them (per profile, region and service); they hold
+        # no xacct state, so a "killed" run leaves nothing behind in them that a new process would not have.
+        shared: dict = {}
 
         def client(sessions, account, service):
-            c = original(sessions, account, service)
-            if not getattr(c, "_xacct_test_hooked", False):
-                c._xacct_test_hooked = True
+            profile = sessions.consumer_profile if account.value == "consumer" else sessions.provider_profile
+            key = (account.value, profile, sessions.region, service)
+            c = shared.get(key)
+            if c is None:
+                c = shared[key] = original(sessions, account, service)
                 who = account.value
 
                 def after_call(http_response, parsed, model, **_):
@@ -95,13 +156,21 @@ def client_error(operation: str, code: str = "AccessDenied", message: str = "inj
 # --- what is in AWS ------------------------------------------------------------------------------
 
 
+def client(session: boto3.Session, service: str):
+    """One client per (test session, service): building a botocore client is the slowest part of these tests."""
+    cache = session.__dict__.setdefault("_xacct_test_clients", {})
+    if service not in cache:
+        cache[service] = session.client(service)
+    return cache[service]
+
+
 def _tags(items) -> dict:
     return {t.get("Key", t.get("TagKey")): t.get("Value", t.get("TagValue")) for t in items or []}
 
 
 def customer_keys(provider: boto3.Session) -> list[dict]:
     """Every customer-managed KMS key in the provider account: KeyMetadata plus 'Tags' as a dict."""
-    kms = provider.client("kms")
+    kms = client(provider, "kms")
     out = []
     for k in kms.list_keys()["Keys"]:
         meta = kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]
@@ -117,30 +186,30 @@ def live_keys(provider: boto3.Session) -> list[dict]:
 
 
 def secrets(provider: boto3.Session) -> list[dict]:
-    return provider.client("secretsmanager").list_secrets(IncludePlannedDeletion=True)["SecretList"]
+    return client(provider, "secretsmanager").list_secrets(IncludePlannedDeletion=True)["SecretList"]
 
 
 def roles(provider: boto3.Session) -> list[dict]:
-    return provider.client("iam").list_roles()["Roles"]
+    return client(provider, "iam").list_roles()["Roles"]
 
 
 def users(consumer: boto3.Session) -> list[dict]:
-    return consumer.client("iam").list_users()["Users"]
+    return client(consumer, "iam").list_users()["Users"]
 
 
 def xacct_security_groups(consumer: boto3.Session, vpc_id: str) -> list[dict]:
     """Every security group in the VPC except the VPC's default group."""
-    groups = consumer.client("ec2").describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+    groups = client(consumer, "ec2").describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
     return [g for g in groups["SecurityGroups"] if g["GroupName"] != "default"]
 
 
 def live_endpoints(consumer: boto3.Session, vpc_id: str) -> list[dict]:
-    eps = consumer.client("ec2").describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["VpcEndpoints"]
+    eps = client(consumer, "ec2").describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["VpcEndpoints"]
     return [e for e in eps if str(e.get("State", "")).lower() != "deleted"]
 
 
 def data_api_on(world) -> bool:
-    c = world.provider.client("rds").describe_db_clusters(DBClusterIdentifier=world.cluster_id)["DBClusters"][0]
+    c = client(world.provider, "rds").describe_db_clusters(DBClusterIdentifier=world.cluster_id)["DBClusters"][0]
     return bool(c.get("HttpEndpointEnabled"))
 
 
@@ -155,21 +224,21 @@ def assert_exactly_one_deployment(world, state: dict) -> None:
     assert key["Tags"].get(TAG) == DEPLOYMENT
     assert rows["kms_key"]["id"] == key["KeyId"]
     assert state["values"]["key_arn"] == key["Arn"]
-    alias = world.provider.client("kms").describe_key(KeyId=KEY_ALIAS)["KeyMetadata"]
+    alias = client(world.provider, "kms").describe_key(KeyId=KEY_ALIAS)["KeyMetadata"]
     assert alias["KeyId"] == key["KeyId"], "the alias must point at the deployment's key"
 
     found = secrets(world.provider)
     assert [s["Name"] for s in found] == [SECRET_NAME]
-    secret = world.provider.client("secretsmanager").describe_secret(SecretId=SECRET_NAME)
+    secret = client(world.provider, "secretsmanager").describe_secret(SecretId=SECRET_NAME)
     assert not secret.get("DeletedDate")
     assert secret["KmsKeyId"] in (key["Arn"], key["KeyId"]), "the secret must be encrypted with the deployment's key"
     assert _tags(secret.get("Tags")).get(TAG) == DEPLOYMENT
     assert state["values"]["secret_arn"] == secret["ARN"]
-    assert world.provider.client("secretsmanager").get_resource_policy(SecretId=SECRET_NAME).get("ResourcePolicy")
+    assert client(world.provider, "secretsmanager").get_resource_policy(SecretId=SECRET_NAME).get("ResourcePolicy")
 
     found_roles = roles(world.provider)
     assert [r["RoleName"] for r in found_roles] == [ROLE_NAME]
-    iam = world.provider.client("iam")
+    iam = client(world.provider, "iam")
     role = iam.get_role(RoleName=ROLE_NAME)["Role"]
     assert _tags(role.get("Tags")).get(TAG) == DEPLOYMENT
     assert state["values"]["access_role_arn"] == role["Arn"]
@@ -181,7 +250,7 @@ def assert_exactly_one_deployment(world, state: dict) -> None:
 
     found_users = users(world.consumer)
     assert [u["UserName"] for u in found_users] == [USER_NAME]
-    assert world.consumer.client("iam").list_user_policies(UserName=USER_NAME)["PolicyNames"] == [
+    assert client(world.consumer, "iam").list_user_policies(UserName=USER_NAME)["PolicyNames"] == [
         "xacct-default-assume-data-api-access"]
 
     groups = xacct_security_groups(world.consumer, world.vpc_id)

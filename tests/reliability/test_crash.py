@@ -10,8 +10,8 @@ also when a call fails).
 """
 from __future__ import annotations
 
+import io
 import json
-import os
 import tempfile
 import traceback
 from pathlib import Path
@@ -33,8 +33,10 @@ from . import (
     assert_exactly_one_deployment,
     assert_nothing_left,
     client_error,
+    fast_aws,  # noqa: F401 (autouse fixture)
     resource_shape,
     secrets,
+    speed_up_aws,
 )
 
 SETUP_FLAGS = ("--enable-data-api", "--yes")
@@ -69,6 +71,7 @@ def record_clean_run() -> dict:
             mp.delenv(var, raising=False)
         for var, value in _aws_config(Path(tmp)).items():
             mp.setenv(var, value)
+        speed_up_aws(mp)
         hooks = CallHooks().install(mp)
         state_path = Path(tmp) / "clean.json"
         with mock_aws(config={"core": {"mock_credentials": False}}):
@@ -77,7 +80,12 @@ def record_clean_run() -> dict:
             if result.exit_code != 0:
                 raise RuntimeError(f"the clean setup run failed (exit {result.exit_code}): {result.output}")
             state = json.loads(state_path.read_text())
-        return {"calls": list(hooks.calls), "shape": resource_shape(state)}
+            setup_calls = list(hooks.calls)
+            hooks.calls.clear()
+            result = CliRunner().invoke(cli, ["teardown", "--yes", "--state", str(state_path)])
+            if result.exit_code != 0:
+                raise RuntimeError(f"the clean teardown run failed (exit {result.exit_code}): {result.output}")
+        return {"calls": setup_calls, "shape": resource_shape(state), "teardown_calls": list(hooks.calls)}
 
 
 _CLEAN: dict = {}
@@ -88,15 +96,16 @@ def clean_run() -> dict:
         try:
             _CLEAN.update(record_clean_run())
         except Exception as exc:  # reported by test_clean_run_has_crash_points, not as a collection error
-            _CLEAN.update({"calls": [], "shape": [], "error": f"{type(exc).__name__}: {exc}"})
+            _CLEAN.update({"calls": [], "shape": [], "teardown_calls": [], "error": f"{type(exc).__name__}: {exc}"})
     return _CLEAN
 
 
 def pytest_generate_tests(metafunc):
-    if "crash_point" in metafunc.fixturenames:
-        calls = clean_run()["calls"]
-        metafunc.parametrize("crash_point", list(enumerate(calls, start=1)),
-                             ids=[f"{k:02d}-{label.replace(':', '-')}" for k, label in enumerate(calls, start=1)])
+    for fixture, key in (("crash_point", "calls"), ("teardown_crash_point", "teardown_calls")):
+        if fixture in metafunc.fixturenames:
+            calls = clean_run()[key]
+            metafunc.parametrize(fixture, list(enumerate(calls, start=1)),
+                                 ids=[f"{k:02d}-{label.replace(':', '-')}" for k, label in enumerate(calls, start=1)])
 
 
 def test_clean_run_has_crash_points():
@@ -107,6 +116,10 @@ def test_clean_run_has_crash_points():
                      "consumer:iam.CreateUser", "consumer:ec2.CreateSecurityGroup", "consumer:ec2.CreateVpcEndpoint",
                      "provider:rds.ModifyDBCluster"):
         assert expected in run["calls"], run["calls"]
+    for expected in ("consumer:ec2.DeleteVpcEndpoints", "consumer:ec2.DeleteSecurityGroup", "provider:iam.DeleteRole",
+                     "provider:secretsmanager.DeleteSecret", "consumer:iam.DeleteUser", "provider:kms.ScheduleKeyDeletion",
+                     "provider:rds.ModifyDBCluster"):
+        assert expected in run["teardown_calls"], run["teardown_calls"]
 
 
 # --- kill at each point --------------------------------------------------------------------------
@@ -144,6 +157,9 @@ def test_kill_after_call_then_rerun_converges(world, password, monkeypatch, cras
     hooks.calls.clear()
     res = invoke(world.setup_args(*SETUP_FLAGS))
     assert res.exit_code == 0, res.output
+    # Every change was made exactly once across the two runs: none repeated, none missed (a repair may order
+    # a security group's rule changes differently from a fresh create).
+    assert sorted(hooks.calls) == sorted(clean_run()["calls"][k:])
     state = _load_state_checked(path)
     assert state["last_error"] is None
     assert resource_shape(state) == clean_run()["shape"], "the resumed deployment must record what a clean run records"
@@ -159,6 +175,31 @@ def test_kill_after_call_then_rerun_converges(world, password, monkeypatch, cras
     assert res.exit_code == 0, res.output
     assert not path.exists()
     assert_nothing_left(world)
+
+
+def test_kill_during_teardown_then_rerun_finishes(world, password, monkeypatch, teardown_crash_point):
+    """The same for teardown: killed right after each deletion AWS accepted, a re-run removes the rest."""
+    k, label = teardown_crash_point
+    hooks = CallHooks().install(monkeypatch)
+    res = invoke(world.setup_args(*SETUP_FLAGS))
+    assert res.exit_code == 0, res.output
+
+    hooks.calls.clear()
+    hooks.kill_at = k
+    with pytest.raises(Killed) as killed:
+        invoke(["teardown", "--yes"])
+    assert str(killed.value) == label, f"the teardown diverged from the clean one before crash point {k}"
+    path = Path(STATE)
+    _load_state_checked(path)
+
+    hooks.kill_at = None
+    hooks.calls.clear()
+    res = invoke(["teardown", "--yes"])
+    assert res.exit_code == 0, res.output
+    assert not path.exists()
+    assert_nothing_left(world)
+    # It resumed where it stopped: only the killed call may be made again (each deletion is idempotent).
+    assert set(hooks.calls) <= set(clean_run()["teardown_calls"][k - 1:]), hooks.calls
 
 
 # --- the password never leaks --------------------------------------------------------------------
@@ -198,7 +239,7 @@ def test_password_never_written_or_printed(world, password, monkeypatch):
 def _rendered_traceback(exc_info) -> str:
     """The traceback as `--debug` shows it (typer's rich traceback, locals off as in cli.py), and as plain text."""
     plain = "".join(traceback.format_exception(*exc_info))
-    console = Console(record=True, width=200, file=open(os.devnull, "w"))
+    console = Console(record=True, width=200, file=io.StringIO())
     console.print(Traceback.from_exception(*exc_info, show_locals=False))
     return plain + "\n" + console.export_text()
 

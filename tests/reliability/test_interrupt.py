@@ -1,0 +1,234 @@
+"""Ctrl-C and concurrent runs.
+
+Ctrl-C: SIGINT is delivered to the process (os.kill) while AWS is answering a mutating call. The runner must
+let that call finish, record it, stop before the next one with Interrupted (exit 130) saying how to resume,
+and a re-run must complete with exactly one deployment.
+
+Lock: while another process holds the deployment's lock, setup and teardown refuse (exit 2), naming the
+holder's pid and host, and change nothing. A holder that dies releases the lock.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from xacct_dataapi import state as state_mod
+from xacct_dataapi.aws import Sessions
+from xacct_dataapi.cli import cli
+from xacct_dataapi.config import Config
+from xacct_dataapi.context import build_context
+from xacct_dataapi.errors import INTERRUPTED, Interrupted
+from xacct_dataapi.planner import plan_setup
+from xacct_dataapi.runner import Runner
+from xacct_dataapi.state import State
+
+from . import (
+    STATE,
+    CallHooks,
+    assert_exactly_one_deployment,
+    assert_nothing_left,
+    client,
+    fast_aws,  # noqa: F401 (autouse fixture)
+    roles,
+    users,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+SETUP_FLAGS = ("--enable-data-api", "--yes")
+INTERRUPT_AT = 3  # the 3rd mutating call of a fresh setup
+
+
+def invoke(args: list[str]):
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+def flat(text: str) -> str:
+    """Output with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+
+@pytest.fixture
+def sigint_guard():
+    """If the runner failed to defer SIGINT, it would raise KeyboardInterrupt here and abort the whole pytest
+    session. Catch it instead (and record it) so the test fails cleanly."""
+    leaked: list[int] = []
+
+    def fallback(signum, frame):
+        leaked.append(signum)
+
+    previous = signal.signal(signal.SIGINT, fallback)
+    try:
+        yield leaked, fallback
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def send_sigint_at(k: int):
+    def after(n: int, label: str) -> None:
+        if n == k:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return after
+
+
+# --- Ctrl-C, at the Runner ------------------------------------------------------------------------
+
+
+def test_runner_defers_sigint_until_the_call_in_flight_is_recorded(world, password, monkeypatch, sigint_guard):
+    leaked, fallback = sigint_guard
+    hooks = CallHooks(after=send_sigint_at(INTERRUPT_AT)).install(monkeypatch)
+    path = Path(STATE)
+    cfg = Config(name="default", consumer_profile="consumer", provider_profile="provider", cluster=world.cluster_id,
+                 vpc_id=world.vpc_id, subnet_ids=world.subnet_ids, enable_data_api=True).validate()
+    aws = Sessions.from_profiles("consumer", "provider", None)
+    state = State(name="default")
+    ctx = build_context(cfg, aws, state, lambda: password)
+    plan = plan_setup(ctx)
+    state.values.update({k: v for k, v in ctx.values.items() if v is not None})
+    runner = Runner(aws, state, path)
+
+    with pytest.raises(Interrupted) as info:
+        runner.execute(plan)
+
+    assert leaked == [], "SIGINT reached the default handler: the runner did not defer it"
+    assert signal.getsignal(signal.SIGINT) is fallback, "the runner must restore the previous SIGINT handler"
+    exc = info.value
+    assert exc.exit_code == INTERRUPTED == 130
+    assert str(path) in exc.message
+    assert "again" in exc.hint and "resume" in exc.hint
+
+    # The call in flight finished and nothing after it was started.
+    assert len(hooks.calls) == INTERRUPT_AT, hooks.calls
+    interrupted_call = hooks.calls[-1]
+    assert interrupted_call == "provider:kms.CreateAlias"
+    assert runner.calls_made == ["rds.modify_db_cluster", "kms.create_key", "kms.create_alias"]
+
+    # ...and it is recorded in the state file, with the interruption.
+    saved = state_mod.load(path)
+    assert saved is not None
+    alias = saved.find("kms_alias", "alias/xacct-default")
+    key = saved.find("kms_key")
+    assert alias is not None and key is not None and saved.find("data_api", world.cluster_id) is not None
+    assert saved.last_error is not None and saved.last_error["message"] == "interrupted"
+    # AWS agrees: the alias points at the recorded key; the next step's user was never created.
+    meta = client(world.provider, "kms").describe_key(KeyId="alias/xacct-default")["KeyMetadata"]
+    assert meta["KeyId"] == key.id
+    assert users(world.consumer) == []
+
+    # Re-running completes, making exactly the calls that were still missing.
+    hooks.after, hooks.calls[:] = None, []
+    res = invoke(world.setup_args(*SETUP_FLAGS))
+    assert res.exit_code == 0, res.output
+    assert "provider:kms.CreateKey" not in hooks.calls and "provider:kms.CreateAlias" not in hooks.calls
+    assert "consumer:iam.CreateUser" in hooks.calls
+    final = json.loads(path.read_text())
+    assert final["last_error"] is None
+    assert_exactly_one_deployment(world, final)
+
+
+# --- Ctrl-C, through the CLI ----------------------------------------------------------------------
+
+
+def test_cli_ctrl_c_exits_130_and_says_how_to_resume(world, password, monkeypatch, sigint_guard):
+    leaked, _ = sigint_guard
+    hooks = CallHooks(after=send_sigint_at(INTERRUPT_AT)).install(monkeypatch)
+
+    res = invoke(world.setup_args(*SETUP_FLAGS))
+    assert leaked == []
+    assert res.exit_code == 130, res.output
+    assert "interrupted" in flat(res.stderr).lower()
+    assert "run the same command again" in flat(res.stderr).lower()
+    assert len(hooks.calls) == INTERRUPT_AT
+    first = hooks.calls[:]
+
+    saved = json.loads(Path(STATE).read_text())
+    assert saved["last_error"]["message"] == "interrupted"
+    assert {r["kind"] for r in saved["resources"]} == {"data_api", "kms_key", "kms_alias"}
+
+    hooks.after, hooks.calls[:] = None, []
+    res = invoke(world.setup_args(*SETUP_FLAGS))
+    assert res.exit_code == 0, res.output
+    assert not set(first) & set(hooks.calls), "a resumed run repeated a call the interrupted run had made"
+    assert_exactly_one_deployment(world, json.loads(Path(STATE).read_text()))
+
+    res = invoke(["teardown", "--yes"])
+    assert res.exit_code == 0, res.output
+    assert_nothing_left(world)
+
+
+# --- the deployment lock --------------------------------------------------------------------------
+
+HOLDER = """
+import sys
+from pathlib import Path
+from xacct_dataapi import state
+with state.locked(Path(sys.argv[1])):
+    print("locked", flush=True)
+    sys.stdin.readline()
+print("released", flush=True)
+"""
+
+
+@pytest.fixture
+def lock_holder(tmp_path):
+    """Another process holding the deployment's lock until told to stop (or killed)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path / STATE)], cwd=tmp_path, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+        if line != "locked":
+            proc.kill()
+            pytest.fail(f"the lock holder did not start: {line!r} {proc.communicate()[1]}")
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            stream.close()
+
+
+def release(proc: subprocess.Popen) -> None:
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline().strip() == "released"
+    assert proc.wait() == 0
+
+
+def test_setup_and_teardown_refuse_while_another_process_holds_the_lock(world, password, lock_holder):
+    holder = f"pid {lock_holder.pid} on host {socket.gethostname()}"
+
+    res = invoke(world.setup_args(*SETUP_FLAGS))
+    assert res.exit_code == 2, res.output
+    assert holder in flat(res.stderr), res.stderr
+    assert "locked by another xacct process" in flat(res.stderr)
+    # Nothing changed: no state, nothing in AWS.
+    assert not Path(STATE).exists()
+    assert roles(world.provider) == [] and users(world.consumer) == []
+
+    res = invoke(["teardown", "--yes"])
+    assert res.exit_code == 2, res.output
+    assert holder in flat(res.stderr), res.stderr
+
+    release(lock_holder)
+    res = invoke(world.setup_args(*SETUP_FLAGS))
+    assert res.exit_code == 0, res.output
+    assert_exactly_one_deployment(world, json.loads(Path(STATE).read_text()))
+
+
+def test_lock_of_a_killed_holder_is_taken_over(world, password, lock_holder):
+    """A holder that dies (SIGKILL: no cleanup, its owner file stays) does not block the next run."""
+    lock_holder.kill()
+    lock_holder.wait()
+    res = invoke(["teardown", "--yes"])
+    assert res.exit_code == 0, res.output
+    assert "Nothing to tear down" in flat(res.stderr)
