@@ -2,9 +2,7 @@
 AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE, and all AWS_* credential variables are cleared."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import boto3
 import pytest

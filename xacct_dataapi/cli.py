@@ -1,7 +1,6 @@
 """The `xacct` command line: parse, call app.py, render. No boto3 here."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,6 +23,8 @@ Output = Annotated[str, typer.Option("--output", "-o", help="text or json.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 StateOpt = Annotated[Optional[Path], typer.Option("--state", help="State file (default .xacct/<name>.json).")]
 NameOpt = Annotated[Optional[str], typer.Option("--name", help="Deployment name (letters, digits, '-'; default 'default').")]
+ConsumerOverride = Annotated[Optional[str], typer.Option("--consumer-profile", help="Override the recorded profile.")]
+ProviderOverride = Annotated[Optional[str], typer.Option("--provider-profile", help="Override the recorded profile.")]
 WaitTimeout = Annotated[float, typer.Option("--wait-timeout", help="Seconds to wait for AWS to settle (IAM propagation, "
                                                                    "endpoint availability, deletions).")]
 
@@ -144,8 +145,8 @@ def _report_setup(ui: usecases.UI, result, path: Path) -> None:
 def status(
     name: NameOpt = None,
     state: StateOpt = None,
-    consumer_profile: Annotated[Optional[str], typer.Option("--consumer-profile", help="Override the recorded profile.")] = None,
-    provider_profile: Annotated[Optional[str], typer.Option("--provider-profile", help="Override the recorded profile.")] = None,
+    consumer_profile: ConsumerOverride = None,
+    provider_profile: ProviderOverride = None,
     output: Output = "text",
     debug: Debug = False,
 ):
@@ -169,8 +170,8 @@ def status(
 def teardown(
     name: NameOpt = None,
     state: StateOpt = None,
-    consumer_profile: Annotated[Optional[str], typer.Option("--consumer-profile", help="Override the recorded profile.")] = None,
-    provider_profile: Annotated[Optional[str], typer.Option("--provider-profile", help="Override the recorded profile.")] = None,
+    consumer_profile: ConsumerOverride = None,
+    provider_profile: ProviderOverride = None,
     region: Annotated[Optional[str], typer.Option("--region", help="Override the recorded region.")] = None,
     key_deletion_days: Annotated[Optional[int], typer.Option("--key-deletion-days", help="KMS key deletion window, 7-30 (default: the value given to setup, else 7).")] = None,
     secret_recovery_days: Annotated[Optional[int], typer.Option("--secret-recovery-days",
@@ -204,8 +205,8 @@ def verify(
     as_profile: Annotated[Optional[str], typer.Option("--as-profile", help="Profile that acts as the consumer principal "
                                                                            "(default: a temporary key for the user xacct "
                                                                            "created, else the consumer profile).")] = None,
-    consumer_profile: Annotated[Optional[str], typer.Option("--consumer-profile", help="Override the recorded profile.")] = None,
-    provider_profile: Annotated[Optional[str], typer.Option("--provider-profile", help="Override the recorded profile.")] = None,
+    consumer_profile: ConsumerOverride = None,
+    provider_profile: ProviderOverride = None,
     output: Output = "text",
     debug: Debug = False,
 ):

@@ -37,7 +37,6 @@ import logging
 import os
 import secrets
 import socket
-import tempfile
 import threading
 import time
 import urllib.request
@@ -270,21 +269,11 @@ def _account_header_hook(account_id: str) -> Callable[..., None]:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Atomically write ``text`` to ``path`` with mode 0600."""
+    """Atomically write ``text`` to ``path`` with mode 0600 (it holds access keys)."""
+    from xacct_dataapi.state import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-        os.chmod(path, 0o600)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, text.encode("utf-8"))
 
 
 def _check_port_free(port: int) -> None:

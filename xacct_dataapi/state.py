@@ -151,15 +151,20 @@ def save(state: State, path: Path) -> None:
     state.updated_at = _now()
     state.created_at = state.created_at or state.updated_at
     text = json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n"
+    if path.exists():
+        _copy_backup(path)
+    atomic_write(path, text.encode("utf-8"))
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace `path` with `data` or leave it untouched: same-directory temp file, fsync, rename, dir fsync."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        if path.exists():
-            _copy_backup(path)
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException:
@@ -171,21 +176,7 @@ def save(state: State, path: Path) -> None:
 
 
 def _copy_backup(path: Path) -> None:
-    bak = path.with_name(path.name + ".bak")
-    fd, tmp = tempfile.mkstemp(prefix=f".{bak.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(path.read_bytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, bak)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path.with_name(path.name + ".bak"), path.read_bytes())
 
 
 def _fsync_dir(directory: Path) -> None:

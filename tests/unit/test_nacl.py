@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
 
 from xacct_dataapi.models import Action
 from xacct_dataapi.nacl import EPHEMERAL, HTTPS, Verdict, evaluate

@@ -3,7 +3,7 @@ kms:Decrypt / kms:DescribeKey only through Secrets Manager in this region (defen
 from __future__ import annotations
 
 from xacct_dataapi import policies
-from xacct_dataapi.models import Account, Action, Call, JsonDoc, Record, Ref, StepPlan
+from xacct_dataapi.models import Account, Action, Call, JsonDoc, Record, StepPlan
 from xacct_dataapi.steps.common import INVALID_PRINCIPAL
 from xacct_dataapi.models import Retry
 
