@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -229,3 +230,28 @@ def test_teardown_without_state_finds_resources_by_tag(world, password):
     assert ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["xacct-default-rds-data-endpoint"]}])[
         "SecurityGroups"] == []
     assert all(e["State"].lower() == "deleted" for e in ec2.describe_vpc_endpoints()["VpcEndpoints"])
+
+
+def test_profiles_in_different_regions_need_region(world, password, tmp_path):
+    cfg = Path(os.environ["AWS_CONFIG_FILE"])
+    cfg.write_text(cfg.read_text().replace(
+        "[profile consumer]\nrole_arn = arn:aws:iam::111111111111:role/xacct-test\nsource_profile = base\nregion = us-west-2",
+        "[profile consumer]\nrole_arn = arn:aws:iam::111111111111:role/xacct-test\nsource_profile = base\nregion = eu-west-1"))
+    res = invoke(world.setup_args("--enable-data-api", "--yes"))
+    _assert_usage_error(res, "eu-west-1", "us-west-2", "--region")
+    res = invoke(world.setup_args("--enable-data-api", "--yes", "--region", "us-west-2"))
+    assert res.exit_code == 0, res.output
+
+
+def test_status_json_shows_the_drifted_statement(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    world.provider.client("iam").put_role_policy(
+        RoleName="xacct-default-data-api-access", PolicyName="xacct-default-data-api",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Sid": "RunDataApiStatements", "Effect": "Allow", "Action": "rds-data:*", "Resource": "*"}]}))
+    report = json.loads(invoke(["status", "--output", "json"]).stdout)
+    drift = {d["sid"]: d for d in report["steps"][4]["drift"]}
+    assert drift["RunDataApiStatements"]["change"] == "differs"
+    assert drift["RunDataApiStatements"]["actual"]["Resource"] == "*"
+    assert drift["RunDataApiStatements"]["expected"]["Resource"] == world.cluster_arn
+    assert drift["ReadDbCredentials"]["change"] == "missing"

@@ -70,6 +70,7 @@ class Sessions:
 
     @classmethod
     def from_profiles(cls, consumer_profile: str | None, provider_profile: str | None, region: str | None) -> "Sessions":
+        explicit_region = region
         provider = _session(provider_profile, region, "--provider-profile")
         region = region or provider.region_name
         if not region:
@@ -77,6 +78,15 @@ class Sessions:
                 f"No region: --region was not given and the provider profile {provider_profile!r} sets none.",
                 "Pass --region (e.g. --region eu-west-1), set AWS_REGION, or set `region` in the profile.",
             )
+        if explicit_region is None:
+            consumer_default = _session(consumer_profile, None, "--consumer-profile").region_name
+            if consumer_default and consumer_default != region:
+                raise UsageError(
+                    f"--consumer-profile {consumer_profile!r} is set to region {consumer_default} but --provider-profile "
+                    f"{provider_profile!r} to {region}.",
+                    "PrivateLink for rds-data is regional: both sides must be in the cluster's region. Pass --region "
+                    f"{region} (the cluster's region) to use it for both.",
+                )
         consumer = _session(consumer_profile, region, "--consumer-profile")
         if provider.region_name != region:
             provider = _session(provider_profile, region, "--provider-profile")

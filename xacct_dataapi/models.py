@@ -118,7 +118,8 @@ class StepPlan:
     reason: str
     calls: list[Call] = field(default_factory=list)
     documents: dict[str, Any] = field(default_factory=dict)  # name -> policy doc, for reviewers
-    problems: list[str] = field(default_factory=list)  # a check that fails (step 8)
+    problems: list[str] = field(default_factory=list)  # drift or a failing check, one line each
+    drift: list[dict] = field(default_factory=list)  # differing policy statements: actual vs expected
 
 
 @dataclass

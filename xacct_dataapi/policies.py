@@ -229,3 +229,18 @@ def differing_statements(actual: Any, desired: Any) -> list[str]:
         elif a[sid] != d[sid]:
             out.append(f"{sid}: differs")
     return out or (["Version differs"] if not equal(actual, desired) else [])
+
+
+def statement_drift(actual: Any, desired: Any, document: str) -> list[dict]:
+    """Each differing statement with what AWS holds and what xacct would write, for `status --output json`."""
+    try:
+        have = {s.get("Sid", json.dumps(s, sort_keys=True)): s for s in normalize(actual)["Statement"]}
+    except (ValueError, TypeError, AttributeError):
+        return [{"document": document, "sid": None, "change": "unparseable", "actual": str(actual), "expected": desired}]
+    want = {s.get("Sid", json.dumps(s, sort_keys=True)): s for s in normalize(desired)["Statement"]}
+    out = []
+    for sid in sorted(set(have) | set(want)):
+        if have.get(sid) != want.get(sid):
+            change = "missing" if sid not in have else "unexpected" if sid not in want else "differs"
+            out.append({"document": document, "sid": sid, "change": change, "actual": have.get(sid), "expected": want.get(sid)})
+    return out

@@ -45,6 +45,7 @@ def step_json(step: StepPlan) -> dict:
         "calls": [call_json(c) for c in step.calls],
         "documents": render_value(step.documents),
         "problems": list(step.problems),
+        "drift": step.drift,
     }
 
 

@@ -41,6 +41,7 @@ def status_report(plan: Plan, state: State) -> dict:
             "status": status,
             "reason": sp.reason,
             "detail": detail,
+            "drift": sp.drift if status == "drifted" else [],
             "resources": [
                 {"kind": r.kind, "id": r.id, "arn": r.arn, "account": r.account, "created": r.created}
                 for r in state.resources if r.kind in st.kinds

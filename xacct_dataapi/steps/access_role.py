@@ -92,6 +92,7 @@ def plan(ctx, facts: dict) -> StepPlan:
     if not policies.equal(facts["trust"], trust):
         diff = policies.differing_statements(facts["trust"], trust)
         step.problems += [f"trust {d}" for d in diff]
+        step.drift += policies.statement_drift(facts["trust"], trust, "access_role_trust")
         reasons.append("trust policy differs: " + "; ".join(diff))
         step.calls.append(Call(Account.PROVIDER, "iam", "update_assume_role_policy",
                                {"RoleName": iam_name, "PolicyDocument": JsonDoc(trust)},
@@ -103,6 +104,7 @@ def plan(ctx, facts: dict) -> StepPlan:
     elif not policies.equal(facts["policy"], perms):
         diff = policies.differing_statements(facts["policy"], perms)
         step.problems += [f"permissions {d}" for d in diff]
+        step.drift += policies.statement_drift(facts["policy"], perms, "access_role_permissions")
         reasons.append("permissions differ: " + "; ".join(diff))
         step.calls.append(put_policy)
     elif not ctx.state.find("iam_role_policy", f"{iam_name}/{policy_name}"):

@@ -81,6 +81,7 @@ def plan(ctx, facts: dict) -> StepPlan:
     elif not policies.equal(facts["policy"], doc):
         diff = policies.differing_statements(facts["policy"], doc)
         step.problems = diff
+        step.drift = policies.statement_drift(facts["policy"], doc, "consumer_assume_role")
         reasons.append("assume-role policy differs: " + "; ".join(diff))
         step.calls.append(put)
     elif not ctx.state.find(policy_kind, f"{p.name}/{policy_name}"):

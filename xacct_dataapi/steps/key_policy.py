@@ -41,6 +41,7 @@ def plan(ctx, facts: dict) -> StepPlan:
         diff = policies.differing_statements(facts["policy"], doc)
         step.action, step.reason, step.calls = Action.REPAIR, "key policy differs: " + "; ".join(diff), [put]
         step.problems = diff
+        step.drift = policies.statement_drift(facts["policy"], doc, "key_policy")
     elif not ctx.state.find("kms_key_policy", key_id):
         step.action, step.reason = Action.REPAIR, "key policy is current but was not recorded"
         step.calls = [Call(Account.PROVIDER, "xacct", "record", {}, record=put.record, description="record the key policy")]

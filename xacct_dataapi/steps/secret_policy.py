@@ -40,6 +40,7 @@ def plan(ctx, facts: dict) -> StepPlan:
     elif not policies.equal(facts["policy"], _resolved(doc, ctx)):
         diff = policies.differing_statements(facts["policy"], _resolved(doc, ctx))
         step.action, step.reason, step.calls, step.problems = Action.REPAIR, "secret policy differs: " + "; ".join(diff), [put], diff
+        step.drift = policies.statement_drift(facts["policy"], _resolved(doc, ctx), "secret_policy")
     elif not ctx.state.find("secret_policy", ctx.names.secret):
         step.action, step.reason = Action.REPAIR, "secret policy is current but was not recorded"
         step.calls = [Call(Account.PROVIDER, "xacct", "record", {}, record=record, description="record the secret policy")]
