@@ -208,6 +208,7 @@ def verify(
     consumer_profile: ConsumerOverride = None,
     provider_profile: ProviderOverride = None,
     output: Output = "text",
+    wait_timeout: WaitTimeout = 300.0,
     debug: Debug = False,
 ):
     """Prove the path: assume the access role as the consumer principal and run a statement through the Data API."""
@@ -220,7 +221,7 @@ def verify(
         st = usecases.load_required(path)
         aws = usecases._sessions_for(st, consumer_profile, provider_profile, None)
         usecases.check_accounts(aws, st)
-        result = run_verify(st, aws, sql=sql, as_profile=as_profile, database=database)
+        result = run_verify(st, aws, sql=sql, as_profile=as_profile, database=database, wait_timeout=wait_timeout)
         doc = {"principal": result.principal, "role_arn": result.role_arn, "sql": result.sql,
                "records": result.records, "seconds": round(result.seconds, 2)}
         if ui.json:
