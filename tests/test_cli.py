@@ -255,3 +255,21 @@ def test_status_json_shows_the_drifted_statement(world, password):
     assert drift["RunDataApiStatements"]["actual"]["Resource"] == "*"
     assert drift["RunDataApiStatements"]["expected"]["Resource"] == world.cluster_arn
     assert drift["ReadDbCredentials"]["change"] == "missing"
+
+
+def test_vpc_without_dns_hostnames_is_a_usage_error(world, password):
+    world.consumer.client("ec2").modify_vpc_attribute(VpcId=world.vpc_id, EnableDnsHostnames={"Value": False})
+    res = invoke(world.setup_args("--enable-data-api", "--yes"))
+    _assert_usage_error(res, world.vpc_id, "enableDnsHostnames", "--enable-dns-hostnames")
+    assert world.provider.client("kms").list_keys()["Keys"] == []
+
+
+def test_teardown_json_is_one_document(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    res = invoke(["teardown", "--yes", "--output", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    kinds = [r["kind"] for r in doc["result"]["removed"]]
+    assert kinds[0] == "vpc_endpoint" and kinds[-1] == "data_api"  # reverse of creation order
+    assert "iam.delete_role" in doc["result"]["calls_made"]
+    assert world.provider.client("iam").list_roles()["Roles"] == []

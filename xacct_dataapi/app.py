@@ -225,6 +225,7 @@ class TeardownResult:
     calls_made: list[str]
     seconds: float
     removed: list[dict]
+    plan_doc: dict = field(default_factory=dict)
 
 
 def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, provider_profile: str | None = None,
@@ -248,10 +249,9 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
         state.config["secret_recovery_days"] = secret_recovery_days
         plan = plan_teardown(state)
         removed = [{"kind": r.kind, "id": r.id, "account": r.account, "created": r.created} for r in reversed(state.resources)]
-        if ui.json:
-            render.print_json(ui.out, render.plan_json(plan, {"name": state.name, "region": state.region,
-                                                             "accounts": state.accounts, "state_file": str(state_path)}))
-        else:
+        plan_doc = render.plan_json(plan, {"name": state.name, "region": state.region, "accounts": state.accounts,
+                                           "state_file": str(state_path)})
+        if not ui.json:
             ui.out.print(render.plan_table(plan, f"xacct teardown plan — deployment {state.name!r}"))
         if plan.changes:
             aws = _sessions_for(state, consumer_profile, provider_profile, region)
@@ -269,4 +269,4 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
                            "Re-run `xacct teardown` to retry them.")
         if state_path.exists():
             state_mod.remove(state_path)
-        return TeardownResult(plan, calls, time.monotonic() - started, removed)
+        return TeardownResult(plan, calls, time.monotonic() - started, removed, plan_doc)

@@ -190,7 +190,10 @@ def teardown(
         result = usecases.teardown(path, ui, consumer_profile=consumer_profile, provider_profile=provider_profile,
                                    region=region, key_deletion_days=key_deletion_days,
                                    secret_recovery_days=secret_recovery_days, wait_timeout=wait_timeout)
-        if result.plan.steps:
+        if ui.json:
+            render.print_json(ui.out, {"plan": result.plan_doc, "result": {
+                "removed": result.removed, "calls_made": result.calls_made, "seconds": round(result.seconds, 2)}})
+        elif result.plan.steps:
             ui.err.print(f"Removed {len(result.removed)} recorded resource(s) in {result.seconds:.1f}s.")
 
     _run(debug, go)

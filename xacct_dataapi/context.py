@@ -206,12 +206,13 @@ def describe_network(aws: Sessions, cfg: Config, consumer_account: str) -> str:
     if len(set(azs)) != len(azs):
         raise UsageError(f"--subnets {','.join(cfg.subnet_ids)} puts two subnets in one Availability Zone ({', '.join(azs)}).",
                          "An interface endpoint takes at most one subnet per AZ: pass one subnet per AZ.")
-    for attr, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
+    for attr, key, flag in (("enableDnsSupport", "EnableDnsSupport", "--enable-dns-support"),
+                            ("enableDnsHostnames", "EnableDnsHostnames", "--enable-dns-hostnames")):
         value = _read(f"{attr} of {cfg.vpc_id}", lambda: ec2.describe_vpc_attribute(VpcId=cfg.vpc_id, Attribute=attr))
         if not value.get(key, {}).get("Value"):
             raise UsageError(
                 f"--vpc {cfg.vpc_id} has {attr} off; the endpoint's private DNS needs it on.",
-                f"Turn it on: `aws ec2 modify-vpc-attribute --vpc-id {cfg.vpc_id} --{attr.replace('enable', 'enable-').lower()} "
+                f"Turn it on: `aws ec2 modify-vpc-attribute --vpc-id {cfg.vpc_id} {flag} "
                 "'{\"Value\":true}'` (consumer account), then re-run.",
             )
     return vpc["CidrBlock"]
