@@ -273,3 +273,17 @@ def test_teardown_json_is_one_document(world, password):
     assert kinds[0] == "vpc_endpoint" and kinds[-1] == "data_api"  # reverse of creation order
     assert "iam.delete_role" in doc["result"]["calls_made"]
     assert world.provider.client("iam").list_roles()["Roles"] == []
+
+
+def test_endpoint_policy_full_and_back(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes", "--endpoint-policy", "full")).exit_code == 0
+    ec2 = world.consumer.client("ec2")
+    (ep,) = [e for e in ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"]
+    assert json.loads(ep["PolicyDocument"])["Statement"][0]["Action"] == "*"
+    res = invoke(world.setup_args("--enable-data-api", "--yes"))  # back to the restricted default: repaired in place
+    assert res.exit_code == 0, res.output
+    (ep2,) = [e for e in ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"]
+    assert ep2["VpcEndpointId"] == ep["VpcEndpointId"]
+    doc = json.loads(ep2["PolicyDocument"])
+    assert doc["Statement"][0]["Condition"]["ArnEquals"]["aws:PrincipalArn"].endswith(":role/xacct-default-data-api-access")
+    _assert_usage_error(invoke(world.setup_args("--yes", "--endpoint-policy", "open")), "open", "--endpoint-policy")

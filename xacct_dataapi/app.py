@@ -182,7 +182,8 @@ def config_from_state(state: State, aws: Sessions) -> Config:
     return Config(name=state.name, consumer_profile=aws.consumer_profile, provider_profile=aws.provider_profile,
                   cluster=c["cluster"], vpc_id=c["vpc_id"], subnet_ids=tuple(c["subnet_ids"]), region=aws.region,
                   db_user=c.get("db_user") or "app_user", db_name=c.get("db_name"), consumer_role=c.get("consumer_role"),
-                  consumer_user=c.get("consumer_user"), enable_data_api=bool(c.get("enable_data_api")))
+                  consumer_user=c.get("consumer_user"), enable_data_api=bool(c.get("enable_data_api")),
+                  endpoint_policy=c.get("endpoint_policy") or "restricted")
 
 
 def status(state_path: Path, consumer_profile: str | None = None, provider_profile: str | None = None) -> dict:

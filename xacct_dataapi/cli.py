@@ -87,6 +87,9 @@ def setup(
     db_password_stdin: Annotated[bool, typer.Option("--db-password-stdin", help="Read the DB password from stdin "
                                                                                "(or set XACCT_DB_PASSWORD).")] = False,
     key_deletion_days: Annotated[int, typer.Option("--key-deletion-days", help="KMS deletion window used at teardown (7-30).")] = 7,
+    endpoint_policy: Annotated[str, typer.Option("--endpoint-policy", help="restricted: the endpoint carries only the access "
+                                                                          "role's calls to this cluster; full: AWS's default "
+                                                                          "(other Data API users in the VPC keep working).")] = "restricted",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
     output: Output = "text",
@@ -100,7 +103,8 @@ def setup(
         cfg = Config(name=name, consumer_profile=consumer_profile, provider_profile=provider_profile, cluster=cluster,
                      vpc_id=vpc, subnet_ids=tuple(s.strip() for s in subnets.split(",") if s.strip()), region=region,
                      db_user=db_user, db_name=db_name, consumer_role=consumer_role, consumer_user=consumer_user,
-                     enable_data_api=enable_data_api, key_deletion_days=key_deletion_days)
+                     enable_data_api=enable_data_api, key_deletion_days=key_deletion_days,
+                     endpoint_policy=endpoint_policy)
         cfg.validate()
         path = state or usecases.resolve_state_path(None, name)
         result = usecases.setup(cfg, path, ui, dry_run=dry_run, password_from_stdin=db_password_stdin,

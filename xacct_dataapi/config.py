@@ -96,6 +96,7 @@ class Config:
     consumer_user: str | None = None  # name of an existing user to adopt
     enable_data_api: bool = False
     key_deletion_days: int = 7
+    endpoint_policy: str = "restricted"  # or "full": AWS's default policy on the endpoint
     extra: dict = field(default_factory=dict)
 
     @property
@@ -141,6 +142,9 @@ class Config:
             raise UsageError(f"--consumer-role {self.consumer_role!r} is not a role name or role ARN.", "Pass e.g. --consumer-role orders-app.")
         if self.consumer_user and not IAM_NAME_RE.match(self.consumer_user):
             raise UsageError(f"--consumer-user {self.consumer_user!r} is not an IAM user name.", "Pass e.g. --consumer-user orders-app.")
+        if self.endpoint_policy not in ("restricted", "full"):
+            raise UsageError(f"--endpoint-policy {self.endpoint_policy!r} is not supported.",
+                             "Use --endpoint-policy restricted (only the access role, only this cluster) or full.")
         if not 7 <= self.key_deletion_days <= 30:
             raise UsageError(f"--key-deletion-days {self.key_deletion_days} is out of range.", "AWS accepts 7 to 30 days.")
         return self
@@ -157,4 +161,5 @@ class Config:
             "consumer_role": self.consumer_role,
             "consumer_user": self.consumer_user,
             "enable_data_api": self.enable_data_api,
+            "endpoint_policy": self.endpoint_policy,
         }

@@ -6,6 +6,10 @@ Why each one looks the way it does (see docs/how-it-works.md):
 - Trust names the consumer account and narrows it with aws:PrincipalArn instead of naming the consumer
   principal: IAM rewrites a principal ARN to its unique id when saved, so a recreated consumer role
   would silently stop matching, and naming it would force it to exist first.
+- "AWSCURRENT only" is written as StringEqualsIfExists on secretsmanager:VersionStage plus Null on
+  secretsmanager:VersionId: the Data API reads the secret WITHOUT naming a stage (the key is then absent,
+  and a plain StringEquals would deny every statement), so the condition allows the default version
+  and a request for AWSCURRENT, and refuses any other stage or an explicit version id.
 - Identity policies never use "Resource": "*". In a KMS key policy "*" means "this key" (the only
   form AWS documents); that is the one place it appears.
 """
@@ -73,8 +77,20 @@ def key_policy(provider_account: str, consumer_account: str, consumer_principal_
     }
 
 
+def current_version_only() -> dict:
+    """Condition: the current version only (see the module docstring for why IfExists + Null)."""
+    return {
+        "StringEqualsIfExists": {"secretsmanager:VersionStage": "AWSCURRENT"},
+        "Null": {"secretsmanager:VersionId": "true"},
+    }
+
+
 def secret_resource_policy(access_role_arn: Any, secret_arn: Any) -> dict:
-    """Step 4: only the access role may read the secret, and only its current version."""
+    """Step 4: only the access role may read the secret, and only its current version.
+
+    The Allow alone would not keep other provider principals out (same-account identity policies
+    suffice for them), hence the Deny for everyone else.
+    """
     return {
         "Version": VERSION,
         "Statement": [
@@ -84,8 +100,16 @@ def secret_resource_policy(access_role_arn: Any, secret_arn: Any) -> dict:
                 "Principal": {"AWS": access_role_arn},
                 "Action": "secretsmanager:GetSecretValue",
                 "Resource": secret_arn,
-                "Condition": {"StringEquals": {"secretsmanager:VersionStage": "AWSCURRENT"}},
-            }
+                "Condition": current_version_only(),
+            },
+            {
+                "Sid": "DenyReadToAnyoneElse",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": secret_arn,
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": access_role_arn}},
+            },
         ],
     }
 
@@ -126,7 +150,7 @@ def access_role_permissions(cluster_arn: Any, secret_arn: Any, key_arn: Any, reg
                 "Effect": "Allow",
                 "Action": "secretsmanager:GetSecretValue",
                 "Resource": secret_arn,
-                "Condition": {"StringEquals": {"secretsmanager:VersionStage": "AWSCURRENT"}},
+                "Condition": current_version_only(),
             },
             {
                 "Sid": "DecryptDbCredentials",
@@ -168,6 +192,15 @@ def endpoint_policy(access_role_arn: Any, cluster_arn: Any) -> dict:
                 "Condition": {"ArnEquals": {"aws:PrincipalArn": access_role_arn}},
             }
         ],
+    }
+
+
+def endpoint_full_access_policy() -> dict:
+    """Step 7 with --endpoint-policy full: AWS's default endpoint policy, for VPCs where other workloads
+    also call the Data API (private DNS sends all of the VPC's rds-data traffic through this endpoint)."""
+    return {
+        "Version": VERSION,
+        "Statement": [{"Sid": "FullAccess", "Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}],
     }
 
 

@@ -95,8 +95,19 @@ def test_secret_resource_policy_exact():
                 "Principal": {"AWS": "arn:aws:iam::222222222222:role/xacct-orders-data-api-access"},
                 "Action": "secretsmanager:GetSecretValue",
                 "Resource": "arn:aws:secretsmanager:us-west-2:222222222222:secret:xacct-orders/db-credentials-AbC123",
-                "Condition": {"StringEquals": {"secretsmanager:VersionStage": "AWSCURRENT"}},
-            }
+                "Condition": {
+                    "StringEqualsIfExists": {"secretsmanager:VersionStage": "AWSCURRENT"},
+                    "Null": {"secretsmanager:VersionId": "true"},
+                },
+            },
+            {
+                "Sid": "DenyReadToAnyoneElse",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "arn:aws:secretsmanager:us-west-2:222222222222:secret:xacct-orders/db-credentials-AbC123",
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::222222222222:role/xacct-orders-data-api-access"}},
+            },
         ],
     }
 
@@ -140,7 +151,10 @@ def test_access_role_permissions_exact():
                 "Effect": "Allow",
                 "Action": "secretsmanager:GetSecretValue",
                 "Resource": "arn:aws:secretsmanager:us-west-2:222222222222:secret:xacct-orders/db-credentials-AbC123",
-                "Condition": {"StringEquals": {"secretsmanager:VersionStage": "AWSCURRENT"}},
+                "Condition": {
+                    "StringEqualsIfExists": {"secretsmanager:VersionStage": "AWSCURRENT"},
+                    "Null": {"secretsmanager:VersionId": "true"},
+                },
             },
             {
                 "Sid": "DecryptDbCredentials",
@@ -253,7 +267,17 @@ def test_secret_conditions_pin_awscurrent():
     for doc, sid in ((docs["secret_resource_policy"], "AllowAccessRoleReadCurrentVersion"),
                      (docs["access_role_permissions"], "ReadDbCredentials")):
         (stmt,) = [s for s in doc["Statement"] if s["Sid"] == sid]
-        assert stmt["Condition"] == {"StringEquals": {"secretsmanager:VersionStage": "AWSCURRENT"}}
+        # The Data API names no stage: a plain StringEquals would deny it. IfExists + Null(VersionId) admits the
+        # default (current) version and an explicit AWSCURRENT, and nothing else.
+        assert stmt["Condition"] == {"StringEqualsIfExists": {"secretsmanager:VersionStage": "AWSCURRENT"},
+                                     "Null": {"secretsmanager:VersionId": "true"}}
+
+
+def test_secret_policy_denies_everyone_but_the_access_role():
+    doc = policies.secret_resource_policy(ACCESS_ROLE_ARN, SECRET_ARN)
+    (deny,) = [s for s in doc["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": ACCESS_ROLE_ARN}}
+    assert deny["Action"] == "secretsmanager:GetSecretValue"
 
 
 def test_key_policy_consumer_statement_is_via_secrets_manager_only():
@@ -339,7 +363,7 @@ def test_missing_and_unexpected_statements_are_named():
 
 def test_changed_condition_is_a_difference():
     actual = policies.secret_resource_policy(ACCESS_ROLE_ARN, SECRET_ARN)
-    actual["Statement"][0]["Condition"]["StringEquals"]["secretsmanager:VersionStage"] = "AWSPREVIOUS"
+    actual["Statement"][0]["Condition"]["StringEqualsIfExists"]["secretsmanager:VersionStage"] = "AWSPREVIOUS"
     desired = policies.secret_resource_policy(ACCESS_ROLE_ARN, SECRET_ARN)
     assert not policies.equal(actual, desired)
     assert policies.differing_statements(actual, desired) == ["AllowAccessRoleReadCurrentVersion: differs"]

@@ -84,6 +84,8 @@ def inspect(ctx) -> dict:
 
 
 def endpoint_policy(ctx) -> dict:
+    if ctx.cfg.endpoint_policy == "full":
+        return policies.endpoint_full_access_policy()
     return policies.endpoint_policy(
         policies.role_arn(ctx.provider_account, ctx.names.access_role, ctx.partition), ctx.cluster.arn)
 
@@ -150,6 +152,10 @@ def plan(ctx, facts: dict) -> StepPlan:
                 "(its --name), or delete the other endpoint, then re-run.",
             )
         reasons.append("no rds-data endpoint tagged for this deployment")
+        if ctx.cfg.endpoint_policy != "full":
+            reasons.append(f"note: private DNS sends every rds-data call from {ctx.cfg.vpc_id} through it, and its policy "
+                           f"admits only the access role on {ctx.cluster.id} (--endpoint-policy full keeps other Data API "
+                           "users in this VPC working)")
         step.calls.append(Call(
             Account.CONSUMER, "ec2", "create_vpc_endpoint",
             {"VpcEndpointType": "Interface", "VpcId": ctx.cfg.vpc_id, "ServiceName": service_name(ctx.region),
