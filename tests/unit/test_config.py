@@ -162,7 +162,7 @@ def test_to_json_holds_no_profiles_or_secrets():
     assert data == {
         "name": "orders", "cluster": "orders-aurora", "vpc_id": "vpc-0abc1234",
         "subnet_ids": ["subnet-0abc1234", "subnet-0def5678"], "region": None, "db_user": "app_user", "db_name": None,
-        "consumer_role": "orders-app", "consumer_user": None, "enable_data_api": False,
+        "consumer_role": "orders-app", "consumer_user": None, "enable_data_api": False, "endpoint_policy": "restricted",
     }
 
 
