@@ -287,3 +287,26 @@ def test_endpoint_policy_full_and_back(world, password):
     doc = json.loads(ep2["PolicyDocument"])
     assert doc["Statement"][0]["Condition"]["ArnEquals"]["aws:PrincipalArn"].endswith(":role/xacct-default-data-api-access")
     _assert_usage_error(invoke(world.setup_args("--yes", "--endpoint-policy", "open")), "open", "--endpoint-policy")
+
+
+def test_teardown_leaves_data_api_on_for_another_deployment(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    # A second deployment on the same cluster, from another VPC (one private-DNS endpoint per VPC).
+    ec2 = world.consumer.client("ec2")
+    vpc2 = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc2, EnableDnsSupport={"Value": True})
+    ec2.modify_vpc_attribute(VpcId=vpc2, EnableDnsHostnames={"Value": True})
+    sub2 = ec2.create_subnet(VpcId=vpc2, CidrBlock="10.30.1.0/24", AvailabilityZone="us-west-2a")["Subnet"]["SubnetId"]
+    args = world.setup_args("--yes", name="second")
+    args[args.index("--vpc") + 1], args[args.index("--subnets") + 1] = vpc2, sub2
+    res = invoke(args)  # the Data API is already on: not this deployment's change
+    assert res.exit_code == 0, res.output
+    res = invoke(["teardown", "--yes"])
+    assert res.exit_code == 0, res.output
+    assert "second" in res.output and "Data API on" in res.output
+    rds = world.provider.client("rds")
+    assert rds.describe_db_clusters()["DBClusters"][0]["HttpEndpointEnabled"] is True
+    status = json.loads(invoke(["status", "--name", "second", "--output", "json"]).stdout)
+    assert [s["status"] for s in status["steps"]] == ["done"] * 8
+    assert invoke(["teardown", "--name", "second", "--yes"]).exit_code == 0
+    assert rds.describe_db_clusters()["DBClusters"][0]["HttpEndpointEnabled"] is True  # "second" never turned it on

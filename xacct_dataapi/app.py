@@ -227,6 +227,7 @@ class TeardownResult:
     seconds: float
     removed: list[dict]
     plan_doc: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, provider_profile: str | None = None,
@@ -261,13 +262,13 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
                 raise UsageError("Aborted: nothing was changed.", "Re-run and answer yes, or pass --yes.")
             runner = Runner(aws, state, state_path, render.ProgressReporter(ui.err), wait_timeout=wait_timeout)
             runner.execute(plan)
-            calls = runner.calls_made
+            calls, notes = runner.calls_made, runner.notes
         else:
-            calls = []
+            calls, notes = [], []
         if state.resources:
             state_mod.save(state, state_path)
             raise AwsError(f"Teardown left {len(state.resources)} resource(s) recorded in {state_path}.",
                            "Re-run `xacct teardown` to retry them.")
         if state_path.exists():
             state_mod.remove(state_path)
-        return TeardownResult(plan, calls, time.monotonic() - started, removed, plan_doc)
+        return TeardownResult(plan, calls, time.monotonic() - started, removed, plan_doc, notes)

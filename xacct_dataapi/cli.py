@@ -196,9 +196,12 @@ def teardown(
                                    secret_recovery_days=secret_recovery_days, wait_timeout=wait_timeout)
         if ui.json:
             render.print_json(ui.out, {"plan": result.plan_doc, "result": {
-                "removed": result.removed, "calls_made": result.calls_made, "seconds": round(result.seconds, 2)}})
+                "removed": result.removed, "calls_made": result.calls_made, "seconds": round(result.seconds, 2),
+                "notes": result.notes}})
         elif result.plan.steps:
             ui.err.print(f"Removed {len(result.removed)} recorded resource(s) in {result.seconds:.1f}s.")
+            for note in result.notes:
+                ui.err.print(note)
 
     _run(debug, go)
 

@@ -75,6 +75,7 @@ class Runner:
         self.sleep = sleep
         self.clock = clock
         self.calls_made: list[str] = []  # "service.method" of every AWS call that changed something
+        self.notes: list[str] = []  # things the operator should know (e.g. what was deliberately left)
         self._interrupt = _Interrupt()
 
     # --- driving ---------------------------------------------------------------------------
@@ -340,3 +341,49 @@ class Runner:
 
         self.poll(f"security group {GroupId} to be released by the endpoint's network interfaces (DependencyViolation)", try_delete)
         return {}
+
+    def _op_disable_data_api(self, account: Account, ClusterId: str, ClusterArn: str, EngineMode: str,
+                             Deployment: str) -> dict:
+        others = other_deployments_on_cluster(self.aws.client(account, "iam"), ClusterArn, Deployment)
+        if others:
+            self.reporter.waiting(f"leaving the Data API on: deployment(s) {', '.join(others)} use cluster {ClusterId}")
+            self.notes.append(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(others)} use it.")
+            return {}
+        rds = self.aws.client(account, "rds")
+        try:
+            if EngineMode == "serverless":
+                rds.modify_db_cluster(DBClusterIdentifier=ClusterId, EnableHttpEndpoint=False, ApplyImmediately=True)
+                self.calls_made.append("rds.modify_db_cluster")
+            else:
+                rds.disable_http_endpoint(ResourceArn=ClusterArn)
+                self.calls_made.append("rds.disable_http_endpoint")
+        except ClientError as exc:
+            if error_code(exc) in ("DBClusterNotFoundFault", "ResourceNotFoundFault"):
+                return {}
+            raise
+
+        def off() -> bool:
+            return not rds.describe_db_clusters(DBClusterIdentifier=ClusterId)["DBClusters"][0].get("HttpEndpointEnabled")
+
+        self.poll(f"the Data API of cluster {ClusterId} to turn off", off)
+        return {}
+
+
+def other_deployments_on_cluster(iam, cluster_arn: str, deployment: str) -> list[str]:
+    """Other xacct deployments whose access role may run statements on this cluster (read-only)."""
+    found = []
+    for page in iam.get_paginator("list_roles").paginate():
+        for role in page.get("Roles", []):
+            name = role["RoleName"]
+            if not (name.startswith("xacct-") and name.endswith("-data-api-access")):
+                continue
+            other = name[len("xacct-"):-len("-data-api-access")]
+            if other == deployment:
+                continue
+            try:
+                doc = iam.get_role_policy(RoleName=name, PolicyName=f"xacct-{other}-data-api")["PolicyDocument"]
+            except ClientError:
+                continue
+            if cluster_arn in json.dumps(doc):
+                found.append(other)
+    return sorted(found)

@@ -173,9 +173,12 @@ def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(st
                   resources=[ResourceRow(step=0, kind="data_api", id=CLUSTER_ID, account="provider", arn=CLUSTER_ARN)])
     plan = plan_teardown(state)
     assert [(c.service, c.method, c.params) for c in plan.calls] == [
-        ("rds", "disable_http_endpoint", {"ResourceArn": CLUSTER_ARN})]
+        ("xacct", "disable_data_api", {"ClusterId": CLUSTER_ID, "ClusterArn": CLUSTER_ARN, "EngineMode": "provisioned",
+                                       "Deployment": "orders"})]
 
     aws = FakeSessions()
+    iam = aws.stub(Account.PROVIDER, "iam")
+    iam.add_response("list_roles", {"Roles": []}, {})  # no other xacct deployment uses the cluster
     rds = aws.stub(Account.PROVIDER, "rds")
     rds.add_response("disable_http_endpoint", {"ResourceArn": CLUSTER_ARN, "HttpEndpointEnabled": False},
                      {"ResourceArn": CLUSTER_ARN})

@@ -77,7 +77,7 @@ FULL_TEARDOWN = [
     ("xacct", "delete_iam_user"),
     ("kms", "delete_alias"),
     ("xacct", "schedule_key_deletion"),
-    ("rds", "modify_db_cluster"),            # Data API back off (serverless v1)
+    ("xacct", "disable_data_api"),           # Data API back off, unless another deployment uses the cluster
 ]
 
 
@@ -106,8 +106,8 @@ def test_full_teardown_parameters():
     assert by_method[("xacct", "delete_iam_user")].params == {"UserName": USER}
     assert by_method[("kms", "delete_alias")].params == {"AliasName": ALIAS}
     assert by_method[("xacct", "schedule_key_deletion")].params == {"KeyId": KEY_ID, "PendingWindowInDays": 7}
-    assert by_method[("rds", "modify_db_cluster")].params == {
-        "DBClusterIdentifier": "orders-aurora", "EnableHttpEndpoint": False, "ApplyImmediately": True}
+    assert by_method[("xacct", "disable_data_api")].params == {
+        "ClusterId": "orders-aurora", "ClusterArn": CLUSTER_ARN, "EngineMode": "serverless", "Deployment": "orders"}
     assert by_method[("iam", "delete_role_policy")].account is Account.PROVIDER
     assert by_method[("iam", "delete_user_policy")].account is Account.CONSUMER
 
@@ -116,8 +116,7 @@ def test_teardown_of_a_provisioned_cluster_uses_disable_http_endpoint_and_the_ke
     s = full_state(key_deletion_days=30)
     s.values["cluster_engine_mode"] = "provisioned"
     by_method = {(c.service, c.method): c for c in plan_teardown(s).calls}
-    assert by_method[("rds", "disable_http_endpoint")].params == {"ResourceArn": CLUSTER_ARN}
-    assert ("rds", "modify_db_cluster") not in by_method
+    assert by_method[("xacct", "disable_data_api")].params["EngineMode"] == "provisioned"
     assert by_method[("xacct", "schedule_key_deletion")].params["PendingWindowInDays"] == 30
 
 
@@ -176,7 +175,7 @@ def test_teardown_of_a_partial_state():
     s = full_state()
     s.resources = full_rows()[:3]  # a run that died after the alias
     assert calls_of(plan_teardown(s)) == [("kms", "delete_alias"), ("xacct", "schedule_key_deletion"),
-                                          ("rds", "modify_db_cluster")]
+                                          ("xacct", "disable_data_api")]
 
 
 # --- setup plans with a fake context --------------------------------------------------------------

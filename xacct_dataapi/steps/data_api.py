@@ -57,12 +57,10 @@ def plan(ctx, facts: dict) -> StepPlan:
 
 
 def teardown(row, state) -> list[Call]:
-    engine_mode = state.values.get("cluster_engine_mode", "provisioned")
-    if engine_mode == "serverless":
-        return [Call(Account.PROVIDER, "rds", "modify_db_cluster",
-                     {"DBClusterIdentifier": row.id, "EnableHttpEndpoint": False, "ApplyImmediately": True},
-                     forget=(row.kind, row.id), ok_codes=("DBClusterNotFoundFault",), wait=_wait(row.id, False),
-                     description="turn the Data API back off (xacct turned it on)")]
-    return [Call(Account.PROVIDER, "rds", "disable_http_endpoint", {"ResourceArn": row.arn},
-                 forget=(row.kind, row.id), ok_codes=("DBClusterNotFoundFault", "ResourceNotFoundFault"), wait=_wait(row.id, False),
-                 description="turn the Data API back off (xacct turned it on)")]
+    # A composite: it first looks for other xacct deployments on the same cluster and leaves the Data
+    # API on for them (turning it off would break their path).
+    return [Call(Account.PROVIDER, "xacct", "disable_data_api",
+                 {"ClusterId": row.id, "ClusterArn": row.arn, "EngineMode": state.values.get("cluster_engine_mode", "provisioned"),
+                  "Deployment": state.name},
+                 forget=(row.kind, row.id),
+                 description="turn the Data API back off (xacct turned it on), unless another xacct deployment uses the cluster")]
