@@ -310,3 +310,32 @@ def test_teardown_leaves_data_api_on_for_another_deployment(world, password):
     assert [s["status"] for s in status["steps"]] == ["done"] * 8
     assert invoke(["teardown", "--name", "second", "--yes"]).exit_code == 0
     assert rds.describe_db_clusters()["DBClusters"][0]["HttpEndpointEnabled"] is True  # "second" never turned it on
+
+
+def test_changing_db_user_rewrites_the_secret(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    sm = world.provider.client("secretsmanager")
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="xacct-default/db-credentials")["Tags"]}
+    assert tags["xacct:connection"].startswith("app_user@")
+    res = invoke(world.setup_args("--enable-data-api", "--yes", "--db-user", "reporting", "--dry-run", "--output", "json"))
+    step3 = next(s for s in json.loads(res.stdout)["steps"] if s["number"] == 3)
+    assert step3["action"] == "repair" and "reporting@" in step3["reason"]
+    secret_string = step3["calls"][0]["params"]["SecretString"]
+    assert secret_string["username"] == "reporting" and secret_string["password"] == "********"
+    res = invoke(world.setup_args("--enable-data-api", "--yes", "--db-user", "reporting"))
+    assert res.exit_code == 0, res.output
+    value = json.loads(sm.get_secret_value(SecretId="xacct-default/db-credentials")["SecretString"])
+    assert value["username"] == "reporting" and value["password"] == password
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="xacct-default/db-credentials")["Tags"]}
+    assert tags["xacct:connection"].startswith("reporting@")
+    res = invoke(world.setup_args("--enable-data-api", "--yes", "--db-user", "reporting", "--output", "json"))
+    assert json.loads(res.stdout)["result"]["calls_made"] == []
+
+
+def test_rotate_password(world, password, monkeypatch):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    monkeypatch.setenv("XACCT_DB_PASSWORD", "rotated-Passw0rd")
+    res = invoke(world.setup_args("--enable-data-api", "--yes", "--rotate-password"))
+    assert res.exit_code == 0, res.output
+    sm = world.provider.client("secretsmanager")
+    assert json.loads(sm.get_secret_value(SecretId="xacct-default/db-credentials")["SecretString"])["password"] == "rotated-Passw0rd"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import click
 from rich.console import Console
 
 from xacct_dataapi import render
@@ -15,7 +16,7 @@ from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.config import Config, state_path_for, validate_name
 from xacct_dataapi.context import build_context, check_accounts  # noqa: F401  (used by cli)
-from xacct_dataapi.errors import AwsError, StateError, UsageError
+from xacct_dataapi.errors import AwsError, Interrupted, StateError, UsageError
 from xacct_dataapi.models import Action, Plan, Sensitive
 from xacct_dataapi.planner import plan_setup, plan_teardown
 from xacct_dataapi.runner import Runner
@@ -39,7 +40,10 @@ class UI:
                              "Review the plan (e.g. with --dry-run) and re-run with --yes.")
         import typer
 
-        return typer.confirm(question, default=False, err=True)
+        try:
+            return typer.confirm(question, default=False, err=True)
+        except (click.exceptions.Abort, KeyboardInterrupt, EOFError):
+            raise Interrupted("Interrupted at the confirmation prompt: nothing was changed.") from None
 
 
 def resolve_state_path(state: Path | None, name: str | None) -> Path:
@@ -48,7 +52,7 @@ def resolve_state_path(state: Path | None, name: str | None) -> Path:
     return state_path_for(validate_name(name or "default"))
 
 
-def password_source(from_stdin: bool, ui: UI) -> Callable[[], str]:
+def password_source(from_stdin: bool, ui: UI, db_user: str = "the database user") -> Callable[[], str]:
     """The DB password, read once, only if a call needs it. Never from argv; never stored."""
     cache: dict[str, str] = {}
 
@@ -62,7 +66,11 @@ def password_source(from_stdin: bool, ui: UI) -> Callable[[], str]:
         elif ui.stdin_tty():
             import typer
 
-            pw = typer.prompt("Password for the database user", hide_input=True, err=True)
+            try:
+                pw = typer.prompt(f"Password of database user {db_user} (stored only in the secret)", hide_input=True,
+                                  confirmation_prompt=True, err=True)
+            except (click.exceptions.Abort, KeyboardInterrupt, EOFError):
+                raise Interrupted("Interrupted at the password prompt: nothing was changed.") from None
         else:
             raise UsageError("The DB password is needed to create the secret, but none was given and stdin is not a terminal.",
                              "Set XACCT_DB_PASSWORD in the environment or pipe it with --db-password-stdin.")
@@ -110,7 +118,7 @@ def setup(cfg: Config, state_path: Path, ui: UI, *, dry_run: bool, password_from
         raise StateError(f"State file {state_path} belongs to deployment {existing.name!r}, not {cfg.name!r}.",
                          "Pass the matching --name, or another --state path.")
     aws = Sessions.from_profiles(cfg.consumer_profile, cfg.provider_profile, cfg.region)
-    password = password or password_source(password_from_stdin, ui)
+    password = password or password_source(password_from_stdin, ui, cfg.db_user)
     if dry_run:
         return _setup_locked(cfg, aws, state_path, existing, ui, True, password, wait_timeout, started)
     with state_mod.locked(state_path):

@@ -84,6 +84,8 @@ def setup(
     consumer_role: Annotated[Optional[str], typer.Option("--consumer-role", help="Existing consumer role (name or ARN) to grant.")] = None,
     consumer_user: Annotated[Optional[str], typer.Option("--consumer-user", help="Existing consumer IAM user to grant.")] = None,
     enable_data_api: Annotated[bool, typer.Option("--enable-data-api", help="Turn the cluster's Data API on if it is off.")] = False,
+    rotate_password: Annotated[bool, typer.Option("--rotate-password", help="Write the secret again with a new "
+                                                                           "password (after changing it in the database).")] = False,
     db_password_stdin: Annotated[bool, typer.Option("--db-password-stdin", help="Read the DB password from stdin "
                                                                                "(or set XACCT_DB_PASSWORD).")] = False,
     key_deletion_days: Annotated[int, typer.Option("--key-deletion-days", help="KMS deletion window used at teardown (7-30).")] = 7,
@@ -104,7 +106,7 @@ def setup(
                      vpc_id=vpc, subnet_ids=tuple(s.strip() for s in subnets.split(",") if s.strip()), region=region,
                      db_user=db_user, db_name=db_name, consumer_role=consumer_role, consumer_user=consumer_user,
                      enable_data_api=enable_data_api, key_deletion_days=key_deletion_days,
-                     endpoint_policy=endpoint_policy)
+                     endpoint_policy=endpoint_policy, rotate_password=rotate_password)
         cfg.validate()
         path = state or usecases.resolve_state_path(None, name)
         result = usecases.setup(cfg, path, ui, dry_run=dry_run, password_from_stdin=db_password_stdin,

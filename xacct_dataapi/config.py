@@ -97,6 +97,7 @@ class Config:
     enable_data_api: bool = False
     key_deletion_days: int = 7
     endpoint_policy: str = "restricted"  # or "full": AWS's default policy on the endpoint
+    rotate_password: bool = False  # write the secret again with a new password
     extra: dict = field(default_factory=dict)
 
     @property

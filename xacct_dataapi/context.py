@@ -88,26 +88,26 @@ class Context:
         value = self.external_id()
         return Ref("external_id") if getattr(self, "new_external_id", False) else value
 
-    def secret_string(self) -> Sensitive:
+    def secret_fields(self) -> dict:
+        """The secret's content without the password, and a one-line summary of it."""
         cluster, cfg = self.cluster, self.cfg
         engine = "postgres" if "postgres" in cluster.engine else "mysql"
         dbname = cfg.db_name or cluster.database or ("postgres" if engine == "postgres" else "mysql")
+        fields = {"username": cfg.db_user, "engine": engine, "host": cluster.endpoint, "port": cluster.port, "dbname": dbname}
+        return {"fields": fields, "connection": f"{cfg.db_user}@{cluster.endpoint}:{cluster.port}/{dbname}"}
+
+    def secret_string(self) -> Sensitive:
+        fields = self.secret_fields()["fields"]
 
         def build() -> str:
             import json
 
-            return json.dumps(
-                {
-                    "username": cfg.db_user,
-                    "password": self.password(),
-                    "engine": engine,
-                    "host": cluster.endpoint,
-                    "port": cluster.port,
-                    "dbname": dbname,
-                }
-            )
+            return json.dumps({"username": fields["username"], "password": self.password(), **{
+                k: fields[k] for k in ("engine", "host", "port", "dbname")}})
 
-        return Sensitive(build)
+        # A plan shows every key of the secret, with only the password masked.
+        return Sensitive(build, preview={"username": fields["username"], "password": "********",
+                                         **{k: fields[k] for k in ("engine", "host", "port", "dbname")}})
 
 
 def _read(what: str, fn: Callable[[], Any]) -> Any:

@@ -31,10 +31,11 @@ class Ref:
 class Sensitive:
     """A secret value: resolved only at execution, rendered as '********' everywhere else."""
 
-    __slots__ = ("_get",)
+    __slots__ = ("_get", "preview")
 
-    def __init__(self, get: Callable[[], str]):
+    def __init__(self, get: Callable[[], str], preview: Any = None):
         self._get = get
+        self.preview = preview  # a safe view for plans (e.g. the secret's keys with the password masked)
 
     def reveal(self) -> str:
         return self._get()
@@ -141,7 +142,7 @@ def render_value(value: Any) -> Any:
     if isinstance(value, Ref):
         return str(value)
     if isinstance(value, Sensitive):
-        return "********"
+        return value.preview if value.preview is not None else "********"
     if isinstance(value, JsonDoc):
         return render_value(value.doc)
     if isinstance(value, dict):

@@ -40,6 +40,15 @@ def _key_matches(kms_key_id: str | None, ctx) -> bool:
     return bool(kms_key_id) and kms_key_id in (key_arn, key_id, ctx.names.key_alias)
 
 
+TAG_CONNECTION = "xacct:connection"
+
+
+def connection(ctx) -> str:
+    """What the secret points at, minus the password: kept as a tag so a change is seen without reading the secret
+    (its policy denies GetSecretValue to everyone but the access role)."""
+    return ctx.secret_fields()["connection"]
+
+
 def plan(ctx, facts: dict) -> StepPlan:
     name = ctx.names.secret
     step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, "")
@@ -50,7 +59,8 @@ def plan(ctx, facts: dict) -> StepPlan:
         step.calls.append(Call(
             Account.PROVIDER, "secretsmanager", "create_secret",
             {"Name": name, "Description": f"xacct {ctx.names.deployment}: Data API credentials for {ctx.cluster.id}",
-             "KmsKeyId": key_arn, "SecretString": ctx.secret_string(), "Tags": iam_tags(ctx.names.tags())},
+             "KmsKeyId": key_arn, "SecretString": ctx.secret_string(),
+             "Tags": iam_tags({**ctx.names.tags(), TAG_CONNECTION: connection(ctx)})},
             outputs={"secret_arn": "ARN"}, record=Record("secret", name, arn=Ref("secret_arn")), retry=SCHEDULED,
             description="create the secret"))
         return step
@@ -64,6 +74,9 @@ def plan(ctx, facts: dict) -> StepPlan:
         step.calls.append(Call(Account.PROVIDER, "secretsmanager", "update_secret",
                                {"SecretId": arn, "KmsKeyId": key_arn, "SecretString": ctx.secret_string()},
                                description="write fresh credentials under the key"))
+        step.calls.append(Call(Account.PROVIDER, "secretsmanager", "tag_resource",
+                               {"SecretId": arn, "Tags": iam_tags({TAG_CONNECTION: connection(ctx)})},
+                               description="record what the secret points at"))
         ctx.values["secret_arn"] = arn
         return step
     if not _key_matches(desc.get("KmsKeyId"), ctx):
@@ -73,12 +86,31 @@ def plan(ctx, facts: dict) -> StepPlan:
         step.calls.append(Call(Account.PROVIDER, "secretsmanager", "update_secret",
                                {"SecretId": arn, "KmsKeyId": key_arn, "SecretString": ctx.secret_string()},
                                record=Record("secret", name, arn=arn), description="re-encrypt with the xacct key"))
-    elif not ctx.state.find("secret", name):
-        step.action, step.reason = Action.REPAIR, f"secret {name} exists but was not recorded"
-        step.calls.append(Call(Account.PROVIDER, "xacct", "record", {}, record=Record("secret", name, arn=arn),
-                               description="record the secret"))
+        step.calls.append(Call(Account.PROVIDER, "secretsmanager", "tag_resource",
+                               {"SecretId": arn, "Tags": iam_tags({TAG_CONNECTION: connection(ctx)})},
+                               description="record what the secret points at"))
     else:
-        step.reason = f"secret {name} exists, encrypted with the xacct key"
+        have = tag_dict(desc.get("Tags")).get(TAG_CONNECTION)
+        want = connection(ctx)
+        if have != want or ctx.cfg.rotate_password:
+            step.action = Action.REPAIR
+            if have != want:
+                step.reason = f"secret {name} holds credentials for {have or 'an unknown user'}, setup asks for {want}"
+                step.problems = [step.reason]
+            else:
+                step.reason = f"--rotate-password: new credentials for {want}"
+            step.calls.append(Call(Account.PROVIDER, "secretsmanager", "update_secret",
+                                   {"SecretId": arn, "SecretString": ctx.secret_string()},
+                                   record=Record("secret", name, arn=arn), description="write the new credentials"))
+            step.calls.append(Call(Account.PROVIDER, "secretsmanager", "tag_resource",
+                                   {"SecretId": arn, "Tags": iam_tags({TAG_CONNECTION: want})},
+                                   description="record what the secret points at"))
+        elif not ctx.state.find("secret", name):
+            step.action, step.reason = Action.REPAIR, f"secret {name} exists but was not recorded"
+            step.calls.append(Call(Account.PROVIDER, "xacct", "record", {}, record=Record("secret", name, arn=arn),
+                                   description="record the secret"))
+        else:
+            step.reason = f"secret {name} exists, encrypted with the xacct key, for {want}"
     return step
 
 
