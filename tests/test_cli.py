@@ -339,3 +339,42 @@ def test_rotate_password(world, password, monkeypatch):
     assert res.exit_code == 0, res.output
     sm = world.provider.client("secretsmanager")
     assert json.loads(sm.get_secret_value(SecretId="xacct-default/db-credentials")["SecretString"])["password"] == "rotated-Passw0rd"
+
+
+def test_teardown_dry_run_changes_nothing(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    before = Path(".xacct/default.json").read_bytes()
+    res = invoke(["teardown", "--dry-run", "--output", "json"])
+    assert res.exit_code == 0, res.output
+    plan = json.loads(res.stdout)
+    assert plan["kind"] == "teardown" and plan["steps"][0]["number"] == 7
+    assert Path(".xacct/default.json").read_bytes() == before
+    assert world.provider.client("iam").get_role(RoleName="xacct-default-data-api-access")
+
+
+def test_verify_refuses_a_profile_outside_the_consumer_account(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    _assert_usage_error(invoke(["verify", "--as-profile", "provider"]), PROVIDER, "consumer account")
+    res = invoke(["verify", "--output", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["role_arn"].endswith(":role/xacct-default-data-api-access")
+    # the temporary access key minted for the check is gone again
+    assert world.consumer.client("iam").list_access_keys(UserName="xacct-default-data-api-client")["AccessKeyMetadata"] == []
+
+
+@pytest.mark.parametrize("region", ["us west", "US-WEST-2", "uswest2"])
+def test_bad_region_is_a_usage_error(world, password, region):
+    _assert_usage_error(invoke(world.setup_args("--enable-data-api", "--yes", "--region", region)), repr(region), "--region")
+
+
+def test_state_path_that_is_a_directory(world, password, tmp_path):
+    d = tmp_path / "adir"
+    d.mkdir()
+    res = invoke(world.setup_args("--enable-data-api", "--yes", "--state", str(d)))
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert str(d) in res.output
+
+
+def test_wait_timeout_must_be_positive(world, password):
+    res = invoke(world.setup_args("--enable-data-api", "--yes", "--wait-timeout", "-5"))
+    assert res.exit_code == 2 and "--wait-timeout" in res.output

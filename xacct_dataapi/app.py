@@ -236,11 +236,12 @@ class TeardownResult:
     removed: list[dict]
     plan_doc: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    dry_run: bool = False
 
 
 def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, provider_profile: str | None = None,
              region: str | None = None, key_deletion_days: int | None = None, secret_recovery_days: int | None = None,
-             wait_timeout: float = 300.0) -> TeardownResult:
+             wait_timeout: float = 300.0, dry_run: bool = False) -> TeardownResult:
     started = time.monotonic()
     if key_deletion_days is not None and not 7 <= key_deletion_days <= 30:
         raise UsageError(f"--key-deletion-days {key_deletion_days} is out of range.", "AWS accepts 7 to 30 days.")
@@ -252,7 +253,9 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
         if state is None and (consumer_profile or provider_profile):
             state = _discover_for_teardown(state_path, consumer_profile, provider_profile, region, ui)
         if state is None:
-            ui.err.print(f"Nothing to tear down: no state file at {state_path}.")
+            hint = ("" if (consumer_profile or provider_profile) else
+                    " To look for the deployment's resources by tag in AWS, pass --consumer-profile and --provider-profile.")
+            ui.err.print(f"Nothing to tear down: no state file at {state_path}.{hint}")
             return TeardownResult(Plan("teardown", []), [], time.monotonic() - started, [])
         if key_deletion_days is not None:
             state.config["key_deletion_days"] = key_deletion_days
@@ -262,7 +265,15 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
         plan_doc = render.plan_json(plan, {"name": state.name, "region": state.region, "accounts": state.accounts,
                                            "state_file": str(state_path)})
         if not ui.json:
-            ui.out.print(render.plan_table(plan, f"xacct teardown plan — deployment {state.name!r}"))
+            ui.out.print(render.plan_table(plan, f"xacct teardown plan — deployment {state.name!r}, consumer "
+                                                 f"{state.accounts.get('consumer')} / provider {state.accounts.get('provider')}, "
+                                                 f"{state.region}"))
+        if dry_run:
+            if ui.json:
+                render.print_json(ui.out, plan_doc)
+            else:
+                ui.err.print("Dry run: nothing was changed.")
+            return TeardownResult(plan, [], time.monotonic() - started, [], {}, [], dry_run=True)
         if plan.changes:
             aws = _sessions_for(state, consumer_profile, provider_profile, region)
             check_accounts(aws, state)

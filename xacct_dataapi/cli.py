@@ -8,6 +8,8 @@ import typer
 
 from xacct_dataapi import __version__, app as usecases, render
 from xacct_dataapi.config import Config
+from botocore.exceptions import BotoCoreError
+
 from xacct_dataapi.errors import INTERRUPTED, XacctError
 
 cli = typer.Typer(
@@ -25,7 +27,7 @@ StateOpt = Annotated[Optional[Path], typer.Option("--state", help="State file (d
 NameOpt = Annotated[Optional[str], typer.Option("--name", help="Deployment name (letters, digits, '-'; default 'default').")]
 ConsumerOverride = Annotated[Optional[str], typer.Option("--consumer-profile", help="Override the recorded profile.")]
 ProviderOverride = Annotated[Optional[str], typer.Option("--provider-profile", help="Override the recorded profile.")]
-WaitTimeout = Annotated[float, typer.Option("--wait-timeout", help="Seconds to wait for AWS to settle (IAM propagation, "
+WaitTimeout = Annotated[float, typer.Option("--wait-timeout", min=1.0, help="Seconds to wait for AWS to settle (IAM propagation, "
                                                                    "endpoint availability, deletions).")]
 
 
@@ -53,6 +55,21 @@ def _run(debug: bool, fn):
             raise
         err.print("Interrupted. Re-run the same command to resume; the state file records everything made so far.")
         raise typer.Exit(INTERRUPTED) from None
+    except BotoCoreError as exc:
+        # Not an API error (those are ClientErrors, handled per step): a connection, endpoint or parsing failure.
+        if debug:
+            raise
+        render.error(err, XacctError(f"AWS could not be reached or answered unexpectedly: {exc}.",
+                                     "Check the region (--region), network access, and any AWS_ENDPOINT_URL / endpoint_url "
+                                     "setting; re-run with --debug for details. Anything made so far is recorded."))
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        if debug:
+            raise
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        render.error(err, XacctUsage(f"Cannot use{where}: {exc.strerror or exc}.",
+                                     "Pass --state with a writable file path (not a directory), or fix the permissions."))
+        raise typer.Exit(2) from None
 
 
 def version_callback(value: bool):
@@ -141,10 +158,9 @@ def _report_setup(ui: usecases.UI, result, path: Path) -> None:
         for p in result.problems:
             ui.err.print(f"Step 8 failed: {p}")
         if not result.problems:
-            ui.err.print(
-                "The application assumes "
-                f"{v.get('access_role_arn')} (ExternalId {v.get('external_id')}) and calls rds-data with "
-                f"resourceArn={v.get('cluster_arn')} secretArn={v.get('secret_arn')}.")
+            how = (f"The application assumes {v.get('access_role_arn')} (ExternalId {v.get('external_id')}) and calls "
+                   f"rds-data with resourceArn={v.get('cluster_arn')} secretArn={v.get('secret_arn')}.")
+            ui.err.print(how, soft_wrap=True)
 
 
 @cli.command()
@@ -184,6 +200,7 @@ def teardown(
                                                                 help="Keep a 7-30 day recovery window for the secret "
                                                                      "(default: delete at once).")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the teardown plan; change nothing.")] = False,
     output: Output = "text",
     wait_timeout: WaitTimeout = 300.0,
     debug: Debug = False,
@@ -195,7 +212,9 @@ def teardown(
         path = usecases.resolve_state_path(state, name)
         result = usecases.teardown(path, ui, consumer_profile=consumer_profile, provider_profile=provider_profile,
                                    region=region, key_deletion_days=key_deletion_days,
-                                   secret_recovery_days=secret_recovery_days, wait_timeout=wait_timeout)
+                                   secret_recovery_days=secret_recovery_days, wait_timeout=wait_timeout, dry_run=dry_run)
+        if result.dry_run:
+            return
         if ui.json:
             render.print_json(ui.out, {"plan": result.plan_doc, "result": {
                 "removed": result.removed, "calls_made": result.calls_made, "seconds": round(result.seconds, 2),
@@ -299,6 +318,18 @@ def _sandbox_call(fn):
         raise XacctError(f"Sandbox failed: {exc}") from None
 
 
+def _running_sandbox(dir: Path) -> dict | None:
+    import json
+    import os
+
+    try:
+        info = json.loads((dir / "sandbox.json").read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info
+
+
 @sandbox_app.command("up")
 def sandbox_up(
     dir: SandboxDir = Path(".xacct/sandbox"),
@@ -314,6 +345,11 @@ def sandbox_up(
 
         from xacct_dataapi.sandbox import Sandbox
 
+        running = _running_sandbox(dir)
+        if running:
+            raise XacctUsage(f"A sandbox is already running from {dir}: {running['endpoint_url']} (pid {running['pid']}).",
+                             f"Use it (the exports are in {dir}), stop it with `xacct sandbox down --dir {dir}`, "
+                             "or pass another --dir.")
         sandbox = Sandbox(dir, port=port, engine=engine)
         info = _sandbox_call(sandbox.start)
         out = render.make_console()
@@ -322,9 +358,9 @@ def sandbox_up(
                   f"(profile {info.consumer_profile}), provider account {info.provider_account} (profile {info.provider_profile}).")
         out.print("Point your shell at it:")
         for k, v in env.items():
-            out.print(f"  export {k}={v}")
+            out.print(f"  export {k}={v}", soft_wrap=True)
         out.print("Then try:")
-        out.print(f"  XACCT_DB_PASSWORD=demo-only-password {info.setup_command()} --yes")
+        out.print(f"  XACCT_DB_PASSWORD=demo-only-password {info.setup_command()} --yes", soft_wrap=True)
         out.print("Stop it with Ctrl-C or `xacct sandbox down" + (f" --dir {dir}`." if str(dir) != ".xacct/sandbox" else "`."))
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -14,6 +14,7 @@ CLUSTER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:rds:([a-z0-9-]+):(\d{12}):cluster:
 CLUSTER_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}\Z")
 DB_USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}\Z")
 IAM_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}\Z")
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}\Z")
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]{1,64})\Z")
 
 TAG_DEPLOYMENT = "xacct:deployment"
@@ -117,6 +118,8 @@ class Config:
                 "Pass the DB cluster identifier (e.g. --cluster orders-aurora) or its ARN "
                 "(arn:aws:rds:REGION:ACCOUNT:cluster:ID).",
             )
+        if self.region is not None and not REGION_RE.match(self.region):
+            raise UsageError(f"--region {self.region!r} is not an AWS region name.", "Use a region code such as us-west-2 or eu-west-1.")
         if not VPC_RE.match(self.vpc_id or ""):
             raise UsageError(f"--vpc {self.vpc_id!r} is not a VPC id.", "Pass the consumer VPC id, e.g. --vpc vpc-0abc1234.")
         if not self.subnet_ids:
@@ -129,7 +132,8 @@ class Config:
             if not SUBNET_RE.match(s):
                 raise UsageError(f"--subnets value {s!r} is not a subnet id.", "Use ids like subnet-0abc1234, comma-separated.")
         if len(set(self.subnet_ids)) != len(self.subnet_ids):
-            raise UsageError(f"--subnets lists a subnet twice: {','.join(self.subnet_ids)}.", "List each subnet once.")
+            twice = sorted({s for s in self.subnet_ids if self.subnet_ids.count(s) > 1})
+            raise UsageError(f"--subnets lists {', '.join(twice)} more than once.", "List each subnet once.")
         if not DB_USER_RE.match(self.db_user or ""):
             raise UsageError(f"--db-user {self.db_user!r} is not a valid database user name.", "Use letters, digits and '_'.")
         if self.db_name is not None and not DB_USER_RE.match(self.db_name):

@@ -54,7 +54,8 @@ def plan_json(plan: Plan, meta: dict) -> dict:
         **meta,
         "kind": plan.kind,
         "changes": plan.changes,
-        "steps": [step_json(s) for s in sorted(plan.steps, key=lambda s: s.number)],
+        # Setup shows the recipe's numbering (execution_order says what runs when); teardown runs as listed.
+        "steps": [step_json(s) for s in (plan.steps if plan.kind == "teardown" else sorted(plan.steps, key=lambda s: s.number))],
         "execution_order": [s.key for s in plan.steps],
     }
 

@@ -60,7 +60,12 @@ def verify(state: State, aws: Sessions, *, sql: str = "SELECT 1", as_profile: st
     try:
         if as_profile:
             session = boto3.Session(profile_name=as_profile, region_name=aws.region)
-            principal = as_profile
+            identity = session.client("sts", region_name=aws.region).get_caller_identity()
+            if identity["Account"] != state.accounts.get("consumer"):
+                raise UsageError(f"--as-profile {as_profile!r} acts in account {identity['Account']}, not in the consumer "
+                                 f"account {state.accounts.get('consumer')}.",
+                                 "Pass a profile of the consumer principal (the application's role or user).")
+            principal = identity["Arn"]
         elif user_row is not None:
             minted = iam.create_access_key(UserName=user_row.id)["AccessKey"]
             session = boto3.Session(profile_name=aws.consumer_profile, region_name=aws.region,

@@ -145,6 +145,15 @@ def test_setup_status_rerun_verify_teardown(sandbox, monkeypatch):
     run(info, home, "teardown", "--name", "e2e", "--yes")
 
 
+def test_second_sandbox_up_on_the_same_dir_is_refused(sandbox):
+    info, home, proc = sandbox
+    res = subprocess.run([*xacct_cmd(), "sandbox", "up", "--dir", str(info.dir)], env=clean_env(), cwd=home,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "already running" in res.stderr and str(proc.pid) in res.stderr
+    assert proc.poll() is None  # the first one keeps serving
+
+
 def test_bad_profile_is_a_usage_error(sandbox):
     info, home, _ = sandbox
     args = setup_args(info, "bad")
