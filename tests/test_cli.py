@@ -378,3 +378,31 @@ def test_state_path_that_is_a_directory(world, password, tmp_path):
 def test_wait_timeout_must_be_positive(world, password):
     res = invoke(world.setup_args("--enable-data-api", "--yes", "--wait-timeout", "-5"))
     assert res.exit_code == 2 and "--wait-timeout" in res.output
+
+
+def test_endpoint_deleted_by_hand_is_missing_then_recreated_and_old_id_forgotten(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    state = json.loads(Path(".xacct/default.json").read_text())
+    old = state["values"]["endpoint_id"]
+    ec2 = world.consumer.client("ec2")
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[old])
+    ec2.authorize_security_group_ingress(GroupId=state["values"]["security_group_id"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    report = json.loads(invoke(["status", "--output", "json"]).stdout)
+    step7 = report["steps"][6]
+    assert step7["status"] == "drifted"
+    text = " ".join(step7["detail"])
+    assert "tcp 22 0.0.0.0/0" in text and "no rds-data endpoint" in text  # both problems are shown
+    res = invoke(world.setup_args("--enable-data-api", "--yes"))
+    assert res.exit_code == 0, res.output
+    state = json.loads(Path(".xacct/default.json").read_text())
+    endpoints = [r["id"] for r in state["resources"] if r["kind"] == "vpc_endpoint"]
+    assert len(endpoints) == 1 and endpoints[0] != old
+    assert json.loads(invoke(["status", "--output", "json"]).stdout)["all_done"] is True
+
+
+def test_swapped_profiles_are_named(world, password):
+    args = world.setup_args("--enable-data-api", "--yes")
+    i, j = args.index("--consumer-profile") + 1, args.index("--provider-profile") + 1
+    args[i], args[j] = "provider", "consumer"
+    _assert_usage_error(invoke(args), "swapped")

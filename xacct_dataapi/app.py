@@ -155,6 +155,7 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     state.config = {**state.config, **cfg.to_json(), "key_deletion_days": cfg.key_deletion_days}
     state.values.update({k: v for k, v in ctx.values.items() if v is not None})
     state.values["cluster_engine_mode"] = ctx.cluster.engine_mode
+    started = time.monotonic()  # report the time spent applying, not the time at the prompts
     runner = Runner(aws, state, state_path, render.ProgressReporter(ui.err), wait_timeout=wait_timeout)
     previous_error = state.last_error
     if plan.changes or existing is None:
@@ -279,6 +280,7 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
             check_accounts(aws, state)
             if not ui.confirm("Delete these resources?"):
                 raise UsageError("Aborted: nothing was changed.", "Re-run and answer yes, or pass --yes.")
+            started = time.monotonic()
             runner = Runner(aws, state, state_path, render.ProgressReporter(ui.err), wait_timeout=wait_timeout)
             runner.execute(plan)
             calls, notes = runner.calls_made, runner.notes

@@ -313,7 +313,7 @@ def _sandbox_call(fn):
     except sb.SandboxUnavailable as exc:
         raise XacctUsage(str(exc), "Install it with: pip install 'xacct[sandbox]'") from None
     except ValueError as exc:
-        raise XacctUsage(str(exc)) from None
+        raise XacctUsage(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "See `xacct sandbox up --help`.") from None
     except sb.SandboxError as exc:
         raise XacctError(f"Sandbox failed: {exc}") from None
 

@@ -158,9 +158,13 @@ def describe_cluster(aws: Sessions, cfg: Config, provider_account: str) -> Clust
         found = rds.describe_db_clusters(DBClusterIdentifier=cfg.cluster_id)["DBClusters"]
     except ClientError as exc:
         if is_not_found(exc):
+            hint = "Check the identifier with `aws rds describe-db-clusters --profile PROVIDER_PROFILE`, and the region."
+            if _exists_in_consumer(aws, cfg):
+                hint = ("It exists in the consumer profile's account: were --consumer-profile and --provider-profile swapped? "
+                        "--provider-profile is the account that owns the cluster.")
             raise UsageError(
                 f"--cluster {cfg.cluster!r}: no such DB cluster in provider account {provider_account}, region {aws.region}.",
-                "Check the identifier with `aws rds describe-db-clusters --profile PROVIDER_PROFILE`, and the region.",
+                hint,
             ) from None
         raise AwsError(f"Could not describe cluster {cfg.cluster!r}: {error_message(exc)}.") from None
     c = found[0]
@@ -177,6 +181,14 @@ def describe_cluster(aws: Sessions, cfg: Config, provider_account: str) -> Clust
         database=c.get("DatabaseName"),
         http_endpoint_enabled=bool(c.get("HttpEndpointEnabled")),
     )
+
+
+def _exists_in_consumer(aws: Sessions, cfg: Config) -> bool:
+    try:
+        aws.client(Account.CONSUMER, "rds").describe_db_clusters(DBClusterIdentifier=cfg.cluster_id)
+        return True
+    except ClientError:
+        return False
 
 
 def describe_network(aws: Sessions, cfg: Config, consumer_account: str) -> str:

@@ -106,7 +106,8 @@ def run_demo(ui: app.UI, engine: str = "aurora-postgresql", keep_dir: Path | Non
                 with phase("nothing left behind") as p:
                     result.leftovers = resources_in_accounts(info)
                     p.ok = not any(result.leftovers.values())
-                    p.detail = "both accounts clean" if p.ok else str(result.leftovers)
+                    p.detail = ("both accounts clean (the KMS key is scheduled for deletion, as AWS requires)"
+                                if p.ok else str(result.leftovers))
         finally:
             sandbox.stop()
     return result

@@ -64,8 +64,23 @@ def print_json(console: Console, doc: Any) -> None:
     console.print(json.dumps(doc, indent=2, default=str), soft_wrap=True)
 
 
+def plan_summary(plan: Plan) -> str:
+    count = {a: 0 for a in Action}
+    for s in plan.steps:
+        count[s.action] += 1
+    if plan.kind == "teardown":
+        return f"Plan: {len(plan.calls)} call(s) to delete {len(plan.steps)} step(s)' resources, in this order."
+    calls = sum(1 for c in plan.calls if c.service != "xacct" or c.method != "record")
+    text = (f"Plan: {count[Action.CREATE]} step(s) to create, {count[Action.REPAIR]} to repair, "
+            f"{count[Action.NOOP]} unchanged — {calls} AWS call(s).")
+    if count[Action.CHECK]:
+        text += f" {count[Action.CHECK]} check(s) failing."
+    return text
+
+
 def plan_table(plan: Plan, title: str) -> Table:
-    table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+    table = Table(title=title, title_justify="left", show_lines=False, expand=False, caption=plan_summary(plan),
+                  caption_justify="left")
     table.add_column("#", justify="right")
     table.add_column("step")
     table.add_column("action")
@@ -95,13 +110,14 @@ class ProgressReporter(Reporter):
 
     def step_started(self, step: StepPlan) -> None:
         label = f"[{step.number}] {step.title}" if step.number else step.title
+        self.console.print(f"{label} ...")
         if self.interactive:
-            self._status = self.console.status(label)
+            self._status = self.console.status("working")
             self._status.start()
-        else:
-            self.console.print(f"{label} ...")
 
     def call_done(self, step: StepPlan, call: Call) -> None:
+        if self._status is not None:
+            self._status.update("working")
         self.console.print(f"    ✓ {call.description}")
 
     def waiting(self, what: str) -> None:
@@ -115,7 +131,11 @@ class ProgressReporter(Reporter):
 
 
 def status_table(report: dict) -> Table:
-    table = Table(title=f"xacct deployment {report['name']!r} — consumer {report['accounts'].get('consumer')} / "
+    not_done = [s for s in report["steps"] if s["status"] != "done"]
+    caption = ("All eight steps are done." if not not_done else
+               f"{len(not_done)} step(s) not done: `xacct setup` (same flags) creates or repairs them; "
+               "`xacct setup --dry-run` shows how.")
+    table = Table(caption=caption, caption_justify="left", title=f"xacct deployment {report['name']!r} — consumer {report['accounts'].get('consumer')} / "
                         f"provider {report['accounts'].get('provider')} / {report.get('region')}", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("step")

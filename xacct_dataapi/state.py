@@ -110,7 +110,7 @@ class State:
             raise StateError(
                 f"State file {path} is not a valid xacct state file ({exc}).",
                 f"It was left untouched. Restore {path}.bak if present (`cp {path}.bak {path}`), or move it aside and "
-                "run `xacct teardown --name NAME --consumer-profile CP --provider-profile PP` to find resources by tag.",
+                f"run `xacct teardown --name {path.stem} --consumer-profile CP --provider-profile PP` to find resources by tag.",
             ) from None
 
 
@@ -132,7 +132,7 @@ def load(path: Path) -> State | None:
         raise StateError(
             f"State file {path} is not valid JSON ({exc}).",
             f"It was left untouched. Restore the previous version with `cp {path}.bak {path}` if it exists, "
-            "or move the file aside and use `xacct teardown --name NAME --consumer-profile CP --provider-profile PP`, "
+            f"or move the file aside and use `xacct teardown --name {path.stem} --consumer-profile CP --provider-profile PP`, "
             "which finds the deployment's resources by tag.",
         ) from None
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:

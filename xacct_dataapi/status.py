@@ -10,21 +10,29 @@ def _only_records(step: StepPlan) -> bool:
     return all(c.service == "xacct" for c in step.calls)
 
 
+def _recreates_recorded(step: StepPlan, recorded_kinds: set[str]) -> bool:
+    """Would the plan create again something xacct had recorded (so it was there, and is gone)?"""
+    return any(c.record is not None and c.service != "xacct" and c.record.kind in recorded_kinds for c in step.calls)
+
+
 def step_status(step: StepPlan, state: State, kinds: tuple[str, ...]) -> tuple[str, list[str]]:
-    recorded = [r for r in state.resources if r.kind in kinds]
+    recorded = {r.kind for r in state.resources if r.kind in kinds}
     failed = (state.last_error or {}).get("step") == step.number
     if step.action is Action.NOOP:
         return "done", []
     if step.action is Action.CHECK:
         return "failed", list(step.problems)
-    if step.problems:
-        return "drifted", list(step.problems)
+    if failed and not recorded:
+        return "failed", [str((state.last_error or {}).get("message", "")), step.reason]
+    if step.problems and recorded:
+        # Drift only means something for what xacct wrote; an unfinished step is pending, not drifted.
+        return "drifted", list(step.problems) + ([step.reason] if step.reason not in step.problems else [])
     if step.action is Action.REPAIR and _only_records(step):
         return "done", ["exists but is not in the state file; `xacct setup` records it"]
-    if recorded:
+    if _recreates_recorded(step, recorded):
         return "missing", [step.reason]
     if failed:
-        return "failed", [str((state.last_error or {}).get("message", ""))]
+        return "failed", [str((state.last_error or {}).get("message", "")), step.reason]
     return "pending", [step.reason]
 
 

@@ -41,6 +41,13 @@ def _rules(perms: list[dict]) -> set[tuple]:
     return out
 
 
+def _describe_rule(rule: tuple) -> str:
+    proto, lo, hi, target = rule
+    proto = {"-1": "all traffic", "6": "tcp", "17": "udp"}.get(str(proto), str(proto))
+    ports = "" if lo is None or proto == "all traffic" else (f" {lo}" if lo == hi else f" {lo}-{hi}")
+    return f"{proto}{ports} {target}"
+
+
 def _perm(rule: tuple) -> dict:
     proto, lo, hi, target = rule
     perm = {"IpProtocol": proto}
@@ -137,17 +144,20 @@ def plan(ctx, facts: dict) -> StepPlan:
             extra = rules - want
             if extra:
                 reasons.append(f"{len(extra)} unexpected {direction} rule(s)")
-                step.problems.append(f"security group {sg_id}: unexpected {direction} rules {sorted(map(str, extra))}")
+                step.problems.append(f"security group {sg_id}: unexpected {direction} rule(s) "
+                                     + ", ".join(_describe_rule(r) for r in sorted(extra, key=str)))
                 step.calls.append(Call(Account.CONSUMER, "ec2", f"revoke_security_group_{direction}",
                                        {"GroupId": sg_id, "IpPermissions": [_perm(r) for r in sorted(extra, key=str)]},
                                        ok_codes=("InvalidPermission.NotFound",), description=f"remove unexpected {direction} rules"))
     ep = facts["endpoint"]
     if ep is None:
         if facts["conflicts"]:
-            other = facts["conflicts"][0]["VpcEndpointId"]
+            other = facts["conflicts"][0]
+            owner = tag_dict(other.get("Tags")).get(TAG_DEPLOYMENT)
+            by = f"xacct deployment {owner!r}" if owner else "something other than xacct"
             raise UsageError(
-                f"VPC {ctx.cfg.vpc_id} already has an rds-data endpoint with private DNS ({other}) that xacct did not create "
-                f"for deployment {names.deployment!r}.",
+                f"VPC {ctx.cfg.vpc_id} already has an rds-data endpoint with private DNS ({other['VpcEndpointId']}), "
+                f"created by {by}, not by deployment {names.deployment!r}.",
                 "Only one endpoint per VPC can own rds-data's private DNS name. Reuse that VPC's existing deployment "
                 "(its --name), or delete the other endpoint, then re-run.",
             )
@@ -198,6 +208,12 @@ def plan(ctx, facts: dict) -> StepPlan:
                                    wait=Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [ep_id]}, ready=_available,
                                              what="the rds-data endpoint to become available", account=Account.CONSUMER),
                                    description=f"wait for endpoint {ep_id} to become available"))
+    live = {sg["GroupId"] if sg else None, ep["VpcEndpointId"] if ep else None}
+    for row in ctx.state.resources:
+        if row.kind in KINDS and row.id not in live:
+            # Deleted by hand (it is being recreated, or it is gone): stop tracking the old id.
+            step.calls.insert(0, Call(Account.CONSUMER, "xacct", "record", {}, forget=(row.kind, row.id),
+                                      description=f"forget {row.kind.replace('_', ' ')} {row.id} (no longer exists)"))
     if step.calls:
         step.action = Action.CREATE if (sg is None and ep is None) else Action.REPAIR
         step.reason = "; ".join(reasons)
