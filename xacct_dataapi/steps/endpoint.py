@@ -7,6 +7,7 @@ another one already there is reported, never duplicated.
 from __future__ import annotations
 
 from xacct_dataapi import policies
+from xacct_dataapi.config import TAG_DEPLOYMENT
 from xacct_dataapi.models import Account, Action, Call, JsonDoc, Record, Ref, StepPlan, Wait
 from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
 from xacct_dataapi.errors import UsageError
