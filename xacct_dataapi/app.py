@@ -160,6 +160,8 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     previous_error = state.last_error
     if plan.changes or existing is None:
         runner.save()
+    if plan.changes and not ui.json:
+        ui.err.print("Applying in dependency order (step numbers follow the recipe; docs/how-it-works.md explains the order).")
     runner.execute(plan)
     if problems:
         state.last_error = {"step": 8, "title": "Network ACLs pass HTTPS (check)", "message": problems[0]}

@@ -141,6 +141,9 @@ def status_table(report: dict) -> Table:
     table.add_column("step")
     table.add_column("status")
     table.add_column("resources / detail")
+    data_api_on = report.get("data_api") == "on"
+    table.add_row("–", "Data API on the cluster", Text("on" if data_api_on else "off", style="green" if data_api_on else "red"),
+                  "" if data_api_on else "the cluster's Data API is off: `xacct setup --enable-data-api` turns it on")
     for s in report["steps"]:
         detail = [f"{r['kind']} {r['id']}" for r in s["resources"]]
         detail += [f"! {d}" for d in s.get("detail", [])]

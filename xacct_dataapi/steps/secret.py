@@ -123,4 +123,6 @@ def teardown(row, state) -> list[Call]:
         # A copy of credentials the operator holds: no recovery window, so the name is free again at once.
         params["ForceDeleteWithoutRecovery"] = True
     return [Call(Account.PROVIDER, "secretsmanager", "delete_secret", params, forget=(row.kind, row.id),
-                 ok_codes=("ResourceNotFoundException",), description=f"delete secret {row.id}")]
+                 ok_codes=("ResourceNotFoundException",),
+                 description=f"delete secret {row.id} " + (f"(recoverable for {days} days)" if days else
+                                                           "at once, without a recovery window"))]
