@@ -280,6 +280,8 @@ def test_endpoint_policy_full_and_back(world, password):
     ec2 = world.consumer.client("ec2")
     (ep,) = [e for e in ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"]
     assert json.loads(ep["PolicyDocument"])["Statement"][0]["Action"] == "*"
+    rerun = invoke(world.setup_args("--enable-data-api", "--yes", "--endpoint-policy", "full", "--output", "json"))
+    assert json.loads(rerun.stdout)["result"]["calls_made"] == []  # AWS's default policy is what "full" means
     res = invoke(world.setup_args("--enable-data-api", "--yes"))  # back to the restricted default: repaired in place
     assert res.exit_code == 0, res.output
     (ep2,) = [e for e in ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"]

@@ -204,6 +204,16 @@ def endpoint_full_access_policy() -> dict:
     }
 
 
+def is_full_access(doc: Any) -> bool:
+    """AWS's default endpoint policy, in whichever Version/Sid form the service returns it."""
+    try:
+        statements = normalize(doc or "{}")["Statement"]
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return len(statements) == 1 and {k: v for k, v in statements[0].items() if k != "Sid"} == {
+        "Action": "*", "Effect": "Allow", "Principal": "*", "Resource": "*"}
+
+
 # --- normalisation and diff (drift) -------------------------------------------------------------
 
 def _norm(value: Any) -> Any:

@@ -101,6 +101,8 @@ def endpoint_policy(ctx) -> dict:
 def plan(ctx, facts: dict) -> StepPlan:
     names, cidr = ctx.names, ctx.vpc_cidr
     doc = endpoint_policy(ctx)
+    # "full" sends no policy at all: AWS then applies its default, which works for every service.
+    full_access = ctx.cfg.endpoint_policy == "full"
     step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, "", documents={"endpoint_policy": doc})
     reasons: list[str] = []
     sg = facts["sg"]
@@ -171,7 +173,7 @@ def plan(ctx, facts: dict) -> StepPlan:
             Account.CONSUMER, "ec2", "create_vpc_endpoint",
             {"VpcEndpointType": "Interface", "VpcId": ctx.cfg.vpc_id, "ServiceName": service_name(ctx.region),
              "SubnetIds": list(ctx.cfg.subnet_ids), "SecurityGroupIds": [sg_id], "PrivateDnsEnabled": True,
-             "PolicyDocument": JsonDoc(doc),
+             **({} if full_access else {"PolicyDocument": JsonDoc(doc)}),
              "TagSpecifications": [{"ResourceType": "vpc-endpoint", "Tags": iam_tags({**names.tags(), "Name": names.endpoint})}]},
             outputs={"endpoint_id": "VpcEndpoint.VpcEndpointId"},
             record=Record("vpc_endpoint", Ref("endpoint_id"), name=names.endpoint),
@@ -195,8 +197,12 @@ def plan(ctx, facts: dict) -> StepPlan:
             modify["AddSecurityGroupIds"] = [sg_id]
         if not ep.get("PrivateDnsEnabled"):
             modify["PrivateDnsEnabled"] = True
-        if not policies.equal(ep.get("PolicyDocument") or "{}", doc):
-            modify["PolicyDocument"] = JsonDoc(doc)
+        if not (policies.is_full_access(ep.get("PolicyDocument")) if full_access
+                else policies.equal(ep.get("PolicyDocument") or "{}", doc)):
+            if full_access:
+                modify["ResetPolicy"] = True
+            else:
+                modify["PolicyDocument"] = JsonDoc(doc)
         if modify:
             reasons.append("endpoint differs: " + ", ".join(k for k in modify))
             step.problems.append(f"endpoint {ep_id}: " + ", ".join(modify))
