@@ -21,7 +21,7 @@ cli = typer.Typer(
     add_completion=False,
 )
 
-Output = Annotated[str, typer.Option("--output", "-o", help="text or json.")]
+Output = Annotated[str, typer.Option("--output", "-o", metavar="text|json", help="Output format: text or json.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 StateOpt = Annotated[Optional[Path], typer.Option("--state", help="State file (default .xacct/<name>.json).")]
 NameOpt = Annotated[Optional[str], typer.Option("--name", help="Deployment name (letters, digits, '-'; default 'default').")]
@@ -106,7 +106,7 @@ def setup(
     db_password_stdin: Annotated[bool, typer.Option("--db-password-stdin", help="Read the DB password from stdin "
                                                                                "(or set XACCT_DB_PASSWORD).")] = False,
     key_deletion_days: Annotated[int, typer.Option("--key-deletion-days", help="KMS deletion window used at teardown (7-30).")] = 7,
-    endpoint_policy: Annotated[str, typer.Option("--endpoint-policy", help="restricted: the endpoint carries only the access "
+    endpoint_policy: Annotated[str, typer.Option("--endpoint-policy", metavar="restricted|full", help="restricted: the endpoint carries only the access "
                                                                           "role's calls to this cluster; full: AWS's default "
                                                                           "(other Data API users in the VPC keep working).")] = "restricted",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
@@ -266,7 +266,7 @@ def verify(
 
 @cli.command()
 def demo(
-    engine: Annotated[str, typer.Option("--engine", help="aurora-postgresql or aurora-mysql.")] = "aurora-postgresql",
+    engine: Annotated[str, typer.Option("--engine", metavar="aurora-postgresql|aurora-mysql", help="Engine of the sandbox's Aurora cluster.")] = "aurora-postgresql",
     output: Output = "text",
     debug: Debug = False,
 ):
@@ -334,7 +334,7 @@ def _running_sandbox(dir: Path) -> dict | None:
 def sandbox_up(
     dir: SandboxDir = Path(".xacct/sandbox"),
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (default: a free one).")] = 0,
-    engine: Annotated[str, typer.Option("--engine", help="aurora-postgresql or aurora-mysql.")] = "aurora-postgresql",
+    engine: Annotated[str, typer.Option("--engine", metavar="aurora-postgresql|aurora-mysql", help="Engine of the sandbox's Aurora cluster.")] = "aurora-postgresql",
     debug: Debug = False,
 ):
     """Start the sandbox and serve until Ctrl-C or `xacct sandbox down`."""
