@@ -164,6 +164,27 @@ def test_cli_ctrl_c_exits_130_and_says_how_to_resume(world, password, monkeypatc
     assert_nothing_left(world)
 
 
+def test_cli_ctrl_c_during_teardown_keeps_what_is_left_and_resumes(world, password, monkeypatch, sigint_guard):
+    leaked, _ = sigint_guard
+    assert invoke(world.setup_args(*SETUP_FLAGS)).exit_code == 0
+    recorded = len(json.loads(Path(STATE).read_text())["resources"])
+    hooks = CallHooks(after=send_sigint_at(2)).install(monkeypatch)  # during the 2nd deleting call
+
+    res = invoke(["teardown", "--yes"])
+    assert leaked == []
+    assert res.exit_code == 130, res.output
+    assert "run the same command again" in flat(res.stderr).lower()
+    saved = json.loads(Path(STATE).read_text())
+    assert saved["last_error"]["message"] == "interrupted"
+    assert 0 < len(saved["resources"]) < recorded  # what was deleted is forgotten, the rest stays recorded
+
+    hooks.after = None
+    res = invoke(["teardown", "--yes"])
+    assert res.exit_code == 0, res.output
+    assert not Path(STATE).exists()
+    assert_nothing_left(world)
+
+
 # --- the deployment lock --------------------------------------------------------------------------
 
 HOLDER = """
