@@ -270,7 +270,7 @@ def test_teardown_json_is_one_document(world, password):
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     kinds = [r["kind"] for r in doc["result"]["removed"]]
-    assert kinds[0] == "vpc_endpoint" and kinds[-1] == "data_api"  # reverse of creation order
+    assert kinds[0] == "vpc_endpoint" and kinds[-1] == "data_api"
     assert "iam.delete_role" in doc["result"]["calls_made"]
     assert world.provider.client("iam").list_roles()["Roles"] == []
 

@@ -18,7 +18,7 @@ from xacct_dataapi.config import Config, state_path_for, validate_name
 from xacct_dataapi.context import build_context, check_accounts  # noqa: F401  (used by cli)
 from xacct_dataapi.errors import AwsError, Interrupted, StateError, UsageError
 from xacct_dataapi.models import Action, Plan, Sensitive
-from xacct_dataapi.planner import plan_setup, plan_teardown
+from xacct_dataapi.planner import plan_setup, plan_teardown, teardown_order
 from xacct_dataapi.runner import Runner
 from xacct_dataapi.state import State
 from xacct_dataapi.status import status_report
@@ -264,7 +264,7 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
             state.config["key_deletion_days"] = key_deletion_days
         state.config["secret_recovery_days"] = secret_recovery_days
         plan = plan_teardown(state)
-        removed = [{"kind": r.kind, "id": r.id, "account": r.account, "created": r.created} for r in reversed(state.resources)]
+        removed = [{"kind": r.kind, "id": r.id, "account": r.account, "created": r.created} for r in teardown_order(state)]
         plan_doc = render.plan_json(plan, {"name": state.name, "region": state.region, "accounts": state.accounts,
                                            "state_file": str(state_path)})
         if not ui.json:

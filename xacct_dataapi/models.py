@@ -83,6 +83,9 @@ class Wait:
     ready: Callable[[dict], bool]
     what: str
     account: Account | None = None
+    # Deferred waits run after the last call of the plan, so slow AWS-side work (an endpoint becoming
+    # available, the Data API switching on) overlaps with the remaining steps instead of blocking them.
+    deferred: bool = False
 
 
 @dataclass

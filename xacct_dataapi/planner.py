@@ -31,9 +31,21 @@ def plan_setup(ctx) -> Plan:
     return Plan("setup", steps)
 
 
+def teardown_order(state: State) -> list:
+    """Reverse of the recorded order, except that the endpoint goes first and its security group (and the
+    Data API switch) last: AWS takes minutes to release the endpoint's network interfaces, and this way
+    that happens while the provider-side resources are deleted instead of before."""
+    rows = list(reversed(state.resources))
+    first = [r for r in rows if r.kind == "vpc_endpoint"]
+    late = [r for r in rows if r.kind == "security_group"]
+    last = [r for r in rows if r.kind == "data_api"]
+    middle = [r for r in rows if r.kind not in ("vpc_endpoint", "security_group", "data_api")]
+    return first + middle + late + last
+
+
 def plan_teardown(state: State) -> Plan:
     steps: list[StepPlan] = []
-    for row in reversed(state.resources):
+    for row in teardown_order(state):
         step = step_for_kind(row.kind)
         calls = step.module.teardown(row, state)
         if steps and steps[-1].key == step.key:

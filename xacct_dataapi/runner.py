@@ -77,10 +77,12 @@ class Runner:
         self.calls_made: list[str] = []  # "service.method" of every AWS call that changed something
         self.notes: list[str] = []  # things the operator should know (e.g. what was deliberately left)
         self._interrupt = _Interrupt()
+        self._deferred: list[tuple[StepPlan, Call]] = []
 
     # --- driving ---------------------------------------------------------------------------
 
     def execute(self, plan: Plan) -> None:
+        self._deferred: list[tuple[StepPlan, Call]] = []
         with deferred_sigint(self._interrupt):
             for step in plan.steps:
                 if not step.calls:
@@ -91,6 +93,9 @@ class Runner:
                     self._run(step, call)
                     self.reporter.call_done(step, call)
                 self.reporter.step_done(step)
+            for step, call in self._deferred:
+                self._check_interrupt(step)
+                self._wait_or_fail(step, call)
             self._check_interrupt(None)
 
     def _check_interrupt(self, step: StepPlan | None) -> None:
@@ -134,10 +139,16 @@ class Runner:
             self._fail(step, call, exc)
         self._record(step, call, response)
         if call.wait is not None and response.get("_xacct_ok_code") is None:
-            try:
-                self._wait(call.wait)
-            except (ClientError, BotoCoreError, WaitTimeout, RuntimeError) as exc:
-                self._fail(step, call, exc)
+            if call.wait.deferred:
+                self._deferred.append((step, call))
+            else:
+                self._wait_or_fail(step, call)
+
+    def _wait_or_fail(self, step: StepPlan, call: Call) -> None:
+        try:
+            self._wait(call.wait)
+        except (ClientError, BotoCoreError, WaitTimeout, RuntimeError) as exc:
+            self._fail(step, call, exc)
 
     def _fail(self, step: StepPlan, call: Call, exc: BaseException):
         self.state.last_error = {
@@ -215,7 +226,7 @@ class Runner:
                                   "Raise --wait-timeout or re-run later: everything made so far is recorded.")
             self.reporter.waiting(what)
             self.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 1.5, 5.0)  # a short cap: little overshoot once AWS is ready
 
     def _wait(self, wait) -> None:
         account = wait.account or Account.PROVIDER
@@ -294,7 +305,6 @@ class Runner:
             raise
         if not eps or str(eps[0].get("State", "")).lower() == "deleted":
             return {}
-        enis = list(eps[0].get("NetworkInterfaceIds", []))
         result = ec2.delete_vpc_endpoints(VpcEndpointIds=[VpcEndpointId])
         self.calls_made.append("ec2.delete_vpc_endpoints")
         for failure in result.get("Unsuccessful", []):
@@ -313,18 +323,18 @@ class Runner:
             return not found or str(found[0].get("State", "")).lower() == "deleted"
 
         self.poll(f"endpoint {VpcEndpointId} to be deleted", gone)
-
-        def enis_gone() -> bool:
-            if not enis:
-                return True
-            left = ec2.describe_network_interfaces(Filters=[{"Name": "network-interface-id", "Values": enis}])
-            return not left.get("NetworkInterfaces")
-
-        self.poll(f"the network interfaces of {VpcEndpointId} to disappear", enis_gone)
+        # Its network interfaces take longer; the security group's deletion (planned last) waits for them.
         return {}
 
     def _op_delete_security_group(self, account: Account, GroupId: str) -> dict:
         ec2 = self.aws.client(account, "ec2")
+
+        def enis_gone() -> bool:
+            left = ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [GroupId]}])
+            return not left.get("NetworkInterfaces")
+
+        # The endpoint's interfaces hold the group for minutes after the endpoint is deleted.
+        self.poll(f"the network interfaces using security group {GroupId} to disappear", enis_gone)
         def try_delete() -> bool:
             try:
                 ec2.delete_security_group(GroupId=GroupId)

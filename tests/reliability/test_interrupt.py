@@ -43,7 +43,7 @@ from . import (
 
 REPO = Path(__file__).resolve().parents[2]
 SETUP_FLAGS = ("--enable-data-api", "--yes")
-INTERRUPT_AT = 3  # the 3rd mutating call of a fresh setup
+INTERRUPT_AT = 8  # the 8th mutating call of a fresh setup: kms CreateAlias (after the Data API and the endpoint)
 
 
 def invoke(args: list[str]):
@@ -109,7 +109,9 @@ def test_runner_defers_sigint_until_the_call_in_flight_is_recorded(world, passwo
     assert len(hooks.calls) == INTERRUPT_AT, hooks.calls
     interrupted_call = hooks.calls[-1]
     assert interrupted_call == "provider:kms.CreateAlias"
-    assert runner.calls_made == ["rds.modify_db_cluster", "kms.create_key", "kms.create_alias"]
+    assert runner.calls_made == ["rds.modify_db_cluster", "ec2.create_security_group", "ec2.authorize_security_group_ingress",
+                                 "ec2.revoke_security_group_egress", "ec2.authorize_security_group_egress",
+                                 "ec2.create_vpc_endpoint", "kms.create_key", "kms.create_alias"]
 
     # ...and it is recorded in the state file, with the interruption.
     saved = state_mod.load(path)
@@ -151,7 +153,7 @@ def test_cli_ctrl_c_exits_130_and_says_how_to_resume(world, password, monkeypatc
 
     saved = json.loads(Path(STATE).read_text())
     assert saved["last_error"]["message"] == "interrupted"
-    assert {r["kind"] for r in saved["resources"]} == {"data_api", "kms_key", "kms_alias"}
+    assert {r["kind"] for r in saved["resources"]} == {"data_api", "security_group", "vpc_endpoint", "kms_key", "kms_alias"}
 
     hooks.after, hooks.calls[:] = None, []
     res = invoke(world.setup_args(*SETUP_FLAGS))

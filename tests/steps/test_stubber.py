@@ -317,6 +317,12 @@ def test_security_group_dependency_violation_is_retried_until_released(state_pat
 
     aws = FakeSessions()
     ec2 = aws.stub(Account.CONSUMER, "ec2")
+    eni_filter = {"Filters": [{"Name": "group-id", "Values": [SG_ID]}]}
+    # First the endpoint's interface still holds the group, then it is gone ...
+    ec2.add_response("describe_network_interfaces", {"NetworkInterfaces": [{"NetworkInterfaceId": "eni-0abc1234abcd12345"}]},
+                     eni_filter)
+    ec2.add_response("describe_network_interfaces", {"NetworkInterfaces": []}, eni_filter)
+    # ... and AWS may still report the dependency for a moment after that.
     for _ in range(2):
         ec2.add_client_error("delete_security_group", service_error_code="DependencyViolation",
                              service_message=DEPENDENCY, http_status_code=400, expected_params={"GroupId": SG_ID})
@@ -328,7 +334,8 @@ def test_security_group_dependency_violation_is_retried_until_released(state_pat
 
     aws.assert_all_consumed()
     assert runner.calls_made == ["ec2.delete_security_group"]
-    assert len(clock.sleeps) == 2 and growing(clock.sleeps)
+    assert len(clock.sleeps) == 3  # once for the interface, twice for DependencyViolation
+    assert growing(clock.sleeps[1:])
     assert state.resources == []
     assert state_mod.load(state_path).resources == []
 
@@ -338,6 +345,7 @@ def test_security_group_dependency_violation_forever_times_out_and_keeps_the_row
     plan = plan_teardown(state)
     aws = FakeSessions()
     ec2 = aws.stub(Account.CONSUMER, "ec2")
+    ec2.add_response("describe_network_interfaces", {"NetworkInterfaces": []})
     for _ in range(40):
         ec2.add_client_error("delete_security_group", service_error_code="DependencyViolation",
                              service_message=DEPENDENCY, http_status_code=400)

@@ -45,6 +45,8 @@ def full_rows() -> list[ResourceRow]:
     """What a full fresh setup records, in the order the runner records it (checked by test_fresh_plans_record_resources_in_the_order_the_teardown_state_assumes)."""
     return [
         ResourceRow(0, "data_api", "orders-aurora", "provider", arn=CLUSTER_ARN),
+        ResourceRow(7, "security_group", SG, "consumer", name=f"xacct-{NAME}-rds-data-endpoint"),
+        ResourceRow(7, "vpc_endpoint", VPCE, "consumer", name=f"xacct-{NAME}-rds-data"),
         ResourceRow(1, "kms_key", KEY_ID, "provider", arn=KEY_ARN),
         ResourceRow(1, "kms_alias", ALIAS, "provider", arn=f"arn:aws:kms:{REGION}:{PROVIDER}:{ALIAS}"),
         ResourceRow(6, "iam_user", USER, "consumer", arn=USER_ARN),
@@ -54,8 +56,6 @@ def full_rows() -> list[ResourceRow]:
         ResourceRow(5, "iam_role", ROLE, "provider", arn=ROLE_ARN),
         ResourceRow(5, "iam_role_policy", f"{ROLE}/{ROLE_POLICY}", "provider", name=ROLE_POLICY),
         ResourceRow(4, "secret_policy", SECRET, "provider", arn=SECRET_ARN),
-        ResourceRow(7, "security_group", SG, "consumer", name=f"xacct-{NAME}-rds-data-endpoint"),
-        ResourceRow(7, "vpc_endpoint", VPCE, "consumer", name=f"xacct-{NAME}-rds-data"),
     ]
 
 
@@ -66,8 +66,7 @@ def full_state(**config) -> State:
 
 
 FULL_TEARDOWN = [
-    ("xacct", "delete_vpc_endpoint"),
-    ("xacct", "delete_security_group"),
+    ("xacct", "delete_vpc_endpoint"),        # first: AWS releases its interfaces while the rest goes
     ("xacct", "record"),                     # secret policy: goes with the secret
     ("iam", "delete_role_policy"),
     ("xacct", "delete_iam_role"),
@@ -77,6 +76,7 @@ FULL_TEARDOWN = [
     ("xacct", "delete_iam_user"),
     ("kms", "delete_alias"),
     ("xacct", "schedule_key_deletion"),
+    ("xacct", "delete_security_group"),      # late: waits for the endpoint's interfaces to go
     ("xacct", "disable_data_api"),           # Data API back off, unless another deployment uses the cluster
 ]
 
@@ -90,10 +90,13 @@ def test_full_teardown_order():
     assert plan.kind == "teardown"
     assert calls_of(plan) == FULL_TEARDOWN
     assert [s.key for s in plan.steps] == ["endpoint", "secret_policy", "access_role", "secret", "key_policy",
-                                          "consumer_principal", "kms_key", "data_api"]
+                                          "consumer_principal", "kms_key", "endpoint", "data_api"]
     assert all(s.action is Action.DELETE for s in plan.steps)
-    # Every recorded row is forgotten exactly once, by the call that removes it, in reverse order.
-    assert [c.forget for c in plan.calls] == [(r.kind, r.id) for r in reversed(full_rows())]
+    # Every recorded row is forgotten exactly once, by the call that removes it, in reverse order
+    # (but for the endpoint first and its security group late).
+    rows = [(r.kind, r.id) for r in reversed(full_rows())]
+    endpoint, group, data_api = rows[-3], rows[-2], rows[-1]
+    assert [c.forget for c in plan.calls] == [endpoint] + rows[:-3] + [group, data_api]
 
 
 def test_full_teardown_parameters():
@@ -173,8 +176,9 @@ def test_teardown_of_an_empty_state_has_no_calls():
 
 def test_teardown_of_a_partial_state():
     s = full_state()
-    s.resources = full_rows()[:3]  # a run that died after the alias
-    assert calls_of(plan_teardown(s)) == [("kms", "delete_alias"), ("xacct", "schedule_key_deletion"),
+    s.resources = full_rows()[:5]  # a run that died after the alias
+    assert calls_of(plan_teardown(s)) == [("xacct", "delete_vpc_endpoint"), ("kms", "delete_alias"),
+                                          ("xacct", "schedule_key_deletion"), ("xacct", "delete_security_group"),
                                           ("xacct", "disable_data_api")]
 
 
@@ -201,15 +205,15 @@ def default_acl() -> dict:
 
 FRESH = {
     "data_api": ({"enabled": False}, Action.CREATE, ["modify_db_cluster"]),
+    "endpoint": ({"sg": None, "endpoint": None, "extra_endpoints": [], "conflicts": []}, Action.CREATE,
+                 ["create_security_group", "authorize_security_group_ingress", "revoke_security_group_egress",
+                  "authorize_security_group_egress", "create_vpc_endpoint"]),
     "kms_key": ({"key": None, "alias_target": None}, Action.CREATE, ["create_key", "create_alias"]),
     "consumer_principal": ({"exists": False, "tags": {}, "policy": None}, Action.CREATE, ["create_user", "put_user_policy"]),
     "key_policy": ({"policy": None}, Action.CREATE, ["put_key_policy"]),
     "secret": ({"secret": None}, Action.CREATE, ["create_secret"]),
     "access_role": ({"role": None, "policy": None}, Action.CREATE, ["create_role", "put_role_policy"]),
     "secret_policy": ({"policy": None}, Action.CREATE, ["put_resource_policy"]),
-    "endpoint": ({"sg": None, "endpoint": None, "extra_endpoints": [], "conflicts": []}, Action.CREATE,
-                 ["create_security_group", "authorize_security_group_ingress", "revoke_security_group_egress",
-                  "authorize_security_group_egress", "create_vpc_endpoint"]),
     "nacl_check": ({"acls": {SUBNETS[0]: default_acl(), SUBNETS[1]: default_acl()}}, Action.NOOP, []),
 }
 

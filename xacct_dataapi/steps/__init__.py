@@ -3,7 +3,11 @@
 Display numbers follow the recipe; execution follows what real AWS enforces:
 - the access role (5) must exist before the secret policy (4) names it as a principal;
 - the role's permissions name the key (1) and the secret (3), whose ARNs are random, so they come first;
-- the consumer principal (6) is created early so IAM has time to propagate it before anyone uses it.
+- the consumer principal (6) is created early so IAM has time to propagate it before anyone uses it;
+- the endpoint (7) and the Data API switch go first: they are the slow AWS-side work (an interface endpoint
+  takes minutes to become available), and their waits are deferred to the end of the run, so they
+  overlap with the IAM/KMS/Secrets Manager steps. Nothing in steps 1-6 depends on them: the endpoint
+  policy names the access role by its deterministic ARN in a condition, which needs no existing role.
 """
 from __future__ import annotations
 
@@ -46,7 +50,7 @@ class Step:
 
 STEPS: tuple[Step, ...] = tuple(
     Step(m)
-    for m in (data_api, kms_key, consumer_principal, key_policy, secret, access_role, secret_policy, endpoint, nacl_check)
+    for m in (data_api, endpoint, kms_key, consumer_principal, key_policy, secret, access_role, secret_policy, nacl_check)
 )
 
 NUMBERED = tuple(sorted((s for s in STEPS if s.number > 0), key=lambda s: s.number))

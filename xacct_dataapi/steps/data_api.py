@@ -31,6 +31,7 @@ def _wait(cluster_id: str, on: bool) -> Wait:
         ready=lambda r: bool(r["DBClusters"][0].get("HttpEndpointEnabled")) is on,
         what=f"the Data API of cluster {cluster_id} to turn {'on' if on else 'off'}",
         account=Account.PROVIDER,
+        deferred=on,  # turning on overlaps with the other steps; nothing before the end needs it
     )
 
 

@@ -178,7 +178,8 @@ def plan(ctx, facts: dict) -> StepPlan:
             outputs={"endpoint_id": "VpcEndpoint.VpcEndpointId"},
             record=Record("vpc_endpoint", Ref("endpoint_id"), name=names.endpoint),
             wait=Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [Ref("endpoint_id")]},
-                      ready=_available, what="the rds-data endpoint to become available", account=Account.CONSUMER),
+                      ready=_available, what="the rds-data endpoint to become available", account=Account.CONSUMER,
+                      deferred=True),
             description="create the interface endpoint"))
     else:
         ep_id = ep["VpcEndpointId"]
