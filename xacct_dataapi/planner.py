@@ -9,25 +9,37 @@ from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from xacct_dataapi.errors import AwsError, XacctError, error_message
+from xacct_dataapi.context import _value, gather
+from xacct_dataapi.errors import AwsError, error_message
 from xacct_dataapi.models import Action, Plan, StepPlan
 from xacct_dataapi.state import State
 from xacct_dataapi.steps import STEPS, step_for_kind
 
 
+# Inspections that read values another step's inspection finds (the key id, the secret ARN) run in a
+# second wave; all others are independent and run concurrently, since each costs AWS round trips.
+SECOND_WAVE = ("key_policy", "secret_policy")
+
+
+def _inspect(step, ctx):
+    try:
+        return step.module.inspect(ctx)
+    except (ClientError, BotoCoreError) as exc:
+        raise AwsError(
+            f"Step {step.number} ({step.title}): reading the current state failed: {error_message(exc)}.",
+            "Check the profile's read permissions (docs/permissions.md). Nothing was changed.",
+        ) from exc
+
+
 def plan_setup(ctx) -> Plan:
+    facts = {}
+    for wave in ([s for s in STEPS if s.key not in SECOND_WAVE], [s for s in STEPS if s.key in SECOND_WAVE]):
+        results = gather(*(lambda s=s: _inspect(s, ctx) for s in wave))
+        for step, result in zip(wave, results):
+            facts[step.key] = _value(result)  # the first failure in step order wins
     steps = []
-    for step in STEPS:
-        try:
-            facts = step.module.inspect(ctx)
-            steps.append(step.module.plan(ctx, facts))
-        except XacctError:
-            raise
-        except (ClientError, BotoCoreError) as exc:
-            raise AwsError(
-                f"Step {step.number} ({step.title}): reading the current state failed: {error_message(exc)}.",
-                "Check the profile's read permissions (docs/permissions.md). Nothing was changed.",
-            ) from exc
+    for step in STEPS:  # planning is pure and ordered: it may generate values (the external id)
+        steps.append(step.module.plan(ctx, facts[step.key]))
     return Plan("setup", steps)
 
 
