@@ -135,12 +135,15 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
             "accounts": {"consumer": ctx.consumer_account, "provider": ctx.provider_account},
             "state_file": str(state_path), "dry_run": dry_run}
     plan_doc = render.plan_json(plan, meta)
+    table = render.plan_table(plan, f"xacct setup plan — deployment {cfg.name!r}, consumer "
+                                    f"{ctx.consumer_account} → provider {ctx.provider_account}, {aws.region}")
     if ui.json:
         if dry_run:
             render.print_json(ui.out, plan_doc)
+        elif plan.changes and not ui.yes:
+            ui.err.print(table)  # stdout carries the JSON result; whoever confirms still sees the plan
     else:
-        ui.out.print(render.plan_table(plan, f"xacct setup plan — deployment {cfg.name!r}, consumer "
-                                             f"{ctx.consumer_account} → provider {ctx.provider_account}, {aws.region}"))
+        ui.out.print(table)
     if dry_run:
         return SetupResult(plan, state, [], problems, time.monotonic() - started, plan_doc)
     if plan.changes:
