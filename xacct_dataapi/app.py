@@ -270,10 +270,13 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
         removed = [{"kind": r.kind, "id": r.id, "account": r.account, "created": r.created} for r in teardown_order(state)]
         plan_doc = render.plan_json(plan, {"name": state.name, "region": state.region, "accounts": state.accounts,
                                            "state_file": str(state_path)})
+        table = render.plan_table(plan, f"xacct teardown plan — deployment {state.name!r}, consumer "
+                                        f"{state.accounts.get('consumer')} / provider {state.accounts.get('provider')}, "
+                                        f"{state.region}")
         if not ui.json:
-            ui.out.print(render.plan_table(plan, f"xacct teardown plan — deployment {state.name!r}, consumer "
-                                                 f"{state.accounts.get('consumer')} / provider {state.accounts.get('provider')}, "
-                                                 f"{state.region}"))
+            ui.out.print(table)
+        elif plan.changes and not ui.yes and not dry_run:
+            ui.err.print(table)  # stdout carries the JSON result; whoever confirms still sees the plan
         if dry_run:
             if ui.json:
                 render.print_json(ui.out, plan_doc)
