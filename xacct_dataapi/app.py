@@ -256,8 +256,10 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
                          "AWS accepts 7 to 30 days; omit it to delete the secret without a recovery window.")
     with state_mod.locked(state_path):
         state = state_mod.load(state_path)
+        discovered = False
         if state is None and (consumer_profile or provider_profile):
             state = _discover_for_teardown(state_path, consumer_profile, provider_profile, region, ui)
+            discovered = state is not None
         if state is None:
             hint = ("" if (consumer_profile or provider_profile) else
                     " To look for the deployment's resources by tag in AWS, pass --consumer-profile and --provider-profile.")
@@ -267,6 +269,9 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
             state.config["key_deletion_days"] = key_deletion_days
         state.config["secret_recovery_days"] = secret_recovery_days
         plan = plan_teardown(state)
+        if discovered:
+            for step in plan.steps:
+                step.reason = "found in AWS by name and xacct:deployment tag (no state file)"
         removed = [{"kind": r.kind, "id": r.id, "account": r.account, "created": r.created} for r in teardown_order(state)]
         plan_doc = render.plan_json(plan, {"name": state.name, "region": state.region, "accounts": state.accounts,
                                            "state_file": str(state_path)})
