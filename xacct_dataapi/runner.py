@@ -24,6 +24,11 @@ from xacct_dataapi.models import Account, Call, JsonDoc, Plan, Ref, Sensitive, S
 from xacct_dataapi.state import ResourceRow, State
 
 
+# A response carrying this key made no change (already done, already gone, or deliberately skipped):
+# the call's Wait, if any, is not run.
+NOTHING_CHANGED = "_xacct_nothing_changed"
+
+
 class Reporter:
     """What the runner tells the UI. The CLI's renderer implements it; tests can record it."""
 
@@ -138,7 +143,7 @@ class Runner:
         except (ClientError, BotoCoreError, WaitTimeout, RuntimeError) as exc:
             self._fail(step, call, exc)
         self._record(step, call, response)
-        if call.wait is not None and response.get("_xacct_ok_code") is None:
+        if call.wait is not None and NOTHING_CHANGED not in response:
             if call.wait.deferred:
                 self._deferred.append((step, call))
             else:
@@ -178,7 +183,7 @@ class Runner:
             except ClientError as exc:
                 code = error_code(exc)
                 if code in call.ok_codes:
-                    return {"_xacct_ok_code": code}
+                    return {NOTHING_CHANGED: code}
                 if not self._retryable(call, exc) or self.clock() + delay > deadline:
                     if call.retry and self._retryable(call, exc):
                         raise WaitTimeout(
@@ -358,7 +363,7 @@ class Runner:
         if others:
             self.reporter.waiting(f"leaving the Data API on: deployment(s) {', '.join(others)} use cluster {ClusterId}")
             self.notes.append(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(others)} use it.")
-            return {}
+            return {NOTHING_CHANGED: "in use"}
         rds = self.aws.client(account, "rds")
         try:
             if EngineMode == "serverless":
@@ -369,14 +374,9 @@ class Runner:
                 self.calls_made.append("rds.disable_http_endpoint")
         except ClientError as exc:
             if error_code(exc) in ("DBClusterNotFoundFault", "ResourceNotFoundFault"):
-                return {}
+                return {NOTHING_CHANGED: error_code(exc)}
             raise
-
-        def off() -> bool:
-            return not rds.describe_db_clusters(DBClusterIdentifier=ClusterId)["DBClusters"][0].get("HttpEndpointEnabled")
-
-        self.poll(f"the Data API of cluster {ClusterId} to turn off", off)
-        return {}
+        return {}  # the call's Wait then polls until the Data API is off
 
 
 def other_deployments_on_cluster(iam, cluster_arn: str, deployment: str) -> list[str]:

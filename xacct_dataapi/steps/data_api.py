@@ -63,5 +63,5 @@ def teardown(row, state) -> list[Call]:
     return [Call(Account.PROVIDER, "xacct", "disable_data_api",
                  {"ClusterId": row.id, "ClusterArn": row.arn, "EngineMode": state.values.get("cluster_engine_mode", "provisioned"),
                   "Deployment": state.name},
-                 forget=(row.kind, row.id),
+                 forget=(row.kind, row.id), wait=_wait(row.id, False),
                  description="turn the Data API back off (xacct turned it on), unless another xacct deployment uses the cluster")]
