@@ -49,6 +49,17 @@ def connection(ctx) -> str:
     return ctx.secret_fields()["connection"]
 
 
+def _rewrite(ctx, arn: str, description: str, *, key_arn=None, record: Record | None = None) -> list[Call]:
+    """Write the credentials again (a new version, optionally under the xacct key) and re-tag what they point at."""
+    params = {"SecretId": arn, **({"KmsKeyId": key_arn} if key_arn is not None else {}), "SecretString": ctx.secret_string()}
+    return [
+        Call(Account.PROVIDER, "secretsmanager", "update_secret", params, record=record, description=description),
+        Call(Account.PROVIDER, "secretsmanager", "tag_resource",
+             {"SecretId": arn, "Tags": iam_tags({TAG_CONNECTION: connection(ctx)})},
+             description="record what the secret points at"),
+    ]
+
+
 def plan(ctx, facts: dict) -> StepPlan:
     name = ctx.names.secret
     step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, "")
@@ -71,24 +82,15 @@ def plan(ctx, facts: dict) -> StepPlan:
         step.action, step.reason = Action.REPAIR, f"secret {name} is scheduled for deletion"
         step.calls.append(Call(Account.PROVIDER, "secretsmanager", "restore_secret", {"SecretId": arn},
                                record=Record("secret", name, arn=arn), description="restore the secret"))
-        step.calls.append(Call(Account.PROVIDER, "secretsmanager", "update_secret",
-                               {"SecretId": arn, "KmsKeyId": key_arn, "SecretString": ctx.secret_string()},
-                               description="write fresh credentials under the key"))
-        step.calls.append(Call(Account.PROVIDER, "secretsmanager", "tag_resource",
-                               {"SecretId": arn, "Tags": iam_tags({TAG_CONNECTION: connection(ctx)})},
-                               description="record what the secret points at"))
+        step.calls += _rewrite(ctx, arn, "write fresh credentials under the key", key_arn=key_arn)
         ctx.values["secret_arn"] = arn
         return step
     if not _key_matches(desc.get("KmsKeyId"), ctx):
         step.action = Action.REPAIR
         step.reason = f"secret {name} is encrypted with {desc.get('KmsKeyId') or 'the AWS managed key'}, not the xacct key"
         step.problems = [step.reason]
-        step.calls.append(Call(Account.PROVIDER, "secretsmanager", "update_secret",
-                               {"SecretId": arn, "KmsKeyId": key_arn, "SecretString": ctx.secret_string()},
-                               record=Record("secret", name, arn=arn), description="re-encrypt with the xacct key"))
-        step.calls.append(Call(Account.PROVIDER, "secretsmanager", "tag_resource",
-                               {"SecretId": arn, "Tags": iam_tags({TAG_CONNECTION: connection(ctx)})},
-                               description="record what the secret points at"))
+        step.calls += _rewrite(ctx, arn, "re-encrypt with the xacct key", key_arn=key_arn,
+                               record=Record("secret", name, arn=arn))
     else:
         have = tag_dict(desc.get("Tags")).get(TAG_CONNECTION)
         want = connection(ctx)
@@ -99,12 +101,7 @@ def plan(ctx, facts: dict) -> StepPlan:
                 step.problems = [step.reason]
             else:
                 step.reason = f"--rotate-password: new credentials for {want}"
-            step.calls.append(Call(Account.PROVIDER, "secretsmanager", "update_secret",
-                                   {"SecretId": arn, "SecretString": ctx.secret_string()},
-                                   record=Record("secret", name, arn=arn), description="write the new credentials"))
-            step.calls.append(Call(Account.PROVIDER, "secretsmanager", "tag_resource",
-                                   {"SecretId": arn, "Tags": iam_tags({TAG_CONNECTION: want})},
-                                   description="record what the secret points at"))
+            step.calls += _rewrite(ctx, arn, "write the new credentials", record=Record("secret", name, arn=arn))
         elif not ctx.state.find("secret", name):
             step.action, step.reason = Action.REPAIR, f"secret {name} exists but was not recorded"
             step.calls.append(Call(Account.PROVIDER, "xacct", "record", {}, record=Record("secret", name, arn=arn),

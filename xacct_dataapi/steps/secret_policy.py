@@ -5,7 +5,7 @@ may be reported as an invalid principal for a few seconds (bounded retry)."""
 from __future__ import annotations
 
 from xacct_dataapi import policies
-from xacct_dataapi.models import Account, Action, Call, JsonDoc, Record, Retry, StepPlan
+from xacct_dataapi.models import Account, Action, Call, JsonDoc, Record, Retry, StepPlan, render_value
 from xacct_dataapi.steps.common import INVALID_PRINCIPAL
 
 NUMBER = 4
@@ -28,6 +28,7 @@ def inspect(ctx) -> dict:
 
 def plan(ctx, facts: dict) -> StepPlan:
     doc = desired(ctx)
+    expected = render_value(doc)  # what AWS would hold; a Ref not yet known never compares equal
     step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, "", documents={"secret_policy": doc})
     record = Record("secret_policy", ctx.names.secret, arn=ctx.known("secret_arn"))
     put = Call(Account.PROVIDER, "secretsmanager", "put_resource_policy",
@@ -37,22 +38,16 @@ def plan(ctx, facts: dict) -> StepPlan:
                description="write the secret's resource policy")
     if facts["policy"] is None:
         step.action, step.reason, step.calls = Action.CREATE, "the secret has no resource policy", [put]
-    elif not policies.equal(facts["policy"], _resolved(doc, ctx)):
-        diff = policies.differing_statements(facts["policy"], _resolved(doc, ctx))
+    elif not policies.equal(facts["policy"], expected):
+        diff = policies.differing_statements(facts["policy"], expected)
         step.action, step.reason, step.calls, step.problems = Action.REPAIR, "secret policy differs: " + "; ".join(diff), [put], diff
-        step.drift = policies.statement_drift(facts["policy"], _resolved(doc, ctx), "secret_policy")
+        step.drift = policies.statement_drift(facts["policy"], expected, "secret_policy")
     elif not ctx.state.find("secret_policy", ctx.names.secret):
         step.action, step.reason = Action.REPAIR, "secret policy is current but was not recorded"
         step.calls = [Call(Account.PROVIDER, "xacct", "record", {}, record=record, description="record the secret policy")]
     else:
         step.reason = "secret policy is current"
     return step
-
-
-def _resolved(doc: dict, ctx) -> dict:
-    from xacct_dataapi.models import render_value
-
-    return render_value(doc)
 
 
 def teardown(row, state) -> list[Call]:
