@@ -153,7 +153,7 @@ def _report_setup(ui: usecases.UI, result, path: Path) -> None:
         else:
             ui.err.print(f"Applied {len(result.calls_made)} change(s) in {result.seconds:.1f}s; state in {path}.")
             for step in sorted(result.plan.steps, key=lambda s: s.number):
-                if step.action.value == "repair" and any(c.service != "xacct" for c in step.calls):
+                if step.action.value == "repair" and not all(c.bookkeeping for c in step.calls):
                     ui.err.print(f"Repaired step {step.number} ({step.title}): {step.reason}.")
         for p in result.problems:
             ui.err.print(f"Step 8 failed: {p}")

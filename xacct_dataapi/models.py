@@ -104,6 +104,11 @@ class Call:
     wait: Wait | None = None
     description: str = ""
 
+    @property
+    def bookkeeping(self) -> bool:
+        """Only writes a row in the state file (adopting what exists); makes no AWS call."""
+        return self.service == "xacct" and self.method == "record"
+
 
 class Action(str, enum.Enum):
     CREATE = "create"

@@ -29,7 +29,7 @@ def make_console(stderr: bool = False) -> Console:
 def call_json(call: Call) -> dict:
     return {
         "account": call.account.value,
-        "call": f"{call.service}:{call.method}" if call.service != "xacct" else f"xacct:{call.method}",
+        "call": f"{call.service}:{call.method}",
         "description": call.description,
         "params": render_value(call.params),
     }
@@ -70,7 +70,7 @@ def plan_summary(plan: Plan) -> str:
         count[s.action] += 1
     if plan.kind == "teardown":
         return f"Plan: {len(plan.calls)} call(s) to delete {len(plan.steps)} step(s)' resources, in this order."
-    calls = sum(1 for c in plan.calls if c.service != "xacct" or c.method != "record")
+    calls = sum(1 for c in plan.calls if not c.bookkeeping)
     text = (f"Plan: {count[Action.CREATE]} step(s) to create, {count[Action.REPAIR]} to repair, "
             f"{count[Action.NOOP]} unchanged — {calls} AWS call(s).")
     if count[Action.CHECK]:
@@ -89,7 +89,7 @@ def plan_table(plan: Plan, title: str) -> Table:
     for s in ordered:
         lines = [s.reason] if s.reason else []
         for c in s.calls:
-            if c.service == "xacct" and c.method == "record":
+            if c.bookkeeping:
                 lines.append(f"  · {c.description}")
             else:
                 lines.append(f"  → {c.account.value}: {c.service}:{c.method}  ({c.description})")

@@ -7,12 +7,12 @@ from xacct_dataapi.steps import NUMBERED
 
 
 def _only_records(step: StepPlan) -> bool:
-    return all(c.service == "xacct" for c in step.calls)
+    return all(c.bookkeeping for c in step.calls)
 
 
 def _recreates_recorded(step: StepPlan, recorded_kinds: set[str]) -> bool:
     """Would the plan create again something xacct had recorded (so it was there, and is gone)?"""
-    return any(c.record is not None and c.service != "xacct" and c.record.kind in recorded_kinds for c in step.calls)
+    return any(c.record is not None and not c.bookkeeping and c.record.kind in recorded_kinds for c in step.calls)
 
 
 def step_status(step: StepPlan, state: State, kinds: tuple[str, ...]) -> tuple[str, list[str]]:
