@@ -16,6 +16,7 @@ from xacct_dataapi.config import CLUSTER_ARN_RE, ROLE_ARN_RE, Config
 from xacct_dataapi.errors import AwsError, StateError, UsageError, error_message
 from xacct_dataapi.models import Account, Ref, Sensitive
 from xacct_dataapi.policies import partition_of, user_arn
+from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import State
 
 
@@ -120,7 +121,7 @@ def _read(what: str, fn: Callable[[], Any]) -> Any:
 
 def check_accounts(aws: Sessions, state: State | None) -> tuple[str, str]:
     consumer_r, provider_r = gather(lambda: aws.account_id(Account.CONSUMER), lambda: aws.account_id(Account.PROVIDER))
-    consumer, provider = _value(consumer_r), _value(provider_r)
+    consumer, provider = unwrap(consumer_r), unwrap(provider_r)
     if consumer == provider:
         raise UsageError(
             f"--consumer-profile {aws.consumer_profile!r} and --provider-profile {aws.provider_profile!r} are both "
@@ -274,27 +275,6 @@ def check_endpoint_service(aws: Sessions) -> None:
                          "Pass --region of a region where the RDS Data API supports PrivateLink.")
 
 
-def gather(*fns: Callable[[], Any]) -> list[tuple[Any, BaseException | None]]:
-    """Run independent read-only lookups concurrently (boto3 clients are thread-safe); results in order."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def safe(fn):
-        try:
-            return fn(), None
-        except Exception as exc:  # re-raised by the caller, in a deterministic order
-            return None, exc
-
-    with ThreadPoolExecutor(max_workers=len(fns)) as pool:
-        return list(pool.map(safe, fns))
-
-
-def _value(pair: tuple[Any, BaseException | None]) -> Any:
-    value, exc = pair
-    if exc is not None:
-        raise exc
-    return value
-
-
 def partition_for_region(region: str) -> str:
     if region.startswith("cn-"):
         return "aws-cn"
@@ -314,16 +294,16 @@ def build_context(cfg: Config, aws: Sessions, state: State, password: Callable[[
         lambda: check_endpoint_service(aws),
         lambda: describe_principal(aws, cfg, consumer, partition_for_region(aws.region)),
     )
-    cluster = _value(cluster_r)
+    cluster = unwrap(cluster_r)
     if check_data_api and not cluster.http_endpoint_enabled and not cfg.enable_data_api:
         raise UsageError(
             f"The Data API is off on cluster {cluster.id}.",
             "Re-run with --enable-data-api to have xacct turn it on (and off again at teardown), "
             f"or turn it on yourself: `aws rds enable-http-endpoint --resource-arn {cluster.arn}`.",
         )
-    vpc_cidr = _value(network_r)
-    _value(service_r)
-    principal = _value(principal_r)
+    vpc_cidr = unwrap(network_r)
+    unwrap(service_r)
+    principal = unwrap(principal_r)
     ctx = Context(cfg, aws, state, consumer, provider, cluster, vpc_cidr, principal, password, values=dict(state.values))
     ctx.values.setdefault("cluster_arn", cluster.arn)
     ctx.values["consumer_principal_arn"] = principal.arn

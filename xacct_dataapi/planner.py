@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from xacct_dataapi.context import _value, gather
+from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.errors import AwsError, error_message
 from xacct_dataapi.models import Action, Plan, StepPlan
 from xacct_dataapi.state import State
@@ -36,7 +36,7 @@ def plan_setup(ctx) -> Plan:
     for wave in ([s for s in STEPS if s.key not in SECOND_WAVE], [s for s in STEPS if s.key in SECOND_WAVE]):
         results = gather(*(lambda s=s: _inspect(s, ctx) for s in wave))
         for step, result in zip(wave, results):
-            facts[step.key] = _value(result)  # the first failure in step order wins
+            facts[step.key] = unwrap(result)  # the first failure in step order wins
     steps = []
     for step in STEPS:  # planning is pure and ordered: it may generate values (the external id)
         steps.append(step.module.plan(ctx, facts[step.key]))
