@@ -15,7 +15,7 @@ from xacct_dataapi import render
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.config import Config, state_path_for, validate_name
-from xacct_dataapi.context import build_context, check_accounts  # noqa: F401  (used by cli)
+from xacct_dataapi.context import build_context, check_accounts
 from xacct_dataapi.errors import AwsError, Interrupted, StateError, UsageError
 from xacct_dataapi.models import Action, Plan, Sensitive
 from xacct_dataapi.planner import plan_setup, plan_teardown, teardown_order
@@ -306,3 +306,14 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
         if state_path.exists():
             state_mod.remove(state_path)
         return TeardownResult(plan, calls, time.monotonic() - started, removed, plan_doc, notes)
+
+
+def verify(state_path: Path, *, sql: str, as_profile: str | None, database: str | None,
+           consumer_profile: str | None = None, provider_profile: str | None = None, wait_timeout: float = 300.0):
+    """Run a statement through the deployment's path, as its consumer principal (read-only for xacct's state)."""
+    from xacct_dataapi import verify as verify_mod
+
+    state = load_required(state_path)
+    aws = _sessions_for(state, consumer_profile, provider_profile, None)
+    check_accounts(aws, state)
+    return verify_mod.verify(state, aws, sql=sql, as_profile=as_profile, database=database, wait_timeout=wait_timeout)

@@ -1,15 +1,15 @@
 """The `xacct` command line: parse, call app.py, render. No boto3 here."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from botocore.exceptions import BotoCoreError
 
 from xacct_dataapi import __version__, app as usecases, render
 from xacct_dataapi.config import Config
-from botocore.exceptions import BotoCoreError
-
 from xacct_dataapi.errors import INTERRUPTED, XacctError
 
 cli = typer.Typer(
@@ -245,14 +245,10 @@ def verify(
     """Prove the path: assume the access role as the consumer principal and run a statement through the Data API."""
 
     def go():
-        from xacct_dataapi.verify import verify as run_verify
-
         ui = _ui(output)
-        path = usecases.resolve_state_path(state, name)
-        st = usecases.load_required(path)
-        aws = usecases._sessions_for(st, consumer_profile, provider_profile, None)
-        usecases.check_accounts(aws, st)
-        result = run_verify(st, aws, sql=sql, as_profile=as_profile, database=database, wait_timeout=wait_timeout)
+        result = usecases.verify(usecases.resolve_state_path(state, name), sql=sql, as_profile=as_profile,
+                                 database=database, consumer_profile=consumer_profile, provider_profile=provider_profile,
+                                 wait_timeout=wait_timeout)
         doc = {"principal": result.principal, "role_arn": result.role_arn, "sql": result.sql,
                "records": result.records, "seconds": round(result.seconds, 2)}
         if ui.json:
@@ -276,9 +272,9 @@ def demo(
         from xacct_dataapi.demo import run_demo
 
         ui = _ui(output, yes=True)
-        started = __import__("time").perf_counter()
+        started = time.perf_counter()
         result = _sandbox_call(lambda: run_demo(ui, engine=engine))
-        total = __import__("time").perf_counter() - started
+        total = time.perf_counter() - started
         summary = {
             "ok": result.ok,
             "seconds": round(total, 2),
