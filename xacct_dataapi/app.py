@@ -32,6 +32,16 @@ class UI:
     yes: bool = False
     stdin_tty: Callable[[], bool] = field(default=lambda: sys.stdin.isatty())
 
+    def show_plan(self, plan: Plan, table, plan_doc: dict, dry_run: bool) -> None:
+        """The plan before anything changes: a table, or with --output json the plan document for a dry run.
+        A JSON run that will ask first shows the table on stderr (stdout carries the JSON result)."""
+        if not self.json:
+            self.out.print(table)
+        elif dry_run:
+            render.print_json(self.out, plan_doc)
+        elif plan.changes and not self.yes:
+            self.err.print(table)
+
     def confirm(self, question: str) -> bool:
         if self.yes:
             return True
@@ -137,13 +147,7 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     plan_doc = render.plan_json(plan, meta)
     table = render.plan_table(plan, f"xacct setup plan — deployment {cfg.name!r}, consumer "
                                     f"{ctx.consumer_account} → provider {ctx.provider_account}, {aws.region}")
-    if ui.json:
-        if dry_run:
-            render.print_json(ui.out, plan_doc)
-        elif plan.changes and not ui.yes:
-            ui.err.print(table)  # stdout carries the JSON result; whoever confirms still sees the plan
-    else:
-        ui.out.print(table)
+    ui.show_plan(plan, table, plan_doc, dry_run)
     if dry_run:
         return SetupResult(plan, state, [], problems, time.monotonic() - started, plan_doc)
     if plan.changes:
@@ -278,14 +282,9 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
         table = render.plan_table(plan, f"xacct teardown plan — deployment {state.name!r}, consumer "
                                         f"{state.accounts.get('consumer')} / provider {state.accounts.get('provider')}, "
                                         f"{state.region}")
-        if not ui.json:
-            ui.out.print(table)
-        elif plan.changes and not ui.yes and not dry_run:
-            ui.err.print(table)  # stdout carries the JSON result; whoever confirms still sees the plan
+        ui.show_plan(plan, table, plan_doc, dry_run)
         if dry_run:
-            if ui.json:
-                render.print_json(ui.out, plan_doc)
-            else:
+            if not ui.json:
                 ui.err.print("Dry run: nothing was changed.")
             return TeardownResult(plan, [], time.monotonic() - started, [], {}, [], dry_run=True)
         if plan.changes:

@@ -50,11 +50,9 @@ def inspect(ctx) -> dict:
     except ClientError as exc:
         if not is_not_found(exc):
             raise
-    alias_owned = True
     if alias_meta is not None:
         tags = tag_dict(kms.list_resource_tags(KeyId=alias_meta["KeyId"]).get("Tags"))
-        alias_owned = owned(tags, ctx.names.deployment)
-        if not alias_owned:
+        if not owned(tags, ctx.names.deployment):
             raise not_ours("KMS alias", ctx.names.key_alias, ctx.names.deployment, ctx.provider_account)
     meta = alias_meta if alias_meta and _usable(alias_meta) else None
     if meta is None:
@@ -63,7 +61,8 @@ def inspect(ctx) -> dict:
     if meta:
         ctx.values["key_id"], ctx.values["key_arn"] = meta["KeyId"], meta["Arn"]
     else:
-        ctx.values.pop("key_id", None), ctx.values.pop("key_arn", None)
+        ctx.values.pop("key_id", None)
+        ctx.values.pop("key_arn", None)
     return facts
 
 
