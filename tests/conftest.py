@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import socket
+
 import boto3
 import pytest
 
@@ -15,6 +17,35 @@ _CLEARED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECR
             "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "MOTO_ACCOUNT_ID",
             "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "XACCT_DB_PASSWORD")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loopback_only():
+    """Fail any socket connect() to an address other than the loopback: no test may reach the network
+    (moto in-process opens no sockets; the sandbox listens on 127.0.0.1)."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def check(addr):
+        host = addr[0] if isinstance(addr, tuple) else addr
+        if host not in ("127.0.0.1", "::1", "localhost") and not isinstance(addr, (str, bytes)):
+            raise AssertionError(f"test tried to reach the network: {addr!r}")
+
+    def connect(self, addr):
+        check(addr)
+        return real_connect(self, addr)
+
+    def connect_ex(self, addr):
+        check(addr)
+        return real_connect_ex(self, addr)
+
+    socket.socket.connect = connect
+    socket.socket.connect_ex = connect_ex
+    try:
+        yield
+    finally:
+        socket.socket.connect = real_connect
+        socket.socket.connect_ex = real_connect_ex
 
 
 @pytest.fixture(autouse=True)

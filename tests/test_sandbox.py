@@ -58,34 +58,6 @@ AWS_ENV = (
 # --------------------------------------------------------------------------- guards
 
 
-@pytest.fixture(scope="module", autouse=True)
-def loopback_only():
-    """Fail any socket connect() to an address other than 127.0.0.1 / ::1."""
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-
-    def check(addr):
-        host = addr[0] if isinstance(addr, tuple) else addr
-        if host not in ("127.0.0.1", "::1", "localhost") and not isinstance(addr, (str, bytes)):
-            raise AssertionError(f"test tried to reach the network: {addr!r}")
-
-    def connect(self, addr):
-        check(addr)
-        return real_connect(self, addr)
-
-    def connect_ex(self, addr):
-        check(addr)
-        return real_connect_ex(self, addr)
-
-    socket.socket.connect = connect
-    socket.socket.connect_ex = connect_ex
-    try:
-        yield
-    finally:
-        socket.socket.connect = real_connect
-        socket.socket.connect_ex = real_connect_ex
-
-
 @pytest.fixture
 def clean_env(monkeypatch):
     for name in AWS_ENV:

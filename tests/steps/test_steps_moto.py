@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -39,24 +38,6 @@ NAME = "orders"
 
 
 # --------------------------------------------------------------------------- guards and helpers
-
-
-@pytest.fixture(scope="module", autouse=True)
-def loopback_only():
-    """moto runs in-process: any socket connect() to a non-loopback address is a bug in the test setup."""
-    real_connect = socket.socket.connect
-
-    def connect(self, addr):
-        host = addr[0] if isinstance(addr, tuple) else None
-        if host is not None and host not in ("127.0.0.1", "::1", "localhost"):
-            raise AssertionError(f"test tried to reach the network: {addr!r}")
-        return real_connect(self, addr)
-
-    socket.socket.connect = connect
-    try:
-        yield
-    finally:
-        socket.socket.connect = real_connect
 
 
 _BOTOCORE_DATA: dict = {}

