@@ -105,10 +105,6 @@ def needs_password(plan: Plan) -> bool:
     return any(has(c.params) for c in plan.calls)
 
 
-def _meta(state: State, ctx=None) -> dict:
-    return {"name": state.name, "region": state.region, "accounts": state.accounts}
-
-
 @dataclass
 class SetupResult:
     plan: Plan
@@ -140,7 +136,8 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     state = existing or State(name=cfg.name)
     ctx = build_context(cfg, aws, state, password)
     plan = plan_setup(ctx)
-    problems = [p for s in plan.steps if s.action is Action.CHECK for p in s.problems]
+    failing = [s for s in plan.steps if s.action is Action.CHECK]
+    problems = [p for s in failing for p in s.problems]
     meta = {"name": cfg.name, "region": aws.region,
             "accounts": {"consumer": ctx.consumer_account, "provider": ctx.provider_account},
             "state_file": str(state_path), "dry_run": dry_run}
@@ -170,10 +167,8 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     if plan.changes and not ui.json:
         ui.err.print("Applying in dependency order (step numbers follow the recipe; docs/how-it-works.md explains the order).")
     runner.execute(plan)
-    if problems:
-        state.last_error = {"step": 8, "title": "Network ACLs pass HTTPS (check)", "message": problems[0]}
-    else:
-        state.last_error = None
+    state.last_error = ({"step": failing[0].number, "title": failing[0].title, "message": problems[0]}
+                        if problems else None)
     if plan.changes or existing is None or state.last_error != previous_error:
         runner.save()
     return SetupResult(plan, state, runner.calls_made, problems, time.monotonic() - started, plan_doc)
