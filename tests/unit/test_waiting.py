@@ -1,0 +1,99 @@
+"""waiting.py: retry_when and wait_until with a fake clock (no real time passes)."""
+from __future__ import annotations
+
+import pytest
+
+from xacct_dataapi.errors import WaitTimeout
+from xacct_dataapi.waiting import Timing, UnexpectedState, retry_when, until_true, wait_until
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, s: float) -> None:
+        self.sleeps.append(s)
+        self.now += s
+
+    def timing(self, **kw) -> Timing:
+        return Timing(clock=self.clock, sleep=self.sleep, **kw)
+
+
+class Flaky(Exception):
+    pass
+
+
+def test_retry_when_retries_only_retryable_errors_with_doubling_backoff():
+    t = FakeTime()
+    attempts = iter([Flaky(), Flaky(), Flaky(), "ok"])
+
+    def fn():
+        v = next(attempts)
+        if isinstance(v, Exception):
+            raise v
+        return v
+
+    assert retry_when(fn, lambda e: isinstance(e, Flaky), timeout=60, what="x", timing=t.timing()) == "ok"
+    assert t.sleeps == [0.5, 1.0, 2.0]
+
+
+def test_retry_when_raises_other_errors_at_once():
+    t = FakeTime()
+
+    def fn():
+        raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        retry_when(fn, lambda e: isinstance(e, Flaky), timeout=60, what="x", timing=t.timing())
+    assert t.sleeps == []
+
+
+def test_retry_when_times_out_naming_what_and_the_last_error():
+    t = FakeTime()
+
+    def fn():
+        raise Flaky("still not visible")
+
+    with pytest.raises(WaitTimeout) as info:
+        retry_when(fn, lambda e: True, timeout=10, what="the role to propagate", timing=t.timing())
+    assert "the role to propagate" in info.value.message and "still not visible" in info.value.message
+    assert t.now <= 10
+
+
+def test_wait_until_polls_pending_until_target_and_returns_the_value():
+    t = FakeTime()
+    states = iter(["pending", "pending", "available"])
+    seen = []
+    timing = t.timing(on_wait=lambda what, elapsed: seen.append((what, elapsed)))
+    value = wait_until(lambda: ("ep", next(states)), pending={"pending"}, target={"available"}, timeout=60,
+                       what="endpoint", timing=timing)
+    assert value == "ep"
+    assert t.sleeps == [0.25, 0.375]
+    assert [w for w, _ in seen] == ["endpoint", "endpoint"]
+
+
+def test_wait_until_fails_at_once_on_an_unexpected_state():
+    t = FakeTime()
+    with pytest.raises(UnexpectedState) as info:
+        wait_until(lambda: (None, "failed"), pending={"pending"}, target={"available"}, timeout=60, what="endpoint vpce-1",
+                   timing=t.timing())
+    assert "failed" in info.value.message and t.sleeps == []
+
+
+def test_wait_until_times_out_with_the_last_state():
+    t = FakeTime()
+    with pytest.raises(WaitTimeout) as info:
+        wait_until(lambda: (None, "pending"), pending={"pending"}, target={"available"}, timeout=3, what="endpoint",
+                   timing=t.timing())
+    assert "still 'pending'" in info.value.message and t.now <= 3
+
+
+def test_poll_backoff_is_capped():
+    t = FakeTime()
+    with pytest.raises(WaitTimeout):
+        until_true(lambda: False, timeout=60, what="x", timing=t.timing())
+    assert max(t.sleeps) == 5.0

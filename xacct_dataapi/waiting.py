@@ -1,0 +1,103 @@
+"""The one place xacct waits: retry a call while AWS is still settling, or poll until a resource settles.
+
+Modelled on terraform-provider-aws: `retry_when` is internal/tfresource/retry.go's RetryWhen (retry a
+function while the error it raises is a known eventual-consistency error, until a deadline), and
+`wait_until` is helper/retry's StateChangeConf{Pending, Target, Refresh, Timeout} (poll a refresh function;
+a state outside Pending and Target fails at once instead of waiting out the timeout).
+
+Clock and sleep are injectable so tests run without real time passing. Every loop in xacct that waits for
+AWS (the executor's retries and waits, verify's propagation retries, the sandbox's readiness) goes through here.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Collection, TypeVar
+
+from xacct_dataapi.errors import AwsError, WaitTimeout
+
+T = TypeVar("T")
+
+TIMEOUT_HINT = "Raise --wait-timeout or re-run later: everything made so far is recorded."
+
+
+@dataclass
+class Timing:
+    """Where time comes from and how polls back off. Tests pass a fake clock and sleep."""
+
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    # Retries of a failing call double from 0.5 s up to 15 s: AWS asks clients to back off on errors.
+    retry_first: float = 0.5
+    retry_factor: float = 2.0
+    retry_cap: float = 15.0
+    # Polls of a settling resource grow gently to a short cap: little overshoot once AWS is ready.
+    poll_first: float = 0.25
+    poll_factor: float = 1.5
+    poll_cap: float = 5.0
+    # Called before every sleep (progress, Ctrl-C checks); may raise to stop waiting.
+    on_wait: Callable[[str, float], None] = field(default=lambda what, elapsed: None)
+
+
+class UnexpectedState(AwsError):
+    """A resource reached a state that is neither pending nor the target (e.g. an endpoint that `failed`)."""
+
+
+def retry_when(fn: Callable[[], T], retryable: Callable[[BaseException], bool], *, timeout: float, what: str,
+               timing: Timing | None = None) -> T:
+    """Call fn until it succeeds; retry only while `retryable(exc)` and the deadline allows another attempt.
+
+    On a retryable error at the deadline, raise WaitTimeout naming `what` and the last error; any other
+    error propagates unchanged at once."""
+    t = timing or Timing()
+    started = t.clock()
+    deadline = started + timeout
+    delay = t.retry_first
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            if not retryable(exc):
+                raise
+            if t.clock() + delay > deadline:
+                raise WaitTimeout(f"Timed out after {timeout:.0f}s waiting for {what} (last error: {_describe(exc)}).",
+                                  TIMEOUT_HINT) from exc
+            t.on_wait(what, t.clock() - started)
+            t.sleep(delay)
+            delay = min(delay * t.retry_factor, t.retry_cap)
+
+
+def wait_until(refresh: Callable[[], tuple[Any, str]], *, pending: Collection[str], target: Collection[str],
+               timeout: float, what: str, timing: Timing | None = None) -> Any:
+    """Poll `refresh() -> (value, state)` until state is in `target`; return that value.
+
+    A state in `pending` keeps polling; any other state raises UnexpectedState at once (waiting longer
+    cannot help); the deadline raises WaitTimeout."""
+    t = timing or Timing()
+    started = t.clock()
+    deadline = started + timeout
+    delay = t.poll_first
+    while True:
+        value, state = refresh()
+        if state in target:
+            return value
+        if state not in pending:
+            raise UnexpectedState(f"Stopped waiting for {what}: it is {state!r}, expected {' or '.join(sorted(target))}.",
+                                  "Check the resource in the AWS console; re-run once it is fixed.")
+        if t.clock() + delay > deadline:
+            raise WaitTimeout(f"Timed out after {timeout:.0f}s waiting for {what} (still {state!r}).", TIMEOUT_HINT)
+        t.on_wait(what, t.clock() - started)
+        t.sleep(delay)
+        delay = min(delay * t.poll_factor, t.poll_cap)
+
+
+def until_true(probe: Callable[[], bool], *, timeout: float, what: str, timing: Timing | None = None) -> None:
+    """wait_until for a yes/no probe (e.g. "are the network interfaces gone?")."""
+    wait_until(lambda: (None, "done" if probe() else "pending"), pending=("pending",), target=("done",),
+               timeout=timeout, what=what, timing=timing)
+
+
+def _describe(exc: BaseException) -> str:
+    from xacct_dataapi.errors import error_message
+
+    return error_message(exc)
