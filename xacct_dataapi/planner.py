@@ -1,29 +1,44 @@
-"""The pipeline: inputs -> preflight (read-only) -> inspect each step (read-only) -> plan (pure) -> runner.
+"""The pipeline: config -> facts -> desired -> plan -> executor -> state. This module is the read-only half.
 
-plan_setup makes only describe/get/list calls and returns a Plan: per step, the exact API calls it
-would make (with policy documents as they will be written) or, for a no-op, the reason. `--dry-run`
-prints this plan; `setup` prints it, asks, and hands the same object to the runner. plan_teardown needs
-no AWS at all: it reverses the resources recorded in the state file.
+plan_setup makes only describe/get/list calls. Each step's inspection returns facts and values (ARNs, ids);
+inspections run concurrently in waves derived from what each step `needs` and `provides`, and their values
+are merged here, in one thread. Then, in execution order, each step states its desired resources (pure) and
+diffs them against its facts (pure), giving per step the exact items it would run — or, for a no-op, the
+reason. `--dry-run` prints this plan; `setup` prints it, asks, and hands the same object to the executor.
+plan_teardown needs no AWS at all: it reverses the resources recorded in the state file.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 from botocore.exceptions import BotoCoreError, ClientError
 
-from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.errors import AwsError, error_message
-from xacct_dataapi.models import Action, Plan, StepPlan
-from xacct_dataapi.state import State
+from xacct_dataapi.models import Action, Inspection, Plan, Step, StepPlan
+from xacct_dataapi.parallel import gather, unwrap
+from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.steps import STEPS, step_for_kind
 
 
-# Inspections that read values another step's inspection finds (the key id, the secret ARN) run in a
-# second wave; all others are independent and run concurrently, since each costs AWS round trips.
-SECOND_WAVE = ("key_policy", "secret_policy")
+def inspection_waves(steps: Sequence[Step]) -> list[list[Step]]:
+    """Steps grouped so that every value a step's inspection needs was provided by an earlier wave (or is
+    already known from the state file, when no step provides it)."""
+    provider = {value: s.key for s in steps for value in s.provides}
+    done: set[str] = set()
+    remaining, waves = list(steps), []
+    while remaining:
+        wave = [s for s in remaining if all(provider.get(v, s.key) in done | {s.key} for v in s.needs)]
+        if not wave:
+            raise ValueError("steps need each other's values in a cycle: " + ", ".join(s.key for s in remaining))
+        waves.append(wave)
+        done |= {s.key for s in wave}
+        remaining = [s for s in remaining if s not in wave]
+    return waves
 
 
-def _inspect(step, ctx):
+def _inspect(step: Step, ctx, known: dict) -> Inspection:
     try:
-        return step.module.inspect(ctx)
+        return step.inspect(ctx, dict(known))
     except (ClientError, BotoCoreError) as exc:
         raise AwsError(
             f"Step {step.number} ({step.title}): reading the current state failed: {error_message(exc)}.",
@@ -31,37 +46,49 @@ def _inspect(step, ctx):
         ) from exc
 
 
-def plan_setup(ctx) -> Plan:
-    facts = {}
-    for wave in ([s for s in STEPS if s.key not in SECOND_WAVE], [s for s in STEPS if s.key in SECOND_WAVE]):
-        results = gather(*(lambda s=s: _inspect(s, ctx) for s in wave))
+def inspect_all(ctx, steps: Sequence[Step] = STEPS) -> dict[str, dict]:
+    """Every step's facts; the values they found replace ctx.values (None = no longer known)."""
+    known, facts = dict(ctx.values), {}
+    for wave in inspection_waves(steps):
+        results = gather(*(lambda s=s: _inspect(s, ctx, known) for s in wave))
         for step, result in zip(wave, results):
-            facts[step.key] = unwrap(result)  # the first failure in step order wins
-    steps = []
-    for step in STEPS:  # planning is pure and ordered: it may generate values (the external id)
-        steps.append(step.module.plan(ctx, facts[step.key]))
-    return Plan("setup", steps)
+            found = unwrap(result)  # the first failure in step order wins
+            facts[step.key] = found.facts
+            for key, value in found.values.items():
+                if value is None:
+                    known.pop(key, None)
+                else:
+                    known[key] = value
+    ctx.values.clear()
+    ctx.values.update(known)
+    return facts
 
 
-def teardown_order(state: State) -> list:
-    """Reverse of the recorded order, except that the endpoint goes first and its security group (and the
-    Data API switch) last: AWS takes minutes to release the endpoint's network interfaces, and this way
-    that happens while the provider-side resources are deleted instead of before."""
+def plan_setup(ctx, steps: Sequence[Step] = STEPS) -> Plan:
+    facts = inspect_all(ctx, steps)
+    # Pure and ordered: planning may generate values (the external id) that later steps use.
+    return Plan("setup", [step.make_plan(ctx, facts[step.key]) for step in steps])
+
+
+def teardown_order(state: State, steps: Sequence[Step] = STEPS) -> list[ResourceRow]:
+    """Reverse of the recorded order, moved by each step's teardown_rank: the endpoint first and its security
+    group late (AWS takes minutes to release the endpoint's network interfaces, and this way that happens while
+    the provider-side resources are deleted), the Data API switch last."""
     rows = list(reversed(state.resources))
-    first = [r for r in rows if r.kind == "vpc_endpoint"]
-    late = [r for r in rows if r.kind == "security_group"]
-    last = [r for r in rows if r.kind == "data_api"]
-    middle = [r for r in rows if r.kind not in ("vpc_endpoint", "security_group", "data_api")]
-    return first + middle + late + last
+
+    def rank(row: ResourceRow) -> int:
+        return step_for_kind(row.kind, steps).teardown_rank.get(row.kind, 0)
+
+    return sorted(rows, key=rank)  # stable: reverse recorded order within a rank
 
 
-def plan_teardown(state: State) -> Plan:
-    steps: list[StepPlan] = []
-    for row in teardown_order(state):
-        step = step_for_kind(row.kind)
-        calls = step.module.teardown(row, state)
-        if steps and steps[-1].key == step.key:
-            steps[-1].calls.extend(calls)
+def plan_teardown(state: State, steps: Sequence[Step] = STEPS) -> Plan:
+    planned: list[StepPlan] = []
+    for row in teardown_order(state, steps):
+        step = step_for_kind(row.kind, steps)
+        items = step.teardown(row, state)
+        if planned and planned[-1].key == step.key:
+            planned[-1].calls.extend(items)
         else:
-            steps.append(StepPlan(step.number, step.key, step.title, Action.DELETE, "recorded in the state file", calls))
-    return Plan("teardown", steps)
+            planned.append(StepPlan(step.number, step.key, step.title, Action.DELETE, "recorded in the state file", items))
+    return Plan("teardown", planned)

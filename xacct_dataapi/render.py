@@ -13,8 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from xacct_dataapi.errors import XacctError
-from xacct_dataapi.models import Action, Call, Plan, StepPlan, render_value
-from xacct_dataapi.runner import Reporter
+from xacct_dataapi.hooks import Reporter
+from xacct_dataapi.models import Action, Plan, PlanItem, StepPlan, render_value
 
 ACTION_STYLE = {Action.CREATE: "green", Action.REPAIR: "yellow", Action.NOOP: "dim", Action.CHECK: "red",
                 Action.DELETE: "red"}
@@ -26,10 +26,10 @@ def make_console(stderr: bool = False) -> Console:
                    width=None if (sys.stderr if stderr else sys.stdout).isatty() else 160)
 
 
-def call_json(call: Call) -> dict:
+def call_json(call: PlanItem) -> dict:
     return {
         "account": call.account.value,
-        "call": f"{call.service}:{call.method}",
+        "call": call.label,
         "description": call.description,
         "params": render_value(call.params),
     }
@@ -70,7 +70,7 @@ def plan_summary(plan: Plan) -> str:
         count[s.action] += 1
     if plan.kind == "teardown":
         return f"Plan: {len(plan.calls)} call(s) to delete {len(plan.steps)} step(s)' resources, in this order."
-    calls = sum(1 for c in plan.calls if not c.bookkeeping)
+    calls = sum(1 for c in plan.calls if c.changes_aws)
     text = (f"Plan: {count[Action.CREATE]} step(s) to create, {count[Action.REPAIR]} to repair, "
             f"{count[Action.NOOP]} unchanged — {calls} AWS call(s).")
     if count[Action.CHECK]:
@@ -91,8 +91,10 @@ def plan_table(plan: Plan, title: str) -> Table:
         for c in s.calls:
             if c.bookkeeping:
                 lines.append(f"  · {c.description}")
+            elif not c.changes_aws:
+                lines.append(f"  … {c.description}")
             else:
-                lines.append(f"  → {c.account.value}: {c.service}:{c.method}  ({c.description})")
+                lines.append(f"  → {c.account.value}: {c.label}  ({c.description})")
         for p in s.problems if s.action is Action.CHECK else []:
             lines.append(f"  ! {p}")
         table.add_row(str(s.number) if s.number else "–", s.title,
@@ -115,7 +117,7 @@ class ProgressReporter(Reporter):
             self._status = self.console.status("working")
             self._status.start()
 
-    def call_done(self, step: StepPlan, call: Call) -> None:
+    def call_done(self, step: StepPlan, call: PlanItem) -> None:
         if self._status is not None:
             self._status.update("working")
         self.console.print(f"    ✓ {call.description}")

@@ -1,18 +1,21 @@
-"""`xacct status`: the eight steps' state, derived read-only from the same inspect/plan as setup."""
+"""`xacct status`: each step's state, derived read-only from the same inspect -> desired -> plan as setup."""
 from __future__ import annotations
 
-from xacct_dataapi.models import Action, Plan, StepPlan
+from typing import Sequence
+
+from xacct_dataapi.models import Action, Plan, Resource, Step, StepPlan, render_value
 from xacct_dataapi.state import State
-from xacct_dataapi.steps import NUMBERED
+from xacct_dataapi.steps import STEPS, numbered
 
 
 def _only_records(step: StepPlan) -> bool:
+    """Everything is in place in AWS; the plan would only write rows in the state file."""
     return all(c.bookkeeping for c in step.calls)
 
 
 def _recreates_recorded(step: StepPlan, recorded_kinds: set[str]) -> bool:
     """Would the plan create again something xacct had recorded (so it was there, and is gone)?"""
-    return any(c.record is not None and not c.bookkeeping and c.record.kind in recorded_kinds for c in step.calls)
+    return any(c.record is not None and c.changes_aws and c.record.kind in recorded_kinds for c in step.calls)
 
 
 def step_status(step: StepPlan, state: State, kinds: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -36,13 +39,17 @@ def step_status(step: StepPlan, state: State, kinds: tuple[str, ...]) -> tuple[s
     return "pending", [step.reason]
 
 
-def status_report(plan: Plan, state: State) -> dict:
+def _desired_json(resource: Resource) -> dict:
+    return {"kind": resource.kind, "id": render_value(resource.id), "account": resource.account.value}
+
+
+def status_report(plan: Plan, state: State, steps: Sequence[Step] = STEPS) -> dict:
     by_key = {s.key: s for s in plan.steps}
-    steps = []
-    for st in NUMBERED:
+    reported = []
+    for st in numbered(tuple(steps)):
         sp = by_key[st.key]
         status, detail = step_status(sp, state, st.kinds)
-        steps.append({
+        reported.append({
             "number": st.number,
             "key": st.key,
             "title": st.title,
@@ -50,6 +57,7 @@ def status_report(plan: Plan, state: State) -> dict:
             "reason": sp.reason,
             "detail": detail,
             "drift": sp.drift if status == "drifted" else [],
+            "desired": [_desired_json(r) for r in sp.desired],
             "resources": [
                 {"kind": r.kind, "id": r.id, "arn": r.arn, "account": r.account, "created": r.created}
                 for r in state.resources if r.kind in st.kinds
@@ -61,7 +69,7 @@ def status_report(plan: Plan, state: State) -> dict:
         "region": state.region,
         "accounts": state.accounts,
         "data_api": "on" if data_api is None or data_api.action is Action.NOOP or _only_records(data_api) else "off",
-        "all_done": all(s["status"] == "done" for s in steps),
-        "steps": steps,
+        "all_done": all(s["status"] == "done" for s in reported),
+        "steps": reported,
         "last_error": state.last_error,
     }

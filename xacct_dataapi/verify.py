@@ -1,8 +1,10 @@
 """Prove the path end to end: act as the consumer principal, assume the access role with the external
 id, and run a real SQL statement through the Data API.
 
-If xacct created the consumer user, it mints a short-lived access key for it, uses it, and deletes it
-(the key lives only in memory). Otherwise the consumer profile (or --as-profile) must act as the principal.
+If xacct created the consumer user, verify mints an access key for that user, uses it, and deletes it again
+(the key lives only in memory; this is the one write verify makes, and it leaves nothing behind). Otherwise
+the consumer profile (or --as-profile) must act as the principal. The sessions for those credentials are
+built here because they are neither of the operator's two profiles.
 """
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ import boto3
 from botocore.exceptions import ClientError
 
 from xacct_dataapi.aws import Sessions
-from xacct_dataapi.errors import AwsError, UsageError, error_code, error_message
+from xacct_dataapi.errors import AwsError, UsageError, WaitTimeout, error_code, error_message
 from xacct_dataapi.models import Account
 from xacct_dataapi.state import State
+from xacct_dataapi.waiting import retry_when
 
 # A new access key or role takes a few seconds to be honoured everywhere in real AWS.
 PROPAGATION_CODES = ("InvalidClientTokenId", "AccessDenied", "AccessDeniedException")
@@ -30,19 +33,11 @@ class VerifyResult:
     sql: str
     records: list
     seconds: float
-    minted_key: bool
 
 
-def _retry(fn: Callable[[], Any], codes: tuple[str, ...], timeout: float, sleep=time.sleep) -> Any:
-    deadline, delay = time.monotonic() + timeout, 0.5
-    while True:
-        try:
-            return fn()
-        except ClientError as exc:
-            if error_code(exc) not in codes or time.monotonic() + delay > deadline:
-                raise
-            sleep(delay)
-            delay = min(delay * 2, 10.0)
+def _retry(fn: Callable[[], Any], codes: tuple[str, ...], timeout: float, what: str) -> Any:
+    return retry_when(fn, lambda exc: isinstance(exc, ClientError) and error_code(exc) in codes, timeout=timeout,
+                      what=what)
 
 
 def verify(state: State, aws: Sessions, *, sql: str = "SELECT 1", as_profile: str | None = None,
@@ -75,7 +70,8 @@ def verify(state: State, aws: Sessions, *, sql: str = "SELECT 1", as_profile: st
             session, principal = aws.consumer, aws.consumer_profile or "default credentials"
         sts = session.client("sts", region_name=aws.region)
         creds = _retry(lambda: sts.assume_role(RoleArn=role_arn, RoleSessionName="xacct-verify", ExternalId=external_id,
-                                               DurationSeconds=900)["Credentials"], PROPAGATION_CODES, wait_timeout)
+                                               DurationSeconds=900)["Credentials"], PROPAGATION_CODES, wait_timeout,
+                       "the access role to admit the consumer principal (IAM propagation)")
         assumed = boto3.Session(profile_name=aws.consumer_profile, region_name=aws.region,
                                 aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
                                 aws_session_token=creds["SessionToken"])
@@ -83,9 +79,11 @@ def verify(state: State, aws: Sessions, *, sql: str = "SELECT 1", as_profile: st
         params = {"resourceArn": cluster_arn, "secretArn": secret_arn, "sql": sql}
         if database:
             params["database"] = database
-        response = _retry(lambda: rds_data.execute_statement(**params), RESUMING_CODES + PROPAGATION_CODES, wait_timeout)
-    except ClientError as exc:
-        raise AwsError(f"Verification failed: {error_message(exc)}.",
+        response = _retry(lambda: rds_data.execute_statement(**params), RESUMING_CODES + PROPAGATION_CODES, wait_timeout,
+                          "the Data API to accept the statement (cluster resuming or IAM propagation)")
+    except (ClientError, WaitTimeout) as exc:
+        detail = exc.message if isinstance(exc, WaitTimeout) else f"{error_message(exc)}."
+        raise AwsError(f"Verification failed: {detail}",
                        "Run `xacct status` to check every step; if all are done, wait a minute for IAM to propagate "
                        "and retry.") from None
     finally:
@@ -94,4 +92,4 @@ def verify(state: State, aws: Sessions, *, sql: str = "SELECT 1", as_profile: st
                 iam.delete_access_key(UserName=user_row.id, AccessKeyId=minted["AccessKeyId"])
             except ClientError:
                 pass
-    return VerifyResult(principal, role_arn, sql, response.get("records", []), time.monotonic() - started, minted is not None)
+    return VerifyResult(principal, role_arn, sql, response.get("records", []), time.monotonic() - started)

@@ -122,12 +122,12 @@ def test_data_api_enable_for_provisioned_cluster_uses_enable_http_endpoint(state
                       http_endpoint_enabled=False)
     state = State(name="orders", values={"cluster_engine_mode": "provisioned"})
     ctx = SimpleNamespace(cluster=cluster, values=dict(state.values), state=state)  # what data_api reads of a Context
-    step = data_api.plan(ctx, data_api.inspect(ctx))
+    step = data_api.STEP.make_plan(ctx, data_api.inspect(ctx, ctx.values).facts)
     assert step.action is Action.CREATE
-    assert [(c.account, c.service, c.method) for c in step.calls] == [(Account.PROVIDER, "rds", "enable_http_endpoint")]
+    assert [(c.account, c.label) for c in step.calls] == [(Account.PROVIDER, "rds:enable_http_endpoint")]
     call = step.calls[0]
     assert call.params == {"ResourceArn": CLUSTER_ARN}
-    assert all(c.method != "modify_db_cluster" for c in step.calls)  # ModifyDBCluster ignores the flag on v2
+    assert all(c.label != "rds:modify_db_cluster" for c in step.calls)  # ModifyDBCluster ignores the flag on v2
     assert call.wait is not None and call.wait.method == "describe_db_clusters"
 
     aws = FakeSessions()
@@ -154,8 +154,8 @@ def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(st
     state = State(name="orders", values={"cluster_engine_mode": "provisioned"},
                   resources=[ResourceRow(step=0, kind="data_api", id=CLUSTER_ID, account="provider", arn=CLUSTER_ARN)])
     plan = plan_teardown(state)
-    assert [(c.service, c.method, c.params) for c in plan.calls] == [
-        ("xacct", "disable_data_api", {"ClusterId": CLUSTER_ID, "ClusterArn": CLUSTER_ARN, "EngineMode": "provisioned",
+    assert [(c.label, c.params) for c in plan.calls] == [
+        ("rds:disable_data_api_unless_shared", {"ClusterId": CLUSTER_ID, "ClusterArn": CLUSTER_ARN, "EngineMode": "provisioned",
                                        "Deployment": "orders"})]
 
     aws = FakeSessions()
@@ -179,9 +179,9 @@ def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(st
 
 def secret_policy_step(aws: FakeSessions, state: State):
     ctx = provider_ctx(aws, state, access_role_arn=ROLE_ARN, secret_arn=SECRET_ARN)
-    step = secret_policy.plan(ctx, {"policy": None})
+    step = secret_policy.STEP.make_plan(ctx, {"policy": None})
     assert step.action is Action.CREATE
-    assert [c.method for c in step.calls] == ["put_resource_policy"]
+    assert [c.label for c in step.calls] == ["secretsmanager:put_resource_policy"]
     return step
 
 
@@ -295,7 +295,7 @@ DEPENDENCY = f"resource {SG_ID} has a dependent object"
 def test_security_group_dependency_violation_is_retried_until_released(state_path):
     state = sg_state()
     plan = plan_teardown(state)
-    assert [(c.service, c.method, c.params) for c in plan.calls] == [("xacct", "delete_security_group", {"GroupId": SG_ID})]
+    assert [(c.label, c.params) for c in plan.calls] == [("ec2:delete_security_group_when_released", {"GroupId": SG_ID})]
 
     aws = FakeSessions()
     ec2 = aws.stub(Account.CONSUMER, "ec2")
@@ -426,7 +426,7 @@ def test_throttled_create_key_is_retried_by_botocore_during_a_full_setup(world, 
     assert len(attempts) == 2  # throttled once, then retried by botocore (not by the runner: no Retry on CreateKey)
     assert retry_attempts == [1]
     assert runner.calls_made.count("kms.create_key") == 1
-    assert runner.calls_made == [f"{c.service}.{c.method}" for c in plan.calls]
+    assert runner.calls_made == [c.label.replace(":", ".") for c in plan.calls]
 
     # AWS side: exactly one key tagged for the deployment (the throttled attempt created none), with its alias.
     pkms = world.provider.client("kms")

@@ -202,12 +202,12 @@ def test_problems_for_default_nacls_is_empty_and_missing_subnets_are_skipped():
 
 def test_nacl_check_plan_is_a_check_with_problems_or_a_noop():
     ctx = SimpleNamespace(cfg=SimpleNamespace(subnet_ids=(SUBNET_A, SUBNET_B)), vpc_cidr=VPC)
-    ok = nacl_check.plan(ctx, {"acls": {SUBNET_A: acl("acl-0default", default_entries()),
+    ok = nacl_check.plan(ctx, desired=[], facts={"acls": {SUBNET_A: acl("acl-0default", default_entries()),
                                         SUBNET_B: acl("acl-0default", default_entries())}})
     assert ok.action is Action.NOOP and ok.calls == [] and ok.problems == []
     assert "1 network ACL(s)" in ok.reason
     bad_entries = [rule(90, "deny", egress=False, protocol="6", ports=(443, 443))] + default_entries()
-    bad = nacl_check.plan(ctx, {"acls": {SUBNET_A: acl("acl-0default", default_entries()),
+    bad = nacl_check.plan(ctx, desired=[], facts={"acls": {SUBNET_A: acl("acl-0default", default_entries()),
                                          SUBNET_B: acl("acl-0bad", bad_entries)}})
     assert bad.action is Action.CHECK and bad.calls == []
     assert len(bad.problems) == 1 and "acl-0bad" in bad.problems[0] and SUBNET_B in bad.problems[0]

@@ -66,23 +66,23 @@ def full_state(**config) -> State:
 
 
 FULL_TEARDOWN = [
-    ("xacct", "delete_vpc_endpoint"),        # first: AWS releases its interfaces while the rest goes
-    ("xacct", "record"),                     # secret policy: goes with the secret
-    ("iam", "delete_role_policy"),
-    ("xacct", "delete_iam_role"),
-    ("secretsmanager", "delete_secret"),
-    ("xacct", "record"),                     # key policy: goes with the key
-    ("iam", "delete_user_policy"),
-    ("xacct", "delete_iam_user"),
-    ("kms", "delete_alias"),
-    ("xacct", "schedule_key_deletion"),
-    ("xacct", "delete_security_group"),      # late: waits for the endpoint's interfaces to go
-    ("xacct", "disable_data_api"),           # Data API back off, unless another deployment uses the cluster
+    "ec2:delete_vpc_endpoint_and_wait",        # first: AWS releases its interfaces while the rest goes
+    "forget",                     # secret policy: goes with the secret
+    "iam:delete_role_policy",
+    "iam:delete_role_with_policies",
+    "secretsmanager:delete_secret",
+    "forget",                     # key policy: goes with the key
+    "iam:delete_user_policy",
+    "iam:delete_user_with_dependents",
+    "kms:delete_alias",
+    "kms:schedule_key_deletion",
+    "ec2:delete_security_group_when_released",      # late: waits for the endpoint's interfaces to go
+    "rds:disable_data_api_unless_shared",           # Data API back off, unless another deployment uses the cluster
 ]
 
 
-def calls_of(plan) -> list[tuple[str, str]]:
-    return [(c.service, c.method) for c in plan.calls]
+def calls_of(plan) -> list[str]:
+    return [c.label for c in plan.calls]
 
 
 def test_full_teardown_order():
@@ -100,40 +100,40 @@ def test_full_teardown_order():
 
 
 def test_full_teardown_parameters():
-    by_method = {(c.service, c.method): c for c in plan_teardown(full_state()).calls}
-    assert by_method[("xacct", "delete_vpc_endpoint")].params == {"VpcEndpointId": VPCE}
-    assert by_method[("xacct", "delete_security_group")].params == {"GroupId": SG}
-    assert by_method[("iam", "delete_role_policy")].params == {"RoleName": ROLE, "PolicyName": ROLE_POLICY}
-    assert by_method[("xacct", "delete_iam_role")].params == {"RoleName": ROLE}
-    assert by_method[("iam", "delete_user_policy")].params == {"UserName": USER, "PolicyName": CONSUMER_POLICY}
-    assert by_method[("xacct", "delete_iam_user")].params == {"UserName": USER}
-    assert by_method[("kms", "delete_alias")].params == {"AliasName": ALIAS}
-    assert by_method[("xacct", "schedule_key_deletion")].params == {"KeyId": KEY_ID, "PendingWindowInDays": 7}
-    assert by_method[("xacct", "disable_data_api")].params == {
+    by_method = {c.label: c for c in plan_teardown(full_state()).calls}
+    assert by_method["ec2:delete_vpc_endpoint_and_wait"].params == {"VpcEndpointId": VPCE}
+    assert by_method["ec2:delete_security_group_when_released"].params == {"GroupId": SG}
+    assert by_method["iam:delete_role_policy"].params == {"RoleName": ROLE, "PolicyName": ROLE_POLICY}
+    assert by_method["iam:delete_role_with_policies"].params == {"RoleName": ROLE}
+    assert by_method["iam:delete_user_policy"].params == {"UserName": USER, "PolicyName": CONSUMER_POLICY}
+    assert by_method["iam:delete_user_with_dependents"].params == {"UserName": USER}
+    assert by_method["kms:delete_alias"].params == {"AliasName": ALIAS}
+    assert by_method["kms:schedule_key_deletion"].params == {"KeyId": KEY_ID, "PendingWindowInDays": 7}
+    assert by_method["rds:disable_data_api_unless_shared"].params == {
         "ClusterId": "orders-aurora", "ClusterArn": CLUSTER_ARN, "EngineMode": "serverless", "Deployment": "orders"}
-    assert by_method[("iam", "delete_role_policy")].account is Account.PROVIDER
-    assert by_method[("iam", "delete_user_policy")].account is Account.CONSUMER
+    assert by_method["iam:delete_role_policy"].account is Account.PROVIDER
+    assert by_method["iam:delete_user_policy"].account is Account.CONSUMER
 
 
 def test_teardown_of_a_provisioned_cluster_uses_disable_http_endpoint_and_the_key_window():
     s = full_state(key_deletion_days=30)
     s.values["cluster_engine_mode"] = "provisioned"
-    by_method = {(c.service, c.method): c for c in plan_teardown(s).calls}
-    assert by_method[("xacct", "disable_data_api")].params["EngineMode"] == "provisioned"
-    assert by_method[("xacct", "schedule_key_deletion")].params["PendingWindowInDays"] == 30
+    by_method = {c.label: c for c in plan_teardown(s).calls}
+    assert by_method["rds:disable_data_api_unless_shared"].params["EngineMode"] == "provisioned"
+    assert by_method["kms:schedule_key_deletion"].params["PendingWindowInDays"] == 30
 
 
 def test_secret_deletion_is_forced_by_default():
-    (call,) = [c for c in plan_teardown(full_state()).calls if c.method == "delete_secret"]
+    (call,) = [c for c in plan_teardown(full_state()).calls if c.label == "secretsmanager:delete_secret"]
     assert call.params == {"SecretId": SECRET_ARN, "ForceDeleteWithoutRecovery": True}
     assert "ResourceNotFoundException" in call.ok_codes
     s = full_state(secret_recovery_days=None)  # what `teardown` stores without --secret-recovery-days
-    (call,) = [c for c in plan_teardown(s).calls if c.method == "delete_secret"]
+    (call,) = [c for c in plan_teardown(s).calls if c.label == "secretsmanager:delete_secret"]
     assert call.params == {"SecretId": SECRET_ARN, "ForceDeleteWithoutRecovery": True}
 
 
 def test_secret_deletion_uses_the_recovery_window_when_set():
-    (call,) = [c for c in plan_teardown(full_state(secret_recovery_days=14)).calls if c.method == "delete_secret"]
+    (call,) = [c for c in plan_teardown(full_state(secret_recovery_days=14)).calls if c.label == "secretsmanager:delete_secret"]
     assert call.params == {"SecretId": SECRET_ARN, "RecoveryWindowInDays": 14}
     assert "ForceDeleteWithoutRecovery" not in call.params
 
@@ -149,15 +149,13 @@ def test_adopted_consumer_role_is_never_deleted():
     s.resources = rows
     plan = plan_teardown(s)
     (step,) = [st for st in plan.steps if st.key == "consumer_principal"]
-    assert [(c.service, c.method, c.params) for c in step.calls] == [
-        ("iam", "delete_role_policy", {"RoleName": "orders-app", "PolicyName": CONSUMER_POLICY}),
-        ("xacct", "record", {}),
+    assert [(c.label, c.params) for c in step.calls] == [
+        ("iam:delete_role_policy", {"RoleName": "orders-app", "PolicyName": CONSUMER_POLICY}),
+        ("forget", {}),
     ]
     assert step.calls[1].forget == ("consumer_role", "orders-app")
-    touching_the_role = [(c.service, c.method) for c in plan.calls if "orders-app" in json.dumps(c.params)]
-    assert touching_the_role == [("iam", "delete_role_policy")]
-    assert not any(c.method in ("delete_iam_role", "delete_role", "delete_iam_user", "delete_user")
-                   and "orders-app" in json.dumps(c.params) for c in plan.calls)
+    touching_the_role = [c.label for c in plan.calls if "orders-app" in json.dumps(c.params)]
+    assert touching_the_role == ["iam:delete_role_policy"]
 
 
 def test_adopted_consumer_user_is_never_deleted():
@@ -166,7 +164,7 @@ def test_adopted_consumer_user_is_never_deleted():
         ResourceRow(6, "consumer_user", "orders-app", "consumer", created=False),
         ResourceRow(6, "consumer_user_policy", f"orders-app/{CONSUMER_POLICY}", "consumer"),
     ]
-    assert calls_of(plan_teardown(s)) == [("iam", "delete_user_policy"), ("xacct", "record")]
+    assert calls_of(plan_teardown(s)) == ["iam:delete_user_policy", "forget"]
 
 
 def test_teardown_of_an_empty_state_has_no_calls():
@@ -177,9 +175,9 @@ def test_teardown_of_an_empty_state_has_no_calls():
 def test_teardown_of_a_partial_state():
     s = full_state()
     s.resources = full_rows()[:5]  # a run that died after the alias
-    assert calls_of(plan_teardown(s)) == [("xacct", "delete_vpc_endpoint"), ("kms", "delete_alias"),
-                                          ("xacct", "schedule_key_deletion"), ("xacct", "delete_security_group"),
-                                          ("xacct", "disable_data_api")]
+    assert calls_of(plan_teardown(s)) == ["ec2:delete_vpc_endpoint_and_wait", "kms:delete_alias",
+                                          "kms:schedule_key_deletion", "ec2:delete_security_group_when_released",
+                                          "rds:disable_data_api_unless_shared"]
 
 
 # --- setup plans with a fake context --------------------------------------------------------------
@@ -205,7 +203,7 @@ def default_acl() -> dict:
 
 FRESH = {
     "data_api": ({"enabled": False}, Action.CREATE, ["modify_db_cluster"]),
-    "endpoint": ({"sg": None, "endpoint": None, "extra_endpoints": [], "conflicts": []}, Action.CREATE,
+    "endpoint": ({"sg": None, "endpoint": None, "conflicts": []}, Action.CREATE,
                  ["create_security_group", "authorize_security_group_ingress", "revoke_security_group_egress",
                   "authorize_security_group_egress", "create_vpc_endpoint"]),
     "kms_key": ({"key": None, "alias_target": None}, Action.CREATE, ["create_key", "create_alias"]),
@@ -225,7 +223,7 @@ def test_every_step_has_a_fresh_case():
 @pytest.mark.parametrize("step", STEPS, ids=lambda s: s.key)
 def test_each_step_plans_a_fresh_deployment(step):
     facts, action, methods = FRESH[step.key]
-    plan = step.module.plan(make_ctx(), facts)
+    plan = step.make_plan(make_ctx(), facts)
     assert (plan.number, plan.key) == (step.number, step.key)
     assert plan.action is action
     assert [c.method for c in plan.calls] == methods
@@ -236,12 +234,12 @@ def test_each_step_plans_a_fresh_deployment(step):
 
 def test_fresh_plans_record_resources_in_the_order_the_teardown_state_assumes():
     ctx = make_ctx()
-    kinds = [c.record.kind for st in STEPS for c in st.module.plan(ctx, FRESH[st.key][0]).calls if c.record]
+    kinds = [c.record.kind for st in STEPS for c in st.make_plan(ctx, FRESH[st.key][0]).calls if c.record]
     assert kinds == [r.kind for r in full_rows()]
 
 
 def test_kms_key_without_a_key_creates_key_and_alias():
-    plan = kms_key.plan(make_ctx(), {"key": None, "alias_target": None})
+    plan = kms_key.STEP.make_plan(make_ctx(), {"key": None, "alias_target": None})
     assert plan.action is Action.CREATE
     assert [(c.account, c.service, c.method) for c in plan.calls] == [
         (Account.PROVIDER, "kms", "create_key"), (Account.PROVIDER, "kms", "create_alias")]
@@ -254,7 +252,7 @@ def test_kms_key_without_a_key_creates_key_and_alias():
 
 
 def test_kms_key_pending_deletion_alias_is_repointed():
-    plan = kms_key.plan(make_ctx(), {"key": None, "alias_target": "old-key-id"})
+    plan = kms_key.STEP.make_plan(make_ctx(), {"key": None, "alias_target": "old-key-id"})
     assert [c.method for c in plan.calls] == ["create_key", "update_alias"]
 
 
@@ -277,7 +275,7 @@ def current_access_role_facts() -> dict:
 
 
 def test_access_role_with_matching_trust_and_permissions_is_a_noop():
-    plan = access_role.plan(current_access_role_ctx(), current_access_role_facts())
+    plan = access_role.STEP.make_plan(current_access_role_ctx(), current_access_role_facts())
     assert plan.action is Action.NOOP
     assert plan.calls == []
     assert plan.problems == []
@@ -288,7 +286,7 @@ def test_access_role_with_matching_trust_and_permissions_is_a_noop():
 def test_access_role_with_another_external_id_is_repaired():
     facts = current_access_role_facts()
     facts["trust"] = policies.access_role_trust_policy(CONSUMER, USER_ARN, "xacct-somebody-else")
-    plan = access_role.plan(current_access_role_ctx(), facts)
+    plan = access_role.STEP.make_plan(current_access_role_ctx(), facts)
     assert plan.action is Action.REPAIR
     assert [c.method for c in plan.calls] == ["update_assume_role_policy"]
     assert plan.problems == ["trust TrustConsumerPrincipal: differs"]
@@ -299,7 +297,7 @@ def test_access_role_not_ours_is_refused():
     facts = current_access_role_facts()
     facts["tags"] = {}
     with pytest.raises(UsageError) as info:
-        access_role.plan(current_access_role_ctx(), facts)
+        access_role.STEP.make_plan(current_access_role_ctx(), facts)
     assert ROLE in info.value.message and "xacct:deployment" in info.value.message
 
 
@@ -307,7 +305,7 @@ def test_endpoint_with_a_conflicting_private_dns_endpoint_is_a_usage_error():
     facts = {"sg": None, "endpoint": None, "extra_endpoints": [],
              "conflicts": [{"VpcEndpointId": "vpce-0other11112222333", "PrivateDnsEnabled": True, "State": "available"}]}
     with pytest.raises(UsageError) as info:
-        endpoint.plan(make_ctx(), facts)
+        endpoint.STEP.make_plan(make_ctx(), facts)
     assert "vpce-0other11112222333" in info.value.message
     assert VPC in info.value.message
     assert info.value.exit_code == 2
@@ -316,7 +314,7 @@ def test_endpoint_with_a_conflicting_private_dns_endpoint_is_a_usage_error():
 def test_secret_string_is_sensitive_until_execution():
     from xacct_dataapi.steps import secret
 
-    (call,) = secret.plan(make_ctx(), {"secret": None}).calls
+    (call,) = secret.STEP.make_plan(make_ctx(), {"secret": None}).calls
     assert isinstance(call.params["SecretString"], Sensitive)
     assert PASSWORD not in repr(call.params) and PASSWORD not in str(call.params["SecretString"])
     assert json.loads(call.params["SecretString"].reveal())["password"] == PASSWORD

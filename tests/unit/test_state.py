@@ -257,7 +257,7 @@ FRESH_FACTS = {
     "secret": {"secret": None},
     "access_role": {"role": None, "policy": None},
     "secret_policy": {"policy": None},
-    "endpoint": {"sg": None, "endpoint": None, "extra_endpoints": [], "conflicts": []},
+    "endpoint": {"sg": None, "endpoint": None, "conflicts": []},
     "nacl_check": {"acls": {}},
 }
 
@@ -269,7 +269,7 @@ def test_state_never_contains_the_password(tmp_path, monkeypatch):
     aws = FakeAws()
     s = State(name="orders")
     ctx = fresh_context(aws, s)
-    plan = Plan("setup", [st.module.plan(ctx, FRESH_FACTS[st.key]) for st in STEPS])
+    plan = Plan("setup", [st.make_plan(ctx, FRESH_FACTS[st.key]) for st in STEPS])
     s.config = {**ctx.cfg.to_json(), "key_deletion_days": 7}
     s.values.update({k: v for k, v in ctx.values.items() if v is not None})
 

@@ -11,9 +11,7 @@ Display numbers follow the recipe; execution follows what real AWS enforces:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from types import ModuleType
-
+from xacct_dataapi.models import Step
 from xacct_dataapi.steps import (
     access_role,
     consumer_principal,
@@ -26,38 +24,19 @@ from xacct_dataapi.steps import (
     secret_policy,
 )
 
-
-@dataclass(frozen=True)
-class Step:
-    module: ModuleType
-
-    @property
-    def number(self) -> int:
-        return self.module.NUMBER
-
-    @property
-    def key(self) -> str:
-        return self.module.KEY
-
-    @property
-    def title(self) -> str:
-        return self.module.TITLE
-
-    @property
-    def kinds(self) -> tuple[str, ...]:
-        return self.module.KINDS
-
-
 STEPS: tuple[Step, ...] = tuple(
-    Step(m)
+    m.STEP
     for m in (data_api, endpoint, kms_key, consumer_principal, key_policy, secret, access_role, secret_policy, nacl_check)
 )
 
-NUMBERED = tuple(sorted((s for s in STEPS if s.number > 0), key=lambda s: s.number))
+
+def numbered(steps: tuple[Step, ...] = STEPS) -> tuple[Step, ...]:
+    """The recipe's steps in display order (the Data API prerequisite, number 0, is not one of them)."""
+    return tuple(sorted((s for s in steps if s.number > 0), key=lambda s: s.number))
 
 
-def step_for_kind(kind: str) -> Step:
-    for s in STEPS:
+def step_for_kind(kind: str, steps: tuple[Step, ...] = STEPS) -> Step:
+    for s in steps:
         if kind in s.kinds:
             return s
     raise KeyError(kind)

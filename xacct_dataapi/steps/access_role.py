@@ -9,13 +9,14 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi import policies
 from xacct_dataapi.aws import is_not_found
-from xacct_dataapi.models import Account, Action, Call, JsonDoc, Record, Retry, StepPlan
+from xacct_dataapi.errors import error_code
+from xacct_dataapi.models import (
+    Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Resource, Retry, Step, StepPlan,
+)
+from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import INVALID_PRINCIPAL, iam_tags, not_ours, owned, tag_dict
 
 NUMBER = 5
-KEY = "access_role"
-TITLE = "Access role for the Data API (provider)"
-KINDS = ("iam_role", "iam_role_policy")
 
 
 def _external_id_of(trust: dict | None) -> str | None:
@@ -26,7 +27,7 @@ def _external_id_of(trust: dict | None) -> str | None:
     return None
 
 
-def inspect(ctx) -> dict:
+def inspect(ctx, known) -> Inspection:
     iam = ctx.client(Account.PROVIDER, "iam")
     name = ctx.names.access_role
     try:
@@ -34,8 +35,7 @@ def inspect(ctx) -> dict:
     except ClientError as exc:
         if not is_not_found(exc):
             raise
-        ctx.values.pop("access_role_arn", None)
-        return {"role": None, "policy": None}
+        return Inspection({"role": None, "policy": None}, {"access_role_arn": None})
     trust = policies.parse(role.get("AssumeRolePolicyDocument") or "{}")
     tags = tag_dict(role.get("Tags") or iam.list_role_tags(RoleName=name).get("Tags"))
     policy = None
@@ -44,39 +44,48 @@ def inspect(ctx) -> dict:
     except ClientError as exc:
         if not is_not_found(exc):
             raise
+    values = {}
     if owned(tags, ctx.names.deployment):
-        ctx.values["access_role_arn"] = role["Arn"]
+        values["access_role_arn"] = role["Arn"]
         # A run that died after CreateRole never recorded the external id: it lives in the trust policy.
-        if not ctx.values.get("external_id") and _external_id_of(trust):
-            ctx.values["external_id"] = _external_id_of(trust)
-    return {"role": role, "trust": trust, "tags": tags, "policy": policy}
+        if not known.get("external_id") and _external_id_of(trust):
+            values["external_id"] = _external_id_of(trust)
+    return Inspection({"role": role, "trust": trust, "tags": tags, "policy": policy}, values)
 
 
-def trust_document(ctx) -> dict:
-    return policies.access_role_trust_policy(ctx.consumer_account, ctx.principal.arn, ctx.external_id_param(), ctx.partition)
-
-
-def permissions_document(ctx) -> dict:
-    return policies.access_role_permissions(ctx.cluster.arn, ctx.known("secret_arn"), ctx.known("key_arn"), ctx.region)
-
-
-def plan(ctx, facts: dict) -> StepPlan:
+def desired(ctx) -> list[Resource]:
     iam_name, policy_name = ctx.names.access_role, ctx.names.access_role_policy
-    trust, perms = trust_document(ctx), permissions_document(ctx)
-    step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, "", documents={"access_role_trust": trust, "access_role_permissions": perms})
+    trust = policies.access_role_trust_policy(ctx.consumer_account, ctx.principal.arn, ctx.external_id_param(),
+                                              ctx.partition)
+    perms = policies.access_role_permissions(ctx.cluster.arn, ctx.known("secret_arn"), ctx.known("key_arn"), ctx.region)
+    description = (f"xacct {ctx.names.deployment}: consumer {ctx.consumer_account} runs Data API statements on "
+                   f"{ctx.cluster.id}")
+    return [
+        Resource("iam_role", iam_name, Account.PROVIDER, arn=ctx.known("access_role_arn"), tags=ctx.names.tags(),
+                 properties={"MaxSessionDuration": 3600, "Description": description},
+                 documents={"access_role_trust": trust}),
+        Resource("iam_role_policy", f"{iam_name}/{policy_name}", Account.PROVIDER, properties={"PolicyName": policy_name},
+                 documents={"access_role_permissions": perms}),
+    ]
+
+
+def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
+    want_role, want_policy = desired
+    iam_name, policy_name = want_role.id, want_policy.properties["PolicyName"]
+    trust, perms = want_role.documents["access_role_trust"], want_policy.documents["access_role_permissions"]
+    step = StepPlan(NUMBER, STEP.key, STEP.title, Action.NOOP, "")
     role = facts["role"]
-    role_record = Record("iam_role", iam_name, arn=ctx.known("access_role_arn"))
+    role_record = Record("iam_role", iam_name, arn=want_role.arn)
     put_policy = Call(Account.PROVIDER, "iam", "put_role_policy",
                       {"RoleName": iam_name, "PolicyName": policy_name, "PolicyDocument": JsonDoc(perms)},
-                      record=Record("iam_role_policy", f"{iam_name}/{policy_name}", name=policy_name),
+                      record=Record("iam_role_policy", want_policy.id, name=policy_name),
                       description="attach the Data API permissions")
     if role is None:
         step.action, step.reason = Action.CREATE, f"no role named {iam_name}"
         step.calls.append(Call(
             Account.PROVIDER, "iam", "create_role",
-            {"RoleName": iam_name, "AssumeRolePolicyDocument": JsonDoc(trust), "MaxSessionDuration": 3600,
-             "Description": f"xacct {ctx.names.deployment}: consumer {ctx.consumer_account} runs Data API statements on {ctx.cluster.id}",
-             "Tags": iam_tags(ctx.names.tags())},
+            {"RoleName": iam_name, "AssumeRolePolicyDocument": JsonDoc(trust), **want_role.properties,
+             "Tags": iam_tags(want_role.tags)},
             outputs={"access_role_arn": "Role.Arn"}, store={"external_id": ctx.external_id()}, record=role_record,
             retry=Retry(INVALID_PRINCIPAL, ("principal",), "a new IAM principal is not yet visible"),
             description="create the access role"))
@@ -86,8 +95,8 @@ def plan(ctx, facts: dict) -> StepPlan:
         raise not_ours("IAM role", iam_name, ctx.names.deployment, ctx.provider_account)
     reasons = []
     if not ctx.state.find("iam_role", iam_name):
-        step.calls.append(Call(Account.PROVIDER, "xacct", "record", {}, record=role_record, store={"external_id": ctx.external_id()},
-                               description="record the role"))
+        step.calls.append(Bookkeeping(Account.PROVIDER, record=role_record, store={"external_id": ctx.external_id()},
+                                      description="record the role"))
         reasons.append("role exists but was not recorded")
     if not policies.equal(facts["trust"], trust):
         diff = policies.differing_statements(facts["trust"], trust)
@@ -107,8 +116,8 @@ def plan(ctx, facts: dict) -> StepPlan:
         step.drift += policies.statement_drift(facts["policy"], perms, "access_role_permissions")
         reasons.append("permissions differ: " + "; ".join(diff))
         step.calls.append(put_policy)
-    elif not ctx.state.find("iam_role_policy", f"{iam_name}/{policy_name}"):
-        step.calls.append(Call(Account.PROVIDER, "xacct", "record", {}, record=put_policy.record, description="record the policy"))
+    elif not ctx.state.find("iam_role_policy", want_policy.id):
+        step.calls.append(Bookkeeping(Account.PROVIDER, record=put_policy.record, description="record the policy"))
         reasons.append("policy exists but was not recorded")
     if step.calls:
         step.action, step.reason = Action.REPAIR, "; ".join(reasons)
@@ -117,10 +126,39 @@ def plan(ctx, facts: dict) -> StepPlan:
     return step
 
 
-def teardown(row, state) -> list[Call]:
+def delete_role_with_policies(ops, RoleName: str) -> dict:
+    """AWS refuses to delete a role that still has policies (DeleteConflict): remove them first."""
+    iam = ops.client("iam")
+    try:
+        for name in iam.list_role_policies(RoleName=RoleName).get("PolicyNames", []):
+            ops.call("iam", "delete_role_policy", RoleName=RoleName, PolicyName=name)
+        for pol in iam.list_attached_role_policies(RoleName=RoleName).get("AttachedPolicies", []):
+            ops.call("iam", "detach_role_policy", RoleName=RoleName, PolicyArn=pol["PolicyArn"])
+        ops.call("iam", "delete_role", RoleName=RoleName)
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+    return {}
+
+
+def teardown(row, state) -> list:
     if row.kind == "iam_role_policy":
         role, policy = row.id.split("/", 1)
         return [Call(Account.PROVIDER, "iam", "delete_role_policy", {"RoleName": role, "PolicyName": policy},
                      forget=(row.kind, row.id), ok_codes=("NoSuchEntity",), description=f"delete inline policy {policy}")]
-    return [Call(Account.PROVIDER, "xacct", "delete_iam_role", {"RoleName": row.id}, forget=(row.kind, row.id),
-                 description=f"delete role {row.id}")]
+    return [Operation(Account.PROVIDER, name="iam:delete_role_with_policies", run=delete_role_with_policies,
+                      params={"RoleName": row.id}, forget=(row.kind, row.id), description=f"delete role {row.id}")]
+
+
+def discover(find) -> list[ResourceRow]:
+    iam = find.client(Account.PROVIDER, "iam")
+    name = find.names.access_role
+    role = find.get(iam.get_role, RoleName=name)
+    if role and owned(tag_dict(iam.list_role_tags(RoleName=name).get("Tags")), find.names.deployment):
+        return [ResourceRow(NUMBER, "iam_role", name, Account.PROVIDER.value, arn=role["Role"]["Arn"])]
+    return []
+
+
+STEP = Step(NUMBER, "access_role", "Access role for the Data API (provider)", ("iam_role", "iam_role_policy"),
+            inspect=inspect, desired=desired, plan=plan, teardown=teardown,
+            provides=("access_role_arn", "external_id"), discover=discover)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from xacct_dataapi.config import TAG_DEPLOYMENT
 from xacct_dataapi.errors import UsageError
+from xacct_dataapi.models import Account, Bookkeeping
 
 INVALID_PRINCIPAL = ("MalformedPolicyDocumentException", "MalformedPolicyDocument", "InvalidParameterValue")
 
@@ -31,3 +32,13 @@ def not_ours(kind: str, name: str, deployment: str, account: str) -> UsageError:
         f"A {kind} named {name!r} already exists in account {account} but is not tagged {TAG_DEPLOYMENT}={deployment}.",
         "xacct will not adopt or change it. Choose another deployment name with --name, or remove that resource.",
     )
+
+
+def forget_only(why: str):
+    """Teardown for a row that needs no call of its own (a policy that goes with its resource)."""
+
+    def teardown(row, state) -> list:
+        return [Bookkeeping(Account(row.account), forget=(row.kind, row.id),
+                            description=f"forget the {row.kind.replace('_', ' ')} ({why})")]
+
+    return teardown

@@ -9,13 +9,14 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi import policies
 from xacct_dataapi.aws import is_not_found
-from xacct_dataapi.models import Account, Action, Call, JsonDoc, Record, StepPlan
+from xacct_dataapi.errors import error_code
+from xacct_dataapi.models import (
+    Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Resource, Step, StepPlan,
+)
+from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
 
 NUMBER = 6
-KEY = "consumer_principal"
-TITLE = "Consumer principal may assume the role (consumer)"
-KINDS = ("iam_user", "consumer_role", "consumer_user", "consumer_role_policy", "consumer_user_policy")
 
 
 def access_role_arn(ctx) -> str:
@@ -23,7 +24,7 @@ def access_role_arn(ctx) -> str:
     return policies.role_arn(ctx.provider_account, ctx.names.access_role, ctx.partition)
 
 
-def inspect(ctx) -> dict:
+def inspect(ctx, known) -> Inspection:
     iam = ctx.client(Account.CONSUMER, "iam")
     p = ctx.principal
     facts = {"exists": p.adopted, "tags": {}, "policy": None}
@@ -44,37 +45,54 @@ def inspect(ctx) -> dict:
         except ClientError as exc:
             if not is_not_found(exc):
                 raise
-    return facts
+    return Inspection(facts)
 
 
-def plan(ctx, facts: dict) -> StepPlan:
+def _principal_kind(p) -> str:
+    return "iam_user" if not p.adopted else ("consumer_role" if p.kind == "role" else "consumer_user")
+
+
+def desired(ctx) -> list[Resource]:
     p = ctx.principal
     doc = policies.consumer_assume_policy(access_role_arn(ctx))
-    step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, "", documents={"consumer_assume_role": doc})
-    policy_name = ctx.names.consumer_policy
     policy_kind = "consumer_role_policy" if p.kind == "role" else "consumer_user_policy"
+    return [
+        # An adopted principal is the application's: xacct records it but never creates, tags or deletes it.
+        Resource(_principal_kind(p), p.name, Account.CONSUMER, arn=p.arn,
+                 tags={} if p.adopted else ctx.names.tags(), properties={"Adopted": p.adopted, "Type": p.kind}),
+        Resource(policy_kind, f"{p.name}/{ctx.names.consumer_policy}", Account.CONSUMER,
+                 properties={"PolicyName": ctx.names.consumer_policy}, documents={"consumer_assume_role": doc}),
+    ]
+
+
+def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
+    p = ctx.principal
+    want_principal, want_policy = desired
+    doc = want_policy.documents["consumer_assume_role"]
+    step = StepPlan(NUMBER, STEP.key, STEP.title, Action.NOOP, "")
+    policy_name = want_policy.properties["PolicyName"]
+    policy_kind = want_policy.kind
     method = "put_role_policy" if p.kind == "role" else "put_user_policy"
     name_key = "RoleName" if p.kind == "role" else "UserName"
     put = Call(Account.CONSUMER, "iam", method, {name_key: p.name, "PolicyName": policy_name, "PolicyDocument": JsonDoc(doc)},
-               record=Record(policy_kind, f"{p.name}/{policy_name}", name=policy_name),
+               record=Record(policy_kind, want_policy.id, name=policy_name),
                description=f"let {p.kind} {p.name} assume the access role")
     reasons = []
     if not p.adopted and not facts["exists"]:
         step.action, step.reason = Action.CREATE, f"no user named {p.name}"
         step.calls = [
-            Call(Account.CONSUMER, "iam", "create_user", {"UserName": p.name, "Tags": iam_tags(ctx.names.tags())},
+            Call(Account.CONSUMER, "iam", "create_user", {"UserName": p.name, "Tags": iam_tags(want_principal.tags)},
                  record=Record("iam_user", p.name, arn=p.arn), description=f"create user {p.name}"),
             put,
         ]
         return step
     if not p.adopted and not owned(facts["tags"], ctx.names.deployment):
         raise not_ours("IAM user", p.name, ctx.names.deployment, ctx.consumer_account)
-    principal_kind = "iam_user" if not p.adopted else ("consumer_role" if p.kind == "role" else "consumer_user")
+    principal_kind = want_principal.kind
     if not ctx.state.find(principal_kind, p.name):
         reasons.append(f"{p.kind} {p.name} " + ("adopted" if p.adopted else "exists but was not recorded"))
-        step.calls.append(Call(Account.CONSUMER, "xacct", "record", {},
-                               record=Record(principal_kind, p.name, arn=p.arn, created=not p.adopted),
-                               description=f"record {p.kind} {p.name}" + (" (adopted: never deleted)" if p.adopted else "")))
+        step.calls.append(Bookkeeping(Account.CONSUMER, record=Record(principal_kind, p.name, arn=p.arn, created=not p.adopted),
+                                      description=f"record {p.kind} {p.name}" + (" (adopted: never deleted)" if p.adopted else "")))
     if facts["policy"] is None:
         reasons.append(f"inline policy {policy_name} is missing")
         step.calls.append(put)
@@ -84,11 +102,11 @@ def plan(ctx, facts: dict) -> StepPlan:
         step.drift = policies.statement_drift(facts["policy"], doc, "consumer_assume_role")
         reasons.append("assume-role policy differs: " + "; ".join(diff))
         step.calls.append(put)
-    elif not ctx.state.find(policy_kind, f"{p.name}/{policy_name}"):
+    elif not ctx.state.find(policy_kind, want_policy.id):
         reasons.append("policy exists but was not recorded")
-        step.calls.append(Call(Account.CONSUMER, "xacct", "record", {}, record=put.record, description="record the policy"))
+        step.calls.append(Bookkeeping(Account.CONSUMER, record=put.record, description="record the policy"))
     if step.calls:
-        fresh = facts["policy"] is None and not ctx.state.find(policy_kind, f"{p.name}/{policy_name}")
+        fresh = facts["policy"] is None and not ctx.state.find(policy_kind, want_policy.id)
         step.action = Action.CREATE if fresh else Action.REPAIR
         step.reason = "; ".join(reasons)
     else:
@@ -96,15 +114,52 @@ def plan(ctx, facts: dict) -> StepPlan:
     return step
 
 
-def teardown(row, state) -> list[Call]:
+def delete_user_with_dependents(ops, UserName: str) -> dict:
+    """AWS refuses to delete a user that still has keys, policies or a login profile (DeleteConflict)."""
+    iam = ops.client("iam")
+    try:
+        for key in iam.list_access_keys(UserName=UserName).get("AccessKeyMetadata", []):
+            ops.call("iam", "delete_access_key", UserName=UserName, AccessKeyId=key["AccessKeyId"])
+        for name in iam.list_user_policies(UserName=UserName).get("PolicyNames", []):
+            ops.call("iam", "delete_user_policy", UserName=UserName, PolicyName=name)
+        for pol in iam.list_attached_user_policies(UserName=UserName).get("AttachedPolicies", []):
+            ops.call("iam", "detach_user_policy", UserName=UserName, PolicyArn=pol["PolicyArn"])
+        try:
+            ops.call("iam", "delete_login_profile", UserName=UserName)
+        except ClientError as exc:
+            if error_code(exc) != "NoSuchEntity":
+                raise
+        ops.call("iam", "delete_user", UserName=UserName)
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+    return {}
+
+
+def teardown(row, state) -> list:
     if row.kind in ("consumer_role", "consumer_user"):
         # Adopted: never deleted. Only the inline policy xacct added (its own row) is removed.
-        return [Call(Account.CONSUMER, "xacct", "record", {}, forget=(row.kind, row.id),
-                     description=f"leave adopted {row.kind.split('_')[1]} {row.id} in place")]
+        return [Bookkeeping(Account.CONSUMER, forget=(row.kind, row.id),
+                            description=f"leave adopted {row.kind.split('_')[1]} {row.id} in place")]
     if row.kind in ("consumer_role_policy", "consumer_user_policy"):
         principal, policy = row.id.split("/", 1)
         method, key = ("delete_role_policy", "RoleName") if row.kind == "consumer_role_policy" else ("delete_user_policy", "UserName")
         return [Call(Account.CONSUMER, "iam", method, {key: principal, "PolicyName": policy}, forget=(row.kind, row.id),
                      ok_codes=("NoSuchEntity",), description=f"delete inline policy {policy} from {principal}")]
-    return [Call(Account.CONSUMER, "xacct", "delete_iam_user", {"UserName": row.id}, forget=(row.kind, row.id),
-                 description=f"delete user {row.id}")]
+    return [Operation(Account.CONSUMER, name="iam:delete_user_with_dependents", run=delete_user_with_dependents,
+                      params={"UserName": row.id}, forget=(row.kind, row.id), description=f"delete user {row.id}")]
+
+
+def discover(find) -> list[ResourceRow]:
+    """Only the user xacct creates: which existing principal was adopted is not recorded in AWS."""
+    iam = find.client(Account.CONSUMER, "iam")
+    name = find.names.consumer_user
+    user = find.get(iam.get_user, UserName=name)
+    if user and owned(tag_dict(iam.list_user_tags(UserName=name).get("Tags")), find.names.deployment):
+        return [ResourceRow(NUMBER, "iam_user", name, Account.CONSUMER.value, arn=user["User"]["Arn"])]
+    return []
+
+
+STEP = Step(NUMBER, "consumer_principal", "Consumer principal may assume the role (consumer)",
+            ("iam_user", "consumer_role", "consumer_user", "consumer_role_policy", "consumer_user_policy"),
+            inspect=inspect, desired=desired, plan=plan, teardown=teardown, discover=discover)

@@ -5,44 +5,56 @@ clusters need the separate EnableHttpEndpoint operation (ModifyDBCluster silentl
 """
 from __future__ import annotations
 
-from xacct_dataapi.models import Account, Action, Call, Record, StepPlan, Wait
+import json
+
+from botocore.exceptions import ClientError
+
+from xacct_dataapi.errors import error_code
+from xacct_dataapi.models import (
+    NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, Operation, Record, Resource, Step, StepPlan, Wait,
+)
 
 NUMBER = 0
-KEY = "data_api"
-TITLE = "Data API enabled on the cluster"
-KINDS = ("data_api",)
 
 
-def inspect(ctx) -> dict:
+def inspect(ctx, known) -> Inspection:
     enabled = ctx.cluster.http_endpoint_enabled
     # Remembered (in the state file, before the first change) from the first run: if the Data API was off then
     # and is on now without a data_api row, a run was killed after turning it on and before recording that.
-    if ctx.values.get("data_api_was_on") is None:
-        ctx.values["data_api_was_on"] = enabled
-    unrecorded = enabled and ctx.values["data_api_was_on"] is False and not ctx.state.find("data_api", ctx.cluster.id)
-    return {"enabled": enabled, "turned_on_unrecorded": unrecorded}
+    was_on = known.get("data_api_was_on")
+    values = {}
+    if was_on is None:
+        was_on = values["data_api_was_on"] = enabled
+    unrecorded = enabled and was_on is False and not ctx.state.find("data_api", ctx.cluster.id)
+    return Inspection({"enabled": enabled, "turned_on_unrecorded": unrecorded}, values)
+
+
+def desired(ctx) -> list[Resource]:
+    c = ctx.cluster
+    return [Resource("data_api", c.id, Account.PROVIDER, arn=c.arn,
+                     properties={"HttpEndpointEnabled": True, "EngineMode": c.engine_mode})]
+
+
+def _state(on_off: dict) -> str:
+    return "on" if on_off["DBClusters"][0].get("HttpEndpointEnabled") else "off"
 
 
 def _wait(cluster_id: str, on: bool) -> Wait:
-    return Wait(
-        service="rds",
-        method="describe_db_clusters",
-        params={"DBClusterIdentifier": cluster_id},
-        ready=lambda r: bool(r["DBClusters"][0].get("HttpEndpointEnabled")) is on,
-        what=f"the Data API of cluster {cluster_id} to turn {'on' if on else 'off'}",
-        account=Account.PROVIDER,
-        deferred=on,  # turning on overlaps with the other steps; nothing before the end needs it
-    )
+    return Wait("rds", "describe_db_clusters", {"DBClusterIdentifier": cluster_id}, state=_state,
+                pending=("off",) if on else ("on",), target=("on",) if on else ("off",),
+                what=f"the Data API of cluster {cluster_id} to turn {'on' if on else 'off'}", account=Account.PROVIDER,
+                deferred=on)  # turning on overlaps with the other steps; nothing before the end needs it
 
 
-def plan(ctx, facts: dict) -> StepPlan:
+def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
+    (want,) = desired
     c = ctx.cluster
-    step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, f"the Data API is already on for cluster {c.id}")
-    record = Record("data_api", c.id, arn=c.arn, created=True)
+    step = StepPlan(NUMBER, STEP.key, STEP.title, Action.NOOP, f"the Data API is already on for cluster {c.id}")
+    record = Record("data_api", want.id, arn=want.arn, created=True)
     if facts.get("turned_on_unrecorded"):
         step.action, step.reason = Action.REPAIR, f"an interrupted run turned the Data API on for cluster {c.id} but did not record it"
-        step.calls = [Call(Account.PROVIDER, "xacct", "record", {}, record=record,
-                           description="record that xacct turned the Data API on (teardown turns it off)")]
+        step.calls = [Bookkeeping(Account.PROVIDER, record=record,
+                                  description="record that xacct turned the Data API on (teardown turns it off)")]
         return step
     if facts["enabled"]:
         return step
@@ -57,11 +69,55 @@ def plan(ctx, facts: dict) -> StepPlan:
     return step
 
 
-def teardown(row, state) -> list[Call]:
-    # A composite: it first looks for other xacct deployments on the same cluster and leaves the Data
-    # API on for them (turning it off would break their path).
-    return [Call(Account.PROVIDER, "xacct", "disable_data_api",
-                 {"ClusterId": row.id, "ClusterArn": row.arn, "EngineMode": state.values.get("cluster_engine_mode", "provisioned"),
-                  "Deployment": state.name},
-                 forget=(row.kind, row.id), wait=_wait(row.id, False),
-                 description="turn the Data API back off (xacct turned it on), unless another xacct deployment uses the cluster")]
+def other_deployments_on_cluster(iam, cluster_arn: str, deployment: str) -> list[str]:
+    """Other xacct deployments whose access role may run statements on this cluster (read-only)."""
+    found = []
+    for page in iam.get_paginator("list_roles").paginate():
+        for role in page.get("Roles", []):
+            name = role["RoleName"]
+            if not (name.startswith("xacct-") and name.endswith("-data-api-access")):
+                continue
+            other = name[len("xacct-"):-len("-data-api-access")]
+            if other == deployment:
+                continue
+            try:
+                doc = iam.get_role_policy(RoleName=name, PolicyName=f"xacct-{other}-data-api")["PolicyDocument"]
+            except ClientError:
+                continue
+            if cluster_arn in json.dumps(doc):
+                found.append(other)
+    return sorted(found)
+
+
+def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str, Deployment: str) -> dict:
+    """Off again only if no other xacct deployment uses the cluster (turning it off would break their path).
+    Serverless v1 switches with ModifyDBCluster; v2 and provisioned clusters with DisableHttpEndpoint."""
+    others = other_deployments_on_cluster(ops.client("iam"), ClusterArn, Deployment)
+    if others:
+        ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(others)} use it.")
+        return {NOTHING_CHANGED: "in use"}
+    try:
+        if EngineMode == "serverless":
+            ops.call("rds", "modify_db_cluster", DBClusterIdentifier=ClusterId, EnableHttpEndpoint=False,
+                     ApplyImmediately=True)
+        else:
+            ops.call("rds", "disable_http_endpoint", ResourceArn=ClusterArn)
+    except ClientError as exc:
+        if error_code(exc) in ("DBClusterNotFoundFault", "ResourceNotFoundFault"):
+            return {NOTHING_CHANGED: error_code(exc)}
+        raise
+    return {}  # the item's Wait then polls until the Data API is off
+
+
+def teardown(row, state) -> list:
+    return [Operation(Account.PROVIDER, name="rds:disable_data_api_unless_shared", run=disable_data_api,
+                      params={"ClusterId": row.id, "ClusterArn": row.arn,
+                              "EngineMode": state.values.get("cluster_engine_mode", "provisioned"), "Deployment": state.name},
+                      forget=(row.kind, row.id), wait=_wait(row.id, False),
+                      description="turn the Data API back off (xacct turned it on), unless another xacct deployment "
+                                  "uses the cluster")]
+
+
+STEP = Step(NUMBER, "data_api", "Data API enabled on the cluster", ("data_api",), inspect=inspect, desired=desired,
+            plan=plan, teardown=teardown, provides=("data_api_was_on",),
+            teardown_rank={"data_api": 2})  # last: the cluster keeps serving until every grant is gone

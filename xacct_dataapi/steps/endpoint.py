@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from xacct_dataapi import policies
 from xacct_dataapi.config import TAG_DEPLOYMENT
-from xacct_dataapi.models import Account, Action, Call, JsonDoc, Record, Ref, StepPlan, Wait
+from botocore.exceptions import ClientError
+
+from xacct_dataapi.errors import UsageError, error_code
+from xacct_dataapi.models import (
+    Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Ref, Resource, Step, StepPlan, Wait,
+    WaitFor,
+)
+from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
-from xacct_dataapi.errors import UsageError
 
 NUMBER = 7
-KEY = "endpoint"
-TITLE = "Security group and rds-data endpoint (consumer)"
 KINDS = ("security_group", "vpc_endpoint")
 
 LIVE_STATES = ("pendingacceptance", "pending", "available", "modifying", "failed", "rejected")
@@ -65,17 +69,14 @@ def _perm(rule: tuple) -> dict:
     return perm
 
 
-def inspect(ctx) -> dict:
+def inspect(ctx, known) -> Inspection:
     ec2 = ctx.client(Account.CONSUMER, "ec2")
     sgs = ec2.describe_security_groups(Filters=[
         {"Name": "vpc-id", "Values": [ctx.cfg.vpc_id]},
         {"Name": "group-name", "Values": [ctx.names.security_group]},
     ])["SecurityGroups"]
     sg = sgs[0] if sgs else None
-    if sg and owned(tag_dict(sg.get("Tags")), ctx.names.deployment):
-        ctx.values["security_group_id"] = sg["GroupId"]
-    else:
-        ctx.values.pop("security_group_id", None)
+    sg_id = sg["GroupId"] if sg and owned(tag_dict(sg.get("Tags")), ctx.names.deployment) else None
     endpoints = ec2.describe_vpc_endpoints(Filters=[
         {"Name": "vpc-id", "Values": [ctx.cfg.vpc_id]},
         {"Name": "service-name", "Values": [service_name(ctx.region)]},
@@ -84,11 +85,8 @@ def inspect(ctx) -> dict:
     ours = [e for e in live if owned(tag_dict(e.get("Tags")), ctx.names.deployment)]
     others = [e for e in live if e not in ours and e.get("PrivateDnsEnabled")]
     ep = sorted(ours, key=lambda e: e["VpcEndpointId"])[0] if ours else None
-    if ep:
-        ctx.values["endpoint_id"] = ep["VpcEndpointId"]
-    else:
-        ctx.values.pop("endpoint_id", None)
-    return {"sg": sg, "endpoint": ep, "extra_endpoints": ours[1:], "conflicts": others}
+    return Inspection({"sg": sg, "endpoint": ep, "conflicts": others},
+                      {"security_group_id": sg_id, "endpoint_id": ep and ep["VpcEndpointId"]})
 
 
 def endpoint_policy(ctx) -> dict:
@@ -98,25 +96,44 @@ def endpoint_policy(ctx) -> dict:
         policies.role_arn(ctx.provider_account, ctx.names.access_role, ctx.partition), ctx.cluster.arn)
 
 
-def plan(ctx, facts: dict) -> StepPlan:
+def desired(ctx) -> list[Resource]:
+    names, cidr, vpc = ctx.names, ctx.vpc_cidr, ctx.cfg.vpc_id
+    return [
+        Resource("security_group", ctx.known("security_group_id"), Account.CONSUMER,
+                 tags={**names.tags(), "Name": names.security_group},
+                 properties={"GroupName": names.security_group, "VpcId": vpc,
+                             "Description": f"xacct {names.deployment}: HTTPS to the rds-data endpoint",
+                             "Ingress": [https_rule(cidr, f"HTTPS to the rds-data endpoint from {vpc}")],
+                             # The endpoint only ever answers: egress is HTTPS within the VPC, not AWS's allow-all.
+                             "Egress": [https_rule(cidr, "HTTPS within the VPC only")]}),
+        Resource("vpc_endpoint", ctx.known("endpoint_id"), Account.CONSUMER,
+                 tags={**names.tags(), "Name": names.endpoint},
+                 properties={"VpcEndpointType": "Interface", "VpcId": vpc, "ServiceName": service_name(ctx.region),
+                             "SubnetIds": list(ctx.cfg.subnet_ids), "PrivateDnsEnabled": True,
+                             # "full" sends no policy at all: AWS then applies its default, which works for every service.
+                             "PolicyMode": ctx.cfg.endpoint_policy},
+                 documents={"endpoint_policy": endpoint_policy(ctx)}),
+    ]
+
+
+def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
+    want_sg, want_ep = desired
     names, cidr = ctx.names, ctx.vpc_cidr
-    doc = endpoint_policy(ctx)
-    # "full" sends no policy at all: AWS then applies its default, which works for every service.
-    full_access = ctx.cfg.endpoint_policy == "full"
-    step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, "", documents={"endpoint_policy": doc})
+    doc = want_ep.documents["endpoint_policy"]
+    full_access = want_ep.properties["PolicyMode"] == "full"
+    step = StepPlan(NUMBER, STEP.key, STEP.title, Action.NOOP, "")
     reasons: list[str] = []
     sg = facts["sg"]
-    ingress = https_rule(cidr, f"HTTPS to the rds-data endpoint from {ctx.cfg.vpc_id}")
-    egress = https_rule(cidr, "HTTPS within the VPC only")
+    (ingress,), (egress,) = want_sg.properties["Ingress"], want_sg.properties["Egress"]
     want_in, want_out = _rules([ingress]), _rules([egress])
     if sg is None:
         reasons.append(f"no security group {names.security_group}")
         sg_id = Ref("security_group_id")
         step.calls += [
             Call(Account.CONSUMER, "ec2", "create_security_group",
-                 {"GroupName": names.security_group, "VpcId": ctx.cfg.vpc_id,
-                  "Description": f"xacct {names.deployment}: HTTPS to the rds-data endpoint",
-                  "TagSpecifications": [{"ResourceType": "security-group", "Tags": iam_tags({**names.tags(), "Name": names.security_group})}]},
+                 {"GroupName": want_sg.properties["GroupName"], "VpcId": want_sg.properties["VpcId"],
+                  "Description": want_sg.properties["Description"],
+                  "TagSpecifications": [{"ResourceType": "security-group", "Tags": iam_tags(want_sg.tags)}]},
                  outputs={"security_group_id": "GroupId"}, record=Record("security_group", Ref("security_group_id"), name=names.security_group),
                  description="create the security group"),
             Call(Account.CONSUMER, "ec2", "authorize_security_group_ingress", {"GroupId": sg_id, "IpPermissions": [ingress]},
@@ -134,8 +151,8 @@ def plan(ctx, facts: dict) -> StepPlan:
         sg_id = sg["GroupId"]
         if not ctx.state.find("security_group", sg_id):
             reasons.append(f"security group {sg_id} exists but was not recorded")
-            step.calls.append(Call(Account.CONSUMER, "xacct", "record", {},
-                                   record=Record("security_group", sg_id, name=names.security_group), description="record the group"))
+            step.calls.append(Bookkeeping(Account.CONSUMER, record=Record("security_group", sg_id, name=names.security_group),
+                                          description="record the group"))
         have_in, have_out = _rules(sg.get("IpPermissions")), _rules(sg.get("IpPermissionsEgress"))
         for rules, want, direction in ((have_in, want_in, "ingress"), (have_out, want_out, "egress")):
             if want - rules:
@@ -169,24 +186,20 @@ def plan(ctx, facts: dict) -> StepPlan:
             reasons.append(f"note: private DNS sends every rds-data call from {ctx.cfg.vpc_id} through it, and its policy "
                            f"admits only the access role on {ctx.cluster.id} (--endpoint-policy full keeps other Data API "
                            "users in this VPC working)")
+        props = {k: v for k, v in want_ep.properties.items() if k != "PolicyMode"}
         step.calls.append(Call(
             Account.CONSUMER, "ec2", "create_vpc_endpoint",
-            {"VpcEndpointType": "Interface", "VpcId": ctx.cfg.vpc_id, "ServiceName": service_name(ctx.region),
-             "SubnetIds": list(ctx.cfg.subnet_ids), "SecurityGroupIds": [sg_id], "PrivateDnsEnabled": True,
-             **({} if full_access else {"PolicyDocument": JsonDoc(doc)}),
-             "TagSpecifications": [{"ResourceType": "vpc-endpoint", "Tags": iam_tags({**names.tags(), "Name": names.endpoint})}]},
+            {**props, "SecurityGroupIds": [sg_id], **({} if full_access else {"PolicyDocument": JsonDoc(doc)}),
+             "TagSpecifications": [{"ResourceType": "vpc-endpoint", "Tags": iam_tags(want_ep.tags)}]},
             outputs={"endpoint_id": "VpcEndpoint.VpcEndpointId"},
             record=Record("vpc_endpoint", Ref("endpoint_id"), name=names.endpoint),
-            wait=Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [Ref("endpoint_id")]},
-                      ready=_available, what="the rds-data endpoint to become available", account=Account.CONSUMER,
-                      deferred=True),
-            description="create the interface endpoint"))
+            wait=_available(Ref("endpoint_id"), deferred=True), description="create the interface endpoint"))
     else:
         ep_id = ep["VpcEndpointId"]
         if not ctx.state.find("vpc_endpoint", ep_id):
             reasons.append(f"endpoint {ep_id} exists but was not recorded")
-            step.calls.append(Call(Account.CONSUMER, "xacct", "record", {}, record=Record("vpc_endpoint", ep_id, name=names.endpoint),
-                                   description="record the endpoint"))
+            step.calls.append(Bookkeeping(Account.CONSUMER, record=Record("vpc_endpoint", ep_id, name=names.endpoint),
+                                          description="record the endpoint"))
         modify: dict = {}
         have_subnets, want_subnets = set(ep.get("SubnetIds", [])), set(ctx.cfg.subnet_ids)
         if want_subnets - have_subnets:
@@ -212,16 +225,14 @@ def plan(ctx, facts: dict) -> StepPlan:
         if str(ep.get("State", "")).lower() != "available":
             reasons.append(f"endpoint {ep_id} is {ep.get('State')}, not available")
             step.problems.append(f"endpoint {ep_id} is {ep.get('State')}")
-            step.calls.append(Call(Account.CONSUMER, "xacct", "record", {},
-                                   wait=Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [ep_id]}, ready=_available,
-                                             what="the rds-data endpoint to become available", account=Account.CONSUMER),
-                                   description=f"wait for endpoint {ep_id} to become available"))
+            step.calls.append(WaitFor(Account.CONSUMER, wait=_available(ep_id),
+                                      description=f"wait for endpoint {ep_id} to become available"))
     live = {sg["GroupId"] if sg else None, ep["VpcEndpointId"] if ep else None}
     for row in ctx.state.resources:
         if row.kind in KINDS and row.id not in live:
             # Deleted by hand (it is being recreated, or it is gone): stop tracking the old id.
-            step.calls.insert(0, Call(Account.CONSUMER, "xacct", "record", {}, forget=(row.kind, row.id),
-                                      description=f"forget {row.kind.replace('_', ' ')} {row.id} (no longer exists)"))
+            step.calls.insert(0, Bookkeeping(Account.CONSUMER, forget=(row.kind, row.id),
+                                             description=f"forget {row.kind.replace('_', ' ')} {row.id} (no longer exists)"))
     if step.calls:
         step.action = Action.CREATE if (sg is None and ep is None) else Action.REPAIR
         step.reason = "; ".join(reasons)
@@ -230,16 +241,93 @@ def plan(ctx, facts: dict) -> StepPlan:
     return step
 
 
-def _available(resp: dict) -> bool:
+def _endpoint_state(resp: dict) -> str:
     eps = resp.get("VpcEndpoints", [])
-    if eps and str(eps[0].get("State", "")).lower() == "failed":
-        raise RuntimeError(f"endpoint {eps[0]['VpcEndpointId']} failed to create")
-    return bool(eps) and str(eps[0].get("State", "")).lower() == "available"
+    return str(eps[0].get("State", "")).lower() if eps else "deleted"
 
 
-def teardown(row, state) -> list[Call]:
+def _available(endpoint_id, deferred: bool = False) -> Wait:
+    # An endpoint that lands in `failed` or `rejected` stops the wait at once (waiting cannot help).
+    return Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [endpoint_id]}, state=_endpoint_state,
+                pending=("pending", "pendingacceptance", "modifying"), target=("available",),
+                what="the rds-data endpoint to become available", account=Account.CONSUMER, deferred=deferred)
+
+
+def delete_endpoint(ops, VpcEndpointId: str) -> dict:
+    """Delete, then wait until AWS reports it gone. Its network interfaces take longer; the security group's
+    deletion (planned last) waits for those."""
+    ec2 = ops.client("ec2")
+
+    def current() -> str:
+        try:
+            return _endpoint_state(ec2.describe_vpc_endpoints(VpcEndpointIds=[VpcEndpointId]))
+        except ClientError as exc:
+            if "NotFound" in error_code(exc):
+                return "deleted"
+            raise
+
+    if current() == "deleted":
+        return {}
+    result = ops.call("ec2", "delete_vpc_endpoints", VpcEndpointIds=[VpcEndpointId])
+    for failure in result.get("Unsuccessful", []):
+        err = failure.get("Error", {})
+        if "NotFound" not in str(err.get("Code", "")):
+            raise ClientError({"Error": {"Code": err.get("Code", "Unsuccessful"), "Message": err.get("Message", "")}},
+                              "DeleteVpcEndpoints")
+    ops.wait_until(f"endpoint {VpcEndpointId} to be deleted", lambda: current() == "deleted")
+    return {}
+
+
+def delete_security_group(ops, GroupId: str) -> dict:
+    """The endpoint's network interfaces hold the group for minutes after the endpoint is deleted: wait for them
+    to go, then delete, retrying while AWS still answers DependencyViolation."""
+    ec2 = ops.client("ec2")
+
+    def interfaces_gone() -> bool:
+        left = ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [GroupId]}])
+        return not left.get("NetworkInterfaces")
+
+    def deleted() -> bool:
+        try:
+            ops.call("ec2", "delete_security_group", GroupId=GroupId)
+        except ClientError as exc:
+            if error_code(exc) == "InvalidGroup.NotFound":
+                return True
+            if error_code(exc) == "DependencyViolation":
+                return False
+            raise
+        return True
+
+    ops.wait_until(f"the network interfaces using security group {GroupId} to disappear", interfaces_gone)
+    ops.wait_until(f"security group {GroupId} to be released by the endpoint's network interfaces "
+                   "(DependencyViolation)", deleted)
+    return {}
+
+
+def teardown(row, state) -> list:
     if row.kind == "vpc_endpoint":
-        return [Call(Account.CONSUMER, "xacct", "delete_vpc_endpoint", {"VpcEndpointId": row.id}, forget=(row.kind, row.id),
-                     description=f"delete endpoint {row.id} and wait for its network interfaces to go")]
-    return [Call(Account.CONSUMER, "xacct", "delete_security_group", {"GroupId": row.id}, forget=(row.kind, row.id),
-                 description=f"delete security group {row.id} (retrying while the endpoint's interfaces linger)")]
+        return [Operation(Account.CONSUMER, name="ec2:delete_vpc_endpoint_and_wait", run=delete_endpoint,
+                          params={"VpcEndpointId": row.id}, forget=(row.kind, row.id),
+                          description=f"delete endpoint {row.id} and wait for its network interfaces to go")]
+    return [Operation(Account.CONSUMER, name="ec2:delete_security_group_when_released", run=delete_security_group,
+                      params={"GroupId": row.id}, forget=(row.kind, row.id),
+                      description=f"delete security group {row.id} (retrying while the endpoint's interfaces linger)")]
+
+
+def discover(find) -> list[ResourceRow]:
+    ec2 = find.client(Account.CONSUMER, "ec2")
+    names, tag = find.names, {"Name": f"tag:{TAG_DEPLOYMENT}", "Values": [find.names.deployment]}
+    rows = [ResourceRow(NUMBER, "security_group", sg["GroupId"], Account.CONSUMER.value, name=names.security_group)
+            for sg in ec2.describe_security_groups(
+                Filters=[{"Name": "group-name", "Values": [names.security_group]}, tag])["SecurityGroups"]]
+    rows += [ResourceRow(NUMBER, "vpc_endpoint", ep["VpcEndpointId"], Account.CONSUMER.value, name=names.endpoint)
+             for ep in ec2.describe_vpc_endpoints(Filters=[tag])["VpcEndpoints"]
+             if str(ep.get("State", "")).lower() not in ("deleted", "deleting")]
+    return rows
+
+
+STEP = Step(NUMBER, "endpoint", "Security group and rds-data endpoint (consumer)", KINDS, inspect=inspect,
+            desired=desired, plan=plan, teardown=teardown, provides=("security_group_id", "endpoint_id"),
+            discover=discover,
+            # The endpoint goes first (AWS releases its interfaces while the rest is deleted), its group late.
+            teardown_rank={"vpc_endpoint": -1, "security_group": 1})

@@ -8,14 +8,15 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from xacct_dataapi.aws import is_not_found
+from xacct_dataapi.errors import error_code
 from xacct_dataapi.config import TAG_DEPLOYMENT
-from xacct_dataapi.models import Account, Action, Call, Record, Ref, StepPlan
+from xacct_dataapi.models import (
+    Account, Action, Bookkeeping, Call, Inspection, Operation, Record, Ref, Resource, Step, StepPlan,
+)
+from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import kms_tags, not_ours, owned, tag_dict
 
 NUMBER = 1
-KEY = "kms_key"
-TITLE = "KMS key (provider)"
-KINDS = ("kms_key", "kms_alias")
 
 
 def _usable(meta: dict) -> bool:
@@ -42,7 +43,7 @@ def _find_by_tag(ctx) -> dict | None:
     return None
 
 
-def inspect(ctx) -> dict:
+def inspect(ctx, known) -> Inspection:
     kms = ctx.client(Account.PROVIDER, "kms")
     alias_meta = None
     try:
@@ -58,25 +59,32 @@ def inspect(ctx) -> dict:
     if meta is None:
         meta = _find_by_tag(ctx)
     facts = {"key": meta, "alias_target": alias_meta["KeyId"] if alias_meta else None}
-    if meta:
-        ctx.values["key_id"], ctx.values["key_arn"] = meta["KeyId"], meta["Arn"]
-    else:
-        ctx.values.pop("key_id", None)
-        ctx.values.pop("key_arn", None)
-    return facts
+    return Inspection(facts, {"key_id": meta and meta["KeyId"], "key_arn": meta and meta["Arn"]})
 
 
-def plan(ctx, facts: dict) -> StepPlan:
+def desired(ctx) -> list[Resource]:
     alias = ctx.names.key_alias
-    step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, "")
+    key_id = ctx.known("key_id")
+    return [
+        Resource("kms_key", key_id, Account.PROVIDER, arn=ctx.known("key_arn"), tags=ctx.names.tags(), properties={
+            "Description": f"xacct {ctx.names.deployment}: encrypts the Data API DB credentials secret",
+            "KeyUsage": "ENCRYPT_DECRYPT", "KeySpec": "SYMMETRIC_DEFAULT", "Enabled": True}),
+        Resource("kms_alias", alias, Account.PROVIDER, properties={"TargetKeyId": key_id},
+                 arn=f"arn:{ctx.partition}:kms:{ctx.region}:{ctx.provider_account}:{alias}"),
+    ]
+
+
+def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
+    want_key, want_alias = desired
+    alias = want_alias.id
+    step = StepPlan(NUMBER, STEP.key, STEP.title, Action.NOOP, "")
     key = facts["key"]
-    alias_record = Record("kms_alias", alias, arn=f"arn:{ctx.partition}:kms:{ctx.region}:{ctx.provider_account}:{alias}")
+    alias_record = Record("kms_alias", alias, arn=want_alias.arn)
     if key is None:
         step.action, step.reason = Action.CREATE, f"no key tagged {TAG_DEPLOYMENT}={ctx.names.deployment}"
+        props = {k: v for k, v in want_key.properties.items() if k != "Enabled"}
         step.calls.append(Call(
-            Account.PROVIDER, "kms", "create_key",
-            {"Description": f"xacct {ctx.names.deployment}: encrypts the Data API DB credentials secret",
-             "KeyUsage": "ENCRYPT_DECRYPT", "KeySpec": "SYMMETRIC_DEFAULT", "Tags": kms_tags(ctx.names.tags())},
+            Account.PROVIDER, "kms", "create_key", {**props, "Tags": kms_tags(want_key.tags)},
             outputs={"key_id": "KeyMetadata.KeyId", "key_arn": "KeyMetadata.Arn"},
             record=Record("kms_key", Ref("key_id"), arn=Ref("key_arn")),
             description="create the customer-managed key"))
@@ -86,8 +94,8 @@ def plan(ctx, facts: dict) -> StepPlan:
         if not ctx.state.find("kms_key", key_id):
             # Found by tag but not in the state file (a run died after CreateKey): adopt it as ours.
             step.action, step.reason = Action.REPAIR, f"key {key_id} exists (found by tag) but was not recorded"
-            step.calls.append(Call(Account.PROVIDER, "xacct", "record", {},
-                                   record=Record("kms_key", key_id, arn=key["Arn"]), description="record the key"))
+            step.calls.append(Bookkeeping(Account.PROVIDER, record=Record("kms_key", key_id, arn=key["Arn"]),
+                                          description="record the key"))
         if key.get("KeyState") == "Disabled":
             step.action, step.reason = Action.REPAIR, f"key {key_id} is disabled"
             step.calls.append(Call(Account.PROVIDER, "kms", "enable_key", {"KeyId": key_id}, description="re-enable the key"))
@@ -105,17 +113,49 @@ def plan(ctx, facts: dict) -> StepPlan:
         step.calls.append(Call(Account.PROVIDER, "kms", "update_alias", {"AliasName": alias, "TargetKeyId": key_id},
                                record=alias_record, description=f"point {alias} at the new key"))
     elif not ctx.state.find("kms_alias", alias):
-        step.calls.append(Call(Account.PROVIDER, "xacct", "record", {}, record=alias_record,
-                               description="record the alias"))
+        step.calls.append(Bookkeeping(Account.PROVIDER, record=alias_record, description="record the alias"))
     if step.action is Action.NOOP:
         step.reason = f"key {key['KeyId']} exists, enabled, with alias {alias}"
     return step
 
 
-def teardown(row, state) -> list[Call]:
+def schedule_key_deletion(ops, KeyId: str, PendingWindowInDays: int) -> dict:
+    """Already gone, or already pending deletion, counts as done (a re-run after a crash)."""
+    try:
+        ops.call("kms", "schedule_key_deletion", KeyId=KeyId, PendingWindowInDays=PendingWindowInDays)
+    except ClientError as exc:
+        if error_code(exc) == "NotFoundException":
+            return {}
+        if error_code(exc) == "KMSInvalidStateException" and \
+                ops.client("kms").describe_key(KeyId=KeyId)["KeyMetadata"].get("KeyState") == "PendingDeletion":
+            return {}
+        raise
+    return {}
+
+
+def teardown(row, state) -> list:
     if row.kind == "kms_alias":
         return [Call(Account.PROVIDER, "kms", "delete_alias", {"AliasName": row.id}, forget=(row.kind, row.id),
                      ok_codes=("NotFoundException",), description=f"delete {row.id}")]
     days = int(state.config.get("key_deletion_days") or 7)
-    return [Call(Account.PROVIDER, "xacct", "schedule_key_deletion", {"KeyId": row.id, "PendingWindowInDays": days},
-                 forget=(row.kind, row.id), description=f"schedule key {row.id} for deletion in {days} days")]
+    return [Operation(Account.PROVIDER, name="kms:schedule_key_deletion", run=schedule_key_deletion,
+                      params={"KeyId": row.id, "PendingWindowInDays": days}, forget=(row.kind, row.id),
+                      description=f"schedule key {row.id} for deletion in {days} days")]
+
+
+def discover(find) -> list[ResourceRow]:
+    """Keys are found through the tagging API (CreateKey takes no name); the alias only if it points at one."""
+    kms = find.client(Account.PROVIDER, "kms")
+    rows = []
+    for arn in sorted(find.tagged_arns(Account.PROVIDER, "kms:key")):
+        meta = find.get(kms.describe_key, KeyId=arn)
+        if meta and meta["KeyMetadata"].get("KeyState") != "PendingDeletion":
+            rows.append(ResourceRow(NUMBER, "kms_key", meta["KeyMetadata"]["KeyId"], Account.PROVIDER.value, arn=arn))
+    alias_meta = find.get(kms.describe_key, KeyId=find.names.key_alias)
+    if alias_meta and any(r.id == alias_meta["KeyMetadata"]["KeyId"] for r in rows):
+        rows.append(ResourceRow(NUMBER, "kms_alias", find.names.key_alias, Account.PROVIDER.value))
+    return rows
+
+
+STEP = Step(NUMBER, "kms_key", "KMS key (provider)", ("kms_key", "kms_alias"), inspect=inspect, desired=desired,
+            plan=plan, teardown=teardown, provides=("key_id", "key_arn"), discover=discover)

@@ -4,16 +4,13 @@ xacct never edits NACLs (they are shared by everything in the subnet); it names 
 """
 from __future__ import annotations
 
-from xacct_dataapi.models import Account, Action, StepPlan
+from xacct_dataapi.models import Account, Action, Inspection, Resource, Step, StepPlan
 from xacct_dataapi.nacl import EPHEMERAL, HTTPS, evaluate
 
 NUMBER = 8
-KEY = "nacl_check"
-TITLE = "Network ACLs pass HTTPS (check)"
-KINDS = ()
 
 
-def inspect(ctx) -> dict:
+def inspect(ctx, known) -> Inspection:
     ec2 = ctx.client(Account.CONSUMER, "ec2")
     acls = ec2.describe_network_acls(
         Filters=[{"Name": "association.subnet-id", "Values": list(ctx.cfg.subnet_ids)}])["NetworkAcls"]
@@ -22,7 +19,11 @@ def inspect(ctx) -> dict:
         for assoc in acl.get("Associations", []):
             if assoc.get("SubnetId") in ctx.cfg.subnet_ids:
                 by_subnet[assoc["SubnetId"]] = acl
-    return {"acls": by_subnet}
+    return Inspection({"acls": by_subnet})
+
+
+def desired(ctx) -> list[Resource]:
+    return []  # a check: it wants no resource of its own, and xacct never edits shared NACLs
 
 
 def problems_for(acls: dict, subnet_ids, vpc_cidr: str) -> list[str]:
@@ -49,14 +50,18 @@ def problems_for(acls: dict, subnet_ids, vpc_cidr: str) -> list[str]:
     return out
 
 
-def plan(ctx, facts: dict) -> StepPlan:
+def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     problems = problems_for(facts["acls"], ctx.cfg.subnet_ids, ctx.vpc_cidr)
     if problems:
-        return StepPlan(NUMBER, KEY, TITLE, Action.CHECK, "a network ACL blocks HTTPS", problems=problems)
+        return StepPlan(NUMBER, STEP.key, STEP.title, Action.CHECK, "a network ACL blocks HTTPS", problems=problems)
     n = len(set(a["NetworkAclId"] for a in facts["acls"].values()))
-    return StepPlan(NUMBER, KEY, TITLE, Action.NOOP,
+    return StepPlan(NUMBER, STEP.key, STEP.title, Action.NOOP,
                     f"{n} network ACL(s) pass tcp/443 in and ephemeral ports out for {ctx.vpc_cidr}")
 
 
-def teardown(row, state):
-    return []
+def teardown(row, state) -> list:
+    return []  # records nothing
+
+
+STEP = Step(NUMBER, "nacl_check", "Network ACLs pass HTTPS (check)", (), inspect=inspect, desired=desired, plan=plan,
+            teardown=teardown)

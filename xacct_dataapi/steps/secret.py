@@ -9,35 +9,32 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from xacct_dataapi.aws import is_not_found
-from xacct_dataapi.models import Account, Action, Call, Record, Ref, Retry, StepPlan
+from xacct_dataapi.models import (
+    Account, Action, Bookkeeping, Call, Inspection, Record, Ref, Resource, Retry, Step, StepPlan,
+)
+from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
 
 NUMBER = 3
-KEY = "secret"
-TITLE = "DB credentials secret (provider)"
-KINDS = ("secret",)
 
 SCHEDULED = Retry(("InvalidRequestException",), ("scheduled for deletion",),
                   "a secret of this name is still being deleted")
 
 
-def inspect(ctx) -> dict:
+def inspect(ctx, known) -> Inspection:
     sm = ctx.client(Account.PROVIDER, "secretsmanager")
     try:
         desc = sm.describe_secret(SecretId=ctx.names.secret)
     except ClientError as exc:
         if is_not_found(exc):
-            ctx.values.pop("secret_arn", None)
-            return {"secret": None}
+            return Inspection({"secret": None}, {"secret_arn": None})
         raise
-    if owned(tag_dict(desc.get("Tags")), ctx.names.deployment) and not desc.get("DeletedDate"):
-        ctx.values["secret_arn"] = desc["ARN"]
-    return {"secret": desc}
+    ours = owned(tag_dict(desc.get("Tags")), ctx.names.deployment) and not desc.get("DeletedDate")
+    return Inspection({"secret": desc}, {"secret_arn": desc["ARN"] if ours else None})
 
 
 def _key_matches(kms_key_id: str | None, ctx) -> bool:
-    key_arn, key_id = ctx.values.get("key_arn"), ctx.values.get("key_id")
-    return bool(kms_key_id) and kms_key_id in (key_arn, key_id, ctx.names.key_alias)
+    return bool(kms_key_id) and kms_key_id in (ctx.known("key_arn"), ctx.known("key_id"), ctx.names.key_alias)
 
 
 TAG_CONNECTION = "xacct:connection"
@@ -49,29 +46,37 @@ def connection(ctx) -> str:
     return ctx.secret_fields()["connection"]
 
 
-def _rewrite(ctx, arn: str, description: str, *, key_arn=None, record: Record | None = None) -> list[Call]:
+def desired(ctx) -> list[Resource]:
+    name = ctx.names.secret
+    return [Resource("secret", name, Account.PROVIDER, arn=ctx.known("secret_arn"),
+                     tags={**ctx.names.tags(), TAG_CONNECTION: connection(ctx)},
+                     properties={"Description": f"xacct {ctx.names.deployment}: Data API credentials for {ctx.cluster.id}",
+                                 "KmsKeyId": ctx.known("key_arn"), "SecretString": ctx.secret_string()})]
+
+
+def _rewrite(want: Resource, arn: str, description: str, *, key_arn=None, record: Record | None = None) -> list[Call]:
     """Write the credentials again (a new version, optionally under the xacct key) and re-tag what they point at."""
-    params = {"SecretId": arn, **({"KmsKeyId": key_arn} if key_arn is not None else {}), "SecretString": ctx.secret_string()}
+    params = {"SecretId": arn, **({"KmsKeyId": key_arn} if key_arn is not None else {}),
+              "SecretString": want.properties["SecretString"]}
     return [
         Call(Account.PROVIDER, "secretsmanager", "update_secret", params, record=record, description=description),
         Call(Account.PROVIDER, "secretsmanager", "tag_resource",
-             {"SecretId": arn, "Tags": iam_tags({TAG_CONNECTION: connection(ctx)})},
+             {"SecretId": arn, "Tags": iam_tags({TAG_CONNECTION: want.tags[TAG_CONNECTION]})},
              description="record what the secret points at"),
     ]
 
 
-def plan(ctx, facts: dict) -> StepPlan:
-    name = ctx.names.secret
-    step = StepPlan(NUMBER, KEY, TITLE, Action.NOOP, "")
+def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
+    (want,) = desired
+    name = want.id
+    step = StepPlan(NUMBER, STEP.key, STEP.title, Action.NOOP, "")
     desc = facts["secret"]
-    key_arn = ctx.known("key_arn")
+    key_arn = want.properties["KmsKeyId"]
     if desc is None:
         step.action, step.reason = Action.CREATE, f"no secret named {name}"
         step.calls.append(Call(
             Account.PROVIDER, "secretsmanager", "create_secret",
-            {"Name": name, "Description": f"xacct {ctx.names.deployment}: Data API credentials for {ctx.cluster.id}",
-             "KmsKeyId": key_arn, "SecretString": ctx.secret_string(),
-             "Tags": iam_tags({**ctx.names.tags(), TAG_CONNECTION: connection(ctx)})},
+            {"Name": name, **want.properties, "Tags": iam_tags(want.tags)},
             outputs={"secret_arn": "ARN"}, record=Record("secret", name, arn=Ref("secret_arn")), retry=SCHEDULED,
             description="create the secret"))
         return step
@@ -82,32 +87,34 @@ def plan(ctx, facts: dict) -> StepPlan:
         step.action, step.reason = Action.REPAIR, f"secret {name} is scheduled for deletion"
         step.calls.append(Call(Account.PROVIDER, "secretsmanager", "restore_secret", {"SecretId": arn},
                                record=Record("secret", name, arn=arn), description="restore the secret"))
-        step.calls += _rewrite(ctx, arn, "write fresh credentials under the key", key_arn=key_arn)
+        step.calls += _rewrite(want, arn, "write fresh credentials under the key", key_arn=key_arn)
+        # Restored, it is ours again: later steps (the secret policy, the role's permissions) name it.
         ctx.values["secret_arn"] = arn
         return step
     if not _key_matches(desc.get("KmsKeyId"), ctx):
         step.action = Action.REPAIR
         step.reason = f"secret {name} is encrypted with {desc.get('KmsKeyId') or 'the AWS managed key'}, not the xacct key"
         step.problems = [step.reason]
-        step.calls += _rewrite(ctx, arn, "re-encrypt with the xacct key", key_arn=key_arn,
+        step.calls += _rewrite(want, arn, "re-encrypt with the xacct key", key_arn=key_arn,
                                record=Record("secret", name, arn=arn))
     else:
         have = tag_dict(desc.get("Tags")).get(TAG_CONNECTION)
-        want = connection(ctx)
-        if have != want or ctx.cfg.rotate_password:
+        want_connection = want.tags[TAG_CONNECTION]
+        if have != want_connection or ctx.cfg.rotate_password:
             step.action = Action.REPAIR
-            if have != want:
-                step.reason = f"secret {name} holds credentials for {have or 'an unknown user'}, setup asks for {want}"
+            if have != want_connection:
+                step.reason = (f"secret {name} holds credentials for {have or 'an unknown user'}, "
+                               f"setup asks for {want_connection}")
                 step.problems = [step.reason]
             else:
-                step.reason = f"--rotate-password: new credentials for {want}"
-            step.calls += _rewrite(ctx, arn, "write the new credentials", record=Record("secret", name, arn=arn))
+                step.reason = f"--rotate-password: new credentials for {want_connection}"
+            step.calls += _rewrite(want, arn, "write the new credentials", record=Record("secret", name, arn=arn))
         elif not ctx.state.find("secret", name):
             step.action, step.reason = Action.REPAIR, f"secret {name} exists but was not recorded"
-            step.calls.append(Call(Account.PROVIDER, "xacct", "record", {}, record=Record("secret", name, arn=arn),
-                                   description="record the secret"))
+            step.calls.append(Bookkeeping(Account.PROVIDER, record=Record("secret", name, arn=arn),
+                                          description="record the secret"))
         else:
-            step.reason = f"secret {name} exists, encrypted with the xacct key, for {want}"
+            step.reason = f"secret {name} exists, encrypted with the xacct key, for {want_connection}"
     return step
 
 
@@ -123,3 +130,15 @@ def teardown(row, state) -> list[Call]:
                  ok_codes=("ResourceNotFoundException",),
                  description=f"delete secret {row.id} " + (f"(recoverable for {days} days)" if days else
                                                            "at once, without a recovery window"))]
+
+
+def discover(find) -> list[ResourceRow]:
+    sm = find.client(Account.PROVIDER, "secretsmanager")
+    secret = find.get(sm.describe_secret, SecretId=find.names.secret)
+    if secret and owned(tag_dict(secret.get("Tags")), find.names.deployment) and not secret.get("DeletedDate"):
+        return [ResourceRow(NUMBER, "secret", find.names.secret, Account.PROVIDER.value, arn=secret["ARN"])]
+    return []
+
+
+STEP = Step(NUMBER, "secret", "DB credentials secret (provider)", ("secret",), inspect=inspect, desired=desired,
+            plan=plan, teardown=teardown, provides=("secret_arn",), discover=discover)

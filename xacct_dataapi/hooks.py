@@ -1,0 +1,45 @@
+"""The executor's two seams: what the UI hears from it (Reporter) and what a step's composite Operation may
+use (OperationContext). Steps and the UI depend on these, never on the executor itself."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from xacct_dataapi.models import Account, PlanItem, StepPlan
+from xacct_dataapi.waiting import until_true
+
+if TYPE_CHECKING:
+    from xacct_dataapi.runner import Runner
+
+
+class Reporter:
+    """What the executor tells the UI. The CLI's renderer implements it; tests can record it."""
+
+    def step_started(self, step: StepPlan) -> None: ...
+
+    def call_done(self, step: StepPlan, call: PlanItem) -> None: ...
+
+    def waiting(self, what: str) -> None: ...
+
+    def step_done(self, step: StepPlan) -> None: ...
+
+
+class OperationContext:
+    """What a step's composite Operation may use: its account's clients, counted mutating calls, waits, notes."""
+
+    def __init__(self, runner: "Runner", account: Account):
+        self.runner, self.account = runner, account
+
+    def client(self, service: str):
+        return self.runner.aws.client(self.account, service)
+
+    def call(self, service: str, method: str, **params) -> dict:
+        response = getattr(self.client(service), method)(**params)
+        self.runner.calls_made.append(f"{service}.{method}")
+        return response
+
+    def wait_until(self, what: str, probe: Callable[[], bool]) -> None:
+        until_true(probe, timeout=self.runner.wait_timeout, what=what, timing=self.runner.timing)
+
+    def note(self, text: str) -> None:
+        self.runner.notes.append(text)
+        self.runner.reporter.waiting(text)
