@@ -319,3 +319,126 @@ def test_secret_string_is_sensitive_until_execution():
     assert PASSWORD not in repr(call.params) and PASSWORD not in str(call.params["SecretString"])
     assert json.loads(call.params["SecretString"].reveal())["password"] == PASSWORD
     assert call.params["KmsKeyId"] == Ref("key_arn")
+
+
+# --- the contract of every step, pyinfra style: given these facts -> this action, these items, this reason -------
+
+CURRENT_VALUES = {"external_id": EXTERNAL_ID, "key_id": KEY_ID, "key_arn": KEY_ARN, "secret_arn": SECRET_ARN,
+                  "access_role_arn": ROLE_ARN, "security_group_id": SG, "endpoint_id": VPCE}
+OURS = {"xacct:deployment": NAME, "xacct:managed-by": "xacct"}
+CONNECTION = "app_user@orders-aurora.cluster-c0ffee.us-west-2.rds.amazonaws.com:5432/orders"
+
+
+def current_ctx(*, without_rows: tuple[str, ...] = ()) -> Context:
+    """A deployment that a previous run completed: every value known, every row recorded (minus `without_rows`)."""
+    state = full_state()
+    state.resources = [r for r in state.resources if r.kind not in without_rows]
+    return make_ctx(state=state, values=CURRENT_VALUES, data_api_on=True)
+
+
+def tags(d: dict) -> list[dict]:
+    return [{"Key": k, "Value": v} for k, v in d.items()]
+
+
+def current_facts(step_key: str, **changes) -> dict:
+    """The facts an inspection of a completed deployment returns, with `changes` applied."""
+    key = {"KeyId": KEY_ID, "Arn": KEY_ARN, "KeyState": "Enabled", "KeyManager": "CUSTOMER"}
+    secret_desc = {"ARN": SECRET_ARN, "Name": SECRET, "KmsKeyId": KEY_ARN,
+                   "Tags": tags({**OURS, "xacct:connection": CONNECTION})}
+    https = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": VPC_CIDR}]}
+    sg = {"GroupId": SG, "Tags": tags(OURS), "IpPermissions": [https], "IpPermissionsEgress": [https]}
+    ep = {"VpcEndpointId": VPCE, "State": "available", "SubnetIds": list(SUBNETS), "Groups": [{"GroupId": SG}],
+          "PrivateDnsEnabled": True, "Tags": tags(OURS),
+          "PolicyDocument": json.dumps(policies.endpoint_policy(ROLE_ARN, CLUSTER_ARN))}
+    facts = {
+        "data_api": {"enabled": True, "turned_on_unrecorded": False},
+        "kms_key": {"key": key, "alias_target": KEY_ID},
+        "key_policy": {"policy": json.dumps(policies.key_policy(PROVIDER, CONSUMER, USER_ARN, REGION, "aws"))},
+        "secret": {"secret": secret_desc},
+        "secret_policy": {"policy": json.dumps(policies.secret_resource_policy(ROLE_ARN, SECRET_ARN))},
+        "access_role": current_access_role_facts(),
+        "consumer_principal": {"exists": True, "tags": OURS, "policy": policies.consumer_assume_policy(ROLE_ARN)},
+        "endpoint": {"sg": sg, "endpoint": ep, "conflicts": []},
+        "nacl_check": {"acls": {SUBNETS[0]: default_acl(), SUBNETS[1]: default_acl()}},
+    }[step_key]
+    for path, value in changes.items():
+        target = facts
+        *parents, leaf = path.split("__")
+        for p in parents:
+            target = target[p]
+        target[leaf] = value
+    return facts
+
+
+def extra_statement(doc: dict) -> str:
+    doc = json.loads(json.dumps(doc))
+    doc["Statement"].append({"Sid": "AddedByHand", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "*",
+                             "Resource": "*"})
+    return json.dumps(doc)
+
+
+# (case id, step, context, facts, action, items, words the reason must contain)
+CONTRACTS = [
+    ("data_api on", "data_api", current_ctx, current_facts("data_api"), Action.NOOP, [], "already on"),
+    ("data_api turned on by a killed run", "data_api", current_ctx,
+     current_facts("data_api", turned_on_unrecorded=True), Action.REPAIR, ["record"], "did not record"),
+    ("kms key current", "kms_key", current_ctx, current_facts("kms_key"), Action.NOOP, [], "exists, enabled"),
+    ("kms key disabled", "kms_key", current_ctx, current_facts("kms_key", key__KeyState="Disabled"), Action.REPAIR,
+     ["kms:enable_key"], "disabled"),
+    ("kms key found by tag only", "kms_key", lambda: current_ctx(without_rows=("kms_key", "kms_alias")),
+     current_facts("kms_key"), Action.REPAIR, ["record", "record"], "found by tag"),
+    ("kms alias missing", "kms_key", current_ctx, current_facts("kms_key", alias_target=None), Action.REPAIR,
+     ["kms:create_alias"], "alias"),
+    ("key policy current", "key_policy", current_ctx, current_facts("key_policy"), Action.NOOP, [], "current"),
+    ("key policy with a statement added by hand", "key_policy", current_ctx,
+     current_facts("key_policy", policy=extra_statement(policies.key_policy(PROVIDER, CONSUMER, USER_ARN, REGION))),
+     Action.REPAIR, ["kms:put_key_policy"], "differs"),
+    ("secret current", "secret", current_ctx, current_facts("secret"), Action.NOOP, [], "encrypted with the xacct key"),
+    ("secret scheduled for deletion", "secret", current_ctx, current_facts("secret", secret__DeletedDate="2026-11-30"),
+     Action.REPAIR, ["secretsmanager:restore_secret", "secretsmanager:update_secret", "secretsmanager:tag_resource"],
+     "scheduled for deletion"),
+    ("secret under another key", "secret", current_ctx, current_facts("secret", secret__KmsKeyId="alias/aws/secretsmanager"),
+     Action.REPAIR, ["secretsmanager:update_secret", "secretsmanager:tag_resource"], "not the xacct key"),
+    ("secret policy current", "secret_policy", current_ctx, current_facts("secret_policy"), Action.NOOP, [], "current"),
+    ("secret policy missing", "secret_policy", current_ctx, current_facts("secret_policy", policy=None), Action.CREATE,
+     ["secretsmanager:put_resource_policy"], "no resource policy"),
+    ("access role current", "access_role", current_ctx, current_facts("access_role"), Action.NOOP, [], "expected trust"),
+    ("access role lost its inline policy", "access_role", current_ctx, current_facts("access_role", policy=None),
+     Action.REPAIR, ["iam:put_role_policy"], "is missing"),
+    ("consumer user current", "consumer_principal", current_ctx, current_facts("consumer_principal"), Action.NOOP, [],
+     "may assume"),
+    ("endpoint current", "endpoint", current_ctx, current_facts("endpoint"), Action.NOOP, [], "as expected"),
+    ("endpoint still pending", "endpoint", current_ctx, current_facts("endpoint", endpoint__State="pending"),
+     Action.REPAIR, ["wait"], "pending, not available"),
+    ("endpoint lost a subnet", "endpoint", current_ctx, current_facts("endpoint", endpoint__SubnetIds=[SUBNETS[0]]),
+     Action.REPAIR, ["ec2:modify_vpc_endpoint"], "endpoint differs"),
+    ("nacls pass https", "nacl_check", current_ctx, current_facts("nacl_check"), Action.NOOP, [], "pass tcp/443"),
+]
+
+
+@pytest.mark.parametrize("case, step_key, ctx, facts, action, items, reason", CONTRACTS, ids=[c[0] for c in CONTRACTS])
+def test_step_contract(case, step_key, ctx, facts, action, items, reason):
+    step = next(s for s in STEPS if s.key == step_key)
+    planned = step.make_plan(ctx(), facts)
+    assert (planned.action, [c.label for c in planned.calls]) == (action, items), planned.reason
+    assert reason in planned.reason
+    assert planned.desired or step_key == "nacl_check"  # every step but the NACL check wants something to exist
+
+
+def test_every_step_has_a_noop_contract():
+    noop_steps = {c[1] for c in CONTRACTS if c[4] is Action.NOOP}
+    assert noop_steps == {s.key for s in STEPS}
+
+
+@pytest.mark.parametrize("unrecorded", [(), ("vpc_endpoint",), ("vpc_endpoint", "security_group")],
+                         ids=["recorded", "endpoint-unrecorded", "nothing-recorded"])
+def test_status_of_a_pending_endpoint_is_pending_not_done(unrecorded):
+    """Regression: a wait-only item used to count as bookkeeping, so status said `done` while the endpoint was pending
+    and not yet recorded (and `drifted` while it was pending and recorded)."""
+    from xacct_dataapi.status import step_status
+
+    ctx = current_ctx(without_rows=unrecorded)
+    planned = endpoint.STEP.make_plan(ctx, current_facts("endpoint", endpoint__State="pending"))
+    status, detail = step_status(planned, ctx.state, endpoint.STEP.kinds)
+    assert status == "pending"
+    assert any("pending" in d for d in detail)

@@ -21,6 +21,7 @@ from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
 NUMBER = 7
 KINDS = ("security_group", "vpc_endpoint")
 
+PENDING_STATES = ("pending", "pendingacceptance", "modifying")
 LIVE_STATES = ("pendingacceptance", "pending", "available", "modifying", "failed", "rejected")
 
 
@@ -222,9 +223,11 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
             step.problems.append(f"endpoint {ep_id}: " + ", ".join(modify))
             step.calls.append(Call(Account.CONSUMER, "ec2", "modify_vpc_endpoint", {"VpcEndpointId": ep_id, **modify},
                                    description="repair the endpoint"))
-        if str(ep.get("State", "")).lower() != "available":
+        ep_state = str(ep.get("State", "")).lower()
+        if ep_state != "available":
             reasons.append(f"endpoint {ep_id} is {ep.get('State')}, not available")
-            step.problems.append(f"endpoint {ep_id} is {ep.get('State')}")
+            if ep_state not in PENDING_STATES:  # still being made is progress, not drift; failed/rejected is a problem
+                step.problems.append(f"endpoint {ep_id} is {ep.get('State')}")
             step.calls.append(WaitFor(Account.CONSUMER, wait=_available(ep_id),
                                       description=f"wait for endpoint {ep_id} to become available"))
     live = {sg["GroupId"] if sg else None, ep["VpcEndpointId"] if ep else None}
@@ -249,7 +252,7 @@ def _endpoint_state(resp: dict) -> str:
 def _available(endpoint_id, deferred: bool = False) -> Wait:
     # An endpoint that lands in `failed` or `rejected` stops the wait at once (waiting cannot help).
     return Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [endpoint_id]}, state=_endpoint_state,
-                pending=("pending", "pendingacceptance", "modifying"), target=("available",),
+                pending=PENDING_STATES, target=("available",),
                 what="the rds-data endpoint to become available", account=Account.CONSUMER, deferred=deferred)
 
 
