@@ -9,12 +9,13 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi import policies
 from xacct_dataapi.aws import is_not_found
-from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import (
     Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Resource, Retry, Step, StepPlan,
 )
 from xacct_dataapi.state import ResourceRow
-from xacct_dataapi.steps.common import INVALID_PRINCIPAL, iam_tags, not_ours, owned, tag_dict
+from xacct_dataapi.steps.common import (
+    INVALID_PRINCIPAL, delete_iam_principal, delete_inline_policy, find_tagged_principal, iam_tags, not_ours, owned, tag_dict,
+)
 
 NUMBER = 5
 
@@ -126,37 +127,15 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return step
 
 
-def delete_role_with_policies(ops, RoleName: str) -> dict:
-    """AWS refuses to delete a role that still has policies (DeleteConflict): remove them first."""
-    iam = ops.client("iam")
-    try:
-        for name in iam.list_role_policies(RoleName=RoleName).get("PolicyNames", []):
-            ops.call("iam", "delete_role_policy", RoleName=RoleName, PolicyName=name)
-        for pol in iam.list_attached_role_policies(RoleName=RoleName).get("AttachedPolicies", []):
-            ops.call("iam", "detach_role_policy", RoleName=RoleName, PolicyArn=pol["PolicyArn"])
-        ops.call("iam", "delete_role", RoleName=RoleName)
-    except ClientError as exc:
-        if error_code(exc) != "NoSuchEntity":
-            raise
-    return {}
-
-
 def teardown(row, state) -> list:
     if row.kind == "iam_role_policy":
-        role, policy = row.id.split("/", 1)
-        return [Call(Account.PROVIDER, "iam", "delete_role_policy", {"RoleName": role, "PolicyName": policy},
-                     forget=(row.kind, row.id), ok_codes=("NoSuchEntity",), description=f"delete inline policy {policy}")]
-    return [Operation(Account.PROVIDER, name="iam:delete_role_with_policies", run=delete_role_with_policies,
+        return [delete_inline_policy(Account.PROVIDER, row)]
+    return [Operation(Account.PROVIDER, name="iam:delete_role_with_policies", run=delete_iam_principal,
                       params={"RoleName": row.id}, forget=(row.kind, row.id), description=f"delete role {row.id}")]
 
 
 def discover(find) -> list[ResourceRow]:
-    iam = find.client(Account.PROVIDER, "iam")
-    name = find.names.access_role
-    role = find.get(iam.get_role, RoleName=name)
-    if role and owned(tag_dict(iam.list_role_tags(RoleName=name).get("Tags")), find.names.deployment):
-        return [ResourceRow(NUMBER, "iam_role", name, Account.PROVIDER.value, arn=role["Role"]["Arn"])]
-    return []
+    return find_tagged_principal(find, Account.PROVIDER, "role", find.names.access_role, NUMBER, "iam_role")
 
 
 STEP = Step(NUMBER, "access_role", "Access role for the Data API (provider)", ("iam_role", "iam_role_policy"),

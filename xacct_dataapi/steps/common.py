@@ -1,9 +1,13 @@
 """Small helpers the step modules share (tag formats, ownership checks)."""
 from __future__ import annotations
 
+from botocore.exceptions import ClientError
+
+from xacct_dataapi import policies
 from xacct_dataapi.config import TAG_DEPLOYMENT
-from xacct_dataapi.errors import UsageError
-from xacct_dataapi.models import Account, Bookkeeping
+from xacct_dataapi.errors import UsageError, error_code
+from xacct_dataapi.models import Account, Action, Bookkeeping, Call, StepPlan
+from xacct_dataapi.state import ResourceRow
 
 INVALID_PRINCIPAL = ("MalformedPolicyDocumentException", "MalformedPolicyDocument", "InvalidParameterValue")
 
@@ -42,3 +46,69 @@ def forget_only(why: str):
                             description=f"forget the {row.kind.replace('_', ' ')} ({why})")]
 
     return teardown
+
+
+
+def plan_policy_document(step: StepPlan, have, want_doc, *, put: Call, recorded: bool, what: str, document: str,
+                         missing_reason: str) -> StepPlan:
+    """The one decision every policy-document step makes: create, repair drift (naming the differing statements),
+    adopt into the state file, or nothing. `want_doc` is the document as AWS would hold it."""
+    if have is None:
+        step.action, step.reason, step.calls = Action.CREATE, missing_reason, [put]
+    elif not policies.equal(have, want_doc):
+        diff = policies.differing_statements(have, want_doc)
+        step.action, step.reason, step.calls = Action.REPAIR, f"{what} differs: " + "; ".join(diff), [put]
+        step.problems = diff
+        step.drift = policies.statement_drift(have, want_doc, document)
+    elif not recorded:
+        step.action, step.reason = Action.REPAIR, f"{what} is current but was not recorded"
+        step.calls = [Bookkeeping(put.account, record=put.record, description=f"record the {what}")]
+    else:
+        step.reason = f"{what} is current"
+    return step
+
+
+def delete_inline_policy(account: Account, row) -> Call:
+    """Teardown of a `<principal>/<policy>` row: the inline policy xacct put on a role or user."""
+    principal, policy = row.id.split("/", 1)
+    entity = "Role" if row.kind.endswith("role_policy") else "User"
+    return Call(account, "iam", f"delete_{entity.lower()}_policy", {f"{entity}Name": principal, "PolicyName": policy},
+                forget=(row.kind, row.id), ok_codes=("NoSuchEntity",),
+                description=f"delete inline policy {policy} from {principal}")
+
+
+def delete_iam_principal(ops, RoleName: str | None = None, UserName: str | None = None) -> dict:
+    """AWS refuses to delete a role or user that still has policies, access keys or a login profile
+    (DeleteConflict): remove those first. Already gone counts as done."""
+    entity = "role" if RoleName else "user"
+    key = {"RoleName": RoleName} if RoleName else {"UserName": UserName}
+    iam = ops.client("iam")
+    try:
+        if entity == "user":
+            for access_key in iam.list_access_keys(**key).get("AccessKeyMetadata", []):
+                ops.call("iam", "delete_access_key", **key, AccessKeyId=access_key["AccessKeyId"])
+        for name in getattr(iam, f"list_{entity}_policies")(**key).get("PolicyNames", []):
+            ops.call("iam", f"delete_{entity}_policy", **key, PolicyName=name)
+        for attached in getattr(iam, f"list_attached_{entity}_policies")(**key).get("AttachedPolicies", []):
+            ops.call("iam", f"detach_{entity}_policy", **key, PolicyArn=attached["PolicyArn"])
+        if entity == "user":
+            try:
+                ops.call("iam", "delete_login_profile", **key)
+            except ClientError as exc:
+                if error_code(exc) != "NoSuchEntity":
+                    raise
+        ops.call("iam", f"delete_{entity}", **key)
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+    return {}
+
+
+def find_tagged_principal(find, account: Account, entity: str, name: str, number: int, kind: str) -> list:
+    """Lost-state discovery of a role or user xacct made: it exists and carries this deployment's tag."""
+    iam = find.client(account, "iam")
+    key = {f"{entity.title()}Name": name}
+    found = find.get(getattr(iam, f"get_{entity}"), **key)
+    if found and owned(tag_dict(getattr(iam, f"list_{entity}_tags")(**key).get("Tags")), find.names.deployment):
+        return [ResourceRow(number, kind, name, account.value, arn=found[entity.title()]["Arn"])]
+    return []

@@ -9,12 +9,13 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi import policies
 from xacct_dataapi.aws import is_not_found
-from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import (
     Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Resource, Step, StepPlan,
 )
 from xacct_dataapi.state import ResourceRow
-from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
+from xacct_dataapi.steps.common import (
+    delete_iam_principal, delete_inline_policy, find_tagged_principal, iam_tags, not_ours, owned, tag_dict,
+)
 
 NUMBER = 6
 
@@ -114,50 +115,20 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return step
 
 
-def delete_user_with_dependents(ops, UserName: str) -> dict:
-    """AWS refuses to delete a user that still has keys, policies or a login profile (DeleteConflict)."""
-    iam = ops.client("iam")
-    try:
-        for key in iam.list_access_keys(UserName=UserName).get("AccessKeyMetadata", []):
-            ops.call("iam", "delete_access_key", UserName=UserName, AccessKeyId=key["AccessKeyId"])
-        for name in iam.list_user_policies(UserName=UserName).get("PolicyNames", []):
-            ops.call("iam", "delete_user_policy", UserName=UserName, PolicyName=name)
-        for pol in iam.list_attached_user_policies(UserName=UserName).get("AttachedPolicies", []):
-            ops.call("iam", "detach_user_policy", UserName=UserName, PolicyArn=pol["PolicyArn"])
-        try:
-            ops.call("iam", "delete_login_profile", UserName=UserName)
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchEntity":
-                raise
-        ops.call("iam", "delete_user", UserName=UserName)
-    except ClientError as exc:
-        if error_code(exc) != "NoSuchEntity":
-            raise
-    return {}
-
-
 def teardown(row, state) -> list:
     if row.kind in ("consumer_role", "consumer_user"):
         # Adopted: never deleted. Only the inline policy xacct added (its own row) is removed.
         return [Bookkeeping(Account.CONSUMER, forget=(row.kind, row.id),
                             description=f"leave adopted {row.kind.split('_')[1]} {row.id} in place")]
     if row.kind in ("consumer_role_policy", "consumer_user_policy"):
-        principal, policy = row.id.split("/", 1)
-        method, key = ("delete_role_policy", "RoleName") if row.kind == "consumer_role_policy" else ("delete_user_policy", "UserName")
-        return [Call(Account.CONSUMER, "iam", method, {key: principal, "PolicyName": policy}, forget=(row.kind, row.id),
-                     ok_codes=("NoSuchEntity",), description=f"delete inline policy {policy} from {principal}")]
-    return [Operation(Account.CONSUMER, name="iam:delete_user_with_dependents", run=delete_user_with_dependents,
+        return [delete_inline_policy(Account.CONSUMER, row)]
+    return [Operation(Account.CONSUMER, name="iam:delete_user_with_dependents", run=delete_iam_principal,
                       params={"UserName": row.id}, forget=(row.kind, row.id), description=f"delete user {row.id}")]
 
 
 def discover(find) -> list[ResourceRow]:
     """Only the user xacct creates: which existing principal was adopted is not recorded in AWS."""
-    iam = find.client(Account.CONSUMER, "iam")
-    name = find.names.consumer_user
-    user = find.get(iam.get_user, UserName=name)
-    if user and owned(tag_dict(iam.list_user_tags(UserName=name).get("Tags")), find.names.deployment):
-        return [ResourceRow(NUMBER, "iam_user", name, Account.CONSUMER.value, arn=user["User"]["Arn"])]
-    return []
+    return find_tagged_principal(find, Account.CONSUMER, "user", find.names.consumer_user, NUMBER, "iam_user")
 
 
 STEP = Step(NUMBER, "consumer_principal", "Consumer principal may assume the role (consumer)",

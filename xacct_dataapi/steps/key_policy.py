@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from xacct_dataapi import policies
 from xacct_dataapi.models import (
-    Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Record, Resource, Retry, Step, StepPlan,
+    Account, Action, Call, Inspection, JsonDoc, Record, Resource, Retry, Step, StepPlan,
 )
-from xacct_dataapi.steps.common import INVALID_PRINCIPAL, forget_only
+from xacct_dataapi.steps.common import INVALID_PRINCIPAL, forget_only, plan_policy_document
 
 NUMBER = 2
 
@@ -35,20 +35,8 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
                {"KeyId": want.id, "PolicyName": "default", "Policy": JsonDoc(doc)}, record=record,
                retry=Retry(INVALID_PRINCIPAL, ("principal",), "a new IAM principal is not yet visible to KMS"),
                description="write the key policy")
-    if facts["policy"] is None:
-        step.action, step.reason, step.calls = Action.CREATE, "the key is new", [put]
-    elif not policies.equal(facts["policy"], doc):
-        diff = policies.differing_statements(facts["policy"], doc)
-        step.action, step.reason, step.calls = Action.REPAIR, "key policy differs: " + "; ".join(diff), [put]
-        step.problems = diff
-        step.drift = policies.statement_drift(facts["policy"], doc, "key_policy")
-    elif not ctx.state.find("kms_key_policy", want.id):
-        step.action, step.reason = Action.REPAIR, "key policy is current but was not recorded"
-        step.calls = [Bookkeeping(Account.PROVIDER, record=record, description="record the key policy")]
-    else:
-        step.reason = "key policy is current"
-    return step
-
+    return plan_policy_document(step, facts["policy"], doc, put=put, recorded=bool(ctx.state.find("kms_key_policy", want.id)),
+                                what="key policy", document="key_policy", missing_reason="the key is new")
 
 STEP = Step(NUMBER, "key_policy", "Key policy grants the consumer (provider)", ("kms_key_policy",), inspect=inspect,
             desired=desired, plan=plan, teardown=forget_only("the key policy goes with the key"), needs=("key_id",))

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from xacct_dataapi import policies
 from xacct_dataapi.models import (
-    Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Record, Resource, Retry, Step, StepPlan, render_value,
+    Account, Action, Call, Inspection, JsonDoc, Record, Resource, Retry, Step, StepPlan, render_value,
 )
-from xacct_dataapi.steps.common import INVALID_PRINCIPAL, forget_only
+from xacct_dataapi.steps.common import INVALID_PRINCIPAL, forget_only, plan_policy_document
 
 NUMBER = 4
 
@@ -38,19 +38,9 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
                record=record,
                retry=Retry(INVALID_PRINCIPAL, ("principal",), "the new access role is not yet visible to Secrets Manager"),
                description="write the secret's resource policy")
-    if facts["policy"] is None:
-        step.action, step.reason, step.calls = Action.CREATE, "the secret has no resource policy", [put]
-    elif not policies.equal(facts["policy"], expected):
-        diff = policies.differing_statements(facts["policy"], expected)
-        step.action, step.reason, step.calls, step.problems = Action.REPAIR, "secret policy differs: " + "; ".join(diff), [put], diff
-        step.drift = policies.statement_drift(facts["policy"], expected, "secret_policy")
-    elif not ctx.state.find("secret_policy", want.id):
-        step.action, step.reason = Action.REPAIR, "secret policy is current but was not recorded"
-        step.calls = [Bookkeeping(Account.PROVIDER, record=record, description="record the secret policy")]
-    else:
-        step.reason = "secret policy is current"
-    return step
-
+    return plan_policy_document(step, facts["policy"], expected, put=put,
+                                recorded=bool(ctx.state.find("secret_policy", want.id)), what="secret policy",
+                                document="secret_policy", missing_reason="the secret has no resource policy")
 
 STEP = Step(NUMBER, "secret_policy", "Secret policy allows the access role (provider)", ("secret_policy",),
             inspect=inspect, desired=desired, plan=plan, teardown=forget_only("the policy goes with the secret"),
