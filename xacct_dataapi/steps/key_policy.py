@@ -12,12 +12,11 @@ NUMBER = 2
 
 
 def inspect(ctx, known) -> Inspection:
-    key_id = known.get("key_id")
-    if not key_id:
-        return Inspection({"policy": None})
-    kms = ctx.client(Account.PROVIDER, "kms")
-    # PolicyName must be passed: "default" is the only name AWS supports (and moto requires it).
-    return Inspection({"policy": kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]})
+    def read(key_id: str) -> str:
+        # PolicyName must be passed: "default" is the only name AWS supports (and moto requires it).
+        return ctx.client(Account.PROVIDER, "kms").get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+
+    return Inspection({"policy": read(known["key_id"]) if known.get("key_id") else None})
 
 
 def desired(ctx) -> list[Resource]:

@@ -14,11 +14,9 @@ NUMBER = 4
 
 
 def inspect(ctx, known) -> Inspection:
-    arn = known.get("secret_arn")
-    if not arn:
-        return Inspection({"policy": None})
+    secret_arn = known.get("secret_arn")
     sm = ctx.client(Account.PROVIDER, "secretsmanager")
-    return Inspection({"policy": sm.get_resource_policy(SecretId=arn).get("ResourcePolicy")})
+    return Inspection({"policy": sm.get_resource_policy(SecretId=secret_arn).get("ResourcePolicy") if secret_arn else None})
 
 
 def desired(ctx) -> list[Resource]:
