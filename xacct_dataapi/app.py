@@ -156,7 +156,7 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     state.region = aws.region
     state.profiles = {"consumer": cfg.consumer_profile, "provider": cfg.provider_profile}
     state.accounts = {"consumer": ctx.consumer_account, "provider": ctx.provider_account}
-    state.config = {**state.config, **cfg.to_json(), "key_deletion_days": cfg.key_deletion_days}
+    state.config = {**state.config, **cfg.to_json()}
     state.values.update({k: v for k, v in ctx.values.items() if v is not None})
     state.values["cluster_engine_mode"] = ctx.cluster.engine_mode
     started = time.monotonic()  # report the time spent applying, not the time at the prompts
@@ -190,15 +190,6 @@ def load_required(state_path: Path) -> State:
     return state
 
 
-def config_from_state(state: State, aws: Sessions) -> Config:
-    c = state.config
-    return Config(name=state.name, consumer_profile=aws.consumer_profile, provider_profile=aws.provider_profile,
-                  cluster=c["cluster"], vpc_id=c["vpc_id"], subnet_ids=tuple(c["subnet_ids"]), region=aws.region,
-                  db_user=c.get("db_user") or "app_user", db_name=c.get("db_name"), consumer_role=c.get("consumer_role"),
-                  consumer_user=c.get("consumer_user"), enable_data_api=bool(c.get("enable_data_api")),
-                  endpoint_policy=c.get("endpoint_policy") or "restricted")
-
-
 def status(state_path: Path, consumer_profile: str | None = None, provider_profile: str | None = None) -> dict:
     state = load_required(state_path)
     if not state.config.get("cluster"):
@@ -208,7 +199,10 @@ def status(state_path: Path, consumer_profile: str | None = None, provider_profi
     def no_password() -> str:
         raise AssertionError("status never needs the password")
 
-    ctx = build_context(config_from_state(state, aws), aws, state, no_password, check_data_api=False)
+    # The state's own name is authoritative: it is the name the resources were made under.
+    cfg = Config.from_json({**state.config, "name": state.name}, consumer_profile=aws.consumer_profile,
+                           provider_profile=aws.provider_profile, region=aws.region)
+    ctx = build_context(cfg, aws, state, no_password, check_data_api=False)
     plan = plan_setup(ctx)
     report = status_report(plan, state)
     report["state_file"] = str(state_path)

@@ -8,7 +8,6 @@ until the runner serialises them, so a dry run can print them exactly as they wi
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -158,7 +157,3 @@ def render_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [render_value(v) for v in value]
     return value
-
-
-def dumps(doc: Any) -> str:
-    return json.dumps(doc, indent=2, sort_keys=False)
