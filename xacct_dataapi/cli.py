@@ -7,9 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from xacct_dataapi import __version__, app as usecases, render
+from xacct_dataapi import __version__, app as usecases, render, sandbox
 from xacct_dataapi.config import Config
-from xacct_dataapi.errors import UsageError, XacctError
 from xacct_dataapi.models import Action
 from xacct_dataapi.terminal import Terminal, handles_errors
 
@@ -222,7 +221,8 @@ def demo(
 
     ui = Terminal.open(output, yes=True)
     started = time.perf_counter()
-    result = _sandbox_call(lambda: run_demo(ui, engine=engine))
+    with sandbox.as_xacct_errors():
+        result = run_demo(ui, engine=engine)
     total = time.perf_counter() - started
     summary = {
         "ok": result.ok,
@@ -246,103 +246,23 @@ cli.add_typer(sandbox_app, name="sandbox")
 SandboxDir = Annotated[Path, typer.Option("--dir", help="Where the sandbox writes its AWS config and credentials.")]
 
 
-def _sandbox_call(fn):
-    try:
-        from xacct_dataapi import sandbox as sb
-    except ImportError:  # pragma: no cover
-        raise UsageError("The sandbox needs moto.", "Install it with: pip install 'xacct[sandbox]'") from None
-    try:
-        return fn()
-    except sb.SandboxUnavailable as exc:
-        raise UsageError(str(exc), "Install it with: pip install 'xacct[sandbox]'") from None
-    except ValueError as exc:
-        raise UsageError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "See `xacct sandbox up --help`.") from None
-    except sb.SandboxError as exc:
-        raise XacctError(f"Sandbox failed: {exc}") from None
-
-
-def _running_sandbox(dir: Path) -> dict | None:
-    import json
-    import os
-
-    try:
-        info = json.loads((dir / "sandbox.json").read_text())
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return info
-
-
 @sandbox_app.command("up")
 @handles_errors
 def sandbox_up(
-    dir: SandboxDir = Path(".xacct/sandbox"),
+    dir: SandboxDir = sandbox.DEFAULT_DIR,
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (default: a free one).")] = 0,
     engine: Annotated[str, typer.Option("--engine", metavar="aurora-postgresql|aurora-mysql", help="Engine of the sandbox's Aurora cluster.")] = "aurora-postgresql",
     debug: Debug = False,
 ):
     """Start the sandbox and serve until Ctrl-C or `xacct sandbox down`."""
-    import signal
-    import threading
-
-    from xacct_dataapi.sandbox import Sandbox
-
-    running = _running_sandbox(dir)
-    if running:
-        raise UsageError(f"A sandbox is already running from {dir}: {running['endpoint_url']} (pid {running['pid']}).",
-                         f"Use it (the exports are in {dir}), stop it with `xacct sandbox down --dir {dir}`, "
-                         "or pass another --dir.")
-    sandbox = Sandbox(dir, port=port, engine=engine)
-    info = _sandbox_call(sandbox.start)
-    out = render.make_console()
-    env = info.env()
-    out.print(f"Sandbox running at {info.endpoint_url}: consumer account {info.consumer_account} "
-              f"(profile {info.consumer_profile}), provider account {info.provider_account} (profile {info.provider_profile}).")
-    out.print("Point your shell at it:")
-    for k, v in env.items():
-        out.print(f"  export {k}={v}", soft_wrap=True)
-    out.print("Then try:")
-    out.print(f"  XACCT_DB_PASSWORD=demo-only-password {info.setup_command()} --yes", soft_wrap=True)
-    out.print("Stop it with Ctrl-C or `xacct sandbox down" + (f" --dir {dir}`." if str(dir) != ".xacct/sandbox" else "`."))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
-        out.print("Sandbox stopped.")
+    sandbox.serve(dir, port, engine, Terminal.open())
 
 
 @sandbox_app.command("down")
 @handles_errors
-def sandbox_down(dir: SandboxDir = Path(".xacct/sandbox"), debug: Debug = False):
+def sandbox_down(dir: SandboxDir = sandbox.DEFAULT_DIR, debug: Debug = False):
     """Stop a sandbox started with `xacct sandbox up`."""
-    import json
-    import os
-    import signal
-    import time
-
-    info_path = dir / "sandbox.json"
-    try:
-        pid = int(json.loads(info_path.read_text())["pid"])
-    except (OSError, ValueError, KeyError):
-        raise UsageError(f"No running sandbox recorded in {info_path}.", "Pass the --dir given to `xacct sandbox up`.") from None
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        info_path.unlink(missing_ok=True)
-        render.make_console(stderr=True).print(f"Sandbox process {pid} was already gone; cleaned up {info_path}.")
-        return
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    render.make_console(stderr=True).print(f"Sandbox (pid {pid}) stopped.")
+    Terminal.open().note(sandbox.stop_recorded(dir))
 
 
 def main() -> None:
