@@ -23,6 +23,7 @@ from xacct_dataapi import app
 from xacct_dataapi.config import Config
 from xacct_dataapi.demo import sandbox_environment
 from xacct_dataapi.sandbox import Sandbox
+from xacct_dataapi.terminal import Terminal
 
 COUNTS: Counter = Counter()
 _original_client = aws_mod.Sessions.client
@@ -43,7 +44,7 @@ def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     aws_mod.Sessions.client = counting_client
     quiet = Console(file=open("/dev/null", "w"))
-    ui = app.UI(out=quiet, err=quiet, yes=True)
+    ui = Terminal(out=quiet, err=quiet, yes=True)
     results: dict[str, list[tuple[float, int, int]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         with Sandbox(Path(tmp) / "sb") as sb:

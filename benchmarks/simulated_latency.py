@@ -21,6 +21,7 @@ from xacct_dataapi import app
 from xacct_dataapi.config import Config
 from xacct_dataapi.demo import sandbox_environment
 from xacct_dataapi.sandbox import Sandbox
+from xacct_dataapi.terminal import Terminal
 
 LATENCY = float(sys.argv[1]) / 1000 if len(sys.argv) > 1 else 0.060
 ENDPOINT_READY_AFTER = float(sys.argv[2]) if len(sys.argv) > 2 else 4.0
@@ -63,7 +64,7 @@ def slow_client(self, account, service):
 def main() -> None:
     aws_mod.Sessions.client = slow_client
     quiet = Console(file=open("/dev/null", "w"))
-    ui = app.UI(out=quiet, err=quiet, yes=True)
+    ui = Terminal(out=quiet, err=quiet, yes=True)
     with tempfile.TemporaryDirectory() as tmp, Sandbox(Path(tmp) / "sb") as sb:
         info = sb.info
         with sandbox_environment(info.env()):

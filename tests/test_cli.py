@@ -1,6 +1,7 @@
 """CLI tests (typer CliRunner, in-process moto): the happy path end to end, and every bad input."""
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -147,6 +148,35 @@ def test_password_from_stdin(world):
     assert value["password"] == "piped-Passw0rd"
     assert set(value) == {"username", "password", "engine", "host", "port", "dbname"}
     assert "piped-Passw0rd" not in Path(".xacct/default.json").read_text()
+
+
+class _CtrlCAtTheTerminal(io.BytesIO):
+    """stdin of an operator at a terminal who presses Ctrl-C at the first prompt."""
+
+    def isatty(self):
+        return True
+
+    def read1(self, *_):
+        raise KeyboardInterrupt
+
+    read = readline = readinto = read1
+
+
+@pytest.mark.parametrize("command", ["setup", "teardown"])
+def test_ctrl_c_at_the_confirmation_prompt_is_an_interruption(world, password, monkeypatch, command):
+    if command == "teardown":
+        assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    before = Path(".xacct/default.json").read_bytes() if command == "teardown" else None
+    monkeypatch.setattr("typer.testing.make_input_stream", lambda input, charset: _CtrlCAtTheTerminal())
+    res = invoke(world.setup_args("--enable-data-api") if command == "setup" else ["teardown"])
+    assert res.exit_code == 130, res.output  # was "Aborted." and exit 1: typer's Abort slipped past the prompt
+    assert "Interrupted at the confirmation prompt: nothing was changed." in res.output
+    assert "Aborted" not in res.output
+    if command == "setup":
+        assert not Path(".xacct/default.json").exists()
+        assert world.provider.client("kms").list_keys()["Keys"] == []
+    else:
+        assert Path(".xacct/default.json").read_bytes() == before
 
 
 def test_no_tty_without_yes(world, password):

@@ -6,54 +6,22 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-
-import click
-from rich.console import Console
+from typing import TYPE_CHECKING, Callable
 
 from xacct_dataapi import render
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.config import Config, state_path_for, validate_name
 from xacct_dataapi.context import build_context, check_accounts
-from xacct_dataapi.errors import AwsError, Interrupted, StateError, UsageError
+from xacct_dataapi.errors import AwsError, StateError, UsageError
 from xacct_dataapi.models import Action, Plan, Sensitive
 from xacct_dataapi.planner import plan_setup, plan_teardown, teardown_order
 from xacct_dataapi.runner import Runner
 from xacct_dataapi.state import State
 from xacct_dataapi.status import status_report
 
-
-@dataclass
-class UI:
-    out: Console
-    err: Console
-    json: bool = False
-    yes: bool = False
-    stdin_tty: Callable[[], bool] = field(default=lambda: sys.stdin.isatty())
-
-    def show_plan(self, plan: Plan, table, plan_doc: dict, dry_run: bool) -> None:
-        """The plan before anything changes: a table, or with --output json the plan document for a dry run.
-        A JSON run that will ask first shows the table on stderr (stdout carries the JSON result)."""
-        if not self.json:
-            self.out.print(table)
-        elif dry_run:
-            render.print_json(self.out, plan_doc)
-        elif plan.changes and not self.yes:
-            self.err.print(table)
-
-    def confirm(self, question: str) -> bool:
-        if self.yes:
-            return True
-        if not self.stdin_tty():
-            raise UsageError("Confirmation needed but stdin is not a terminal.",
-                             "Review the plan (e.g. with --dry-run) and re-run with --yes.")
-        import typer
-
-        try:
-            return typer.confirm(question, default=False, err=True)
-        except (click.exceptions.Abort, KeyboardInterrupt, EOFError):
-            raise Interrupted("Interrupted at the confirmation prompt: nothing was changed.") from None
+if TYPE_CHECKING:  # the use cases only call a Terminal's methods; prompting itself stays at the edge
+    from xacct_dataapi.terminal import Terminal
 
 
 def resolve_state_path(state: Path | None, name: str | None) -> Path:
@@ -62,7 +30,7 @@ def resolve_state_path(state: Path | None, name: str | None) -> Path:
     return state_path_for(validate_name(name or "default"))
 
 
-def password_source(from_stdin: bool, ui: UI, db_user: str = "the database user") -> Callable[[], str]:
+def password_source(from_stdin: bool, ui: Terminal, db_user: str = "the database user") -> Callable[[], str]:
     """The DB password, read once, only if a call needs it. Never from argv; never stored."""
     cache: dict[str, str] = {}
 
@@ -74,13 +42,7 @@ def password_source(from_stdin: bool, ui: UI, db_user: str = "the database user"
         elif from_stdin:
             pw = sys.stdin.readline().rstrip("\r\n")
         elif ui.stdin_tty():
-            import typer
-
-            try:
-                pw = typer.prompt(f"Password of database user {db_user} (stored only in the secret)", hide_input=True,
-                                  confirmation_prompt=True, err=True)
-            except (click.exceptions.Abort, KeyboardInterrupt, EOFError):
-                raise Interrupted("Interrupted at the password prompt: nothing was changed.") from None
+            pw = ui.prompt_secret(f"Password of database user {db_user} (stored only in the secret)")
         else:
             raise UsageError("The DB password is needed to create the secret, but none was given and stdin is not a terminal.",
                              "Set XACCT_DB_PASSWORD in the environment or pipe it with --db-password-stdin.")
@@ -115,7 +77,7 @@ class SetupResult:
     plan_doc: dict = field(default_factory=dict)
 
 
-def setup(cfg: Config, state_path: Path, ui: UI, *, dry_run: bool, password_from_stdin: bool,
+def setup(cfg: Config, state_path: Path, ui: Terminal, *, dry_run: bool, password_from_stdin: bool,
           wait_timeout: float = 300.0, password: Callable[[], str] | None = None) -> SetupResult:
     started = time.monotonic()
     cfg.validate()
@@ -156,16 +118,16 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     state.region = aws.region
     state.profiles = {"consumer": cfg.consumer_profile, "provider": cfg.provider_profile}
     state.accounts = {"consumer": ctx.consumer_account, "provider": ctx.provider_account}
-    state.config = {**state.config, **cfg.to_json(), "key_deletion_days": cfg.key_deletion_days}
+    state.config = {**state.config, **cfg.to_json()}
     state.values.update({k: v for k, v in ctx.values.items() if v is not None})
     state.values["cluster_engine_mode"] = ctx.cluster.engine_mode
     started = time.monotonic()  # report the time spent applying, not the time at the prompts
-    runner = Runner(aws, state, state_path, render.ProgressReporter(ui.err), wait_timeout=wait_timeout)
+    runner = Runner(aws, state, state_path, ui.progress(), wait_timeout=wait_timeout)
     previous_error = state.last_error
     if plan.changes or existing is None:
         runner.save()
     if plan.changes and not ui.json:
-        ui.err.print("Applying in dependency order (step numbers follow the recipe; docs/how-it-works.md explains the order).")
+        ui.note("Applying in dependency order (step numbers follow the recipe; docs/how-it-works.md explains the order).")
     runner.execute(plan)
     state.last_error = ({"step": failing[0].number, "title": failing[0].title, "message": problems[0]}
                         if problems else None)
@@ -190,15 +152,6 @@ def load_required(state_path: Path) -> State:
     return state
 
 
-def config_from_state(state: State, aws: Sessions) -> Config:
-    c = state.config
-    return Config(name=state.name, consumer_profile=aws.consumer_profile, provider_profile=aws.provider_profile,
-                  cluster=c["cluster"], vpc_id=c["vpc_id"], subnet_ids=tuple(c["subnet_ids"]), region=aws.region,
-                  db_user=c.get("db_user") or "app_user", db_name=c.get("db_name"), consumer_role=c.get("consumer_role"),
-                  consumer_user=c.get("consumer_user"), enable_data_api=bool(c.get("enable_data_api")),
-                  endpoint_policy=c.get("endpoint_policy") or "restricted")
-
-
 def status(state_path: Path, consumer_profile: str | None = None, provider_profile: str | None = None) -> dict:
     state = load_required(state_path)
     if not state.config.get("cluster"):
@@ -208,14 +161,17 @@ def status(state_path: Path, consumer_profile: str | None = None, provider_profi
     def no_password() -> str:
         raise AssertionError("status never needs the password")
 
-    ctx = build_context(config_from_state(state, aws), aws, state, no_password, check_data_api=False)
+    # The state's own name is authoritative: it is the name the resources were made under.
+    cfg = Config.from_json({**state.config, "name": state.name}, consumer_profile=aws.consumer_profile,
+                           provider_profile=aws.provider_profile, region=aws.region)
+    ctx = build_context(cfg, aws, state, no_password, check_data_api=False)
     plan = plan_setup(ctx)
     report = status_report(plan, state)
     report["state_file"] = str(state_path)
     return report
 
 
-def _discover_for_teardown(state_path: Path, consumer_profile, provider_profile, region, ui: UI) -> State | None:
+def _discover_for_teardown(state_path: Path, consumer_profile, provider_profile, region, ui: Terminal) -> State | None:
     """No state file: find the deployment's resources by name and tag (read-only), to delete them after review."""
     from xacct_dataapi.discover import discover
 
@@ -228,7 +184,7 @@ def _discover_for_teardown(state_path: Path, consumer_profile, provider_profile,
     state = discover(aws, name, consumer, provider)
     if not state.resources:
         return None
-    ui.err.print(f"No state file at {state_path}: found {len(state.resources)} resource(s) tagged "
+    ui.note(f"No state file at {state_path}: found {len(state.resources)} resource(s) tagged "
                  f"xacct:deployment={name} in consumer {consumer} / provider {provider}.")
     return state
 
@@ -244,7 +200,7 @@ class TeardownResult:
     dry_run: bool = False
 
 
-def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, provider_profile: str | None = None,
+def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = None, provider_profile: str | None = None,
              region: str | None = None, key_deletion_days: int | None = None, secret_recovery_days: int | None = None,
              wait_timeout: float = 300.0, dry_run: bool = False) -> TeardownResult:
     started = time.monotonic()
@@ -262,7 +218,7 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
         if state is None:
             hint = ("" if (consumer_profile or provider_profile) else
                     " To look for the deployment's resources by tag in AWS, pass --consumer-profile and --provider-profile.")
-            ui.err.print(f"Nothing to tear down: no state file at {state_path}.{hint}")
+            ui.note(f"Nothing to tear down: no state file at {state_path}.{hint}")
             return TeardownResult(Plan("teardown", []), [], time.monotonic() - started, [])
         if key_deletion_days is not None:
             state.config["key_deletion_days"] = key_deletion_days
@@ -280,7 +236,7 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
         ui.show_plan(plan, table, plan_doc, dry_run)
         if dry_run:
             if not ui.json:
-                ui.err.print("Dry run: nothing was changed.")
+                ui.note("Dry run: nothing was changed.")
             return TeardownResult(plan, [], time.monotonic() - started, [], {}, [], dry_run=True)
         if plan.changes:
             aws = _sessions_for(state, consumer_profile, provider_profile, region)
@@ -288,7 +244,7 @@ def teardown(state_path: Path, ui: UI, *, consumer_profile: str | None = None, p
             if not ui.confirm("Delete these resources?"):
                 raise UsageError("Aborted: nothing was changed.", "Re-run and answer yes, or pass --yes.")
             started = time.monotonic()
-            runner = Runner(aws, state, state_path, render.ProgressReporter(ui.err), wait_timeout=wait_timeout)
+            runner = Runner(aws, state, state_path, ui.progress(), wait_timeout=wait_timeout)
             runner.execute(plan)
             calls, notes = runner.calls_made, runner.notes
         else:

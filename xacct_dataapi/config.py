@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from xacct_dataapi.errors import UsageError
@@ -99,7 +99,6 @@ class Config:
     key_deletion_days: int = 7
     endpoint_policy: str = "restricted"  # or "full": AWS's default policy on the endpoint
     rotate_password: bool = False  # write the secret again with a new password
-    extra: dict = field(default_factory=dict)
 
     @property
     def names(self) -> Names:
@@ -167,4 +166,29 @@ class Config:
             "consumer_user": self.consumer_user,
             "enable_data_api": self.enable_data_api,
             "endpoint_policy": self.endpoint_policy,
+            "key_deletion_days": self.key_deletion_days,
         }
+
+    @classmethod
+    def from_json(cls, data: dict, *, consumer_profile: str | None, provider_profile: str | None,
+                  region: str | None) -> Config:
+        """The configuration recorded by setup (`to_json`, kept in the state file), with today's profiles and region.
+
+        Profiles are not recorded in the configuration, and the region is the one the sessions resolved. A one-time
+        choice such as --rotate-password is not recorded, so it comes back off; keys other than to_json's are ignored."""
+        return cls(
+            name=data["name"],
+            consumer_profile=consumer_profile,
+            provider_profile=provider_profile,
+            cluster=data["cluster"],
+            vpc_id=data["vpc_id"],
+            subnet_ids=tuple(data["subnet_ids"]),
+            region=region,
+            db_user=data.get("db_user") or cls.db_user,
+            db_name=data.get("db_name"),
+            consumer_role=data.get("consumer_role"),
+            consumer_user=data.get("consumer_user"),
+            enable_data_api=bool(data.get("enable_data_api")),
+            key_deletion_days=int(data.get("key_deletion_days") or cls.key_deletion_days),
+            endpoint_policy=data.get("endpoint_policy") or cls.endpoint_policy,
+        )

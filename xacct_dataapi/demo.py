@@ -17,6 +17,7 @@ from xacct_dataapi import app, render
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.config import Config
 from xacct_dataapi.errors import XacctError
+from xacct_dataapi.terminal import Terminal
 from xacct_dataapi.verify import verify
 
 _ISOLATE = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
@@ -58,11 +59,11 @@ class DemoResult:
         return all(p.ok for p in self.phases) and not any(self.leftovers.values())
 
 
-def run_demo(ui: app.UI, engine: str = "aurora-postgresql", keep_dir: Path | None = None) -> DemoResult:
+def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | None = None) -> DemoResult:
     from xacct_dataapi.sandbox import Sandbox, queue_statement_result, resources_in_accounts
 
     result = DemoResult()
-    say = ui.err.print
+    say = ui.note
 
     def phase(name: str):
         return _Timer(result, name, say)
@@ -80,7 +81,7 @@ def run_demo(ui: app.UI, engine: str = "aurora-postgresql", keep_dir: Path | Non
                              region=info.region, db_user="app_user", enable_data_api=True)
                 state_path = work / "state" / "demo.json"
                 password = secrets.token_urlsafe(24)  # never printed, never stored: only in the secret
-                quiet = app.UI(out=ui.err, err=ui.err, json=False, yes=True)
+                quiet = ui.quiet()
                 with phase("plan (dry run)") as p:
                     r = app.setup(cfg, state_path, quiet, dry_run=True, password_from_stdin=False, password=lambda: password)
                     p.detail = f"{sum(len(s.calls) for s in r.plan.steps)} calls planned"
@@ -90,7 +91,7 @@ def run_demo(ui: app.UI, engine: str = "aurora-postgresql", keep_dir: Path | Non
                     result.created = [{"kind": x.kind, "id": x.id, "account": x.account} for x in r.state.resources]
                 with phase("status") as p:
                     report = app.status(state_path)
-                    ui.err.print(render.status_table(report))
+                    ui.note(render.status_table(report))
                     p.ok = report["all_done"]
                     p.detail = ", ".join(f"{s['number']}:{s['status']}" for s in report["steps"])
                 with phase("SELECT through the assumed role") as p:

@@ -163,7 +163,19 @@ def test_to_json_holds_no_profiles_or_secrets():
         "name": "orders", "cluster": "orders-aurora", "vpc_id": "vpc-0abc1234",
         "subnet_ids": ["subnet-0abc1234", "subnet-0def5678"], "region": None, "db_user": "app_user", "db_name": None,
         "consumer_role": "orders-app", "consumer_user": None, "enable_data_api": False, "endpoint_policy": "restricted",
+        "key_deletion_days": 7,
     }
+
+
+def test_from_json_round_trips_to_json_with_todays_profiles_and_region():
+    cfg = good(key_deletion_days=21, consumer_role="orders-app", db_name="orders", enable_data_api=True,
+               endpoint_policy="full", region="eu-west-1")
+    data = {**cfg.to_json(), "secret_recovery_days": 7}  # the state file's config also carries teardown choices
+    back = Config.from_json(data, consumer_profile="consumer", provider_profile="provider", region="eu-west-1")
+    assert back == cfg
+    assert back.key_deletion_days == 21  # the old config_from_state fell back to 7 here
+    moved = Config.from_json(data, consumer_profile="c2", provider_profile="p2", region="us-east-1")
+    assert (moved.consumer_profile, moved.provider_profile, moved.region) == ("c2", "p2", "us-east-1")
 
 
 @pytest.mark.parametrize("bad", ["orders\n", "orders\r\n"])

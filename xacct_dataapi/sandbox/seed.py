@@ -1,0 +1,382 @@
+"""The sandbox's two accounts: mint each account's admin key, write the profiles, check they land where they
+should, and seed the consumer's VPC and the provider's Aurora cluster. See the package docstring for how moto
+tells the accounts apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+CONSUMER_ACCOUNT = "111111111111"
+PROVIDER_ACCOUNT = "222222222222"
+REGION = "us-west-2"
+CONSUMER_PROFILE = "xacct-consumer"
+PROVIDER_PROFILE = "xacct-provider"
+
+ADMIN_USER = "xacct-sandbox-admin"
+CLUSTER_ID = "xacct-sandbox-aurora"
+DATABASE_NAME = "app"
+VPC_CIDR = "10.20.0.0/16"
+SUBNETS = (("us-west-2a", "10.20.1.0/24"), ("us-west-2b", "10.20.2.0/24"))
+
+# Engine -> (EngineVersion, MasterUsername). moto honours EnableHttpEndpoint only
+# for EngineMode="serverless" and a fixed list of versions (moto/rds/models.py,
+# DBCluster.enable_http_endpoint); these versions are on that list.
+ENGINES: dict[str, tuple[str, str]] = {
+    "aurora-postgresql": ("11.13", "postgres"),
+    "aurora-mysql": ("5.7.mysql_aurora.2.07.2", "admin"),
+}
+
+CONFIG_NAME = "config"
+CREDENTIALS_NAME = "credentials"
+
+
+class SandboxError(Exception):
+    """The sandbox could not be started, seeded or verified."""
+
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """Everything a client needs to use a running sandbox (also saved as DIR/sandbox.json)."""
+
+    endpoint_url: str
+    dir: Path
+    config_file: Path
+    credentials_file: Path
+    region: str
+    consumer_account: str
+    provider_account: str
+    consumer_profile: str
+    provider_profile: str
+    vpc_id: str
+    vpc_cidr: str
+    subnet_ids: tuple[str, ...]
+    cluster_id: str
+    cluster_arn: str
+    engine: str
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point an AWS SDK/CLI at the sandbox profiles.
+
+        Region and endpoint come from the profiles themselves. Note that
+        AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or MOTO_ACCOUNT_ID
+        in the caller's environment can still override them; callers that build
+        a child environment should drop those.
+        """
+        return {
+            "AWS_CONFIG_FILE": str(Path(self.config_file).resolve()),
+            "AWS_SHARED_CREDENTIALS_FILE": str(Path(self.credentials_file).resolve()),
+        }
+
+    def setup_command(self) -> str:
+        """The ``xacct setup`` invocation that wires this sandbox's two accounts together."""
+        import shlex
+
+        parts = [
+            "xacct", "setup",
+            "--consumer-profile", self.consumer_profile,
+            "--provider-profile", self.provider_profile,
+            "--cluster", self.cluster_id,
+            "--vpc", self.vpc_id,
+            "--subnets", ",".join(self.subnet_ids),
+            "--enable-data-api",
+        ]  # fmt: skip
+        return " ".join(shlex.quote(p) for p in parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "endpoint_url": self.endpoint_url,
+            "dir": str(self.dir),
+            "config_file": str(self.config_file),
+            "credentials_file": str(self.credentials_file),
+            "region": self.region,
+            "consumer_account": self.consumer_account,
+            "provider_account": self.provider_account,
+            "consumer_profile": self.consumer_profile,
+            "provider_profile": self.provider_profile,
+            "vpc_id": self.vpc_id,
+            "vpc_cidr": self.vpc_cidr,
+            "subnet_ids": list(self.subnet_ids),
+            "cluster_id": self.cluster_id,
+            "cluster_arn": self.cluster_arn,
+            "engine": self.engine,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SandboxInfo:
+        """Inverse of ``to_json``; extra keys (``pid``, ``port``, ...) are ignored."""
+        try:
+            return cls(
+                endpoint_url=str(d["endpoint_url"]),
+                dir=Path(d["dir"]),
+                config_file=Path(d["config_file"]),
+                credentials_file=Path(d["credentials_file"]),
+                region=str(d["region"]),
+                consumer_account=str(d["consumer_account"]),
+                provider_account=str(d["provider_account"]),
+                consumer_profile=str(d["consumer_profile"]),
+                provider_profile=str(d["provider_profile"]),
+                vpc_id=str(d["vpc_id"]),
+                vpc_cidr=str(d["vpc_cidr"]),
+                subnet_ids=tuple(str(s) for s in d["subnet_ids"]),
+                cluster_id=str(d["cluster_id"]),
+                cluster_arn=str(d["cluster_arn"]),
+                engine=str(d["engine"]),
+            )
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"not a sandbox info document: missing or bad field {e}") from e
+
+    @property
+    def port(self) -> int:
+        from urllib.parse import urlparse
+
+        return int(urlparse(self.endpoint_url).port or 80)
+
+
+
+def client_config() -> Any:
+    from botocore.config import Config
+
+    # proxies={} (not None) disables environment proxies for the 127.0.0.1 endpoint.
+    return Config(
+        proxies={},
+        connect_timeout=5,
+        read_timeout=30,
+        retries={"max_attempts": 2, "mode": "standard"},
+    )
+
+
+def botocore_session(
+    config_file: Path | None = None,
+    credentials_file: Path | None = None,
+    profile: str | None = None,
+    loader_from: Any = None,
+) -> Any:
+    """A botocore session bound to the given files/profile, without touching os.environ.
+
+    Instance variables beat the AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE / AWS_PROFILE
+    environment variables, and an explicit profile drops the env-var credential provider.
+    Sharing ``loader_from``'s data loader avoids re-reading service models (speed).
+    """
+    import botocore.session
+
+    s = botocore.session.Session()
+    if loader_from is not None:
+        s.register_component("data_loader", loader_from.get_component("data_loader"))
+    if config_file is not None:
+        s.set_config_variable("config_file", str(config_file))
+    if credentials_file is not None:
+        s.set_config_variable("credentials_file", str(credentials_file))
+    if profile is not None:
+        s.set_config_variable("profile", profile)
+    return s
+
+
+def _account_header_hook(account_id: str) -> Callable[..., None]:
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = account_id
+
+    return add_header
+
+
+def write_private(path: Path, text: str) -> None:
+    """Atomically write ``text`` to ``path`` with mode 0600 (it holds access keys)."""
+    from xacct_dataapi.state import atomic_write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, text.encode("utf-8"))
+
+
+
+def _warm_moto_ec2() -> None:
+    """Import moto's EC2 models now rather than inside the first EC2 request.
+
+    Importing ``moto.ec2.models`` costs ~0.6 s, half of it because a class body calls
+    ``boto3.Session().get_available_regions("ec2", ...)`` three times, each time on a
+    new session that re-reads botocore's large ec2 service model. While this thread
+    imports, ``get_service_data`` is memoised for this thread only, so the model is
+    read once. Any failure of the shortcut falls back to a plain import.
+    """
+    import sys
+
+    if "moto.ec2.models" in sys.modules:
+        return
+    try:
+        import botocore.session
+
+        original = botocore.session.Session.get_service_data
+        me = threading.get_ident()
+        cache: dict[tuple[str, Any], Any] = {}
+
+        def get_service_data(self: Any, service_name: str, api_version: Any = None) -> Any:
+            if threading.get_ident() != me:
+                return original(self, service_name, api_version)
+            key = (service_name, api_version)
+            if key not in cache:
+                cache[key] = original(self, service_name, api_version)
+            return cache[key]
+
+        botocore.session.Session.get_service_data = get_service_data  # type: ignore[method-assign]
+        try:
+            import moto.ec2.models  # noqa: F401
+        finally:
+            botocore.session.Session.get_service_data = original  # type: ignore[method-assign]
+    except ImportError:
+        raise
+    except Exception:  # pragma: no cover - the shortcut is an optimisation only
+        import moto.ec2.models  # noqa: F401
+
+
+def _ini(sections: dict[str, dict[str, str]]) -> str:
+    """An AWS config or credentials file: a `[section]` of `key = value` lines each."""
+    lines: list[str] = []
+    for header, values in sections.items():
+        lines += [f"[{header}]", *(f"{k} = {v}" for k, v in values.items()), ""]
+    return "\n".join(lines)
+
+
+def seed_accounts(endpoint: str, dir: Path, engine: str) -> SandboxInfo:
+    """Bootstrap both accounts on the (freshly reset) moto server at `endpoint` and write DIR/{config,credentials}.
+
+    Raises SandboxError if a profile, as written, does not land in its own account.
+    """
+    dir.mkdir(parents=True, exist_ok=True)
+    config_file = (dir / CONFIG_NAME).resolve()
+    credentials_file = (dir / CREDENTIALS_NAME).resolve()
+
+    # 1. Write the profiles' config (region, endpoint; no secrets yet).
+    profile_config = {"region": REGION, "endpoint_url": endpoint, "output": "json"}
+    write_private(config_file, _ini({f"profile {p}": profile_config for p in (CONSUMER_PROFILE, PROVIDER_PROFILE)}))
+
+    # 2. Mint per-account keys with header-tagged bootstrap clients. The bootstrap
+    # session reads only the sandbox's own config (not ~/.aws, not AWS_PROFILE) and
+    # is given explicit keys and endpoint.
+    base = botocore_session(config_file, Path(os.devnull), CONSUMER_PROFILE)
+    cfg = client_config()
+    keys: dict[str, tuple[str, str]] = {}
+    for profile, account in ((CONSUMER_PROFILE, CONSUMER_ACCOUNT), (PROVIDER_PROFILE, PROVIDER_ACCOUNT)):
+        iam = base.create_client(
+            "iam",
+            region_name=REGION,
+            endpoint_url=endpoint,
+            aws_access_key_id="xacct-sandbox-bootstrap",
+            aws_secret_access_key="xacct-sandbox-bootstrap",
+            config=cfg,
+        )
+        iam.meta.events.register("before-sign", _account_header_hook(account))
+        iam.create_user(UserName=ADMIN_USER, Tags=[{"Key": "xacct:sandbox", "Value": "admin"}])
+        iam.put_user_policy(
+            UserName=ADMIN_USER,
+            PolicyName="xacct-sandbox-admin",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                }
+            ),
+        )
+        ak = iam.create_access_key(UserName=ADMIN_USER)["AccessKey"]
+        keys[profile] = (ak["AccessKeyId"], ak["SecretAccessKey"])
+
+    # 3. Write the minted keys (0600, like the config).
+    write_private(credentials_file, _ini({p: {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
+                                          for p, (key_id, secret) in keys.items()}))
+
+    # 4. Verify each profile, as written, lands in its own account.
+    sessions: dict[str, Any] = {}
+    for profile, account in ((CONSUMER_PROFILE, CONSUMER_ACCOUNT), (PROVIDER_PROFILE, PROVIDER_ACCOUNT)):
+        s = botocore_session(config_file, credentials_file, profile, loader_from=base)
+        scoped = s.get_scoped_config()
+        if scoped.get("endpoint_url") != endpoint or scoped.get("region") != REGION:
+            raise SandboxError(f"profile {profile} in {config_file} was not written as expected")
+        creds = s.get_credentials()
+        if creds is None or creds.access_key != keys[profile][0]:
+            raise SandboxError(
+                f"profile {profile} did not resolve to the minted key from {credentials_file}"
+            )
+        # endpoint_url is passed explicitly so that an AWS_ENDPOINT_URL in the
+        # environment can never send this check anywhere but 127.0.0.1.
+        sts = s.create_client("sts", region_name=REGION, endpoint_url=endpoint, config=cfg)
+        ident = sts.get_caller_identity()
+        if ident.get("Account") != account:
+            raise SandboxError(
+                f"profile {profile} landed in account {ident.get('Account')}, expected {account} "
+                "(moto did not map the minted key; is MOTO_ACCOUNT_ID set in the server process?)"
+            )
+        sessions[profile] = s
+
+    # 5. Seed the consumer: a VPC with DNS on and two private subnets in two AZs.
+    _warm_moto_ec2()
+    ec2 = sessions[CONSUMER_PROFILE].create_client(
+        "ec2", region_name=REGION, endpoint_url=endpoint, config=cfg
+    )
+    vpc_id = ec2.create_vpc(
+        CidrBlock=VPC_CIDR,
+        TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "xacct-sandbox-vpc"}]}
+        ],
+    )["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": True})
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+    subnet_ids: list[str] = []
+    for az, cidr in SUBNETS:
+        subnet_ids.append(
+            ec2.create_subnet(
+                VpcId=vpc_id,
+                CidrBlock=cidr,
+                AvailabilityZone=az,
+                TagSpecifications=[
+                    {
+                        "ResourceType": "subnet",
+                        "Tags": [{"Key": "Name", "Value": f"xacct-sandbox-private-{az[-1]}"}],
+                    }
+                ],
+            )["Subnet"]["SubnetId"]
+        )
+
+    # 6. Seed the provider: an Aurora cluster whose Data API is off but can be enabled.
+    rds = sessions[PROVIDER_PROFILE].create_client(
+        "rds", region_name=REGION, endpoint_url=endpoint, config=cfg
+    )
+    version, master_user = ENGINES[engine]
+    rds.create_db_cluster(
+        DBClusterIdentifier=CLUSTER_ID,
+        Engine=engine,
+        EngineVersion=version,
+        EngineMode="serverless",
+        MasterUsername=master_user,
+        MasterUserPassword=secrets.token_urlsafe(24),  # never printed nor stored
+        DatabaseName=DATABASE_NAME,
+        Tags=[{"Key": "Name", "Value": CLUSTER_ID}],
+    )
+    clusters = rds.describe_db_clusters(DBClusterIdentifier=CLUSTER_ID)["DBClusters"]
+    if len(clusters) != 1 or clusters[0].get("HttpEndpointEnabled") is not False:
+        raise SandboxError(
+            f"seeded cluster {CLUSTER_ID} is missing or its Data API is not off: {clusters!r}"
+        )
+    cluster_arn = clusters[0]["DBClusterArn"]
+
+    return SandboxInfo(
+        endpoint_url=endpoint,
+        dir=dir.resolve(),
+        config_file=config_file,
+        credentials_file=credentials_file,
+        region=REGION,
+        consumer_account=CONSUMER_ACCOUNT,
+        provider_account=PROVIDER_ACCOUNT,
+        consumer_profile=CONSUMER_PROFILE,
+        provider_profile=PROVIDER_PROFILE,
+        vpc_id=vpc_id,
+        vpc_cidr=VPC_CIDR,
+        subnet_ids=tuple(subnet_ids),
+        cluster_id=CLUSTER_ID,
+        cluster_arn=cluster_arn,
+        engine=engine,
+    )

@@ -1,0 +1,391 @@
+"""The sandbox's server: moto's ThreadedMotoServer on 127.0.0.1, started and stopped in this process, and the
+`xacct sandbox up` / `down` process handling around it (DIR/sandbox.json records the serving process).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from xacct_dataapi.errors import UsageError, WaitTimeout, XacctError
+from xacct_dataapi.sandbox.seed import ENGINES, SandboxError, SandboxInfo, seed_accounts, write_private
+from xacct_dataapi.waiting import Timing, until_true
+
+if TYPE_CHECKING:
+    from xacct_dataapi.terminal import Terminal
+
+HOST = "127.0.0.1"
+INFO_NAME = "sandbox.json"
+DEFAULT_DIR = Path(".xacct/sandbox")
+
+_INSTALL_HINT = "install it with `pip install 'xacct[sandbox]'`"
+_START_TIMEOUT = 15.0
+_STOP_TIMEOUT = 5.0
+_DOWN_TIMEOUT = 10.0  # for `sandbox down`: how long the serving process may take to stop its server
+_PROFILE_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+
+
+class SandboxUnavailable(SandboxError):
+    """moto (the optional ``sandbox`` extra) is not installed."""
+
+
+def _import_server() -> Any:
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as e:  # moto, or its [server] extra (flask, werkzeug), is missing
+        raise SandboxUnavailable(
+            f"the local AWS sandbox needs moto's server ({e}); {_INSTALL_HINT}"
+        ) from e
+    return ThreadedMotoServer
+
+
+def _no_proxy_opener() -> urllib.request.OpenerDirector:
+    # Never send sandbox traffic through an HTTP(S)_PROXY from the environment.
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _post_json(url: str, body: Any, *, raw: bytes | None = None, timeout: float = 10.0) -> int:
+    data = raw if raw is not None else json.dumps(body).encode()
+    req = urllib.request.Request(
+        url, data=data, method="POST", headers={"Content-Type": "application/json"}
+    )
+    with _no_proxy_opener().open(req, timeout=timeout) as resp:
+        resp.read()
+        return int(resp.status)
+
+
+def _check_port_free(port: int) -> None:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug's server does
+        s.bind((HOST, port))
+    except OSError as e:
+        raise SandboxError(f"cannot listen on {HOST}:{port}: {e.strerror or e}") from e
+    finally:
+        s.close()
+
+
+def _stop_server(server: Any) -> None:
+    """ThreadedMotoServer.stop(), without waiting out werkzeug's 0.5 s poll interval.
+
+    ``shutdown()`` only takes effect when the accept loop's select() returns, so
+    while it is pending we poke the listener with empty connections to wake it.
+    """
+    inner = getattr(server, "_server", None)
+    stopper = threading.Thread(target=server.stop, daemon=True)
+    stopper.start()
+    if inner is None:
+        stopper.join(_STOP_TIMEOUT)
+        return
+    port = inner.server_address[1]
+
+    def stopped() -> bool:
+        if not stopper.is_alive():
+            return True
+        try:
+            with socket.create_connection((HOST, port), timeout=0.2):
+                pass
+        except OSError:
+            pass
+        return False
+
+    # Sleeping is joining the stopper, so the wait ends as soon as the server has stopped.
+    poke_often = Timing(sleep=stopper.join, poll_first=0.02, poll_factor=1.0, poll_cap=0.02)
+    try:
+        until_true(stopped, timeout=_STOP_TIMEOUT, what="the moto server to stop", timing=poke_often)
+    except WaitTimeout:  # pragma: no cover - last resort
+        inner.server_close()
+
+
+class Sandbox:
+    """moto's ThreadedMotoServer on 127.0.0.1 with two seeded accounts.
+
+    >>> with Sandbox(tmp_dir) as sb:
+    ...     print(sb.info.setup_command())
+
+    Only one sandbox can run per process (moto's state is process-global).
+    """
+
+    _active: Sandbox | None = None
+    _active_lock = threading.Lock()
+
+    def __init__(
+        self,
+        dir: Path,
+        port: int = 0,
+        engine: str = "aurora-postgresql",
+        *,
+        verbose: bool = False,
+    ) -> None:
+        if engine not in ENGINES:
+            raise ValueError(
+                f"unsupported engine {engine!r}; allowed: {', '.join(sorted(ENGINES))}"
+            )
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"invalid port {port!r}; use 0 for a free port or 1-65535")
+        self.dir = Path(dir)
+        self.port = port
+        self.engine = engine
+        self.verbose = verbose
+        self._server: Any = None
+        self._info: SandboxInfo | None = None
+        self._saved_moto_account_id: str | None = None
+        self._set_amis_env = False
+        self._saved_werkzeug_level: int | None = None
+
+    # -- public ---------------------------------------------------------------
+
+    @property
+    def info(self) -> SandboxInfo:
+        if self._info is None:
+            raise SandboxError("sandbox is not running; call start() first")
+        return self._info
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> SandboxInfo:
+        """Start the server, mint both accounts' keys, seed them and write DIR/{config,credentials,sandbox.json}.
+
+        Raises SandboxUnavailable without moto, SandboxError if another sandbox runs
+        in this process, the port is taken, or a profile does not land in its account.
+        """
+        if self._server is not None:
+            return self.info
+        # Bootstrapping imports large parts of moto and botocore (hundreds of
+        # thousands of long-lived objects), which triggers several full (gen-2)
+        # collections of ~0.1 s each. Pausing the cyclic GC for this bounded
+        # stretch roughly halves the time to start; the prior state is restored.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        # moto builds boto3 sessions just to list regions (once, then cached); with
+        # AWS_PROFILE naming a profile that does not exist they raise ProfileNotFound
+        # (moto issue #5469). Hide the profile variables while those caches fill.
+        hidden = {k: os.environ.pop(k) for k in _PROFILE_VARS if k in os.environ}
+        try:
+            server_cls = _import_server()
+            with Sandbox._active_lock:
+                if Sandbox._active is not None:
+                    other = Sandbox._active._info
+                    raise SandboxError(
+                        "another sandbox is already running in this process "
+                        f"({other.endpoint_url if other else 'starting'}); "
+                        "moto's state is process-global, stop it first"
+                    )
+                Sandbox._active = self
+            try:
+                return self._start(server_cls)
+            except BaseException:
+                self.stop()
+                raise
+        finally:
+            os.environ.update(hidden)
+            if gc_was_enabled:
+                gc.enable()
+
+    def stop(self) -> None:
+        """Shut the server down (the port then refuses connections) and restore the environment.
+
+        Idempotent. Removes DIR/sandbox.json if this sandbox wrote it; the profile
+        files are kept (their keys are dead once the server is gone).
+        """
+        server, self._server = self._server, None
+        info = self._info
+        try:
+            if server is not None:
+                _stop_server(server)
+            if info is not None:
+                info_path = self.dir / INFO_NAME
+                try:
+                    doc = json.loads(info_path.read_text())
+                    if doc.get("pid") == os.getpid() and doc.get("endpoint_url") == info.endpoint_url:
+                        info_path.unlink()
+                except (OSError, ValueError, AttributeError):
+                    pass
+        finally:
+            if self._saved_moto_account_id is not None:
+                os.environ["MOTO_ACCOUNT_ID"] = self._saved_moto_account_id
+                self._saved_moto_account_id = None
+            if self._set_amis_env:
+                os.environ.pop("MOTO_EC2_LOAD_DEFAULT_AMIS", None)
+                self._set_amis_env = False
+            if self._saved_werkzeug_level is not None:
+                logging.getLogger("werkzeug").setLevel(self._saved_werkzeug_level)
+                self._saved_werkzeug_level = None
+            self._info = None
+            with Sandbox._active_lock:
+                if Sandbox._active is self:
+                    Sandbox._active = None
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- internals --------------------------------------------------------------
+
+    def _start(self, server_cls: Any) -> SandboxInfo:
+        # MOTO_ACCOUNT_ID is read on every request and would put both profiles in one account.
+        self._saved_moto_account_id = os.environ.pop("MOTO_ACCOUNT_ID", None)
+        # moto otherwise builds ~1300 default AMIs (each with a snapshot and volume)
+        # for every account/region whose EC2 backend is touched: ~0.25 s each, unused here.
+        if "MOTO_EC2_LOAD_DEFAULT_AMIS" not in os.environ and "MOTO_AMIS_PATH" not in os.environ:
+            os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
+            self._set_amis_env = True
+        if not self.verbose:
+            wz = logging.getLogger("werkzeug")
+            self._saved_werkzeug_level = wz.level
+            if wz.level < logging.WARNING:
+                wz.setLevel(logging.WARNING)
+
+        if self.port:
+            _check_port_free(self.port)
+        # Port 0 is handed to werkzeug, which binds a free port atomically (no
+        # bind/close/rebind race); the real port is read back below.
+        server = server_cls(ip_address=HOST, port=self.port, verbose=False)
+        # ThreadedMotoServer.start() waits forever if the listener thread dies
+        # (e.g. port taken in a race), so start it under a watchdog.
+        starter = threading.Thread(target=server.start, daemon=True)
+        starter.start()
+        starter.join(_START_TIMEOUT)
+        if starter.is_alive() or getattr(server, "_server", None) is None:
+            raise SandboxError(f"moto server did not start on {HOST}:{self.port}")
+        self._server = server
+        _host, port = server.get_host_and_port()
+        endpoint = f"http://{HOST}:{port}"
+
+        # Fresh state: moto's backends are process-global and may hold a previous run.
+        _post_json(f"{endpoint}/moto-api/reset", None, raw=b"")
+
+        info = seed_accounts(endpoint, self.dir, self.engine)
+        doc = info.to_json() | {"pid": os.getpid(), "port": port, "started_at": time.time()}
+        write_private(self.dir / INFO_NAME, json.dumps(doc, indent=2) + "\n")
+        self._info = info
+        return info
+
+
+def queue_statement_result(
+    info: SandboxInfo, records: list, column_metadata: list | None = None
+) -> None:
+    """Queue one canned rds-data ExecuteStatement result for the provider account.
+
+    moto pops the queue LIFO (``list.pop()``), so when queueing several results,
+    queue the one to be returned first *last*. A result binds to the first
+    (resourceArn, sql) pair that consumes it and is returned again for that pair.
+    ``records`` uses the Data API field shape, e.g. ``[[{"longValue": 1}]]``.
+    """
+    result: dict[str, Any] = {"records": records}
+    if column_metadata is not None:
+        result["columnMetadata"] = column_metadata
+    body = {"account_id": info.provider_account, "region": info.region, "results": [result]}
+    status = _post_json(
+        f"{info.endpoint_url.rstrip('/')}/moto-api/static/rds-data/statement-results", body
+    )
+    if status not in (200, 201):  # pragma: no cover - urllib raises on 4xx/5xx
+        raise SandboxError(f"moto refused the canned statement result (HTTP {status})")
+
+
+# --------------------------------------------------------------------------- `xacct sandbox up` / `down`
+
+
+@contextmanager
+def as_xacct_errors() -> Iterator[None]:
+    """The sandbox's failures in xacct's error vocabulary: a missing extra or a bad --engine/--port is a usage
+    error (exit 2), anything else that goes wrong in the sandbox a failure (exit 1)."""
+    try:
+        yield
+    except SandboxUnavailable as exc:
+        raise UsageError(str(exc), "Install it with: pip install 'xacct[sandbox]'") from None
+    except ValueError as exc:
+        raise UsageError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "See `xacct sandbox up --help`.") from None
+    except SandboxError as exc:
+        raise XacctError(f"Sandbox failed: {exc}") from None
+
+
+def running_sandbox(dir: Path) -> dict | None:
+    """DIR/sandbox.json, if the process it names is still alive."""
+    try:
+        info = json.loads((dir / INFO_NAME).read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info
+
+
+def serve(dir: Path, port: int, engine: str, ui: Terminal) -> None:
+    """`xacct sandbox up`: start a sandbox, say how to use it, serve until SIGTERM (`sandbox down`) or Ctrl-C, stop."""
+    running = running_sandbox(dir)
+    if running:
+        raise UsageError(f"A sandbox is already running from {dir}: {running['endpoint_url']} (pid {running['pid']}).",
+                         f"Use it (the exports are in {dir}), stop it with `xacct sandbox down --dir {dir}`, "
+                         "or pass another --dir.")
+    with as_xacct_errors():
+        sandbox = Sandbox(dir, port=port, engine=engine)
+        info = sandbox.start()
+    ui.print(f"Sandbox running at {info.endpoint_url}: consumer account {info.consumer_account} "
+             f"(profile {info.consumer_profile}), provider account {info.provider_account} (profile {info.provider_profile}).")
+    ui.print("Point your shell at it:")
+    for k, v in info.env().items():
+        ui.print(f"  export {k}={v}", soft_wrap=True)
+    ui.print("Then try:")
+    ui.print(f"  XACCT_DB_PASSWORD=demo-only-password {info.setup_command()} --yes", soft_wrap=True)
+    ui.print("Stop it with Ctrl-C or `xacct sandbox down" + (f" --dir {dir}`." if dir != DEFAULT_DIR else "`."))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        # Not a poll: the timeout only lets the main thread see Ctrl-C while it waits for SIGTERM.
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+        ui.print("Sandbox stopped.")
+
+
+def stop_recorded(dir: Path) -> str:
+    """`xacct sandbox down`: SIGTERM the process recorded in DIR/sandbox.json and wait until its server is down.
+
+    Returns what happened, for the operator."""
+    info_path = dir / INFO_NAME
+    try:
+        pid = int(json.loads(info_path.read_text())["pid"])
+    except (OSError, ValueError, KeyError):
+        raise UsageError(f"No running sandbox recorded in {info_path}.", "Pass the --dir given to `xacct sandbox up`.") from None
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        info_path.unlink(missing_ok=True)
+        return f"Sandbox process {pid} was already gone; cleaned up {info_path}."
+
+    def stopped() -> bool:
+        # The serving process removes its sandbox.json once its server is down: a process that has exited
+        # but not been reaped by its parent (a zombie) still answers kill(pid, 0).
+        if not info_path.exists():
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    try:
+        until_true(stopped, timeout=_DOWN_TIMEOUT, what=f"sandbox process {pid} to stop",
+                   timing=Timing(poll_first=0.1, poll_factor=1.0, poll_cap=0.1))
+    except WaitTimeout:
+        raise XacctError(f"Sandbox process {pid} did not stop within {_DOWN_TIMEOUT:.0f}s of SIGTERM.",
+                         f"Stop it with `kill -9 {pid}`, then remove {info_path}.") from None
+    return f"Sandbox (pid {pid}) stopped."

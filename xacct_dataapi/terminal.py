@@ -1,0 +1,144 @@
+"""The terminal: everything a command prints or asks, and the one mapping from a failure to an exit code.
+
+Commands and use cases talk to the operator only through a Terminal (hatch's cli/terminal.py shape);
+render.py holds the pure renderers (tables, JSON documents) it prints. Results go to stdout, everything
+about the run (plans awaiting confirmation, progress, notes, errors) to stderr, so `--output json` keeps
+stdout one parseable document.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import typer
+from botocore.exceptions import BotoCoreError
+from rich.console import Console
+
+from xacct_dataapi import render
+from xacct_dataapi.errors import AWS_FAILURE, INTERRUPTED, USAGE, Interrupted, UsageError, XacctError
+from xacct_dataapi.models import Plan
+
+INTERRUPTED_MESSAGE = "Interrupted. Re-run the same command to resume; the state file records everything made so far."
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+@dataclass
+class Terminal:
+    out: Console
+    err: Console
+    json: bool = False
+    yes: bool = False
+    # Looked up at call time so tests can stand in for a terminal.
+    stdin_tty: Callable[[], bool] = field(default=lambda: stdin_is_terminal())
+
+    @classmethod
+    def open(cls, output: str = "text", *, yes: bool = False) -> Terminal:
+        """The terminal of one command run, for `--output text|json`."""
+        if output not in ("text", "json"):
+            raise UsageError(f"--output {output!r} is not supported.", "Use --output text or --output json.")
+        return cls(out=render.make_console(), err=render.make_console(stderr=True), json=output == "json", yes=yes)
+
+    def quiet(self) -> Terminal:
+        """Text on stderr only, never asking: for use cases run inside another command (the demo)."""
+        return Terminal(out=self.err, err=self.err, json=False, yes=True, stdin_tty=self.stdin_tty)
+
+    def print(self, *objects: Any, soft_wrap: bool = False) -> None:
+        """A result, on stdout."""
+        self.out.print(*objects, soft_wrap=soft_wrap)
+
+    def note(self, *objects: Any, soft_wrap: bool = False) -> None:
+        """Something about the run, on stderr."""
+        self.err.print(*objects, soft_wrap=soft_wrap)
+
+    def print_json(self, doc: Any) -> None:
+        render.print_json(self.out, doc)
+
+    def error(self, exc: XacctError) -> None:
+        render.error(self.err, exc)
+
+    def progress(self) -> render.ProgressReporter:
+        """The runner's Reporter: live progress on stderr."""
+        return render.ProgressReporter(self.err)
+
+    def show_plan(self, plan: Plan, table, plan_doc: dict, dry_run: bool) -> None:
+        """The plan before anything changes: a table, or with --output json the plan document for a dry run.
+        A JSON run that will ask first shows the table on stderr (stdout carries the JSON result)."""
+        if not self.json:
+            self.out.print(table)
+        elif dry_run:
+            self.print_json(plan_doc)
+        elif plan.changes and not self.yes:
+            self.err.print(table)
+
+    def confirm(self, question: str) -> bool:
+        if self.yes:
+            return True
+        if not self.stdin_tty():
+            raise UsageError("Confirmation needed but stdin is not a terminal.",
+                             "Review the plan (e.g. with --dry-run) and re-run with --yes.")
+        with _interruptible("the confirmation prompt"):
+            return typer.confirm(question, default=False, err=True)
+
+    def prompt_secret(self, question: str) -> str:
+        """Ask twice, echoing nothing. The caller decides whether a terminal is there to ask."""
+        with _interruptible("the password prompt"):
+            return typer.prompt(question, hide_input=True, confirmation_prompt=True, err=True)
+
+
+@contextmanager
+def _interruptible(where: str) -> Iterator[None]:
+    # typer's prompts turn Ctrl-C and end-of-input into typer.Abort (its own class, not click's), which typer
+    # would report as "Aborted." with exit 1; nothing has changed yet, so it is an interruption (130) that says so.
+    try:
+        yield
+    except (typer.Abort, KeyboardInterrupt, EOFError):
+        raise Interrupted(f"Interrupted at {where}: nothing was changed.") from None
+
+
+def run_command(debug: bool, command: Callable[[], int | None]) -> None:
+    """Run one command: its exit code, or its failure as one short paragraph on stderr and the failure's exit code.
+
+    --debug re-raises instead, for the traceback."""
+    try:
+        code = command()
+    except (XacctError, KeyboardInterrupt, typer.Abort, BotoCoreError, OSError) as exc:
+        if debug:
+            raise
+        raise typer.Exit(_report_failure(render.make_console(stderr=True), exc)) from None
+    if code:
+        raise typer.Exit(code)
+
+
+def _report_failure(err: Console, exc: BaseException) -> int:
+    if isinstance(exc, XacctError):
+        render.error(err, exc)
+        return exc.exit_code
+    if isinstance(exc, (KeyboardInterrupt, typer.Abort)):
+        err.print(INTERRUPTED_MESSAGE)
+        return INTERRUPTED
+    if isinstance(exc, BotoCoreError):
+        # Not an API error (those are ClientErrors, handled per step): a connection, endpoint or parsing failure.
+        render.error(err, XacctError(f"AWS could not be reached or answered unexpectedly: {exc}.",
+                                     "Check the region (--region), network access, and any AWS_ENDPOINT_URL / endpoint_url "
+                                     "setting; re-run with --debug for details. Anything made so far is recorded."))
+        return AWS_FAILURE
+    where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+    render.error(err, UsageError(f"Cannot use{where}: {exc.strerror or exc}.",
+                                 "Pass --state with a writable file path (not a directory), or fix the permissions."))
+    return USAGE
+
+
+def handles_errors(command: Callable[..., int | None]) -> Callable[..., None]:
+    """Decorates a typer command (below @cli.command()) that takes `debug` and returns its exit code (None = 0)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        run_command(bool(kwargs.get("debug")), lambda: command(*args, **kwargs))
+
+    return run
