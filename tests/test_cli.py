@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import CONSUMER, PROVIDER
+from tests.helpers.accounts import CONSUMER, PROVIDER
 from xacct_dataapi import policies
 from xacct_dataapi.cli import cli
 
@@ -234,9 +234,10 @@ def test_teardown_without_state_finds_resources_by_tag(world, password):
 
 def test_profiles_in_different_regions_need_region(world, password, tmp_path):
     cfg = Path(os.environ["AWS_CONFIG_FILE"])
-    cfg.write_text(cfg.read_text().replace(
-        "[profile consumer]\nrole_arn = arn:aws:iam::111111111111:role/xacct-test\nsource_profile = base\nregion = us-west-2",
-        "[profile consumer]\nrole_arn = arn:aws:iam::111111111111:role/xacct-test\nsource_profile = base\nregion = eu-west-1"))
+    consumer = f"[profile consumer]\nrole_arn = arn:aws:iam::{CONSUMER}:role/xacct-test\nsource_profile = base\nregion = "
+    text = cfg.read_text()
+    assert consumer + "us-west-2" in text
+    cfg.write_text(text.replace(consumer + "us-west-2", consumer + "eu-west-1"))
     res = invoke(world.setup_args("--enable-data-api", "--yes"))
     _assert_usage_error(res, "eu-west-1", "us-west-2", "--region")
     res = invoke(world.setup_args("--enable-data-api", "--yes", "--region", "us-west-2"))
