@@ -14,6 +14,8 @@ from tests.helpers.profiles import write_profiles
 from xacct_dataapi import policies
 from xacct_dataapi.cli import cli
 
+pytestmark = pytest.mark.usefixtures("fast_aws")
+
 runner = CliRunner()
 
 
