@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import CONSUMER, PROVIDER
+from tests.helpers.accounts import (CONSUMER, PROVIDER, ROLE_NAME, ROLE_POLICY, SECRET_NAME, SG_NAME, STATE, USER_NAME,
+                                    USER_POLICY)
+from tests.helpers.profiles import write_profiles
 from xacct_dataapi import policies
 from xacct_dataapi.cli import cli
+
+pytestmark = pytest.mark.usefixtures("fast_aws")
 
 runner = CliRunner()
 
@@ -23,7 +27,7 @@ def invoke(args, **kw):
 def test_setup_status_rerun_teardown(world, password):
     res = invoke(world.setup_args("--enable-data-api", "--dry-run", "--output", "json"))
     assert res.exit_code == 0, res.output
-    assert not Path(".xacct/default.json").exists(), "dry run must not write state"
+    assert not Path(STATE).exists(), "dry run must not write state"
     plan = json.loads(res.stdout)
     assert [s["number"] for s in plan["steps"]] == [0, 1, 2, 3, 4, 5, 6, 7, 8]
     assert plan["execution_order"].index("access_role") < plan["execution_order"].index("secret_policy")
@@ -36,11 +40,11 @@ def test_setup_status_rerun_teardown(world, password):
 
     res = invoke(world.setup_args("--enable-data-api", "--yes"))
     assert res.exit_code == 0, res.output
-    state = json.loads(Path(".xacct/default.json").read_text())
+    state = json.loads(Path(STATE).read_text())
     assert state["accounts"] == {"consumer": CONSUMER, "provider": PROVIDER}
-    role = world.provider.client("iam").get_role(RoleName="xacct-default-data-api-access")["Role"]
+    role = world.provider.client("iam").get_role(RoleName=ROLE_NAME)["Role"]
     assert policies.equal(role["AssumeRolePolicyDocument"], policies.access_role_trust_policy(
-        CONSUMER, f"arn:aws:iam::{CONSUMER}:user/xacct-default-data-api-client", state["values"]["external_id"]))
+        CONSUMER, f"arn:aws:iam::{CONSUMER}:user/{USER_NAME}", state["values"]["external_id"]))
     assert {"Key": "xacct:deployment", "Value": "default"} in role["Tags"]
 
     res = invoke(["status", "--output", "json"])
@@ -57,7 +61,7 @@ def test_setup_status_rerun_teardown(world, password):
 
     res = invoke(["teardown", "--yes"])
     assert res.exit_code == 0, res.output
-    assert not Path(".xacct/default.json").exists()
+    assert not Path(STATE).exists()
     assert world.provider.client("iam").list_roles()["Roles"] == []
     assert world.provider.client("secretsmanager").list_secrets()["SecretList"] == []
     res = invoke(["teardown", "--yes"])
@@ -136,7 +140,7 @@ def test_missing_password_without_tty(world):
     res = invoke(world.setup_args("--enable-data-api", "--yes"))
     _assert_usage_error(res, "XACCT_DB_PASSWORD", "--db-password-stdin")
     assert world.provider.client("kms").list_keys()["Keys"] == []
-    assert not Path(".xacct/default.json").exists()
+    assert not Path(STATE).exists()
 
 
 def test_password_from_stdin(world):
@@ -144,10 +148,10 @@ def test_password_from_stdin(world):
                         input="piped-Passw0rd\n", catch_exceptions=False)
     assert res.exit_code == 0, res.output
     sm = world.provider.client("secretsmanager")
-    value = json.loads(sm.get_secret_value(SecretId="xacct-default/db-credentials")["SecretString"])
+    value = json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])
     assert value["password"] == "piped-Passw0rd"
     assert set(value) == {"username", "password", "engine", "host", "port", "dbname"}
-    assert "piped-Passw0rd" not in Path(".xacct/default.json").read_text()
+    assert "piped-Passw0rd" not in Path(STATE).read_text()
 
 
 class _CtrlCAtTheTerminal(io.BytesIO):
@@ -187,7 +191,7 @@ def test_no_tty_without_yes(world, password):
 
 @pytest.mark.parametrize("content", [b"{not json", b'{"schema_version": 99, "name": "default"}'])
 def test_corrupt_state_file(world, password, content):
-    path = Path(".xacct/default.json")
+    path = Path(STATE)
     path.parent.mkdir()
     path.write_bytes(content)
     res = invoke(world.setup_args("--enable-data-api", "--yes"))
@@ -202,7 +206,7 @@ def test_corrupt_state_file(world, password, content):
 
 def test_accounts_differ_from_state(world, password):
     assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
-    path = Path(".xacct/default.json")
+    path = Path(STATE)
     data = json.loads(path.read_text())
     data["accounts"]["provider"] = "333333333333"
     path.write_text(json.dumps(data))
@@ -220,11 +224,10 @@ def test_status_without_state():
 def test_status_reports_missing_and_drift(world, password):
     assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
     iam = world.provider.client("iam")
-    iam.put_role_policy(RoleName="xacct-default-data-api-access", PolicyName="xacct-default-data-api",
+    iam.put_role_policy(RoleName=ROLE_NAME, PolicyName=ROLE_POLICY,
                         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
                             {"Sid": "RunDataApiStatements", "Effect": "Allow", "Action": "rds-data:*", "Resource": "*"}]}))
-    world.consumer.client("iam").delete_user_policy(UserName="xacct-default-data-api-client",
-                                                    PolicyName="xacct-default-assume-data-api-access")
+    world.consumer.client("iam").delete_user_policy(UserName=USER_NAME, PolicyName=USER_POLICY)
     res = invoke(["status", "--output", "json"])
     assert res.exit_code == 1
     report = {s["number"]: s for s in json.loads(res.stdout)["steps"]}
@@ -240,8 +243,8 @@ def test_status_reports_missing_and_drift(world, password):
 
 def test_teardown_without_state_finds_resources_by_tag(world, password):
     assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
-    Path(".xacct/default.json").unlink()
-    Path(".xacct/default.json.bak").unlink()
+    Path(STATE).unlink()
+    Path(STATE + ".bak").unlink()
     res = invoke(["teardown", "--yes"])
     assert res.exit_code == 0 and "Nothing to tear down" in res.output
     res = invoke(["teardown", "--name", "default", "--consumer-profile", "consumer", "--provider-profile", "provider"])
@@ -257,16 +260,13 @@ def test_teardown_without_state_finds_resources_by_tag(world, password):
     assert all(world.provider.client("kms").describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
                for k in keys)
     ec2 = world.consumer.client("ec2")
-    assert ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["xacct-default-rds-data-endpoint"]}])[
+    assert ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [SG_NAME]}])[
         "SecurityGroups"] == []
     assert all(e["State"].lower() == "deleted" for e in ec2.describe_vpc_endpoints()["VpcEndpoints"])
 
 
 def test_profiles_in_different_regions_need_region(world, password, tmp_path):
-    cfg = Path(os.environ["AWS_CONFIG_FILE"])
-    cfg.write_text(cfg.read_text().replace(
-        "[profile consumer]\nrole_arn = arn:aws:iam::111111111111:role/xacct-test\nsource_profile = base\nregion = us-west-2",
-        "[profile consumer]\nrole_arn = arn:aws:iam::111111111111:role/xacct-test\nsource_profile = base\nregion = eu-west-1"))
+    assert write_profiles(tmp_path, regions={"consumer": "eu-west-1"})["AWS_CONFIG_FILE"] == os.environ["AWS_CONFIG_FILE"]
     res = invoke(world.setup_args("--enable-data-api", "--yes"))
     _assert_usage_error(res, "eu-west-1", "us-west-2", "--region")
     res = invoke(world.setup_args("--enable-data-api", "--yes", "--region", "us-west-2"))
@@ -276,7 +276,7 @@ def test_profiles_in_different_regions_need_region(world, password, tmp_path):
 def test_status_json_shows_the_drifted_statement(world, password):
     assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
     world.provider.client("iam").put_role_policy(
-        RoleName="xacct-default-data-api-access", PolicyName="xacct-default-data-api",
+        RoleName=ROLE_NAME, PolicyName=ROLE_POLICY,
         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
             {"Sid": "RunDataApiStatements", "Effect": "Allow", "Action": "rds-data:*", "Resource": "*"}]}))
     report = json.loads(invoke(["status", "--output", "json"]).stdout)
@@ -317,7 +317,7 @@ def test_endpoint_policy_full_and_back(world, password):
     (ep2,) = [e for e in ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"]
     assert ep2["VpcEndpointId"] == ep["VpcEndpointId"]
     doc = json.loads(ep2["PolicyDocument"])
-    assert doc["Statement"][0]["Condition"]["ArnEquals"]["aws:PrincipalArn"].endswith(":role/xacct-default-data-api-access")
+    assert doc["Statement"][0]["Condition"]["ArnEquals"]["aws:PrincipalArn"].endswith(f":role/{ROLE_NAME}")
     _assert_usage_error(invoke(world.setup_args("--yes", "--endpoint-policy", "open")), "open", "--endpoint-policy")
 
 
@@ -347,7 +347,7 @@ def test_teardown_leaves_data_api_on_for_another_deployment(world, password):
 def test_changing_db_user_rewrites_the_secret(world, password):
     assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
     sm = world.provider.client("secretsmanager")
-    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="xacct-default/db-credentials")["Tags"]}
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=SECRET_NAME)["Tags"]}
     assert tags["xacct:connection"].startswith("app_user@")
     res = invoke(world.setup_args("--enable-data-api", "--yes", "--db-user", "reporting", "--dry-run", "--output", "json"))
     step3 = next(s for s in json.loads(res.stdout)["steps"] if s["number"] == 3)
@@ -356,9 +356,9 @@ def test_changing_db_user_rewrites_the_secret(world, password):
     assert secret_string["username"] == "reporting" and secret_string["password"] == "********"
     res = invoke(world.setup_args("--enable-data-api", "--yes", "--db-user", "reporting"))
     assert res.exit_code == 0, res.output
-    value = json.loads(sm.get_secret_value(SecretId="xacct-default/db-credentials")["SecretString"])
+    value = json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])
     assert value["username"] == "reporting" and value["password"] == password
-    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="xacct-default/db-credentials")["Tags"]}
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=SECRET_NAME)["Tags"]}
     assert tags["xacct:connection"].startswith("reporting@")
     res = invoke(world.setup_args("--enable-data-api", "--yes", "--db-user", "reporting", "--output", "json"))
     assert json.loads(res.stdout)["result"]["calls_made"] == []
@@ -370,18 +370,18 @@ def test_rotate_password(world, password, monkeypatch):
     res = invoke(world.setup_args("--enable-data-api", "--yes", "--rotate-password"))
     assert res.exit_code == 0, res.output
     sm = world.provider.client("secretsmanager")
-    assert json.loads(sm.get_secret_value(SecretId="xacct-default/db-credentials")["SecretString"])["password"] == "rotated-Passw0rd"
+    assert json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])["password"] == "rotated-Passw0rd"
 
 
 def test_teardown_dry_run_changes_nothing(world, password):
     assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
-    before = Path(".xacct/default.json").read_bytes()
+    before = Path(STATE).read_bytes()
     res = invoke(["teardown", "--dry-run", "--output", "json"])
     assert res.exit_code == 0, res.output
     plan = json.loads(res.stdout)
     assert plan["kind"] == "teardown" and plan["steps"][0]["number"] == 7
-    assert Path(".xacct/default.json").read_bytes() == before
-    assert world.provider.client("iam").get_role(RoleName="xacct-default-data-api-access")
+    assert Path(STATE).read_bytes() == before
+    assert world.provider.client("iam").get_role(RoleName=ROLE_NAME)
 
 
 def test_verify_refuses_a_profile_outside_the_consumer_account(world, password):
@@ -389,9 +389,9 @@ def test_verify_refuses_a_profile_outside_the_consumer_account(world, password):
     _assert_usage_error(invoke(["verify", "--as-profile", "provider"]), PROVIDER, "consumer account")
     res = invoke(["verify", "--output", "json"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["role_arn"].endswith(":role/xacct-default-data-api-access")
+    assert json.loads(res.stdout)["role_arn"].endswith(f":role/{ROLE_NAME}")
     # the temporary access key minted for the check is gone again
-    assert world.consumer.client("iam").list_access_keys(UserName="xacct-default-data-api-client")["AccessKeyMetadata"] == []
+    assert world.consumer.client("iam").list_access_keys(UserName=USER_NAME)["AccessKeyMetadata"] == []
 
 
 @pytest.mark.parametrize("region", ["us west", "US-WEST-2", "uswest2"])
@@ -414,7 +414,7 @@ def test_wait_timeout_must_be_positive(world, password):
 
 def test_endpoint_deleted_by_hand_is_missing_then_recreated_and_old_id_forgotten(world, password):
     assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
-    state = json.loads(Path(".xacct/default.json").read_text())
+    state = json.loads(Path(STATE).read_text())
     old = state["values"]["endpoint_id"]
     ec2 = world.consumer.client("ec2")
     ec2.delete_vpc_endpoints(VpcEndpointIds=[old])
@@ -427,7 +427,7 @@ def test_endpoint_deleted_by_hand_is_missing_then_recreated_and_old_id_forgotten
     assert "tcp 22 0.0.0.0/0" in text and "no rds-data endpoint" in text  # both problems are shown
     res = invoke(world.setup_args("--enable-data-api", "--yes"))
     assert res.exit_code == 0, res.output
-    state = json.loads(Path(".xacct/default.json").read_text())
+    state = json.loads(Path(STATE).read_text())
     endpoints = [r["id"] for r in state["resources"] if r["kind"] == "vpc_endpoint"]
     assert len(endpoints) == 1 and endpoints[0] != old
     assert json.loads(invoke(["status", "--output", "json"]).stdout)["all_done"] is True

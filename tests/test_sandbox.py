@@ -19,6 +19,7 @@ import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
+from tests.helpers.accounts import CONSUMER, PROVIDER  # noqa: E402
 from xacct_dataapi import sandbox as sbmod  # noqa: E402
 from xacct_dataapi.sandbox import (  # noqa: E402
     CONSUMER_ACCOUNT,
@@ -122,9 +123,9 @@ class TestRunningSandbox:
         use_profiles(monkeypatch, shared.info)
         consumer = client(CONSUMER_PROFILE, "sts").get_caller_identity()
         provider = client(PROVIDER_PROFILE, "sts").get_caller_identity()
-        assert consumer["Account"] == CONSUMER_ACCOUNT == "111111111111"
-        assert provider["Account"] == PROVIDER_ACCOUNT == "222222222222"
-        assert consumer["Arn"] == "arn:aws:iam::111111111111:user/xacct-sandbox-admin"
+        assert consumer["Account"] == CONSUMER_ACCOUNT == CONSUMER
+        assert provider["Account"] == PROVIDER_ACCOUNT == PROVIDER
+        assert consumer["Arn"] == f"arn:aws:iam::{CONSUMER}:user/xacct-sandbox-admin"
 
     def test_consumer_vpc_and_subnets(self, shared, monkeypatch):
         info = shared.info

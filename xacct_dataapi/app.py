@@ -67,6 +67,28 @@ def needs_password(plan: Plan) -> bool:
     return any(has(c.params) for c in plan.calls)
 
 
+def record_deployment(ctx) -> State:
+    """Record who we are in the state before the first mutating call, so a crash at any point leaves a valid
+    state: region, profiles, accounts, the configuration, and every value the planning found."""
+    state, cfg = ctx.state, ctx.cfg
+    state.region = ctx.region
+    state.profiles = {"consumer": cfg.consumer_profile, "provider": cfg.provider_profile}
+    state.accounts = {"consumer": ctx.consumer_account, "provider": ctx.provider_account}
+    state.config = {**state.config, **cfg.to_json()}
+    state.values.update({k: v for k, v in ctx.values.items() if v is not None})
+    state.values["cluster_engine_mode"] = ctx.cluster.engine_mode
+    return state
+
+
+def failing_checks(plan: Plan) -> tuple[dict | None, list[str]]:
+    """The last_error a failing check leaves in the state (None if every check passes), and every problem."""
+    failing = [s for s in plan.steps if s.action is Action.CHECK]
+    problems = [p for s in failing for p in s.problems]
+    if not problems:
+        return None, []
+    return {"step": failing[0].number, "title": failing[0].title, "message": problems[0]}, problems
+
+
 @dataclass
 class SetupResult:
     plan: Plan
@@ -98,8 +120,7 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     state = existing or State(name=cfg.name)
     ctx = build_context(cfg, aws, state, password)
     plan = plan_setup(ctx)
-    failing = [s for s in plan.steps if s.action is Action.CHECK]
-    problems = [p for s in failing for p in s.problems]
+    problems = failing_checks(plan)[1]
     meta = {"name": cfg.name, "region": aws.region,
             "accounts": {"consumer": ctx.consumer_account, "provider": ctx.provider_account},
             "state_file": str(state_path), "dry_run": dry_run}
@@ -114,13 +135,7 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
             password()  # ask (or fail) before confirming, so nothing is half-done for want of it
         if not ui.confirm("Apply this plan?"):
             raise UsageError("Aborted: nothing was changed.", "Re-run and answer yes, or pass --yes.")
-    # Record who we are before the first mutating call, so a crash at any point leaves a valid state.
-    state.region = aws.region
-    state.profiles = {"consumer": cfg.consumer_profile, "provider": cfg.provider_profile}
-    state.accounts = {"consumer": ctx.consumer_account, "provider": ctx.provider_account}
-    state.config = {**state.config, **cfg.to_json()}
-    state.values.update({k: v for k, v in ctx.values.items() if v is not None})
-    state.values["cluster_engine_mode"] = ctx.cluster.engine_mode
+    record_deployment(ctx)
     started = time.monotonic()  # report the time spent applying, not the time at the prompts
     runner = Runner(aws, state, state_path, ui.progress(), wait_timeout=wait_timeout)
     previous_error = state.last_error
@@ -129,8 +144,7 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     if plan.changes and not ui.json:
         ui.note("Applying in dependency order (step numbers follow the recipe; docs/how-it-works.md explains the order).")
     runner.execute(plan)
-    state.last_error = ({"step": failing[0].number, "title": failing[0].title, "message": problems[0]}
-                        if problems else None)
+    state.last_error = failing_checks(plan)[0]
     if plan.changes or existing is None or state.last_error != previous_error:
         runner.save()
     return SetupResult(plan, state, runner.calls_made, problems, time.monotonic() - started, plan_doc)

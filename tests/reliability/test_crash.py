@@ -16,28 +16,21 @@ import tempfile
 import traceback
 from pathlib import Path
 
-import boto3
 import pytest
 from rich.console import Console
 from rich.traceback import Traceback
 from typer.testing import CliRunner
 
-from tests.conftest import _CLEARED, CONSUMER, PROVIDER, seed
+from tests.helpers.accounts import SECRET_NAME, STATE
+from tests.helpers.hooks import CallHooks, Killed, client_error
+from tests.helpers.inventory import assert_exactly_one_deployment, assert_nothing_left, secrets
+from tests.helpers.profiles import isolate
+from tests.helpers.speed import speed_up_aws
+from tests.helpers.world import open_sessions, seed
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.cli import cli
 
-from . import (
-    STATE,
-    CallHooks,
-    Killed,
-    assert_exactly_one_deployment,
-    assert_nothing_left,
-    client_error,
-    fast_aws,  # noqa: F401 (autouse fixture)
-    resource_shape,
-    secrets,
-    speed_up_aws,
-)
+pytestmark = pytest.mark.usefixtures("fast_aws")
 
 SETUP_FLAGS = ("--enable-data-api", "--yes")
 
@@ -49,17 +42,11 @@ def invoke(args: list[str]):
 # --- the clean run, at collection time ---------------------------------------------------------
 
 
-def _aws_config(directory: Path) -> dict[str, str]:
-    """The same two-account profile layout as tests/conftest.py's autouse fixture."""
-    cfg, creds = directory / "aws-config", directory / "aws-credentials"
-    cfg.write_text(
-        "[profile base]\nregion = us-west-2\n\n"
-        f"[profile consumer]\nrole_arn = arn:aws:iam::{CONSUMER}:role/xacct-test\nsource_profile = base\nregion = us-west-2\n\n"
-        f"[profile provider]\nrole_arn = arn:aws:iam::{PROVIDER}:role/xacct-test\nsource_profile = base\nregion = us-west-2\n"
-    )
-    creds.write_text("[base]\naws_access_key_id = AKIAXACCTTESTBASE000\naws_secret_access_key = test-secret-not-real\n")
-    return {"AWS_CONFIG_FILE": str(cfg), "AWS_SHARED_CREDENTIALS_FILE": str(creds), "AWS_EC2_METADATA_DISABLED": "true",
-            "XACCT_DB_PASSWORD": "collection-time-password"}
+def resource_shape(state: dict) -> list[tuple]:
+    """The resources a state file records, without the ids AWS makes up (key id, group id, endpoint id)."""
+    random_ids = {"kms_key", "kms_key_policy", "security_group", "vpc_endpoint"}
+    return sorted((r["kind"], r["account"], r["created"], None if r["kind"] in random_ids else r["id"])
+                  for r in state["resources"])
 
 
 def record_clean_run() -> dict:
@@ -67,15 +54,13 @@ def record_clean_run() -> dict:
     from moto import mock_aws
 
     with tempfile.TemporaryDirectory(prefix="xacct-clean-run-") as tmp, pytest.MonkeyPatch.context() as mp:
-        for var in _CLEARED:
-            mp.delenv(var, raising=False)
-        for var, value in _aws_config(Path(tmp)).items():
-            mp.setenv(var, value)
+        isolate(mp, Path(tmp))
+        mp.setenv("XACCT_DB_PASSWORD", "collection-time-password")
         speed_up_aws(mp)
         hooks = CallHooks().install(mp)
         state_path = Path(tmp) / "clean.json"
         with mock_aws(config={"core": {"mock_credentials": False}}):
-            world = seed(boto3.Session(profile_name="consumer"), boto3.Session(profile_name="provider"))
+            world = seed(*open_sessions())
             result = CliRunner().invoke(cli, [*world.setup_args(*SETUP_FLAGS), "--state", str(state_path)])
             if result.exit_code != 0:
                 raise RuntimeError(f"the clean setup run failed (exit {result.exit_code}): {result.output}")
@@ -216,7 +201,7 @@ def test_password_never_written_or_printed(world, password, monkeypatch):
     assert "provider:secretsmanager.CreateSecret" in hooks.calls
 
     # Not vacuous: the password did reach AWS, inside the secret.
-    value = world.provider.client("secretsmanager").get_secret_value(SecretId="xacct-default/db-credentials")
+    value = world.provider.client("secretsmanager").get_secret_value(SecretId=SECRET_NAME)
     assert json.loads(value["SecretString"])["password"] == password
 
     path = Path(STATE)
@@ -282,4 +267,4 @@ def test_password_not_in_failure_output(world, password, monkeypatch, failing, d
     for where, text in _files_under(Path(STATE).parent).items():
         assert password not in text, f"the password is in {where}"
     if failing == "PutResourcePolicy":
-        assert [s["Name"] for s in secrets(world.provider)] == ["xacct-default/db-credentials"]
+        assert [s["Name"] for s in secrets(world.provider)] == [SECRET_NAME]

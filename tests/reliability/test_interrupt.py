@@ -20,26 +20,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.helpers.accounts import KEY_ALIAS, STATE
+from tests.helpers.hooks import CallHooks
+from tests.helpers.inventory import assert_exactly_one_deployment, assert_nothing_left, client, roles, users
+from tests.helpers.pipeline import plan_for, setup_runner
 from xacct_dataapi import state as state_mod
-from xacct_dataapi.aws import Sessions
 from xacct_dataapi.cli import cli
 from xacct_dataapi.config import Config
-from xacct_dataapi.context import build_context
 from xacct_dataapi.errors import INTERRUPTED, Interrupted
-from xacct_dataapi.planner import plan_setup
-from xacct_dataapi.runner import Runner
-from xacct_dataapi.state import State
 
-from . import (
-    STATE,
-    CallHooks,
-    assert_exactly_one_deployment,
-    assert_nothing_left,
-    client,
-    fast_aws,  # noqa: F401 (autouse fixture)
-    roles,
-    users,
-)
+pytestmark = pytest.mark.usefixtures("fast_aws")
 
 REPO = Path(__file__).resolve().parents[2]
 SETUP_FLAGS = ("--enable-data-api", "--yes")
@@ -88,12 +78,8 @@ def test_runner_defers_sigint_until_the_call_in_flight_is_recorded(world, passwo
     path = Path(STATE)
     cfg = Config(name="default", consumer_profile="consumer", provider_profile="provider", cluster=world.cluster_id,
                  vpc_id=world.vpc_id, subnet_ids=world.subnet_ids, enable_data_api=True).validate()
-    aws = Sessions.from_profiles("consumer", "provider", None)
-    state = State(name="default")
-    ctx = build_context(cfg, aws, state, lambda: password)
-    plan = plan_setup(ctx)
-    state.values.update({k: v for k, v in ctx.values.items() if v is not None})
-    runner = Runner(aws, state, path)
+    ctx, plan = plan_for(cfg, password, path)
+    runner = setup_runner(ctx, plan, path)
 
     with pytest.raises(Interrupted) as info:
         runner.execute(plan)
@@ -116,12 +102,12 @@ def test_runner_defers_sigint_until_the_call_in_flight_is_recorded(world, passwo
     # ...and it is recorded in the state file, with the interruption.
     saved = state_mod.load(path)
     assert saved is not None
-    alias = saved.find("kms_alias", "alias/xacct-default")
+    alias = saved.find("kms_alias", KEY_ALIAS)
     key = saved.find("kms_key")
     assert alias is not None and key is not None and saved.find("data_api", world.cluster_id) is not None
     assert saved.last_error is not None and saved.last_error["message"] == "interrupted"
     # AWS agrees: the alias points at the recorded key; the next step's user was never created.
-    meta = client(world.provider, "kms").describe_key(KeyId="alias/xacct-default")["KeyMetadata"]
+    meta = client(world.provider, "kms").describe_key(KeyId=KEY_ALIAS)["KeyMetadata"]
     assert meta["KeyId"] == key.id
     assert users(world.consumer) == []
 

@@ -5,69 +5,37 @@ a second run is all no-op and makes no AWS call -> teardown removes it.
 Plus: an adopted consumer role, hand-made drift and deletions that status reports and setup repairs,
 the Data API prerequisite, and the read-only NACL check (step 8).
 
-The pipeline is driven the way xacct_dataapi.app.setup drives it: build_context -> plan_setup -> Runner.
+The pipeline is driven the way xacct_dataapi.app.setup drives it (tests/helpers/pipeline.py).
 """
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.helpers.accounts import CONSUMER, PROVIDER, REGION
+from tests.helpers.inventory import tags_of
+from tests.helpers.pipeline import apply_setup, apply_teardown, plan_for, setup_context
+from tests.helpers.profiles import isolate
+from tests.helpers.world import open_sessions, seed
 from xacct_dataapi import policies
 from xacct_dataapi import state as state_mod
-from xacct_dataapi.aws import Sessions
 from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Config, state_path_for
-from xacct_dataapi.context import build_context
 from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import Action, Plan, StepPlan
-from xacct_dataapi.planner import plan_setup, plan_teardown
+from xacct_dataapi.planner import plan_teardown
 from xacct_dataapi.runner import Runner
 from xacct_dataapi.state import State
 from xacct_dataapi.status import status_report
 
-CONSUMER = "111111111111"
-PROVIDER = "222222222222"
-REGION = "us-west-2"
 NAME = "orders"
 
-
-# --------------------------------------------------------------------------- guards and helpers
-
-
-_BOTOCORE_DATA: dict = {}
+pytestmark = pytest.mark.usefixtures("fast_aws")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fast_botocore_data():
-    """Speed only: every boto3.Session re-parses botocore's JSON data (endpoints.json alone is ~1 MB), and a
-    deployment run makes several sessions. Share the parsed files across sessions for this module. botocore
-    already shares them between the clients of one session, so it treats them as read-only."""
-    from botocore.loaders import JSONFileLoader
-
-    real = JSONFileLoader.load_file
-
-    def load_file(self, file_path):
-        if file_path not in _BOTOCORE_DATA:
-            _BOTOCORE_DATA[file_path] = real(self, file_path)
-        return _BOTOCORE_DATA[file_path]
-
-    JSONFileLoader.load_file = load_file
-    try:
-        yield
-    finally:
-        JSONFileLoader.load_file = real
-
-
-@pytest.fixture(autouse=True)
-def no_default_amis(monkeypatch):
-    """Speed only: moto loads thousands of AMIs into every new EC2 account; xacct never reads them."""
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+# --------------------------------------------------------------------------- helpers
 
 
 def code_of(fn, **kwargs) -> str:
@@ -75,10 +43,6 @@ def code_of(fn, **kwargs) -> str:
     with pytest.raises(ClientError) as info:
         fn(**kwargs)
     return info.value.response["Error"]["Code"]
-
-
-def tags_of(tags: list[dict] | None) -> dict[str, str]:
-    return {t.get("Key", t.get("TagKey")): t.get("Value", t.get("TagValue")) for t in tags or []}
 
 
 def assert_xacct_tags(tags: list[dict] | None, name: str = NAME) -> None:
@@ -122,44 +86,22 @@ class Deployment:
         return state_mod.load(self.path)
 
     def context(self):
-        aws = Sessions.from_profiles("consumer", "provider", None)
-        return build_context(self.cfg, aws, self.load() or State(name=self.cfg.name), lambda: self.password)
+        return setup_context(self.cfg, self.password, self.path)
 
     def plan(self):
-        ctx = self.context()
-        return ctx, plan_setup(ctx)
+        return plan_for(self.cfg, self.password, self.path)
 
-    def runner(self, ctx_or_aws, state: State) -> Runner:
-        aws = getattr(ctx_or_aws, "aws", ctx_or_aws)
-        return Runner(aws, state, self.path, sleep=self.sleeps.append)
+    def runner(self, ctx, state: State) -> Runner:
+        return Runner(ctx.aws, state, self.path, sleep=self.sleeps.append)
 
     def apply(self, ctx=None, plan: Plan | None = None) -> tuple[Plan, Runner]:
-        """What app._setup_locked does after the plan is confirmed."""
+        """What app._setup_locked does after the plan is confirmed (tests.helpers.pipeline.apply_setup)."""
         if ctx is None:
             ctx, plan = self.plan()
-        state, existing = ctx.state, self.path.exists()
-        state.region = ctx.region
-        state.profiles = {"consumer": self.cfg.consumer_profile, "provider": self.cfg.provider_profile}
-        state.accounts = {"consumer": ctx.consumer_account, "provider": ctx.provider_account}
-        state.config = {**state.config, **self.cfg.to_json(), "key_deletion_days": self.cfg.key_deletion_days}
-        state.values.update({k: v for k, v in ctx.values.items() if v is not None})
-        state.values["cluster_engine_mode"] = ctx.cluster.engine_mode
-        runner = self.runner(ctx, state)
-        if plan.changes or not existing or state.last_error:
-            runner.save()
-        runner.execute(plan)
-        state.last_error = None
-        runner.save()
-        return plan, runner
+        return plan, apply_setup(ctx, plan, self.path, sleep=self.sleeps.append)
 
     def teardown(self, key_deletion_days: int | None = None) -> tuple[Plan, Runner, State]:
-        state = self.load()
-        if key_deletion_days is not None:
-            state.config["key_deletion_days"] = key_deletion_days
-        plan = plan_teardown(state)
-        runner = self.runner(Sessions.from_profiles("consumer", "provider", None), state)
-        runner.execute(plan)
-        return plan, runner, state
+        return apply_teardown(self.path, key_deletion_days=key_deletion_days, sleep=self.sleeps.append)
 
 
 @pytest.fixture
@@ -172,61 +114,15 @@ def deployed(world, password) -> Deployment:
 PASSWORD = "s3cret-Passw0rd-class-shared"
 
 
-@dataclass
-class SharedWorld:
-    consumer: boto3.Session
-    provider: boto3.Session
-    vpc_id: str
-    vpc_cidr: str
-    subnet_ids: tuple[str, ...]
-    cluster_id: str
-    cluster_arn: str
-
-
-def _isolate(mp: pytest.MonkeyPatch, base: Path) -> None:
-    """What tests/conftest.py's isolated_aws_env does per test, for a class-scoped fixture (which runs before it)."""
-    for var in list(os.environ):
-        if var.startswith("AWS_") or var in ("MOTO_ACCOUNT_ID", "XACCT_DB_PASSWORD"):
-            mp.delenv(var)
-    cfg, creds = base / "aws-config", base / "aws-credentials"
-    cfg.write_text(
-        "[profile base]\nregion = us-west-2\n\n"
-        f"[profile consumer]\nrole_arn = arn:aws:iam::{CONSUMER}:role/xacct-test\nsource_profile = base\nregion = us-west-2\n\n"
-        f"[profile provider]\nrole_arn = arn:aws:iam::{PROVIDER}:role/xacct-test\nsource_profile = base\nregion = us-west-2\n"
-    )
-    creds.write_text("[base]\naws_access_key_id = AKIAXACCTTESTSHARED0\naws_secret_access_key = test-secret-not-real\n")
-    mp.setenv("AWS_CONFIG_FILE", str(cfg))
-    mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
-    mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    mp.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    mp.chdir(base)
-
-
 @pytest.fixture(scope="class")
 def shared(tmp_path_factory) -> Deployment:
     """One deployment for the read-only per-step tests (same seed as tests/conftest.py's `world`)."""
     from moto import mock_aws
 
     with pytest.MonkeyPatch.context() as mp:
-        _isolate(mp, tmp_path_factory.mktemp("shared"))
+        isolate(mp, tmp_path_factory.mktemp("shared"))
         with mock_aws(config={"core": {"mock_credentials": False}}):
-            consumer, provider = boto3.Session(profile_name="consumer"), boto3.Session(profile_name="provider")
-            assert consumer.client("sts").get_caller_identity()["Account"] == CONSUMER
-            assert provider.client("sts").get_caller_identity()["Account"] == PROVIDER
-            ec2 = consumer.client("ec2")
-            vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-            ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
-            ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-            subnets = tuple(ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24",
-                                              AvailabilityZone=f"us-west-2{az}")["Subnet"]["SubnetId"]
-                            for i, az in ((1, "a"), (2, "b")))
-            cluster = provider.client("rds").create_db_cluster(
-                DBClusterIdentifier="orders-aurora", Engine="aurora-postgresql", EngineVersion="11.13",
-                EngineMode="serverless", MasterUsername="postgres", MasterUserPassword="seed-password-1",
-                DatabaseName="orders", EnableHttpEndpoint=False)["DBCluster"]
-            world = SharedWorld(consumer, provider, vpc, "10.20.0.0/16", subnets,
-                                cluster["DBClusterIdentifier"], cluster["DBClusterArn"])
-            dep = Deployment(world, PASSWORD)
+            dep = Deployment(seed(*open_sessions()), PASSWORD)
             dep.first_plan, dep.first_runner = dep.apply()
             yield dep
 

@@ -22,22 +22,22 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from tests.helpers.accounts import CONSUMER, PROVIDER, REGION
+from tests.helpers.inventory import customer_keys
+from tests.helpers.pipeline import apply_setup, plan_for
 from xacct_dataapi import policies
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import RETRY_CONFIG, Sessions
 from xacct_dataapi.config import TAG_DEPLOYMENT, Config, state_path_for
-from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context, build_context
+from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context
 from xacct_dataapi.errors import StepFailed, WaitTimeout
 from xacct_dataapi.models import Account, Action, Plan
-from xacct_dataapi.planner import plan_setup, plan_teardown
+from xacct_dataapi.planner import plan_teardown
 from xacct_dataapi.runner import Runner
 from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.steps import data_api, secret_policy
 from xacct_dataapi.steps.common import INVALID_PRINCIPAL
 
-REGION = "us-west-2"
-CONSUMER = "111111111111"
-PROVIDER = "222222222222"
 CLUSTER_ID = "orders-v2"
 CLUSTER_ARN = f"arn:aws:rds:{REGION}:{PROVIDER}:cluster:{CLUSTER_ID}"
 ROLE_ARN = f"arn:aws:iam::{PROVIDER}:role/xacct-orders-data-api-access"
@@ -385,14 +385,12 @@ class _Body:
         yield self._data
 
 
-def test_throttled_create_key_is_retried_by_botocore_during_a_full_setup(world, password, monkeypatch):
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # speed only
+def test_throttled_create_key_is_retried_by_botocore_during_a_full_setup(fast_aws, world, password):
     cfg = Config(name="orders", consumer_profile="consumer", provider_profile="provider", cluster=world.cluster_id,
                  vpc_id=world.vpc_id, subnet_ids=world.subnet_ids, enable_data_api=True).validate()
-    aws = Sessions.from_profiles("consumer", "provider", None)
-    state = State(name="orders")
-    ctx = build_context(cfg, aws, state, lambda: password)
-    plan = plan_setup(ctx)
+    path = state_path_for("orders")
+    ctx, plan = plan_for(cfg, password, path)
+    aws = ctx.aws
 
     attempts: list[str] = []
     retry_attempts: list[int] = []
@@ -415,13 +413,7 @@ def test_throttled_create_key_is_retried_by_botocore_during_a_full_setup(world, 
     kms.meta.events.register("before-send.kms.CreateKey", throttle_first_attempt)
     kms.meta.events.register("after-call.kms.CreateKey", after_create_key)
 
-    path = state_path_for("orders")
-    state.accounts = {"consumer": ctx.consumer_account, "provider": ctx.provider_account}
-    state.config = {**cfg.to_json(), "key_deletion_days": cfg.key_deletion_days}
-    state.values.update({k: v for k, v in ctx.values.items() if v is not None})
-    state.values["cluster_engine_mode"] = ctx.cluster.engine_mode
-    runner = Runner(aws, state, path, sleep=lambda s: None)
-    runner.execute(plan)
+    runner = apply_setup(ctx, plan, path, sleep=lambda s: None)
 
     assert len(attempts) == 2  # throttled once, then retried by botocore (not by the runner: no Retry on CreateKey)
     assert retry_attempts == [1]
@@ -430,11 +422,7 @@ def test_throttled_create_key_is_retried_by_botocore_during_a_full_setup(world, 
 
     # AWS side: exactly one key tagged for the deployment (the throttled attempt created none), with its alias.
     pkms = world.provider.client("kms")
-    tagged = []
-    for k in pkms.list_keys()["Keys"]:
-        tags = {t["TagKey"]: t["TagValue"] for t in pkms.list_resource_tags(KeyId=k["KeyId"]).get("Tags", [])}
-        if tags.get(TAG_DEPLOYMENT) == "orders":
-            tagged.append(k["KeyId"])
+    tagged = [k["KeyId"] for k in customer_keys(world.provider) if k["Tags"].get(TAG_DEPLOYMENT) == "orders"]
     assert len(tagged) == 1
     meta = pkms.describe_key(KeyId="alias/xacct-orders")["KeyMetadata"]
     assert meta["KeyId"] == tagged[0] and meta["KeyState"] == "Enabled"

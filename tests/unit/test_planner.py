@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.helpers.accounts import CONSUMER, PROVIDER, REGION
 from xacct_dataapi import policies
 from xacct_dataapi.config import Config
 from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context
@@ -19,7 +20,6 @@ from xacct_dataapi.planner import plan_teardown
 from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.steps import STEPS, access_role, endpoint, kms_key
 
-CONSUMER, PROVIDER, REGION = "111111111111", "222222222222", "us-west-2"
 NAME = "orders"
 CLUSTER_ARN = f"arn:aws:rds:{REGION}:{PROVIDER}:cluster:orders-aurora"
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"

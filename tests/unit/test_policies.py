@@ -6,11 +6,9 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.helpers.accounts import CONSUMER, PROVIDER, REGION
 from xacct_dataapi import policies
 
-CONSUMER = "111111111111"
-PROVIDER = "222222222222"
-REGION = "us-west-2"
 CLUSTER_ARN = f"arn:aws:rds:{REGION}:{PROVIDER}:cluster:orders-aurora"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{PROVIDER}:secret:xacct-orders/db-credentials-AbC123"
 KEY_ARN = f"arn:aws:kms:{REGION}:{PROVIDER}:key/1234abcd-12ab-34cd-56ef-1234567890ab"

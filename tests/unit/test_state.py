@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.accounts import CONSUMER, PROVIDER, REGION
+from tests.helpers.pipeline import prepare_state
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.config import Config
 from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context
@@ -24,7 +26,6 @@ from xacct_dataapi.state import SCHEMA_VERSION, ResourceRow, State, load, locked
 from xacct_dataapi.steps import STEPS
 
 REPO = Path(__file__).resolve().parents[2]
-CONSUMER, PROVIDER, REGION = "111111111111", "222222222222", "us-west-2"
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_ARN = f"arn:aws:kms:{REGION}:{PROVIDER}:key/{KEY_ID}"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{PROVIDER}:secret:xacct-orders/db-credentials-AbC123"
@@ -270,8 +271,7 @@ def test_state_never_contains_the_password(tmp_path, monkeypatch):
     s = State(name="orders")
     ctx = fresh_context(aws, s)
     plan = Plan("setup", [st.make_plan(ctx, FRESH_FACTS[st.key]) for st in STEPS])
-    s.config = {**ctx.cfg.to_json(), "key_deletion_days": 7}
-    s.values.update({k: v for k, v in ctx.values.items() if v is not None})
+    prepare_state(ctx)
 
     saved_texts: list[str] = []
     real_save = state_mod.save

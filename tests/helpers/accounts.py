@@ -1,0 +1,18 @@
+"""The two simulated accounts, the region, and the names xacct gives the `default` deployment: defined once."""
+from __future__ import annotations
+
+CONSUMER = "111111111111"
+PROVIDER = "222222222222"
+REGION = "us-west-2"
+
+# The deployment `xacct setup` makes when no --name is given, and the names it gives its resources.
+DEPLOYMENT = "default"
+TAG = "xacct:deployment"
+STATE = ".xacct/default.json"
+SG_NAME = "xacct-default-rds-data-endpoint"
+SECRET_NAME = "xacct-default/db-credentials"
+ROLE_NAME = "xacct-default-data-api-access"
+ROLE_POLICY = "xacct-default-data-api"
+USER_NAME = "xacct-default-data-api-client"
+USER_POLICY = "xacct-default-assume-data-api-access"
+KEY_ALIAS = "alias/xacct-default"
