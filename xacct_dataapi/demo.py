@@ -61,6 +61,7 @@ class DemoResult:
 
 def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | None = None) -> DemoResult:
     from xacct_dataapi.sandbox import Sandbox, queue_statement_result, resources_in_accounts
+    from xacct_dataapi.sandbox.leftovers import left_by_deployment
 
     result = DemoResult()
     say = ui.note
@@ -106,6 +107,9 @@ def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | N
                     p.detail = f"{len(t.removed)} recorded resources removed"
                 with phase("nothing left behind") as p:
                     result.leftovers = resources_in_accounts(info)
+                    by_model = left_by_deployment(aws, cfg.name, info.consumer_account, info.provider_account)
+                    for account, found in by_model.items():
+                        result.leftovers.setdefault(account, []).extend(found)
                     p.ok = not any(result.leftovers.values())
                     p.detail = ("both accounts clean (the KMS key is scheduled for deletion, as AWS requires)"
                                 if p.ok else str(result.leftovers))

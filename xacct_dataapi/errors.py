@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 USAGE = 2
 AWS_FAILURE = 1
 INTERRUPTED = 130
+INTERNAL = 70  # EX_SOFTWARE (sysexits.h): a bug in xacct, never reported as an AWS failure
 
 
 class XacctError(Exception):

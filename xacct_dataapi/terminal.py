@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError
 from rich.console import Console
 
 from xacct_dataapi import render
-from xacct_dataapi.errors import AWS_FAILURE, INTERRUPTED, USAGE, Interrupted, UsageError, XacctError
+from xacct_dataapi.errors import AWS_FAILURE, INTERNAL, INTERRUPTED, USAGE, Interrupted, UsageError, XacctError
 from xacct_dataapi.models import Plan
 
 INTERRUPTED_MESSAGE = "Interrupted. Re-run the same command to resume; the state file records everything made so far."
@@ -111,6 +111,15 @@ def run_command(debug: bool, command: Callable[[], int | None]) -> None:
         if debug:
             raise
         raise typer.Exit(_report_failure(render.make_console(stderr=True), exc)) from None
+    except Exception as exc:
+        # Anything else is a bug in xacct: say so, with its own exit code, and no traceback (it could show
+        # values) unless --debug. The state file was saved after every call that landed.
+        if debug:
+            raise
+        render.error(render.make_console(stderr=True), XacctError(
+            f"Internal error (a bug in xacct): {type(exc).__name__}: {exc}.",
+            "The state file records everything made before it; re-run with --debug for the traceback and report it."))
+        raise typer.Exit(INTERNAL) from None
     if code:
         raise typer.Exit(code)
 

@@ -68,3 +68,22 @@ def test_a_failing_check_is_reported_with_its_own_step_number_and_title():
     cli._report_setup(ui, result, Path("state.json"))
     assert "Step 6 (Network ACLs allow HTTPS) failed: acl-1 denies tcp/443 inbound" in err.getvalue()
     assert "Step 8" not in err.getvalue()
+
+
+def test_an_internal_error_is_a_bug_with_its_own_exit_code_not_an_aws_failure(capsys):
+    import typer
+
+    from xacct_dataapi.errors import INTERNAL
+    from xacct_dataapi.terminal import run_command
+
+    def buggy():
+        raise AssertionError("internal error: the plan refers to ${key_arn}, which no earlier call produced")
+
+    with pytest.raises(typer.Exit) as info:
+        run_command(False, buggy)
+    assert info.value.exit_code == INTERNAL == 70
+    err = capsys.readouterr().err
+    assert "Internal error (a bug in xacct): AssertionError" in err and "--debug" in err
+    assert "Traceback" not in err
+    with pytest.raises(AssertionError):  # --debug shows the real traceback
+        run_command(True, buggy)

@@ -69,3 +69,16 @@ def resources_in_accounts(info: SandboxInfo) -> dict[str, list[str]]:
                     )
         out[label] = found
     return out
+
+
+def left_by_deployment(aws, name: str, consumer_account: str, provider_account: str) -> dict[str, list[str]]:
+    """What any registered step would still find of deployment `name` (each Step.discover, by name and tag).
+
+    The account-wide listing above knows today's resource kinds; this half reads the model, so a new step's
+    resources are checked without editing this module."""
+    from xacct_dataapi.discover import discover
+
+    out: dict[str, list[str]] = {"consumer": [], "provider": []}
+    for row in discover(aws, name, consumer_account, provider_account).resources:
+        out[row.account].append(f"{row.kind}/{row.id} (deployment {name})")
+    return out
