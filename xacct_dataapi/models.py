@@ -216,6 +216,7 @@ class Resource:
 class Action(str, enum.Enum):
     CREATE = "create"
     REPAIR = "repair"
+    REPLACE = "replace"  # something recorded is no longer what the configuration asks for: made anew, old deleted
     NOOP = "no-op"
     CHECK = "check"
     DELETE = "delete"

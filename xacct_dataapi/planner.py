@@ -14,7 +14,7 @@ from typing import Sequence
 from botocore.exceptions import BotoCoreError, ClientError
 
 from xacct_dataapi.errors import AwsError, error_message
-from xacct_dataapi.models import Action, Inspection, Plan, Step, StepPlan
+from xacct_dataapi.models import Action, Inspection, Plan, Ref, Step, StepPlan
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.steps import STEPS, step_for_kind
@@ -66,8 +66,46 @@ def inspect_all(ctx, steps: Sequence[Step] = STEPS) -> dict[str, dict]:
 
 def plan_setup(ctx, steps: Sequence[Step] = STEPS) -> Plan:
     facts = inspect_all(ctx, steps)
-    # Pure and ordered: planning may generate values (the external id) that later steps use.
-    return Plan("setup", [step.make_plan(ctx, facts[step.key]) for step in steps])
+    planned = []
+    for step in steps:  # pure and ordered: planning may generate values (the external id) that later steps use
+        sp = step.make_plan(ctx, facts[step.key])
+        replace_what_is_no_longer_desired(sp, step, ctx.state, ctx.values, steps)
+        planned.append(sp)
+    return Plan("setup", planned)
+
+
+def no_longer_desired(step_plan: StepPlan, step: Step, state: State, values: dict) -> list[ResourceRow]:
+    """Recorded rows of this step that its desired resources no longer name: an input changed (another VPC, another
+    consumer principal, another cluster), or the resource was replaced. A desired id still unknown (a Ref: it is
+    about to be made) names no recorded row."""
+    wanted = set()
+    for r in step_plan.desired:
+        rid = r.id
+        if isinstance(rid, Ref):
+            rid = values.get(rid.key)
+        if rid is not None:
+            wanted.add((r.kind, str(rid)))
+    return [row for row in state.resources if row.kind in step.kinds and (row.kind, row.id) not in wanted]
+
+
+def replace_what_is_no_longer_desired(step_plan: StepPlan, step: Step, state: State, values: dict,
+                                      steps: Sequence[Step]) -> None:
+    """Never forget what still exists: each recorded row no longer desired is deleted by the step's own teardown
+    (which looks it up by its own id, and counts "already gone" as done) after the step has made its replacement.
+    Only then is the row forgotten, so a crash at any point leaves it recorded and a re-run finishes the job."""
+    old = no_longer_desired(step_plan, step, state, values)
+    if not old:
+        return
+    ordered = [row for row in teardown_order(state, steps) if row in old]
+    for row in ordered:
+        step_plan.calls.extend(step.teardown(row, state))
+    what = ", ".join(f"{row.kind.replace('_', ' ')} {row.id}" for row in ordered)
+    note = f"replaces {what} (no longer what the configuration asks for; deleted after the new one is made)"
+    if step_plan.action is Action.NOOP:
+        step_plan.action, step_plan.reason = Action.REPAIR, note
+    else:
+        step_plan.action = Action.REPLACE
+        step_plan.reason = f"{step_plan.reason}; {note}" if step_plan.reason else note
 
 
 def teardown_order(state: State, steps: Sequence[Step] = STEPS) -> list[ResourceRow]:

@@ -230,12 +230,8 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
                 step.problems.append(f"endpoint {ep_id} is {ep.get('State')}")
             step.calls.append(WaitFor(Account.CONSUMER, wait=_available(ep_id),
                                       description=f"wait for endpoint {ep_id} to become available"))
-    live = {sg["GroupId"] if sg else None, ep["VpcEndpointId"] if ep else None}
-    for row in ctx.state.resources:
-        if row.kind in KINDS and row.id not in live:
-            # Deleted by hand (it is being recreated, or it is gone): stop tracking the old id.
-            step.calls.insert(0, Bookkeeping(Account.CONSUMER, forget=(row.kind, row.id),
-                                             description=f"forget {row.kind.replace('_', ' ')} {row.id} (no longer exists)"))
+    # A recorded group or endpoint that is not the one kept here (another VPC, or deleted by hand) is not forgotten
+    # here: the planner replaces it (its teardown, which looks it up by its own id) after this step's calls.
     if step.calls:
         step.action = Action.CREATE if (sg is None and ep is None) else Action.REPAIR
         step.reason = "; ".join(reasons)

@@ -1,0 +1,87 @@
+"""Living with a deployment after its first setup (issue: changes converge without orphans, truthful status and
+teardown): through the CLI in-process against moto, asserting on what exists in AWS afterwards."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.helpers.accounts import STATE
+from tests.helpers.inventory import assert_nothing_left, live_endpoints, xacct_security_groups
+from xacct_dataapi.cli import cli
+
+pytestmark = pytest.mark.usefixtures("fast_aws")
+
+
+def invoke(args):
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+def second_vpc(world) -> tuple[str, tuple[str, ...]]:
+    ec2 = world.consumer.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnets = tuple(ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{i}.0/24", AvailabilityZone=f"us-west-2{az}")
+                    ["Subnet"]["SubnetId"] for i, az in ((1, "a"), (2, "b")))
+    return vpc, subnets
+
+
+def with_vpc(args: list[str], vpc: str, subnets: tuple[str, ...]) -> list[str]:
+    args = list(args)
+    args[args.index("--vpc") + 1] = vpc
+    args[args.index("--subnets") + 1] = ",".join(subnets)
+    return args
+
+
+def test_changing_the_vpc_replaces_the_endpoint_and_leaves_nothing_behind(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    (old_sg,) = xacct_security_groups(world.consumer, world.vpc_id)
+    (old_ep,) = live_endpoints(world.consumer, world.vpc_id)
+    vpc_b, subnets_b = second_vpc(world)
+    moved = with_vpc(world.setup_args("--enable-data-api", "--yes"), vpc_b, subnets_b)
+
+    res = invoke([*moved, "--dry-run", "--output", "json"])
+    assert res.exit_code == 0, res.output
+    (step7,) = [s for s in json.loads(res.stdout)["steps"] if s["number"] == 7]
+    assert step7["action"] == "replace"
+    assert old_ep["VpcEndpointId"] in step7["reason"] and old_sg["GroupId"] in step7["reason"]
+    assert [c["call"] for c in step7["calls"]][-2:] == ["ec2:delete_vpc_endpoint_and_wait",
+                                                        "ec2:delete_security_group_when_released"]
+
+    res = invoke(moved)
+    assert res.exit_code == 0, res.output
+    # The old VPC is empty again; the new one has exactly xacct's group and endpoint, and the state records those.
+    assert xacct_security_groups(world.consumer, world.vpc_id) == []
+    assert live_endpoints(world.consumer, world.vpc_id) == []
+    (new_sg,) = xacct_security_groups(world.consumer, vpc_b)
+    (new_ep,) = live_endpoints(world.consumer, vpc_b)
+    recorded = {(r["kind"], r["id"]) for r in json.loads(Path(STATE).read_text())["resources"]}
+    assert ("security_group", new_sg["GroupId"]) in recorded and ("vpc_endpoint", new_ep["VpcEndpointId"]) in recorded
+    assert ("security_group", old_sg["GroupId"]) not in recorded and ("vpc_endpoint", old_ep["VpcEndpointId"]) not in recorded
+
+    assert invoke(moved).exit_code == 0  # converged: a re-run is a no-op
+    res = invoke(["teardown", "--yes"])
+    assert res.exit_code == 0, res.output
+    assert xacct_security_groups(world.consumer, vpc_b) == [] and live_endpoints(world.consumer, vpc_b) == []
+    assert_nothing_left(world)
+
+
+def test_an_endpoint_deleted_by_hand_is_looked_up_by_id_then_forgotten_and_recreated(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    (old_ep,) = live_endpoints(world.consumer, world.vpc_id)
+    world.consumer.client("ec2").delete_vpc_endpoints(VpcEndpointIds=[old_ep["VpcEndpointId"]])
+
+    res = invoke(["status", "--output", "json"])
+    assert res.exit_code == 1
+    (step7,) = [s for s in json.loads(res.stdout)["steps"] if s["number"] == 7]
+    assert step7["status"] == "missing"
+
+    res = invoke(world.setup_args("--enable-data-api", "--yes"))
+    assert res.exit_code == 0, res.output
+    (new_ep,) = live_endpoints(world.consumer, world.vpc_id)
+    assert new_ep["VpcEndpointId"] != old_ep["VpcEndpointId"]
+    recorded = [r["id"] for r in json.loads(Path(STATE).read_text())["resources"] if r["kind"] == "vpc_endpoint"]
+    assert recorded == [new_ep["VpcEndpointId"]]
