@@ -85,3 +85,32 @@ def test_an_endpoint_deleted_by_hand_is_looked_up_by_id_then_forgotten_and_recre
     assert new_ep["VpcEndpointId"] != old_ep["VpcEndpointId"]
     recorded = [r["id"] for r in json.loads(Path(STATE).read_text())["resources"] if r["kind"] == "vpc_endpoint"]
     assert recorded == [new_ep["VpcEndpointId"]]
+
+
+def test_teardown_reports_what_was_already_gone_separately_from_what_it_deleted(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    iam, sm = world.provider.client("iam"), world.provider.client("secretsmanager")
+    role = "xacct-default-data-api-access"
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=role, PolicyName=name)
+    iam.delete_role(RoleName=role)
+    sm.delete_secret(SecretId="xacct-default/db-credentials", ForceDeleteWithoutRecovery=True)
+
+    res = invoke(["teardown", "--yes", "--output", "json"])
+    assert res.exit_code == 0, res.output
+    outcome = {(r["kind"], r["id"]): r["outcome"] for r in json.loads(res.stdout)["result"]["removed"]}
+    assert outcome[("iam_role", role)] == "already gone"
+    assert outcome[("iam_role_policy", f"{role}/xacct-default-data-api")] == "already gone"
+    assert outcome[("secret", "xacct-default/db-credentials")] == "already gone"
+    assert outcome[("kms_key_policy", next(k for kind, k in outcome if kind == "kms_key"))] == "went with its resource"
+    deleted = [k for k, o in outcome.items() if o == "deleted"]
+    assert ("vpc_endpoint", live_or_recorded_endpoint(outcome)) in deleted and len(deleted) == 7
+    assert_nothing_left(world)
+
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    res = invoke(["teardown", "--yes"])
+    assert "already gone" not in res.output and "deleted" in res.output, res.output
+
+
+def live_or_recorded_endpoint(outcome: dict) -> str:
+    return next(i for kind, i in outcome if kind == "vpc_endpoint")

@@ -203,6 +203,25 @@ def _discover_for_teardown(state_path: Path, consumer_profile, provider_profile,
     return state
 
 
+def _removal(row, item, changed: bool) -> dict:
+    """What became of one recorded row: deleted now, already gone (a lookup by its id found nothing), or only
+    forgotten (an adopted principal left in place, a policy that went with its resource)."""
+    if item.changes_aws:
+        outcome = "deleted" if changed else "already gone"
+    else:
+        outcome = "left in place" if not row.created else "went with its resource"
+    return {"kind": row.kind, "id": row.id, "account": row.account, "created": row.created, "outcome": outcome}
+
+
+def removal_summary(removed: list[dict]) -> str:
+    """e.g. "9 deleted, 2 already gone, 1 went with its resource": only real deletions count as deleted."""
+    counts: dict[str, int] = {}
+    for r in removed:
+        counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+    order = ("deleted", "already gone", "went with its resource", "left in place")
+    return ", ".join(f"{counts[o]} {o}" for o in order if counts.get(o)) or "nothing"
+
+
 @dataclass
 class TeardownResult:
     plan: Plan
@@ -241,7 +260,7 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
         if discovered:
             for step in plan.steps:
                 step.reason = "found in AWS by name and xacct:deployment tag (no state file)"
-        removed = [{"kind": r.kind, "id": r.id, "account": r.account, "created": r.created} for r in teardown_order(state)]
+        recorded = {(r.kind, r.id): r for r in teardown_order(state)}
         plan_doc = render.plan_json(plan, {"name": state.name, "region": state.region, "accounts": state.accounts,
                                            "state_file": str(state_path)})
         table = render.plan_table(plan, f"xacct teardown plan — deployment {state.name!r}, consumer "
@@ -259,10 +278,13 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
                 raise UsageError("Aborted: nothing was changed.", "Re-run and answer yes, or pass --yes.")
             started = time.monotonic()
             runner = Runner(aws, state, state_path, ui.progress(), wait_timeout=wait_timeout)
-            runner.execute(plan)
+            try:
+                runner.execute(plan)
+            finally:
+                removed = [_removal(recorded[item.forget], item, changed) for item, changed in runner.forgotten]
             calls, notes = runner.calls_made, runner.notes
         else:
-            calls, notes = [], []
+            calls, notes, removed = [], [], []
         if state.resources:
             state_mod.save(state, state_path)
             raise AwsError(f"Teardown left {len(state.resources)} resource(s) recorded in {state_path}.",

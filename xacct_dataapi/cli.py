@@ -174,7 +174,7 @@ def teardown(
             "removed": result.removed, "calls_made": result.calls_made, "seconds": round(result.seconds, 2),
             "notes": result.notes}})
     elif result.plan.steps:
-        ui.note(f"Removed {len(result.removed)} recorded resource(s) in {result.seconds:.1f}s.")
+        ui.note(f"Teardown finished in {result.seconds:.1f}s: {usecases.removal_summary(result.removed)}.")
         for note in result.notes:
             ui.note(note)
 

@@ -104,7 +104,7 @@ def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | N
                     p.detail = f"{v.principal} → {v.role_arn.split('/')[-1]}: {v.records}"
                 with phase("teardown") as p:
                     t = app.teardown(state_path, quiet)
-                    p.detail = f"{len(t.removed)} recorded resources removed"
+                    p.detail = app.removal_summary(t.removed)
                 with phase("nothing left behind") as p:
                     result.leftovers = resources_in_accounts(info)
                     by_model = left_by_deployment(aws, cfg.name, info.consumer_account, info.provider_account)

@@ -16,7 +16,8 @@ class Reporter:
 
     def step_started(self, step: StepPlan) -> None: ...
 
-    def call_done(self, step: StepPlan, call: PlanItem) -> None: ...
+    def call_done(self, step: StepPlan, call: PlanItem, changed: bool = True) -> None:
+        """`changed` is False when the item found nothing to do (already done, or already gone)."""
 
     def waiting(self, what: str) -> None: ...
 

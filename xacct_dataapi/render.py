@@ -117,10 +117,13 @@ class ProgressReporter(Reporter):
             self._status = self.console.status("working")
             self._status.start()
 
-    def call_done(self, step: StepPlan, call: PlanItem) -> None:
+    def call_done(self, step: StepPlan, call: PlanItem, changed: bool = True) -> None:
         if self._status is not None:
             self._status.update("working")
-        self.console.print(f"    ✓ {call.description}")
+        if changed or not call.changes_aws:
+            self.console.print(f"    ✓ {call.description}")
+        else:
+            self.console.print(f"    · {call.description}: nothing to do (already done or already gone)")
 
     def waiting(self, what: str) -> None:
         if self._status is not None:

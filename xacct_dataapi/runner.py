@@ -50,6 +50,7 @@ class Runner:
         self.timing = Timing(clock=clock, sleep=sleep, on_wait=self._on_wait)
         self.calls_made: list[str] = []  # "service.method" of every AWS call that changed something
         self.notes: list[str] = []  # things the operator should know (e.g. what was deliberately left)
+        self.forgotten: list[tuple[PlanItem, bool]] = []  # (item, whether it changed AWS) for each row it forgot
         self._interrupt = threading.Event()
         self._deferred: list[tuple[StepPlan, PlanItem]] = []
 
@@ -60,8 +61,8 @@ class Runner:
                 self.reporter.step_started(step)
                 for item in step.calls:
                     self._check_interrupt(step)
-                    self._run(step, item)
-                    self.reporter.call_done(step, item)
+                    changed = self._run(step, item)
+                    self.reporter.call_done(step, item, changed)
                 self.reporter.step_done(step)
             for step, item in self._deferred:
                 self._check_interrupt(step)
@@ -87,16 +88,20 @@ class Runner:
     def resolve(self, value: Any) -> Any:
         return resolve_value(value, self.state.values)
 
-    def _run(self, step: StepPlan, item: PlanItem) -> None:
+    def _run(self, step: StepPlan, item: PlanItem) -> bool:  # False: it found it already done, or already gone
         # Values the item's parameters name (a new external id) are recorded before it runs, never after.
         self.state.values.update(item.store)
         response = self._guarded(step, item, lambda: self._perform(item))
         self._record(step, item, response)
-        if item.wait is not None and NOTHING_CHANGED not in response:
+        changed = NOTHING_CHANGED not in response
+        if item.forget is not None:
+            self.forgotten.append((item, item.changes_aws and changed))
+        if item.wait is not None and changed:
             if item.wait.deferred:
                 self._deferred.append((step, item))
             else:
                 self._guarded(step, item, lambda: self._settle(item))
+        return changed
 
     def _guarded(self, step: StepPlan, item: PlanItem, fn: Callable[[], Any]) -> Any:
         try:

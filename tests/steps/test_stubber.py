@@ -216,7 +216,7 @@ def test_secret_policy_invalid_principal_is_retried_with_growing_delays_then_suc
     step = secret_policy_step(aws, state)
     clock = FakeClock()
     waited: list[str] = []
-    reporter = SimpleNamespace(step_started=lambda s: None, call_done=lambda s, c: None, step_done=lambda s: None,
+    reporter = SimpleNamespace(step_started=lambda s: None, call_done=lambda s, c, changed=True: None, step_done=lambda s: None,
                                waiting=waited.append)
     runner = Runner(aws, state, state_path, reporter, sleep=clock.sleep, clock=clock)
     runner.execute(Plan("setup", [step]))
@@ -429,3 +429,19 @@ def test_throttled_create_key_is_retried_by_botocore_during_a_full_setup(fast_aw
     saved = state_mod.load(path)
     assert saved.find("kms_key", tagged[0]).arn == meta["Arn"]
     assert saved.last_error is None
+
+
+def test_secret_teardown_looks_the_secret_up_first_because_force_delete_never_says_not_found(state_path):
+    """DeleteSecret(ForceDeleteWithoutRecovery) succeeds for a secret that does not exist (AWS API reference), so
+    "already gone" is told by DescribeSecret, and no DeleteSecret is sent for it."""
+    state = State(name="orders", resources=[ResourceRow(3, "secret", "xacct-orders/db-credentials", "provider",
+                                                        arn=SECRET_ARN)])
+    aws = FakeSessions()
+    sm = aws.stub(Account.PROVIDER, "secretsmanager")
+    sm.add_client_error("describe_secret", "ResourceNotFoundException", expected_params={"SecretId": SECRET_ARN})
+    runner = Runner(aws, state, state_path, sleep=lambda s: None)
+    runner.execute(plan_teardown(state))
+    aws.assert_all_consumed()
+    assert runner.calls_made == [] and state.resources == []
+    assert [(item.label, changed) for item, changed in runner.forgotten] == [
+        ("secretsmanager:delete_secret_unless_gone", False)]

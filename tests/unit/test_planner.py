@@ -70,7 +70,7 @@ FULL_TEARDOWN = [
     "forget",                     # secret policy: goes with the secret
     "iam:delete_role_policy",
     "iam:delete_role_with_policies",
-    "secretsmanager:delete_secret",
+    "secretsmanager:delete_secret_unless_gone",
     "forget",                     # key policy: goes with the key
     "iam:delete_user_policy",
     "iam:delete_user_with_dependents",
@@ -124,16 +124,15 @@ def test_teardown_of_a_provisioned_cluster_uses_disable_http_endpoint_and_the_ke
 
 
 def test_secret_deletion_is_forced_by_default():
-    (call,) = [c for c in plan_teardown(full_state()).calls if c.label == "secretsmanager:delete_secret"]
+    (call,) = [c for c in plan_teardown(full_state()).calls if c.label == "secretsmanager:delete_secret_unless_gone"]
     assert call.params == {"SecretId": SECRET_ARN, "ForceDeleteWithoutRecovery": True}
-    assert "ResourceNotFoundException" in call.ok_codes
     s = full_state(secret_recovery_days=None)  # what `teardown` stores without --secret-recovery-days
-    (call,) = [c for c in plan_teardown(s).calls if c.label == "secretsmanager:delete_secret"]
+    (call,) = [c for c in plan_teardown(s).calls if c.label == "secretsmanager:delete_secret_unless_gone"]
     assert call.params == {"SecretId": SECRET_ARN, "ForceDeleteWithoutRecovery": True}
 
 
 def test_secret_deletion_uses_the_recovery_window_when_set():
-    (call,) = [c for c in plan_teardown(full_state(secret_recovery_days=14)).calls if c.label == "secretsmanager:delete_secret"]
+    (call,) = [c for c in plan_teardown(full_state(secret_recovery_days=14)).calls if c.label == "secretsmanager:delete_secret_unless_gone"]
     assert call.params == {"SecretId": SECRET_ARN, "RecoveryWindowInDays": 14}
     assert "ForceDeleteWithoutRecovery" not in call.params
 

@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 from xacct_dataapi import policies
 from xacct_dataapi.config import TAG_DEPLOYMENT
 from xacct_dataapi.errors import UsageError, error_code
-from xacct_dataapi.models import Account, Action, Bookkeeping, Call, StepPlan
+from xacct_dataapi.models import NOTHING_CHANGED, Account, Action, Bookkeeping, Call, StepPlan
 from xacct_dataapi.state import ResourceRow
 
 INVALID_PRINCIPAL = ("MalformedPolicyDocumentException", "MalformedPolicyDocument", "InvalidParameterValue")
@@ -101,6 +101,7 @@ def delete_iam_principal(ops, RoleName: str | None = None, UserName: str | None 
     except ClientError as exc:
         if error_code(exc) != "NoSuchEntity":
             raise
+        return {NOTHING_CHANGED: "already gone"}
     return {}
 
 

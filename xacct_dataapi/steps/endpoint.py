@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi.errors import UsageError, error_code
 from xacct_dataapi.models import (
-    Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Ref, Resource, Step, StepPlan, Wait,
+    NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Ref, Resource, Step, StepPlan, Wait,
     WaitFor,
 )
 from xacct_dataapi.state import ResourceRow
@@ -266,7 +266,7 @@ def delete_endpoint(ops, VpcEndpointId: str) -> dict:
             raise
 
     if current() == "deleted":
-        return {}
+        return {NOTHING_CHANGED: "already gone"}
     result = ops.call("ec2", "delete_vpc_endpoints", VpcEndpointIds=[VpcEndpointId])
     for failure in result.get("Unsuccessful", []):
         err = failure.get("Error", {})
@@ -286,11 +286,14 @@ def delete_security_group(ops, GroupId: str) -> dict:
         left = ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [GroupId]}])
         return not left.get("NetworkInterfaces")
 
+    outcome: dict = {}
+
     def deleted() -> bool:
         try:
             ops.call("ec2", "delete_security_group", GroupId=GroupId)
         except ClientError as exc:
             if error_code(exc) == "InvalidGroup.NotFound":
+                outcome[NOTHING_CHANGED] = "already gone"
                 return True
             if error_code(exc) == "DependencyViolation":
                 return False
@@ -300,7 +303,7 @@ def delete_security_group(ops, GroupId: str) -> dict:
     ops.wait_until(f"the network interfaces using security group {GroupId} to disappear", interfaces_gone)
     ops.wait_until(f"security group {GroupId} to be released by the endpoint's network interfaces "
                    "(DependencyViolation)", deleted)
-    return {}
+    return outcome
 
 
 def teardown(row, state) -> list:

@@ -11,7 +11,7 @@ from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.config import TAG_DEPLOYMENT
 from xacct_dataapi.models import (
-    Account, Action, Bookkeeping, Call, Inspection, Operation, Record, Ref, Resource, Step, StepPlan,
+    NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, Operation, Record, Ref, Resource, Step, StepPlan,
 )
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import kms_tags, not_ours, owned, tag_dict
@@ -125,10 +125,10 @@ def schedule_key_deletion(ops, KeyId: str, PendingWindowInDays: int) -> dict:
         ops.call("kms", "schedule_key_deletion", KeyId=KeyId, PendingWindowInDays=PendingWindowInDays)
     except ClientError as exc:
         if error_code(exc) == "NotFoundException":
-            return {}
+            return {NOTHING_CHANGED: "already gone"}
         if error_code(exc) == "KMSInvalidStateException" and \
                 ops.client("kms").describe_key(KeyId=KeyId)["KeyMetadata"].get("KeyState") == "PendingDeletion":
-            return {}
+            return {NOTHING_CHANGED: "already pending deletion"}
         raise
     return {}
 
