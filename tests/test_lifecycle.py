@@ -114,3 +114,18 @@ def test_teardown_reports_what_was_already_gone_separately_from_what_it_deleted(
 
 def live_or_recorded_endpoint(outcome: dict) -> str:
     return next(i for kind, i in outcome if kind == "vpc_endpoint")
+
+
+@pytest.mark.parametrize("command", ["setup", "teardown"])
+def test_answering_no_is_a_declined_plan_exit_1_not_a_usage_error(world, password, monkeypatch, command):
+    if command == "teardown":
+        assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    monkeypatch.setattr("xacct_dataapi.terminal.stdin_is_terminal", lambda: True)
+    args = world.setup_args("--enable-data-api") if command == "setup" else ["teardown"]
+    res = CliRunner().invoke(cli, args, input="n\n", catch_exceptions=False)
+    assert res.exit_code == 1, res.output
+    assert "Declined: nothing was changed." in res.output
+    if command == "setup":
+        assert world.provider.client("kms").list_keys()["Keys"] == []
+    else:
+        assert world.provider.client("iam").list_roles()["Roles"] != []

@@ -13,7 +13,7 @@ from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.config import Config, state_path_for, validate_name
 from xacct_dataapi.context import build_context, check_accounts
-from xacct_dataapi.errors import AwsError, StateError, UsageError
+from xacct_dataapi.errors import AwsError, Declined, StateError, UsageError
 from xacct_dataapi.models import Action, Plan, Sensitive
 from xacct_dataapi.planner import plan_setup, plan_teardown, teardown_order
 from xacct_dataapi.runner import Runner
@@ -134,7 +134,7 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
         if needs_password(plan):
             password()  # ask (or fail) before confirming, so nothing is half-done for want of it
         if not ui.confirm("Apply this plan?"):
-            raise UsageError("Aborted: nothing was changed.", "Re-run and answer yes, or pass --yes.")
+            raise Declined("Declined: nothing was changed.", "Re-run and answer yes, or pass --yes.")
     record_deployment(ctx)
     started = time.monotonic()  # report the time spent applying, not the time at the prompts
     runner = Runner(aws, state, state_path, ui.progress(), wait_timeout=wait_timeout)
@@ -275,7 +275,7 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
             aws = _sessions_for(state, consumer_profile, provider_profile, region)
             check_accounts(aws, state)
             if not ui.confirm("Delete these resources?"):
-                raise UsageError("Aborted: nothing was changed.", "Re-run and answer yes, or pass --yes.")
+                raise Declined("Declined: nothing was changed.", "Re-run and answer yes, or pass --yes.")
             started = time.monotonic()
             runner = Runner(aws, state, state_path, ui.progress(), wait_timeout=wait_timeout)
             try:

@@ -62,6 +62,13 @@ class WaitTimeout(AwsError):
     pass
 
 
+class Declined(XacctError):
+    """The operator answered no to the plan. Nothing was changed; exit 1 like any run that did not do its job
+    (2 is reserved for bad usage)."""
+
+    exit_code = AWS_FAILURE
+
+
 class Interrupted(XacctError):
     exit_code = INTERRUPTED
 

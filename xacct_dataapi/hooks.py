@@ -1,7 +1,11 @@
-"""The executor's two seams: what the UI hears from it (Reporter) and what a step's composite Operation may
-use (OperationContext). Steps and the UI depend on these, never on the executor itself."""
+"""The executor's seams: what the UI hears from it (Reporter), what a step's composite Operation may use
+(OperationContext), and how Ctrl-C reaches it (deferred_sigint). Steps and the UI depend on these, never on
+the executor itself."""
 from __future__ import annotations
 
+import signal
+import threading
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable
 
 from xacct_dataapi.models import Account, PlanItem, StepPlan
@@ -44,3 +48,16 @@ class OperationContext:
     def note(self, text: str) -> None:
         self.runner.notes.append(text)
         self.runner.reporter.waiting(text)
+
+
+@contextmanager
+def deferred_sigint(requested: threading.Event):
+    """Ctrl-C sets `requested` instead of raising, so the executor stops between calls, never inside one."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: requested.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

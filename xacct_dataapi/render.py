@@ -138,8 +138,11 @@ class ProgressReporter(Reporter):
 def status_table(report: dict) -> Table:
     not_done = [s for s in report["steps"] if s["status"] != "done"]
     caption = ("All eight steps are done." if not not_done else
-               f"{len(not_done)} step(s) not done: `xacct setup` (same flags) creates or repairs them; "
-               "`xacct setup --dry-run` shows how.")
+               f"{len(not_done)} step(s) not done: `xacct setup --name {report['name']}` creates or repairs them; "
+               "add --dry-run to see how.")
+    if (report.get("last_error") or {}).get("during") == "teardown":
+        caption = (f"A teardown was interrupted: `xacct teardown --name {report['name']}` finishes it "
+                   "(the state still records what is left).")
     table = Table(caption=caption, caption_justify="left", title=f"xacct deployment {report['name']!r} — consumer {report['accounts'].get('consumer')} / "
                         f"provider {report['accounts'].get('provider')} / {report.get('region')}", title_justify="left")
     table.add_column("#", justify="right")

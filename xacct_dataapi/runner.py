@@ -8,10 +8,8 @@ deferred: the item in flight finishes and is recorded, then the run stops (exit 
 """
 from __future__ import annotations
 
-import signal
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,24 +18,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.errors import Interrupted, StepFailed, XacctError, error_code, error_message
-from xacct_dataapi.hooks import OperationContext, Reporter
+from xacct_dataapi.hooks import OperationContext, Reporter, deferred_sigint
 from xacct_dataapi.models import NOTHING_CHANGED, Call, Operation, Plan, PlanItem, StepPlan, dig, resolve_value
 from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.waiting import Timing, retry_when, wait_until
 
 AWS_FAILURES = (ClientError, BotoCoreError, XacctError)  # XacctError: a wait that timed out or hit a bad state
-
-
-@contextmanager
-def deferred_sigint(requested: threading.Event):
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: requested.set())
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class Runner:
@@ -52,10 +38,10 @@ class Runner:
         self.notes: list[str] = []  # things the operator should know (e.g. what was deliberately left)
         self.forgotten: list[tuple[PlanItem, bool]] = []  # (item, whether it changed AWS) for each row it forgot
         self._interrupt = threading.Event()
-        self._deferred: list[tuple[StepPlan, PlanItem]] = []
 
     def execute(self, plan: Plan) -> None:
-        self._deferred = []
+        self._deferred: list[tuple[StepPlan, PlanItem]] = []
+        self._kind = plan.kind  # "setup" or "teardown": what an interrupted run tells the operator to re-run
         with deferred_sigint(self._interrupt):
             for step in (s for s in plan.steps if s.calls):
                 self.reporter.step_started(step)
@@ -71,22 +57,23 @@ class Runner:
 
     def _check_interrupt(self, step: StepPlan | None) -> None:
         if self._interrupt.is_set():
-            self.state.last_error = {"step": step.number if step else None, "message": "interrupted"}
+            self.state.last_error = {"step": step.number if step else None, "message": "interrupted", "during": self._kind}
             self.save()
-            raise Interrupted("Interrupted: the call in flight finished and everything made so far is recorded in "
-                              f"{self.state_path}.", "Run the same command again to resume.")
+            kept = "everything not yet deleted" if self._kind == "teardown" else "everything made so far"
+            raise Interrupted(f"Interrupted: the call in flight finished and {kept} is recorded in {self.state_path}.",
+                              f"Run `xacct {self._kind}` again with the same --name or --state to finish.")
 
     def _on_wait(self, what: str, elapsed: float) -> None:
         # A wait stops on Ctrl-C without treating its operation as done: an unconfirmed delete keeps its row.
         self._check_interrupt(None)
         self.reporter.waiting(what)
 
+    def _resolve(self, value: Any) -> Any:
+        return resolve_value(value, self.state.values)
+
     def save(self) -> None:
         if self.state_path is not None:
             state_mod.save(self.state, self.state_path)
-
-    def resolve(self, value: Any) -> Any:
-        return resolve_value(value, self.state.values)
 
     def _run(self, step: StepPlan, item: PlanItem) -> bool:  # False: it found it already done, or already gone
         # Values the item's parameters name (a new external id) are recorded before it runs, never after.
@@ -115,7 +102,7 @@ class Runner:
             raise StepFailed(step.number, step.title, item.label, exc) from exc
 
     def _perform(self, item: PlanItem) -> dict:
-        params = self.resolve(item.params)
+        params = self._resolve(item.params)
         if isinstance(item, Operation):
             return item.run(OperationContext(self, item.account), **params) or {}
         if not isinstance(item, Call):
@@ -141,7 +128,7 @@ class Runner:
     def _settle(self, item: PlanItem) -> None:
         wait = item.wait
         read = getattr(self.aws.client(wait.account, wait.service), wait.method)
-        params = self.resolve(wait.params)
+        params = self._resolve(wait.params)
         wait_until(lambda: (None, wait.state(read(**params))), pending=wait.pending, target=wait.target,
                    timeout=self.wait_timeout, what=wait.what, timing=self.timing)
 
@@ -151,9 +138,9 @@ class Runner:
         if item.record is not None:
             r = item.record
             self.state.record(ResourceRow(
-                step=step.number, kind=r.kind, id=str(self.resolve(r.id)), account=item.account.value,
-                arn=self.resolve(r.arn) if r.arn is not None else None,
-                name=self.resolve(r.name) if r.name is not None else None, created=r.created))
+                step=step.number, kind=r.kind, id=str(self._resolve(r.id)), account=item.account.value,
+                arn=self._resolve(r.arn) if r.arn is not None else None,
+                name=self._resolve(r.name) if r.name is not None else None, created=r.created))
         if item.forget is not None:
             self.state.forget(*item.forget)
         self.save()

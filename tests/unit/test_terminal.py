@@ -87,3 +87,16 @@ def test_an_internal_error_is_a_bug_with_its_own_exit_code_not_an_aws_failure(ca
     assert "Traceback" not in err
     with pytest.raises(AssertionError):  # --debug shows the real traceback
         run_command(True, buggy)
+
+
+def test_status_after_an_interrupted_teardown_points_to_teardown_not_setup():
+    from xacct_dataapi import render
+
+    step = {"number": 7, "key": "endpoint", "title": "Endpoint", "status": "missing", "reason": "", "detail": [],
+            "resources": []}
+    report = {"name": "orders", "region": "us-west-2", "accounts": {"consumer": "1", "provider": "2"}, "data_api": "on",
+              "steps": [step], "last_error": {"step": 7, "message": "interrupted", "during": "teardown"}}
+    console = Console(record=True, width=100)
+    console.print(render.status_table(report))
+    text = console.export_text()
+    assert "xacct teardown --name orders" in text and "xacct setup" not in text
