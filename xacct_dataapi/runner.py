@@ -61,7 +61,7 @@ class Runner:
             self.save()
             kept = "everything not yet deleted" if self._kind == "teardown" else "everything made so far"
             raise Interrupted(f"Interrupted: the call in flight finished and {kept} is recorded in {self.state_path}.",
-                              f"Run `xacct {self._kind}` again with the same --name or --state to finish.")
+                              f"Run the same command again (`xacct {self._kind}`, same --name or --state) to resume.")
 
     def _on_wait(self, what: str, elapsed: float) -> None:
         # A wait stops on Ctrl-C without treating its operation as done: an unconfirmed delete keeps its row.
