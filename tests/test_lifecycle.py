@@ -129,3 +129,22 @@ def test_answering_no_is_a_declined_plan_exit_1_not_a_usage_error(world, passwor
         assert world.provider.client("kms").list_keys()["Keys"] == []
     else:
         assert world.provider.client("iam").list_roles()["Roles"] != []
+
+
+def test_status_with_the_recorded_vpc_deleted_reports_step_7_missing_and_exits_1(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    ec2 = world.consumer.client("ec2")
+    for ep in live_endpoints(world.consumer, world.vpc_id):
+        ec2.delete_vpc_endpoints(VpcEndpointIds=[ep["VpcEndpointId"]])
+    for sg in xacct_security_groups(world.consumer, world.vpc_id):
+        ec2.delete_security_group(GroupId=sg["GroupId"])
+    for subnet in world.subnet_ids:
+        ec2.delete_subnet(SubnetId=subnet)
+    ec2.delete_vpc(VpcId=world.vpc_id)
+
+    res = invoke(["status", "--output", "json"])
+    assert res.exit_code == 1, res.output  # drift, not bad usage (was exit 2: "--vpc ...: no such VPC")
+    steps = {s["number"]: s for s in json.loads(res.stdout)["steps"]}
+    assert steps[7]["status"] == "missing" and world.vpc_id in steps[7]["reason"]
+    assert steps[8]["status"] == "failed" and world.vpc_id in " ".join(steps[8]["detail"])
+    assert [steps[n]["status"] for n in range(1, 7)] == ["done"] * 6

@@ -178,7 +178,7 @@ def status(state_path: Path, consumer_profile: str | None = None, provider_profi
     # The state's own name is authoritative: it is the name the resources were made under.
     cfg = Config.from_json({**state.config, "name": state.name}, consumer_profile=aws.consumer_profile,
                            provider_profile=aws.provider_profile, region=aws.region)
-    ctx = build_context(cfg, aws, state, no_password, check_data_api=False)
+    ctx = build_context(cfg, aws, state, no_password, check_data_api=False, recorded=True)
     plan = plan_setup(ctx)
     report = status_report(plan, state)
     report["state_file"] = str(state_path)

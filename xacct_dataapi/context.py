@@ -52,10 +52,11 @@ class Context:
     consumer_account: str
     provider_account: str
     cluster: Cluster
-    vpc_cidr: str
+    vpc_cidr: str | None  # None only when the recorded VPC is gone (status)
     principal: ConsumerPrincipal
     password: Callable[[], str] = field(default=lambda: "")
     values: dict[str, Any] = field(default_factory=dict)  # known values: state + what inspect found
+    gone: list[str] = field(default_factory=list)  # recorded inputs (the VPC, a subnet) that no longer exist
 
     @property
     def region(self) -> str:
@@ -284,7 +285,9 @@ def partition_for_region(region: str) -> str:
 
 
 def build_context(cfg: Config, aws: Sessions, state: State, password: Callable[[], str], *,
-                  check_data_api: bool = True) -> Context:
+                  check_data_api: bool = True, recorded: bool = False) -> Context:
+    """`recorded`: the inputs come from the state file (status), so a recorded VPC or subnet that no longer exists
+    is drift to report (ctx.gone), not bad usage."""
     consumer, provider = check_accounts(aws, state)
     # The remaining lookups are independent; on real AWS each costs a round trip, so they run together.
     # Errors are raised in the order a sequential check would have found them.
@@ -301,10 +304,17 @@ def build_context(cfg: Config, aws: Sessions, state: State, password: Callable[[
             "Re-run with --enable-data-api to have xacct turn it on (and off again at teardown), "
             f"or turn it on yourself: `aws rds enable-http-endpoint --resource-arn {cluster.arn}`.",
         )
-    vpc_cidr = unwrap(network_r)
+    gone: list[str] = []
+    try:
+        vpc_cidr = unwrap(network_r)
+    except UsageError as exc:
+        if not recorded:
+            raise
+        vpc_cidr, gone = None, [exc.message]
     unwrap(service_r)
     principal = unwrap(principal_r)
-    ctx = Context(cfg, aws, state, consumer, provider, cluster, vpc_cidr, principal, password, values=dict(state.values))
+    ctx = Context(cfg, aws, state, consumer, provider, cluster, vpc_cidr, principal, password, values=dict(state.values),
+                  gone=gone)
     ctx.values.setdefault("cluster_arn", cluster.arn)
     ctx.values["consumer_principal_arn"] = principal.arn
     return ctx

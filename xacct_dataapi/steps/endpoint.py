@@ -234,7 +234,7 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     # here: the planner replaces it (its teardown, which looks it up by its own id) after this step's calls.
     if step.calls:
         step.action = Action.CREATE if (sg is None and ep is None) else Action.REPAIR
-        step.reason = "; ".join(reasons)
+        step.reason = "; ".join(ctx.gone + reasons)
     else:
         step.reason = f"security group {sg['GroupId']} and endpoint {ep['VpcEndpointId']} are as expected"
     return step

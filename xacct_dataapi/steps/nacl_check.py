@@ -51,6 +51,9 @@ def problems_for(acls: dict, subnet_ids, vpc_cidr: str) -> list[str]:
 
 
 def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
+    if ctx.gone:
+        return StepPlan(NUMBER, STEP.key, STEP.title, Action.CHECK, "the subnets cannot be checked",
+                        problems=list(ctx.gone))
     problems = problems_for(facts["acls"], ctx.cfg.subnet_ids, ctx.vpc_cidr)
     if problems:
         return StepPlan(NUMBER, STEP.key, STEP.title, Action.CHECK, "a network ACL blocks HTTPS", problems=problems)
