@@ -312,7 +312,9 @@ def test_endpoint_policy_full_and_back(world, password):
     assert json.loads(ep["PolicyDocument"])["Statement"][0]["Action"] == "*"
     rerun = invoke(world.setup_args("--enable-data-api", "--yes", "--endpoint-policy", "full", "--output", "json"))
     assert json.loads(rerun.stdout)["result"]["calls_made"] == []  # AWS's default policy is what "full" means
-    res = invoke(world.setup_args("--enable-data-api", "--yes"))  # back to the restricted default: repaired in place
+    # Omitted, the recorded "full" is re-applied; asked for, "restricted" is repaired in place.
+    assert invoke(world.setup_args("--yes", "--output", "json")).stdout.count('"calls_made": []') == 1
+    res = invoke(world.setup_args("--enable-data-api", "--yes", "--endpoint-policy", "restricted"))
     assert res.exit_code == 0, res.output
     (ep2,) = [e for e in ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"]
     assert ep2["VpcEndpointId"] == ep["VpcEndpointId"]

@@ -148,3 +148,24 @@ def test_status_with_the_recorded_vpc_deleted_reports_step_7_missing_and_exits_1
     assert steps[7]["status"] == "missing" and world.vpc_id in steps[7]["reason"]
     assert steps[8]["status"] == "failed" and world.vpc_id in " ".join(steps[8]["detail"])
     assert [steps[n]["status"] for n in range(1, 7)] == ["done"] * 6
+
+
+def test_rerunning_with_only_the_name_reapplies_the_recorded_flags_and_lists_what_a_flag_changes(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="orders")).exit_code == 0
+    res = invoke(["setup", "--name", "orders", "--yes", "--output", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["result"]["calls_made"] == [] and doc["plan"]["changed_inputs"] == []
+
+    res = invoke(["setup", "--name", "orders", "--db-user", "reporting", "--dry-run", "--output", "json"])
+    assert res.exit_code == 0, res.output
+    plan = json.loads(res.stdout)
+    assert plan["changed_inputs"] == ["--db-user: app_user -> reporting"]
+    (step3,) = [s for s in plan["steps"] if s["number"] == 3]
+    assert step3["action"] == "repair" and "reporting@" in step3["reason"]
+
+
+def test_a_new_deployment_without_its_required_flags_names_them(world):
+    res = CliRunner().invoke(cli, ["setup", "--name", "fresh", "--cluster", world.cluster_id])
+    assert res.exit_code == 2
+    assert "Missing --provider-profile, --vpc, --subnets." in res.output

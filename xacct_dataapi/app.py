@@ -89,6 +89,56 @@ def failing_checks(plan: Plan) -> tuple[dict | None, list[str]]:
     return {"step": failing[0].number, "title": failing[0].title, "message": problems[0]}, problems
 
 
+# The setup flags a state file records, as (Config field, flag): re-running `setup --name N` alone re-applies them.
+RECORDED_FLAGS = (
+    ("provider_profile", "--provider-profile"), ("consumer_profile", "--consumer-profile"), ("region", "--region"),
+    ("cluster", "--cluster"), ("vpc_id", "--vpc"), ("subnet_ids", "--subnets"), ("db_user", "--db-user"),
+    ("db_name", "--db-name"), ("consumer_role", "--consumer-role"), ("consumer_user", "--consumer-user"),
+    ("enable_data_api", "--enable-data-api"), ("key_deletion_days", "--key-deletion-days"),
+    ("endpoint_policy", "--endpoint-policy"),
+)
+REQUIRED_FLAGS = ("provider_profile", "cluster", "vpc_id", "subnet_ids")
+
+
+def setup_config(state_path: Path, name: str | None, given: dict, rotate_password: bool = False) -> tuple[Config, list[str]]:
+    """The configuration for this run: what the state file records, overridden by every flag given (None = not
+    given), and the list of inputs that differ from the recorded ones ("--vpc: vpc-a -> vpc-b")."""
+    recorded_state = state_mod.load(state_path)
+    recorded: dict = {}
+    if recorded_state is not None:
+        recorded = {**Config.from_json({**recorded_state.config, "name": recorded_state.name},
+                                       consumer_profile=recorded_state.profiles.get("consumer"),
+                                       provider_profile=recorded_state.profiles.get("provider"),
+                                       region=recorded_state.region).__dict__}
+        if name is not None and name != recorded_state.name:
+            raise StateError(f"State file {state_path} belongs to deployment {recorded_state.name!r}, not {name!r}.",
+                             "Pass the matching --name, or another --state path.")
+    if given.get("consumer_role") or given.get("consumer_user"):
+        recorded.pop("consumer_role", None)  # choosing one kind of adopted principal replaces the other
+        recorded.pop("consumer_user", None)
+    merged = {**recorded, **{k: v for k, v in given.items() if v is not None}}
+    missing = [flag for field_, flag in RECORDED_FLAGS if field_ in REQUIRED_FLAGS and not merged.get(field_)]
+    if missing:
+        where = "" if recorded_state is None else f" (the state file {state_path} records none)"
+        raise UsageError(f"Missing {', '.join(missing)}{where}.",
+                         "A new deployment needs --provider-profile, --cluster, --vpc and --subnets; re-running an "
+                         "existing one needs only --name (or --state).")
+    merged["name"] = (recorded_state.name if recorded_state is not None else name) or "default"
+    merged["rotate_password"] = rotate_password
+    cfg = Config(**{k: v for k, v in merged.items() if k in Config.__dataclass_fields__})
+    changed = [] if recorded_state is None else [
+        f"{flag}: {_shown(recorded.get(field_))} -> {_shown(merged.get(field_))}"
+        for field_, flag in RECORDED_FLAGS if field_ in given and given[field_] is not None
+        and recorded.get(field_) != merged.get(field_)]
+    return cfg, changed
+
+
+def _shown(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(value)
+    return "(none)" if value is None else str(value)
+
+
 @dataclass
 class SetupResult:
     plan: Plan
@@ -100,7 +150,8 @@ class SetupResult:
 
 
 def setup(cfg: Config, state_path: Path, ui: Terminal, *, dry_run: bool, password_from_stdin: bool,
-          wait_timeout: float = 300.0, password: Callable[[], str] | None = None) -> SetupResult:
+          wait_timeout: float = 300.0, password: Callable[[], str] | None = None,
+          changed_inputs: tuple[str, ...] | list[str] = ()) -> SetupResult:
     started = time.monotonic()
     cfg.validate()
     existing = state_mod.load(state_path)
@@ -110,18 +161,21 @@ def setup(cfg: Config, state_path: Path, ui: Terminal, *, dry_run: bool, passwor
     aws = Sessions.from_profiles(cfg.consumer_profile, cfg.provider_profile, cfg.region)
     password = password or password_source(password_from_stdin, ui, cfg.db_user)
     if dry_run:
-        return _setup_locked(cfg, aws, state_path, existing, ui, True, password, wait_timeout, started)
+        return _setup_locked(cfg, aws, state_path, existing, ui, True, password, wait_timeout, started, changed_inputs)
     with state_mod.locked(state_path):
         existing = state_mod.load(state_path)
-        return _setup_locked(cfg, aws, state_path, existing, ui, False, password, wait_timeout, started)
+        return _setup_locked(cfg, aws, state_path, existing, ui, False, password, wait_timeout, started, changed_inputs)
 
 
-def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_timeout, started) -> SetupResult:
+def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_timeout, started,
+                  changed_inputs=()) -> SetupResult:
     state = existing or State(name=cfg.name)
     ctx = build_context(cfg, aws, state, password)
     plan = plan_setup(ctx)
     problems = failing_checks(plan)[1]
-    meta = {"name": cfg.name, "region": aws.region,
+    if changed_inputs and not ui.json:
+        ui.note("Changed since the last setup: " + "; ".join(changed_inputs), soft_wrap=True)
+    meta = {"name": cfg.name, "region": aws.region, "changed_inputs": list(changed_inputs),
             "accounts": {"consumer": ctx.consumer_account, "provider": ctx.provider_account},
             "state_file": str(state_path), "dry_run": dry_run}
     plan_doc = render.plan_json(plan, meta)

@@ -47,45 +47,50 @@ def main_callback(
 @cli.command()
 @handles_errors
 def setup(
-    provider_profile: Annotated[str, typer.Option("--provider-profile", help="Profile of the account that owns the cluster.")],
-    cluster: Annotated[str, typer.Option("--cluster", help="Aurora cluster identifier or ARN (provider account).")],
-    vpc: Annotated[str, typer.Option("--vpc", help="Consumer VPC id for the rds-data endpoint.")],
-    subnets: Annotated[str, typer.Option("--subnets", help="Consumer subnet ids, comma-separated, one per AZ.")],
+    provider_profile: Annotated[Optional[str], typer.Option("--provider-profile", help="Profile of the account that owns the cluster.")] = None,
+    cluster: Annotated[Optional[str], typer.Option("--cluster", help="Aurora cluster identifier or ARN (provider account).")] = None,
+    vpc: Annotated[Optional[str], typer.Option("--vpc", help="Consumer VPC id for the rds-data endpoint.")] = None,
+    subnets: Annotated[Optional[str], typer.Option("--subnets", help="Consumer subnet ids, comma-separated, one per AZ.")] = None,
     consumer_profile: Annotated[Optional[str], typer.Option("--consumer-profile", envvar="AWS_PROFILE",
                                                             help="Profile of the application's account (default: AWS_PROFILE).")] = None,
     region: Annotated[Optional[str], typer.Option("--region", help="Region (default: the provider profile's).")] = None,
-    name: Annotated[str, typer.Option("--name", help="Deployment name (letters, digits, '-').")] = "default",
+    name: Annotated[Optional[str], typer.Option("--name", help="Deployment name (letters, digits, '-'; default 'default').")] = None,
     state: StateOpt = None,
-    db_user: Annotated[str, typer.Option("--db-user", help="Database user the Data API connects as.")] = "app_user",
+    db_user: Annotated[Optional[str], typer.Option("--db-user", help="Database user the Data API connects as (default app_user).")] = None,
     db_name: Annotated[Optional[str], typer.Option("--db-name", help="Database name (default: the cluster's).")] = None,
     consumer_role: Annotated[Optional[str], typer.Option("--consumer-role", help="Existing consumer role (name or ARN) to grant.")] = None,
     consumer_user: Annotated[Optional[str], typer.Option("--consumer-user", help="Existing consumer IAM user to grant.")] = None,
-    enable_data_api: Annotated[bool, typer.Option("--enable-data-api", help="Turn the cluster's Data API on if it is off.")] = False,
+    enable_data_api: Annotated[Optional[bool], typer.Option("--enable-data-api", help="Turn the cluster's Data API on if it is off.", show_default=False)] = None,
     rotate_password: Annotated[bool, typer.Option("--rotate-password", help="Write the secret again with a new "
                                                                            "password (after changing it in the database).")] = False,
     db_password_stdin: Annotated[bool, typer.Option("--db-password-stdin", help="Read the DB password from stdin "
                                                                                "(or set XACCT_DB_PASSWORD).")] = False,
-    key_deletion_days: Annotated[int, typer.Option("--key-deletion-days", help="KMS deletion window used at teardown (7-30).")] = 7,
-    endpoint_policy: Annotated[str, typer.Option("--endpoint-policy", metavar="restricted|full", help="restricted: the endpoint carries only the access "
+    key_deletion_days: Annotated[Optional[int], typer.Option("--key-deletion-days", help="KMS deletion window used at teardown (7-30; default 7).")] = None,
+    endpoint_policy: Annotated[Optional[str], typer.Option("--endpoint-policy", metavar="restricted|full", help="restricted (default): the endpoint carries only the access "
                                                                           "role's calls to this cluster; full: AWS's default "
-                                                                          "(other Data API users in the VPC keep working).")] = "restricted",
+                                                                          "(other Data API users in the VPC keep working).")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
     output: Output = "text",
     wait_timeout: WaitTimeout = 300.0,
     debug: Debug = False,
 ):
-    """Create (or repair) everything the cross-account Data API path needs. Safe to re-run."""
+    """Create (or repair) everything the cross-account Data API path needs. Safe to re-run.
+
+    Re-running an existing deployment needs only --name (or --state): every other input comes from its state file,
+    and any flag given replaces the recorded value (the plan lists what changed)."""
     ui = Terminal.open(output, yes=yes)
-    cfg = Config(name=name, consumer_profile=consumer_profile, provider_profile=provider_profile, cluster=cluster,
-                 vpc_id=vpc, subnet_ids=tuple(s.strip() for s in subnets.split(",") if s.strip()), region=region,
-                 db_user=db_user, db_name=db_name, consumer_role=consumer_role, consumer_user=consumer_user,
-                 enable_data_api=enable_data_api, key_deletion_days=key_deletion_days,
-                 endpoint_policy=endpoint_policy, rotate_password=rotate_password)
-    cfg.validate()
     path = state or usecases.resolve_state_path(None, name)
+    given = {"provider_profile": provider_profile, "consumer_profile": consumer_profile, "region": region,
+             "cluster": cluster, "vpc_id": vpc, "db_user": db_user, "db_name": db_name,
+             "subnet_ids": None if subnets is None else tuple(s.strip() for s in subnets.split(",") if s.strip()),
+             "consumer_role": consumer_role, "consumer_user": consumer_user,
+             "enable_data_api": enable_data_api or None, "key_deletion_days": key_deletion_days,
+             "endpoint_policy": endpoint_policy}
+    cfg, changed = usecases.setup_config(path, name, given, rotate_password)
+    cfg.validate()
     result = usecases.setup(cfg, path, ui, dry_run=dry_run, password_from_stdin=db_password_stdin,
-                            wait_timeout=wait_timeout)
+                            wait_timeout=wait_timeout, changed_inputs=changed)
     if dry_run:
         if not ui.json:
             ui.note("Dry run: nothing was changed and no state was written.")
