@@ -169,3 +169,16 @@ def test_a_new_deployment_without_its_required_flags_names_them(world):
     res = CliRunner().invoke(cli, ["setup", "--name", "fresh", "--cluster", world.cluster_id])
     assert res.exit_code == 2
     assert "Missing --provider-profile, --vpc, --subnets." in res.output
+
+
+def test_list_shows_every_deployment_from_the_state_files(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="orders")).exit_code == 0
+    Path(".xacct/broken.json").write_text("{not json")
+    res = invoke(["list", "--output", "json"])
+    assert res.exit_code == 0, res.output
+    found = {d["name"]: d for d in json.loads(res.stdout)}
+    assert found["orders"]["summary"] == "complete" and found["orders"]["vpc"] == world.vpc_id
+    assert found["orders"]["resources"] == 12
+    assert found["broken"]["summary"].startswith("unreadable")
+    text = invoke(["list"]).output
+    assert "orders" in text and "broken" in text

@@ -357,3 +357,29 @@ def verify(state_path: Path, *, sql: str, as_profile: str | None, database: str 
     aws = _sessions_for(state, consumer_profile, provider_profile, None)
     check_accounts(aws, state)
     return verify_mod.verify(state, aws, sql=sql, as_profile=as_profile, database=database, wait_timeout=wait_timeout)
+
+
+def list_deployments(base: Path | None = None) -> list[dict]:
+    """Every deployment with a state file in .xacct/, summarised from the state alone (no AWS call)."""
+    folder = state_path_for("x", base).parent
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            state = state_mod.load(path)
+        except StateError as exc:
+            found.append({"name": path.stem, "state_file": str(path), "summary": f"unreadable: {exc.message}"})
+            continue
+        if state is None:
+            continue
+        c, err = state.config, state.last_error or {}
+        if err.get("message") == "interrupted":
+            summary = f"{err.get('during', 'setup')} interrupted"
+        elif err:
+            summary = f"step {err.get('step')} failed"
+        else:
+            summary = "complete" if state.resources else "empty"
+        found.append({"name": state.name, "state_file": str(path), "region": state.region,
+                      "consumer": state.accounts.get("consumer"), "provider": state.accounts.get("provider"),
+                      "cluster": c.get("cluster"), "vpc": c.get("vpc_id"), "resources": len(state.resources),
+                      "summary": summary})
+    return found

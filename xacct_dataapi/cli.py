@@ -148,6 +148,20 @@ def status(
         return 1
 
 
+@cli.command("list")
+@handles_errors
+def list_(output: Output = "text", debug: Debug = False):
+    """List the deployments with a state file in .xacct/ (from the state files alone; no AWS call)."""
+    ui = Terminal.open(output)
+    found = usecases.list_deployments()
+    if ui.json:
+        ui.print_json(found)
+    elif not found:
+        ui.note("No deployments: no state files in .xacct/ here.")
+    else:
+        ui.print(render.deployments_table(found))
+
+
 @cli.command()
 @handles_errors
 def teardown(

@@ -178,3 +178,14 @@ def demo_summary(summary: dict) -> Table:
     left = [x for v in summary["leftovers"].values() for x in v]
     table.add_row("left behind", "", "", ", ".join(left) if left else "nothing")
     return table
+
+
+def deployments_table(found: list[dict]) -> Table:
+    table = Table(title="xacct deployments (.xacct/)", title_justify="left")
+    for column in ("name", "consumer → provider", "region", "cluster / vpc", "state"):
+        table.add_column(column, overflow="fold")
+    for d in found:
+        table.add_row(d["name"], f"{d.get('consumer') or '?'} → {d.get('provider') or '?'}", d.get("region") or "?",
+                      f"{d.get('cluster') or '?'}\n{d.get('vpc') or '?'}",
+                      f"{d['summary']}" + (f", {d['resources']} resources" if "resources" in d else ""))
+    return table
