@@ -69,6 +69,12 @@ def setup(
     endpoint_policy: Annotated[str, typer.Option("--endpoint-policy", metavar="restricted|full", help="restricted: the endpoint carries only the access "
                                                                           "role's calls to this cluster; full: AWS's default "
                                                                           "(other Data API users in the VPC keep working).")] = "restricted",
+    secret_reader: Annotated[Optional[list[str]], typer.Option("--secret-reader", metavar="ARN", help=(
+        "Role or user ARN exempt from the secret policy's Deny (e.g. a rotation Lambda's role, an admin role); "
+        "repeatable. Without it only the access role can read the secret."))] = None,
+    require_private_path: Annotated[bool, typer.Option("--require-private-path", help=(
+        "The access role may run statements only through this deployment's rds-data endpoint (aws:SourceVpce).")
+    )] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
     output: Output = "text",
@@ -81,7 +87,8 @@ def setup(
                  vpc_id=vpc, subnet_ids=tuple(s.strip() for s in subnets.split(",") if s.strip()), region=region,
                  db_user=db_user, db_name=db_name, consumer_role=consumer_role, consumer_user=consumer_user,
                  enable_data_api=enable_data_api, key_deletion_days=key_deletion_days,
-                 endpoint_policy=endpoint_policy, rotate_password=rotate_password)
+                 endpoint_policy=endpoint_policy, rotate_password=rotate_password,
+                 secret_readers=tuple(secret_reader or ()), require_private_path=require_private_path)
     cfg.validate()
     path = state or usecases.resolve_state_path(None, name)
     result = usecases.setup(cfg, path, ui, dry_run=dry_run, password_from_stdin=db_password_stdin,
