@@ -147,11 +147,14 @@ GRANTS: tuple[Grant, ...] = (
           (ACCESS_ROLE,), implied=("iam:TagRole",)),
     # ---- consumer -------------------------------------------------------------------------------------------
     Grant("ReadNetwork", C,
-          {"ec2:DescribeVpcs": READS, "ec2:DescribeSubnets": READS, "ec2:DescribeVpcAttribute": READS,
+          {"ec2:DescribeVpcs": READS, "ec2:DescribeSubnets": READS,
            "ec2:DescribeVpcEndpointServices": READS, "ec2:DescribeSecurityGroups": FINDS,
            "ec2:DescribeVpcEndpoints": FINDS, "ec2:DescribeNetworkAcls": READS,
            "ec2:DescribeNetworkInterfaces": TEARDOWN}, ("*",),
-          why_star="EC2 Describe* actions support no resource-level permissions: they are authorised on `*`."),
+          why_star="These EC2 Describe actions have no resource type: they are authorised on `*` "
+                   "(DescribeVpcAttribute, which takes the VPC, has its own statement)."),
+    # The one EC2 Describe action with a resource type: the VPC's DNS attributes (private DNS needs both on).
+    Grant("ReadVpcDnsAttributes", C, {"ec2:DescribeVpcAttribute": READS}, ("arn:{p}:ec2:{region}:{consumer}:vpc/{vpc}",)),
     Grant("ReadPrivateHostedZones", C, {"route53:ListHostedZonesByVPC": ("doctor",)}, ("*",),
           why_star="ListHostedZonesByVPC has no resource type (doctor: a private zone for rds-data takes its DNS name)."),
     Grant("CreateTaggedSecurityGroup", C, {"ec2:CreateSecurityGroup": SETUP}, ("arn:{p}:ec2:{region}:{consumer}:vpc/{vpc}", SG),
@@ -170,10 +173,9 @@ GRANTS: tuple[Grant, ...] = (
           condition=RESOURCE_TAG),
     Grant("RepairEndpointSubnetsAndGroup", C, {"ec2:ModifyVpcEndpoint": SETUP},
           ("arn:{p}:ec2:{region}:{consumer}:subnet/*", SG)),
-    Grant("EndpointPrivateDns", C, {"route53:AssociateVPCWithHostedZone": SETUP}, ("*",), implied=(
-        "route53:AssociateVPCWithHostedZone",),
-          why_star="CreateVpcEndpoint with private DNS associates the VPC with a hosted zone AWS owns; its id is "
-                   "not yours to name."),
+    # Private DNS associates the VPC with a hosted zone AWS owns (its id is not yours to name): any hosted zone.
+    Grant("EndpointPrivateDns", C, {"route53:AssociateVPCWithHostedZone": SETUP}, ("arn:{p}:route53:::hostedzone/*",),
+          implied=("route53:AssociateVPCWithHostedZone",)),
     Grant("ManageXacctConsumerUser", C,
           {"iam:GetUser": FINDS, "iam:ListUserTags": FINDS,
            "iam:GetUserPolicy": READS, "iam:CreateUser": SETUP, "iam:TagUser": SETUP, "iam:PutUserPolicy": SETUP,
