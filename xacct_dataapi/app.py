@@ -280,4 +280,8 @@ def verify(state_path: Path, *, sql: str, as_profile: str | None, database: str 
     state = load_required(state_path)
     aws = _sessions_for(state, consumer_profile, provider_profile, None)
     check_accounts(aws, state)
-    return verify_mod.verify(state, aws, sql=sql, as_profile=as_profile, database=database, wait_timeout=wait_timeout)
+    # verify's temporary access key is recorded (its id, never the secret) before use, under the state lock.
+    with state_mod.locked(state_path):
+        state = load_required(state_path)
+        return verify_mod.verify(state, aws, sql=sql, as_profile=as_profile, database=database,
+                                 wait_timeout=wait_timeout, save=lambda: state_mod.save(state, state_path))

@@ -11,7 +11,7 @@ Not the policies xacct *writes* (those are policies.py): these are what the pers
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED
@@ -77,7 +77,6 @@ class Grant:
     why_star: str = ""  # required when resources == ("*",): why the action takes no narrower resource
     only_with: str = ""  # a Scope field that must be set (an adopted principal)
     implied: tuple[str, ...] = ()  # actions IAM checks on the side of another call, never called directly
-    notes: dict[str, str] = field(default_factory=dict)  # action -> one line for the docs
 
     def commands_of(self, action: str) -> tuple[str, ...]:
         return self.actions[action]
@@ -97,14 +96,13 @@ RESOURCE_TAG = {"StringEquals": {"aws:ResourceTag/{tag_key}": "{tag_value}"}}
 
 GRANTS: tuple[Grant, ...] = (
     # ---- provider -------------------------------------------------------------------------------------------
-    Grant("ReadCluster", P, {"rds:DescribeDBClusters": FINDS}, (CLUSTER,),
-          notes={"rds:DescribeDBClusters": "preflight; polled while the Data API switches"}),
-    Grant("ReadClusterWriter", P, {"rds:DescribeDBInstances": ("doctor",)}, ("arn:{p}:rds:{region}:{provider}:db:*",),
-          notes={"rds:DescribeDBInstances": "doctor: the writer's instance class (Data API: writer only, not T classes)"}),
+    # Preflight; polled while the Data API switches.
+    Grant("ReadCluster", P, {"rds:DescribeDBClusters": FINDS}, (CLUSTER,)),
+    # doctor: the writer's instance class (the Data API runs on the writer only, not on T classes).
+    Grant("ReadClusterWriter", P, {"rds:DescribeDBInstances": ("doctor",)}, ("arn:{p}:rds:{region}:{provider}:db:*",)),
     Grant("ToggleDataApiOnlyWithEnableDataApi", P,
           {"rds:EnableHttpEndpoint": SETUP, "rds:DisableHttpEndpoint": TEARDOWN,
-           "rds:ModifyDBCluster": ("setup", "teardown")}, (CLUSTER,),
-          notes={"rds:ModifyDBCluster": "Serverless v1 only"}),
+           "rds:ModifyDBCluster": ("setup", "teardown")}, (CLUSTER,)),  # ModifyDBCluster: Serverless v1 only
     Grant("FindKeysByTag", P, {"tag:GetResources": FINDS}, ("*",),
           why_star="The Resource Groups Tagging API has no resource types: GetResources is authorised on `*`."),
     Grant("FindOtherDeploymentsOnCluster", P, {"iam:ListRoles": TEARDOWN}, ("*",),
@@ -181,11 +179,12 @@ GRANTS: tuple[Grant, ...] = (
            "iam:GetUserPolicy": READS, "iam:CreateUser": SETUP, "iam:TagUser": SETUP, "iam:PutUserPolicy": SETUP,
            "iam:DeleteUserPolicy": TEARDOWN, "iam:ListUserPolicies": TEARDOWN,
            "iam:ListAttachedUserPolicies": TEARDOWN, "iam:DetachUserPolicy": TEARDOWN,
-           "iam:ListAccessKeys": TEARDOWN, "iam:CreateAccessKey": ("verify",),
+           "iam:ListAccessKeys": ("teardown", "verify"), "iam:CreateAccessKey": ("verify",),
            "iam:DeleteAccessKey": ("verify", "teardown"), "iam:DeleteLoginProfile": TEARDOWN,
            "iam:DeleteUser": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
-          (CONSUMER_USER,), implied=("iam:TagUser",),
-          notes={"iam:CreateAccessKey": "verify's temporary key, deleted at once (and by the next run after a crash)"}),
+          # verify's temporary key is deleted at once, or by the next verify after a crash (ListAccessKeys finds a
+          # key whose id a killed run could not record).
+          (CONSUMER_USER,), implied=("iam:TagUser",)),
     Grant("AdoptedConsumerRoleOnlyWithConsumerRole", C,
           {"iam:GetRole": ("setup", "status", "doctor"), "iam:GetRolePolicy": READS, "iam:PutRolePolicy": SETUP,
            "iam:DeleteRolePolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
