@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import botocore.session
 import pytest
@@ -139,3 +140,30 @@ def test_cli_prints_the_generated_policy():
 def test_cli_rejects_bad_options(args):
     res = CliRunner().invoke(cli, ["permissions", *args])
     assert res.exit_code == 2, res.output
+
+
+class _Iam:
+    """list_roles finds another deployment's role; get_role_policy fails with `code`."""
+
+    def __init__(self, code: str):
+        self.code = code
+
+    def get_paginator(self, name):
+        return SimpleNamespace(paginate=lambda: [{"Roles": [{"RoleName": "xacct-other-data-api-access"}]}])
+
+    def get_role_policy(self, RoleName, PolicyName):
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": self.code, "Message": "m"}}, "GetRolePolicy")
+
+
+def test_teardown_does_not_read_access_denied_as_not_shared():
+    """With a profile confined by --name, teardown must not take AccessDenied on another deployment's grant for
+    "nobody else uses the cluster" and turn the Data API off under it."""
+    from botocore.exceptions import ClientError
+
+    from xacct_dataapi.steps.data_api import other_deployments_on_cluster
+
+    assert other_deployments_on_cluster(_Iam("NoSuchEntity"), "arn:aws:rds:r:1:cluster:c", "mine") == []
+    with pytest.raises(ClientError):
+        other_deployments_on_cluster(_Iam("AccessDenied"), "arn:aws:rds:r:1:cluster:c", "mine")
