@@ -95,7 +95,8 @@ RECORDED_FLAGS = (
     ("cluster", "--cluster"), ("vpc_id", "--vpc"), ("subnet_ids", "--subnets"), ("db_user", "--db-user"),
     ("db_name", "--db-name"), ("consumer_role", "--consumer-role"), ("consumer_user", "--consumer-user"),
     ("enable_data_api", "--enable-data-api"), ("key_deletion_days", "--key-deletion-days"),
-    ("endpoint_policy", "--endpoint-policy"),
+    ("endpoint_policy", "--endpoint-policy"), ("secret_readers", "--secret-reader"),
+    ("require_private_path", "--require-private-path"),
 )
 REQUIRED_FLAGS = ("provider_profile", "cluster", "vpc_id", "subnet_ids")
 
@@ -356,7 +357,11 @@ def verify(state_path: Path, *, sql: str, as_profile: str | None, database: str 
     state = load_required(state_path)
     aws = _sessions_for(state, consumer_profile, provider_profile, None)
     check_accounts(aws, state)
-    return verify_mod.verify(state, aws, sql=sql, as_profile=as_profile, database=database, wait_timeout=wait_timeout)
+    # verify's temporary access key is recorded (its id, never the secret) before use, under the state lock.
+    with state_mod.locked(state_path):
+        state = load_required(state_path)
+        return verify_mod.verify(state, aws, sql=sql, as_profile=as_profile, database=database,
+                                 wait_timeout=wait_timeout, save=lambda: state_mod.save(state, state_path))
 
 
 def list_deployments(base: Path | None = None) -> list[dict]:

@@ -69,6 +69,12 @@ def setup(
     endpoint_policy: Annotated[Optional[str], typer.Option("--endpoint-policy", metavar="restricted|full", help="restricted (default): the endpoint carries only the access "
                                                                           "role's calls to this cluster; full: AWS's default "
                                                                           "(other Data API users in the VPC keep working).")] = None,
+    secret_reader: Annotated[Optional[list[str]], typer.Option("--secret-reader", metavar="ARN", help=(
+        "Role or user ARN exempt from the secret policy's Deny (e.g. a rotation Lambda's role, an admin role); "
+        "repeatable. Without it only the access role can read the secret."))] = None,
+    require_private_path: Annotated[Optional[bool], typer.Option("--require-private-path", show_default=False, help=(
+        "The access role may run statements only through this deployment's rds-data endpoint (aws:SourceVpce).")
+    )] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
     output: Output = "text",
@@ -86,7 +92,8 @@ def setup(
              "subnet_ids": None if subnets is None else tuple(s.strip() for s in subnets.split(",") if s.strip()),
              "consumer_role": consumer_role, "consumer_user": consumer_user,
              "enable_data_api": enable_data_api or None, "key_deletion_days": key_deletion_days,
-             "endpoint_policy": endpoint_policy}
+             "endpoint_policy": endpoint_policy, "secret_readers": tuple(secret_reader) if secret_reader else None,
+             "require_private_path": require_private_path or None}
     cfg, changed = usecases.setup_config(path, name, given, rotate_password)
     cfg.validate()
     result = usecases.setup(cfg, path, ui, dry_run=dry_run, password_from_stdin=db_password_stdin,
@@ -256,6 +263,35 @@ def demo(
         ui.print(render.demo_summary(summary))
     if not result.ok:
         return 1
+
+
+@cli.command()
+@handles_errors
+def permissions(
+    side: Annotated[str, typer.Option("--side", metavar="provider|consumer", help="Which profile the policy is for.")],
+    for_: Annotated[str, typer.Option("--for", metavar="setup|status|teardown|verify|doctor|all",
+                                      help="Only what this command calls (default: all).")] = "all",
+    name: Annotated[str, typer.Option("--name", help="Confine to one deployment (default: every xacct deployment).")] = "*",
+    region: Annotated[Optional[str], typer.Option("--region", help="Region (also sets the partition).")] = None,
+    provider_account: Annotated[str, typer.Option("--provider-account", help="Provider account id.")] = "PROVIDER",
+    consumer_account: Annotated[str, typer.Option("--consumer-account", help="Consumer account id.")] = "CONSUMER",
+    cluster: Annotated[str, typer.Option("--cluster", help="Cluster identifier.")] = "CLUSTER_ID",
+    vpc: Annotated[str, typer.Option("--vpc", help="Consumer VPC id.")] = "VPC_ID",
+    consumer_role: Annotated[Optional[str], typer.Option("--consumer-role", help="Adopted consumer role name.")] = None,
+    consumer_user: Annotated[Optional[str], typer.Option("--consumer-user", help="Adopted consumer user name.")] = None,
+    output: Output = "text",
+    debug: Debug = False,
+):
+    """Print the minimal IAM policy your own profile needs, generated from the calls xacct makes (docs/permissions.md)."""
+    from xacct_dataapi import permissions as perms
+
+    ui = Terminal.open(output)
+    doc = perms.policy_for_cli(side, for_, name=name, region=region, provider=provider_account,
+                               consumer=consumer_account, cluster=cluster, vpc=vpc, consumer_role=consumer_role,
+                               consumer_user=consumer_user)
+    ui.print_json(doc)  # the policy is JSON either way; text adds a note on stderr
+    if not ui.json:
+        ui.note(perms.cli_note(doc))
 
 
 sandbox_app = typer.Typer(help="A local two-account AWS sandbox (moto) to try xacct without an AWS account.",

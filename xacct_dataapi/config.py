@@ -15,6 +15,7 @@ CLUSTER_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}\Z")
 DB_USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}\Z")
 IAM_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}\Z")
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}\Z")
+PRINCIPAL_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}\Z")
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]{1,64})\Z")
 
 TAG_DEPLOYMENT = "xacct:deployment"
@@ -99,6 +100,8 @@ class Config:
     key_deletion_days: int = 7
     endpoint_policy: str = "restricted"  # or "full": AWS's default policy on the endpoint
     rotate_password: bool = False  # write the secret again with a new password
+    secret_readers: tuple[str, ...] = ()  # role/user ARNs exempt from the secret policy's Deny
+    require_private_path: bool = False  # the access role runs statements only through the deployment's endpoint
 
     @property
     def names(self) -> Names:
@@ -149,6 +152,13 @@ class Config:
         if self.endpoint_policy not in ("restricted", "full"):
             raise UsageError(f"--endpoint-policy {self.endpoint_policy!r} is not supported.",
                              "Use --endpoint-policy restricted (only the access role, only this cluster) or full.")
+        for reader in self.secret_readers:
+            if not PRINCIPAL_ARN_RE.match(reader or ""):
+                raise UsageError(f"--secret-reader {reader!r} is not an IAM role or user ARN.",
+                                 "Pass the ARN of a role or user that must read the secret, e.g. "
+                                 "--secret-reader arn:aws:iam::222222222222:role/rotation-lambda.")
+        if len(set(self.secret_readers)) != len(self.secret_readers):
+            raise UsageError("--secret-reader lists the same ARN more than once.", "List each reader once.")
         if not 7 <= self.key_deletion_days <= 30:
             raise UsageError(f"--key-deletion-days {self.key_deletion_days} is out of range.", "AWS accepts 7 to 30 days.")
         return self
@@ -167,6 +177,8 @@ class Config:
             "enable_data_api": self.enable_data_api,
             "endpoint_policy": self.endpoint_policy,
             "key_deletion_days": self.key_deletion_days,
+            "secret_readers": list(self.secret_readers),
+            "require_private_path": self.require_private_path,
         }
 
     @classmethod
@@ -191,4 +203,6 @@ class Config:
             enable_data_api=bool(data.get("enable_data_api")),
             key_deletion_days=int(data.get("key_deletion_days") or cls.key_deletion_days),
             endpoint_policy=data.get("endpoint_policy") or cls.endpoint_policy,
+            secret_readers=tuple(data.get("secret_readers") or ()),
+            require_private_path=bool(data.get("require_private_path")),
         )

@@ -45,9 +45,13 @@ def user_arn(account_id: str, name: str, partition: str = "aws") -> str:
     return f"arn:{partition}:iam::{account_id}:user/{name}"
 
 
-def key_policy(provider_account: str, consumer_account: str, consumer_principal_arn: Any, region: str,
-               partition: str = "aws") -> dict:
-    """Step 2: keep the key manageable by the provider account; let the consumer principal decrypt via Secrets Manager only."""
+def key_policy(provider_account: str, access_role_arn: Any, region: str, partition: str = "aws") -> dict:
+    """Step 2: keep the key manageable by the provider account; let the access role decrypt via Secrets Manager only.
+
+    The consumer never uses the key itself: the Data API refuses callers from another account, so the consumer
+    acts as the access role, and the Data API reads the secret (and Secrets Manager decrypts it) as that role.
+    The role is named like the trust policy names the consumer: the account as principal, narrowed by
+    aws:PrincipalArn, so the policy can be written before the role exists and survives its re-creation."""
     return {
         "Version": VERSION,
         "Id": "xacct-key-policy",
@@ -60,17 +64,17 @@ def key_policy(provider_account: str, consumer_account: str, consumer_principal_
                 "Resource": "*",
             },
             {
-                "Sid": "AllowConsumerDecryptViaSecretsManager",
+                "Sid": "AllowAccessRoleDecryptViaSecretsManager",
                 "Effect": "Allow",
-                "Principal": {"AWS": account_root(consumer_account, partition)},
-                "Action": ["kms:Decrypt", "kms:DescribeKey"],
+                "Principal": {"AWS": account_root(provider_account, partition)},
+                "Action": "kms:Decrypt",
                 "Resource": "*",
                 "Condition": {
                     "StringEquals": {
                         "kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
-                        "kms:CallerAccount": consumer_account,
+                        "kms:CallerAccount": provider_account,
                     },
-                    "ArnEquals": {"aws:PrincipalArn": consumer_principal_arn},
+                    "ArnEquals": {"aws:PrincipalArn": access_role_arn},
                 },
             },
         ],
@@ -85,12 +89,15 @@ def current_version_only() -> dict:
     }
 
 
-def secret_resource_policy(access_role_arn: Any, secret_arn: Any) -> dict:
+def secret_resource_policy(access_role_arn: Any, secret_arn: Any, readers: tuple[str, ...] = ()) -> dict:
     """Step 4: only the access role may read the secret, and only its current version.
 
     The Allow alone would not keep other provider principals out (same-account identity policies
-    suffice for them), hence the Deny for everyone else.
+    suffice for them), hence the Deny for everyone else. The Deny also blocks the provider's administrators,
+    a rotation Lambda and the RDS query editor; `readers` (--secret-reader) are exempt from it (their own
+    identity policies must still allow GetSecretValue).
     """
+    exempt = [access_role_arn, *sorted(set(readers))] if readers else access_role_arn
     return {
         "Version": VERSION,
         "Statement": [
@@ -108,7 +115,7 @@ def secret_resource_policy(access_role_arn: Any, secret_arn: Any) -> dict:
                 "Principal": "*",
                 "Action": "secretsmanager:GetSecretValue",
                 "Resource": secret_arn,
-                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": access_role_arn}},
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": exempt}},
             },
         ],
     }
@@ -134,17 +141,21 @@ def access_role_trust_policy(consumer_account: str, consumer_principal_arn: Any,
     }
 
 
-def access_role_permissions(cluster_arn: Any, secret_arn: Any, key_arn: Any, region: str) -> dict:
-    """Step 5 (permissions): Data API statements on the one cluster, its secret, and the key behind it."""
+def access_role_permissions(cluster_arn: Any, secret_arn: Any, key_arn: Any, region: str,
+                            source_vpce: Any = None) -> dict:
+    """Step 5 (permissions): Data API statements on the one cluster, its secret, and the key behind it.
+
+    With `source_vpce` (--require-private-path) the rds-data statement holds only for requests through that
+    endpoint. Only that statement: the Data API reads the secret and Secrets Manager uses the key on the
+    caller's behalf, from AWS's side, where a VPC-endpoint condition would never match."""
+    data_api: dict = {"Sid": "RunDataApiStatements", "Effect": "Allow", "Action": list(DATA_API_ACTIONS),
+                      "Resource": cluster_arn}
+    if source_vpce is not None:
+        data_api["Condition"] = {"StringEquals": {"aws:SourceVpce": source_vpce}}
     return {
         "Version": VERSION,
         "Statement": [
-            {
-                "Sid": "RunDataApiStatements",
-                "Effect": "Allow",
-                "Action": list(DATA_API_ACTIONS),
-                "Resource": cluster_arn,
-            },
+            data_api,
             {
                 "Sid": "ReadDbCredentials",
                 "Effect": "Allow",

@@ -9,8 +9,10 @@ built here because they are neither of the operator's two profiles.
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
 
 import boto3
 from botocore.exceptions import ClientError
@@ -24,6 +26,48 @@ from xacct_dataapi.waiting import retry_when
 # A new access key or role takes a few seconds to be honoured everywhere in real AWS.
 PROPAGATION_CODES = ("InvalidClientTokenId", "AccessDenied", "AccessDeniedException")
 RESUMING_CODES = ("DatabaseResumingException",)
+
+
+# state.values key: the temporary keys verify minted and has not yet seen deleted, as {"user", "since", "id"}.
+# Recorded before use (the id as soon as AWS returns it; never the secret), so a run killed while holding one
+# leaves a record the next verify deletes.
+TEMP_KEYS = "verify_temporary_keys"
+
+
+def delete_leftover_keys(iam, state: State, save: Callable[[], None]) -> None:
+    """Delete the temporary keys an earlier verify recorded but did not see deleted (it was killed)."""
+    for entry in list(state.values.get(TEMP_KEYS) or []):
+        ids = [entry["id"]] if entry.get("id") else [
+            # Killed between CreateAccessKey and recording its id: the user's keys made since the record.
+            k["AccessKeyId"] for k in iam.list_access_keys(UserName=entry["user"]).get("AccessKeyMetadata", [])
+            if k["CreateDate"] >= datetime.fromisoformat(entry["since"])]
+        for key_id in ids:
+            try:
+                iam.delete_access_key(UserName=entry["user"], AccessKeyId=key_id)
+            except ClientError as exc:
+                if error_code(exc) != "NoSuchEntity":
+                    raise
+        state.values[TEMP_KEYS] = [e for e in state.values.get(TEMP_KEYS, []) if e != entry]
+        save()
+
+
+@contextmanager
+def temporary_access_key(iam, state: State, save: Callable[[], None], user: str) -> Iterator[dict]:
+    """An access key for `user`, recorded in the state before use and deleted afterwards (or by the next run)."""
+    delete_leftover_keys(iam, state, save)
+    entry = {"user": user, "since": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
+    state.values[TEMP_KEYS] = [*(state.values.get(TEMP_KEYS) or []), entry]
+    save()
+    minted = iam.create_access_key(UserName=user)["AccessKey"]
+    entry["id"] = minted["AccessKeyId"]
+    save()
+    try:
+        yield minted
+    finally:
+        try:
+            delete_leftover_keys(iam, state, save)
+        except ClientError:
+            pass  # still recorded: the next verify deletes it
 
 
 @dataclass
@@ -41,7 +85,8 @@ def _retry(fn: Callable[[], Any], codes: tuple[str, ...], timeout: float, what: 
 
 
 def verify(state: State, aws: Sessions, *, sql: str = "SELECT 1", as_profile: str | None = None,
-           database: str | None = None, wait_timeout: float = 120.0) -> VerifyResult:
+           database: str | None = None, wait_timeout: float = 120.0,
+           save: Callable[[], None] = lambda: None) -> VerifyResult:
     started = time.monotonic()
     v = state.values
     role_arn, external_id = v.get("access_role_arn"), v.get("external_id")
@@ -51,7 +96,8 @@ def verify(state: State, aws: Sessions, *, sql: str = "SELECT 1", as_profile: st
                          "Run `xacct setup` first, then `xacct status` to see what is missing.")
     user_row = next((r for r in state.resources if r.kind == "iam_user" and r.created), None)
     iam = aws.client(Account.CONSUMER, "iam")
-    minted: dict | None = None
+    delete_leftover_keys(iam, state, save)
+    cleanup = ExitStack()  # deletes the temporary access key, if one is minted
     try:
         if as_profile:
             session = boto3.Session(profile_name=as_profile, region_name=aws.region)
@@ -62,7 +108,7 @@ def verify(state: State, aws: Sessions, *, sql: str = "SELECT 1", as_profile: st
                                  "Pass a profile of the consumer principal (the application's role or user).")
             principal = identity["Arn"]
         elif user_row is not None:
-            minted = iam.create_access_key(UserName=user_row.id)["AccessKey"]
+            minted = cleanup.enter_context(temporary_access_key(iam, state, save, user_row.id))
             session = boto3.Session(profile_name=aws.consumer_profile, region_name=aws.region,
                                     aws_access_key_id=minted["AccessKeyId"], aws_secret_access_key=minted["SecretAccessKey"])
             principal = user_row.arn or user_row.id
@@ -83,13 +129,12 @@ def verify(state: State, aws: Sessions, *, sql: str = "SELECT 1", as_profile: st
                           "the Data API to accept the statement (cluster resuming or IAM propagation)")
     except (ClientError, WaitTimeout) as exc:
         detail = exc.message if isinstance(exc, WaitTimeout) else f"{error_message(exc)}."
+        private = (f" The deployment was set up with --require-private-path: the access role runs statements only "
+                   f"through endpoint {v.get('endpoint_id')} (aws:SourceVpce), so from outside that VPC AccessDenied "
+                   "is expected." if state.config.get("require_private_path") else "")
         raise AwsError(f"Verification failed: {detail}",
                        "Run `xacct status` to check every step; if all are done, wait a minute for IAM to propagate "
-                       "and retry.") from None
+                       "and retry." + private) from None
     finally:
-        if minted is not None:
-            try:
-                iam.delete_access_key(UserName=user_row.id, AccessKeyId=minted["AccessKeyId"])
-            except ClientError:
-                pass
+        cleanup.close()
     return VerifyResult(principal, role_arn, sql, response.get("records", []), time.monotonic() - started)

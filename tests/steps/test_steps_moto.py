@@ -198,9 +198,10 @@ class TestEachStepCreated:
         meta = provider_key(shared)
         written = json.loads(shared.world.provider.client("kms").get_key_policy(
             KeyId=meta["KeyId"], PolicyName="default")["Policy"])
-        user_arn = consumer_user(shared)["Arn"]
-        assert user_arn == f"arn:aws:iam::{CONSUMER}:user/{shared.names.consumer_user}"
-        assert written == policies.key_policy(PROVIDER, CONSUMER, user_arn, REGION)
+        # The access role, named by ARN in a condition: the consumer only ever decrypts as that role.
+        role_arn = f"arn:aws:iam::{PROVIDER}:role/{shared.names.access_role}"
+        assert written == policies.key_policy(PROVIDER, role_arn, REGION)
+        assert CONSUMER not in json.dumps(written)
 
         row = shared.load().find("kms_key_policy", meta["KeyId"])
         assert row is not None and row.arn == meta["Arn"] and row.account == "provider"
@@ -452,7 +453,7 @@ def test_adopted_consumer_role_gets_only_an_inline_policy_and_survives_teardown(
         CONSUMER, app_role["Arn"], state.values["external_id"])
     key_policy = json.loads(world.provider.client("kms").get_key_policy(
         KeyId=provider_key(dep)["KeyId"], PolicyName="default")["Policy"])
-    assert key_policy == policies.key_policy(PROVIDER, CONSUMER, app_role["Arn"], REGION)
+    assert key_policy == policies.key_policy(PROVIDER, role["Arn"], REGION)
 
     # default key deletion window (7 days) when none is asked
     key_id = provider_key(dep)["KeyId"]

@@ -163,13 +163,14 @@ def test_to_json_holds_no_profiles_or_secrets():
         "name": "orders", "cluster": "orders-aurora", "vpc_id": "vpc-0abc1234",
         "subnet_ids": ["subnet-0abc1234", "subnet-0def5678"], "region": None, "db_user": "app_user", "db_name": None,
         "consumer_role": "orders-app", "consumer_user": None, "enable_data_api": False, "endpoint_policy": "restricted",
-        "key_deletion_days": 7,
+        "key_deletion_days": 7, "secret_readers": [], "require_private_path": False,
     }
 
 
 def test_from_json_round_trips_to_json_with_todays_profiles_and_region():
     cfg = good(key_deletion_days=21, consumer_role="orders-app", db_name="orders", enable_data_api=True,
-               endpoint_policy="full", region="eu-west-1")
+               endpoint_policy="full", region="eu-west-1", require_private_path=True,
+               secret_readers=("arn:aws:iam::222222222222:role/rotation",))
     data = {**cfg.to_json(), "secret_recovery_days": 7}  # the state file's config also carries teardown choices
     back = Config.from_json(data, consumer_profile="consumer", provider_profile="provider", region="eu-west-1")
     assert back == cfg
@@ -182,3 +183,18 @@ def test_from_json_round_trips_to_json_with_todays_profiles_and_region():
 def test_trailing_newline_is_not_a_valid_name(bad):
     with pytest.raises(UsageError):
         validate_name(bad)
+
+
+@pytest.mark.parametrize("reader", ["rotation", "arn:aws:iam::222222222222:root", "arn:aws:iam::2222:role/r",
+                                    "arn:aws:sts::222222222222:assumed-role/r/s", ""])
+def test_secret_reader_must_be_a_role_or_user_arn(reader):
+    with pytest.raises(UsageError, match="--secret-reader"):
+        good(secret_readers=(reader,)).validate()
+
+
+def test_secret_readers_accept_roles_users_and_paths_in_any_partition():
+    readers = ("arn:aws:iam::222222222222:role/rotation", "arn:aws-cn:iam::222222222222:user/admins/alice",
+               "arn:aws-us-gov:iam::222222222222:role/service-role/query-editor")
+    assert good(secret_readers=readers).validate().secret_readers == readers
+    with pytest.raises(UsageError, match="more than once"):
+        good(secret_readers=readers[:1] * 2).validate()

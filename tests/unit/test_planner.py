@@ -352,7 +352,7 @@ def current_facts(step_key: str, **changes) -> dict:
     facts = {
         "data_api": {"enabled": True, "turned_on_unrecorded": False},
         "kms_key": {"key": key, "alias_target": KEY_ID},
-        "key_policy": {"policy": json.dumps(policies.key_policy(PROVIDER, CONSUMER, USER_ARN, REGION, "aws"))},
+        "key_policy": {"policy": json.dumps(policies.key_policy(PROVIDER, ROLE_ARN, REGION, "aws"))},
         "secret": {"secret": secret_desc},
         "secret_policy": {"policy": json.dumps(policies.secret_resource_policy(ROLE_ARN, SECRET_ARN))},
         "access_role": current_access_role_facts(),
@@ -390,7 +390,7 @@ CONTRACTS = [
      ["kms:create_alias"], "alias"),
     ("key policy current", "key_policy", current_ctx, current_facts("key_policy"), Action.NOOP, [], "current"),
     ("key policy with a statement added by hand", "key_policy", current_ctx,
-     current_facts("key_policy", policy=extra_statement(policies.key_policy(PROVIDER, CONSUMER, USER_ARN, REGION))),
+     current_facts("key_policy", policy=extra_statement(policies.key_policy(PROVIDER, ROLE_ARN, REGION))),
      Action.REPAIR, ["kms:put_key_policy"], "differs"),
     ("secret current", "secret", current_ctx, current_facts("secret"), Action.NOOP, [], "encrypted with the xacct key"),
     ("secret scheduled for deletion", "secret", current_ctx, current_facts("secret", secret__DeletedDate="2026-11-30"),

@@ -31,7 +31,7 @@ TRUST_LIMIT, INLINE_LIMIT, KEY_POLICY_LIMIT = 2048, 10240, 32768
 def all_documents(principal=CONSUMER_USER_ARN, access_role=ACCESS_ROLE_ARN, cluster=CLUSTER_ARN, secret=SECRET_ARN,
                   key=KEY_ARN) -> dict[str, dict]:
     return {
-        "key_policy": policies.key_policy(PROVIDER, CONSUMER, principal, REGION),
+        "key_policy": policies.key_policy(PROVIDER, access_role, REGION),
         "secret_resource_policy": policies.secret_resource_policy(access_role, secret),
         "access_role_trust_policy": policies.access_role_trust_policy(CONSUMER, principal, EXTERNAL_ID),
         "access_role_permissions": policies.access_role_permissions(cluster, secret, key, REGION),
@@ -54,7 +54,7 @@ def walk(value):
 # --- exact documents ------------------------------------------------------------------------------
 
 def test_key_policy_exact():
-    assert policies.key_policy(PROVIDER, CONSUMER, CONSUMER_USER_ARN, REGION) == {
+    assert policies.key_policy(PROVIDER, ACCESS_ROLE_ARN, REGION) == {
         "Version": "2012-10-17",
         "Id": "xacct-key-policy",
         "Statement": [
@@ -66,21 +66,26 @@ def test_key_policy_exact():
                 "Resource": "*",
             },
             {
-                "Sid": "AllowConsumerDecryptViaSecretsManager",
+                "Sid": "AllowAccessRoleDecryptViaSecretsManager",
                 "Effect": "Allow",
-                "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
-                "Action": ["kms:Decrypt", "kms:DescribeKey"],
+                "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+                "Action": "kms:Decrypt",
                 "Resource": "*",
                 "Condition": {
                     "StringEquals": {
                         "kms:ViaService": "secretsmanager.us-west-2.amazonaws.com",
-                        "kms:CallerAccount": "111111111111",
+                        "kms:CallerAccount": "222222222222",
                     },
-                    "ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:user/xacct-orders-data-api-client"},
+                    "ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::222222222222:role/xacct-orders-data-api-access"},
                 },
             },
         ],
     }
+
+
+def test_key_policy_grants_nothing_to_the_consumer_account():
+    """The consumer acts only through the access role (the Data API refuses other accounts' callers)."""
+    assert CONSUMER not in json.dumps(policies.key_policy(PROVIDER, ACCESS_ROLE_ARN, REGION))
 
 
 def test_secret_resource_policy_exact():
@@ -211,9 +216,9 @@ def test_arn_helpers_exact():
 
 
 def test_partition_flows_into_principals():
-    doc = policies.key_policy(PROVIDER, CONSUMER, "arn:aws-cn:iam::111111111111:user/u", "cn-north-1", "aws-cn")
+    doc = policies.key_policy(PROVIDER, "arn:aws-cn:iam::222222222222:role/r", "cn-north-1", "aws-cn")
     assert doc["Statement"][0]["Principal"] == {"AWS": "arn:aws-cn:iam::222222222222:root"}
-    assert doc["Statement"][1]["Principal"] == {"AWS": "arn:aws-cn:iam::111111111111:root"}
+    assert doc["Statement"][1]["Principal"] == {"AWS": "arn:aws-cn:iam::222222222222:root"}
     trust = policies.access_role_trust_policy(CONSUMER, "arn:aws-cn:iam::111111111111:user/u", EXTERNAL_ID, "aws-cn")
     assert trust["Statement"][0]["Principal"] == {"AWS": "arn:aws-cn:iam::111111111111:root"}
 
@@ -234,7 +239,7 @@ def test_only_the_key_policy_uses_resource_star():
     for name, doc in all_documents().items():
         stars = [s["Sid"] for s in doc["Statement"] if s.get("Resource") == "*"]
         if name == "key_policy":
-            assert stars == ["EnableProviderAccountIamPolicies", "AllowConsumerDecryptViaSecretsManager"]
+            assert stars == ["EnableProviderAccountIamPolicies", "AllowAccessRoleDecryptViaSecretsManager"]
         else:
             assert stars == [], name
 
@@ -278,14 +283,30 @@ def test_secret_policy_denies_everyone_but_the_access_role():
     assert deny["Action"] == "secretsmanager:GetSecretValue"
 
 
-def test_key_policy_consumer_statement_is_via_secrets_manager_only():
+def test_key_policy_access_role_statement_is_via_secrets_manager_only():
     for region in ("us-west-2", "eu-central-1"):
-        doc = policies.key_policy(PROVIDER, CONSUMER, CONSUMER_USER_ARN, region)
-        (consumer,) = [s for s in doc["Statement"] if s["Principal"] == {"AWS": f"arn:aws:iam::{CONSUMER}:root"}]
-        assert consumer["Condition"]["StringEquals"]["kms:ViaService"] == f"secretsmanager.{region}.amazonaws.com"
-        assert consumer["Condition"]["StringEquals"]["kms:CallerAccount"] == CONSUMER
-        assert consumer["Condition"]["ArnEquals"] == {"aws:PrincipalArn": CONSUMER_USER_ARN}
-        assert "kms:Encrypt" not in json.dumps(consumer)
+        doc = policies.key_policy(PROVIDER, ACCESS_ROLE_ARN, region)
+        (role,) = [s for s in doc["Statement"] if s["Sid"] == "AllowAccessRoleDecryptViaSecretsManager"]
+        assert role["Condition"]["StringEquals"]["kms:ViaService"] == f"secretsmanager.{region}.amazonaws.com"
+        assert role["Condition"]["StringEquals"]["kms:CallerAccount"] == PROVIDER
+        assert role["Condition"]["ArnEquals"] == {"aws:PrincipalArn": ACCESS_ROLE_ARN}
+        assert role["Action"] == "kms:Decrypt"
+
+
+def test_secret_readers_are_exempt_from_the_deny_only():
+    reader = f"arn:aws:iam::{PROVIDER}:role/rotation-lambda"
+    doc = policies.secret_resource_policy(ACCESS_ROLE_ARN, SECRET_ARN, (reader,))
+    (deny,) = [s for s in doc["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [ACCESS_ROLE_ARN, reader]}}
+    (allow,) = [s for s in doc["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"AWS": ACCESS_ROLE_ARN}  # readers need their own identity policy
+
+
+def test_private_path_conditions_only_the_data_api_statement():
+    doc = policies.access_role_permissions(CLUSTER_ARN, SECRET_ARN, KEY_ARN, REGION, "vpce-0abc")
+    by_sid = {s["Sid"]: s for s in doc["Statement"]}
+    assert by_sid["RunDataApiStatements"]["Condition"] == {"StringEquals": {"aws:SourceVpce": "vpce-0abc"}}
+    assert "SourceVpce" not in json.dumps([by_sid["ReadDbCredentials"], by_sid["DecryptDbCredentials"]])
 
 
 def test_access_role_kms_statement_is_via_secrets_manager_only():

@@ -58,7 +58,10 @@ def desired(ctx) -> list[Resource]:
     iam_name, policy_name = ctx.names.access_role, ctx.names.access_role_policy
     trust = policies.access_role_trust_policy(ctx.consumer_account, ctx.principal.arn, ctx.external_id_param(),
                                               ctx.partition)
-    perms = policies.access_role_permissions(ctx.cluster.arn, ctx.known("secret_arn"), ctx.known("key_arn"), ctx.region)
+    # --require-private-path: the endpoint step runs first, so its id is known (or a Ref its create call produces).
+    vpce = ctx.known("endpoint_id") if ctx.cfg.require_private_path else None
+    perms = policies.access_role_permissions(ctx.cluster.arn, ctx.known("secret_arn"), ctx.known("key_arn"), ctx.region,
+                                             vpce)
     description = (f"xacct {ctx.names.deployment}: consumer {ctx.consumer_account} runs Data API statements on "
                    f"{ctx.cluster.id}")
     return [

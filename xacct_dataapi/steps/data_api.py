@@ -82,7 +82,11 @@ def other_deployments_on_cluster(iam, cluster_arn: str, deployment: str) -> list
                 continue
             try:
                 doc = iam.get_role_policy(RoleName=name, PolicyName=f"xacct-{other}-data-api")["PolicyDocument"]
-            except ClientError:
+            except ClientError as exc:
+                # Gone (or never written) is "not using it"; AccessDenied is not: turning the Data API off under
+                # a deployment the operator may not read would break it (docs/permissions.md).
+                if error_code(exc) != "NoSuchEntity":
+                    raise
                 continue
             if cluster_arn in json.dumps(doc):
                 found.append(other)

@@ -1,5 +1,6 @@
-"""Step 2 (provider): the key policy — the provider account keeps control; the consumer principal may
-kms:Decrypt / kms:DescribeKey only through Secrets Manager in this region (defence in depth)."""
+"""Step 2 (provider): the key policy — the provider account keeps control; the access role (which the consumer
+assumes) may kms:Decrypt only through Secrets Manager in this region. Named by aws:PrincipalArn, so the role
+need not exist yet."""
 from __future__ import annotations
 
 from xacct_dataapi import policies
@@ -20,7 +21,8 @@ def inspect(ctx, known) -> Inspection:
 
 
 def desired(ctx) -> list[Resource]:
-    doc = policies.key_policy(ctx.provider_account, ctx.consumer_account, ctx.principal.arn, ctx.region, ctx.partition)
+    role = policies.role_arn(ctx.provider_account, ctx.names.access_role, ctx.partition)
+    doc = policies.key_policy(ctx.provider_account, role, ctx.region, ctx.partition)
     return [Resource("kms_key_policy", ctx.known("key_id"), Account.PROVIDER, arn=ctx.known("key_arn"),
                      documents={"key_policy": doc})]
 
@@ -37,5 +39,5 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return plan_policy_document(step, facts["policy"], doc, put=put, recorded=bool(ctx.state.find("kms_key_policy", want.id)),
                                 what="key policy", document="key_policy", missing_reason="the key is new")
 
-STEP = Step(NUMBER, "key_policy", "Key policy grants the consumer (provider)", ("kms_key_policy",), inspect=inspect,
+STEP = Step(NUMBER, "key_policy", "Key policy grants the access role (provider)", ("kms_key_policy",), inspect=inspect,
             desired=desired, plan=plan, teardown=forget_only("the key policy goes with the key"), needs=("key_id",))

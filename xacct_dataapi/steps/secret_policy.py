@@ -20,7 +20,7 @@ def inspect(ctx, known) -> Inspection:
 
 
 def desired(ctx) -> list[Resource]:
-    doc = policies.secret_resource_policy(ctx.known("access_role_arn"), ctx.known("secret_arn"))
+    doc = policies.secret_resource_policy(ctx.known("access_role_arn"), ctx.known("secret_arn"), ctx.cfg.secret_readers)
     return [Resource("secret_policy", ctx.names.secret, Account.PROVIDER, arn=ctx.known("secret_arn"),
                      documents={"secret_policy": doc})]
 

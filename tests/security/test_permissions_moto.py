@@ -1,0 +1,98 @@
+"""The generated operator policy covers every call xacct makes: setup, status, verify, teardown (with and without a
+state file) run through the CLI against moto, with a botocore `before-call` recorder on every client xacct's
+Sessions build. Any call whose IAM action is not in `xacct permissions --side S --for COMMAND` fails the test.
+
+moto does not evaluate identity policies against resources, so this checks actions; resources and conditions are
+checked by parliament and by review (tests/security/test_permissions.py)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.helpers.accounts import STATE
+from xacct_dataapi import aws as aws_mod
+from xacct_dataapi import permissions
+from xacct_dataapi.cli import cli
+
+pytestmark = pytest.mark.usefixtures("fast_aws")
+
+# botocore service name -> IAM service prefix, where they differ.
+IAM_PREFIX = {"resourcegroupstaggingapi": "tag"}
+
+
+def iam_action(service: str, operation: str) -> str:
+    return f"{IAM_PREFIX.get(service, service)}:{operation}"
+
+
+class Recorder:
+    """Every call made with the operator's profiles, as (side, IAM action); refuses one not in `allowed`."""
+
+    def __init__(self, monkeypatch):
+        self.command: str | None = None
+        self.seen: dict[str, set[tuple[str, str]]] = {}
+        self.refused: list[str] = []
+        original = aws_mod.Sessions.client
+        recorder = self
+
+        def client(sessions, account, service):
+            c = original(sessions, account, service)
+            side = account.value
+
+            def before_call(model, **_):
+                recorder.check(side, iam_action(model.service_model.service_name, model.name))
+
+            c.meta.events.register("before-call.*.*", before_call, unique_id=f"xacct-permissions-{side}")
+            return c
+
+        monkeypatch.setattr(aws_mod.Sessions, "client", client)
+
+    def check(self, side: str, action: str) -> None:
+        if action in permissions.NO_PERMISSION_NEEDED:
+            return
+        self.seen.setdefault(self.command, set()).add((side, action))
+        if action not in permissions.allowed_actions(side, self.command):
+            self.refused.append(f"{self.command} ({side}): {action}")
+            raise AssertionError(f"`xacct {self.command}` calls {action} with the {side} profile, but "
+                                 f"`xacct permissions --side {side} --for {self.command}` does not grant it")
+
+    def run(self, command: str, args: list[str]):
+        self.command = command
+        res = CliRunner().invoke(cli, [command, *args], catch_exceptions=False)
+        assert not self.refused, self.refused
+        assert res.exit_code == 0, res.output
+        return res
+
+
+def test_every_call_is_in_the_generated_policy_for_its_command(world, password, monkeypatch):
+    rec = Recorder(monkeypatch)
+    rec.run("setup", world.setup_args("--enable-data-api", "--yes", "--require-private-path")[1:])
+    rec.run("status", [])
+    rec.run("verify", [])
+    rec.run("teardown", ["--yes"])
+    # Again, then lose the state file: teardown finds the deployment by name and tag.
+    rec.run("setup", world.setup_args("--enable-data-api", "--yes")[1:])
+    Path(STATE).unlink()
+    rec.run("teardown", ["--yes", "--consumer-profile", "consumer", "--provider-profile", "provider"])
+    # The calls the issue names were really made (the recorder saw them, so the policy has them).
+    assert ("provider", "iam:ListRoles") in rec.seen["teardown"]
+    assert ("provider", "tag:GetResources") in rec.seen["teardown"]
+    assert ("consumer", "iam:CreateAccessKey") in rec.seen["verify"]
+    assert {a for _, a in rec.seen["status"]} <= {a for s in ("provider", "consumer")
+                                                  for a in permissions.allowed_actions(s, "status")}
+
+
+def test_the_recorder_refuses_an_action_missing_from_the_policy(world, password, monkeypatch):
+    """Not vacuous: with iam:ListRoles taken out of the teardown policy, teardown is refused."""
+    rec = Recorder(monkeypatch)
+    rec.run("setup", world.setup_args("--enable-data-api", "--yes")[1:])
+    real = permissions.allowed_actions
+    monkeypatch.setattr(permissions, "allowed_actions",
+                        lambda side, command="all", scope=None: real(side, command, scope) - {"iam:ListRoles"})
+    rec.command = "teardown"
+    res = CliRunner().invoke(cli, ["teardown", "--yes"])
+    assert rec.refused == ["teardown (provider): iam:ListRoles"], res.output
+    assert res.exit_code != 0
+    assert json.loads(Path(STATE).read_text())["resources"]  # nothing was silently skipped
