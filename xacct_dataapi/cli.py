@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from xacct_dataapi import __version__, app as usecases, render, sandbox
-from xacct_dataapi.config import Config
 from xacct_dataapi.models import Action
 from xacct_dataapi.terminal import Terminal, handles_errors
 
