@@ -1,0 +1,80 @@
+"""`xacct export`: the deployment as infrastructure as code (CloudFormation templates, YAML or JSON).
+
+Read-only: it loads the state file, rebuilds the Context with the same read-only preflight `status` uses
+(accounts, cluster, VPC, principal), and writes DIR/provider.<ext>, DIR/consumer.<ext> and DIR/README.md.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from xacct_dataapi.aws import Sessions
+from xacct_dataapi.config import Config
+from xacct_dataapi.context import Context, build_context
+from xacct_dataapi.errors import StateError, UsageError
+from xacct_dataapi.export import cloudformation, emit, readme
+from xacct_dataapi.state import State
+
+FORMATS = {"cloudformation": ("yaml", emit.to_yaml), "json": ("json", emit.to_json)}
+
+
+def config_of(state: State, aws: Sessions) -> Config:
+    """The deployment's Config from its state file (one place, whichever way app.py spells it)."""
+    from_json = getattr(Config, "from_json", None)
+    if from_json is not None:
+        return from_json(state.config)  # pragma: no cover - lands with the app.py refactor
+    from xacct_dataapi.app import config_from_state
+
+    return config_from_state(state, aws)
+
+
+def context_from_state(state: State, state_path: Path, consumer_profile: str | None,
+                       provider_profile: str | None) -> Context:
+    if not state.config.get("cluster"):
+        raise StateError(f"State file {state_path} records no configuration.", "Run `xacct setup` again to complete it.")
+    aws = Sessions.from_profiles(
+        consumer_profile if consumer_profile is not None else state.profiles.get("consumer"),
+        provider_profile if provider_profile is not None else state.profiles.get("provider"),
+        state.region)
+
+    def no_password() -> str:
+        raise AssertionError("export never reads the database password")
+
+    return build_context(config_of(state, aws), aws, state, no_password, check_data_api=False)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r} is not supported.",
+                         "Use --format cloudformation (YAML templates) or --format json (the same templates as JSON).")
+
+
+def write(ctx: Context, out: Path, *, fmt: str = "cloudformation", consumers_from: str | None = None) -> list[Path]:
+    """Write the templates and the README; return every path written, in order."""
+    _check_format(fmt)
+    consumers = cloudformation.Consumers.parse(consumers_from)
+    docs = cloudformation.templates(ctx, consumers)
+    ext, dump = FORMATS[fmt]
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for side, doc in docs.items():
+        path = out / f"{side}.{ext}"
+        path.write_text(dump(doc))
+        written.append(path)
+    path = out / "README.md"
+    path.write_text(readme.render(ctx, docs, consumers, ext))
+    written.append(path)
+    return written
+
+
+def export(state_path: Path, out: Path, *, fmt: str = "cloudformation", consumers_from: str | None = None,
+           consumer_profile: str | None = None, provider_profile: str | None = None) -> list[Path]:
+    from xacct_dataapi import state as state_mod
+
+    _check_format(fmt)  # bad flags fail before any AWS call
+    cloudformation.Consumers.parse(consumers_from)
+    state = state_mod.load(state_path)
+    if state is None:
+        raise UsageError(f"No xacct deployment state at {state_path}.",
+                         "Pass --name or --state of an existing deployment (run `xacct setup` first).")
+    ctx = context_from_state(state, state_path, consumer_profile, provider_profile)
+    return write(ctx, out, fmt=fmt, consumers_from=consumers_from)
