@@ -321,8 +321,8 @@ def _widen_to_consumers(resources: list[Resource], tctx: TemplateContext, consum
     """--consumers-from: the trust and the key grant admit every listed account (or the organization), each
     narrowed to the consumer principal of the same name; the documents come from policies.py's builders."""
     accounts = list(consumers.accounts)
-    arns = [_arn_in(tctx.principal.arn, a) for a in accounts]
-    pattern = _arn_in(tctx.principal.arn, "*")
+    arns = [_arn_in(real.principal.arn, a) for a in accounts]
+    pattern = _arn_in(real.principal.arn, "*")
     out = []
     for r in resources:
         if "access_role_trust" in r.documents:
