@@ -268,8 +268,8 @@ def export(
     fmt: Annotated[str, typer.Option("--format", metavar="cloudformation|json",
                                         help="cloudformation: YAML templates; json: the same as JSON.")] = "cloudformation",
     consumers_from: Annotated[Optional[str], typer.Option(
-        "--consumers-from", metavar="accounts:ID,ID|org:o-ID",
-        help="Consumer accounts the provider trusts (default: the deployment's).")] = None,
+        "--consumers-from", metavar="SPEC",
+        help="Consumer accounts the provider trusts: accounts:ID,ID or org:o-ID (default: the deployment's).")] = None,
     consumer_profile: ConsumerOverride = None,
     provider_profile: ProviderOverride = None,
     debug: Debug = False,

@@ -318,3 +318,19 @@ def test_consumer_template_deploys_on_moto_cloudformation(world, password, tmp_p
     assert [(p["IpProtocol"], p["FromPort"], p["ToPort"], [r["CidrIp"] for r in p["IpRanges"]])
             for p in sg["IpPermissions"]] == [("tcp", 443, 443, [world.vpc_cidr])]
     assert outputs["ConsumerPrincipalArn"] == f"arn:aws:iam::{CONSUMER}:user/xacct-orders-data-api-client"
+
+
+def test_export_needs_no_aws_when_the_state_records_the_facts(world, password, tmp_path, monkeypatch):
+    dep = deploy(world, password)
+    live = export_mod.export(dep.path, tmp_path / "live", consumer_profile="consumer")  # through the preflight
+    from xacct_dataapi.aws import Sessions
+
+    def no_aws(*args, **kwargs):
+        raise AssertionError("export called AWS")
+
+    monkeypatch.setattr(Sessions, "from_profiles", no_aws)
+    recorded = export_mod.export(dep.path, tmp_path / "recorded")
+    assert [f.read_text() for f in recorded] == [f.read_text() for f in live]
+    state = dep.load()
+    for key in export_mod.RECORDED:  # written by setup
+        assert state.values.get(key) is not None, key
