@@ -182,8 +182,9 @@ def test_resources_are_exactly_the_models_desired_resources(world, password, tmp
 
 
 def test_outputs_give_what_a_client_needs(world, password, tmp_path):
-    dep = deploy(world, password)
+    dep = deploy(world, password, key_deletion_days=14)
     docs = export(dep, tmp_path / "out")
+    assert docs["provider"]["Resources"]["Key"]["Properties"]["PendingWindowInDays"] == 14
     params = _provider_params(dep)
     outputs = {k: substitute(o["Value"], params) for k, o in docs["provider"]["Outputs"].items()}
     v = dep.load().values

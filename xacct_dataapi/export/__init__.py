@@ -6,6 +6,7 @@ read-only preflight `status` uses. It writes DIR/provider.<ext>, DIR/consumer.<e
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,9 @@ def config_of(state: State, aws: Sessions) -> Config:
         return from_json(state.config)  # pragma: no cover - lands with the app.py refactor
     from xacct_dataapi.app import config_from_state
 
-    return config_from_state(state, aws)
+    # config_from_state leaves out the key deletion window; the template's PendingWindowInDays needs it.
+    days = int(state.config.get("key_deletion_days") or 7)
+    return dataclasses.replace(config_from_state(state, aws), key_deletion_days=days)
 
 
 # What setup records (context.build_context) that lets export rebuild the context without AWS.
