@@ -236,6 +236,30 @@ def verify(
 
 @cli.command()
 @handles_errors
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the templates and README.md to.")],
+    name: NameOpt = None,
+    state: StateOpt = None,
+    fmt: Annotated[str, typer.Option("--format", metavar="cloudformation|json",
+                                        help="cloudformation: YAML templates; json: the same as JSON.")] = "cloudformation",
+    consumers_from: Annotated[Optional[str], typer.Option(
+        "--consumers-from", metavar="SPEC",
+        help="Consumer accounts the provider trusts: accounts:ID,ID or org:o-ID (default: the deployment's).")] = None,
+    consumer_profile: ConsumerOverride = None,
+    provider_profile: ProviderOverride = None,
+    debug: Debug = False,
+):
+    """Write the deployment as CloudFormation: provider and consumer templates (StackSet-ready). Read-only."""
+    from xacct_dataapi import export as export_mod
+
+    path = usecases.resolve_state_path(state, name)
+    for written in export_mod.export(path, out, fmt=fmt, consumers_from=consumers_from,
+                                     consumer_profile=consumer_profile, provider_profile=provider_profile):
+        typer.echo(str(written))
+
+
+@cli.command()
+@handles_errors
 def demo(
     engine: Annotated[str, typer.Option("--engine", metavar="aurora-postgresql|aurora-mysql", help="Engine of the sandbox's Aurora cluster.")] = "aurora-postgresql",
     output: Output = "text",

@@ -317,4 +317,7 @@ def build_context(cfg: Config, aws: Sessions, state: State, password: Callable[[
                   gone=gone)
     ctx.values.setdefault("cluster_arn", cluster.arn)
     ctx.values["consumer_principal_arn"] = principal.arn
+    # Setup records these with the other values, so a reader of the state (export) can rebuild the context offline.
+    ctx.values.update({"cluster_engine": cluster.engine, "cluster_endpoint": cluster.endpoint,
+                       "cluster_port": cluster.port, "cluster_database": cluster.database, "vpc_cidr": vpc_cidr})
     return ctx

@@ -206,6 +206,44 @@ def endpoint_policy(access_role_arn: Any, cluster_arn: Any) -> dict:
     }
 
 
+def _many(values: list) -> Any:
+    """One value as a scalar (as the single-consumer builders write it), several as a list."""
+    return values[0] if len(values) == 1 else list(values)
+
+
+def access_role_trust_policy_for_consumers(consumer_accounts: list[str], consumer_principal_arns: list, external_id: Any,
+                                           partition: str = "aws", org_id: str | None = None,
+                                           principal_pattern: str | None = None) -> dict:
+    """Step 5 (trust) for many consumer accounts (`xacct export --consumers-from`).
+
+    accounts form: each account, narrowed to its consumer principal; one account gives exactly
+    access_role_trust_policy. org form: any principal of the organization (aws:PrincipalOrgID) whose ARN
+    matches `principal_pattern` (the consumer principal's name in every account), with the external id.
+    """
+    if org_id is None:
+        if len(consumer_accounts) == 1:
+            return access_role_trust_policy(consumer_accounts[0], consumer_principal_arns[0], external_id, partition)
+        principal: Any = {"AWS": [account_root(a, partition) for a in consumer_accounts]}
+        arn_condition = {"ArnEquals": {"aws:PrincipalArn": _many(consumer_principal_arns)}}
+        string_equals = {"sts:ExternalId": external_id}
+    else:
+        principal = {"AWS": "*"}
+        arn_condition = {"ArnLike": {"aws:PrincipalArn": principal_pattern}}
+        string_equals = {"sts:ExternalId": external_id, "aws:PrincipalOrgID": org_id}
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "TrustConsumerPrincipal",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": string_equals, **arn_condition},
+            }
+        ],
+    }
+
+
 def endpoint_full_access_policy() -> dict:
     """Step 7 with --endpoint-policy full: AWS's default endpoint policy, for VPCs where other workloads
     also call the Data API (private DNS sends all of the VPC's rds-data traffic through this endpoint)."""
