@@ -172,3 +172,15 @@ def demo_summary(summary: dict) -> Table:
     left = [x for v in summary["leftovers"].values() for x in v]
     table.add_row("left behind", "", "", ", ".join(left) if left else "nothing")
     return table
+
+
+def rows_table(columns: list[str], rows: list[list[Any]], title: str) -> Table:
+    """A statement's result (verify): one column per result column, values as text (NULL for None)."""
+    width = max([len(columns)] + [len(r) for r in rows])
+    names = list(columns) + [f"col{i + 1}" for i in range(len(columns), width)]
+    table = Table(title=title, title_justify="left")
+    for name in names:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*["NULL" if v is None else str(v) for v in row])
+    return table
