@@ -296,3 +296,31 @@ def verify(state_path: Path, ui: Terminal, *, sql: str, as_profile: str | None, 
     timing = Timing(on_wait=lambda what, elapsed: ui.note(f"  still waiting for {what} ({elapsed:.0f}s)"))
     return verify_mod.verify(state, aws, sql=sql, as_profile=as_profile, database=database, wait_timeout=wait_timeout,
                              timing=timing)
+
+
+@dataclass
+class ConnectResult:
+    text: str
+    written: Path | None = None
+    changed: bool = False
+
+
+def connect(state_path: Path, *, fmt: str, source_profile: str | None, credential_source: str | None,
+            profile_name: str | None, write: bool) -> ConnectResult:
+    """The hand-off, from the state file alone (no AWS call); with `write`, the profile merged into the AWS config."""
+    from xacct_dataapi import connect as connect_mod
+
+    if fmt not in connect_mod.FORMATS:
+        raise UsageError(f"--format {fmt!r} is not supported.", f"Use one of: {', '.join(connect_mod.FORMATS)}.")
+    handoff = connect_mod.HandOff.from_state(load_required(state_path))
+    source = connect_mod.Source.choose(source_profile, credential_source)
+    name = connect_mod.default_profile_name(handoff, profile_name)
+    result = ConnectResult(connect_mod.render(handoff, fmt, source, name))
+    if write:
+        if not source.given:
+            raise UsageError("--write needs the profile's source of credentials.",
+                             "Add --source-profile P (a profile of the consumer principal) or --credential-source "
+                             f"{'|'.join(connect_mod.CREDENTIAL_SOURCES)}.")
+        block = connect_mod.profile_block(handoff, source, name)
+        result.written, result.changed = connect_mod.write_profile(block, name, handoff.name)
+    return result
