@@ -13,6 +13,8 @@ What this simulates, and what it does not (docs/moto-gaps.md):
   finished) id gives ``BadRequestException`` "Transaction ... is not found", as AWS does; ExecuteStatement and
   BatchExecuteStatement with an unknown ``transactionId`` give the same. Nothing is isolated or rolled back:
   moto executes no SQL, results come from the canned-result queue (``queue_statement_result``) as before;
+- the few statements a PostgreSQL client sends when it connects (server version, isolation level, schema,
+  standard_conforming_strings; ``_SESSION_ANSWERS``) get fixed answers, so SQLAlchemy's dialect can start;
 - BatchExecuteStatement returns one empty ``updateResults`` entry per parameter set;
 - every call's request (operation, resourceArn, secretArn, database, transactionId, sql) is recorded per account
   and region, so tests can assert what a client sent (``recorded_calls``);
@@ -33,6 +35,15 @@ _PATHS = {
     "{0}/BatchExecute$": "BatchExecuteStatement",
 }
 _RECORDED = ("resourceArn", "secretArn", "database", "schema", "transactionId", "sql")
+# What a PostgreSQL client asks the server when it connects (SQLAlchemy's PGDialect.initialize and
+# get_isolation_level, used by sqlalchemy-aurora-data-api). moto runs no SQL, so the sandbox answers these
+# itself, before the canned-result queue: a client's connect never consumes a result queued for the test's query.
+_SESSION_ANSWERS = {
+    "select pg_catalog.version()": ("version", "text", "PostgreSQL 11.13 on x86_64-pc-linux-gnu (xacct sandbox)"),
+    "show transaction isolation level": ("transaction_isolation", "text", "read committed"),
+    "select current_schema()": ("current_schema", "name", "public"),
+    "show standard_conforming_strings": ("standard_conforming_strings", "text", "on"),
+}
 _saved: dict[str, Any] | None = None
 _lock = threading.Lock()
 
@@ -69,7 +80,13 @@ def _response_class() -> type:
                 del transactions[tid]
 
         def execute_statement(self) -> str:
-            self._check_transaction(self._record("ExecuteStatement"))
+            call = self._record("ExecuteStatement")
+            self._check_transaction(call)
+            answer = _SESSION_ANSWERS.get(" ".join(str(call.get("sql", "")).split()).lower())
+            if answer is not None:
+                name, type_name, value = answer
+                return json.dumps({"records": [[{"stringValue": value}]],
+                                   "columnMetadata": [{"name": name, "label": name, "typeName": type_name}]})
             return super().execute_statement()
 
         def batch_execute_statement(self) -> str:
