@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable
 from xacct_dataapi import render
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
+from xacct_dataapi.connect import handoff_summary
 from xacct_dataapi.config import Config, state_path_for, validate_name
 from xacct_dataapi.context import build_context, check_accounts
 from xacct_dataapi.errors import AwsError, StateError, UsageError
@@ -187,6 +188,7 @@ def status(state_path: Path, consumer_profile: str | None = None, provider_profi
     plan = plan_setup(ctx)
     report = status_report(plan, state)
     report["state_file"] = str(state_path)
+    report["handoff"] = handoff_summary(state)
     return report
 
 

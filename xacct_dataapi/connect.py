@@ -118,6 +118,17 @@ def _profile_setting(profile: str, key: str) -> str | None:
                          "Check the name with `aws configure list-profiles`.") from None
 
 
+def handoff_summary(state: State) -> dict | None:
+    """The hand-off as `status` shows it (text and JSON), or None while the deployment is incomplete."""
+    try:
+        h = HandOff.from_state(state)
+    except UsageError:
+        return None
+    return {"role_arn": h.role_arn, "external_id": h.external_id, "region": h.region, "cluster_arn": h.cluster_arn,
+            "secret_arn": h.secret_arn, "database": h.database, "consumer_principal": h.principal_arn,
+            "next": f"xacct connect --name {h.name}"}
+
+
 def who_calls(h: HandOff) -> list[str]:
     """Which principal must make the call, and how it gets credentials (never a key printed or made here)."""
     if h.principal_kind == "role":

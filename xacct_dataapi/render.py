@@ -137,6 +137,12 @@ def status_table(report: dict) -> Table:
     caption = ("All eight steps are done." if not not_done else
                f"{len(not_done)} step(s) not done: `xacct setup` (same flags) creates or repairs them; "
                "`xacct setup --dry-run` shows how.")
+    handoff = report.get("handoff")
+    if handoff and not not_done:
+        caption += (f"\nThe application assumes {handoff['role_arn']} (external id {handoff['external_id']}) as "
+                    f"{handoff['consumer_principal']}, then calls rds-data on {handoff['cluster_arn']} with secret "
+                    f"{handoff['secret_arn']} and database {handoff['database']!r} in {handoff['region']}. "
+                    f"Next: `{handoff['next']}`.")
     table = Table(caption=caption, caption_justify="left", title=f"xacct deployment {report['name']!r} — consumer {report['accounts'].get('consumer')} / "
                         f"provider {report['accounts'].get('provider')} / {report.get('region')}", title_justify="left")
     table.add_column("#", justify="right")

@@ -80,6 +80,10 @@ def test_created_user_profile_python_sqlalchemy_and_verify(sb, home, monkeypatch
     state = setup(sb, home, "conn")
     v = state["values"]
     assert v["database"] == "app" and v["cluster_engine"] == "aurora-postgresql"
+    handoff = json.loads(run(sb, home, "status", "--name", "conn", "--output", "json").stdout)["handoff"]
+    assert handoff == {"role_arn": v["access_role_arn"], "external_id": v["external_id"], "region": sb.region,
+                       "cluster_arn": v["cluster_arn"], "secret_arn": v["secret_arn"], "database": "app",
+                       "consumer_principal": v["consumer_principal_arn"], "next": "xacct connect --name conn"}
     text = run(sb, home, "connect", "--name", "conn").stdout
     for value in (v["access_role_arn"], v["external_id"], v["cluster_arn"], v["secret_arn"], "app",
                   v["consumer_principal_arn"]):
