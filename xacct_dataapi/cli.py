@@ -210,8 +210,9 @@ def verify(
         ui.print_json(result.to_json())
         return
     ui.print(f"OK: {result.principal} assumed {result.assumed} and ran {sql!r} in database {result.database!r} "
-             f"in {result.seconds:.1f}s.", soft_wrap=True)
-    ui.print(render.rows_table(result.columns, result.rows, f"{len(result.rows)} row(s)") if result.rows else "(no rows)")
+             f"in {result.seconds:.1f}s: {len(result.rows)} row(s).", soft_wrap=True)
+    if result.rows:
+        ui.print(render.rows_table(result.columns, result.rows))
 
 
 @cli.command()

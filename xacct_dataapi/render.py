@@ -180,11 +180,11 @@ def demo_summary(summary: dict) -> Table:
     return table
 
 
-def rows_table(columns: list[str], rows: list[list[Any]], title: str) -> Table:
+def rows_table(columns: list[str], rows: list[list[Any]]) -> Table:
     """A statement's result (verify): one column per result column, values as text (NULL for None)."""
     width = max([len(columns)] + [len(r) for r in rows])
     names = list(columns) + [f"col{i + 1}" for i in range(len(columns), width)]
-    table = Table(title=title, title_justify="left")
+    table = Table()
     for name in names:
         table.add_column(name, overflow="fold")
     for row in rows:
