@@ -117,6 +117,8 @@ def _principal_session(state: State, aws: Sessions, as_profile: str | None, mint
         return _session(minted, aws, aws.consumer_profile), f"a temporary access key of user {user_row.id}"
     if cfg.get("consumer_role"):
         sts = aws.client(Account.CONSUMER, "sts")
+        if same_principal(sts.get_caller_identity()["Arn"], principal_arn):
+            return aws.consumer, f"the consumer profile {aws.consumer_profile!r}"  # it already is the role
         try:
             creds = sts.assume_role(RoleArn=principal_arn, RoleSessionName="xacct-verify", DurationSeconds=900)["Credentials"]
         except ClientError as exc:
