@@ -1,6 +1,7 @@
 """Use cases behind the commands: setup, status, teardown, verify. The CLI parses; this orchestrates."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Callable
 from xacct_dataapi import render
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
+from xacct_dataapi.connect import handoff_summary
 from xacct_dataapi.config import Config, state_path_for, validate_name
 from xacct_dataapi.context import build_context, check_accounts
 from xacct_dataapi.errors import AwsError, Declined, StateError, UsageError
@@ -77,6 +79,9 @@ def record_deployment(ctx) -> State:
     state.config = {**state.config, **cfg.to_json()}
     state.values.update({k: v for k, v in ctx.values.items() if v is not None})
     state.values["cluster_engine_mode"] = ctx.cluster.engine_mode
+    # The hand-off (connect, verify) reads these; the database is the secret's dbname, sent on every Data API call.
+    state.values["cluster_engine"] = ctx.cluster.engine
+    state.values["database"] = ctx.secret_fields()["fields"]["dbname"]
     return state
 
 
@@ -190,6 +195,7 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
             password()  # ask (or fail) before confirming, so nothing is half-done for want of it
         if not ui.confirm("Apply this plan?"):
             raise Declined("Declined: nothing was changed.", "Re-run and answer yes, or pass --yes.")
+    recorded_before = json.dumps(state.to_json(), sort_keys=True)  # a value, not the live dicts
     record_deployment(ctx)
     started = time.monotonic()  # report the time spent applying, not the time at the prompts
     runner = Runner(aws, state, state_path, ui.progress(), wait_timeout=wait_timeout)
@@ -200,7 +206,7 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
         ui.note("Applying in dependency order (step numbers follow the recipe; docs/how-it-works.md explains the order).")
     runner.execute(plan)
     state.last_error = failing_checks(plan)[0]
-    if plan.changes or existing is None or state.last_error != previous_error:
+    if plan.changes or existing is None or state.last_error != previous_error or json.dumps(state.to_json(), sort_keys=True) != recorded_before:
         runner.save()
     return SetupResult(plan, state, runner.calls_made, problems, time.monotonic() - started, plan_doc)
 
@@ -237,6 +243,7 @@ def status(state_path: Path, consumer_profile: str | None = None, provider_profi
     plan = plan_setup(ctx)
     report = status_report(plan, state)
     report["state_file"] = str(state_path)
+    report["handoff"] = handoff_summary(state)
     return report
 
 
@@ -349,19 +356,57 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
         return TeardownResult(plan, calls, time.monotonic() - started, removed, plan_doc, notes)
 
 
-def verify(state_path: Path, *, sql: str, as_profile: str | None, database: str | None,
-           consumer_profile: str | None = None, provider_profile: str | None = None, wait_timeout: float = 300.0):
-    """Run a statement through the deployment's path, as its consumer principal (read-only for xacct's state)."""
-    from xacct_dataapi import verify as verify_mod
+def verify(state_path: Path, ui: Terminal, *, sql: str, as_profile: str | None, database: str | None,
+           consumer_profile: str | None = None, provider_profile: str | None = None, wait_timeout: float = 120.0):
+    """Run a statement through the deployment's path, as its consumer principal (read-only for xacct's state).
 
+    The deployment's status comes first: a statement that runs while a step is drifted or missing proves only
+    what the sandbox (or a too-wide policy) lets through, so verify refuses until `status` is all done."""
+    from xacct_dataapi import verify as verify_mod
+    from xacct_dataapi.waiting import Timing
+
+    report = status(state_path, consumer_profile, provider_profile)
+    if not report["all_done"]:
+        bad = [f"{s['number']} {s['title']} ({s['status']})" for s in report["steps"] if s["status"] != "done"]
+        raise AwsError(f"Not verifying: `xacct status` reports steps that are not done: {'; '.join(bad)}.",
+                       f"Run `xacct status --name {report['name']}` for the details and `xacct setup` to repair.")
     state = load_required(state_path)
     aws = _sessions_for(state, consumer_profile, provider_profile, None)
     check_accounts(aws, state)
+    timing = Timing(on_wait=lambda what, elapsed: ui.note(f"  still waiting for {what} ({elapsed:.0f}s)"))
     # verify's temporary access key is recorded (its id, never the secret) before use, under the state lock.
     with state_mod.locked(state_path):
         state = load_required(state_path)
         return verify_mod.verify(state, aws, sql=sql, as_profile=as_profile, database=database,
-                                 wait_timeout=wait_timeout, save=lambda: state_mod.save(state, state_path))
+                                 wait_timeout=wait_timeout, timing=timing, save=lambda: state_mod.save(state, state_path))
+
+
+@dataclass
+class ConnectResult:
+    text: str
+    written: Path | None = None
+    changed: bool = False
+
+
+def connect(state_path: Path, *, fmt: str, source_profile: str | None, credential_source: str | None,
+            profile_name: str | None, write: bool) -> ConnectResult:
+    """The hand-off, from the state file alone (no AWS call); with `write`, the profile merged into the AWS config."""
+    from xacct_dataapi import connect as connect_mod
+
+    if fmt not in connect_mod.FORMATS:
+        raise UsageError(f"--format {fmt!r} is not supported.", f"Use one of: {', '.join(connect_mod.FORMATS)}.")
+    handoff = connect_mod.HandOff.from_state(load_required(state_path))
+    source = connect_mod.Source.choose(source_profile, credential_source)
+    name = connect_mod.default_profile_name(handoff, profile_name)
+    result = ConnectResult(connect_mod.render(handoff, fmt, source, name))
+    if write:
+        if not source.given:
+            raise UsageError("--write needs the profile's source of credentials.",
+                             "Add --source-profile P (a profile of the consumer principal) or --credential-source "
+                             f"{'|'.join(connect_mod.CREDENTIAL_SOURCES)}.")
+        block = connect_mod.profile_block(handoff, source, name)
+        result.written, result.changed = connect_mod.write_profile(block, name, handoff.name)
+    return result
 
 
 def list_deployments(base: Path | None = None) -> list[dict]:

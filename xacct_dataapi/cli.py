@@ -113,7 +113,8 @@ def _report_setup(ui: Terminal, result: usecases.SetupResult, path: Path) -> Non
             "changed": bool(result.calls_made), "calls_made": result.calls_made, "state_file": str(path),
             "seconds": round(result.seconds, 2), "problems": result.problems,
             "access_role_arn": v.get("access_role_arn"), "external_id": v.get("external_id"),
-            "cluster_arn": v.get("cluster_arn"), "secret_arn": v.get("secret_arn"), "endpoint_id": v.get("endpoint_id")}})
+            "cluster_arn": v.get("cluster_arn"), "secret_arn": v.get("secret_arn"), "database": v.get("database"),
+            "endpoint_id": v.get("endpoint_id")}})
     else:
         if not result.calls_made:
             ui.note("No changes: every step is already in place (see the reasons above).")
@@ -128,7 +129,8 @@ def _report_setup(ui: Terminal, result: usecases.SetupResult, path: Path) -> Non
                     ui.note(f"Step {step.number} ({step.title}) failed: {problem}")
         if not result.problems:
             how = (f"The application assumes {v.get('access_role_arn')} (ExternalId {v.get('external_id')}) and calls "
-                   f"rds-data with resourceArn={v.get('cluster_arn')} secretArn={v.get('secret_arn')}.")
+                   f"rds-data with resourceArn={v.get('cluster_arn')} secretArn={v.get('secret_arn')} "
+                   f"database={v.get('database')}. Everything it needs: `xacct connect --name {result.state.name}`.")
             ui.note(how, soft_wrap=True)
 
 
@@ -210,28 +212,59 @@ def verify(
     name: NameOpt = None,
     state: StateOpt = None,
     sql: Annotated[str, typer.Option("--sql", help="Statement to run through the Data API.")] = "SELECT 1",
-    database: Annotated[Optional[str], typer.Option("--database", help="Database for the statement.")] = None,
-    as_profile: Annotated[Optional[str], typer.Option("--as-profile", help="Profile that acts as the consumer principal "
-                                                                           "(default: a temporary key for the user xacct "
-                                                                           "created, else the consumer profile).")] = None,
+    database: Annotated[Optional[str], typer.Option("--database", help="Database for the statement (default: the "
+                                                                       "secret's dbname, recorded by setup).")] = None,
+    as_profile: Annotated[Optional[str], typer.Option("--as-profile", help="Profile whose identity is the consumer "
+                                                                           "principal (default: a temporary key for the "
+                                                                           "user xacct created, or the consumer profile "
+                                                                           "assuming the adopted --consumer-role).")] = None,
     consumer_profile: ConsumerOverride = None,
     provider_profile: ProviderOverride = None,
     output: Output = "text",
-    wait_timeout: WaitTimeout = 300.0,
+    wait_timeout: Annotated[float, typer.Option("--wait-timeout", min=1.0, max=120.0, help="Seconds to retry while IAM "
+                                                "propagates (at most 120).")] = 120.0,
     debug: Debug = False,
 ):
-    """Prove the path: assume the access role as the consumer principal and run a statement through the Data API."""
+    """Prove the path as the application would: refuse unless `status` is all done, then act as the consumer
+    principal, assume the access role and run a statement in the recorded database."""
     ui = Terminal.open(output)
-    result = usecases.verify(usecases.resolve_state_path(state, name), sql=sql, as_profile=as_profile,
+    result = usecases.verify(usecases.resolve_state_path(state, name), ui, sql=sql, as_profile=as_profile,
                              database=database, consumer_profile=consumer_profile, provider_profile=provider_profile,
                              wait_timeout=wait_timeout)
-    doc = {"principal": result.principal, "role_arn": result.role_arn, "sql": result.sql,
-           "records": result.records, "seconds": round(result.seconds, 2)}
     if ui.json:
-        ui.print_json(doc)
-    else:
-        ui.print(f"OK: {result.principal} assumed {result.role_arn} and ran {sql!r} in {result.seconds:.1f}s.")
-        ui.print(f"records: {result.records}")
+        ui.print_json(result.to_json())
+        return
+    ui.print(f"OK: {result.principal} assumed {result.assumed} and ran {sql!r} in database {result.database!r} "
+             f"in {result.seconds:.1f}s: {len(result.rows)} row(s).", soft_wrap=True)
+    if result.rows:
+        ui.print(render.rows_table(result.columns, result.rows))
+
+
+@cli.command()
+@handles_errors
+def connect(
+    name: NameOpt = None,
+    state: StateOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", metavar="text|profile|env|python|sqlalchemy|json",
+                                        help="What to print for the application team.")] = "text",
+    source_profile: Annotated[Optional[str], typer.Option("--source-profile", help="Profile of the consumer principal "
+                                                                                   "the role profile starts from.")] = None,
+    credential_source: Annotated[Optional[str], typer.Option("--credential-source", metavar="Ec2InstanceMetadata|EcsContainer|Environment",
+                                                             help="Where the consumer principal's credentials come from "
+                                                                  "(instead of --source-profile).")] = None,
+    profile_name: Annotated[Optional[str], typer.Option("--profile-name", help="Profile name (default xacct-<name>).")] = None,
+    write: Annotated[bool, typer.Option("--write", help="Merge the profile into the AWS config file (AWS_CONFIG_FILE or "
+                                                        "~/.aws/config); replaces only its own section, keeps a backup.")] = False,
+    debug: Debug = False,
+):
+    """Hand the access to the application: role, external id, cluster, secret, database, who must call (no secrets)."""
+    ui = Terminal.open()
+    result = usecases.connect(usecases.resolve_state_path(state, name), fmt=format, source_profile=source_profile,
+                              credential_source=credential_source, profile_name=profile_name, write=write)
+    ui.out.file.write(result.text)  # as is: a config block or a snippet must not be re-wrapped or styled
+    if result.written:
+        ui.note(f"{'Wrote' if result.changed else 'Already up to date:'} the profile in {result.written}"
+                f"{' (previous file kept as ' + result.written.name + '.xacct-backup)' if result.changed else ''}.")
 
 
 @cli.command()

@@ -143,6 +143,12 @@ def status_table(report: dict) -> Table:
     if (report.get("last_error") or {}).get("during") == "teardown":
         caption = (f"A teardown was interrupted: `xacct teardown --name {report['name']}` finishes it "
                    "(the state still records what is left).")
+    handoff = report.get("handoff")
+    if handoff and not not_done:
+        caption += (f"\nThe application assumes {handoff['role_arn']} (external id {handoff['external_id']}) as "
+                    f"{handoff['consumer_principal']}, then calls rds-data on {handoff['cluster_arn']} with secret "
+                    f"{handoff['secret_arn']} and database {handoff['database']!r} in {handoff['region']}. "
+                    f"Next: `{handoff['next']}`.")
     table = Table(caption=caption, caption_justify="left", title=f"xacct deployment {report['name']!r} — consumer {report['accounts'].get('consumer')} / "
                         f"provider {report['accounts'].get('provider')} / {report.get('region')}", title_justify="left")
     table.add_column("#", justify="right")
@@ -188,4 +194,16 @@ def deployments_table(found: list[dict]) -> Table:
         table.add_row(d["name"], f"{d.get('consumer') or '?'} → {d.get('provider') or '?'}", d.get("region") or "?",
                       f"{d.get('cluster') or '?'}\n{d.get('vpc') or '?'}",
                       f"{d['summary']}" + (f", {d['resources']} resources" if "resources" in d else ""))
+    return table
+
+
+def rows_table(columns: list[str], rows: list[list[Any]]) -> Table:
+    """A statement's result (verify): one column per result column, values as text (NULL for None)."""
+    width = max([len(columns)] + [len(r) for r in rows])
+    names = list(columns) + [f"col{i + 1}" for i in range(len(columns), width)]
+    table = Table()
+    for name in names:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*["NULL" if v is None else str(v) for v in row])
     return table

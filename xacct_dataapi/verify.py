@@ -1,16 +1,26 @@
-"""Prove the path end to end: act as the consumer principal, assume the access role with the external
-id, and run a real SQL statement through the Data API.
+"""Prove the path as the application would use it: act as the deployment's consumer principal, assume the access
+role with the external id, and run a real SQL statement through the Data API in the recorded database.
 
-If xacct created the consumer user, verify mints an access key for that user, uses it, and deletes it again
-(the key lives only in memory; this is the one write verify makes, and it leaves nothing behind). Otherwise
-the consumer profile (or --as-profile) must act as the principal. The sessions for those credentials are
-built here because they are neither of the operator's two profiles.
+Who acts (never the operator's admin profile in the principal's place; the identity is checked with STS before
+anything else, and a different one is refused with exit 2):
+
+- `--as-profile P`: any profile whose identity is the recorded consumer principal (the application's own profile);
+- a user xacct created: a temporary access key for that user, used in memory and deleted again (the one write
+  verify makes; its id, never its secret, is recorded in the state before use, so a killed run's key is deleted
+  by the next verify);
+- an adopted role (`--consumer-role`): the consumer profile assumes that role first (possible only if the role's
+  trust policy admits the operator); if it cannot, exit 2 naming `--as-profile`;
+- an adopted user: only with `--as-profile` (verify does not mint keys for a user it did not create).
+
+The statement always carries `database`: the Data API does not read `dbname` from the secret, and Aurora
+PostgreSQL then connects to a database named after the user ("database \"app_user\" does not exist",
+aws/aws-cli#8577, aws/aws-cdk#17182).
 """
 from __future__ import annotations
 
 import time
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
@@ -18,14 +28,32 @@ import boto3
 from botocore.exceptions import ClientError
 
 from xacct_dataapi.aws import Sessions
+from xacct_dataapi.aws import _session as profile_session
 from xacct_dataapi.errors import AwsError, UsageError, WaitTimeout, error_code, error_message
 from xacct_dataapi.models import Account
 from xacct_dataapi.state import State
-from xacct_dataapi.waiting import retry_when
+from xacct_dataapi.waiting import Timing, retry_when
 
-# A new access key or role takes a few seconds to be honoured everywhere in real AWS.
-PROPAGATION_CODES = ("InvalidClientTokenId", "AccessDenied", "AccessDeniedException")
-RESUMING_CODES = ("DatabaseResumingException",)
+# A new access key, role or policy takes seconds to be honoured everywhere (IAM is eventually consistent:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
+STS_PROPAGATION_CODES = ("InvalidClientTokenId", "AccessDenied")
+# rds-data's errors (botocore/data/rds-data/2018-08-01/service-2.json): AccessDeniedException and
+# ForbiddenException ("There are insufficient privileges to make the call") while the role's policy propagates;
+# SecretsErrorException ("There was a problem with the Secrets Manager secret used with the request") covers
+# a secret not yet readable through its resource policy or key. DatabaseResumingException: a paused Serverless v2
+# cluster waking up (aws/aws-sdk-js-v3#6701).
+DATA_API_RETRY_CODES = ("AccessDeniedException", "ForbiddenException", "SecretsErrorException",
+                        "DatabaseResumingException")
+PROPAGATION_TIMEOUT = 120.0  # terraform-provider-aws's IAM propagationTimeout (internal/service/iam/wait.go)
+
+_FIX_BY_HOP = {
+    "assume": "The access role's trust policy must admit this principal with the external id; `xacct status` "
+              "shows step 5, and `xacct setup` repairs it.",
+    "data-api": "The access role needs rds-data on the cluster (step 5) and the cluster's Data API must be on; "
+                "`xacct status` shows which step differs.",
+    "secret": "The access role must read the secret (steps 3-5) and decrypt it with the xacct key (steps 1-2); "
+              "`xacct status` shows which step differs.",
+}
 
 
 # state.values key: the temporary keys verify minted and has not yet seen deleted, as {"user", "since", "id"}.
@@ -72,69 +100,135 @@ def temporary_access_key(iam, state: State, save: Callable[[], None], user: str)
 
 @dataclass
 class VerifyResult:
-    principal: str
+    principal: str  # the consumer principal that made the call (checked with STS)
+    assumed: str  # the access role session it ran as
     role_arn: str
+    database: str | None
     sql: str
-    records: list
-    seconds: float
+    columns: list[str]
+    rows: list[list[Any]]
+    records: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"principal": self.principal, "assumed": self.assumed, "role_arn": self.role_arn,
+                "database": self.database, "sql": self.sql, "columns": self.columns, "rows": self.rows,
+                "seconds": round(self.seconds, 2)}
 
 
-def _retry(fn: Callable[[], Any], codes: tuple[str, ...], timeout: float, what: str) -> Any:
+def _retry(fn: Callable[[], Any], codes: tuple[str, ...], timeout: float, what: str, timing: Timing | None) -> Any:
     return retry_when(fn, lambda exc: isinstance(exc, ClientError) and error_code(exc) in codes, timeout=timeout,
-                      what=what)
+                      what=what, timing=timing)
+
+
+def _session(creds: dict, aws: Sessions, profile: str | None) -> boto3.Session:
+    """Temporary credentials with the profile's other settings (endpoint_url, retries) kept."""
+    return boto3.Session(profile_name=profile, aws_access_key_id=creds["AccessKeyId"],
+                         aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds.get("SessionToken"),
+                         region_name=aws.region)
+
+
+def same_principal(identity_arn: str, principal_arn: str) -> bool:
+    """Is the STS identity this IAM principal? An assumed-role session (arn:aws:sts::A:assumed-role/NAME/session)
+    is its role (arn:aws:iam::A:role/path/NAME); a user is its own ARN."""
+    if identity_arn == principal_arn:
+        return True
+    parts, want = identity_arn.split(":", 5), principal_arn.split(":", 5)
+    if len(parts) < 6 or len(want) < 6 or parts[4] != want[4]:
+        return False
+    kind, _, rest = parts[5].partition("/")
+    return kind == "assumed-role" and want[5].startswith("role/") and rest.split("/")[0] == want[5].split("/")[-1]
+
+
+def value_of(field_value: dict) -> Any:
+    """One Data API Field ({"longValue": 7}, {"isNull": true}, ...) as a plain value."""
+    if field_value.get("isNull"):
+        return None
+    if "arrayValue" in field_value:
+        return field_value["arrayValue"]
+    return next(iter(field_value.values()), None)
+
+
+def _principal_session(state: State, aws: Sessions, as_profile: str | None, cleanup: ExitStack,
+                       save: Callable[[], None]) -> tuple[boto3.Session, str]:
+    v = state.values
+    principal_arn = v.get("consumer_principal_arn") or ""
+    cfg = state.config
+    if as_profile:
+        return profile_session(as_profile, aws.region, "--as-profile"), f"--as-profile {as_profile!r}"
+    user_row = next((r for r in state.resources if r.kind == "iam_user" and r.created), None)
+    if user_row is not None:
+        iam = aws.client(Account.CONSUMER, "iam")
+        minted = cleanup.enter_context(temporary_access_key(iam, state, save, user_row.id))
+        return _session(minted, aws, aws.consumer_profile), f"a temporary access key of user {user_row.id}"
+    if cfg.get("consumer_role"):
+        sts = aws.client(Account.CONSUMER, "sts")
+        if same_principal(sts.get_caller_identity()["Arn"], principal_arn):
+            return aws.consumer, f"the consumer profile {aws.consumer_profile!r}"  # it already is the role
+        try:
+            creds = sts.assume_role(RoleArn=principal_arn, RoleSessionName="xacct-verify", DurationSeconds=900)["Credentials"]
+        except ClientError as exc:
+            raise UsageError(
+                f"verify must act as the consumer role {principal_arn}, and the consumer profile "
+                f"{aws.consumer_profile!r} cannot assume it ({error_message(exc)}).",
+                "Pass --as-profile with a profile that acts as that role (the application's own profile), or run "
+                "verify where the application runs.") from None
+        return _session(creds, aws, aws.consumer_profile), f"the consumer profile {aws.consumer_profile!r} assuming it"
+    raise UsageError(f"verify must act as the consumer user {principal_arn}; xacct did not create it and holds no key.",
+                     "Pass --as-profile with a profile of that user (the application's own profile).")
 
 
 def verify(state: State, aws: Sessions, *, sql: str = "SELECT 1", as_profile: str | None = None,
-           database: str | None = None, wait_timeout: float = 120.0,
-           save: Callable[[], None] = lambda: None) -> VerifyResult:
+           database: str | None = None, wait_timeout: float = PROPAGATION_TIMEOUT,
+           timing: Timing | None = None, save: Callable[[], None] = lambda: None) -> VerifyResult:
     started = time.monotonic()
     v = state.values
     role_arn, external_id = v.get("access_role_arn"), v.get("external_id")
     cluster_arn, secret_arn = v.get("cluster_arn"), v.get("secret_arn")
-    if not all((role_arn, external_id, cluster_arn, secret_arn)):
-        raise UsageError(f"Deployment {state.name!r} is not complete (no access role or secret recorded).",
-                         "Run `xacct setup` first, then `xacct status` to see what is missing.")
-    user_row = next((r for r in state.resources if r.kind == "iam_user" and r.created), None)
-    iam = aws.client(Account.CONSUMER, "iam")
-    delete_leftover_keys(iam, state, save)
+    principal_arn = v.get("consumer_principal_arn")
+    if not all((role_arn, external_id, cluster_arn, secret_arn, principal_arn)):
+        raise UsageError(f"Deployment {state.name!r} is not complete (no access role, secret or consumer principal "
+                         "recorded).", "Run `xacct setup` first, then `xacct status` to see what is missing.")
+    database = database or v.get("database") or state.config.get("db_name")
+    timeout = min(wait_timeout, PROPAGATION_TIMEOUT)
+    delete_leftover_keys(aws.client(Account.CONSUMER, "iam"), state, save)
     cleanup = ExitStack()  # deletes the temporary access key, if one is minted
+    hop = "assume"
     try:
-        if as_profile:
-            session = boto3.Session(profile_name=as_profile, region_name=aws.region)
-            identity = session.client("sts", region_name=aws.region).get_caller_identity()
-            if identity["Account"] != state.accounts.get("consumer"):
-                raise UsageError(f"--as-profile {as_profile!r} acts in account {identity['Account']}, not in the consumer "
-                                 f"account {state.accounts.get('consumer')}.",
-                                 "Pass a profile of the consumer principal (the application's role or user).")
-            principal = identity["Arn"]
-        elif user_row is not None:
-            minted = cleanup.enter_context(temporary_access_key(iam, state, save, user_row.id))
-            session = boto3.Session(profile_name=aws.consumer_profile, region_name=aws.region,
-                                    aws_access_key_id=minted["AccessKeyId"], aws_secret_access_key=minted["SecretAccessKey"])
-            principal = user_row.arn or user_row.id
-        else:
-            session, principal = aws.consumer, aws.consumer_profile or "default credentials"
+        session, how = _principal_session(state, aws, as_profile, cleanup, save)
         sts = session.client("sts", region_name=aws.region)
-        creds = _retry(lambda: sts.assume_role(RoleArn=role_arn, RoleSessionName="xacct-verify", ExternalId=external_id,
-                                               DurationSeconds=900)["Credentials"], PROPAGATION_CODES, wait_timeout,
-                       "the access role to admit the consumer principal (IAM propagation)")
-        assumed = boto3.Session(profile_name=aws.consumer_profile, region_name=aws.region,
-                                aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                                aws_session_token=creds["SessionToken"])
-        rds_data = assumed.client("rds-data", region_name=aws.region)
-        params = {"resourceArn": cluster_arn, "secretArn": secret_arn, "sql": sql}
+        identity = _retry(sts.get_caller_identity, STS_PROPAGATION_CODES, timeout,
+                          "the consumer principal's credentials to be valid (IAM propagation)", timing)
+        if not same_principal(identity["Arn"], principal_arn):
+            raise UsageError(f"{how} acts as {identity['Arn']} (account {identity['Account']}), not as the consumer "
+                             f"principal {principal_arn} of the consumer account {state.accounts.get('consumer')}, "
+                             "the only principal the access role admits.",
+                             "Pass --as-profile with a profile whose identity is that principal.")
+        assumed = _retry(lambda: sts.assume_role(RoleArn=role_arn, RoleSessionName="xacct-verify",
+                                                 ExternalId=external_id, DurationSeconds=900),
+                         STS_PROPAGATION_CODES, timeout,
+                         "the access role to admit the consumer principal (IAM propagation)", timing)
+        hop = "data-api"
+        rds_data = _session(assumed["Credentials"], aws, as_profile or aws.consumer_profile).client("rds-data", region_name=aws.region)
+        params = {"resourceArn": cluster_arn, "secretArn": secret_arn, "sql": sql, "includeResultMetadata": True}
         if database:
             params["database"] = database
-        response = _retry(lambda: rds_data.execute_statement(**params), RESUMING_CODES + PROPAGATION_CODES, wait_timeout,
-                          "the Data API to accept the statement (cluster resuming or IAM propagation)")
+        response = _retry(lambda: rds_data.execute_statement(**params), DATA_API_RETRY_CODES, timeout,
+                          "the Data API to accept the statement (IAM propagation or the cluster resuming)", timing)
     except (ClientError, WaitTimeout) as exc:
+        cause = exc.__cause__ if isinstance(exc, WaitTimeout) else exc
+        if error_code(cause) == "SecretsErrorException":
+            hop = "secret"
+        what = {"assume": f"assuming {role_arn}", "data-api": "the Data API call", "secret": "the Data API's secret"}[hop]
         detail = exc.message if isinstance(exc, WaitTimeout) else f"{error_message(exc)}."
         private = (f" The deployment was set up with --require-private-path: the access role runs statements only "
                    f"through endpoint {v.get('endpoint_id')} (aws:SourceVpce), so from outside that VPC AccessDenied "
                    "is expected." if state.config.get("require_private_path") else "")
-        raise AwsError(f"Verification failed: {detail}",
-                       "Run `xacct status` to check every step; if all are done, wait a minute for IAM to propagate "
-                       "and retry." + private) from None
+        raise AwsError(f"Verification failed at {what}: {detail}", _FIX_BY_HOP[hop] + private) from None
     finally:
         cleanup.close()
-    return VerifyResult(principal, role_arn, sql, response.get("records", []), time.monotonic() - started)
+    records = response.get("records", [])
+    return VerifyResult(
+        principal=identity["Arn"], assumed=assumed["AssumedRoleUser"]["Arn"], role_arn=role_arn, database=database,
+        sql=sql, columns=[c.get("label") or c.get("name", "") for c in response.get("columnMetadata", [])],
+        rows=[[value_of(f) for f in row] for row in records], records=records, seconds=time.monotonic() - started)

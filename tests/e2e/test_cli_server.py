@@ -135,7 +135,7 @@ def test_setup_status_rerun_verify_teardown(sandbox, monkeypatch):
 
     queue_statement_result(info, [[{"longValue": 1}]])
     verified = json.loads(run(info, home, "verify", "--name", "e2e", "--output", "json").stdout)
-    assert verified["records"] == [[{"longValue": 1}]]
+    assert verified["rows"] == [[1]] and verified["database"] == "app"
     assert verified["role_arn"] == role["Arn"]
 
     run(info, home, "teardown", "--name", "e2e", "--yes")

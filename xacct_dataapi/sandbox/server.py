@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from xacct_dataapi.errors import UsageError, WaitTimeout, XacctError
+from xacct_dataapi.sandbox import rdsdata
 from xacct_dataapi.sandbox.seed import ENGINES, SandboxError, SandboxInfo, seed_accounts, write_private
 from xacct_dataapi.waiting import Timing, until_true
 
@@ -226,6 +227,7 @@ class Sandbox:
             self._info = None
             with Sandbox._active_lock:
                 if Sandbox._active is self:
+                    rdsdata.uninstall()
                     Sandbox._active = None
 
     def __enter__(self) -> Sandbox:
@@ -253,6 +255,7 @@ class Sandbox:
 
         if self.port:
             _check_port_free(self.port)
+        rdsdata.install()  # before the server's first rds-data request builds that service's routes
         # Port 0 is handed to werkzeug, which binds a free port atomically (no
         # bind/close/rebind race); the real port is read back below.
         server = server_cls(ip_address=HOST, port=self.port, verbose=False)

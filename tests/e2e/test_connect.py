@@ -1,0 +1,195 @@
+"""The hand-off end to end: the installed CLI as a subprocess against a sandbox served from this test process, so
+the sandbox's record of every rds-data request (sandbox/rdsdata.py) can be asserted on: what the application's
+clients and `verify` actually sent, as whom."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+
+import boto3
+import pytest
+
+from tests.e2e.test_cli_server import clean_env, xacct_cmd
+from xacct_dataapi.sandbox import Sandbox, queue_statement_result
+from xacct_dataapi.sandbox.rdsdata import recorded_calls
+
+pytestmark = pytest.mark.server
+
+PASSWORD = "connect-Passw0rd-must-not-leak"
+
+
+@pytest.fixture(scope="module")
+def sb(tmp_path_factory):
+    with Sandbox(tmp_path_factory.mktemp("connect") / "sandbox") as sandbox:
+        yield sandbox.info
+
+
+@pytest.fixture
+def home(tmp_path, sb, monkeypatch):
+    """The test's directory, with this process's AWS profiles pointed at the sandbox (boto3 calls in the test)."""
+    for k, v in sb.env().items():
+        monkeypatch.setenv(k, v)
+    return tmp_path
+
+
+def run(sb, home, *args, env: dict | None = None, code: int | None = 0):
+    extra = {**sb.env(), "XACCT_DB_PASSWORD": PASSWORD, **(env or {})}
+    res = subprocess.run([*xacct_cmd(), *args], env=clean_env(extra), cwd=home, capture_output=True, text=True,
+                         timeout=120)
+    assert PASSWORD not in res.stdout + res.stderr
+    if code is not None:
+        assert res.returncode == code, f"{args}: exit {res.returncode}\n{res.stdout}\n{res.stderr}"
+    return res
+
+
+def setup(sb, home, name, *extra):
+    run(sb, home, "setup", "--consumer-profile", sb.consumer_profile, "--provider-profile", sb.provider_profile,
+        "--cluster", sb.cluster_id, "--vpc", sb.vpc_id, "--subnets", ",".join(sb.subnet_ids), "--enable-data-api",
+        "--name", name, "--yes", *extra)
+    return json.loads((home / ".xacct" / f"{name}.json").read_text())
+
+
+def calls_since(sb, mark: int, operation: str | None = None) -> list[dict]:
+    calls = recorded_calls(sb.provider_account, sb.region)[mark:]
+    return [c for c in calls if operation is None or c["operation"] == operation]
+
+
+def mark(sb) -> int:
+    return len(recorded_calls(sb.provider_account, sb.region))
+
+
+def teardown(sb, home, name):
+    run(sb, home, "teardown", "--name", name, "--yes")
+
+
+def app_profile_files(sb, home, user: str) -> dict[str, str]:
+    """Copies of the sandbox's config and credentials plus a profile `app` holding a key of the consumer user, as
+    the application team would have it."""
+    admin = boto3.Session(profile_name=sb.consumer_profile)
+    key = admin.client("iam").create_access_key(UserName=user)["AccessKey"]
+    cfg, creds = home / "app-config", home / "app-credentials"
+    cfg.write_text(sb.config_file.read_text() + f"\n[profile app]\nregion = {sb.region}\nendpoint_url = {sb.endpoint_url}\n")
+    creds.write_text(sb.credentials_file.read_text() + f"\n[app]\naws_access_key_id = {key['AccessKeyId']}\n"
+                                                        f"aws_secret_access_key = {key['SecretAccessKey']}\n")
+    return {"AWS_CONFIG_FILE": str(cfg), "AWS_SHARED_CREDENTIALS_FILE": str(creds)}
+
+
+def test_created_user_profile_python_sqlalchemy_and_verify(sb, home, monkeypatch):
+    state = setup(sb, home, "conn")
+    v = state["values"]
+    assert v["database"] == "app" and v["cluster_engine"] == "aurora-postgresql"
+    handoff = json.loads(run(sb, home, "status", "--name", "conn", "--output", "json").stdout)["handoff"]
+    assert handoff == {"role_arn": v["access_role_arn"], "external_id": v["external_id"], "region": sb.region,
+                       "cluster_arn": v["cluster_arn"], "secret_arn": v["secret_arn"], "database": "app",
+                       "consumer_principal": v["consumer_principal_arn"], "next": "xacct connect --name conn"}
+    text = run(sb, home, "connect", "--name", "conn").stdout
+    for value in (v["access_role_arn"], v["external_id"], v["cluster_arn"], v["secret_arn"], "app",
+                  v["consumer_principal_arn"]):
+        assert value in text
+    assert all(len(line) <= 80 or line.strip().startswith("arn:") for line in text.splitlines()), text
+
+    # The profile, written twice into the application's config: one section, a backup, and it works with boto3.
+    files = app_profile_files(sb, home, "xacct-conn-data-api-client")
+    for _ in range(2):
+        run(sb, home, "connect", "--name", "conn", "--format", "profile", "--source-profile", "app", "--write", env=files)
+    cfg = home / "app-config"
+    assert cfg.read_text().count("[profile xacct-conn]") == 1
+    assert (home / "app-config.xacct-backup").exists()
+    for k, val in files.items():
+        monkeypatch.setenv(k, val)
+    app = boto3.Session(profile_name="xacct-conn")
+    assert app.client("sts").get_caller_identity()["Arn"].startswith(
+        f"arn:aws:sts::{sb.provider_account}:assumed-role/xacct-conn-data-api-access/")
+    queue_statement_result(sb, [[{"longValue": 1}]], [{"name": "one", "typeName": "int4"}])
+    m = mark(sb)
+    out = app.client("rds-data").execute_statement(resourceArn=v["cluster_arn"], secretArn=v["secret_arn"],
+                                                   database=v["database"], sql="SELECT 1")
+    assert out["records"] == [[{"longValue": 1}]]
+
+    # The python snippet, run as printed: aurora-data-api opens a transaction, runs the statement, commits.
+    snippet = run(sb, home, "connect", "--name", "conn", "--format", "python").stdout
+    res = subprocess.run([sys.executable, "-c", snippet], env=clean_env(files), cwd=home, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[(1,)]"
+    ops = [(c["operation"], c.get("database")) for c in calls_since(sb, m)]
+    assert ops[1:] == [("BeginTransaction", "app"), ("ExecuteStatement", "app"), ("CommitTransaction", None)]
+
+    # verify: as the created user (temporary key), in the recorded database, and it says so.
+    m = mark(sb)
+    verified = json.loads(run(sb, home, "verify", "--name", "conn", "--output", "json").stdout)
+    assert verified["principal"] == v["consumer_principal_arn"]
+    assert verified["database"] == "app" and verified["rows"] == [[1]] and verified["columns"] == ["one"]
+    assert [c["database"] for c in calls_since(sb, m, "ExecuteStatement")] == ["app"]
+    teardown(sb, home, "conn")
+
+
+def test_sqlalchemy_snippet_runs(sb, home, monkeypatch):
+    state = setup(sb, home, "sqla")
+    files = app_profile_files(sb, home, "xacct-sqla-data-api-client")
+    run(sb, home, "connect", "--name", "sqla", "--format", "profile", "--source-profile", "app", "--write", env=files)
+    snippet = run(sb, home, "connect", "--name", "sqla", "--format", "sqlalchemy").stdout
+    assert "postgresql+auroradataapi://:@/app" in snippet
+    # The dialect asks the server for its version when it first connects; moto runs no SQL, so answer it.
+    queue_statement_result(sb, [[{"longValue": 1}]], [{"name": "one", "typeName": "int4"}])
+    queue_statement_result(sb, [[{"stringValue": "PostgreSQL 11.13 on x86_64-pc-linux-gnu"}]],
+                           [{"name": "version", "typeName": "text"}])
+    m = mark(sb)
+    res = subprocess.run([sys.executable, "-c", snippet], env=clean_env(files), cwd=home, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert "(1,)" in res.stdout
+    assert {c.get("database") for c in calls_since(sb, m, "ExecuteStatement")} == {"app"}
+    assert state["values"]["database"] == "app"
+    teardown(sb, home, "sqla")
+
+
+def _role(sb, name: str, trusted: dict) -> str:
+    iam = boto3.Session(profile_name=sb.consumer_profile).client("iam")
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": trusted, "Action": "sts:AssumeRole"}]}
+    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(doc))["Role"]["Arn"]
+
+
+def _enforce_iam(sb, on: bool) -> None:
+    # moto checks IAM (and same-account trust policies) only when told to (docs/moto-gaps.md, IAM enforcement).
+    req = urllib.request.Request(f"{sb.endpoint_url}/moto-api/reset-auth", data=b"0" if on else b"inf", method="POST",
+                                 headers={"Content-Type": "text/plain"})
+    urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=10).read()
+
+
+def test_verify_acts_as_the_adopted_role_or_refuses(sb, home, monkeypatch):
+    admin = f"arn:aws:iam::{sb.consumer_account}:user/xacct-sandbox-admin"
+    role_arn = _role(sb, "app-role", {"AWS": admin})
+    setup(sb, home, "adopt", "--consumer-role", "app-role")
+    verified = json.loads(run(sb, home, "verify", "--name", "adopt", "--output", "json").stdout)
+    assert verified["principal"].startswith(f"arn:aws:sts::{sb.consumer_account}:assumed-role/app-role/")
+    teardown(sb, home, "adopt")  # one rds-data endpoint per VPC
+
+    # A role the operator cannot assume (its trust admits another user; a Service principal crashes moto's trust
+    # check, docs/moto-gaps.md): exit 2, says what to pass, never OK.
+    _role(sb, "ec2-app-role", {"AWS": f"arn:aws:iam::{sb.consumer_account}:user/the-application"})
+    setup(sb, home, "ec2", "--consumer-role", "ec2-app-role")
+    _enforce_iam(sb, True)
+    try:
+        res = run(sb, home, "verify", "--name", "ec2", code=2)
+    finally:
+        _enforce_iam(sb, False)
+    assert "OK" not in res.stdout and "--as-profile" in res.stderr and "ec2-app-role" in res.stderr
+    # --as-profile of another principal is refused too, naming who it is.
+    res = run(sb, home, "verify", "--name", "ec2", "--as-profile", sb.consumer_profile, code=2)
+    assert "xacct-sandbox-admin" in res.stderr and "OK" not in res.stdout
+    assert role_arn
+    teardown(sb, home, "ec2")
+
+
+def test_verify_refuses_after_the_role_policy_is_deleted(sb, home):
+    setup(sb, home, "gone")
+    iam = boto3.Session(profile_name=sb.provider_profile).client("iam")
+    iam.delete_role_policy(RoleName="xacct-gone-data-api-access", PolicyName="xacct-gone-data-api")
+    m = mark(sb)
+    res = run(sb, home, "verify", "--name", "gone", code=1)
+    assert "OK" not in res.stdout and "5 " in res.stderr and "status" in res.stderr
+    assert calls_since(sb, m) == []  # refused before any statement
+    teardown(sb, home, "gone")
