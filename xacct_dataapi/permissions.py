@@ -40,6 +40,12 @@ NO_PERMISSION_NEEDED = ("sts:GetCallerIdentity",)
 READS = ("setup", "status", "doctor")  # the inspections: setup plans from them, status and doctor report them
 FINDS = ("setup", "status", "teardown", "doctor")  # also lost-state discovery (teardown, doctor without state)
 SETUP, TEARDOWN = ("setup",), ("teardown",)
+# verify runs status first (app.verify refuses a deployment status does not report all done), so it needs status's reads.
+RUNS_FIRST = {"verify": ("status",)}
+
+
+def needed_by(commands: tuple[str, ...], command: str) -> bool:
+    return command == "all" or command in commands or any(c in commands for c in RUNS_FIRST.get(command, ()))
 
 
 @dataclass(frozen=True)
@@ -215,7 +221,7 @@ def applies(grant: Grant, scope: Scope, include_optional: bool = False) -> bool:
 
 
 def statement(grant: Grant, scope: Scope, command: str = "all") -> dict | None:
-    actions = sorted(a for a, cmds in grant.actions.items() if command == "all" or command in cmds)
+    actions = sorted(a for a, cmds in grant.actions.items() if needed_by(cmds, command))
     if not actions:
         return None
     fields = scope.fields()
@@ -289,7 +295,7 @@ def _calls_table(side: Account) -> list[str]:
         acts = set()
         for g in GRANTS:
             if g.side is side and not g.only_with:
-                acts.update(f"`{a}`" + ("*" if a in g.implied else "") for a, cmds in g.actions.items() if command in cmds)
+                acts.update(f"`{a}`" + ("*" if a in g.implied else "") for a, cmds in g.actions.items() if needed_by(cmds, command))
         rows.append(f"| `{command}` | {', '.join(sorted(acts)) or 'none (only `sts:GetCallerIdentity`, which needs no permission)'} |")
     return rows
 
