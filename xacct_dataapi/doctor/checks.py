@@ -307,8 +307,7 @@ def _conflicts_check(chain: Chain) -> Check:
     name = f"rds-data.{chain.region}.amazonaws.com"
     others = [e["VpcEndpointId"] for e in chain.other_endpoints if e.get("PrivateDnsEnabled")]
     try:
-        zones = [z for z in reads.private_hosted_zones(chain.aws, chain.vpc_id, chain.region)
-                 if z.get("Name", "").rstrip(".").lower() == name]
+        zones = reads.conflicting_zones(reads.private_hosted_zones(chain.aws, chain.vpc_id, chain.region), chain.region)
     except ClientError as exc:
         zones, note = [], f"; hosted zones not readable ({error_code(exc)})"
     else:
@@ -332,8 +331,9 @@ def _az_check(chain: Chain, eid: str, subnet_ids: list[str]) -> Check:
                      "Use a region where the RDS Data API supports PrivateLink.")
     chain.service = service
     supported = set(service.get("AvailabilityZones", []))
-    azs = {sid: s.get("AvailabilityZone") for sid, s in reads.subnets(chain.aws, subnet_ids).items()}
-    bad = [f"{sid} ({az})" for sid, az in sorted(azs.items()) if az not in supported]
+    found = reads.subnets(chain.aws, subnet_ids)
+    azs = {sid: s.get("AvailabilityZone") for sid, s in found.items()}
+    bad = [f"{sid} ({az})" for sid, az in reads.unsupported_azs(service, found)]
     if bad:
         return Check("endpoint.azs", "endpoint", C, FAIL, f"{eid}: subnet(s) {', '.join(bad)} are in Availability Zones "
                      f"the service does not support ({', '.join(sorted(supported))})",

@@ -61,6 +61,19 @@ def private_hosted_zones(aws, vpc_id: str, region: str) -> list[dict]:
             return zones
 
 
+def unsupported_azs(service: dict, subnets_by_id: dict[str, dict]) -> list[tuple[str, str]]:
+    """(subnet, AZ) pairs where the endpoint service is not offered (pure; setup's preflight and doctor)."""
+    supported = set(service.get("AvailabilityZones") or [])
+    return [(sid, s.get("AvailabilityZone")) for sid, s in sorted(subnets_by_id.items())
+            if supported and s.get("AvailabilityZone") not in supported]
+
+
+def conflicting_zones(zones: list[dict], region: str) -> list[dict]:
+    """Private hosted zones named rds-data.<region>.amazonaws.com (pure; setup's preflight and doctor)."""
+    name = f"rds-data.{region}.amazonaws.com"
+    return [z for z in zones if z.get("Name", "").rstrip(".").lower() == name]
+
+
 def endpoints_in_vpc(aws, vpc_id: str, service: str) -> list[dict]:
     ec2 = aws.client(Account.CONSUMER, "ec2")
     found = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
@@ -84,9 +97,11 @@ def network_acls(aws, subnet_ids: list[str]) -> dict[str, dict]:
 
 
 def subnets(aws, subnet_ids: list[str]) -> dict[str, dict]:
+    """The subnets that exist (a filter, not SubnetIds: a missing one is left out, not an error)."""
     if not subnet_ids:
         return {}
-    found = aws.client(Account.CONSUMER, "ec2").describe_subnets(SubnetIds=list(subnet_ids))["Subnets"]
+    found = aws.client(Account.CONSUMER, "ec2").describe_subnets(
+        Filters=[{"Name": "subnet-id", "Values": list(subnet_ids)}])["Subnets"]
     return {s["SubnetId"]: s for s in found}
 
 
