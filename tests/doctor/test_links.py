@@ -310,3 +310,11 @@ def test_endpoint_deleted(deployed):
     deployed.world.consumer.client("ec2").delete_vpc_endpoints(VpcEndpointIds=[ep])
     report = report_of(deployed)
     assert_only(report, "endpoint.exists", deployed.world.vpc_id)
+
+
+def test_cluster_gone_skips_what_needs_it(deployed):
+    deployed.world.provider.client("rds").delete_db_cluster(DBClusterIdentifier=deployed.world.cluster_id,
+                                                            SkipFinalSnapshot=True)
+    report = report_of(deployed)
+    assert_only(report, "cluster.exists", deployed.world.cluster_id)
+    assert report.get("model").status == "skipped"
