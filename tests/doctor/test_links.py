@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from xacct_dataapi import doctor, policies
 from xacct_dataapi.doctor.model import FAIL, OK, WARN

@@ -3,7 +3,6 @@ service does not offer, a restricted policy where endpoint policies are unsuppor
 for rds-data.<region>.amazonaws.com already associated with the VPC."""
 from __future__ import annotations
 
-import pytest
 from typer.testing import CliRunner
 
 from xacct_dataapi.cli import cli

@@ -18,7 +18,6 @@ from xacct_dataapi.doctor.model import FAIL, OK, SKIPPED
 from xacct_dataapi.doctor.render import table
 from xacct_dataapi.doctor.run import hop_of
 from xacct_dataapi.errors import AwsError
-from xacct_dataapi.models import Account
 
 EXTERNAL_ID = "hand-made-external-id-0001"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.doctor import chain as chain_mod
 from xacct_dataapi.doctor.chain import Chain
