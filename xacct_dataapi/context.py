@@ -261,19 +261,38 @@ def describe_principal(aws: Sessions, cfg: Config, consumer_account: str, partit
     return ConsumerPrincipal("user", name, user_arn(consumer_account, name, partition), adopted=False)
 
 
-def check_endpoint_service(aws: Sessions) -> None:
+def check_endpoint_service(aws: Sessions, cfg: Config) -> None:
+    """The rds-data endpoint service is offered in the region, in the subnets' AZs, takes a policy if a restricted one
+    is asked for, and no private hosted zone in the VPC already holds its DNS name (doctor reads the same)."""
+    from xacct_dataapi.doctor import reads
+
     service = f"com.amazonaws.{aws.region}.rds-data"
-    ec2 = aws.client(Account.CONSUMER, "ec2")
-    try:
-        found = ec2.describe_vpc_endpoint_services(ServiceNames=[service]).get("ServiceNames", [])
-    except ClientError as exc:
-        if "InvalidServiceName" in error_message(exc):
-            found = []
-        else:
-            raise AwsError(f"Could not look up {service}: {error_message(exc)}.") from None
-    if service not in found:
+    detail = _read(f"the {service} endpoint service", lambda: reads.endpoint_service(aws, service))
+    if detail is None:
         raise UsageError(f"Region {aws.region} offers no {service} endpoint service.",
                          "Pass --region of a region where the RDS Data API supports PrivateLink.")
+    # "The VPC endpoint service ... does not support the availability zone of the subnet"
+    # (terraform-aws-modules/terraform-aws-vpc#462): AvailabilityZones of DescribeVpcEndpointServices.
+    bad = reads.unsupported_azs(detail, _read("the subnets", lambda: reads.subnets(aws, list(cfg.subnet_ids))))
+    if bad:
+        raise UsageError(f"--subnets: {', '.join(f'{sid} is in {az}' for sid, az in bad)}, where {service} is not offered "
+                         f"(it is in {', '.join(sorted(detail.get('AvailabilityZones', [])))}).",
+                         "Pass one subnet in each of the supported Availability Zones you want.")
+    if cfg.endpoint_policy == "restricted" and detail.get("VpcEndpointPolicySupported") is False:
+        raise UsageError(f"{service} does not support endpoint policies here, but --endpoint-policy restricted asks for one.",
+                         "Pass --endpoint-policy full; the access role's own permissions still limit it to the cluster.")
+    try:
+        zones = reads.conflicting_zones(reads.private_hosted_zones(aws, cfg.vpc_id, aws.region), aws.region)
+    except ClientError:
+        zones = []  # unreadable (no route53:ListHostedZonesByVPC): CreateVpcEndpoint reports a conflict itself
+    if zones:
+        z = zones[0]
+        raise UsageError(
+            f"VPC {cfg.vpc_id} is associated with private hosted zone {z['HostedZoneId']} ({z['Name'].rstrip('.')}): "
+            "an endpoint with private DNS would conflict with it (\"conflicting DNS domain\").",
+            "This VPC already reaches rds-data through a central endpoint: use that path, or disassociate the zone "
+            f"(`aws route53 disassociate-vpc-from-hosted-zone --hosted-zone-id {z['HostedZoneId']} --vpc "
+            f"VPCRegion={aws.region},VPCId={cfg.vpc_id}`) and re-run.")
 
 
 def partition_for_region(region: str) -> str:
@@ -294,7 +313,7 @@ def build_context(cfg: Config, aws: Sessions, state: State, password: Callable[[
     cluster_r, network_r, service_r, principal_r = gather(
         lambda: describe_cluster(aws, cfg, provider),
         lambda: describe_network(aws, cfg, consumer),
-        lambda: check_endpoint_service(aws),
+        lambda: check_endpoint_service(aws, cfg),
         lambda: describe_principal(aws, cfg, consumer, partition_for_region(aws.region)),
     )
     cluster = unwrap(cluster_r)

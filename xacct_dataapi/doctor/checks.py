@@ -1,0 +1,416 @@
+"""Every check doctor makes, in the order a request crosses the chain. Each returns Checks (data), never raises
+for what it finds; AWS rules come with their source."""
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+
+from botocore.exceptions import ClientError
+
+from xacct_dataapi.doctor import grants, reads
+from xacct_dataapi.doctor.chain import Chain
+from xacct_dataapi.doctor.model import FAIL, OK, SKIPPED, WARN, Check
+from xacct_dataapi.errors import error_code, error_message
+from xacct_dataapi.models import Account
+from xacct_dataapi.steps.endpoint import service_name
+from xacct_dataapi.steps.nacl_check import problems_for
+
+P, C = Account.PROVIDER.value, Account.CONSUMER.value
+
+# Data API on Aurora PostgreSQL provisioned / Serverless v2: 13.11+, 14.8+, 15.3+, 16.1+, 17.4+ —
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.Aurora_Fea_Regions_DB-eng.Feature.Data_API.html
+PG_MINIMUM = {13: 11, 14: 8, 15: 3, 16: 1, 17: 4}
+
+
+def _skip(cid: str, link: str, account: str, why: str) -> Check:
+    return Check(cid, link, account, SKIPPED, why)
+
+
+# --------------------------------------------------------------------------- cluster (provider)
+
+def cluster_checks(chain: Chain) -> list[Check]:
+    link = "cluster"
+    c = chain.cluster
+    if c is None:
+        return [Check("cluster.exists", link, P, FAIL, chain.cluster_problem or f"cluster {chain.cluster_id} not found",
+                      "Pass the provider account's cluster identifier or ARN (`aws rds describe-db-clusters "
+                      "--profile PROVIDER_PROFILE`) and the cluster's --region.")]
+    cid, arn = c["DBClusterIdentifier"], c["DBClusterArn"]
+    out = [Check("cluster.exists", link, P, OK, f"{arn} ({c.get('Engine')} {c.get('EngineVersion')}, "
+                                                 f"{c.get('EngineMode', 'provisioned')})")]
+    status = c.get("Status")
+    out.append(Check("cluster.available", link, P, OK, f"{cid} is available") if status == "available" else
+               Check("cluster.available", link, P, FAIL, f"{cid} is {status}, not available",
+                     f"`aws rds start-db-cluster --db-cluster-identifier {cid}` if it is stopped; otherwise wait until "
+                     "`aws rds describe-db-clusters` shows it available."))
+    out.append(_engine_check(c))
+    out.append(_writer_check(chain, c))
+    out.append(Check("cluster.data-api", link, P, OK, f"HttpEndpointEnabled is true on {cid}")
+               if c.get("HttpEndpointEnabled") else
+               Check("cluster.data-api", link, P, FAIL, f"HttpEndpointEnabled is false on {cid}",
+                     f"`aws rds enable-http-endpoint --resource-arn {arn}` (Serverless v1: `aws rds modify-db-cluster "
+                     f"--db-cluster-identifier {cid} --enable-http-endpoint --apply-immediately`) — "
+                     "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.differences.html"))
+    return out
+
+
+def _engine_check(c: dict) -> Check:
+    engine, version, mode = c.get("Engine", ""), str(c.get("EngineVersion", "")), c.get("EngineMode", "provisioned")
+    what = f"{engine} {version} ({mode})"
+    if engine not in ("aurora-postgresql", "aurora-mysql"):
+        return Check("cluster.engine", "cluster", P, FAIL, f"{what}: the Data API supports only Aurora MySQL and "
+                     "PostgreSQL", "Use an Aurora MySQL or Aurora PostgreSQL cluster.")
+    if mode == "serverless":
+        # Serverless v1 is where the Data API began; it reached end of life on March 31 2025 —
+        # https://docs.amazonaws.cn/en_us/AmazonRDS/latest/AuroraUserGuide/aurora-serverless.relnotes.html
+        return Check("cluster.engine", "cluster", P, OK, f"{what}: Serverless v1 supports the Data API")
+    if engine == "aurora-mysql":
+        return Check("cluster.engine", "cluster", P, SKIPPED, f"{what}: xacct has no verified minimum Aurora MySQL "
+                     "version for the Data API (docs/how-it-works.md, Doctor)")
+    m = re.match(r"(\d+)\.(\d+)", version)
+    if not m:
+        return Check("cluster.engine", "cluster", P, SKIPPED, f"{what}: version not understood")
+    major, minor = int(m.group(1)), int(m.group(2))
+    if major > max(PG_MINIMUM) or (major in PG_MINIMUM and minor >= PG_MINIMUM[major]):
+        return Check("cluster.engine", "cluster", P, OK, f"{what} supports the Data API")
+    need = ", ".join(f"{k}.{v}" for k, v in PG_MINIMUM.items())
+    return Check("cluster.engine", "cluster", P, FAIL, f"{what} does not support the Data API (needs one of {need} "
+                 "or later)", f"Upgrade: `aws rds modify-db-cluster --db-cluster-identifier {c['DBClusterIdentifier']} "
+                 "--engine-version VERSION --allow-major-version-upgrade --apply-immediately`.")
+
+
+def _writer_check(chain: Chain, c: dict) -> Check:
+    if c.get("EngineMode") == "serverless":
+        return Check("cluster.writer-class", "cluster", P, OK, "Serverless v1: no instances")
+    writer = reads.writer_instance(chain.aws, c)
+    if writer is None:
+        return Check("cluster.writer-class", "cluster", P, FAIL, f"{c['DBClusterIdentifier']} has no writer instance",
+                     "Add a writer instance (db.serverless or a non-T class): the Data API runs on the writer.")
+    name, cls = writer["DBInstanceIdentifier"], writer.get("DBInstanceClass", "")
+    if cls.startswith("db.t"):
+        # "The Data API isn't supported on T DB instance classes" —
+        # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.limitations.html
+        return Check("cluster.writer-class", "cluster", P, FAIL, f"writer {name} is {cls}: the Data API does not run on "
+                     "T instance classes", f"`aws rds modify-db-instance --db-instance-identifier {name} "
+                     "--db-instance-class db.r6g.large --apply-immediately` (or db.serverless).")
+    return Check("cluster.writer-class", "cluster", P, OK, f"writer {name} is {cls}")
+
+
+# --------------------------------------------------------------------------- policy documents (shared shape)
+
+def policy_checks(chain: Chain, cid: str, link: str, account: str, name: str, actual, resource: str | None,
+                  sensitive: tuple[str, ...]) -> list[Check]:
+    """`<cid>`: xacct's statements present and equal (normalised); `<cid>.extra`: no other statement grants
+    anyone a sensitive action. With a state file a difference fails; a hand-built chain only warns (its form may
+    differ), but an extra grant fails in both."""
+    if resource is None:
+        return [_skip(cid, link, account, f"no {link} to read the policy of"),
+                _skip(f"{cid}.extra", link, account, f"no {link} to read the policy of")]
+    expected = chain.expected.get(name)
+    if actual is None:
+        return [Check(cid, link, account, FAIL, f"{resource} has no {name.replace('_', ' ')}", chain.setup_fix()),
+                _skip(f"{cid}.extra", link, account, "no policy")]
+    if expected is None:
+        why = "; ".join(chain.unknown.values()) or "its inputs are unknown"
+        return [_skip(cid, link, account, f"cannot build xacct's document to compare with: {why}"),
+                _skip(f"{cid}.extra", link, account, "nothing to compare with")]
+    ids = chain.unique_ids()
+    r = grants.compare(actual, expected, sensitive, ids)
+    if r["invalid"]:
+        return [Check(cid, link, account, FAIL, f"the policy of {resource} is not valid JSON", chain.setup_fix()),
+                _skip(f"{cid}.extra", link, account, "policy not readable")]
+    orphans = grants.orphaned_ids(actual, ids)
+    out = []
+    if orphans:
+        out.append(Check(cid, link, account, FAIL, f"{resource}: principal(s) {', '.join(orphans)} are unique ids of "
+                         "deleted or recreated principals (IAM no longer maps them to an ARN)", chain.setup_fix()))
+    elif r["missing"]:
+        status = FAIL if chain.strict else WARN
+        out.append(Check(cid, link, account, status, f"{resource}: xacct's statement(s) missing or different: "
+                         + ", ".join(r["missing"]), chain.setup_fix()))
+    else:
+        n = len(grants.statements(expected))
+        out.append(Check(cid, link, account, OK, f"{resource}: xacct's {n} statement(s) present and equal"))
+    if r["extra_grants"]:
+        out.append(Check(f"{cid}.extra", link, account, FAIL, f"{resource}: extra grant: "
+                         + "; ".join(grants.describe_grant(s, sensitive) for s in r["extra_grants"]),
+                         f"Remove the statement(s) from the policy of {resource} (find out who added them first); "
+                         + chain.setup_fix()))
+    elif r["extra_other"]:
+        out.append(Check(f"{cid}.extra", link, account, WARN, f"{resource}: other statement(s) "
+                         + ", ".join(grants.label(s) for s in r["extra_other"]) + " (no grant of "
+                         + (", ".join(sensitive) or "anything xacct guards") + ")",
+                         f"Review them; {chain.setup_fix()}"))
+    else:
+        out.append(Check(f"{cid}.extra", link, account, OK, f"{resource}: no other statement"
+                         + (f" grants {', '.join(sensitive)}" if sensitive else "")))
+    return out
+
+
+# --------------------------------------------------------------------------- secret and key (provider)
+
+SECRET_FIELDS = ("username", "password", "engine", "dbname")
+
+
+def secret_checks(chain: Chain) -> list[Check]:
+    link, s = "secret", chain.secret
+    if s is None or s.get("DeletedDate"):
+        what = (f"secret {chain.secret_arn} is scheduled for deletion" if s else
+                f"secret {chain.secret_arn or '(unknown)'} not found" if chain.secret_arn or chain.mode == "state" else
+                chain.unknown.get("secret", "no secret"))
+        fix = (f"`aws secretsmanager restore-secret --secret-id {chain.secret_arn}`" if s else
+               chain.setup_fix() if chain.mode == "state" else "Pass --secret-arn of the secret the application uses.")
+        return [Check("secret.exists", link, P, FAIL, what, fix)]
+    arn = s["ARN"]
+    out = [Check("secret.exists", link, P, OK, arn)]
+    kms_id = s.get("KmsKeyId")
+    # The secret must be under a customer managed key, named by its full ARN: the AWS managed key cannot be used
+    # across accounts (https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_examples_cross.html),
+    # and a bare key id resolves in the caller's account (hashicorp/terraform-provider-aws#30272).
+    if not kms_id:
+        out.append(Check("secret.kms-key", link, P, FAIL, f"{arn} is encrypted with the AWS managed key aws/secretsmanager",
+                         chain.setup_fix() + " (changing the key needs a new secret version)"))
+    elif chain.key_arn and kms_id == chain.key_arn:
+        out.append(Check("secret.kms-key", link, P, OK, f"encrypted with {kms_id}"))
+    else:
+        want = chain.key_arn or "a customer managed key, by full ARN"
+        out.append(Check("secret.kms-key", link, P, FAIL, f"{arn} names key {kms_id!r}, not {want}",
+                         f"`aws secretsmanager update-secret --secret-id {arn} --kms-key-id {want}` and write a new "
+                         "version (AWS does not re-encrypt existing versions); " + chain.setup_fix()))
+    out.append(_secret_value_check(chain, arn))
+    return out
+
+
+def _secret_value_check(chain: Chain, arn: str) -> Check:
+    """The value's keys (never the values): without dbname the Data API uses the username as database
+    (aws/aws-cli#8577). Read only where the operator's provider profile may; the secret policy normally lets
+    only the access role read it, and then this is skipped."""
+    sm = chain.aws.client(Account.PROVIDER, "secretsmanager")
+    try:
+        raw = sm.get_secret_value(SecretId=arn).get("SecretString") or ""
+    except ClientError as exc:
+        return _skip("secret.value", "secret", P, f"the provider profile may not read it ({error_code(exc) or 'denied'}); "
+                     "only the access role is meant to")
+    try:
+        keys = set(json.loads(raw))
+    except (ValueError, TypeError):
+        keys = set()
+    del raw  # never kept, never printed
+    missing = [k for k in SECRET_FIELDS if k not in keys]
+    if missing:
+        return Check("secret.value", "secret", P, FAIL, f"{arn}: the value lacks {', '.join(missing)} (keys present: "
+                     f"{', '.join(sorted(keys)) or 'none'})", "Write a JSON value with username, password, engine "
+                     "and dbname: " + chain.setup_fix() + " with --rotate-password")
+    return Check("secret.value", "secret", P, OK, f"{arn}: has {', '.join(SECRET_FIELDS)} (values not shown)")
+
+
+def key_checks(chain: Chain) -> list[Check]:
+    k = chain.key
+    if k is None:
+        return [Check("key.state", "key", P, FAIL, f"KMS key {chain.key_arn or (chain.secret or {}).get('KmsKeyId') or '(unknown)'} "
+                      "not found", chain.setup_fix())]
+    kid, state = k["Arn"], k.get("KeyState")
+    if state == "PendingDeletion":
+        # A key pending deletion cannot be used — https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys-scheduling-key-deletion.html
+        return [Check("key.state", "key", P, FAIL, f"{kid} is pending deletion (on {k.get('DeletionDate')})",
+                      f"`aws kms cancel-key-deletion --key-id {kid}` then `aws kms enable-key --key-id {kid}`")]
+    if state != "Enabled" or not k.get("Enabled", True):
+        return [Check("key.state", "key", P, FAIL, f"{kid} is {state}", f"`aws kms enable-key --key-id {kid}`")]
+    return [Check("key.state", "key", P, OK, f"{kid} is enabled")]
+
+
+# --------------------------------------------------------------------------- IAM evaluation (provider)
+
+def simulate_check(chain: Chain) -> Check:
+    cid, link = "iam.simulate", "iam evaluation"
+    if not (chain.role and chain.cluster_arn and chain.secret_arn):
+        return _skip(cid, link, P, "needs the access role, the cluster and the secret")
+    role = chain.role["Arn"]
+    policy = chain.secret_policy if isinstance(chain.secret_policy, str) or chain.secret_policy is None \
+        else json.dumps(chain.secret_policy)
+    asks = [("rds-data:ExecuteStatement", chain.cluster_arn, None, None),
+            ("secretsmanager:GetSecretValue", chain.secret_arn, policy, None)]
+    if chain.key_arn:
+        asks.append(("kms:Decrypt", chain.key_arn, None, [{"ContextKeyName": "kms:ViaService", "ContextKeyType": "string",
+                                                            "ContextKeyValues": [f"secretsmanager.{chain.region}.amazonaws.com"]}]))
+    denied, seen = [], []
+    for action, resource, rpolicy, context in asks:
+        try:
+            result = reads.simulate(chain.aws, role, action, resource, rpolicy, context)
+        except NotImplementedError:
+            return _skip(cid, link, P, "iam:SimulatePrincipalPolicy is not available here (the sandbox does not "
+                         "implement it); the live check tests the path instead")
+        except ClientError as exc:
+            return _skip(cid, link, P, f"iam:SimulatePrincipalPolicy unavailable: {error_message(exc)}")
+        decision = result.get("EvalDecision")
+        seen.append(f"{action} on {resource}: {decision}")
+        if decision != "allowed":
+            stmts = [m.get("SourcePolicyId") for m in result.get("MatchedStatements", []) if m.get("SourcePolicyId")]
+            denied.append(f"{action} on {resource}: {decision}" + (f" (matched {', '.join(stmts)})" if stmts else ""))
+    if denied:
+        return Check(cid, link, P, FAIL, f"IAM evaluates the access role {role}: " + "; ".join(denied),
+                     chain.setup_fix() + "; check SCPs and permission boundaries if the documents are xacct's")
+    return Check(cid, link, P, OK, f"access role {role}: " + "; ".join(seen))
+
+
+# --------------------------------------------------------------------------- endpoint and network (consumer)
+
+DNS_FLAGS = {"enableDnsSupport": "--enable-dns-support", "enableDnsHostnames": "--enable-dns-hostnames"}
+
+
+def endpoint_checks(chain: Chain) -> list[Check]:
+    link, ep, vpc_id = "endpoint", chain.endpoint, chain.vpc_id
+    out: list[Check] = []
+    if chain.vpc is None:
+        return [Check("vpc.exists", link, C, FAIL, f"VPC {vpc_id} not found in consumer account {chain.consumer_account}",
+                      "Pass the consumer VPC id (`aws ec2 describe-vpcs --profile CONSUMER_PROFILE`).")]
+    dns = reads.vpc_dns(chain.aws, vpc_id)
+    off = [a for a, on in dns.items() if not on]
+    out.append(Check("vpc.dns", link, C, OK, f"{vpc_id}: enableDnsSupport and enableDnsHostnames on") if not off else
+               Check("vpc.dns", link, C, FAIL, f"{vpc_id}: {', '.join(off)} off (private DNS needs both on)",
+                     " ; ".join(f"`aws ec2 modify-vpc-attribute --vpc-id {vpc_id} {DNS_FLAGS[a]} "
+                                "'{\"Value\":true}'`" for a in off)))
+    out.append(_conflicts_check(chain))
+    if ep is None:
+        out.append(Check("endpoint.exists", link, C, FAIL, chain.unknown.get("endpoint") or
+                         f"no rds-data endpoint of this deployment in {vpc_id}", chain.setup_fix()
+                         if chain.mode == "state" else "Create the com.amazonaws.REGION.rds-data interface endpoint "
+                         "(docs/how-it-works.md)."))
+        return out
+    eid = ep["VpcEndpointId"]
+    out.append(Check("endpoint.exists", link, C, OK, f"{eid} ({ep.get('ServiceName')})"))
+    state = str(ep.get("State", "")).lower()
+    out.append(Check("endpoint.available", link, C, OK, f"{eid} is available") if state == "available" else
+               Check("endpoint.available", link, C, FAIL, f"{eid} is {ep.get('State')}",
+                     "Wait while it is pending; if failed or rejected, delete it and " + chain.setup_fix()))
+    have = sorted(ep.get("SubnetIds", []))
+    wrong = []
+    if ep.get("VpcId") != vpc_id:
+        wrong.append(f"it is in {ep.get('VpcId')}, not {vpc_id}")
+    if chain.mode == "state" and have != sorted(chain.subnet_ids):
+        wrong.append(f"its subnets are {', '.join(have) or 'none'}, recorded {', '.join(sorted(chain.subnet_ids))}")
+    out.append(Check("endpoint.placement", link, C, OK, f"{eid} in {vpc_id}, subnets {', '.join(have)}") if not wrong else
+               Check("endpoint.placement", link, C, FAIL, f"{eid}: " + "; ".join(wrong), chain.setup_fix()))
+    out.append(_az_check(chain, eid, have))
+    out.append(Check("endpoint.private-dns", link, C, OK, f"{eid} has private DNS on") if ep.get("PrivateDnsEnabled") else
+               Check("endpoint.private-dns", link, C, FAIL, f"{eid} has private DNS off: rds-data.{chain.region}."
+                     "amazonaws.com does not resolve to it", f"`aws ec2 modify-vpc-endpoint --vpc-endpoint-id {eid} "
+                     "--private-dns-enabled`"))
+    out += _endpoint_policy_checks(chain, eid)
+    return out
+
+
+def _conflicts_check(chain: Chain) -> Check:
+    """Only one endpoint (or private hosted zone) per VPC can hold rds-data.<region>.amazonaws.com: "conflicting
+    DNS domain" (hashicorp/terraform-provider-aws#17535, #37783)."""
+    name = f"rds-data.{chain.region}.amazonaws.com"
+    others = [e["VpcEndpointId"] for e in chain.other_endpoints if e.get("PrivateDnsEnabled")]
+    try:
+        zones = reads.conflicting_zones(reads.private_hosted_zones(chain.aws, chain.vpc_id, chain.region), chain.region)
+    except ClientError as exc:
+        zones, note = [], f"; hosted zones not readable ({error_code(exc)})"
+    else:
+        note = ""
+    found = [f"endpoint {e} (private DNS on)" for e in others] + [
+        f"private hosted zone {z['HostedZoneId']} {name} (owner {z.get('Owner', {}).get('OwningAccount') or z.get('Owner', {}).get('OwningService', '?')})"
+        for z in zones]
+    if found:
+        return Check("endpoint.conflicts", "endpoint", C, FAIL, f"{chain.vpc_id} already resolves {name} through "
+                     + "; ".join(found), "Only one may own the name: delete the other endpoint, or disassociate the "
+                     f"hosted zone (`aws route53 disassociate-vpc-from-hosted-zone --hosted-zone-id ID --vpc "
+                     f"VPCRegion={chain.region},VPCId={chain.vpc_id}`), or use that endpoint instead of a second one.")
+    return Check("endpoint.conflicts", "endpoint", C, OK, f"no other endpoint or private hosted zone for {name} in "
+                 f"{chain.vpc_id}{note}")
+
+
+def _az_check(chain: Chain, eid: str, subnet_ids: list[str]) -> Check:
+    service = reads.endpoint_service(chain.aws, service_name(chain.region))
+    if service is None:
+        return Check("endpoint.azs", "endpoint", C, FAIL, f"{service_name(chain.region)} is not offered in {chain.region}",
+                     "Use a region where the RDS Data API supports PrivateLink.")
+    chain.service = service
+    supported = set(service.get("AvailabilityZones", []))
+    found = reads.subnets(chain.aws, subnet_ids)
+    azs = {sid: s.get("AvailabilityZone") for sid, s in found.items()}
+    bad = [f"{sid} ({az})" for sid, az in reads.unsupported_azs(service, found)]
+    if bad:
+        return Check("endpoint.azs", "endpoint", C, FAIL, f"{eid}: subnet(s) {', '.join(bad)} are in Availability Zones "
+                     f"the service does not support ({', '.join(sorted(supported))})",
+                     "Move the endpoint to subnets in supported AZs: `aws ec2 modify-vpc-endpoint --vpc-endpoint-id "
+                     f"{eid} --remove-subnet-ids SUBNET --add-subnet-ids SUBNET_IN_SUPPORTED_AZ`.")
+    return Check("endpoint.azs", "endpoint", C, OK, f"subnets in {', '.join(sorted(set(azs.values())))}, all supported")
+
+
+def _endpoint_policy_checks(chain: Chain, eid: str) -> list[Check]:
+    out = []
+    doc = chain.endpoint.get("PolicyDocument")
+    service = chain.service or {}
+    custom = not (doc is None or chain.endpoint_mode == "full")
+    if custom and service.get("VpcEndpointPolicySupported") is False:
+        out.append(Check("endpoint.policy-supported", "endpoint", C, FAIL, f"{service.get('ServiceName')} does not "
+                         "support endpoint policies, but a restricted policy is asked for",
+                         "Use --endpoint-policy full (and rely on the access role's permissions)."))
+    if chain.mode == "state" and chain.endpoint_mode != "full":
+        out += policy_checks(chain, "endpoint.policy", "endpoint", C, "endpoint_policy", doc, eid, ())[:1]
+    role, cluster = chain.role_arn, chain.cluster_arn
+    if role and cluster:
+        ok, why = grants.endpoint_admits(doc, role, cluster)
+        out.append(Check("endpoint.policy-admits", "endpoint", C, OK, f"{eid}: {why}") if ok else
+                   Check("endpoint.policy-admits", "endpoint", C, FAIL, f"{eid} does not let {role} call rds-data on "
+                         f"{cluster}: {why}", chain.setup_fix()))
+    else:
+        out.append(_skip("endpoint.policy-admits", "endpoint", C, "the access role or cluster is unknown"))
+    return out
+
+
+def _vpc_cidrs(chain: Chain) -> list[str]:
+    assoc = [a["CidrBlock"] for a in chain.vpc.get("CidrBlockAssociationSet", [])
+             if a.get("CidrBlockState", {}).get("State") == "associated"]
+    return assoc or [chain.vpc["CidrBlock"]]
+
+
+def _admits(sg: dict, cidr: str) -> bool:
+    net = ipaddress.ip_network(cidr)
+    for p in sg.get("IpPermissions", []):
+        proto = str(p.get("IpProtocol"))
+        if not (proto == "-1" or (proto in ("tcp", "6") and p.get("FromPort", 0) <= 443 <= p.get("ToPort", 65535))):
+            continue
+        if any(net.subnet_of(ipaddress.ip_network(r["CidrIp"])) for r in p.get("IpRanges", [])):
+            return True
+    return False
+
+
+def network_checks(chain: Chain) -> list[Check]:
+    link = "network"
+    if chain.endpoint is None or chain.vpc is None:
+        return [_skip("sg.https", link, C, "no endpoint"), _skip("nacl.https", link, C, "no endpoint")]
+    cidrs, eid = _vpc_cidrs(chain), chain.endpoint["VpcEndpointId"]
+    sgs = reads.security_groups(chain.aws, [g["GroupId"] for g in chain.endpoint.get("Groups", [])])
+    out = []
+    missing = [c for c in cidrs if not any(_admits(sg, c) for sg in sgs)]
+    ids = ", ".join(sg["GroupId"] for sg in sgs) or "none"
+    if not sgs or missing:
+        first = sgs[0]["GroupId"] if sgs else "SG_ID"
+        out.append(Check("sg.https", link, C, FAIL, f"{eid}'s security group(s) {ids} admit no tcp/443 from "
+                         + ", ".join(missing or cidrs), " ; ".join(
+                             f"`aws ec2 authorize-security-group-ingress --group-id {first} --protocol tcp --port 443 "
+                             f"--cidr {c}`" for c in (missing or cidrs))))
+    else:
+        out.append(Check("sg.https", link, C, OK, f"{ids} admit tcp/443 from {', '.join(cidrs)}"))
+    sg_drift = [p for p in chain.model_problems.get("endpoint", []) if p.startswith("security group")]
+    if sg_drift:
+        out.append(Check("sg.drift", link, C, WARN, "; ".join(sg_drift), chain.setup_fix()))
+    # NACLs are stateless: tcp/443 in and the ephemeral ports out, in rule-number order —
+    # https://docs.aws.amazon.com/vpc/latest/userguide/vpc-network-acls.html
+    acls = reads.network_acls(chain.aws, chain.endpoint.get("SubnetIds", []))
+    problems = [p for c in cidrs for p in problems_for(acls, chain.endpoint.get("SubnetIds", []), c)]
+    if problems:
+        evidence = [p.split(" Fix: ")[0] for p in problems]
+        fixes = [p.split(" Fix: ")[1] for p in problems if " Fix: " in p]
+        out.append(Check("nacl.https", link, C, FAIL, "; ".join(evidence), " ".join(fixes)))
+    else:
+        n = len({a["NetworkAclId"] for a in acls.values()})
+        out.append(Check("nacl.https", link, C, OK, f"{n} network ACL(s) pass tcp/443 in and 32768-65535 out for "
+                         + ", ".join(cidrs)))
+    return out
