@@ -159,8 +159,9 @@ GRANTS: tuple[Grant, ...] = (
                    "(DescribeVpcAttribute, which takes the VPC, has its own statement)."),
     # The one EC2 Describe action with a resource type: the VPC's DNS attributes (private DNS needs both on).
     Grant("ReadVpcDnsAttributes", C, {"ec2:DescribeVpcAttribute": READS}, ("arn:{p}:ec2:{region}:{consumer}:vpc/{vpc}",)),
-    Grant("ReadPrivateHostedZones", C, {"route53:ListHostedZonesByVPC": ("doctor",)}, ("*",),
-          why_star="ListHostedZonesByVPC has no resource type (doctor: a private zone for rds-data takes its DNS name)."),
+    Grant("ReadPrivateHostedZones", C, {"route53:ListHostedZonesByVPC": READS}, ("*",),
+          why_star="ListHostedZonesByVPC has no resource type (preflight and doctor: a private zone for rds-data "
+                   "associated with the VPC takes the endpoint's DNS name)."),
     Grant("CreateTaggedSecurityGroup", C, {"ec2:CreateSecurityGroup": SETUP}, ("arn:{p}:ec2:{region}:{consumer}:vpc/{vpc}", SG),
           condition=REQUEST_TAG),
     Grant("CreateTaggedEndpoint", C, {"ec2:CreateVpcEndpoint": SETUP},
