@@ -182,3 +182,53 @@ def test_list_shows_every_deployment_from_the_state_files(world, password):
     assert found["broken"]["summary"].startswith("unreadable")
     text = invoke(["list"]).output
     assert "orders" in text and "broken" in text
+
+
+@pytest.mark.parametrize("first", ["orders", "billing"])
+def test_two_deployments_share_one_endpoint_and_either_can_leave_first(world, password, first):
+    """One interface endpoint serves every cluster in the region: the second deployment in a VPC joins the first's
+    endpoint (was refused: "already has an rds-data endpoint with private DNS"); a member's teardown removes only
+    its grant, and the last one deletes the endpoint and its security group."""
+    rds = world.provider.client("rds")
+    billing = rds.create_db_cluster(DBClusterIdentifier="billing-aurora", Engine="aurora-postgresql",
+                                    EngineVersion="11.13", EngineMode="serverless", MasterUsername="postgres",
+                                    MasterUserPassword="seed-password-2", DatabaseName="billing")["DBCluster"]
+    orders_args = world.setup_args("--enable-data-api", "--yes", name="orders")
+    billing_args = world.setup_args("--enable-data-api", "--yes", name="billing")
+    billing_args[billing_args.index("--cluster") + 1] = billing["DBClusterIdentifier"]
+    assert invoke(orders_args).exit_code == 0
+    res = invoke(billing_args)
+    assert res.exit_code == 0, res.output
+
+    (ep,) = live_endpoints(world.consumer, world.vpc_id)
+    (sg,) = xacct_security_groups(world.consumer, world.vpc_id)
+    statements = json.loads(ep["PolicyDocument"])["Statement"]
+    assert sorted(s["Resource"] for s in statements) == sorted([world.cluster_arn, billing["DBClusterArn"]])
+    tags = {t["Key"]: t["Value"] for t in ep["Tags"]}
+    assert {"xacct:member:orders", "xacct:member:billing"} <= set(tags)
+    for name in ("orders", "billing"):
+        rows = {(r["kind"], r["id"]) for r in json.loads(Path(f".xacct/{name}.json").read_text())["resources"]}
+        assert ("vpc_endpoint", ep["VpcEndpointId"]) in rows and ("security_group", sg["GroupId"]) in rows
+    assert invoke(["setup", "--name", "billing", "--yes", "--output", "json"]).stdout.count('"calls_made": []') == 1
+
+    second = "billing" if first == "orders" else "orders"
+    res = invoke(["teardown", "--name", first, "--yes", "--output", "json"])
+    assert res.exit_code == 0, res.output
+    outcome = {r["kind"]: r["outcome"] for r in json.loads(res.stdout)["result"]["removed"]}
+    assert outcome["vpc_endpoint"] == outcome["security_group"] == "kept for other deployments"
+    (kept,) = live_endpoints(world.consumer, world.vpc_id)
+    assert kept["VpcEndpointId"] == ep["VpcEndpointId"]
+    kept_cluster = billing["DBClusterArn"] if second == "billing" else world.cluster_arn
+    assert [s["Resource"] for s in json.loads(kept["PolicyDocument"])["Statement"]] == [kept_cluster]
+    assert f"xacct:member:{first}" not in {t["Key"] for t in kept["Tags"]}
+    assert xacct_security_groups(world.consumer, world.vpc_id) == [sg] or \
+        [g["GroupId"] for g in xacct_security_groups(world.consumer, world.vpc_id)] == [sg["GroupId"]]
+    status = invoke(["status", "--name", second, "--output", "json"])
+    assert status.exit_code == 0, status.output  # the other deployment still has every step done
+    verified = invoke(["verify", "--name", second, "--output", "json"])
+    assert verified.exit_code == 0, verified.output  # and its path still works, through the kept endpoint
+
+    res = invoke(["teardown", "--name", second, "--yes"])
+    assert res.exit_code == 0, res.output
+    assert live_endpoints(world.consumer, world.vpc_id) == [] and xacct_security_groups(world.consumer, world.vpc_id) == []
+    assert_nothing_left(world)

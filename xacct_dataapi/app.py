@@ -265,11 +265,13 @@ def _discover_for_teardown(state_path: Path, consumer_profile, provider_profile,
     return state
 
 
-def _removal(row, item, changed: bool) -> dict:
-    """What became of one recorded row: deleted now, already gone (a lookup by its id found nothing), or only
-    forgotten (an adopted principal left in place, a policy that went with its resource)."""
+def _removal(row, item, changed: bool, why: str | None = None) -> dict:
+    """What became of one recorded row: deleted now, already gone (a lookup by its id found nothing), kept for
+    other deployments (a shared endpoint), or only forgotten (an adopted principal left in place, a policy that
+    went with its resource)."""
     if item.changes_aws:
-        outcome = "deleted" if changed else "already gone"
+        outcome = "deleted" if changed else ("kept for other deployments" if str(why).startswith("kept")
+                                             else "already gone")
     else:
         outcome = "left in place" if not row.created else "went with its resource"
     return {"kind": row.kind, "id": row.id, "account": row.account, "created": row.created, "outcome": outcome}
@@ -280,7 +282,7 @@ def removal_summary(removed: list[dict]) -> str:
     counts: dict[str, int] = {}
     for r in removed:
         counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
-    order = ("deleted", "already gone", "went with its resource", "left in place")
+    order = ("deleted", "already gone", "kept for other deployments", "went with its resource", "left in place")
     return ", ".join(f"{counts[o]} {o}" for o in order if counts.get(o)) or "nothing"
 
 
@@ -343,7 +345,7 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
             try:
                 runner.execute(plan)
             finally:
-                removed = [_removal(recorded[item.forget], item, changed) for item, changed in runner.forgotten]
+                removed = [_removal(recorded[item.forget], item, changed, why) for item, changed, why in runner.forgotten]
             calls, notes = runner.calls_made, runner.notes
         else:
             calls, notes, removed = [], [], []

@@ -206,6 +206,19 @@ def endpoint_policy(access_role_arn: Any, cluster_arn: Any) -> dict:
     }
 
 
+def endpoint_policy_for_members(members: list[tuple[Any, Any]]) -> dict:
+    """Step 7 for an endpoint several deployments share (one interface endpoint serves every cluster in the region):
+    one statement per deployment, each admitting only its access role on its own cluster. One member gives
+    exactly endpoint_policy."""
+    if len(members) == 1:
+        return endpoint_policy(*members[0])
+    statements = []
+    for i, (role, cluster) in enumerate(sorted(members, key=lambda m: (str(m[0]), str(m[1]))), 1):
+        (statement,) = endpoint_policy(role, cluster)["Statement"]
+        statements.append({**statement, "Sid": f"OnlyAccessRoleToCluster{i}"})
+    return {"Version": VERSION, "Statement": statements}
+
+
 def _many(values: list) -> Any:
     """One value as a scalar (as the single-consumer builders write it), several as a list."""
     return values[0] if len(values) == 1 else list(values)

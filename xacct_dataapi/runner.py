@@ -36,7 +36,8 @@ class Runner:
         self.timing = Timing(clock=clock, sleep=sleep, on_wait=self._on_wait)
         self.calls_made: list[str] = []  # "service.method" of every AWS call that changed something
         self.notes: list[str] = []  # things the operator should know (e.g. what was deliberately left)
-        self.forgotten: list[tuple[PlanItem, bool]] = []  # (item, whether it changed AWS) for each row it forgot
+        # (item, whether it changed AWS, why not) for each row it forgot: "already gone", "kept: shared", ...
+        self.forgotten: list[tuple[PlanItem, bool, str | None]] = []
         self._interrupt = threading.Event()
 
     def execute(self, plan: Plan) -> None:
@@ -82,7 +83,7 @@ class Runner:
         self._record(step, item, response)
         changed = NOTHING_CHANGED not in response
         if item.forget is not None:
-            self.forgotten.append((item, item.changes_aws and changed))
+            self.forgotten.append((item, item.changes_aws and changed, response.get(NOTHING_CHANGED)))
         if item.wait is not None and changed:
             if item.wait.deferred:
                 self._deferred.append((step, item))

@@ -300,6 +300,7 @@ def test_security_group_dependency_violation_is_retried_until_released(state_pat
     aws = FakeSessions()
     ec2 = aws.stub(Account.CONSUMER, "ec2")
     eni_filter = {"Filters": [{"Name": "group-id", "Values": [SG_ID]}]}
+    ec2.add_response("describe_vpc_endpoints", {"VpcEndpoints": []}, {})  # no kept (shared) endpoint still uses it
     # First the endpoint's interface still holds the group, then it is gone ...
     ec2.add_response("describe_network_interfaces", {"NetworkInterfaces": [{"NetworkInterfaceId": "eni-0abc1234abcd12345"}]},
                      eni_filter)
@@ -327,6 +328,7 @@ def test_security_group_dependency_violation_forever_times_out_and_keeps_the_row
     plan = plan_teardown(state)
     aws = FakeSessions()
     ec2 = aws.stub(Account.CONSUMER, "ec2")
+    ec2.add_response("describe_vpc_endpoints", {"VpcEndpoints": []}, {})
     ec2.add_response("describe_network_interfaces", {"NetworkInterfaces": []})
     for _ in range(40):
         ec2.add_client_error("delete_security_group", service_error_code="DependencyViolation",
@@ -443,5 +445,5 @@ def test_secret_teardown_looks_the_secret_up_first_because_force_delete_never_sa
     runner.execute(plan_teardown(state))
     aws.assert_all_consumed()
     assert runner.calls_made == [] and state.resources == []
-    assert [(item.label, changed) for item, changed in runner.forgotten] == [
+    assert [(item.label, changed) for item, changed, _ in runner.forgotten] == [
         ("secretsmanager:delete_secret_unless_gone", False)]

@@ -101,7 +101,7 @@ def test_full_teardown_order():
 
 def test_full_teardown_parameters():
     by_method = {c.label: c for c in plan_teardown(full_state()).calls}
-    assert by_method["ec2:delete_vpc_endpoint_and_wait"].params == {"VpcEndpointId": VPCE}
+    assert by_method["ec2:delete_vpc_endpoint_and_wait"].params == {"VpcEndpointId": VPCE, "Member": NAME}
     assert by_method["ec2:delete_security_group_when_released"].params == {"GroupId": SG}
     assert by_method["iam:delete_role_policy"].params == {"RoleName": ROLE, "PolicyName": ROLE_POLICY}
     assert by_method["iam:delete_role_with_policies"].params == {"RoleName": ROLE}
@@ -347,7 +347,7 @@ def current_facts(step_key: str, **changes) -> dict:
     https = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": VPC_CIDR}]}
     sg = {"GroupId": SG, "Tags": tags(OURS), "IpPermissions": [https], "IpPermissionsEgress": [https]}
     ep = {"VpcEndpointId": VPCE, "State": "available", "SubnetIds": list(SUBNETS), "Groups": [{"GroupId": SG}],
-          "PrivateDnsEnabled": True, "Tags": tags(OURS),
+          "PrivateDnsEnabled": True, "Tags": tags({**OURS, f"xacct:member:{NAME}": f"{ROLE_ARN} {CLUSTER_ARN}"}),
           "PolicyDocument": json.dumps(policies.endpoint_policy(ROLE_ARN, CLUSTER_ARN))}
     facts = {
         "data_api": {"enabled": True, "turned_on_unrecorded": False},
@@ -409,6 +409,8 @@ CONTRACTS = [
     ("endpoint current", "endpoint", current_ctx, current_facts("endpoint"), Action.NOOP, [], "as expected"),
     ("endpoint still pending", "endpoint", current_ctx, current_facts("endpoint", endpoint__State="pending"),
      Action.REPAIR, ["wait"], "pending, not available"),
+    ("endpoint made before member tags", "endpoint", current_ctx, current_facts("endpoint", endpoint__Tags=tags(OURS)),
+     Action.REPAIR, ["ec2:create_tags"], "member tag"),
     ("endpoint lost a subnet", "endpoint", current_ctx, current_facts("endpoint", endpoint__SubnetIds=[SUBNETS[0]]),
      Action.REPAIR, ["ec2:modify_vpc_endpoint"], "endpoint differs"),
     ("nacls pass https", "nacl_check", current_ctx, current_facts("nacl_check"), Action.NOOP, [], "pass tcp/443"),

@@ -1,13 +1,18 @@
 """Step 7 (consumer): a security group allowing HTTPS from the VPC, and the rds-data interface endpoint.
 
 CreateVpcEndpoint has no name, so the endpoint is found by its xacct:deployment tag (set atomically at
-creation through TagSpecifications). Only one endpoint per VPC can hold rds-data's private DNS name:
-another one already there is reported, never duplicated.
+creation through TagSpecifications). Only one endpoint per VPC can hold rds-data's private DNS name, and one
+interface endpoint serves every cluster of the region: a deployment whose VPC already has an xacct endpoint
+joins it. Each member deployment is an `xacct:member:<name>` tag on the endpoint ("<access role ARN> <cluster
+ARN>") and one statement of its policy; a member's teardown removes only its own tag and statement, and the
+last member deletes the endpoint and its security group. An endpoint xacct did not make is never adopted.
 """
 from __future__ import annotations
 
+import json
+
 from xacct_dataapi import policies
-from xacct_dataapi.config import TAG_DEPLOYMENT
+from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED
 from botocore.exceptions import ClientError
 
 from xacct_dataapi.errors import UsageError, error_code
@@ -21,6 +26,7 @@ from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
 NUMBER = 7
 KINDS = ("security_group", "vpc_endpoint")
 
+MEMBER_TAG = "xacct:member:"  # + a deployment's name; the value: "<its access role ARN> <its cluster ARN>"
 PENDING_STATES = ("pending", "pendingacceptance", "modifying")
 LIVE_STATES = ("pendingacceptance", "pending", "available", "modifying", "failed", "rejected")
 
@@ -70,6 +76,30 @@ def _perm(rule: tuple) -> dict:
     return perm
 
 
+def access_role_arn(ctx) -> str:
+    return policies.role_arn(ctx.provider_account, ctx.names.access_role, ctx.partition)
+
+
+def member_tag(ctx) -> dict:
+    return {"Key": MEMBER_TAG + ctx.names.deployment, "Value": f"{access_role_arn(ctx)} {ctx.cluster.arn}"}
+
+
+def members_of(ep: dict) -> dict[str, tuple[str, str]]:
+    """The deployments an endpoint serves, from its member tags. An endpoint made before member tags existed has
+    none: its creator (the xacct:deployment tag) is a member with the grant its policy holds."""
+    tags = tag_dict(ep.get("Tags"))
+    found = {k[len(MEMBER_TAG):]: tuple(v.split(" ", 1)) for k, v in tags.items()
+             if k.startswith(MEMBER_TAG) and " " in v}
+    creator = tags.get(TAG_DEPLOYMENT)
+    if not found and creator:
+        for statement in policies.parse(ep.get("PolicyDocument") or "{}").get("Statement", []):
+            role = statement.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn")
+            if isinstance(role, str) and isinstance(statement.get("Resource"), str):
+                found[creator] = (role, statement["Resource"])
+                break
+    return found
+
+
 def inspect(ctx, known) -> Inspection:
     ec2 = ctx.client(Account.CONSUMER, "ec2")
     sgs = ec2.describe_security_groups(Filters=[
@@ -84,17 +114,27 @@ def inspect(ctx, known) -> Inspection:
     ])["VpcEndpoints"]
     live = [e for e in endpoints if str(e.get("State", "")).lower() in LIVE_STATES]
     ours = [e for e in live if owned(tag_dict(e.get("Tags")), ctx.names.deployment)]
-    others = [e for e in live if e not in ours and e.get("PrivateDnsEnabled")]
-    ep = sorted(ours, key=lambda e: e["VpcEndpointId"])[0] if ours else None
-    return Inspection({"sg": sg, "endpoint": ep, "conflicts": others},
-                      {"security_group_id": sg_id, "endpoint_id": ep and ep["VpcEndpointId"]})
+    xacct_made = [e for e in live if e not in ours and e.get("PrivateDnsEnabled")
+                  and tag_dict(e.get("Tags")).get(TAG_MANAGED) == "xacct"]
+    others = [e for e in live if e not in ours and e not in xacct_made and e.get("PrivateDnsEnabled")]
+    ep = sorted(ours or xacct_made, key=lambda e: e["VpcEndpointId"])[0] if (ours or xacct_made) else None
+    joined = ep is not None and not ours
+    if joined and ep.get("Groups"):
+        # Joining another deployment's endpoint: its security group is the one that counts (and is shared too).
+        sg = ec2.describe_security_groups(GroupIds=[ep["Groups"][0]["GroupId"]])["SecurityGroups"][0]
+        sg_id = sg["GroupId"]
+    members = {k: list(v) for k, v in members_of(ep).items() if k != ctx.names.deployment} if ep else {}
+    return Inspection({"sg": sg, "endpoint": ep, "joined": joined, "conflicts": others},
+                      {"security_group_id": sg_id, "endpoint_id": ep and ep["VpcEndpointId"],
+                       "endpoint_members": members or None})
 
 
 def endpoint_policy(ctx) -> dict:
+    """This deployment's grant plus every other member's (the endpoint is shared by every deployment in the VPC)."""
     if ctx.cfg.endpoint_policy == "full":
         return policies.endpoint_full_access_policy()
-    return policies.endpoint_policy(
-        policies.role_arn(ctx.provider_account, ctx.names.access_role, ctx.partition), ctx.cluster.arn)
+    others = [tuple(pair) for pair in (ctx.values.get("endpoint_members") or {}).values()]
+    return policies.endpoint_policy_for_members([(access_role_arn(ctx), ctx.cluster.arn), *others])
 
 
 def desired(ctx) -> list[Resource]:
@@ -108,7 +148,7 @@ def desired(ctx) -> list[Resource]:
                              # The endpoint only ever answers: egress is HTTPS within the VPC, not AWS's allow-all.
                              "Egress": [https_rule(cidr, "HTTPS within the VPC only")]}),
         Resource("vpc_endpoint", ctx.known("endpoint_id"), Account.CONSUMER,
-                 tags={**names.tags(), "Name": names.endpoint},
+                 tags={**names.tags(), "Name": names.endpoint, member_tag(ctx)["Key"]: member_tag(ctx)["Value"]},
                  properties={"VpcEndpointType": "Interface", "VpcId": vpc, "ServiceName": service_name(ctx.region),
                              "SubnetIds": list(ctx.cfg.subnet_ids), "PrivateDnsEnabled": True,
                              # "full" sends no policy at all: AWS then applies its default, which works for every service.
@@ -123,6 +163,8 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     doc = want_ep.documents["endpoint_policy"]
     full_access = want_ep.properties["PolicyMode"] == "full"
     step = StepPlan(NUMBER, STEP.key, STEP.title, Action.NOOP, "")
+    if facts.get("joined"):
+        return _plan_joined(ctx, facts, want_ep, step)
     reasons: list[str] = []
     sg = facts["sg"]
     (ingress,), (egress,) = want_sg.properties["Ingress"], want_sg.properties["Egress"]
@@ -218,6 +260,10 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
                 modify["ResetPolicy"] = True
             else:
                 modify["PolicyDocument"] = JsonDoc(doc)
+        if tag_dict(ep.get("Tags")).get(member_tag(ctx)["Key"]) != member_tag(ctx)["Value"]:
+            reasons.append(f"endpoint {ep_id} does not carry this deployment's member tag")
+            step.calls.append(Call(Account.CONSUMER, "ec2", "create_tags", {"Resources": [ep_id], "Tags": [member_tag(ctx)]},
+                                   description="tag the endpoint with this deployment's membership"))
         if modify:
             reasons.append("endpoint differs: " + ", ".join(k for k in modify))
             step.problems.append(f"endpoint {ep_id}: " + ", ".join(modify))
@@ -300,6 +346,11 @@ def delete_security_group(ops, GroupId: str) -> dict:
             raise
         return True
 
+    users = [e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]
+             if str(e.get("State", "")).lower() not in ("deleted", "deleting")
+             and GroupId in {g["GroupId"] for g in e.get("Groups", [])}]
+    if users:  # a shared endpoint kept for other deployments still uses it
+        return {NOTHING_CHANGED: f"kept: used by endpoint {', '.join(users)}"}
     ops.wait_until(f"the network interfaces using security group {GroupId} to disappear", interfaces_gone)
     ops.wait_until(f"security group {GroupId} to be released by the endpoint's network interfaces "
                    "(DependencyViolation)", deleted)
@@ -308,9 +359,10 @@ def delete_security_group(ops, GroupId: str) -> dict:
 
 def teardown(row, state) -> list:
     if row.kind == "vpc_endpoint":
-        return [Operation(Account.CONSUMER, name="ec2:delete_vpc_endpoint_and_wait", run=delete_endpoint,
-                          params={"VpcEndpointId": row.id}, forget=(row.kind, row.id),
-                          description=f"delete endpoint {row.id} and wait for its network interfaces to go")]
+        return [Operation(Account.CONSUMER, name="ec2:delete_vpc_endpoint_and_wait", run=leave_or_delete_endpoint,
+                          params={"VpcEndpointId": row.id, "Member": state.name}, forget=(row.kind, row.id),
+                          description=f"delete endpoint {row.id} (or, if other deployments share it, remove only "
+                                      "this deployment's grant)")]
     return [Operation(Account.CONSUMER, name="ec2:delete_security_group_when_released", run=delete_security_group,
                       params={"GroupId": row.id}, forget=(row.kind, row.id),
                       description=f"delete security group {row.id} (retrying while the endpoint's interfaces linger)")]
@@ -322,9 +374,14 @@ def discover(find) -> list[ResourceRow]:
     rows = [ResourceRow(NUMBER, "security_group", sg["GroupId"], Account.CONSUMER.value, name=names.security_group)
             for sg in ec2.describe_security_groups(
                 Filters=[{"Name": "group-name", "Values": [names.security_group]}, tag])["SecurityGroups"]]
-    rows += [ResourceRow(NUMBER, "vpc_endpoint", ep["VpcEndpointId"], Account.CONSUMER.value, name=names.endpoint)
-             for ep in ec2.describe_vpc_endpoints(Filters=[tag])["VpcEndpoints"]
-             if str(ep.get("State", "")).lower() not in ("deleted", "deleting")]
+    member = {"Name": "tag-key", "Values": [MEMBER_TAG + names.deployment]}  # a shared endpoint it joined
+    seen = set()
+    for filters in ([tag], [member]):
+        for ep in ec2.describe_vpc_endpoints(Filters=filters)["VpcEndpoints"]:
+            if str(ep.get("State", "")).lower() not in ("deleted", "deleting") and ep["VpcEndpointId"] not in seen:
+                seen.add(ep["VpcEndpointId"])
+                rows.append(ResourceRow(NUMBER, "vpc_endpoint", ep["VpcEndpointId"], Account.CONSUMER.value,
+                                        name=names.endpoint))
     return rows
 
 
@@ -333,3 +390,63 @@ STEP = Step(NUMBER, "endpoint", "Security group and rds-data endpoint (consumer)
             discover=discover,
             # The endpoint goes first (AWS releases its interfaces while the rest is deleted), its group late.
             teardown_rank={"vpc_endpoint": -1, "security_group": 1})
+
+
+def _plan_joined(ctx, facts: dict, want_ep: Resource, step: StepPlan) -> StepPlan:
+    """Join another xacct deployment's endpoint in this VPC: record it (and its security group) as shared, add this
+    deployment's member tag and its statement to the policy. Subnets, private DNS and the group's rules stay the
+    business of the deployment that made it."""
+    ep, sg = facts["endpoint"], facts["sg"]
+    ep_id, owner = ep["VpcEndpointId"], tag_dict(ep.get("Tags")).get(TAG_DEPLOYMENT)
+    reasons = [f"joins endpoint {ep_id} of xacct deployment {owner!r} (one rds-data endpoint serves every cluster "
+               "of the region; each member's policy statement admits only its own role and cluster)"]
+    for kind, rid, name in (("vpc_endpoint", ep_id, None), ("security_group", sg and sg["GroupId"], sg and sg.get("GroupName"))):
+        if rid and not ctx.state.find(kind, rid):
+            step.calls.append(Bookkeeping(Account.CONSUMER, record=Record(kind, rid, name=name),
+                                          description=f"record shared {kind.replace('_', ' ')} {rid}"))
+    if tag_dict(ep.get("Tags")).get(member_tag(ctx)["Key"]) != member_tag(ctx)["Value"]:
+        step.calls.append(Call(Account.CONSUMER, "ec2", "create_tags", {"Resources": [ep_id], "Tags": [member_tag(ctx)]},
+                               description="tag the endpoint with this deployment's membership"))
+    doc = want_ep.documents["endpoint_policy"]
+    if policies.is_full_access(ep.get("PolicyDocument")):
+        reasons.append("its policy is AWS's full-access default, which admits this deployment's role already")
+    elif want_ep.properties["PolicyMode"] == "full":
+        raise UsageError(f"--endpoint-policy full: endpoint {ep_id} in {ctx.cfg.vpc_id} is shared with deployment "
+                         f"{owner!r}, whose restricted policy admits only its members.",
+                         "Join it with the default --endpoint-policy restricted (this deployment's statement is added).")
+    elif not policies.equal(ep.get("PolicyDocument") or "{}", doc):
+        reasons.append("its policy gains this deployment's statement")
+        step.calls.append(Call(Account.CONSUMER, "ec2", "modify_vpc_endpoint",
+                               {"VpcEndpointId": ep_id, "PolicyDocument": JsonDoc(doc)},
+                               description="admit this deployment's access role on its cluster"))
+    if str(ep.get("State", "")).lower() != "available":
+        step.calls.append(WaitFor(Account.CONSUMER, wait=_available(ep_id),
+                                  description=f"wait for endpoint {ep_id} to become available"))
+    if step.calls:
+        step.action = Action.CREATE if not ctx.state.find("vpc_endpoint", ep_id) else Action.REPAIR
+        step.reason = "; ".join(reasons)
+    else:
+        step.reason = f"member of endpoint {ep_id} (made by deployment {owner!r}), admitted by its policy"
+    return step
+
+
+def leave_or_delete_endpoint(ops, VpcEndpointId: str, Member: str) -> dict:
+    """The last member deletes the endpoint; any other removes only its member tag and its policy statement."""
+    ec2 = ops.client("ec2")
+    try:
+        found = ec2.describe_vpc_endpoints(VpcEndpointIds=[VpcEndpointId])["VpcEndpoints"]
+    except ClientError as exc:
+        if "NotFound" not in error_code(exc):
+            raise
+        found = []
+    live = [e for e in found if str(e.get("State", "")).lower() not in ("deleted", "deleting")]
+    others = {k: v for k, v in members_of(live[0]).items() if k != Member} if live else {}
+    if not others:
+        return delete_endpoint(ops, VpcEndpointId)
+    ops.call("ec2", "delete_tags", Resources=[VpcEndpointId], Tags=[{"Key": MEMBER_TAG + Member}])
+    if not policies.is_full_access(live[0].get("PolicyDocument")):
+        ops.call("ec2", "modify_vpc_endpoint", VpcEndpointId=VpcEndpointId,
+                 PolicyDocument=json.dumps(policies.endpoint_policy_for_members(list(others.values()))))
+    ops.note(f"Kept endpoint {VpcEndpointId}: deployment(s) {', '.join(sorted(others))} use it; removed only "
+             f"{Member}'s member tag and policy statement.")
+    return {NOTHING_CHANGED: "kept: shared with " + ", ".join(sorted(others))}
