@@ -19,29 +19,12 @@ def invoke(args):
     return CliRunner().invoke(cli, args, catch_exceptions=False)
 
 
-def second_vpc(world) -> tuple[str, tuple[str, ...]]:
-    ec2 = world.consumer.client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
-    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-    subnets = tuple(ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{i}.0/24", AvailabilityZone=f"us-west-2{az}")
-                    ["Subnet"]["SubnetId"] for i, az in ((1, "a"), (2, "b")))
-    return vpc, subnets
-
-
-def with_vpc(args: list[str], vpc: str, subnets: tuple[str, ...]) -> list[str]:
-    args = list(args)
-    args[args.index("--vpc") + 1] = vpc
-    args[args.index("--subnets") + 1] = ",".join(subnets)
-    return args
-
-
 def test_changing_the_vpc_replaces_the_endpoint_and_leaves_nothing_behind(world, password):
     assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
     (old_sg,) = xacct_security_groups(world.consumer, world.vpc_id)
     (old_ep,) = live_endpoints(world.consumer, world.vpc_id)
-    vpc_b, subnets_b = second_vpc(world)
-    moved = with_vpc(world.setup_args("--enable-data-api", "--yes"), vpc_b, subnets_b)
+    vpc_b, subnets_b = world.second_vpc()
+    moved = world.args_in(world.setup_args("--enable-data-api", "--yes"), vpc_b, subnets_b)
 
     res = invoke([*moved, "--dry-run", "--output", "json"])
     assert res.exit_code == 0, res.output

@@ -22,6 +22,23 @@ class World:
         return ["setup", "--consumer-profile", "consumer", "--provider-profile", "provider", "--cluster", self.cluster_id,
                 "--vpc", self.vpc_id, "--subnets", ",".join(self.subnet_ids), "--name", name, *extra]
 
+    def second_vpc(self) -> tuple[str, tuple[str, ...]]:
+        """Another VPC of the consumer account, ready for an endpoint (DNS support and hostnames on), two subnets."""
+        ec2 = self.consumer.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        subnets = tuple(ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{i}.0/24", AvailabilityZone=f"us-west-2{az}")
+                        ["Subnet"]["SubnetId"] for i, az in ((1, "a"), (2, "b")))
+        return vpc, subnets
+
+    def args_in(self, args: list[str], vpc: str, subnets: tuple[str, ...]) -> list[str]:
+        """The same setup arguments, in another VPC."""
+        args = list(args)
+        args[args.index("--vpc") + 1] = vpc
+        args[args.index("--subnets") + 1] = ",".join(subnets)
+        return args
+
 
 def open_sessions() -> tuple[boto3.Session, boto3.Session]:
     """The consumer and provider sessions (profiles from tests.helpers.profiles), checked to be in the right account."""

@@ -23,7 +23,8 @@ from typer.testing import CliRunner
 
 from tests.helpers.accounts import SECRET_NAME, STATE
 from tests.helpers.hooks import CallHooks, Killed, client_error
-from tests.helpers.inventory import assert_exactly_one_deployment, assert_nothing_left, secrets
+from tests.helpers.inventory import (assert_exactly_one_deployment, assert_nothing_left, live_endpoints, secrets,
+                                     xacct_security_groups)
 from tests.helpers.profiles import isolate
 from tests.helpers.speed import speed_up_aws
 from tests.helpers.world import open_sessions, seed
@@ -73,6 +74,27 @@ def record_clean_run() -> dict:
         return {"calls": setup_calls, "shape": resource_shape(state), "teardown_calls": list(hooks.calls)}
 
 
+def record_replacement_run() -> list[str]:
+    """The mutating calls of a setup that moves a deployment to another VPC (replace, never forget)."""
+    from moto import mock_aws
+
+    with tempfile.TemporaryDirectory(prefix="xacct-replace-run-") as tmp, pytest.MonkeyPatch.context() as mp:
+        isolate(mp, Path(tmp))
+        mp.setenv("XACCT_DB_PASSWORD", "collection-time-password")
+        speed_up_aws(mp)
+        hooks = CallHooks().install(mp)
+        state_path = Path(tmp) / "clean.json"
+        with mock_aws(config={"core": {"mock_credentials": False}}):
+            world = seed(*open_sessions())
+            vpc, subnets = world.second_vpc()
+            for args in (world.setup_args(*SETUP_FLAGS), world.args_in(world.setup_args(*SETUP_FLAGS), vpc, subnets)):
+                hooks.calls.clear()
+                result = CliRunner().invoke(cli, [*args, "--state", str(state_path)])
+                if result.exit_code != 0:
+                    raise RuntimeError(f"the clean replacement run failed (exit {result.exit_code}): {result.output}")
+        return list(hooks.calls)
+
+
 _CLEAN: dict = {}
 
 
@@ -80,13 +102,16 @@ def clean_run() -> dict:
     if not _CLEAN:
         try:
             _CLEAN.update(record_clean_run())
+            _CLEAN["replace_calls"] = record_replacement_run()
         except Exception as exc:  # reported by test_clean_run_has_crash_points, not as a collection error
-            _CLEAN.update({"calls": [], "shape": [], "teardown_calls": [], "error": f"{type(exc).__name__}: {exc}"})
+            _CLEAN.update({"calls": [], "shape": [], "teardown_calls": [], "replace_calls": [],
+                           "error": f"{type(exc).__name__}: {exc}"})
     return _CLEAN
 
 
 def pytest_generate_tests(metafunc):
-    for fixture, key in (("crash_point", "calls"), ("teardown_crash_point", "teardown_calls")):
+    for fixture, key in (("crash_point", "calls"), ("teardown_crash_point", "teardown_calls"),
+                         ("replace_crash_point", "replace_calls")):
         if fixture in metafunc.fixturenames:
             calls = clean_run()[key]
             metafunc.parametrize(fixture, list(enumerate(calls, start=1)),
@@ -185,6 +210,34 @@ def test_kill_during_teardown_then_rerun_finishes(world, password, monkeypatch, 
     assert_nothing_left(world)
     # It resumed where it stopped: only the killed call may be made again (each deletion is idempotent).
     assert set(hooks.calls) <= set(clean_run()["teardown_calls"][k - 1:]), hooks.calls
+
+
+def test_kill_while_moving_to_another_vpc_then_rerun_converges(world, password, monkeypatch, replace_crash_point):
+    """Replacement flow: killed after each call of a setup that moves the deployment to another VPC, a re-run
+    finishes the move; the old VPC ends empty (nothing orphaned, nothing forgotten) and teardown leaves nothing."""
+    k, label = replace_crash_point
+    hooks = CallHooks().install(monkeypatch)
+    assert invoke(world.setup_args(*SETUP_FLAGS)).exit_code == 0
+    vpc_b, subnets_b = world.second_vpc()
+    moved = world.args_in(world.setup_args(*SETUP_FLAGS), vpc_b, subnets_b)
+
+    hooks.calls.clear()
+    hooks.kill_at = k
+    with pytest.raises(Killed) as killed:
+        invoke(moved)
+    assert str(killed.value) == label, f"the move diverged from the clean one before crash point {k}"
+    _load_state_checked(Path(STATE))
+
+    hooks.kill_at = None
+    res = invoke(moved)
+    assert res.exit_code == 0, res.output
+    assert live_endpoints(world.consumer, world.vpc_id) == [] and xacct_security_groups(world.consumer, world.vpc_id) == []
+    assert len(live_endpoints(world.consumer, vpc_b)) == 1 and len(xacct_security_groups(world.consumer, vpc_b)) == 1
+    hooks.calls.clear()
+    assert invoke(moved).exit_code == 0 and hooks.calls == [], hooks.calls  # converged
+    assert invoke(["teardown", "--yes"]).exit_code == 0
+    assert_nothing_left(world)
+    assert live_endpoints(world.consumer, vpc_b) == [] and xacct_security_groups(world.consumer, vpc_b) == []
 
 
 # --- the password never leaks --------------------------------------------------------------------
