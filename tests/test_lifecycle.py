@@ -215,3 +215,18 @@ def test_two_deployments_share_one_endpoint_and_either_can_leave_first(world, pa
     assert res.exit_code == 0, res.output
     assert live_endpoints(world.consumer, world.vpc_id) == [] and xacct_security_groups(world.consumer, world.vpc_id) == []
     assert_nothing_left(world)
+
+
+def test_the_endpoint_admits_every_vpc_cidr_block_and_each_client_cidr(world, password):
+    ec2 = world.consumer.client("ec2")
+    ec2.associate_vpc_cidr_block(VpcId=world.vpc_id, CidrBlock="10.21.0.0/16")  # a secondary block of the VPC
+    res = invoke(world.setup_args("--enable-data-api", "--yes", "--client-cidr", "192.168.10.0/24"))
+    assert res.exit_code == 0, res.output
+    (sg,) = xacct_security_groups(world.consumer, world.vpc_id)
+    ingress = sorted(r["CidrIp"] for p in sg["IpPermissions"] if p.get("FromPort") == 443 for r in p["IpRanges"])
+    assert ingress == ["10.20.0.0/16", "10.21.0.0/16", "192.168.10.0/24"]  # was the primary block only
+    assert json.loads(Path(STATE).read_text())["config"]["client_cidrs"] == ["192.168.10.0/24"]
+    assert invoke(["setup", "--name", "default", "--yes", "--output", "json"]).stdout.count('"calls_made": []') == 1
+
+    bad = CliRunner().invoke(cli, world.setup_args("--client-cidr", "10.0.0.1/8", "--dry-run"))
+    assert bad.exit_code == 2 and "10.0.0.1/8" in bad.output and "--client-cidr" in bad.output

@@ -101,7 +101,7 @@ RECORDED_FLAGS = (
     ("db_name", "--db-name"), ("consumer_role", "--consumer-role"), ("consumer_user", "--consumer-user"),
     ("enable_data_api", "--enable-data-api"), ("key_deletion_days", "--key-deletion-days"),
     ("endpoint_policy", "--endpoint-policy"), ("secret_readers", "--secret-reader"),
-    ("require_private_path", "--require-private-path"),
+    ("require_private_path", "--require-private-path"), ("client_cidrs", "--client-cidr"),
 )
 REQUIRED_FLAGS = ("provider_profile", "cluster", "vpc_id", "subnet_ids")
 

@@ -74,6 +74,9 @@ def setup(
     require_private_path: Annotated[Optional[bool], typer.Option("--require-private-path", show_default=False, help=(
         "The access role may run statements only through this deployment's rds-data endpoint (aws:SourceVpce).")
     )] = None,
+    client_cidr: Annotated[Optional[list[str]], typer.Option("--client-cidr", metavar="CIDR", help=(
+        "A network the application calls from besides the VPC's own CIDR blocks (a peered VPC, on premises); "
+        "repeatable. The endpoint's security group and the NACL check admit it."))] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
     output: Output = "text",
@@ -92,7 +95,8 @@ def setup(
              "consumer_role": consumer_role, "consumer_user": consumer_user,
              "enable_data_api": enable_data_api or None, "key_deletion_days": key_deletion_days,
              "endpoint_policy": endpoint_policy, "secret_readers": tuple(secret_reader) if secret_reader else None,
-             "require_private_path": require_private_path or None}
+             "require_private_path": require_private_path or None,
+             "client_cidrs": tuple(client_cidr) if client_cidr else None}
     cfg, changed = usecases.setup_config(path, name, given, rotate_password)
     cfg.validate()
     result = usecases.setup(cfg, path, ui, dry_run=dry_run, password_from_stdin=db_password_stdin,

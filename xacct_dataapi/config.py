@@ -1,6 +1,7 @@
 """What the operator asked for, validated, and the deterministic names derived from it. Pure."""
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,7 @@ class Config:
     endpoint_policy: str = "restricted"  # or "full": AWS's default policy on the endpoint
     rotate_password: bool = False  # write the secret again with a new password
     secret_readers: tuple[str, ...] = ()  # role/user ARNs exempt from the secret policy's Deny
+    client_cidrs: tuple[str, ...] = ()  # clients outside the VPC's own blocks (peered VPCs, on premises)
     require_private_path: bool = False  # the access role runs statements only through the deployment's endpoint
 
     @property
@@ -159,6 +161,15 @@ class Config:
                                  "--secret-reader arn:aws:iam::222222222222:role/rotation-lambda.")
         if len(set(self.secret_readers)) != len(self.secret_readers):
             raise UsageError("--secret-reader lists the same ARN more than once.", "List each reader once.")
+        for cidr in self.client_cidrs:
+            try:
+                network = ipaddress.IPv4Network(cidr, strict=True)
+            except ValueError:
+                raise UsageError(f"--client-cidr {cidr!r} is not an IPv4 network in CIDR form.",
+                                 "Pass e.g. --client-cidr 10.40.0.0/16 (the network address, then the prefix length).") from None
+            if network.prefixlen == 0:
+                raise UsageError(f"--client-cidr {cidr} admits the whole internet.",
+                                 "Pass the networks the application's calls come from (a peered VPC, an on-premises range).")
         if not 7 <= self.key_deletion_days <= 30:
             raise UsageError(f"--key-deletion-days {self.key_deletion_days} is out of range.", "AWS accepts 7 to 30 days.")
         return self
@@ -178,6 +189,7 @@ class Config:
             "endpoint_policy": self.endpoint_policy,
             "key_deletion_days": self.key_deletion_days,
             "secret_readers": list(self.secret_readers),
+            "client_cidrs": list(self.client_cidrs),
             "require_private_path": self.require_private_path,
         }
 
@@ -204,5 +216,6 @@ class Config:
             key_deletion_days=int(data.get("key_deletion_days") or cls.key_deletion_days),
             endpoint_policy=data.get("endpoint_policy") or cls.endpoint_policy,
             secret_readers=tuple(data.get("secret_readers") or ()),
+            client_cidrs=tuple(data.get("client_cidrs") or ()),
             require_private_path=bool(data.get("require_private_path")),
         )

@@ -52,11 +52,19 @@ class Context:
     consumer_account: str
     provider_account: str
     cluster: Cluster
-    vpc_cidr: str | None  # None only when the recorded VPC is gone (status)
+    vpc_cidr: str | None  # the primary block; None only when the recorded VPC is gone (status)
     principal: ConsumerPrincipal
     password: Callable[[], str] = field(default=lambda: "")
     values: dict[str, Any] = field(default_factory=dict)  # known values: state + what inspect found
     gone: list[str] = field(default_factory=list)  # recorded inputs (the VPC, a subnet) that no longer exist
+    vpc_cidrs: list[str] = field(default_factory=list)  # every associated IPv4 block of the VPC, primary first
+
+    @property
+    def client_cidrs(self) -> list[str]:
+        """Where the application's calls come from: every CIDR block of the VPC, plus --client-cidr (peered VPCs,
+        on premises), each once."""
+        found = [*(self.vpc_cidrs or ([self.vpc_cidr] if self.vpc_cidr else [])), *self.cfg.client_cidrs]
+        return list(dict.fromkeys(found))
 
     @property
     def region(self) -> str:
@@ -193,8 +201,10 @@ def _exists_in_consumer(aws: Sessions, cfg: Config) -> bool:
         return False
 
 
-def describe_network(aws: Sessions, cfg: Config, consumer_account: str) -> str:
+def describe_network(aws: Sessions, cfg: Config, consumer_account: str) -> list[str]:
+    """The VPC's associated IPv4 CIDR blocks, primary first, after checking the subnets and DNS attributes."""
     ec2 = aws.client(Account.CONSUMER, "ec2")
+    profile = f" --profile {aws.consumer_profile}" if aws.consumer_profile else ""
     try:
         vpc = ec2.describe_vpcs(VpcIds=[cfg.vpc_id])["Vpcs"][0]
     except ClientError as exc:
@@ -212,7 +222,8 @@ def describe_network(aws: Sessions, cfg: Config, consumer_account: str) -> str:
     for sid in cfg.subnet_ids:
         if sid not in by_id:
             raise UsageError(f"--subnets: {sid} does not exist in consumer account {consumer_account}, region {aws.region}.",
-                             f"List subnets of {cfg.vpc_id} with `aws ec2 describe-subnets --filters Name=vpc-id,Values={cfg.vpc_id}`.")
+                             f"List subnets of {cfg.vpc_id} with `aws ec2 describe-subnets --filters Name=vpc-id,Values={cfg.vpc_id}"
+                             f" --region {aws.region}{profile}`.")
         if by_id[sid]["VpcId"] != cfg.vpc_id:
             raise UsageError(f"--subnets: {sid} is in {by_id[sid]['VpcId']}, not in --vpc {cfg.vpc_id}.",
                              f"Pass subnets of {cfg.vpc_id} only.")
@@ -227,9 +238,12 @@ def describe_network(aws: Sessions, cfg: Config, consumer_account: str) -> str:
             raise UsageError(
                 f"--vpc {cfg.vpc_id} has {attr} off; the endpoint's private DNS needs it on.",
                 f"Turn it on: `aws ec2 modify-vpc-attribute --vpc-id {cfg.vpc_id} {flag} "
-                "'{\"Value\":true}'` (consumer account), then re-run.",
+                f"'{{\"Value\":true}}' --region {aws.region}{profile}` (consumer account), then re-run.",
             )
-    return vpc["CidrBlock"]
+    # Clients in a secondary CIDR block of the VPC are clients too (the endpoint's group and the NACL check admit all).
+    secondary = [a["CidrBlock"] for a in vpc.get("CidrBlockAssociationSet", [])
+                 if a.get("CidrBlockState", {}).get("State") == "associated" and a["CidrBlock"] != vpc["CidrBlock"]]
+    return [vpc["CidrBlock"], *secondary]
 
 
 def describe_principal(aws: Sessions, cfg: Config, consumer_account: str, partition: str) -> ConsumerPrincipal:
@@ -325,15 +339,16 @@ def build_context(cfg: Config, aws: Sessions, state: State, password: Callable[[
         )
     gone: list[str] = []
     try:
-        vpc_cidr = unwrap(network_r)
+        vpc_cidrs = unwrap(network_r)
     except UsageError as exc:
         if not recorded:
             raise
-        vpc_cidr, gone = None, [exc.message]
+        vpc_cidrs, gone = [], [exc.message]
+    vpc_cidr = vpc_cidrs[0] if vpc_cidrs else None
     unwrap(service_r)
     principal = unwrap(principal_r)
     ctx = Context(cfg, aws, state, consumer, provider, cluster, vpc_cidr, principal, password, values=dict(state.values),
-                  gone=gone)
+                  gone=gone, vpc_cidrs=vpc_cidrs)
     ctx.values.setdefault("cluster_arn", cluster.arn)
     ctx.values["consumer_principal_arn"] = principal.arn
     # Setup records these with the other values, so a reader of the state (export) can rebuild the context offline.

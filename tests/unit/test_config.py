@@ -163,7 +163,7 @@ def test_to_json_holds_no_profiles_or_secrets():
         "name": "orders", "cluster": "orders-aurora", "vpc_id": "vpc-0abc1234",
         "subnet_ids": ["subnet-0abc1234", "subnet-0def5678"], "region": None, "db_user": "app_user", "db_name": None,
         "consumer_role": "orders-app", "consumer_user": None, "enable_data_api": False, "endpoint_policy": "restricted",
-        "key_deletion_days": 7, "secret_readers": [], "require_private_path": False,
+        "key_deletion_days": 7, "secret_readers": [], "client_cidrs": [], "require_private_path": False,
     }
 
 

@@ -35,8 +35,10 @@ def service_name(region: str) -> str:
     return f"com.amazonaws.{region}.rds-data"
 
 
-def https_rule(cidr: str, description: str) -> dict:
-    return {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": cidr, "Description": description}]}
+def https_rule(cidrs, description: str) -> dict:
+    cidrs = [cidrs] if isinstance(cidrs, str) else list(cidrs)
+    return {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+            "IpRanges": [{"CidrIp": c, "Description": description} for c in cidrs]}
 
 
 def _rules(perms: list[dict]) -> set[tuple]:
@@ -138,15 +140,15 @@ def endpoint_policy(ctx) -> dict:
 
 
 def desired(ctx) -> list[Resource]:
-    names, cidr, vpc = ctx.names, ctx.vpc_cidr, ctx.cfg.vpc_id
+    names, cidr, vpc = ctx.names, ctx.client_cidrs, ctx.cfg.vpc_id
     return [
         Resource("security_group", ctx.known("security_group_id"), Account.CONSUMER,
                  tags={**names.tags(), "Name": names.security_group},
                  properties={"GroupName": names.security_group, "VpcId": vpc,
                              "Description": f"xacct {names.deployment}: HTTPS to the rds-data endpoint",
-                             "Ingress": [https_rule(cidr, f"HTTPS to the rds-data endpoint from {vpc}")],
-                             # The endpoint only ever answers: egress is HTTPS within the VPC, not AWS's allow-all.
-                             "Egress": [https_rule(cidr, "HTTPS within the VPC only")]}),
+                             "Ingress": [https_rule(cidr, f"HTTPS to the rds-data endpoint from {vpc}'s clients")],
+                             # The endpoint only ever answers: egress is HTTPS to the clients, not AWS's allow-all.
+                             "Egress": [https_rule(cidr, "HTTPS to the clients only")]}),
         Resource("vpc_endpoint", ctx.known("endpoint_id"), Account.CONSUMER,
                  tags={**names.tags(), "Name": names.endpoint, member_tag(ctx)["Key"]: member_tag(ctx)["Value"]},
                  properties={"VpcEndpointType": "Interface", "VpcId": vpc, "ServiceName": service_name(ctx.region),
@@ -159,7 +161,7 @@ def desired(ctx) -> list[Resource]:
 
 def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     want_sg, want_ep = desired
-    names, cidr = ctx.names, ctx.vpc_cidr
+    names, cidr = ctx.names, ", ".join(ctx.client_cidrs)
     doc = want_ep.documents["endpoint_policy"]
     full_access = want_ep.properties["PolicyMode"] == "full"
     step = StepPlan(NUMBER, STEP.key, STEP.title, Action.NOOP, "")

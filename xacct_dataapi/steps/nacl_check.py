@@ -54,12 +54,12 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     if ctx.gone:
         return StepPlan(NUMBER, STEP.key, STEP.title, Action.CHECK, "the subnets cannot be checked",
                         problems=list(ctx.gone))
-    problems = problems_for(facts["acls"], ctx.cfg.subnet_ids, ctx.vpc_cidr)
+    problems = [p for cidr in ctx.client_cidrs for p in problems_for(facts["acls"], ctx.cfg.subnet_ids, cidr)]
     if problems:
         return StepPlan(NUMBER, STEP.key, STEP.title, Action.CHECK, "a network ACL blocks HTTPS", problems=problems)
     n = len(set(a["NetworkAclId"] for a in facts["acls"].values()))
     return StepPlan(NUMBER, STEP.key, STEP.title, Action.NOOP,
-                    f"{n} network ACL(s) pass tcp/443 in and ephemeral ports out for {ctx.vpc_cidr}")
+                    f"{n} network ACL(s) pass tcp/443 in and ephemeral ports out for {', '.join(ctx.client_cidrs)}")
 
 
 def teardown(row, state) -> list:
