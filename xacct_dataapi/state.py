@@ -110,7 +110,7 @@ class State:
             raise StateError(
                 f"State file {path} is not a valid xacct state file ({exc}).",
                 f"It was left untouched. Restore {path}.bak if present (`cp {path}.bak {path}`), or move it aside and "
-                f"run `xacct teardown --name {path.stem} --consumer-profile CP --provider-profile PP` to find resources by tag.",
+                f"run `xacct teardown --name {_name_hint(path)} --consumer-profile CP --provider-profile PP` to find resources by tag.",
             ) from None
 
 
@@ -132,7 +132,7 @@ def load(path: Path) -> State | None:
         raise StateError(
             f"State file {path} is not valid JSON ({exc}).",
             f"It was left untouched. Restore the previous version with `cp {path}.bak {path}` if it exists, "
-            f"or move the file aside and use `xacct teardown --name {path.stem} --consumer-profile CP --provider-profile PP`, "
+            f"or move the file aside and use `xacct teardown --name {_name_hint(path)} --consumer-profile CP --provider-profile PP`, "
             "which finds the deployment's resources by tag.",
         ) from None
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
@@ -192,11 +192,16 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _name_hint(path: Path) -> str:
+    """The deployment's name for a hint: the file name under .xacct/ (xacct names it so), else a placeholder."""
+    return path.stem if path.parent.name == ".xacct" else "<its deployment name>"
+
+
 def remove(path: Path) -> None:
-    """After a complete teardown: the state file goes, its backup stays as the last record."""
-    if path.exists():
-        _copy_backup(path)
-        path.unlink()
+    """After a complete teardown: the state file and its backup go (nothing is left to record); the lock file goes
+    when the lock is released (locked())."""
+    for gone in (path, path.with_name(path.name + ".bak")):
+        gone.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -206,6 +211,12 @@ def locked(path: Path) -> Iterator[None]:
     lock_path = path.with_name(path.name + ".lock")
     info_path = path.with_name(path.name + ".lock.owner")
     lock = FileLock(str(lock_path), timeout=0)
+    try:
+        with open(lock_path, "a"):  # filelock reports an unwritable place as "held by someone": say what it is
+            pass
+    except OSError as exc:
+        raise StateError(f"Cannot create the lock file {lock_path}: {exc.strerror}.",
+                         "Pass --state with a path in a writable directory.") from None
     try:
         lock.acquire()
     except Timeout:
@@ -223,8 +234,7 @@ def locked(path: Path) -> Iterator[None]:
         info_path.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}))
         yield
     finally:
-        try:
-            info_path.unlink()
-        except FileNotFoundError:
-            pass
+        info_path.unlink(missing_ok=True)
         lock.release()
+        if not path.exists():  # torn down (or never written: a failed first run): no lock file left behind
+            lock_path.unlink(missing_ok=True)
