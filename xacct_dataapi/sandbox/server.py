@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from xacct_dataapi.errors import UsageError, WaitTimeout, XacctError
-from xacct_dataapi.sandbox import rdsdata
-from xacct_dataapi.sandbox.seed import ENGINES, SandboxError, SandboxInfo, seed_accounts, write_private
+from xacct_dataapi.sandbox import rdsdata, realism
+from xacct_dataapi.sandbox.realism import Realism
+from xacct_dataapi.sandbox.seed import ENGINE_MODES, ENGINES, SandboxError, SandboxInfo, seed_accounts, write_private
 from xacct_dataapi.waiting import Timing, until_true
 
 if TYPE_CHECKING:
@@ -126,17 +127,23 @@ class Sandbox:
         port: int = 0,
         engine: str = "aurora-postgresql",
         *,
+        engine_mode: str = "provisioned",
+        realism: Realism | None = None,
         verbose: bool = False,
     ) -> None:
         if engine not in ENGINES:
             raise ValueError(
                 f"unsupported engine {engine!r}; allowed: {', '.join(sorted(ENGINES))}"
             )
+        if engine_mode not in ENGINE_MODES:
+            raise ValueError(f"unsupported engine mode {engine_mode!r}; allowed: {', '.join(ENGINE_MODES)}")
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"invalid port {port!r}; use 0 for a free port or 1-65535")
         self.dir = Path(dir)
         self.port = port
         self.engine = engine
+        self.engine_mode = engine_mode
+        self.realism = realism or Realism()
         self.verbose = verbose
         self._server: Any = None
         self._info: SandboxInfo | None = None
@@ -228,6 +235,7 @@ class Sandbox:
             with Sandbox._active_lock:
                 if Sandbox._active is self:
                     rdsdata.uninstall()
+                    realism.uninstall()
                     Sandbox._active = None
 
     def __enter__(self) -> Sandbox:
@@ -256,6 +264,7 @@ class Sandbox:
         if self.port:
             _check_port_free(self.port)
         rdsdata.install()  # before the server's first rds-data request builds that service's routes
+        realism.install(self.realism)
         # Port 0 is handed to werkzeug, which binds a free port atomically (no
         # bind/close/rebind race); the real port is read back below.
         server = server_cls(ip_address=HOST, port=self.port, verbose=False)
@@ -267,14 +276,16 @@ class Sandbox:
         if starter.is_alive() or getattr(server, "_server", None) is None:
             raise SandboxError(f"moto server did not start on {HOST}:{self.port}")
         self._server = server
+        server._server.app = realism.wrap_app(server._server.app)  # latency, and changes that take time
         _host, port = server.get_host_and_port()
         endpoint = f"http://{HOST}:{port}"
 
         # Fresh state: moto's backends are process-global and may hold a previous run.
         _post_json(f"{endpoint}/moto-api/reset", None, raw=b"")
 
-        info = seed_accounts(endpoint, self.dir, self.engine)
-        doc = info.to_json() | {"pid": os.getpid(), "port": port, "started_at": time.time()}
+        info = seed_accounts(endpoint, self.dir, self.engine, self.engine_mode)
+        doc = info.to_json() | {"pid": os.getpid(), "port": port, "started_at": time.time(),
+                                "realism": self.realism.to_json()}
         write_private(self.dir / INFO_NAME, json.dumps(doc, indent=2) + "\n")
         self._info = info
         return info
