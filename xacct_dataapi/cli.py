@@ -397,10 +397,17 @@ def sandbox_up(
     dir: SandboxDir = sandbox.DEFAULT_DIR,
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (default: a free one).")] = 0,
     engine: Annotated[str, typer.Option("--engine", metavar="aurora-postgresql|aurora-mysql", help="Engine of the sandbox's Aurora cluster.")] = "aurora-postgresql",
+    engine_mode: Annotated[str, typer.Option("--engine-mode", metavar="provisioned|serverless", help="provisioned: Serverless v2 (Data API switched by EnableHttpEndpoint); serverless: Serverless v1 (ModifyDBCluster).")] = "provisioned",
+    realistic: Annotated[bool, typer.Option("--realistic", help="Behave like AWS in time: latency per request, a new endpoint pending, new IAM principals not yet valid, ENIs lingering, a deleted secret's name blocked.")] = False,
+    latency_ms: Annotated[float, typer.Option("--latency-ms", help="With --realistic: latency added to every request.")] = 60.0,
+    time_scale: Annotated[float, typer.Option("--time-scale", help="With --realistic: multiply the settling times (endpoint pending 20 s, new principal 5 s, ENIs 10 s, secret name 5 s, Data API switch 3 s).")] = 1.0,
     debug: Debug = False,
 ):
     """Start the sandbox and serve until Ctrl-C or `xacct sandbox down`."""
-    sandbox.serve(dir, port, engine, Terminal.open())
+    from xacct_dataapi.sandbox.realism import Realism
+
+    realism = Realism.realistic(latency_ms, time_scale) if realistic else None
+    sandbox.serve(dir, port, engine, Terminal.open(), engine_mode=engine_mode, realism=realism)
 
 
 @sandbox_app.command("down")

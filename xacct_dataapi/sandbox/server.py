@@ -339,7 +339,8 @@ def running_sandbox(dir: Path) -> dict | None:
     return info
 
 
-def serve(dir: Path, port: int, engine: str, ui: Terminal) -> None:
+def serve(dir: Path, port: int, engine: str, ui: Terminal, *, engine_mode: str = "provisioned",
+          realism: Realism | None = None) -> None:
     """`xacct sandbox up`: start a sandbox, say how to use it, serve until SIGTERM (`sandbox down`) or Ctrl-C, stop."""
     running = running_sandbox(dir)
     if running:
@@ -347,10 +348,15 @@ def serve(dir: Path, port: int, engine: str, ui: Terminal) -> None:
                          f"Use it (the exports are in {dir}), stop it with `xacct sandbox down --dir {dir}`, "
                          "or pass another --dir.")
     with as_xacct_errors():
-        sandbox = Sandbox(dir, port=port, engine=engine)
+        sandbox = Sandbox(dir, port=port, engine=engine, engine_mode=engine_mode, realism=realism)
         info = sandbox.start()
     ui.print(f"Sandbox running at {info.endpoint_url}: consumer account {info.consumer_account} "
              f"(profile {info.consumer_profile}), provider account {info.provider_account} (profile {info.provider_profile}).")
+    if sandbox.realism.active:
+        r = sandbox.realism
+        ui.print(f"Realistic: {r.latency_ms:g} ms per request; a new endpoint pending {r.endpoint_pending_s:g}s, a new IAM "
+                 f"principal invalid {r.principal_delay_s:g}s, ENIs lingering {r.eni_linger_s:g}s, a deleted secret's "
+                 f"name blocked {r.secret_name_block_s:g}s, the Data API switch {r.data_api_switch_s:g}s.")
     ui.print("Point your shell at it:")
     for k, v in info.env().items():
         ui.print(f"  export {k}={v}", soft_wrap=True)
