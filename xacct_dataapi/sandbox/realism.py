@@ -217,7 +217,7 @@ def _record_principal(kind: str, name_param: str) -> Callable[[Any], Any]:
 
 
 def _iam_sts_patches() -> None:
-    from moto.core.exceptions import ServiceException
+    from moto.core.exceptions import AccessDeniedError
     from moto.iam.exceptions import MalformedPolicyDocument
     from moto.iam.responses import IamResponse
     from moto.sts.responses import TokenResponse
@@ -237,7 +237,7 @@ def _iam_sts_patches() -> None:
             arn = str(self._get_param("RoleArn"))
             m = _PRINCIPAL_ARN.match(arn)
             if m and m.group(2) == "role" and _world_now().is_young(m.group(1), "role", m.group(3)):
-                raise ServiceException("AccessDenied", f"not authorized to perform: sts:AssumeRole on resource: {arn}")
+                raise AccessDeniedError(f"(access key {self.get_access_key()})", f"sts:AssumeRole on resource: {arn}")
             return original(self)
         return assume_role
 
