@@ -30,6 +30,7 @@ import json
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -70,6 +71,7 @@ class _World:
         self.principals: dict[tuple[str, str, str], float] = {}  # (account, role|user, name) -> created
         self.blocked_names: dict[tuple[str, str, str], float] = {}  # (account, region, name) -> until
         self.due: list[tuple[float, Callable[[], None]]] = []
+        self.events: Counter[str] = Counter()  # answers that differed from moto's, by kind
 
     def later(self, delay: float, change: Callable[[], None]) -> None:
         if delay <= 0:
@@ -186,6 +188,7 @@ def _ec2_patches() -> None:
     def delete_group(original: Any) -> Any:
         def delete_security_group(self: Any, name: Any = None, group_id: Any = None) -> Any:
             if group_id and any(group_id in [g.id for g in eni._group_set] for eni in list(self.enis.values())):
+                _world_now().events["DependencyViolation"] += 1
                 raise DependencyViolationError(f"resource {group_id} has a dependent object")
             return original(self, name=name, group_id=group_id)
         return delete_security_group
@@ -200,6 +203,7 @@ def _check_principals(policy_param: str, error: Callable[[list[str]], Exception]
         def handler(self: Any) -> Any:
             young = _world_now().young_principals(self._get_param(policy_param))
             if young:
+                _world_now().events["invalid principal"] += 1
                 raise error(young)
             return original(self)
         return handler
@@ -237,6 +241,7 @@ def _iam_sts_patches() -> None:
             arn = str(self._get_param("RoleArn"))
             m = _PRINCIPAL_ARN.match(arn)
             if m and m.group(2) == "role" and _world_now().is_young(m.group(1), "role", m.group(3)):
+                _world_now().events["AssumeRole denied"] += 1
                 raise AccessDeniedError(f"(access key {self.get_access_key()})", f"sts:AssumeRole on resource: {arn}")
             return original(self)
         return assume_role
@@ -276,6 +281,7 @@ def _kms_secretsmanager_patches() -> None:
         def create_secret(self: Any) -> Any:
             until = _world_now().blocked_names.get((self.current_account, self.region, self._get_param("Name")), 0)
             if time.monotonic() < until:
+                _world_now().events["secret name blocked"] += 1
                 raise InvalidRequestException("You can't create this secret because a secret with this name is "
                                               "already scheduled for deletion.")
             return original(self)
@@ -283,6 +289,11 @@ def _kms_secretsmanager_patches() -> None:
 
     _patch(SecretsManagerResponse, "delete_secret", delete)
     _patch(SecretsManagerResponse, "create_secret", create)
+
+
+def events() -> dict[str, int]:
+    """How often the realism layer answered differently from moto since ``install``, by kind."""
+    return dict(_world.events) if _world is not None else {}
 
 
 def _world_now() -> _World:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from xacct_dataapi.errors import UsageError, WaitTimeout, XacctError
-from xacct_dataapi.sandbox import rdsdata, realism
+from xacct_dataapi.sandbox import rdsdata
+from xacct_dataapi.sandbox import realism as layer
 from xacct_dataapi.sandbox.realism import Realism
 from xacct_dataapi.sandbox.seed import ENGINE_MODES, ENGINES, SandboxError, SandboxInfo, seed_accounts, write_private
 from xacct_dataapi.waiting import Timing, until_true
@@ -235,7 +236,7 @@ class Sandbox:
             with Sandbox._active_lock:
                 if Sandbox._active is self:
                     rdsdata.uninstall()
-                    realism.uninstall()
+                    layer.uninstall()
                     Sandbox._active = None
 
     def __enter__(self) -> Sandbox:
@@ -264,7 +265,7 @@ class Sandbox:
         if self.port:
             _check_port_free(self.port)
         rdsdata.install()  # before the server's first rds-data request builds that service's routes
-        realism.install(self.realism)
+        layer.install(self.realism)
         # Port 0 is handed to werkzeug, which binds a free port atomically (no
         # bind/close/rebind race); the real port is read back below.
         server = server_cls(ip_address=HOST, port=self.port, verbose=False)
@@ -276,7 +277,7 @@ class Sandbox:
         if starter.is_alive() or getattr(server, "_server", None) is None:
             raise SandboxError(f"moto server did not start on {HOST}:{self.port}")
         self._server = server
-        server._server.app = realism.wrap_app(server._server.app)  # latency, and changes that take time
+        server._server.app = layer.wrap_app(server._server.app)  # latency, and changes that take time
         _host, port = server.get_host_and_port()
         endpoint = f"http://{HOST}:{port}"
 
@@ -372,7 +373,10 @@ def serve(dir: Path, port: int, engine: str, ui: Terminal, *, engine_mode: str =
     except KeyboardInterrupt:
         pass
     finally:
+        seen = layer.events()
         sandbox.stop()
+        if seen:
+            ui.print("Realistic answers given: " + ", ".join(f"{k} ×{n}" for k, n in sorted(seen.items())) + ".")
         ui.print("Sandbox stopped.")
 
 
