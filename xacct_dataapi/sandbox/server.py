@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from xacct_dataapi.errors import UsageError, WaitTimeout, XacctError
-from xacct_dataapi.sandbox import rdsdata
+from xacct_dataapi.sandbox import DEFAULT_DIR, rdsdata
 from xacct_dataapi.sandbox import realism as layer
 from xacct_dataapi.sandbox.realism import Realism
 from xacct_dataapi.sandbox.seed import ENGINE_MODES, ENGINES, SandboxError, SandboxInfo, seed_accounts, write_private
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 HOST = "127.0.0.1"
 INFO_NAME = "sandbox.json"
-DEFAULT_DIR = Path(".xacct/sandbox")
 
 _INSTALL_HINT = "install it with `pip install 'xacct[sandbox]'`"
 _START_TIMEOUT = 15.0
