@@ -162,7 +162,7 @@ class TestRunningSandbox:
         assert cluster["DBClusterArn"] == info.cluster_arn
         assert f":{PROVIDER_ACCOUNT}:" in info.cluster_arn
         assert cluster["Engine"] == "aurora-postgresql" == info.engine
-        assert cluster["EngineMode"] == "serverless"
+        assert cluster["EngineMode"] == "provisioned" == info.engine_mode  # Serverless v2
         assert cluster["DatabaseName"] == "app"
         assert cluster["MasterUsername"] == "postgres"
 
@@ -275,16 +275,41 @@ def test_restart_gets_fresh_state(tmp_path, clean_env):
 @pytest.mark.parametrize(
     ("engine", "user"), [("aurora-postgresql", "postgres"), ("aurora-mysql", "admin")]
 )
-def test_data_api_can_be_switched_on(tmp_path, clean_env, engine, user):
+def test_data_api_is_switched_by_enable_http_endpoint(tmp_path, clean_env, engine, user):
+    """The default cluster (Serverless v2 / provisioned) takes EnableHttpEndpoint / DisableHttpEndpoint, which moto
+    does not implement (the sandbox answers them); ModifyDBCluster's flag stays a no-op there, as on AWS."""
     with Sandbox(tmp_path, engine=engine) as sb:
         use_profiles(clean_env, sb.info)
         rds = client(PROVIDER_PROFILE, "rds")
-        (c,) = rds.describe_db_clusters(DBClusterIdentifier=sb.info.cluster_id)["DBClusters"]
+        cid, arn = sb.info.cluster_id, sb.info.cluster_arn
+
+        def enabled():
+            return rds.describe_db_clusters(DBClusterIdentifier=cid)["DBClusters"][0]["HttpEndpointEnabled"]
+
+        (c,) = rds.describe_db_clusters(DBClusterIdentifier=cid)["DBClusters"]
         assert (c["Engine"], c["MasterUsername"], c["HttpEndpointEnabled"]) == (engine, user, False)
+        rds.modify_db_cluster(DBClusterIdentifier=cid, EnableHttpEndpoint=True, ApplyImmediately=True)
+        assert enabled() is False
+        assert rds.enable_http_endpoint(ResourceArn=arn)["HttpEndpointEnabled"] is True
+        assert enabled() is True
+        assert rds.disable_http_endpoint(ResourceArn=arn)["HttpEndpointEnabled"] is False
+        assert enabled() is False
+        with pytest.raises(ClientError) as e:
+            rds.enable_http_endpoint(ResourceArn=arn + "-nope")
+        assert e.value.response["Error"]["Code"] == "DBClusterNotFoundFault"
+
+
+def test_serverless_v1_cluster_is_switched_by_modify_db_cluster(tmp_path, clean_env):
+    with Sandbox(tmp_path, engine_mode="serverless") as sb:
+        use_profiles(clean_env, sb.info)
+        rds = client(PROVIDER_PROFILE, "rds")
+        with pytest.raises(ClientError) as e:
+            rds.enable_http_endpoint(ResourceArn=sb.info.cluster_arn)
+        assert e.value.response["Error"]["Code"] == "InvalidParameterCombination"
         out = rds.modify_db_cluster(
             DBClusterIdentifier=sb.info.cluster_id, EnableHttpEndpoint=True, ApplyImmediately=True
         )
-        assert out["DBCluster"]["HttpEndpointEnabled"] is True
+        assert (out["DBCluster"]["EngineMode"], out["DBCluster"]["HttpEndpointEnabled"]) == ("serverless", True)
 
 
 def test_explicit_port(tmp_path, clean_env):

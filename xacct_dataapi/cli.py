@@ -1,15 +1,51 @@
 """The `xacct` command line: parse, call app.py, render. No boto3 here."""
 from __future__ import annotations
 
+import functools
+import importlib
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
 
-from xacct_dataapi import __version__, app as usecases, render, sandbox
-from xacct_dataapi.models import Action
-from xacct_dataapi.terminal import Terminal, handles_errors
+from xacct_dataapi import __version__, sandbox  # the sandbox package is light: its contents load on first use
+
+if TYPE_CHECKING:
+    from xacct_dataapi import app as usecases, render
+    from xacct_dataapi.models import Action
+    from xacct_dataapi.terminal import Terminal
+
+
+class _OnFirstUse:
+    """A module (or one of its attributes) imported when a command first uses it: `xacct --help`, `--version` and
+    usage errors never import boto3, rich or the use cases."""
+
+    def __init__(self, module: str, attribute: str | None = None) -> None:
+        self._module, self._attribute = module, attribute
+
+    def __getattr__(self, name: str) -> Any:
+        target = importlib.import_module(self._module)
+        return getattr(getattr(target, self._attribute) if self._attribute else target, name)
+
+
+if not TYPE_CHECKING:
+    usecases = _OnFirstUse("xacct_dataapi.app")
+    render = _OnFirstUse("xacct_dataapi.render")
+    Action = _OnFirstUse("xacct_dataapi.models", "Action")
+    Terminal = _OnFirstUse("xacct_dataapi.terminal", "Terminal")
+
+
+def handles_errors(command: Callable[..., Any]) -> Callable[..., None]:
+    """xacct_dataapi.terminal.handles_errors, imported when the command runs."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        from xacct_dataapi.terminal import handles_errors as real
+
+        return real(command)(*args, **kwargs)
+
+    return run
 
 cli = typer.Typer(
     name="xacct",
@@ -18,6 +54,7 @@ cli = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals could hold credentials
     add_completion=False,
+    rich_markup_mode=None,  # plain click help and usage errors: rich's help formatting costs more than all of click
 )
 
 Output = Annotated[str, typer.Option("--output", "-o", metavar="text|json", help="Output format: text or json.")]
@@ -38,7 +75,8 @@ def version_callback(value: bool):
 
 @cli.callback()
 def main_callback(
-    version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True)] = None,
+    # A plain bool (not Optional[bool]): typer then skips its pydantic coercion, so usage errors never import pydantic.
+    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Print the version and exit.")] = False,
 ):
     """xacct — cross-account RDS Data API over PrivateLink."""
 
@@ -389,7 +427,7 @@ def permissions(
 
 
 sandbox_app = typer.Typer(help="A local two-account AWS sandbox (moto) to try xacct without an AWS account.",
-                          no_args_is_help=True)
+                          no_args_is_help=True, rich_markup_mode=None)
 cli.add_typer(sandbox_app, name="sandbox")
 
 SandboxDir = Annotated[Path, typer.Option("--dir", help="Where the sandbox writes its AWS config and credentials.")]
@@ -401,10 +439,17 @@ def sandbox_up(
     dir: SandboxDir = sandbox.DEFAULT_DIR,
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (default: a free one).")] = 0,
     engine: Annotated[str, typer.Option("--engine", metavar="aurora-postgresql|aurora-mysql", help="Engine of the sandbox's Aurora cluster.")] = "aurora-postgresql",
+    engine_mode: Annotated[str, typer.Option("--engine-mode", metavar="provisioned|serverless", help="provisioned: Serverless v2 (Data API switched by EnableHttpEndpoint); serverless: Serverless v1 (ModifyDBCluster).")] = "provisioned",
+    realistic: Annotated[bool, typer.Option("--realistic", help="Behave like AWS in time: latency per request, a new endpoint pending, new IAM principals not yet valid, ENIs lingering, a deleted secret's name blocked.")] = False,
+    latency_ms: Annotated[float, typer.Option("--latency-ms", help="With --realistic: latency added to every request.")] = 60.0,
+    time_scale: Annotated[float, typer.Option("--time-scale", help="With --realistic: multiply the settling times (endpoint pending 20 s, new principal 5 s, ENIs 10 s, secret name 5 s, Data API switch 3 s).")] = 1.0,
     debug: Debug = False,
 ):
     """Start the sandbox and serve until Ctrl-C or `xacct sandbox down`."""
-    sandbox.serve(dir, port, engine, Terminal.open())
+    from xacct_dataapi.sandbox.realism import Realism
+
+    realism = Realism.realistic(latency_ms, time_scale) if realistic else None
+    sandbox.serve(dir, port, engine, Terminal.open(), engine_mode=engine_mode, realism=realism)
 
 
 @sandbox_app.command("down")

@@ -30,14 +30,13 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
+def served_sandbox(home, *options):
+    """`xacct sandbox up` in its own process (yields info, home, process); `xacct sandbox down` afterwards."""
     from xacct_dataapi.sandbox import SandboxInfo
 
-    home = tmp_path_factory.mktemp("e2e")
     sdir = home / "sandbox"
     env = clean_env({"AWS_CONFIG_FILE": str(home / "none-config"), "AWS_SHARED_CREDENTIALS_FILE": str(home / "none-creds")})
-    proc = subprocess.Popen([*xacct_cmd(), "sandbox", "up", "--dir", str(sdir)], env=env, cwd=home,
+    proc = subprocess.Popen([*xacct_cmd(), "sandbox", "up", "--dir", str(sdir), *options], env=env, cwd=home,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     info_path = sdir / "sandbox.json"
     deadline = time.monotonic() + 60
@@ -58,6 +57,18 @@ def sandbox(tmp_path_factory):
         pytest.fail("sandbox did not stop on `xacct sandbox down`")
     assert down.returncode == 0, down.stderr
     assert not info_path.exists()
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    yield from served_sandbox(tmp_path_factory.mktemp("e2e"))
+
+
+@pytest.fixture(scope="module")
+def realistic_sandbox(tmp_path_factory):
+    """AWS's settling times, scaled down: endpoint pending 2 s, new principals invalid 0.5 s, ENIs lingering 1 s,
+    a deleted secret's name blocked 0.5 s, the Data API switch 0.3 s; 5 ms per request."""
+    yield from served_sandbox(tmp_path_factory.mktemp("e2e-real"), "--realistic", "--latency-ms", "5", "--time-scale", "0.1")
 
 
 def run(info, home, *args, password: bool = True, check: bool = True):
@@ -174,3 +185,22 @@ def test_demo_exits_zero_and_leaves_nothing(tmp_path):
     assert summary["leftovers"] == {"consumer": [], "provider": []}
     assert [p["ok"] for p in summary["phases"]] == [True] * len(summary["phases"])
     assert {c["kind"] for c in summary["created"]} >= {"kms_key", "secret", "iam_role", "iam_user", "security_group", "vpc_endpoint"}
+
+
+def test_setup_verify_teardown_against_a_realistic_sandbox(realistic_sandbox, monkeypatch):
+    """xacct's own retries and waits carry it through AWS's settling times (pending endpoint, new principals not yet
+    valid, ENIs holding the security group, a blocked secret name), twice in a row under the same name."""
+    info, home, _ = realistic_sandbox
+    consumer, provider = sessions(info, monkeypatch)
+    from xacct_dataapi.sandbox import queue_statement_result, resources_in_accounts
+
+    for _cycle in range(2):
+        run(info, home, *setup_args(info, "real"), "--yes")
+        status = json.loads(run(info, home, "status", "--name", "real", "--output", "json").stdout)
+        assert [s["status"] for s in status["steps"]] == ["done"] * 8
+        queue_statement_result(info, [[{"longValue": 1}]])
+        verified = json.loads(run(info, home, "verify", "--name", "real", "--output", "json").stdout)
+        assert verified["rows"] == [[1]]
+        run(info, home, "teardown", "--name", "real", "--yes")
+        assert resources_in_accounts(info) == {"consumer": [], "provider": []}
+        assert provider.client("rds").describe_db_clusters()["DBClusters"][0]["HttpEndpointEnabled"] is False

@@ -35,42 +35,30 @@ is raised.
 
 from __future__ import annotations
 
-from xacct_dataapi.sandbox.leftovers import resources_in_accounts
-from xacct_dataapi.sandbox.seed import (
-    CONSUMER_ACCOUNT,
-    CONSUMER_PROFILE,
-    ENGINES,
-    PROVIDER_ACCOUNT,
-    PROVIDER_PROFILE,
-    REGION,
-    SandboxError,
-    SandboxInfo,
-)
-from xacct_dataapi.sandbox.server import (
-    DEFAULT_DIR,
-    Sandbox,
-    SandboxUnavailable,
-    as_xacct_errors,
-    queue_statement_result,
-    serve,
-    stop_recorded,
-)
+import importlib
+from pathlib import Path
+from typing import Any
 
-__all__ = [
-    "CONSUMER_ACCOUNT",
-    "PROVIDER_ACCOUNT",
-    "REGION",
-    "CONSUMER_PROFILE",
-    "PROVIDER_PROFILE",
-    "ENGINES",
-    "DEFAULT_DIR",
-    "SandboxError",
-    "SandboxUnavailable",
-    "SandboxInfo",
-    "Sandbox",
-    "as_xacct_errors",
-    "queue_statement_result",
-    "resources_in_accounts",
-    "serve",
-    "stop_recorded",
-]
+DEFAULT_DIR = Path(".xacct/sandbox")
+
+# Imported on first use (PEP 562), so that `xacct --help` (whose options name DEFAULT_DIR) imports neither boto3 nor
+# moto: name -> the module that defines it.
+_EXPORTS = {
+    **dict.fromkeys(("resources_in_accounts",), "leftovers"),
+    **dict.fromkeys(("CONSUMER_ACCOUNT", "CONSUMER_PROFILE", "ENGINES", "PROVIDER_ACCOUNT", "PROVIDER_PROFILE", "REGION",
+                     "SandboxError", "SandboxInfo"), "seed"),
+    **dict.fromkeys(("Sandbox", "SandboxUnavailable", "as_xacct_errors", "queue_statement_result", "serve",
+                     "stop_recorded"), "server"),
+    "Realism": "realism",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = ["DEFAULT_DIR", *_EXPORTS]

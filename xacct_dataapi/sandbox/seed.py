@@ -25,13 +25,21 @@ DATABASE_NAME = "app"
 VPC_CIDR = "10.20.0.0/16"
 SUBNETS = (("us-west-2a", "10.20.1.0/24"), ("us-west-2b", "10.20.2.0/24"))
 
-# Engine -> (EngineVersion, MasterUsername). moto honours EnableHttpEndpoint only
-# for EngineMode="serverless" and a fixed list of versions (moto/rds/models.py,
-# DBCluster.enable_http_endpoint); these versions are on that list.
+# Engine -> (EngineVersion, MasterUsername) of a Serverless v2 / provisioned cluster, whose Data API is switched by
+# the EnableHttpEndpoint / DisableHttpEndpoint operations (answered by the sandbox itself: realism.py). Versions with
+# the Data API on Serverless v2 and provisioned: PostgreSQL 13.11+/14.8+/15.3+/16.1+, MySQL 3.x (aws-facts.md).
 ENGINES: dict[str, tuple[str, str]] = {
+    "aurora-postgresql": ("16.4", "postgres"),
+    "aurora-mysql": ("8.0.mysql_aurora.3.08.0", "admin"),
+}
+# `--engine-mode serverless`: a Serverless v1 cluster (end of life 2025-03-31), switched by ModifyDBCluster's flag.
+# moto honours that flag only for EngineMode="serverless" and a fixed list of versions (moto/rds/models.py,
+# DBCluster.enable_http_endpoint); these versions are on that list.
+ENGINES_V1: dict[str, tuple[str, str]] = {
     "aurora-postgresql": ("11.13", "postgres"),
     "aurora-mysql": ("5.7.mysql_aurora.2.07.2", "admin"),
 }
+ENGINE_MODES = ("provisioned", "serverless")
 
 CONFIG_NAME = "config"
 CREDENTIALS_NAME = "credentials"
@@ -61,6 +69,7 @@ class SandboxInfo:
     cluster_id: str
     cluster_arn: str
     engine: str
+    engine_mode: str = "provisioned"
 
     def env(self) -> dict[str, str]:
         """Environment variables that point an AWS SDK/CLI at the sandbox profiles.
@@ -107,6 +116,7 @@ class SandboxInfo:
             "cluster_id": self.cluster_id,
             "cluster_arn": self.cluster_arn,
             "engine": self.engine,
+            "engine_mode": self.engine_mode,
         }
 
     @classmethod
@@ -129,6 +139,7 @@ class SandboxInfo:
                 cluster_id=str(d["cluster_id"]),
                 cluster_arn=str(d["cluster_arn"]),
                 engine=str(d["engine"]),
+                engine_mode=str(d.get("engine_mode", "provisioned")),
             )
         except (KeyError, TypeError) as e:
             raise ValueError(f"not a sandbox info document: missing or bad field {e}") from e
@@ -242,7 +253,7 @@ def _ini(sections: dict[str, dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def seed_accounts(endpoint: str, dir: Path, engine: str) -> SandboxInfo:
+def seed_accounts(endpoint: str, dir: Path, engine: str, engine_mode: str = "provisioned") -> SandboxInfo:
     """Bootstrap both accounts on the (freshly reset) moto server at `endpoint` and write DIR/{config,credentials}.
 
     Raises SandboxError if a profile, as written, does not land in its own account.
@@ -345,12 +356,14 @@ def seed_accounts(endpoint: str, dir: Path, engine: str) -> SandboxInfo:
     rds = sessions[PROVIDER_PROFILE].create_client(
         "rds", region_name=REGION, endpoint_url=endpoint, config=cfg
     )
-    version, master_user = ENGINES[engine]
+    version, master_user = (ENGINES_V1 if engine_mode == "serverless" else ENGINES)[engine]
+    mode: dict[str, Any] = ({"EngineMode": "serverless"} if engine_mode == "serverless" else
+                            {"ServerlessV2ScalingConfiguration": {"MinCapacity": 0.5, "MaxCapacity": 2}})
     rds.create_db_cluster(
         DBClusterIdentifier=CLUSTER_ID,
         Engine=engine,
         EngineVersion=version,
-        EngineMode="serverless",
+        **mode,
         MasterUsername=master_user,
         MasterUserPassword=secrets.token_urlsafe(24),  # never printed nor stored
         DatabaseName=DATABASE_NAME,
@@ -379,4 +392,5 @@ def seed_accounts(endpoint: str, dir: Path, engine: str) -> SandboxInfo:
         cluster_id=CLUSTER_ID,
         cluster_arn=cluster_arn,
         engine=engine,
+        engine_mode=engine_mode,
     )

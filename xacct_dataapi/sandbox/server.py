@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from xacct_dataapi.errors import UsageError, WaitTimeout, XacctError
-from xacct_dataapi.sandbox import rdsdata
-from xacct_dataapi.sandbox.seed import ENGINES, SandboxError, SandboxInfo, seed_accounts, write_private
+from xacct_dataapi.sandbox import DEFAULT_DIR, rdsdata
+from xacct_dataapi.sandbox import realism as layer
+from xacct_dataapi.sandbox.realism import Realism
+from xacct_dataapi.sandbox.seed import ENGINE_MODES, ENGINES, SandboxError, SandboxInfo, seed_accounts, write_private
 from xacct_dataapi.waiting import Timing, until_true
 
 if TYPE_CHECKING:
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
 
 HOST = "127.0.0.1"
 INFO_NAME = "sandbox.json"
-DEFAULT_DIR = Path(".xacct/sandbox")
 
 _INSTALL_HINT = "install it with `pip install 'xacct[sandbox]'`"
 _START_TIMEOUT = 15.0
@@ -126,17 +127,23 @@ class Sandbox:
         port: int = 0,
         engine: str = "aurora-postgresql",
         *,
+        engine_mode: str = "provisioned",
+        realism: Realism | None = None,
         verbose: bool = False,
     ) -> None:
         if engine not in ENGINES:
             raise ValueError(
                 f"unsupported engine {engine!r}; allowed: {', '.join(sorted(ENGINES))}"
             )
+        if engine_mode not in ENGINE_MODES:
+            raise ValueError(f"unsupported engine mode {engine_mode!r}; allowed: {', '.join(ENGINE_MODES)}")
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"invalid port {port!r}; use 0 for a free port or 1-65535")
         self.dir = Path(dir)
         self.port = port
         self.engine = engine
+        self.engine_mode = engine_mode
+        self.realism = realism or Realism()
         self.verbose = verbose
         self._server: Any = None
         self._info: SandboxInfo | None = None
@@ -228,6 +235,7 @@ class Sandbox:
             with Sandbox._active_lock:
                 if Sandbox._active is self:
                     rdsdata.uninstall()
+                    layer.uninstall()
                     Sandbox._active = None
 
     def __enter__(self) -> Sandbox:
@@ -256,6 +264,7 @@ class Sandbox:
         if self.port:
             _check_port_free(self.port)
         rdsdata.install()  # before the server's first rds-data request builds that service's routes
+        layer.install(self.realism)
         # Port 0 is handed to werkzeug, which binds a free port atomically (no
         # bind/close/rebind race); the real port is read back below.
         server = server_cls(ip_address=HOST, port=self.port, verbose=False)
@@ -267,14 +276,16 @@ class Sandbox:
         if starter.is_alive() or getattr(server, "_server", None) is None:
             raise SandboxError(f"moto server did not start on {HOST}:{self.port}")
         self._server = server
+        server._server.app = layer.wrap_app(server._server.app)  # latency, and changes that take time
         _host, port = server.get_host_and_port()
         endpoint = f"http://{HOST}:{port}"
 
         # Fresh state: moto's backends are process-global and may hold a previous run.
         _post_json(f"{endpoint}/moto-api/reset", None, raw=b"")
 
-        info = seed_accounts(endpoint, self.dir, self.engine)
-        doc = info.to_json() | {"pid": os.getpid(), "port": port, "started_at": time.time()}
+        info = seed_accounts(endpoint, self.dir, self.engine, self.engine_mode)
+        doc = info.to_json() | {"pid": os.getpid(), "port": port, "started_at": time.time(),
+                                "realism": self.realism.to_json()}
         write_private(self.dir / INFO_NAME, json.dumps(doc, indent=2) + "\n")
         self._info = info
         return info
@@ -328,7 +339,8 @@ def running_sandbox(dir: Path) -> dict | None:
     return info
 
 
-def serve(dir: Path, port: int, engine: str, ui: Terminal) -> None:
+def serve(dir: Path, port: int, engine: str, ui: Terminal, *, engine_mode: str = "provisioned",
+          realism: Realism | None = None) -> None:
     """`xacct sandbox up`: start a sandbox, say how to use it, serve until SIGTERM (`sandbox down`) or Ctrl-C, stop."""
     running = running_sandbox(dir)
     if running:
@@ -336,10 +348,15 @@ def serve(dir: Path, port: int, engine: str, ui: Terminal) -> None:
                          f"Use it (the exports are in {dir}), stop it with `xacct sandbox down --dir {dir}`, "
                          "or pass another --dir.")
     with as_xacct_errors():
-        sandbox = Sandbox(dir, port=port, engine=engine)
+        sandbox = Sandbox(dir, port=port, engine=engine, engine_mode=engine_mode, realism=realism)
         info = sandbox.start()
     ui.print(f"Sandbox running at {info.endpoint_url}: consumer account {info.consumer_account} "
              f"(profile {info.consumer_profile}), provider account {info.provider_account} (profile {info.provider_profile}).")
+    if sandbox.realism.active:
+        r = sandbox.realism
+        ui.print(f"Realistic: {r.latency_ms:g} ms per request; a new endpoint pending {r.endpoint_pending_s:g}s, a new IAM "
+                 f"principal invalid {r.principal_delay_s:g}s, ENIs lingering {r.eni_linger_s:g}s, a deleted secret's "
+                 f"name blocked {r.secret_name_block_s:g}s, the Data API switch {r.data_api_switch_s:g}s.")
     ui.print("Point your shell at it:")
     for k, v in info.env().items():
         ui.print(f"  export {k}={v}", soft_wrap=True)
@@ -355,7 +372,10 @@ def serve(dir: Path, port: int, engine: str, ui: Terminal) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        seen = layer.events()
         sandbox.stop()
+        if seen:
+            ui.print("Realistic answers given: " + ", ".join(f"{k} ×{n}" for k, n in sorted(seen.items())) + ".")
         ui.print("Sandbox stopped.")
 
 
