@@ -47,6 +47,7 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., None]:
 
     return run
 
+
 cli = typer.Typer(
     name="xacct",
     help="Give an application in one AWS account SQL access to an Aurora cluster in another, through the RDS Data API "
