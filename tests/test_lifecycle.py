@@ -230,3 +230,20 @@ def test_the_endpoint_admits_every_vpc_cidr_block_and_each_client_cidr(world, pa
 
     bad = CliRunner().invoke(cli, world.setup_args("--client-cidr", "10.0.0.1/8", "--dry-run"))
     assert bad.exit_code == 2 and "10.0.0.1/8" in bad.output and "--client-cidr" in bad.output
+
+
+def test_with_output_json_an_error_is_one_json_object_on_stderr(world):
+    res = CliRunner().invoke(cli, ["status", "--name", "nothing-here", "--output", "json"])
+    assert res.exit_code == 2
+    assert res.stdout == ""
+    error = json.loads(res.stderr)["error"]
+    assert error["exit_code"] == 2 and "nothing-here" in error["message"] and error["hint"]
+
+
+def test_no_consumer_profile_and_no_aws_profile_names_the_flag_not_none(world):
+    args = world.setup_args("--dry-run")
+    i = args.index("--consumer-profile")
+    del args[i:i + 2]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2, res.output
+    assert "None" not in res.output and "No --consumer-profile was given" in res.output

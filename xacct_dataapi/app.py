@@ -131,6 +131,7 @@ def setup_config(state_path: Path, name: str | None, given: dict, rotate_passwor
                          "existing one needs only --name (or --state).")
     merged["name"] = (recorded_state.name if recorded_state is not None else name) or "default"
     merged["rotate_password"] = rotate_password
+    merged.setdefault("consumer_profile", None)  # the SDK's default credentials (AWS_PROFILE, environment, ...)
     cfg = Config(**{k: v for k, v in merged.items() if k in Config.__dataclass_fields__})
     changed = [] if recorded_state is None else [
         f"{flag}: {_shown(recorded.get(field_))} -> {_shown(merged.get(field_))}"

@@ -112,9 +112,15 @@ class Sessions:
         try:
             return self.client(account, "sts").get_caller_identity()["Account"]
         except (NoCredentialsError, PartialCredentialsError):
+            if profile is None:
+                raise UsageError(
+                    f"No {flag} was given (and AWS_PROFILE is not set), and the default credentials are not usable.",
+                    f"Pass {flag} NAME with a profile of the {account.value} account "
+                    "(`aws configure list-profiles` lists them).",
+                ) from None
             raise UsageError(
                 f"{flag} {profile!r} has no usable credentials.",
-                "Configure keys, SSO (`aws sso login --profile ...`) or a role for that profile.",
+                f"Configure keys, SSO (`aws sso login --profile {profile}`) or a role for that profile.",
             ) from None
         except (SSOTokenLoadError, TokenRetrievalError, UnauthorizedSSOTokenError):
             raise UsageError(

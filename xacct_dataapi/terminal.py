@@ -8,6 +8,7 @@ stdout one parseable document.
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from botocore.exceptions import BotoCoreError
 from rich.console import Console
 
 from xacct_dataapi import render
-from xacct_dataapi.errors import AWS_FAILURE, INTERNAL, INTERRUPTED, USAGE, Interrupted, UsageError, XacctError
+from xacct_dataapi.errors import AWS_FAILURE, INTERNAL, Interrupted, UsageError, XacctError
 from xacct_dataapi.models import Plan
 
 INTERRUPTED_MESSAGE = "Interrupted. Re-run the same command to resume; the state file records everything made so far."
@@ -101,46 +102,57 @@ def _interruptible(where: str) -> Iterator[None]:
         raise Interrupted(f"Interrupted at {where}: nothing was changed.") from None
 
 
-def run_command(debug: bool, command: Callable[[], int | None]) -> None:
-    """Run one command: its exit code, or its failure as one short paragraph on stderr and the failure's exit code.
-
-    --debug re-raises instead, for the traceback."""
+def run_command(debug: bool, command: Callable[[], int | None], as_json: bool = False) -> None:
+    """Run one command: its exit code, or its failure as one short paragraph on stderr (one JSON object with
+    --output json) and the failure's exit code. --debug re-raises instead, for the traceback."""
     try:
         code = command()
     except (XacctError, KeyboardInterrupt, typer.Abort, BotoCoreError, OSError) as exc:
         if debug:
             raise
-        raise typer.Exit(_report_failure(render.make_console(stderr=True), exc)) from None
+        raise typer.Exit(_report_failure(render.make_console(stderr=True), _as_failure(exc), as_json)) from None
     except Exception as exc:
         # Anything else is a bug in xacct: say so, with its own exit code, and no traceback (it could show
         # values) unless --debug. The state file was saved after every call that landed.
         if debug:
             raise
-        render.error(render.make_console(stderr=True), XacctError(
-            f"Internal error (a bug in xacct): {type(exc).__name__}: {exc}.",
-            "The state file records everything made before it; re-run with --debug for the traceback and report it."))
-        raise typer.Exit(INTERNAL) from None
+        bug = XacctError(f"Internal error (a bug in xacct): {type(exc).__name__}: {exc}.",
+                         "The state file records everything made before it; re-run with --debug for the traceback "
+                         "and report it.")
+        bug.exit_code = INTERNAL
+        raise typer.Exit(_report_failure(render.make_console(stderr=True), bug, as_json)) from None
     if code:
         raise typer.Exit(code)
 
 
-def _report_failure(err: Console, exc: BaseException) -> int:
+def _as_failure(exc: BaseException) -> XacctError:
+    """Every expected failure as an XacctError: a message, a hint, an exit code."""
     if isinstance(exc, XacctError):
-        render.error(err, exc)
-        return exc.exit_code
+        return exc
     if isinstance(exc, (KeyboardInterrupt, typer.Abort)):
-        err.print(INTERRUPTED_MESSAGE)
-        return INTERRUPTED
+        return Interrupted(INTERRUPTED_MESSAGE)
     if isinstance(exc, BotoCoreError):
         # Not an API error (those are ClientErrors, handled per step): a connection, endpoint or parsing failure.
-        render.error(err, XacctError(f"AWS could not be reached or answered unexpectedly: {exc}.",
-                                     "Check the region (--region), network access, and any AWS_ENDPOINT_URL / endpoint_url "
-                                     "setting; re-run with --debug for details. Anything made so far is recorded."))
-        return AWS_FAILURE
+        failure = XacctError(f"AWS could not be reached or answered unexpectedly: {exc}.",
+                             "Check the region (--region), network access, and any AWS_ENDPOINT_URL / endpoint_url "
+                             "setting; re-run with --debug for details. Anything made so far is recorded.")
+        failure.exit_code = AWS_FAILURE
+        return failure
     where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-    render.error(err, UsageError(f"Cannot use{where}: {exc.strerror or exc}.",
-                                 "Pass --state with a writable file path (not a directory), or fix the permissions."))
-    return USAGE
+    return UsageError(f"Cannot use{where}: {exc.strerror or exc}.",
+                      "Pass --state with a writable file path (not a directory), or fix the permissions.")
+
+
+def _report_failure(err: Console, failure: XacctError, as_json: bool) -> int:
+    if as_json:
+        err.print(json.dumps({"error": {"message": failure.message, "hint": failure.hint,
+                                        "exit_code": failure.exit_code, "kind": type(failure).__name__}}),
+                  soft_wrap=True)
+    elif isinstance(failure, Interrupted) and failure.message == INTERRUPTED_MESSAGE:
+        err.print(INTERRUPTED_MESSAGE)
+    else:
+        render.error(err, failure)
+    return failure.exit_code
 
 
 def handles_errors(command: Callable[..., int | None]) -> Callable[..., None]:
@@ -148,6 +160,6 @@ def handles_errors(command: Callable[..., int | None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> None:
-        run_command(bool(kwargs.get("debug")), lambda: command(*args, **kwargs))
+        run_command(bool(kwargs.get("debug")), lambda: command(*args, **kwargs), kwargs.get("output") == "json")
 
     return run
