@@ -247,3 +247,15 @@ def test_no_consumer_profile_and_no_aws_profile_names_the_flag_not_none(world):
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 2, res.output
     assert "None" not in res.output and "No --consumer-profile was given" in res.output
+
+
+def test_the_plan_at_80_columns_keeps_every_call_name_whole(world, password, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    res = invoke(world.setup_args("--enable-data-api", "--dry-run"))
+    assert res.exit_code == 0, res.output
+    assert max(len(line) for line in res.stdout.splitlines()) <= 80
+    flat = "".join(line.strip(" │┃") for line in res.stdout.splitlines())
+    for call in ("secretsmanager:put_resource_policy", "ec2:authorize_security_group_ingress", "kms:put_key_policy",
+                 "ec2:revoke_security_group_egress", "secretsmanager:create_secret"):
+        assert call in res.stdout or call in flat.replace(" ", ""), call
+    assert "…" not in res.stdout  # folded, never cut

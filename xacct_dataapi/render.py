@@ -5,6 +5,7 @@ rich consoles with markup and highlighting off, so AWS data is never interpreted
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -22,8 +23,10 @@ STATUS_STYLE = {"done": "green", "pending": "cyan", "drifted": "yellow", "missin
 
 
 def make_console(stderr: bool = False) -> Console:
+    """On a terminal, its width; piped, COLUMNS or 80 (tables fold long values instead of cutting them)."""
+    piped_width = int(os.environ.get("COLUMNS") or 80)
     return Console(stderr=stderr, markup=False, highlight=False, emoji=False, soft_wrap=False,
-                   width=None if (sys.stderr if stderr else sys.stdout).isatty() else 160)
+                   width=None if (sys.stderr if stderr else sys.stdout).isatty() else piped_width)
 
 
 def call_json(call: PlanItem) -> dict:
@@ -82,9 +85,9 @@ def plan_table(plan: Plan, title: str) -> Table:
     table = Table(title=title, title_justify="left", show_lines=False, expand=False, caption=plan_summary(plan),
                   caption_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("step")
+    table.add_column("step", overflow="fold")
     table.add_column("action")
-    table.add_column("what and why")
+    table.add_column("what and why", overflow="fold")  # never cut a call name or an id: a reviewer reads them
     ordered = plan.steps if plan.kind == "teardown" else sorted(plan.steps, key=lambda s: s.number)
     for s in ordered:
         lines = [s.reason] if s.reason else []
@@ -152,9 +155,9 @@ def status_table(report: dict) -> Table:
     table = Table(caption=caption, caption_justify="left", title=f"xacct deployment {report['name']!r} — consumer {report['accounts'].get('consumer')} / "
                         f"provider {report['accounts'].get('provider')} / {report.get('region')}", title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("step")
+    table.add_column("step", overflow="fold")
     table.add_column("status")
-    table.add_column("resources / detail")
+    table.add_column("resources / detail", overflow="fold")
     data_api_on = report.get("data_api") == "on"
     table.add_row("–", "Data API on the cluster", Text("on" if data_api_on else "off", style="green" if data_api_on else "red"),
                   "" if data_api_on else "the cluster's Data API is off: `xacct setup --enable-data-api` turns it on")
@@ -167,7 +170,8 @@ def status_table(report: dict) -> Table:
 
 
 def error(console: Console, exc: XacctError) -> None:
-    console.print(Text("Error: ", style="bold red") + Text(str(exc)))
+    # Not hard-wrapped: a path or an ARN in the message stays whole for copying (the terminal wraps the line).
+    console.print(Text("Error: ", style="bold red") + Text(str(exc)), soft_wrap=True)
 
 
 def demo_summary(summary: dict) -> Table:

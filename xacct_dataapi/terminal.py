@@ -53,8 +53,11 @@ class Terminal:
         """A result, on stdout."""
         self.out.print(*objects, soft_wrap=soft_wrap)
 
-    def note(self, *objects: Any, soft_wrap: bool = False) -> None:
-        """Something about the run, on stderr."""
+    def note(self, *objects: Any, soft_wrap: bool | None = None) -> None:
+        """Something about the run, on stderr. Text is not hard-wrapped (ids and paths stay whole for copying);
+        tables and other renderables lay themselves out."""
+        if soft_wrap is None:
+            soft_wrap = all(isinstance(o, str) for o in objects)
         self.err.print(*objects, soft_wrap=soft_wrap)
 
     def print_json(self, doc: Any) -> None:
