@@ -198,13 +198,15 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     recorded_before = json.dumps(state.to_json(), sort_keys=True)  # a value, not the live dicts
     record_deployment(ctx)
     started = time.monotonic()  # report the time spent applying, not the time at the prompts
-    runner = Runner(aws, state, state_path, ui.progress(), wait_timeout=wait_timeout)
+    progress = ui.progress(plan)
+    runner = Runner(aws, state, state_path, progress, wait_timeout=wait_timeout)
     previous_error = state.last_error
     if plan.changes or existing is None:
         runner.save()
     if plan.changes and not ui.json:
         ui.note("Applying in dependency order (step numbers follow the recipe; docs/how-it-works.md explains the order).")
-    runner.execute(plan)
+    with progress:
+        runner.execute(plan)
     state.last_error = failing_checks(plan)[0]
     if plan.changes or existing is None or state.last_error != previous_error or json.dumps(state.to_json(), sort_keys=True) != recorded_before:
         runner.save()
@@ -339,9 +341,10 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
             if not ui.confirm("Delete these resources?"):
                 raise Declined("Declined: nothing was changed.", "Re-run and answer yes, or pass --yes.")
             started = time.monotonic()
-            runner = Runner(aws, state, state_path, ui.progress(), wait_timeout=wait_timeout)
+            runner = Runner(aws, state, state_path, ui.progress(plan), wait_timeout=wait_timeout)
             try:
-                runner.execute(plan)
+                with runner.reporter:
+                    runner.execute(plan)
             finally:
                 removed = [_removal(recorded[item.forget], item, changed) for item, changed in runner.forgotten]
             calls, notes = runner.calls_made, runner.notes

@@ -13,8 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from xacct_dataapi.errors import XacctError
-from xacct_dataapi.hooks import Reporter
 from xacct_dataapi.models import Action, Plan, PlanItem, StepPlan, render_value
+from xacct_dataapi.progress import ProgressReporter  # noqa: F401 (Terminal.progress returns it)
 
 ACTION_STYLE = {Action.CREATE: "green", Action.REPAIR: "yellow", Action.NOOP: "dim", Action.CHECK: "red",
                 Action.DELETE: "red"}
@@ -100,39 +100,6 @@ def plan_table(plan: Plan, title: str) -> Table:
         table.add_row(str(s.number) if s.number else "–", s.title,
                       Text(s.action.value, style=ACTION_STYLE.get(s.action, "")), "\n".join(lines))
     return table
-
-
-class ProgressReporter(Reporter):
-    """Live progress: a spinner line on a terminal, plain lines otherwise."""
-
-    def __init__(self, console: Console):
-        self.console = console
-        self.interactive = console.is_terminal
-        self._status = None
-
-    def step_started(self, step: StepPlan) -> None:
-        label = f"[{step.number}] {step.title}" if step.number else step.title
-        self.console.print(f"{label} ...")
-        if self.interactive:
-            self._status = self.console.status("working")
-            self._status.start()
-
-    def call_done(self, step: StepPlan, call: PlanItem, changed: bool = True) -> None:
-        if self._status is not None:
-            self._status.update("working")
-        if changed or not call.changes_aws:
-            self.console.print(f"    ✓ {call.description}")
-        else:
-            self.console.print(f"    · {call.description}: nothing to do (already done or already gone)")
-
-    def waiting(self, what: str) -> None:
-        if self._status is not None:
-            self._status.update(f"waiting for {what}")
-
-    def step_done(self, step: StepPlan) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
 
 
 def status_table(report: dict) -> Table:

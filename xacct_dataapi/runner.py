@@ -66,7 +66,7 @@ class Runner:
     def _on_wait(self, what: str, elapsed: float) -> None:
         # A wait stops on Ctrl-C without treating its operation as done: an unconfirmed delete keeps its row.
         self._check_interrupt(None)
-        self.reporter.waiting(what)
+        self.reporter.waiting(what, elapsed, self.wait_timeout)
 
     def _resolve(self, value: Any) -> Any:
         return resolve_value(value, self.state.values)
@@ -124,13 +124,14 @@ class Runner:
         return retry_when(attempt, item.retry.matches, timeout=self.wait_timeout,
                           what=item.retry.reason, timing=self.timing)
 
-
     def _settle(self, item: PlanItem) -> None:
         wait = item.wait
         read = getattr(self.aws.client(wait.account, wait.service), wait.method)
         params = self._resolve(wait.params)
+        ids = [v for v in params.values() for v in (v if isinstance(v, list) else [v]) if isinstance(v, str)]
+        what = wait.what + "".join(f" ({v})" for v in ids if v not in wait.what)  # which one: "… (vpce-0abc)"
         wait_until(lambda: (None, wait.state(read(**params))), pending=wait.pending, target=wait.target,
-                   timeout=self.wait_timeout, what=wait.what, timing=self.timing)
+                   timeout=self.wait_timeout, what=what, timing=self.timing)
 
     def _record(self, step: StepPlan, item: PlanItem, response: dict) -> None:
         for key, path in item.outputs.items():
