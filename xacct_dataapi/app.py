@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from xacct_dataapi import render
+from xacct_dataapi import cost, render
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.connect import handoff_summary
@@ -183,11 +183,13 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
         ui.note("Changed since the last setup: " + "; ".join(changed_inputs), soft_wrap=True)
     meta = {"name": cfg.name, "region": aws.region, "changed_inputs": list(changed_inputs),
             "accounts": {"consumer": ctx.consumer_account, "provider": ctx.provider_account},
-            "state_file": str(state_path), "dry_run": dry_run}
+            "state_file": str(state_path), "dry_run": dry_run, "monthly_cost": cost.for_config(cfg.subnet_ids)}
     plan_doc = render.plan_json(plan, meta)
     table = render.plan_table(plan, f"xacct setup plan — deployment {cfg.name!r}, consumer "
                                     f"{ctx.consumer_account} → provider {ctx.provider_account}, {aws.region}")
     ui.show_plan(plan, table, plan_doc, dry_run)
+    if not ui.json:
+        ui.note(cost.summary(plan_doc["monthly_cost"]), soft_wrap=True)
     if dry_run:
         return SetupResult(plan, state, [], problems, time.monotonic() - started, plan_doc)
     if plan.changes:
@@ -246,6 +248,7 @@ def status(state_path: Path, consumer_profile: str | None = None, provider_profi
     report = status_report(plan, state)
     report["state_file"] = str(state_path)
     report["handoff"] = handoff_summary(state)
+    report["monthly_cost"] = cost.for_state(state)
     return report
 
 
@@ -434,5 +437,5 @@ def list_deployments(base: Path | None = None) -> list[dict]:
         found.append({"name": state.name, "state_file": str(path), "region": state.region,
                       "consumer": state.accounts.get("consumer"), "provider": state.accounts.get("provider"),
                       "cluster": c.get("cluster"), "vpc": c.get("vpc_id"), "resources": len(state.resources),
-                      "summary": summary})
+                      "summary": summary, "monthly_cost": cost.for_state(state)})
     return found

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from xacct_dataapi import cost
 from xacct_dataapi.errors import XacctError
 from xacct_dataapi.models import Action, Plan, PlanItem, StepPlan, render_value
 from xacct_dataapi.progress import ProgressReporter  # noqa: F401 (Terminal.progress returns it)
@@ -110,6 +111,8 @@ def status_table(report: dict) -> Table:
     if (report.get("last_error") or {}).get("during") == "teardown":
         caption = (f"A teardown was interrupted: `xacct teardown --name {report['name']}` finishes it "
                    "(the state still records what is left).")
+    if report.get("monthly_cost"):
+        caption += "\n" + cost.summary(report["monthly_cost"])
     handoff = report.get("handoff")
     if handoff and not not_done:
         caption += (f"\nThe application assumes {handoff['role_arn']} (external id {handoff['external_id']}) as "
@@ -155,12 +158,17 @@ def demo_summary(summary: dict) -> Table:
 
 def deployments_table(found: list[dict]) -> Table:
     table = Table(title="xacct deployments (.xacct/)", title_justify="left")
-    for column in ("name", "consumer → provider", "region", "cluster / vpc", "state"):
-        table.add_column(column, overflow="fold")
+    for column in ("name", "consumer → provider", "region", "cluster / vpc", "state", "≈ $/month"):
+        table.add_column(column, overflow="fold", justify="right" if column.endswith("month") else "left")
     for d in found:
+        usd = (d.get("monthly_cost") or {}).get("usd_per_month")
         table.add_row(d["name"], f"{d.get('consumer') or '?'} → {d.get('provider') or '?'}", d.get("region") or "?",
                       f"{d.get('cluster') or '?'}\n{d.get('vpc') or '?'}",
-                      f"{d['summary']}" + (f", {d['resources']} resources" if "resources" in d else ""))
+                      f"{d['summary']}" + (f", {d['resources']} resources" if "resources" in d else ""),
+                      "?" if usd is None else f"{usd:.2f}")
+    if any(d.get("monthly_cost") for d in found):
+        table.caption = f"≈ $/month: what each deployment keeps running ({cost.NOTE}); docs/cost.md"
+        table.caption_justify = "left"
     return table
 
 
