@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from xacct_dataapi import cost, render
+from xacct_dataapi import graph as graph_mod
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.connect import handoff_summary
@@ -231,7 +232,9 @@ def load_required(state_path: Path) -> State:
     return state
 
 
-def status(state_path: Path, consumer_profile: str | None = None, provider_profile: str | None = None) -> dict:
+def status(state_path: Path, consumer_profile: str | None = None, provider_profile: str | None = None, *,
+           graph: bool = False) -> dict:
+    """Each step's status; with `graph`, also report["graph"]: the chain as graph.Node roots (not JSON)."""
     state = load_required(state_path)
     if not state.config.get("cluster"):
         raise StateError(f"State file {state_path} records no configuration.", "Run `xacct setup` again to complete it.")
@@ -249,6 +252,8 @@ def status(state_path: Path, consumer_profile: str | None = None, provider_profi
     report["state_file"] = str(state_path)
     report["handoff"] = handoff_summary(state)
     report["monthly_cost"] = cost.for_state(state)
+    if graph:
+        report["graph"] = graph_mod.build(plan, report, vpc=state.config.get("vpc_id"))
     return report
 
 

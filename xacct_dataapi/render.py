@@ -136,6 +136,15 @@ def status_table(report: dict) -> Table:
     return table
 
 
+def status_graph(report: dict):
+    """`status --graph`: the chain as a tree (graph.py), then the same caption as the table."""
+    from rich.console import Group
+
+    from xacct_dataapi import graph
+
+    return Group(graph.tree(report, report["graph"]), Text(status_table(report).caption or ""))
+
+
 def error(console: Console, exc: XacctError) -> None:
     console.print(Text("Error: ", style="bold red") + Text(str(exc)))
 
