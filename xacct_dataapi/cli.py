@@ -17,7 +17,8 @@ cli = typer.Typer(
     "over PrivateLink: set up, check, and tear down exactly.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals could hold credentials
-    add_completion=False,
+    # --install-completion / --show-completion (bash, zsh, fish, PowerShell): commands, options, --output values.
+    add_completion=True,
 )
 
 Output = Annotated[str, typer.Option("--output", "-o", metavar="text|json", help="Output format: text or json.")]
@@ -38,7 +39,7 @@ def version_callback(value: bool):
 
 @cli.callback()
 def main_callback(
-    version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True)] = None,
+    version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit.")] = None,
 ):
     """xacct — cross-account RDS Data API over PrivateLink."""
 

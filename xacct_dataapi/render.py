@@ -181,13 +181,28 @@ def deployments_table(found: list[dict]) -> Table:
     return table
 
 
-def rows_table(columns: list[str], rows: list[list[Any]]) -> Table:
-    """A statement's result (verify): one column per result column, values as text (NULL for None)."""
+def _column_names(columns: list[str], rows: list[list[Any]]) -> list[str]:
     width = max([len(columns)] + [len(r) for r in rows])
-    names = list(columns) + [f"col{i + 1}" for i in range(len(columns), width)]
+    return list(columns) + [f"col{i + 1}" for i in range(len(columns), width)]
+
+
+def _cell(value: Any) -> str:
+    return "NULL" if value is None else str(value)
+
+
+def rows_table(columns: list[str], rows: list[list[Any]]) -> Table:
+    """A statement's result (verify, the demo): one column per result column, values as text (NULL for None)."""
     table = Table()
-    for name in names:
+    for name in _column_names(columns, rows):
         table.add_column(name, overflow="fold")
     for row in rows:
-        table.add_row(*["NULL" if v is None else str(v) for v in row])
+        table.add_row(*[_cell(v) for v in row])
     return table
+
+
+def rows_text(columns: list[str], rows: list[list[Any]]) -> str:
+    """A short result for one table cell: '1 row: greeting = hello' (the first row), never a Python repr."""
+    if not rows:
+        return "0 rows"
+    first = ", ".join(f"{n} = {_cell(v)}" for n, v in zip(_column_names(columns, rows), rows[0]))
+    return f"{len(rows)} row{'s' if len(rows) != 1 else ''}: {first}" + (" …" if len(rows) > 1 else "")
