@@ -65,3 +65,16 @@ def test_status_json_is_unchanged_by_graph(deployed):
     assert json.loads(plain.stdout) == json.loads(drawn.stdout)
     text = runner.invoke(cli.cli, ["status", "--name", "orders", "--graph"])
     assert text.exit_code == 0 and "provider account 222222222222" in text.stdout
+
+
+def test_doctor_draws_the_chain_with_the_broken_link_marked(deployed, world):
+    from xacct_dataapi import doctor
+    from xacct_dataapi.doctor.render import table
+
+    world.provider.client("rds").modify_db_cluster(DBClusterIdentifier=world.cluster_id, EnableHttpEndpoint=False,
+                                                   ApplyImmediately=True)
+    console = Console(file=io.StringIO(), width=80, record=True)
+    console.print(table(doctor.run(deployed.path)))
+    text = console.export_text()
+    assert "chain: cluster ✗ → secret" in " ".join(text.split())
+    assert max(len(line) for line in text.splitlines()) <= 80
