@@ -118,10 +118,10 @@ class ProgressReporter(Reporter):
         self._line(f"{row.label}: done in {fmt_clock(row.ended - row.started)}")
 
     def _render(self) -> Group:
-        table = Table.grid(padding=(0, 1))
+        table = Table.grid(padding=(0, 1), expand=True)
         table.add_column(no_wrap=True)
-        table.add_column(no_wrap=True, overflow="ellipsis", max_width=44)
-        table.add_column(overflow="ellipsis", no_wrap=True)
+        table.add_column(no_wrap=True, overflow="ellipsis", ratio=3)  # the step title: most of an 80-column line
+        table.add_column(overflow="ellipsis", no_wrap=True, ratio=2)  # its status, elapsed and reason
         now = self.clock()
         for row in self.rows.values():
             mark, style = MARK[row.status]
@@ -134,5 +134,5 @@ class ProgressReporter(Reporter):
             table.add_row(Text(mark, style=style), row.label, Text(status, style=style))
         parts = [table]
         if self._wait:
-            parts.append(Text(self._wait, style="yellow", overflow="ellipsis", no_wrap=True))
+            parts.append(Text(self._wait, style="yellow"))  # wraps: the elapsed time, usual range and limit come last
         return Group(*parts)
