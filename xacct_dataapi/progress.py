@@ -61,6 +61,8 @@ class ProgressReporter(Reporter):
 
     # The context manager is what app uses: it starts the live view and marks a step failed if the run raises.
     def __enter__(self) -> ProgressReporter:
+        if all(row.status == "skipped" for row in self.rows.values()):
+            return self  # nothing runs: the plan above already gave every step's reason
         for row in self.rows.values():
             if row.status == "skipped":
                 self._line(f"{row.label}: skipped ({row.detail})")

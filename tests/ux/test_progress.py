@@ -98,3 +98,13 @@ def test_usual_ranges():
     assert usual_text("a new IAM principal is not yet visible") == "usually 2–15 s"
     assert usual_text("something unknown") is None
     assert wait_line("x", 62, None) == "x: 1:02"
+
+
+def test_no_color_means_plain_lines_even_on_a_terminal(monkeypatch):
+    from xacct_dataapi.progress import plain_terminal
+
+    terminal = Console(file=io.StringIO(), force_terminal=True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert not plain_terminal(terminal)
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert plain_terminal(terminal)
