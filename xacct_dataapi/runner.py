@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -130,8 +131,14 @@ class Runner:
         params = self._resolve(wait.params)
         ids = [v for v in params.values() for v in (v if isinstance(v, list) else [v]) if isinstance(v, str)]
         what = wait.what + "".join(f" ({v})" for v in ids if v not in wait.what)  # which one: "… (vpce-0abc)"
-        wait_until(lambda: (None, wait.state(read(**params))), pending=wait.pending, target=wait.target,
-                   timeout=self.wait_timeout, what=what, timing=self.timing)
+        seen = [""]  # the state AWS last reported, for progress: "… (vpce-0abc), now pending"
+
+        def refresh() -> tuple[None, str]:
+            seen[0] = wait.state(read(**params))
+            return None, seen[0]
+
+        timing = replace(self.timing, on_wait=lambda w, elapsed: self._on_wait(f"{w}, now {seen[0]}", elapsed))
+        wait_until(refresh, pending=wait.pending, target=wait.target, timeout=self.wait_timeout, what=what, timing=timing)
 
     def _record(self, step: StepPlan, item: PlanItem, response: dict) -> None:
         for key, path in item.outputs.items():

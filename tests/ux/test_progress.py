@@ -46,7 +46,7 @@ def test_a_pending_endpoint_shows_elapsed_usual_range_and_limit_in_plain_lines(w
     waits = [e for e in progress.events if "endpoint to become available" in e]
     assert waits, progress.events
     first, last = waits[0], waits[-1]
-    assert "vpce-" in first and "usually 1–3 min" in first and "limit 4:00 (--wait-timeout)" in first
+    assert "vpce-" in first and "now pending" in first and "usually 1–3 min" in first and "limit 4:00 (--wait-timeout)" in first
     assert last != first and last.split(": ")[1] != first.split(": ")[1]  # elapsed grows
     text = out.getvalue()
     assert text.count("\n") == len(progress.events)  # one line per event, nothing else
