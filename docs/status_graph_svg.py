@@ -7,6 +7,7 @@ with rich's SVG export; then the access role's permissions are widened by hand a
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import tempfile
 from pathlib import Path
@@ -25,7 +26,7 @@ DOCS = Path(__file__).resolve().parent
 
 
 def save(report: dict, path: Path, title: str) -> None:
-    console = Console(record=True, width=80, file=open("/dev/null", "w"))
+    console = Console(record=True, width=80, file=open(os.devnull, "w"), markup=False, highlight=False, emoji=False)
     console.print(render.status_graph(report))
     console.save_svg(str(path), title=title)
     print(f"wrote {path}")

@@ -50,7 +50,7 @@ def monthly(azs: int, *, endpoint: bool = True, keys: int = 1, secrets: int = 1)
 
 def summary(estimate: dict) -> str:
     """One line: '≈ $16.00/month (endpoint …) + $0.35 per million Data API requests (estimate, …)'."""
-    parts = "; ".join(f"{line['what']} ${line['usd']:.2f}" for line in estimate["lines"])
+    parts = "; ".join(f"{line['what']} = ${line['usd']:.2f}" for line in estimate["lines"])
     return (f"Keeps costing ≈ ${estimate['usd_per_month']:.2f}/month ({parts}) + "
             f"${estimate['per_million_requests_usd']:.2f} per million Data API requests ({estimate['note']}).")
 

@@ -124,7 +124,7 @@ def status_table(report: dict) -> Table:
     table.add_column("#", justify="right")
     table.add_column("step")
     table.add_column("status")
-    table.add_column("resources / detail")
+    table.add_column("resources / detail", overflow="fold")  # ids whole, never cut
     data_api_on = report.get("data_api") == "on"
     table.add_row("–", "Data API on the cluster", Text("on" if data_api_on else "off", style="green" if data_api_on else "red"),
                   "" if data_api_on else "the cluster's Data API is off: `xacct setup --enable-data-api` turns it on")
