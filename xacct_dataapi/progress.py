@@ -57,7 +57,8 @@ class ProgressReporter(Reporter):
         if self.plain is None:
             self.plain = plain_terminal(self.console)
         for s in self.plan.steps if self.plan is not None else ():
-            self.rows[s.key] = _Row(s, "pending" if s.calls else "skipped", detail="" if s.calls else s.reason)
+            # By the StepPlan itself: a teardown lists a step twice (the endpoint early, its security group late).
+            self.rows[id(s)] = _Row(s, "pending" if s.calls else "skipped", detail="" if s.calls else s.reason)
 
     # The context manager is what app uses: it starts the live view and marks a step failed if the run raises.
     def __enter__(self) -> ProgressReporter:
@@ -83,7 +84,7 @@ class ProgressReporter(Reporter):
             self._live = None
 
     def _row(self, step: StepPlan) -> _Row:
-        return self.rows.setdefault(step.key, _Row(step))
+        return self.rows.setdefault(id(step), _Row(step))
 
     def _line(self, text: str) -> None:
         self.events.append(text)
