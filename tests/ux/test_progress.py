@@ -112,12 +112,10 @@ def test_no_color_means_plain_lines_even_on_a_terminal(monkeypatch):
 
 def test_teardown_reports_each_step_too(deployed):
     from tests.helpers.pipeline import apply_teardown
-    from xacct_dataapi import state as state_mod
-    from xacct_dataapi.planner import plan_teardown
 
-    plan = plan_teardown(state_mod.load(deployed.path))
-    progress = ProgressReporter(Console(file=io.StringIO(), width=80), plan)
+    progress = ProgressReporter(Console(file=io.StringIO(), width=80))  # apply_teardown plans for itself
     with progress:
-        apply_teardown(deployed.path, reporter=progress, sleep=lambda s: None)
+        plan, _, _ = apply_teardown(deployed.path, reporter=progress, sleep=lambda s: None)
+    # one row per planned step: the endpoint (deleted early) and its security group (late) are two
     assert [r.status for r in progress.rows.values()] == ["done"] * len(plan.steps), progress.rows
-    assert any(e.startswith("[7] Security group and rds-data endpoint (consumer): done in") for e in progress.events)
+    assert sum(e.startswith("[7] Security group and rds-data endpoint (consumer): done in") for e in progress.events) == 2
