@@ -374,6 +374,7 @@ def verify(state_path: Path, ui: Terminal, *, sql: str, as_profile: str | None, 
     The deployment's status comes first: a statement that runs while a step is drifted or missing proves only
     what the sandbox (or a too-wide policy) lets through, so verify refuses until `status` is all done."""
     from xacct_dataapi import verify as verify_mod
+    from xacct_dataapi.durations import wait_line
     from xacct_dataapi.waiting import Timing
 
     report = status(state_path, consumer_profile, provider_profile)
@@ -384,7 +385,7 @@ def verify(state_path: Path, ui: Terminal, *, sql: str, as_profile: str | None, 
     state = load_required(state_path)
     aws = _sessions_for(state, consumer_profile, provider_profile, None)
     check_accounts(aws, state)
-    timing = Timing(on_wait=lambda what, elapsed: ui.note(f"  still waiting for {what} ({elapsed:.0f}s)"))
+    timing = Timing(on_wait=lambda what, elapsed: ui.note(f"  still waiting for {wait_line(what, elapsed, wait_timeout)}"))
     # verify's temporary access key is recorded (its id, never the secret) before use, under the state lock.
     with state_mod.locked(state_path):
         state = load_required(state_path)
