@@ -4,17 +4,26 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test install clean
 
+# pip re-prints setuptools' "Editable installation" banner (a UserWarning from the build backend) even with
+# --quiet; -W drops exactly that warning (its message prefix) and nothing else.
+PIP := $(BIN)/python -W "ignore:Editable installation" -m pip
+
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "Creating $(VENV) (a Python virtual environment, here only) and upgrading pip..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-sandbox: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[sandbox]'
-	touch $@
+	@echo "Installing xacct with the sandbox extra (boto3, typer, rich, moto[server]) into $(VENV):"
+	@echo "about 30 s the first time (quiet while it runs), then never again until pyproject.toml changes."
+	@$(PIP) install --quiet -e '.[sandbox]'
+	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $@
+	@echo "Installing xacct with the test extra (moto[server], pytest, hypothesis, cfn-lint, parliament, ...) into $(VENV):"
+	@echo "about 30 s the first time (quiet while it runs); the suite then takes about 3.5 min."
+	@$(PIP) install --quiet -e '.[test]'
+	@touch $@
 
 install: $(VENV)/.installed-sandbox
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from xacct_dataapi import render
+from xacct_dataapi import cost, render
+from xacct_dataapi import graph as graph_mod
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.connect import handoff_summary
@@ -184,11 +185,13 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
         ui.note("Changed since the last setup: " + "; ".join(changed_inputs), soft_wrap=True)
     meta = {"name": cfg.name, "region": aws.region, "changed_inputs": list(changed_inputs),
             "accounts": {"consumer": ctx.consumer_account, "provider": ctx.provider_account},
-            "state_file": str(state_path), "dry_run": dry_run}
+            "state_file": str(state_path), "dry_run": dry_run, "monthly_cost": cost.for_config(cfg.subnet_ids)}
     plan_doc = render.plan_json(plan, meta)
     table = render.plan_table(plan, f"xacct setup plan — deployment {cfg.name!r}, consumer "
                                     f"{ctx.consumer_account} → provider {ctx.provider_account}, {aws.region}")
     ui.show_plan(plan, table, plan_doc, dry_run)
+    if not ui.json:
+        ui.note(cost.summary(plan_doc["monthly_cost"]), soft_wrap=True)
     if dry_run:
         return SetupResult(plan, state, [], problems, time.monotonic() - started, plan_doc)
     if plan.changes:
@@ -199,13 +202,15 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     recorded_before = json.dumps(state.to_json(), sort_keys=True)  # a value, not the live dicts
     record_deployment(ctx)
     started = time.monotonic()  # report the time spent applying, not the time at the prompts
-    runner = Runner(aws, state, state_path, ui.progress(), wait_timeout=wait_timeout)
+    progress = ui.progress(plan)
+    runner = Runner(aws, state, state_path, progress, wait_timeout=wait_timeout)
     previous_error = state.last_error
     if plan.changes or existing is None:
         runner.save()
     if plan.changes and not ui.json:
         ui.note("Applying in dependency order (step numbers follow the recipe; docs/how-it-works.md explains the order).")
-    runner.execute(plan)
+    with progress:
+        runner.execute(plan)
     state.last_error = failing_checks(plan)[0]
     if plan.changes or existing is None or state.last_error != previous_error or json.dumps(state.to_json(), sort_keys=True) != recorded_before:
         runner.save()
@@ -228,7 +233,9 @@ def load_required(state_path: Path) -> State:
     return state
 
 
-def status(state_path: Path, consumer_profile: str | None = None, provider_profile: str | None = None) -> dict:
+def status(state_path: Path, consumer_profile: str | None = None, provider_profile: str | None = None, *,
+           graph: bool = False) -> dict:
+    """Each step's status; with `graph`, also report["graph"]: the chain as graph.Node roots (not JSON)."""
     state = load_required(state_path)
     if not state.config.get("cluster"):
         raise StateError(f"State file {state_path} records no configuration.", "Run `xacct setup` again to complete it.")
@@ -245,6 +252,9 @@ def status(state_path: Path, consumer_profile: str | None = None, provider_profi
     report = status_report(plan, state)
     report["state_file"] = str(state_path)
     report["handoff"] = handoff_summary(state)
+    report["monthly_cost"] = cost.for_state(state)
+    if graph:
+        report["graph"] = graph_mod.build(plan, report, vpc=state.config.get("vpc_id"))
     return report
 
 
@@ -342,9 +352,10 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
             if not ui.confirm("Delete these resources?"):
                 raise Declined("Declined: nothing was changed.", "Re-run and answer yes, or pass --yes.")
             started = time.monotonic()
-            runner = Runner(aws, state, state_path, ui.progress(), wait_timeout=wait_timeout)
+            runner = Runner(aws, state, state_path, ui.progress(plan), wait_timeout=wait_timeout)
             try:
-                runner.execute(plan)
+                with runner.reporter:
+                    runner.execute(plan)
             finally:
                 removed = [_removal(recorded[item.forget], item, changed, why) for item, changed, why in runner.forgotten]
             calls, notes = runner.calls_made, runner.notes
@@ -366,6 +377,7 @@ def verify(state_path: Path, ui: Terminal, *, sql: str, as_profile: str | None, 
     The deployment's status comes first: a statement that runs while a step is drifted or missing proves only
     what the sandbox (or a too-wide policy) lets through, so verify refuses until `status` is all done."""
     from xacct_dataapi import verify as verify_mod
+    from xacct_dataapi.durations import wait_line
     from xacct_dataapi.waiting import Timing
 
     report = status(state_path, consumer_profile, provider_profile)
@@ -376,7 +388,7 @@ def verify(state_path: Path, ui: Terminal, *, sql: str, as_profile: str | None, 
     state = load_required(state_path)
     aws = _sessions_for(state, consumer_profile, provider_profile, None)
     check_accounts(aws, state)
-    timing = Timing(on_wait=lambda what, elapsed: ui.note(f"  still waiting for {what} ({elapsed:.0f}s)"))
+    timing = Timing(on_wait=lambda what, elapsed: ui.note(f"  still waiting for {wait_line(what, elapsed, wait_timeout)}"))
     # verify's temporary access key is recorded (its id, never the secret) before use, under the state lock.
     with state_mod.locked(state_path):
         state = load_required(state_path)
@@ -434,5 +446,5 @@ def list_deployments(base: Path | None = None) -> list[dict]:
         found.append({"name": state.name, "state_file": str(path), "region": state.region,
                       "consumer": state.accounts.get("consumer"), "provider": state.accounts.get("provider"),
                       "cluster": c.get("cluster"), "vpc": c.get("vpc_id"), "resources": len(state.resources),
-                      "summary": summary})
+                      "summary": summary, "monthly_cost": cost.for_state(state)})
     return found

@@ -54,7 +54,8 @@ cli = typer.Typer(
     "over PrivateLink: set up, check, and tear down exactly.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals could hold credentials
-    add_completion=False,
+    # --install-completion / --show-completion (bash, zsh, fish, PowerShell): commands, options, --output values.
+    add_completion=True,
     rich_markup_mode=None,  # plain click help and usage errors: rich's help formatting costs more than all of click
 )
 
@@ -184,15 +185,19 @@ def status(
     state: StateOpt = None,
     consumer_profile: ConsumerOverride = None,
     provider_profile: ProviderOverride = None,
+    graph: Annotated[bool, typer.Option("--graph", help="Draw the chain: both accounts, every link, with ids and "
+                                                        "states (a broken link in red, with the reason).")] = False,
     output: Output = "text",
     debug: Debug = False,
 ):
     """Show each step's status (done, pending, drifted, missing, failed). Read-only. Exit 0 only if all are done."""
     ui = Terminal.open(output)
     path = usecases.resolve_state_path(state, name)
-    report = usecases.status(path, consumer_profile, provider_profile)
+    report = usecases.status(path, consumer_profile, provider_profile, graph=graph and not ui.json)
     if ui.json:
         ui.print_json(report)
+    elif graph:
+        ui.print(render.status_graph(report))
     else:
         ui.print(render.status_table(report))
     if not report["all_done"]:

@@ -101,7 +101,8 @@ def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | N
                     aws = Sessions.from_profiles(info.consumer_profile, info.provider_profile, info.region)
                     v = verify(r.state, aws, sql="SELECT 'hello from the provider account' AS greeting")
                     p.ok = bool(v.rows)
-                    p.detail = f"{v.principal} → {v.role_arn.split('/')[-1]}: {v.rows}"
+                    ui.note(render.rows_table(v.columns, v.rows))
+                    p.detail = f"{v.principal} → {v.role_arn.split('/')[-1]}: {render.rows_text(v.columns, v.rows)}"
                 with phase("teardown") as p:
                     t = app.teardown(state_path, quiet)
                     p.detail = app.removal_summary(t.removed)

@@ -23,7 +23,9 @@ class Reporter:
     def call_done(self, step: StepPlan, call: PlanItem, changed: bool = True) -> None:
         """`changed` is False when the item found nothing to do (already done, or already gone)."""
 
-    def waiting(self, what: str) -> None: ...
+    def waiting(self, what: str, elapsed: float | None = None, limit: float | None = None) -> None:
+        """A wait or retry in progress (`elapsed` seconds so far, `limit` the --wait-timeout), called before every
+        sleep; without `elapsed` it is a note about the run (something deliberately left, say)."""
 
     def step_done(self, step: StepPlan) -> None: ...
 

@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from xacct_dataapi import cost
 from xacct_dataapi.errors import XacctError
-from xacct_dataapi.hooks import Reporter
 from xacct_dataapi.models import Action, Plan, PlanItem, StepPlan, render_value
+from xacct_dataapi.progress import ProgressReporter  # noqa: F401 (Terminal.progress returns it)
 
 ACTION_STYLE = {Action.CREATE: "green", Action.REPAIR: "yellow", Action.NOOP: "dim", Action.CHECK: "red",
                 Action.DELETE: "red"}
@@ -105,39 +106,6 @@ def plan_table(plan: Plan, title: str) -> Table:
     return table
 
 
-class ProgressReporter(Reporter):
-    """Live progress: a spinner line on a terminal, plain lines otherwise."""
-
-    def __init__(self, console: Console):
-        self.console = console
-        self.interactive = console.is_terminal
-        self._status = None
-
-    def step_started(self, step: StepPlan) -> None:
-        label = f"[{step.number}] {step.title}" if step.number else step.title
-        self.console.print(f"{label} ...")
-        if self.interactive:
-            self._status = self.console.status("working")
-            self._status.start()
-
-    def call_done(self, step: StepPlan, call: PlanItem, changed: bool = True) -> None:
-        if self._status is not None:
-            self._status.update("working")
-        if changed or not call.changes_aws:
-            self.console.print(f"    ✓ {call.description}")
-        else:
-            self.console.print(f"    · {call.description}: nothing to do (already done or already gone)")
-
-    def waiting(self, what: str) -> None:
-        if self._status is not None:
-            self._status.update(f"waiting for {what}")
-
-    def step_done(self, step: StepPlan) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
-
-
 def status_table(report: dict) -> Table:
     not_done = [s for s in report["steps"] if s["status"] != "done"]
     caption = ("All eight steps are done." if not not_done else
@@ -146,6 +114,8 @@ def status_table(report: dict) -> Table:
     if (report.get("last_error") or {}).get("during") == "teardown":
         caption = (f"A teardown was interrupted: `xacct teardown --name {report['name']}` finishes it "
                    "(the state still records what is left).")
+    if report.get("monthly_cost"):
+        caption += "\n" + cost.summary(report["monthly_cost"])
     handoff = report.get("handoff")
     if handoff and not not_done:
         caption += (f"\nThe application assumes {handoff['role_arn']} (external id {handoff['external_id']}) as "
@@ -157,7 +127,7 @@ def status_table(report: dict) -> Table:
     table.add_column("#", justify="right")
     table.add_column("step", overflow="fold")
     table.add_column("status")
-    table.add_column("resources / detail", overflow="fold")
+    table.add_column("resources / detail", overflow="fold")  # ids whole, never cut
     data_api_on = report.get("data_api") == "on"
     table.add_row("–", "Data API on the cluster", Text("on" if data_api_on else "off", style="green" if data_api_on else "red"),
                   "" if data_api_on else "the cluster's Data API is off: `xacct setup --enable-data-api` turns it on")
@@ -167,6 +137,15 @@ def status_table(report: dict) -> Table:
         table.add_row(str(s["number"]), s["title"], Text(s["status"], style=STATUS_STYLE.get(s["status"], "")),
                       "\n".join(detail) or s.get("reason", ""))
     return table
+
+
+def status_graph(report: dict):
+    """`status --graph`: the chain as a tree (graph.py), then the same caption as the table."""
+    from rich.console import Group
+
+    from xacct_dataapi import graph
+
+    return Group(graph.tree(report, report["graph"]), Text(status_table(report).caption or ""))
 
 
 def error(console: Console, exc: XacctError) -> None:
@@ -192,22 +171,42 @@ def demo_summary(summary: dict) -> Table:
 
 def deployments_table(found: list[dict]) -> Table:
     table = Table(title="xacct deployments (.xacct/)", title_justify="left")
-    for column in ("name", "consumer → provider", "region", "cluster / vpc", "state"):
-        table.add_column(column, overflow="fold")
+    for column in ("name", "consumer → provider", "region", "cluster / vpc", "state", "≈ $/month"):
+        table.add_column(column, overflow="fold", justify="right" if column.endswith("month") else "left")
     for d in found:
+        usd = (d.get("monthly_cost") or {}).get("usd_per_month")
         table.add_row(d["name"], f"{d.get('consumer') or '?'} → {d.get('provider') or '?'}", d.get("region") or "?",
                       f"{d.get('cluster') or '?'}\n{d.get('vpc') or '?'}",
-                      f"{d['summary']}" + (f", {d['resources']} resources" if "resources" in d else ""))
+                      f"{d['summary']}" + (f", {d['resources']} resources" if "resources" in d else ""),
+                      "?" if usd is None else f"{usd:.2f}")
+    if any(d.get("monthly_cost") for d in found):
+        table.caption = f"≈ $/month: what each deployment keeps running ({cost.NOTE}); docs/cost.md"
+        table.caption_justify = "left"
     return table
+
+
+def _column_names(columns: list[str], rows: list[list[Any]]) -> list[str]:
+    width = max([len(columns)] + [len(r) for r in rows])
+    return list(columns) + [f"col{i + 1}" for i in range(len(columns), width)]
+
+
+def _cell(value: Any) -> str:
+    return "NULL" if value is None else str(value)
 
 
 def rows_table(columns: list[str], rows: list[list[Any]]) -> Table:
-    """A statement's result (verify): one column per result column, values as text (NULL for None)."""
-    width = max([len(columns)] + [len(r) for r in rows])
-    names = list(columns) + [f"col{i + 1}" for i in range(len(columns), width)]
+    """A statement's result (verify, the demo): one column per result column, values as text (NULL for None)."""
     table = Table()
-    for name in names:
+    for name in _column_names(columns, rows):
         table.add_column(name, overflow="fold")
     for row in rows:
-        table.add_row(*["NULL" if v is None else str(v) for v in row])
+        table.add_row(*[_cell(v) for v in row])
     return table
+
+
+def rows_text(columns: list[str], rows: list[list[Any]]) -> str:
+    """A short result for one table cell: '1 row: greeting = hello' (the first row), never a Python repr."""
+    if not rows:
+        return "0 rows"
+    first = ", ".join(f"{n} = {_cell(v)}" for n, v in zip(_column_names(columns, rows), rows[0]))
+    return f"{len(rows)} row{'s' if len(rows) != 1 else ''}: {first}" + (" …" if len(rows) > 1 else "")

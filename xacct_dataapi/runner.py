@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -67,7 +68,7 @@ class Runner:
     def _on_wait(self, what: str, elapsed: float) -> None:
         # A wait stops on Ctrl-C without treating its operation as done: an unconfirmed delete keeps its row.
         self._check_interrupt(None)
-        self.reporter.waiting(what)
+        self.reporter.waiting(what, elapsed, self.wait_timeout)
 
     def _resolve(self, value: Any) -> Any:
         return resolve_value(value, self.state.values)
@@ -125,13 +126,20 @@ class Runner:
         return retry_when(attempt, item.retry.matches, timeout=self.wait_timeout,
                           what=item.retry.reason, timing=self.timing)
 
-
     def _settle(self, item: PlanItem) -> None:
         wait = item.wait
         read = getattr(self.aws.client(wait.account, wait.service), wait.method)
         params = self._resolve(wait.params)
-        wait_until(lambda: (None, wait.state(read(**params))), pending=wait.pending, target=wait.target,
-                   timeout=self.wait_timeout, what=wait.what, timing=self.timing)
+        ids = [v for v in params.values() for v in (v if isinstance(v, list) else [v]) if isinstance(v, str)]
+        what = wait.what + "".join(f" ({v})" for v in ids if v not in wait.what)  # which one: "… (vpce-0abc)"
+        seen = [""]  # the state AWS last reported, for progress: "… (vpce-0abc), now pending"
+
+        def refresh() -> tuple[None, str]:
+            seen[0] = wait.state(read(**params))
+            return None, seen[0]
+
+        timing = replace(self.timing, on_wait=lambda w, elapsed: self._on_wait(f"{w}, now {seen[0]}", elapsed))
+        wait_until(refresh, pending=wait.pending, target=wait.target, timeout=self.wait_timeout, what=what, timing=timing)
 
     def _record(self, step: StepPlan, item: PlanItem, response: dict) -> None:
         for key, path in item.outputs.items():

@@ -66,9 +66,9 @@ class Terminal:
     def error(self, exc: XacctError) -> None:
         render.error(self.err, exc)
 
-    def progress(self) -> render.ProgressReporter:
-        """The runner's Reporter: live progress on stderr."""
-        return render.ProgressReporter(self.err)
+    def progress(self, plan: Plan | None = None) -> render.ProgressReporter:
+        """The runner's Reporter: live progress on stderr (use it as a context manager around the run)."""
+        return render.ProgressReporter(self.err, plan)
 
     def show_plan(self, plan: Plan, table, plan_doc: dict, dry_run: bool) -> None:
         """The plan before anything changes: a table, or with --output json the plan document for a dry run.

@@ -217,7 +217,7 @@ def test_secret_policy_invalid_principal_is_retried_with_growing_delays_then_suc
     clock = FakeClock()
     waited: list[str] = []
     reporter = SimpleNamespace(step_started=lambda s: None, call_done=lambda s, c, changed=True: None, step_done=lambda s: None,
-                               waiting=waited.append)
+                               waiting=lambda what, *_: waited.append(what))
     runner = Runner(aws, state, state_path, reporter, sleep=clock.sleep, clock=clock)
     runner.execute(Plan("setup", [step]))
 

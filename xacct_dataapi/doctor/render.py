@@ -32,6 +32,23 @@ def table(report: DoctorReport) -> Table:
             detail.append("\nfix: " + c.fix, style="italic")
         t.add_row(c.id, Text(c.status, style=STYLE[c.status]), detail)
     s = report.summary()
-    t.caption = (f"{s['ok']} ok, {s['warn']} warn, {s['fail']} fail, {s['skipped']} skipped"
-                 + (f" — first failure: {s['first_failure']}" if s["first_failure"] else " — healthy"))
+    t.caption = chain(report) + Text(
+        f"\n{s['ok']} ok, {s['warn']} warn, {s['fail']} fail, {s['skipped']} skipped"
+        + (f" — first failure: {s['first_failure']}" if s["first_failure"] else " — healthy"))
+    t.caption_justify = "left"
     return t
+
+
+MARK = {OK: "✓", WARN: "!", FAIL: "✗", SKIPPED: "–"}
+
+
+def chain(report: DoctorReport) -> Text:
+    """The chain in one line, link by link in the order a request crosses them, each with its worst check."""
+    text = Text("chain: ")
+    worst = (FAIL, WARN, OK, SKIPPED)
+    links = [link for link in LINKS if any(c.link == link for c in report.checks)]
+    for i, link in enumerate(links):
+        status = min((c.status for c in report.checks if c.link == link), key=worst.index)
+        text.append(" → " if i else "")
+        text.append(f"{link} {MARK[status]}", style=STYLE[status])
+    return text
