@@ -92,7 +92,9 @@ def test_aws_settling_times(tmp_path, monkeypatch):
         assert code(e) == "DependencyViolation"
         assert time.monotonic() - started < SETTLE, "the checks above took longer than the settling time (overloaded?)"
 
-        time.sleep(SETTLE - (time.monotonic() - started) + 0.2)
+        # Every settling clock above started at or before the endpoint's deletion: wait until all have run out
+        # (measured from `started`, a clock started later, such as the secret's, could still be running under load).
+        time.sleep(max(0.0, deleted_at + SETTLE + 0.2 - time.monotonic()))
         iam.create_role(RoleName="names-settled", AssumeRolePolicyDocument=trust(role_arn))
         kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=resource_policy(role_arn, "kms:*"))
         assert sts.assume_role(RoleArn=role_arn, RoleSessionName="later")["Credentials"]
