@@ -259,3 +259,10 @@ def test_the_plan_at_80_columns_keeps_every_call_name_whole(world, password, mon
                  "ec2:revoke_security_group_egress", "secretsmanager:create_secret"):
         assert call in res.stdout or call in flat.replace(" ", ""), call
     assert "…" not in res.stdout  # folded, never cut
+
+
+def test_names_that_differ_only_in_case_are_one_deployment(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="orders")).exit_code == 0
+    res = CliRunner().invoke(cli, world.setup_args("--enable-data-api", "--yes", name="Orders"))
+    assert res.exit_code == 2 and "'orders' already exists" in res.output, res.output
+    assert not Path(".xacct/Orders.json").exists()

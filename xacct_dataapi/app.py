@@ -30,7 +30,15 @@ if TYPE_CHECKING:  # the use cases only call a Terminal's methods; prompting its
 def resolve_state_path(state: Path | None, name: str | None) -> Path:
     if state is not None:
         return state
-    return state_path_for(validate_name(name or "default"))
+    path = state_path_for(validate_name(name or "default"))
+    # IAM names are case-insensitive (a role "xacct-Dup-..." and "xacct-dup-..." are the same role), and so is
+    # macOS's file system: --name Dup and --name dup must not be two deployments.
+    for other in path.parent.glob("*.json") if path.parent.is_dir() else []:
+        if other.stem.lower() == path.stem.lower() and other.stem != path.stem:
+            raise UsageError(f"--name {path.stem!r}: deployment {other.stem!r} already exists here, and AWS treats the "
+                             "names of IAM roles and users as the same regardless of case.",
+                             f"Use --name {other.stem} for that deployment, or a name that differs by more than case.")
+    return path
 
 
 def password_source(from_stdin: bool, ui: Terminal, db_user: str = "the database user") -> Callable[[], str]:
@@ -234,12 +242,12 @@ def load_required(state_path: Path) -> State:
 
 
 def status(state_path: Path, consumer_profile: str | None = None, provider_profile: str | None = None, *,
-           graph: bool = False) -> dict:
+           graph: bool = False, region: str | None = None) -> dict:
     """Each step's status; with `graph`, also report["graph"]: the chain as graph.Node roots (not JSON)."""
     state = load_required(state_path)
     if not state.config.get("cluster"):
         raise StateError(f"State file {state_path} records no configuration.", "Run `xacct setup` again to complete it.")
-    aws = _sessions_for(state, consumer_profile, provider_profile, None)
+    aws = _sessions_for(state, consumer_profile, provider_profile, region)
 
     def no_password() -> str:
         raise AssertionError("status never needs the password")
@@ -371,7 +379,8 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
 
 
 def verify(state_path: Path, ui: Terminal, *, sql: str, as_profile: str | None, database: str | None,
-           consumer_profile: str | None = None, provider_profile: str | None = None, wait_timeout: float = 120.0):
+           consumer_profile: str | None = None, provider_profile: str | None = None, wait_timeout: float = 120.0,
+           region: str | None = None):
     """Run a statement through the deployment's path, as its consumer principal (read-only for xacct's state).
 
     The deployment's status comes first: a statement that runs while a step is drifted or missing proves only
@@ -380,13 +389,13 @@ def verify(state_path: Path, ui: Terminal, *, sql: str, as_profile: str | None, 
     from xacct_dataapi.durations import wait_line
     from xacct_dataapi.waiting import Timing
 
-    report = status(state_path, consumer_profile, provider_profile)
+    report = status(state_path, consumer_profile, provider_profile, region=region)
     if not report["all_done"]:
         bad = [f"{s['number']} {s['title']} ({s['status']})" for s in report["steps"] if s["status"] != "done"]
         raise AwsError(f"Not verifying: `xacct status` reports steps that are not done: {'; '.join(bad)}.",
                        f"Run `xacct status --name {report['name']}` for the details and `xacct setup` to repair.")
     state = load_required(state_path)
-    aws = _sessions_for(state, consumer_profile, provider_profile, None)
+    aws = _sessions_for(state, consumer_profile, provider_profile, region)
     check_accounts(aws, state)
     timing = Timing(on_wait=lambda what, elapsed: ui.note(f"  still waiting for {wait_line(what, elapsed, wait_timeout)}"))
     # verify's temporary access key is recorded (its id, never the secret) before use, under the state lock.

@@ -185,6 +185,7 @@ def status(
     state: StateOpt = None,
     consumer_profile: ConsumerOverride = None,
     provider_profile: ProviderOverride = None,
+    region: Annotated[Optional[str], typer.Option("--region", help="Override the recorded region.")] = None,
     graph: Annotated[bool, typer.Option("--graph", help="Draw the chain: both accounts, every link, with ids and "
                                                         "states (a broken link in red, with the reason).")] = False,
     output: Output = "text",
@@ -193,7 +194,7 @@ def status(
     """Show each step's status (done, pending, drifted, missing, failed). Read-only. Exit 0 only if all are done."""
     ui = Terminal.open(output)
     path = usecases.resolve_state_path(state, name)
-    report = usecases.status(path, consumer_profile, provider_profile, graph=graph and not ui.json)
+    report = usecases.status(path, consumer_profile, provider_profile, graph=graph and not ui.json, region=region)
     if ui.json:
         ui.print_json(report)
     elif graph:
@@ -268,6 +269,7 @@ def verify(
                                                                            "assuming the adopted --consumer-role).")] = None,
     consumer_profile: ConsumerOverride = None,
     provider_profile: ProviderOverride = None,
+    region: Annotated[Optional[str], typer.Option("--region", help="Override the recorded region.")] = None,
     output: Output = "text",
     wait_timeout: Annotated[float, typer.Option("--wait-timeout", min=1.0, max=120.0, help="Seconds to retry while IAM "
                                                 "propagates (at most 120).")] = 120.0,
@@ -278,7 +280,7 @@ def verify(
     ui = Terminal.open(output)
     result = usecases.verify(usecases.resolve_state_path(state, name), ui, sql=sql, as_profile=as_profile,
                              database=database, consumer_profile=consumer_profile, provider_profile=provider_profile,
-                             wait_timeout=wait_timeout)
+                             wait_timeout=wait_timeout, region=region)
     if ui.json:
         ui.print_json(result.to_json())
         return
