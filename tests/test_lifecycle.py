@@ -266,3 +266,12 @@ def test_names_that_differ_only_in_case_are_one_deployment(world, password):
     res = CliRunner().invoke(cli, world.setup_args("--enable-data-api", "--yes", name="Orders"))
     assert res.exit_code == 2 and "'orders' already exists" in res.output, res.output
     assert not Path(".xacct/Orders.json").exists()
+
+
+def test_a_dry_run_reports_every_bad_input_at_once(world):
+    args = world.setup_args("--dry-run", "--db-user", "bad user", "--client-cidr", "300.1.1.0/24")
+    args[args.index("--vpc") + 1] = "vpc-nope"
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2
+    for needle in ("3 problems", "'vpc-nope'", "'bad user'", "'300.1.1.0/24'"):
+        assert needle in res.output, res.output

@@ -115,63 +115,75 @@ class Config:
         return m.group(3) if m else self.cluster
 
     def validate(self) -> "Config":
-        validate_name(self.name)
+        """Every bad input at once (one UsageError listing them all), so a dry run shows everything to fix."""
+        problems: list[UsageError] = []
+        fail = problems.append
+        try:
+            validate_name(self.name)
+        except UsageError as exc:
+            fail(exc)
         if not (CLUSTER_ARN_RE.match(self.cluster) or CLUSTER_ID_RE.match(self.cluster)):
-            raise UsageError(
+            fail(UsageError(
                 f"--cluster {self.cluster!r} is neither an Aurora cluster identifier nor a cluster ARN.",
                 "Pass the DB cluster identifier (e.g. --cluster orders-aurora) or its ARN "
                 "(arn:aws:rds:REGION:ACCOUNT:cluster:ID).",
-            )
+            ))
         if self.region is not None and not REGION_RE.match(self.region):
-            raise UsageError(f"--region {self.region!r} is not an AWS region name.", "Use a region code such as us-west-2 or eu-west-1.")
+            fail(UsageError(f"--region {self.region!r} is not an AWS region name.", "Use a region code such as us-west-2 or eu-west-1."))
         if not VPC_RE.match(self.vpc_id or ""):
-            raise UsageError(f"--vpc {self.vpc_id!r} is not a VPC id.", "Pass the consumer VPC id, e.g. --vpc vpc-0abc1234.")
+            fail(UsageError(f"--vpc {self.vpc_id!r} is not a VPC id.", "Pass the consumer VPC id, e.g. --vpc vpc-0abc1234."))
         if not self.subnet_ids:
-            raise UsageError(
+            fail(UsageError(
                 "--subnets is empty.",
                 "Pass at least one consumer subnet id for the endpoint, comma-separated: --subnets subnet-aaa,subnet-bbb "
                 "(one per Availability Zone).",
-            )
+            ))
         for s in self.subnet_ids:
             if not SUBNET_RE.match(s):
-                raise UsageError(f"--subnets value {s!r} is not a subnet id.", "Use ids like subnet-0abc1234, comma-separated.")
+                fail(UsageError(f"--subnets value {s!r} is not a subnet id.", "Use ids like subnet-0abc1234, comma-separated."))
         if len(set(self.subnet_ids)) != len(self.subnet_ids):
             twice = sorted({s for s in self.subnet_ids if self.subnet_ids.count(s) > 1})
-            raise UsageError(f"--subnets lists {', '.join(twice)} more than once.", "List each subnet once.")
+            fail(UsageError(f"--subnets lists {', '.join(twice)} more than once.", "List each subnet once."))
         if not DB_USER_RE.match(self.db_user or ""):
-            raise UsageError(f"--db-user {self.db_user!r} is not a valid database user name.", "Use letters, digits and '_'.")
+            fail(UsageError(f"--db-user {self.db_user!r} is not a valid database user name.", "Use letters, digits and '_'."))
         if self.db_name is not None and not DB_USER_RE.match(self.db_name):
-            raise UsageError(f"--db-name {self.db_name!r} is not a valid database name.", "Use letters, digits and '_'.")
+            fail(UsageError(f"--db-name {self.db_name!r} is not a valid database name.", "Use letters, digits and '_'."))
         if self.consumer_role and self.consumer_user:
-            raise UsageError(
+            fail(UsageError(
                 "--consumer-role and --consumer-user were both given.",
                 "Pass one: the existing role or the existing user the application runs as (or neither, to create a user).",
-            )
+            ))
         if self.consumer_role and not (ROLE_ARN_RE.match(self.consumer_role) or IAM_NAME_RE.match(self.consumer_role)):
-            raise UsageError(f"--consumer-role {self.consumer_role!r} is not a role name or role ARN.", "Pass e.g. --consumer-role orders-app.")
+            fail(UsageError(f"--consumer-role {self.consumer_role!r} is not a role name or role ARN.", "Pass e.g. --consumer-role orders-app."))
         if self.consumer_user and not IAM_NAME_RE.match(self.consumer_user):
-            raise UsageError(f"--consumer-user {self.consumer_user!r} is not an IAM user name.", "Pass e.g. --consumer-user orders-app.")
+            fail(UsageError(f"--consumer-user {self.consumer_user!r} is not an IAM user name.", "Pass e.g. --consumer-user orders-app."))
         if self.endpoint_policy not in ("restricted", "full"):
-            raise UsageError(f"--endpoint-policy {self.endpoint_policy!r} is not supported.",
-                             "Use --endpoint-policy restricted (only the access role, only this cluster) or full.")
+            fail(UsageError(f"--endpoint-policy {self.endpoint_policy!r} is not supported.",
+                             "Use --endpoint-policy restricted (only the access role, only this cluster) or full."))
         for reader in self.secret_readers:
             if not PRINCIPAL_ARN_RE.match(reader or ""):
-                raise UsageError(f"--secret-reader {reader!r} is not an IAM role or user ARN.",
+                fail(UsageError(f"--secret-reader {reader!r} is not an IAM role or user ARN.",
                                  "Pass the ARN of a role or user that must read the secret, e.g. "
-                                 "--secret-reader arn:aws:iam::222222222222:role/rotation-lambda.")
+                                 "--secret-reader arn:aws:iam::222222222222:role/rotation-lambda."))
         if len(set(self.secret_readers)) != len(self.secret_readers):
-            raise UsageError("--secret-reader lists the same ARN more than once.", "List each reader once.")
+            fail(UsageError("--secret-reader lists the same ARN more than once.", "List each reader once."))
         for cidr in self.client_cidrs:
             try:
                 network = ipaddress.IPv4Network(cidr, strict=True)
             except ValueError:
-                raise UsageError(f"--client-cidr {cidr!r} is not an IPv4 network in CIDR form.",
-                                 "Pass e.g. --client-cidr 10.40.0.0/16 (the network address, then the prefix length).") from None
+                fail(UsageError(f"--client-cidr {cidr!r} is not an IPv4 network in CIDR form.",
+                                 "Pass e.g. --client-cidr 10.40.0.0/16 (the network address, then the prefix length)."))
+                continue
             if network.prefixlen == 0:
-                raise UsageError(f"--client-cidr {cidr} admits the whole internet.",
-                                 "Pass the networks the application's calls come from (a peered VPC, an on-premises range).")
+                fail(UsageError(f"--client-cidr {cidr} admits the whole internet.",
+                                 "Pass the networks the application's calls come from (a peered VPC, an on-premises range)."))
         if not 7 <= self.key_deletion_days <= 30:
-            raise UsageError(f"--key-deletion-days {self.key_deletion_days} is out of range.", "AWS accepts 7 to 30 days.")
+            fail(UsageError(f"--key-deletion-days {self.key_deletion_days} is out of range.", "AWS accepts 7 to 30 days."))
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise UsageError(f"{len(problems)} problems with the input:\n" + "\n".join(f"- {p}" for p in problems),
+                             "Fix them all, then re-run.")
         return self
 
     def to_json(self) -> dict:
