@@ -275,3 +275,16 @@ def test_a_dry_run_reports_every_bad_input_at_once(world):
     assert res.exit_code == 2
     for needle in ("3 problems", "'vpc-nope'", "'bad user'", "'300.1.1.0/24'"):
         assert needle in res.output, res.output
+
+
+def test_a_teardown_without_the_state_file_also_turns_off_the_data_api_xacct_turned_on(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    Path(STATE).unlink()  # lost
+    res = invoke(["teardown", "--name", "default", "--consumer-profile", "consumer", "--provider-profile", "provider",
+                  "--yes"])
+    assert res.exit_code == 0, res.output
+    cluster = world.provider.client("rds").describe_db_clusters(DBClusterIdentifier=world.cluster_id)["DBClusters"][0]
+    assert cluster["HttpEndpointEnabled"] is False  # was left on: the by-tag teardown had no step for it
+    tags = world.provider.client("rds").list_tags_for_resource(ResourceName=world.cluster_arn)["TagList"]
+    assert all(t["Key"] != "xacct:data-api-enabled-by" for t in tags)
+    assert_nothing_left(world)

@@ -4,8 +4,8 @@ step that creates something declares how to find it again (Step.discover), and o
 the tag are returned, in execution order, so plan_teardown can reverse them.
 
 Not recoverable without the state file: which existing consumer role/user was adopted (its inline
-policy `xacct-<name>-assume-data-api-access` is left in place and must be removed by hand), and whether
-xacct turned the Data API on (it is left as it is).
+policy `xacct-<name>-assume-data-api-access` is left in place and must be removed by hand). Whether xacct
+turned the Data API on is: the cluster carries `xacct:data-api-enabled-by=<name>` from before the switch.
 """
 from __future__ import annotations
 
@@ -39,10 +39,10 @@ class Finder:
                 return None
             raise
 
-    def tagged_arns(self, account: Account, resource_type: str) -> set[str]:
-        """ARNs carrying this deployment's tag, through the Resource Groups Tagging API."""
+    def tagged_arns(self, account: Account, resource_type: str, key: str = TAG_DEPLOYMENT) -> set[str]:
+        """ARNs carrying this deployment's name in tag `key`, through the Resource Groups Tagging API."""
         pages = self.client(account, "resourcegroupstaggingapi").get_paginator("get_resources").paginate(
-            TagFilters=[{"Key": TAG_DEPLOYMENT, "Values": [self.names.deployment]}], ResourceTypeFilters=[resource_type])
+            TagFilters=[{"Key": key, "Values": [self.names.deployment]}], ResourceTypeFilters=[resource_type])
         return {m["ResourceARN"] for page in pages for m in page.get("ResourceTagMappingList", [])}
 
 

@@ -108,7 +108,9 @@ GRANTS: tuple[Grant, ...] = (
     Grant("ReadClusterWriter", P, {"rds:DescribeDBInstances": ("doctor",)}, ("arn:{p}:rds:{region}:{provider}:db:*",)),
     Grant("ToggleDataApiOnlyWithEnableDataApi", P,
           {"rds:EnableHttpEndpoint": SETUP, "rds:DisableHttpEndpoint": TEARDOWN,
-           "rds:ModifyDBCluster": ("setup", "teardown")}, (CLUSTER,)),  # ModifyDBCluster: Serverless v1 only
+           "rds:ModifyDBCluster": ("setup", "teardown"),  # ModifyDBCluster: Serverless v1 only
+           # the xacct:data-api-enabled-by tag, set before the switch, so a teardown by tag also turns it off
+           "rds:AddTagsToResource": SETUP, "rds:RemoveTagsFromResource": TEARDOWN}, (CLUSTER,)),
     Grant("FindKeysByTag", P, {"tag:GetResources": FINDS}, ("*",),
           why_star="The Resource Groups Tagging API has no resource types: GetResources is authorised on `*`."),
     Grant("FindOtherDeploymentsOnCluster", P, {"iam:ListRoles": TEARDOWN}, ("*",),

@@ -153,11 +153,14 @@ class TestEachStepCreated:
         step = step_of(shared.first_plan, 0)
         assert step.action is Action.CREATE
         # the seeded cluster is Serverless v1: ModifyDBCluster(EnableHttpEndpoint) is the switch there
-        assert methods(step) == ["rds.modify_db_cluster"]
-        assert step.calls[0].params["EnableHttpEndpoint"] is True
+        assert methods(step) == ["rds.add_tags_to_resource", "rds.modify_db_cluster"]
+        assert step.calls[1].params["EnableHttpEndpoint"] is True
 
         rds = shared.world.provider.client("rds")
         assert rds.describe_db_clusters(DBClusterIdentifier=shared.world.cluster_id)["DBClusters"][0]["HttpEndpointEnabled"] is True
+        # tagged before the switch, so a teardown without the state file finds and turns it off again
+        tags = rds.list_tags_for_resource(ResourceName=shared.world.cluster_arn)["TagList"]
+        assert {"Key": "xacct:data-api-enabled-by", "Value": shared.names.deployment} in tags
         consumer_rds = shared.world.consumer.client("rds")
         assert code_of(consumer_rds.describe_db_clusters, DBClusterIdentifier=shared.world.cluster_id) == "DBClusterNotFoundFault"
 
@@ -560,14 +563,14 @@ def test_data_api_turned_on_with_flag_and_off_again_at_teardown(world, password)
     dep = Deployment(world, password, enable_data_api=True)
     plan, runner = dep.apply()
     assert step_of(plan, 0).action is Action.CREATE
-    assert runner.calls_made[0] == "rds.modify_db_cluster"
+    assert runner.calls_made[:2] == ["rds.add_tags_to_resource", "rds.modify_db_cluster"]
     assert enabled() is True
     assert dep.load().find("data_api", world.cluster_id).arn == world.cluster_arn
     assert dep.load().values["cluster_engine_mode"] == "serverless"
 
     _, runner, state = dep.teardown()
     assert enabled() is False
-    assert runner.calls_made[-1] == "rds.modify_db_cluster"
+    assert runner.calls_made[-2:] == ["rds.modify_db_cluster", "rds.remove_tags_from_resource"]
     assert state.find("data_api") is None
 
 

@@ -121,17 +121,21 @@ def test_data_api_enable_for_provisioned_cluster_uses_enable_http_endpoint(state
                       endpoint="orders-v2.cluster-xyz.us-west-2.rds.amazonaws.com", port=5432, database="orders",
                       http_endpoint_enabled=False)
     state = State(name="orders", values={"cluster_engine_mode": "provisioned"})
-    ctx = SimpleNamespace(cluster=cluster, values=dict(state.values), state=state)  # what data_api reads of a Context
+    ctx = SimpleNamespace(cluster=cluster, values=dict(state.values), state=state,  # what data_api reads of a Context
+                          names=SimpleNamespace(deployment="orders"))
     step = data_api.STEP.make_plan(ctx, data_api.inspect(ctx, ctx.values).facts)
     assert step.action is Action.CREATE
-    assert [(c.account, c.label) for c in step.calls] == [(Account.PROVIDER, "rds:enable_http_endpoint")]
-    call = step.calls[0]
+    assert [(c.account, c.label) for c in step.calls] == [(Account.PROVIDER, "rds:add_tags_to_resource"),
+                                                          (Account.PROVIDER, "rds:enable_http_endpoint")]
+    call = step.calls[1]
     assert call.params == {"ResourceArn": CLUSTER_ARN}
     assert all(c.label != "rds:modify_db_cluster" for c in step.calls)  # ModifyDBCluster ignores the flag on v2
     assert call.wait is not None and call.wait.method == "describe_db_clusters"
 
     aws = FakeSessions()
     rds = aws.stub(Account.PROVIDER, "rds")
+    rds.add_response("add_tags_to_resource", {}, {"ResourceName": CLUSTER_ARN,
+                                                  "Tags": [{"Key": "xacct:data-api-enabled-by", "Value": "orders"}]})
     rds.add_response("enable_http_endpoint", {"ResourceArn": CLUSTER_ARN, "HttpEndpointEnabled": True},
                      {"ResourceArn": CLUSTER_ARN})
     rds.add_response("describe_db_clusters", v2_cluster(False), {"DBClusterIdentifier": CLUSTER_ID})
@@ -142,7 +146,7 @@ def test_data_api_enable_for_provisioned_cluster_uses_enable_http_endpoint(state
     runner.execute(Plan("setup", [step]))
 
     aws.assert_all_consumed()
-    assert runner.calls_made == ["rds.enable_http_endpoint"]
+    assert runner.calls_made == ["rds.add_tags_to_resource", "rds.enable_http_endpoint"]
     assert len(sleeps) == 1  # polled once more after the first "still off"
     saved = state_mod.load(state_path)
     row = saved.find("data_api", CLUSTER_ID)
@@ -164,13 +168,15 @@ def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(st
     rds = aws.stub(Account.PROVIDER, "rds")
     rds.add_response("disable_http_endpoint", {"ResourceArn": CLUSTER_ARN, "HttpEndpointEnabled": False},
                      {"ResourceArn": CLUSTER_ARN})
+    rds.add_response("remove_tags_from_resource", {}, {"ResourceName": CLUSTER_ARN,
+                                                       "TagKeys": ["xacct:data-api-enabled-by"]})
     rds.add_response("describe_db_clusters", v2_cluster(True), {"DBClusterIdentifier": CLUSTER_ID})
     rds.add_response("describe_db_clusters", v2_cluster(False), {"DBClusterIdentifier": CLUSTER_ID})
     runner = Runner(aws, state, state_path, sleep=lambda s: None)
     runner.execute(plan)
 
     aws.assert_all_consumed()
-    assert runner.calls_made == ["rds.disable_http_endpoint"]
+    assert runner.calls_made == ["rds.disable_http_endpoint", "rds.remove_tags_from_resource"]
     assert state_mod.load(state_path).resources == []
 
 

@@ -201,7 +201,7 @@ def default_acl() -> dict:
 
 
 FRESH = {
-    "data_api": ({"enabled": False}, Action.CREATE, ["modify_db_cluster"]),
+    "data_api": ({"enabled": False}, Action.CREATE, ["add_tags_to_resource", "modify_db_cluster"]),
     "endpoint": ({"sg": None, "endpoint": None, "conflicts": []}, Action.CREATE,
                  ["create_security_group", "authorize_security_group_ingress", "revoke_security_group_egress",
                   "authorize_security_group_egress", "create_vpc_endpoint"]),

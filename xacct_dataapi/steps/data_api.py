@@ -15,6 +15,7 @@ from xacct_dataapi.models import (
 )
 
 NUMBER = 0
+TAG_ENABLED_BY = "xacct:data-api-enabled-by"  # on the cluster: the deployment that turned its Data API on
 
 
 def inspect(ctx, known) -> Inspection:
@@ -65,7 +66,12 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     else:
         call = Call(Account.PROVIDER, "rds", "enable_http_endpoint", {"ResourceArn": c.arn},
                     record=record, wait=_wait(c.id, True), description="turn on the Data API")
-    step.action, step.reason, step.calls = Action.CREATE, f"the Data API is off on cluster {c.id} (--enable-data-api)", [call]
+    # Tagged before the switch, so a teardown without the state file (by tag) also turns it off again.
+    tag = Call(Account.PROVIDER, "rds", "add_tags_to_resource",
+               {"ResourceName": c.arn, "Tags": [{"Key": TAG_ENABLED_BY, "Value": ctx.names.deployment}]},
+               description=f"tag the cluster: xacct deployment {ctx.names.deployment} turns its Data API on")
+    step.action, step.reason = Action.CREATE, f"the Data API is off on cluster {c.id} (--enable-data-api)"
+    step.calls = [tag, call]
     return step
 
 
@@ -93,14 +99,18 @@ def other_deployments_on_cluster(iam, cluster_arn: str, deployment: str) -> list
     return sorted(found)
 
 
-def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str, Deployment: str) -> dict:
+def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | None, Deployment: str) -> dict:
     """Off again only if no other xacct deployment uses the cluster (turning it off would break their path).
-    Serverless v1 switches with ModifyDBCluster; v2 and provisioned clusters with DisableHttpEndpoint."""
+    Serverless v1 switches with ModifyDBCluster; v2 and provisioned clusters with DisableHttpEndpoint. The engine
+    mode is looked up when the state does not hold it (a teardown by tag)."""
     others = other_deployments_on_cluster(ops.client("iam"), ClusterArn, Deployment)
     if others:
         ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(others)} use it.")
         return {NOTHING_CHANGED: "in use"}
     try:
+        if EngineMode is None:
+            found = ops.client("rds").describe_db_clusters(DBClusterIdentifier=ClusterId)["DBClusters"][0]
+            EngineMode = found.get("EngineMode", "provisioned")
         if EngineMode == "serverless":
             ops.call("rds", "modify_db_cluster", DBClusterIdentifier=ClusterId, EnableHttpEndpoint=False,
                      ApplyImmediately=True)
@@ -110,18 +120,27 @@ def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str, Depl
         if error_code(exc) in ("DBClusterNotFoundFault", "ResourceNotFoundFault"):
             return {NOTHING_CHANGED: error_code(exc)}
         raise
+    ops.call("rds", "remove_tags_from_resource", ResourceName=ClusterArn, TagKeys=[TAG_ENABLED_BY])
     return {}  # the item's Wait then polls until the Data API is off
 
 
 def teardown(row, state) -> list:
     return [Operation(Account.PROVIDER, name="rds:disable_data_api_unless_shared", run=disable_data_api,
                       params={"ClusterId": row.id, "ClusterArn": row.arn,
-                              "EngineMode": state.values.get("cluster_engine_mode", "provisioned"), "Deployment": state.name},
+                              "EngineMode": state.values.get("cluster_engine_mode"), "Deployment": state.name},
                       forget=(row.kind, row.id), wait=_wait(row.id, False),
                       description="turn the Data API back off (xacct turned it on), unless another xacct deployment "
                                   "uses the cluster")]
 
 
+def discover(find) -> list:
+    """The cluster whose Data API this deployment turned on: it carries the deployment's tag (set before the switch)."""
+    from xacct_dataapi.state import ResourceRow
+
+    arns = find.tagged_arns(Account.PROVIDER, "rds:cluster", key=TAG_ENABLED_BY)
+    return [ResourceRow(NUMBER, "data_api", arn.rsplit(":", 1)[1], Account.PROVIDER.value, arn=arn) for arn in sorted(arns)]
+
+
 STEP = Step(NUMBER, "data_api", "Data API enabled on the cluster", ("data_api",), inspect=inspect, desired=desired,
-            plan=plan, teardown=teardown, provides=("data_api_was_on",),
+            plan=plan, teardown=teardown, provides=("data_api_was_on",), discover=discover,
             teardown_rank={"data_api": 2})  # last: the cluster keeps serving until every grant is gone
