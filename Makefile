@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install clean
+.PHONY: demo test install bench clean
 
 # pip re-prints setuptools' "Editable installation" banner (a UserWarning from the build backend) even with
 # --quiet; -W drops exactly that warning (its message prefix) and nothing else.
@@ -32,6 +32,10 @@ demo: $(VENV)/.installed-sandbox
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+# Figures only (nothing asserted): start-up against `import boto3`, and setup under 0/60/100 ms simulated latency.
+bench: $(VENV)/.installed-sandbox
+	@$(BIN)/python benchmarks/bench.py
 
 clean:
 	rm -rf $(VENV) .xacct build *.egg-info

@@ -3,14 +3,14 @@
 It walks a Plan item by item: an AWS Call (retried on the eventual-consistency errors it names), a step's
 composite Operation, Bookkeeping, or a WaitFor. It resolves Refs from the state, records what each item
 produced, and saves the state file atomically AFTER EVERY ITEM, so a run killed at any point loses nothing.
-Waits marked deferred run after the last item, so slow AWS-side work overlaps the other steps. Ctrl-C is
+Waits marked deferred run after the last item, all in one polling loop (waiting.wait_all, ≤ 1 s between
+rounds), so slow AWS-side work overlaps the other steps and with each other. Ctrl-C is
 deferred: the item in flight finishes and is recorded, then the run stops (exit 130).
 """
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,7 +22,7 @@ from xacct_dataapi.errors import Interrupted, StepFailed, XacctError, error_code
 from xacct_dataapi.hooks import OperationContext, Reporter, deferred_sigint
 from xacct_dataapi.models import NOTHING_CHANGED, Call, Operation, Plan, PlanItem, StepPlan, dig, resolve_value
 from xacct_dataapi.state import ResourceRow, State
-from xacct_dataapi.waiting import Timing, retry_when, wait_until
+from xacct_dataapi.waiting import Probe, Timing, retry_when, wait_all
 
 AWS_FAILURES = (ClientError, BotoCoreError, XacctError)  # XacctError: a wait that timed out or hit a bad state
 
@@ -52,9 +52,9 @@ class Runner:
                     changed = self._run(step, item)
                     self.reporter.call_done(step, item, changed)
                 self.reporter.step_done(step)
-            for step, item in self._deferred:
-                self._check_interrupt(step)
-                self._guarded(step, item, lambda: self._settle(item))
+            self._check_interrupt(None)
+            wait_all([self._probe(step, item) for step, item in self._deferred], timeout=self.wait_timeout,
+                     timing=self.timing)
             self._check_interrupt(None)
 
     def _check_interrupt(self, step: StepPlan | None) -> None:
@@ -88,8 +88,9 @@ class Runner:
         if item.wait is not None and changed:
             if item.wait.deferred:
                 self._deferred.append((step, item))
-            else:
-                self._guarded(step, item, lambda: self._settle(item))
+            else:  # a wait in line: the usual backoff, up to timing.poll_cap
+                wait_all([self._probe(step, item)], timeout=self.wait_timeout, timing=self.timing,
+                         cap=self.timing.poll_cap)
         return changed
 
     def _guarded(self, step: StepPlan, item: PlanItem, fn: Callable[[], Any]) -> Any:
@@ -126,20 +127,14 @@ class Runner:
         return retry_when(attempt, item.retry.matches, timeout=self.wait_timeout,
                           what=item.retry.reason, timing=self.timing)
 
-    def _settle(self, item: PlanItem) -> None:
+    def _probe(self, step: StepPlan, item: PlanItem) -> Probe:
         wait = item.wait
-        read = getattr(self.aws.client(wait.account, wait.service), wait.method)
+        read = self._guarded(step, item, lambda: getattr(self.aws.client(wait.account, wait.service), wait.method))
         params = self._resolve(wait.params)
         ids = [v for v in params.values() for v in (v if isinstance(v, list) else [v]) if isinstance(v, str)]
         what = wait.what + "".join(f" ({v})" for v in ids if v not in wait.what)  # which one: "… (vpce-0abc)"
-        seen = [""]  # the state AWS last reported, for progress: "… (vpce-0abc), now pending"
-
-        def refresh() -> tuple[None, str]:
-            seen[0] = wait.state(read(**params))
-            return None, seen[0]
-
-        timing = replace(self.timing, on_wait=lambda w, elapsed: self._on_wait(f"{w}, now {seen[0]}", elapsed))
-        wait_until(refresh, pending=wait.pending, target=wait.target, timeout=self.wait_timeout, what=what, timing=timing)
+        return Probe(lambda: wait.state(read(**params)), wait.pending, wait.target, what,
+                     guard=lambda fn: self._guarded(step, item, fn))
 
     def _record(self, step: StepPlan, item: PlanItem, response: dict) -> None:
         for key, path in item.outputs.items():

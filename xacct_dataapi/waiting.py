@@ -3,7 +3,8 @@
 Modelled on terraform-provider-aws: `retry_when` is internal/tfresource/retry.go's RetryWhen (retry a
 function while the error it raises is a known eventual-consistency error, until a deadline), and
 `wait_until` is helper/retry's StateChangeConf{Pending, Target, Refresh, Timeout} (poll a refresh function;
-a state outside Pending and Target fails at once instead of waiting out the timeout).
+a state outside Pending and Target fails at once instead of waiting out the timeout). `wait_all` is wait_until
+for several resources at once: one loop, one deadline, every pending one polled each round.
 
 Clock and sleep are injectable so tests run without real time passing. Every loop in xacct that waits for
 AWS (the executor's retries and waits, verify's propagation retries, the sandbox's readiness) goes through here.
@@ -89,6 +90,65 @@ def wait_until(refresh: Callable[[], tuple[Any, str]], *, pending: Collection[st
         t.on_wait(what, t.clock() - started)
         t.sleep(delay)
         delay = min(delay * t.poll_factor, t.poll_cap)
+
+
+@dataclass
+class Probe:
+    """One resource for wait_all: `refresh() -> state`, its pending and target states, and what it is.
+
+    `guard(fn)` runs each refresh and each failure of this probe (the runner records which item failed)."""
+
+    refresh: Callable[[], str]
+    pending: Collection[str]
+    target: Collection[str]
+    what: str
+    guard: Callable[[Callable[[], Any]], Any] = field(default=lambda fn: fn())
+
+
+DEFERRED_POLL_CAP = 1.0  # wait_all's longest sleep: at most ~1 s overshoot once the last resource is ready
+
+
+def wait_all(probes: list[Probe], *, timeout: float, timing: Timing | None = None,
+             cap: float = DEFERRED_POLL_CAP) -> None:
+    """Poll every probe each round until each reaches its target: one loop and one deadline for them all.
+
+    A probe that reached its target is not polled again; an unexpected state fails at once (UnexpectedState,
+    through that probe's guard); at the deadline WaitTimeout names the first still pending. Sleeps grow from
+    timing.poll_first by poll_factor up to `cap` (and never past timing.poll_cap)."""
+    t = timing or Timing()
+    started = t.clock()
+    deadline = started + timeout
+    delay = min(t.poll_first, cap, t.poll_cap)
+    waiting = list(probes)
+    while waiting:
+        states = {}
+        for p in list(waiting):
+            state = p.guard(p.refresh)
+            if state in p.target:
+                waiting.remove(p)
+            elif state not in p.pending:
+                err = UnexpectedState(f"Stopped waiting for {p.what}: it is {state!r}, expected "
+                                      f"{' or '.join(sorted(p.target))}.",
+                                      "Check the resource in the AWS console; re-run once it is fixed.")
+                p.guard(lambda: _raise(err))
+                raise err
+            else:
+                states[p.what] = state
+        if not waiting:
+            return
+        if t.clock() + delay > deadline:
+            first = waiting[0]
+            still = states[first.what]
+            err = WaitTimeout(f"Timed out after {timeout:.0f}s waiting for {first.what} (still {still!r}).", TIMEOUT_HINT)
+            first.guard(lambda: _raise(err))
+            raise err
+        t.on_wait("; ".join(f"{what}, now {state}" for what, state in states.items()), t.clock() - started)
+        t.sleep(delay)
+        delay = min(delay * t.poll_factor, cap, t.poll_cap)
+
+
+def _raise(exc: BaseException) -> Any:
+    raise exc
 
 
 def until_true(probe: Callable[[], bool], *, timeout: float, what: str, timing: Timing | None = None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from xacct_dataapi.errors import WaitTimeout
-from xacct_dataapi.waiting import Timing, UnexpectedState, retry_when, until_true, wait_until
+from xacct_dataapi.waiting import Probe, Timing, UnexpectedState, retry_when, until_true, wait_all, wait_until
 
 
 class FakeTime:
@@ -97,3 +97,65 @@ def test_poll_backoff_is_capped():
     with pytest.raises(WaitTimeout):
         until_true(lambda: False, timeout=60, what="x", timing=t.timing())
     assert max(t.sleeps) == 5.0
+
+
+def states_of(*seq):
+    """A refresh that returns each state in turn (the last one repeats), counting its calls."""
+    seq = list(seq)
+    calls = []
+
+    def refresh():
+        calls.append(1)
+        return seq[min(len(calls), len(seq)) - 1]
+
+    refresh.calls = calls
+    return refresh
+
+
+def test_wait_all_polls_every_pending_probe_each_round_and_drops_finished_ones():
+    t = FakeTime()
+    seen = []
+    endpoint = states_of("pending", "pending", "pending", "available")
+    data_api = states_of("off", "on")
+    wait_all([Probe(endpoint, {"pending"}, {"available"}, "endpoint"), Probe(data_api, {"off"}, {"on"}, "data api")],
+             timeout=60, timing=t.timing(on_wait=lambda what, elapsed: seen.append(what)))
+    assert len(endpoint.calls) == 4 and len(data_api.calls) == 2  # data api not polled once it was on
+    assert t.sleeps == [0.25, 0.375, 0.5625]  # one sleep per round, not per probe
+    assert seen[0] == "endpoint, now pending; data api, now off" and seen[1] == "endpoint, now pending"
+
+
+def test_wait_all_caps_its_poll_interval_at_one_second_and_has_one_deadline():
+    t = FakeTime()
+    probes = [Probe(states_of("pending"), {"pending"}, {"done"}, w) for w in ("a", "b")]
+    with pytest.raises(WaitTimeout) as info:
+        wait_all(probes, timeout=20, timing=t.timing())
+    assert max(t.sleeps) == 1.0 and t.now <= 20 and t.now > 18  # one shared deadline, not 20 s each
+    assert "waiting for a (still 'pending')" in info.value.message
+
+
+def test_wait_all_fails_at_once_on_an_unexpected_state_through_that_probes_guard():
+    t = FakeTime()
+    guarded = []
+
+    def guard(name):
+        def run(fn):
+            try:
+                return fn()
+            except UnexpectedState:
+                guarded.append(name)
+                raise
+        return run
+
+    probes = [Probe(states_of("pending"), {"pending"}, {"available"}, "endpoint", guard=guard("endpoint")),
+              Probe(states_of("off", "failed"), {"off"}, {"on"}, "data api", guard=guard("data api"))]
+    with pytest.raises(UnexpectedState) as info:
+        wait_all(probes, timeout=60, timing=t.timing())
+    assert "data api" in info.value.message and "'failed'" in info.value.message
+    assert guarded == ["data api"] and t.sleeps == [0.25]
+
+
+def test_wait_all_with_nothing_to_wait_for_returns_without_sleeping():
+    t = FakeTime()
+    wait_all([], timeout=60, timing=t.timing())
+    wait_all([Probe(states_of("done"), (), {"done"}, "x")], timeout=60, timing=t.timing())
+    assert t.sleeps == []
