@@ -66,7 +66,9 @@ class Sessions:
     consumer_profile: str | None = None
     provider_profile: str | None = None
     _clients: dict = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # One lock per session, not one for both: a boto3 Session is not thread-safe (its clients are), so clients of
+    # one session are made one at a time, while the other account's lookups go on (boto3 docs, "Multithreading").
+    _locks: dict = field(default_factory=lambda: {a: threading.Lock() for a in Account}, repr=False)
 
     @classmethod
     def from_profiles(cls, consumer_profile: str | None, provider_profile: str | None, region: str | None) -> "Sessions":
@@ -97,7 +99,10 @@ class Sessions:
 
     def client(self, account: Account, service: str):
         key = (account, service)
-        with self._lock:
+        made = self._clients.get(key)
+        if made is not None:  # the common case: no lock needed to read a client made earlier
+            return made
+        with self._locks[account]:
             if key not in self._clients:
                 self._clients[key] = self.session(account).client(
                     service,

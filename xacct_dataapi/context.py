@@ -30,6 +30,7 @@ class Cluster:
     port: int
     database: str | None
     http_endpoint_enabled: bool
+    tags: dict = field(default_factory=dict)  # the cluster's tags (xacct:data-api-enabled-by)
 
     @property
     def is_serverless_v1(self) -> bool:
@@ -190,6 +191,7 @@ def describe_cluster(aws: Sessions, cfg: Config, provider_account: str) -> Clust
         port=int(c.get("Port") or (5432 if "postgres" in c.get("Engine", "") else 3306)),
         database=c.get("DatabaseName"),
         http_endpoint_enabled=bool(c.get("HttpEndpointEnabled")),
+        tags={t["Key"]: t["Value"] for t in c.get("TagList") or []},
     )
 
 

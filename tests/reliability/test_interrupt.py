@@ -33,7 +33,7 @@ pytestmark = pytest.mark.usefixtures("fast_aws")
 
 REPO = Path(__file__).resolve().parents[2]
 SETUP_FLAGS = ("--enable-data-api", "--yes")
-INTERRUPT_AT = 8  # the 8th mutating call of a fresh setup: kms CreateAlias (after the Data API and the endpoint)
+INTERRUPT_AT = 9  # the 9th mutating call of a fresh setup: kms CreateAlias (after the Data API, its tag, and the endpoint)
 
 
 def invoke(args: list[str]):
@@ -95,7 +95,8 @@ def test_runner_defers_sigint_until_the_call_in_flight_is_recorded(world, passwo
     assert len(hooks.calls) == INTERRUPT_AT, hooks.calls
     interrupted_call = hooks.calls[-1]
     assert interrupted_call == "provider:kms.CreateAlias"
-    assert runner.calls_made == ["rds.modify_db_cluster", "ec2.create_security_group", "ec2.authorize_security_group_ingress",
+    assert runner.calls_made == ["rds.add_tags_to_resource", "rds.modify_db_cluster", "ec2.create_security_group",
+                                 "ec2.authorize_security_group_ingress",
                                  "ec2.revoke_security_group_egress", "ec2.authorize_security_group_egress",
                                  "ec2.create_vpc_endpoint", "kms.create_key", "kms.create_alias"]
 

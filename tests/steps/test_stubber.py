@@ -166,6 +166,9 @@ def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(st
     iam = aws.stub(Account.PROVIDER, "iam")
     iam.add_response("list_roles", {"Roles": []}, {})  # no other xacct deployment uses the cluster
     rds = aws.stub(Account.PROVIDER, "rds")
+    tagged = v2_cluster(True)
+    tagged["DBClusters"][0]["TagList"] = [{"Key": "xacct:data-api-enabled-by", "Value": "orders"}]
+    rds.add_response("describe_db_clusters", tagged, {"DBClusterIdentifier": CLUSTER_ID})  # on, and tagged by xacct
     rds.add_response("disable_http_endpoint", {"ResourceArn": CLUSTER_ARN, "HttpEndpointEnabled": False},
                      {"ResourceArn": CLUSTER_ARN})
     rds.add_response("remove_tags_from_resource", {}, {"ResourceName": CLUSTER_ARN,

@@ -71,7 +71,8 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
                {"ResourceName": c.arn, "Tags": [{"Key": TAG_ENABLED_BY, "Value": ctx.names.deployment}]},
                description=f"tag the cluster: xacct deployment {ctx.names.deployment} turns its Data API on")
     step.action, step.reason = Action.CREATE, f"the Data API is off on cluster {c.id} (--enable-data-api)"
-    step.calls = [tag, call]
+    tagged = (getattr(c, "tags", None) or {}).get(TAG_ENABLED_BY) == ctx.names.deployment  # a re-run after a crash
+    step.calls = [call] if tagged else [tag, call]
     return step
 
 
@@ -101,27 +102,28 @@ def other_deployments_on_cluster(iam, cluster_arn: str, deployment: str) -> list
 
 def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | None, Deployment: str) -> dict:
     """Off again only if no other xacct deployment uses the cluster (turning it off would break their path).
-    Serverless v1 switches with ModifyDBCluster; v2 and provisioned clusters with DisableHttpEndpoint. The engine
-    mode is looked up when the state does not hold it (a teardown by tag)."""
+    Serverless v1 switches with ModifyDBCluster; v2 and provisioned clusters with DisableHttpEndpoint. The cluster is
+    read first: its engine mode when the state does not hold it (a teardown by tag), and whether the switch and the
+    tag are still there (a re-run after a crash repeats nothing)."""
     others = other_deployments_on_cluster(ops.client("iam"), ClusterArn, Deployment)
     if others:
         ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(others)} use it.")
         return {NOTHING_CHANGED: "in use"}
     try:
-        if EngineMode is None:
-            found = ops.client("rds").describe_db_clusters(DBClusterIdentifier=ClusterId)["DBClusters"][0]
-            EngineMode = found.get("EngineMode", "provisioned")
-        if EngineMode == "serverless":
-            ops.call("rds", "modify_db_cluster", DBClusterIdentifier=ClusterId, EnableHttpEndpoint=False,
-                     ApplyImmediately=True)
-        else:
-            ops.call("rds", "disable_http_endpoint", ResourceArn=ClusterArn)
+        found = ops.client("rds").describe_db_clusters(DBClusterIdentifier=ClusterId)["DBClusters"][0]
     except ClientError as exc:
         if error_code(exc) in ("DBClusterNotFoundFault", "ResourceNotFoundFault"):
-            return {NOTHING_CHANGED: error_code(exc)}
+            return {NOTHING_CHANGED: "already gone"}
         raise
-    ops.call("rds", "remove_tags_from_resource", ResourceName=ClusterArn, TagKeys=[TAG_ENABLED_BY])
-    return {}  # the item's Wait then polls until the Data API is off
+    switched = bool(found.get("HttpEndpointEnabled"))
+    if switched and (EngineMode or found.get("EngineMode", "provisioned")) == "serverless":
+        ops.call("rds", "modify_db_cluster", DBClusterIdentifier=ClusterId, EnableHttpEndpoint=False, ApplyImmediately=True)
+    elif switched:
+        ops.call("rds", "disable_http_endpoint", ResourceArn=ClusterArn)
+    if any(t["Key"] == TAG_ENABLED_BY for t in found.get("TagList") or []):
+        ops.call("rds", "remove_tags_from_resource", ResourceName=ClusterArn, TagKeys=[TAG_ENABLED_BY])
+    # Switched: the item's Wait then polls until the Data API is off.
+    return {} if switched else {NOTHING_CHANGED: "already off"}
 
 
 def teardown(row, state) -> list:

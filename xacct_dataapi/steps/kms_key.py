@@ -120,8 +120,13 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
 
 
 def schedule_key_deletion(ops, KeyId: str, PendingWindowInDays: int) -> dict:
-    """Already gone, or already pending deletion, counts as done (a re-run after a crash)."""
+    """Already gone, or already pending deletion, counts as done (a re-run after a crash).
+
+    The deployment tag comes off first: a key pending deletion still matches a tag search, so every earlier
+    setup/teardown cycle of the same name would cost the next setup a DescribeKey. Untagged before it is scheduled,
+    because a key pending deletion accepts few operations."""
     try:
+        ops.call("kms", "untag_resource", KeyId=KeyId, TagKeys=[TAG_DEPLOYMENT])
         ops.call("kms", "schedule_key_deletion", KeyId=KeyId, PendingWindowInDays=PendingWindowInDays)
     except ClientError as exc:
         if error_code(exc) == "NotFoundException":
