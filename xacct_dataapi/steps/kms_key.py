@@ -120,21 +120,21 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
 
 
 def schedule_key_deletion(ops, KeyId: str, PendingWindowInDays: int) -> dict:
-    """Already gone, or already pending deletion, counts as done (a re-run after a crash).
+    """Already gone, or already pending deletion, counts as done (a re-run after a crash repeats no call).
 
     The deployment tag comes off first: a key pending deletion still matches a tag search, so every earlier
     setup/teardown cycle of the same name would cost the next setup a DescribeKey. Untagged before it is scheduled,
     because a key pending deletion accepts few operations."""
     try:
-        ops.call("kms", "untag_resource", KeyId=KeyId, TagKeys=[TAG_DEPLOYMENT])
-        ops.call("kms", "schedule_key_deletion", KeyId=KeyId, PendingWindowInDays=PendingWindowInDays)
+        state = ops.client("kms").describe_key(KeyId=KeyId)["KeyMetadata"].get("KeyState")
     except ClientError as exc:
         if error_code(exc) == "NotFoundException":
             return {NOTHING_CHANGED: "already gone"}
-        if error_code(exc) == "KMSInvalidStateException" and \
-                ops.client("kms").describe_key(KeyId=KeyId)["KeyMetadata"].get("KeyState") == "PendingDeletion":
-            return {NOTHING_CHANGED: "already pending deletion"}
         raise
+    if state in ("PendingDeletion", "PendingReplicaDeletion"):
+        return {NOTHING_CHANGED: "already pending deletion"}
+    ops.call("kms", "untag_resource", KeyId=KeyId, TagKeys=[TAG_DEPLOYMENT])
+    ops.call("kms", "schedule_key_deletion", KeyId=KeyId, PendingWindowInDays=PendingWindowInDays)
     return {}
 
 
