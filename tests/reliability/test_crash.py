@@ -14,6 +14,7 @@ import io
 import json
 import tempfile
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,48 +51,45 @@ def resource_shape(state: dict) -> list[tuple]:
                   for r in state["resources"])
 
 
-def record_clean_run() -> dict:
-    """One uninterrupted setup in a fresh moto backend: its mutating calls, and the resources it recorded."""
+@contextmanager
+def collection_world(prefix: str):
+    """A fresh moto backend at collection time, with the two-account world seeded and every mutating call recorded:
+    yields (world, hooks, state_path)."""
     from moto import mock_aws
 
-    with tempfile.TemporaryDirectory(prefix="xacct-clean-run-") as tmp, pytest.MonkeyPatch.context() as mp:
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, pytest.MonkeyPatch.context() as mp:
         isolate(mp, Path(tmp))
         mp.setenv("XACCT_DB_PASSWORD", "collection-time-password")
         speed_up_aws(mp)
         hooks = CallHooks().install(mp)
-        state_path = Path(tmp) / "clean.json"
         with mock_aws(config={"core": {"mock_credentials": False}}):
-            world = seed(*open_sessions())
-            result = CliRunner().invoke(cli, [*world.setup_args(*SETUP_FLAGS), "--state", str(state_path)])
-            if result.exit_code != 0:
-                raise RuntimeError(f"the clean setup run failed (exit {result.exit_code}): {result.output}")
-            state = json.loads(state_path.read_text())
-            setup_calls = list(hooks.calls)
-            hooks.calls.clear()
-            result = CliRunner().invoke(cli, ["teardown", "--yes", "--state", str(state_path)])
-            if result.exit_code != 0:
-                raise RuntimeError(f"the clean teardown run failed (exit {result.exit_code}): {result.output}")
+            yield seed(*open_sessions()), hooks, Path(tmp) / "clean.json"
+
+
+def run_clean(args: list[str], state_path: Path, what: str) -> None:
+    result = CliRunner().invoke(cli, [*args, "--state", str(state_path)])
+    if result.exit_code != 0:
+        raise RuntimeError(f"the clean {what} run failed (exit {result.exit_code}): {result.output}")
+
+
+def record_clean_run() -> dict:
+    """One uninterrupted setup in a fresh moto backend: its mutating calls, and the resources it recorded."""
+    with collection_world("xacct-clean-run-") as (world, hooks, state_path):
+        run_clean(world.setup_args(*SETUP_FLAGS), state_path, "setup")
+        state = json.loads(state_path.read_text())
+        setup_calls = list(hooks.calls)
+        hooks.calls.clear()
+        run_clean(["teardown", "--yes"], state_path, "teardown")
         return {"calls": setup_calls, "shape": resource_shape(state), "teardown_calls": list(hooks.calls)}
 
 
 def record_replacement_run() -> list[str]:
     """The mutating calls of a setup that moves a deployment to another VPC (replace, never forget)."""
-    from moto import mock_aws
-
-    with tempfile.TemporaryDirectory(prefix="xacct-replace-run-") as tmp, pytest.MonkeyPatch.context() as mp:
-        isolate(mp, Path(tmp))
-        mp.setenv("XACCT_DB_PASSWORD", "collection-time-password")
-        speed_up_aws(mp)
-        hooks = CallHooks().install(mp)
-        state_path = Path(tmp) / "clean.json"
-        with mock_aws(config={"core": {"mock_credentials": False}}):
-            world = seed(*open_sessions())
-            vpc, subnets = world.second_vpc()
-            for args in (world.setup_args(*SETUP_FLAGS), world.args_in(world.setup_args(*SETUP_FLAGS), vpc, subnets)):
-                hooks.calls.clear()
-                result = CliRunner().invoke(cli, [*args, "--state", str(state_path)])
-                if result.exit_code != 0:
-                    raise RuntimeError(f"the clean replacement run failed (exit {result.exit_code}): {result.output}")
+    with collection_world("xacct-replace-run-") as (world, hooks, state_path):
+        vpc, subnets = world.second_vpc()
+        for args in (world.setup_args(*SETUP_FLAGS), world.args_in(world.setup_args(*SETUP_FLAGS), vpc, subnets)):
+            hooks.calls.clear()
+            run_clean(args, state_path, "replacement")
         return list(hooks.calls)
 
 
