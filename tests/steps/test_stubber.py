@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from tests.helpers.accounts import CONSUMER, PROVIDER, REGION
+from tests.helpers.clock import FakeClock
 from tests.helpers.inventory import customer_keys
 from tests.helpers.pipeline import apply_setup, plan_for
 from xacct_dataapi import policies
@@ -71,21 +72,6 @@ class FakeSessions:
     def assert_all_consumed(self) -> None:
         for stubber in self.stubbers.values():
             stubber.assert_no_pending_responses()
-
-
-class FakeClock:
-    """A monotonic clock that only moves when the runner sleeps: deadlines are reached without real waiting."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

@@ -3,24 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers.clock import FakeClock
 from xacct_dataapi.errors import WaitTimeout
-from xacct_dataapi.waiting import Probe, Timing, UnexpectedState, retry_when, until_true, wait_all, wait_until
-
-
-class FakeTime:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, s: float) -> None:
-        self.sleeps.append(s)
-        self.now += s
-
-    def timing(self, **kw) -> Timing:
-        return Timing(clock=self.clock, sleep=self.sleep, **kw)
+from xacct_dataapi.waiting import Probe, UnexpectedState, retry_when, until_true, wait_all, wait_until
 
 
 class Flaky(Exception):
@@ -28,7 +13,7 @@ class Flaky(Exception):
 
 
 def test_retry_when_retries_only_retryable_errors_with_doubling_backoff():
-    t = FakeTime()
+    t = FakeClock()
     attempts = iter([Flaky(), Flaky(), Flaky(), "ok"])
 
     def fn():
@@ -42,7 +27,7 @@ def test_retry_when_retries_only_retryable_errors_with_doubling_backoff():
 
 
 def test_retry_when_raises_other_errors_at_once():
-    t = FakeTime()
+    t = FakeClock()
 
     def fn():
         raise KeyError("bug")
@@ -53,7 +38,7 @@ def test_retry_when_raises_other_errors_at_once():
 
 
 def test_retry_when_times_out_naming_what_and_the_last_error():
-    t = FakeTime()
+    t = FakeClock()
 
     def fn():
         raise Flaky("still not visible")
@@ -65,7 +50,7 @@ def test_retry_when_times_out_naming_what_and_the_last_error():
 
 
 def test_wait_until_polls_pending_until_target_and_returns_the_value():
-    t = FakeTime()
+    t = FakeClock()
     states = iter(["pending", "pending", "available"])
     seen = []
     timing = t.timing(on_wait=lambda what, elapsed: seen.append((what, elapsed)))
@@ -77,7 +62,7 @@ def test_wait_until_polls_pending_until_target_and_returns_the_value():
 
 
 def test_wait_until_fails_at_once_on_an_unexpected_state():
-    t = FakeTime()
+    t = FakeClock()
     with pytest.raises(UnexpectedState) as info:
         wait_until(lambda: (None, "failed"), pending={"pending"}, target={"available"}, timeout=60, what="endpoint vpce-1",
                    timing=t.timing())
@@ -85,7 +70,7 @@ def test_wait_until_fails_at_once_on_an_unexpected_state():
 
 
 def test_wait_until_times_out_with_the_last_state():
-    t = FakeTime()
+    t = FakeClock()
     with pytest.raises(WaitTimeout) as info:
         wait_until(lambda: (None, "pending"), pending={"pending"}, target={"available"}, timeout=3, what="endpoint",
                    timing=t.timing())
@@ -93,7 +78,7 @@ def test_wait_until_times_out_with_the_last_state():
 
 
 def test_poll_backoff_is_capped():
-    t = FakeTime()
+    t = FakeClock()
     with pytest.raises(WaitTimeout):
         until_true(lambda: False, timeout=60, what="x", timing=t.timing())
     assert max(t.sleeps) == 5.0
@@ -113,7 +98,7 @@ def states_of(*seq):
 
 
 def test_wait_all_polls_every_pending_probe_each_round_and_drops_finished_ones():
-    t = FakeTime()
+    t = FakeClock()
     seen = []
     endpoint = states_of("pending", "pending", "pending", "available")
     data_api = states_of("off", "on")
@@ -125,7 +110,7 @@ def test_wait_all_polls_every_pending_probe_each_round_and_drops_finished_ones()
 
 
 def test_wait_all_caps_its_poll_interval_at_one_second_and_has_one_deadline():
-    t = FakeTime()
+    t = FakeClock()
     probes = [Probe(states_of("pending"), {"pending"}, {"done"}, w) for w in ("a", "b")]
     with pytest.raises(WaitTimeout) as info:
         wait_all(probes, timeout=20, timing=t.timing())
@@ -134,7 +119,7 @@ def test_wait_all_caps_its_poll_interval_at_one_second_and_has_one_deadline():
 
 
 def test_wait_all_fails_at_once_on_an_unexpected_state_through_that_probes_guard():
-    t = FakeTime()
+    t = FakeClock()
     guarded = []
 
     def guard(name):
@@ -155,7 +140,7 @@ def test_wait_all_fails_at_once_on_an_unexpected_state_through_that_probes_guard
 
 
 def test_wait_all_with_nothing_to_wait_for_returns_without_sleeping():
-    t = FakeTime()
+    t = FakeClock()
     wait_all([], timeout=60, timing=t.timing())
     wait_all([Probe(states_of("done"), (), {"done"}, "x")], timeout=60, timing=t.timing())
     assert t.sleeps == []

@@ -6,7 +6,7 @@ import io
 from rich.console import Console
 
 from tests.helpers.pipeline import plan_for, setup_runner
-from tests.steps.test_stubber import FakeClock
+from tests.helpers.clock import FakeClock
 from tests.steps.test_steps_moto import Deployment
 from xacct_dataapi.durations import usual_text, wait_line
 from xacct_dataapi.progress import ProgressReporter
