@@ -300,20 +300,22 @@ def _available(endpoint_id, deferred: bool = False) -> Wait:
                 what="the rds-data endpoint to become available", account=Account.CONSUMER, deferred=deferred)
 
 
-def delete_endpoint(ops, VpcEndpointId: str) -> dict:
+def _endpoint_by_id(ec2, endpoint_id: str) -> dict | None:
+    """The endpoint as AWS describes it now, or None once it is gone (NotFound, or `deleted`)."""
+    try:
+        found = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
+    except ClientError as exc:
+        if "NotFound" in error_code(exc):
+            return None
+        raise
+    return found[0] if found and _endpoint_state({"VpcEndpoints": found}) != "deleted" else None
+
+
+def delete_endpoint(ops, VpcEndpointId: str, found: dict | None = None) -> dict:
     """Delete, then wait until AWS reports it gone. Its network interfaces take longer; the security group's
-    deletion (planned last) waits for those."""
+    deletion (planned last) waits for those. `found`: the endpoint as the caller just described it."""
     ec2 = ops.client("ec2")
-
-    def current() -> str:
-        try:
-            return _endpoint_state(ec2.describe_vpc_endpoints(VpcEndpointIds=[VpcEndpointId]))
-        except ClientError as exc:
-            if "NotFound" in error_code(exc):
-                return "deleted"
-            raise
-
-    if current() == "deleted":
+    if (found or _endpoint_by_id(ec2, VpcEndpointId)) is None:
         return {NOTHING_CHANGED: "already gone"}
     result = ops.call("ec2", "delete_vpc_endpoints", VpcEndpointIds=[VpcEndpointId])
     for failure in result.get("Unsuccessful", []):
@@ -321,7 +323,7 @@ def delete_endpoint(ops, VpcEndpointId: str) -> dict:
         if "NotFound" not in str(err.get("Code", "")):
             raise ClientError({"Error": {"Code": err.get("Code", "Unsuccessful"), "Message": err.get("Message", "")}},
                               "DeleteVpcEndpoints")
-    ops.wait_until(f"endpoint {VpcEndpointId} to be deleted", lambda: current() == "deleted")
+    ops.wait_until(f"endpoint {VpcEndpointId} to be deleted", lambda: _endpoint_by_id(ec2, VpcEndpointId) is None)
     return {}
 
 
@@ -434,19 +436,13 @@ def _plan_joined(ctx, facts: dict, want_ep: Resource, step: StepPlan) -> StepPla
 
 def leave_or_delete_endpoint(ops, VpcEndpointId: str, Member: str) -> dict:
     """The last member deletes the endpoint; any other removes only its member tag and its policy statement."""
-    ec2 = ops.client("ec2")
-    try:
-        found = ec2.describe_vpc_endpoints(VpcEndpointIds=[VpcEndpointId])["VpcEndpoints"]
-    except ClientError as exc:
-        if "NotFound" not in error_code(exc):
-            raise
-        found = []
-    live = [e for e in found if str(e.get("State", "")).lower() not in ("deleted", "deleting")]
-    others = {k: v for k, v in members_of(live[0]).items() if k != Member} if live else {}
+    found = _endpoint_by_id(ops.client("ec2"), VpcEndpointId)
+    live = found if found is not None and str(found.get("State", "")).lower() != "deleting" else None
+    others = {k: v for k, v in members_of(live).items() if k != Member} if live else {}
     if not others:
-        return delete_endpoint(ops, VpcEndpointId)
+        return delete_endpoint(ops, VpcEndpointId, found) if found is not None else {NOTHING_CHANGED: "already gone"}
     ops.call("ec2", "delete_tags", Resources=[VpcEndpointId], Tags=[{"Key": MEMBER_TAG + Member}])
-    if not policies.is_full_access(live[0].get("PolicyDocument")):
+    if not policies.is_full_access(live.get("PolicyDocument")):
         ops.call("ec2", "modify_vpc_endpoint", VpcEndpointId=VpcEndpointId,
                  PolicyDocument=json.dumps(policies.endpoint_policy_for_members(list(others.values()))))
     ops.note(f"Kept endpoint {VpcEndpointId}: deployment(s) {', '.join(sorted(others))} use it; removed only "
