@@ -207,12 +207,13 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
             password()  # ask (or fail) before confirming, so nothing is half-done for want of it
         if not ui.confirm("Apply this plan?"):
             raise Declined("Declined: nothing was changed.", "Re-run and answer yes, or pass --yes.")
-    recorded_before = json.dumps(state.to_json(), sort_keys=True)  # a value, not the live dicts
+    # What the file held (a value, not the live dicts): a run that changes nothing in AWS still saves when what it
+    # records changed (a new value, a cleared error).
+    recorded_before = json.dumps(state.to_json(), sort_keys=True)
     record_deployment(ctx)
     started = time.monotonic()  # report the time spent applying, not the time at the prompts
     progress = ui.progress(plan)
     runner = Runner(aws, state, state_path, progress, wait_timeout=wait_timeout)
-    previous_error = state.last_error
     if plan.changes or existing is None:
         runner.save()
     if plan.changes and not ui.json:
@@ -220,7 +221,7 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     with progress:
         runner.execute(plan)
     state.last_error = failing_checks(plan)[0]
-    if plan.changes or existing is None or state.last_error != previous_error or json.dumps(state.to_json(), sort_keys=True) != recorded_before:
+    if plan.changes or existing is None or json.dumps(state.to_json(), sort_keys=True) != recorded_before:
         runner.save()
     return SetupResult(plan, state, runner.calls_made, problems, time.monotonic() - started, plan_doc)
 
