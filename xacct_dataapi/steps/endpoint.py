@@ -350,7 +350,8 @@ def delete_security_group(ops, GroupId: str) -> dict:
             raise
         return True
 
-    users = [e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]
+    endpoints = (e for page in ec2.get_paginator("describe_vpc_endpoints").paginate() for e in page["VpcEndpoints"])
+    users = [e["VpcEndpointId"] for e in endpoints
              if str(e.get("State", "")).lower() not in ("deleted", "deleting")
              and GroupId in {g["GroupId"] for g in e.get("Groups", [])}]
     if users:  # a shared endpoint kept for other deployments still uses it
