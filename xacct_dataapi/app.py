@@ -14,7 +14,7 @@ from xacct_dataapi import graph as graph_mod
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.connect import handoff_summary
-from xacct_dataapi.config import Config, state_path_for, validate_name
+from xacct_dataapi.config import Config, state_dir, state_path_for, validate_name
 from xacct_dataapi.context import build_context, check_accounts
 from xacct_dataapi.errors import AwsError, Declined, StateError, UsageError
 from xacct_dataapi.models import Action, Plan, Sensitive
@@ -436,7 +436,7 @@ def connect(state_path: Path, *, fmt: str, source_profile: str | None, credentia
 
 def list_deployments(base: Path | None = None) -> list[dict]:
     """Every deployment with a state file in .xacct/, summarised from the state alone (no AWS call)."""
-    folder = state_path_for("x", base).parent
+    folder = state_dir(base)
     found = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:

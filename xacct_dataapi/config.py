@@ -23,8 +23,13 @@ TAG_DEPLOYMENT = "xacct:deployment"
 TAG_MANAGED = "xacct:managed-by"
 
 
+def state_dir(base: Path | None = None) -> Path:
+    """Where deployments' state files live: .xacct/ in the working directory."""
+    return (base or Path.cwd()) / ".xacct"
+
+
 def state_path_for(name: str, base: Path | None = None) -> Path:
-    return (base or Path.cwd()) / ".xacct" / f"{name}.json"
+    return state_dir(base) / f"{name}.json"
 
 
 def validate_name(name: str) -> str:
