@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
@@ -24,7 +25,8 @@ from xacct_dataapi.models import NOTHING_CHANGED, Call, Operation, Plan, PlanIte
 from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.waiting import Probe, Timing, retry_when, wait_all
 
-AWS_FAILURES = (ClientError, BotoCoreError, XacctError)  # XacctError: a wait that timed out or hit a bad state
+# XacctError: a wait that timed out or hit a bad state; ResponseParserError: an endpoint that answered non-AWS text.
+AWS_FAILURES = (ClientError, BotoCoreError, ResponseParserError, XacctError)
 
 
 class Runner:

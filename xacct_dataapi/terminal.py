@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 
 import typer
 from botocore.exceptions import BotoCoreError
+from botocore.parsers import ResponseParserError
 from rich.console import Console
 
 from xacct_dataapi import render
@@ -110,7 +111,7 @@ def run_command(debug: bool, command: Callable[[], int | None], as_json: bool = 
     --output json) and the failure's exit code. --debug re-raises instead, for the traceback."""
     try:
         code = command()
-    except (XacctError, KeyboardInterrupt, typer.Abort, BotoCoreError, OSError) as exc:
+    except (XacctError, KeyboardInterrupt, typer.Abort, BotoCoreError, ResponseParserError, OSError) as exc:
         if debug:
             raise
         raise typer.Exit(_report_failure(render.make_console(stderr=True), _as_failure(exc), as_json)) from None
@@ -134,7 +135,7 @@ def _as_failure(exc: BaseException) -> XacctError:
         return exc
     if isinstance(exc, (KeyboardInterrupt, typer.Abort)):
         return Interrupted(INTERRUPTED_MESSAGE)
-    if isinstance(exc, BotoCoreError):
+    if isinstance(exc, (BotoCoreError, ResponseParserError)):  # the latter: an endpoint that answered non-AWS text
         # Not an API error (those are ClientErrors, handled per step): a connection, endpoint or parsing failure.
         failure = XacctError(f"AWS could not be reached or answered unexpectedly: {exc}.",
                              "Check the region (--region), network access, and any AWS_ENDPOINT_URL / endpoint_url "

@@ -100,3 +100,12 @@ def test_status_after_an_interrupted_teardown_points_to_teardown_not_setup():
     console.print(render.status_table(report))
     text = console.export_text()
     assert "xacct teardown --name orders" in text and "xacct setup" not in text
+
+
+def test_an_endpoint_answering_non_aws_text_is_an_aws_side_failure_not_a_bug(capsys):
+    from botocore.parsers import ResponseParserError
+
+    with pytest.raises(typer.Exit) as info:
+        run_command(False, fails_with(ResponseParserError("Unable to parse response: <!doctype html>")))
+    assert info.value.exit_code == AWS_FAILURE
+    assert "answered unexpectedly" in capsys.readouterr().err

@@ -369,6 +369,11 @@ def seed_accounts(endpoint: str, dir: Path, engine: str, engine_mode: str = "pro
         DatabaseName=DATABASE_NAME,
         Tags=[{"Key": "Name", "Value": CLUSTER_ID}],
     )
+    if engine_mode != "serverless":
+        # A Serverless v2 cluster serves only through its instances: like a real one, it gets a db.serverless writer
+        # (doctor checks the writer; without one, a healthy sandbox deployment would fail cluster.writer-class).
+        rds.create_db_instance(DBInstanceIdentifier=f"{CLUSTER_ID}-writer", DBClusterIdentifier=CLUSTER_ID,
+                               Engine=engine, DBInstanceClass="db.serverless")
     clusters = rds.describe_db_clusters(DBClusterIdentifier=CLUSTER_ID)["DBClusters"]
     if len(clusters) != 1 or clusters[0].get("HttpEndpointEnabled") is not False:
         raise SandboxError(
