@@ -366,7 +366,10 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
                 with runner.reporter:
                     runner.execute(plan)
             finally:
-                removed = [_removal(recorded[item.forget], item, changed, why) for item, changed, why in runner.forgotten]
+                # In plan order: the two accounts' deletions run at once and land in any order.
+                order = {id(item): n for n, item in enumerate(plan.calls)}
+                removed = [_removal(recorded[item.forget], item, changed, why) for item, changed, why
+                           in sorted(runner.forgotten, key=lambda f: order.get(id(f[0]), len(order)))]
             calls, notes = runner.calls_made, runner.notes
         else:
             calls, notes, removed = [], [], []

@@ -56,7 +56,9 @@ def _session(profile: str | None, region: str | None, flag: str, loader_from: bo
             # per process, not once per session (JSON decoding was the largest CPU cost before the first request).
             # The loader's cache holds only parsed AWS model files, which do not depend on the profile.
             core.register_component("data_loader", loader_from._session.get_component("data_loader"))
-        return boto3.Session(profile_name=profile, region_name=region, botocore_session=core)
+        session = boto3.Session(profile_name=profile, region_name=region, botocore_session=core)
+        core.get_scoped_config()  # an unknown profile fails here (ProfileNotFound), not at the first call
+        return session
     except ProfileNotFound:
         raise UsageError(
             f"{flag} {profile!r}: no such profile in the AWS config.",

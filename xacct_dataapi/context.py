@@ -287,12 +287,23 @@ def describe_network(aws: Sessions, cfg: Config, consumer_account: Callable[[], 
     return [vpc["CidrBlock"], *secondary]
 
 
+def principal_identity(cfg: Config) -> tuple[str, str, bool]:
+    """(kind, name, adopted) of the consumer principal, from the flags alone: "role"/"user", its name, and whether it
+    is the application's own (--consumer-role / --consumer-user) rather than a user xacct makes."""
+    if cfg.consumer_role:
+        m = ROLE_ARN_RE.match(cfg.consumer_role)
+        return "role", m.group(2) if m else cfg.consumer_role, True
+    if cfg.consumer_user:
+        return "user", cfg.consumer_user, True
+    return "user", cfg.names.consumer_user, False
+
+
 def describe_principal(aws: Sessions, cfg: Config, consumer_account: Callable[[], str], partition: str) -> ConsumerPrincipal:
     """`consumer_account` is asked for only after the IAM read, which runs at the same time as STS."""
     iam = aws.client(Account.CONSUMER, "iam")
+    kind, name, _ = principal_identity(cfg)
     if cfg.consumer_role:
         m = ROLE_ARN_RE.match(cfg.consumer_role)
-        name = m.group(2) if m else cfg.consumer_role
         try:
             role, error = iam.get_role(RoleName=name)["Role"], None
         except ClientError as exc:
@@ -315,8 +326,7 @@ def describe_principal(aws: Sessions, cfg: Config, consumer_account: Callable[[]
                                  "Pass an existing IAM user name, or omit it to have xacct create one.") from None
             raise AwsError(f"Could not read user {cfg.consumer_user}: {error_message(exc)}.") from None
         return ConsumerPrincipal("user", cfg.consumer_user, user["Arn"], adopted=True)
-    name = cfg.names.consumer_user
-    return ConsumerPrincipal("user", name, user_arn(consumer_account(), name, partition), adopted=False)
+    return ConsumerPrincipal(kind, name, user_arn(consumer_account(), name, partition), adopted=False)
 
 
 def check_endpoint_service(aws: Sessions, cfg: Config) -> None:

@@ -20,6 +20,7 @@ from xacct_dataapi.models import (
     NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Ref, Resource, Step, StepPlan, Wait,
     WaitFor,
 )
+from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
 
@@ -104,16 +105,18 @@ def members_of(ep: dict) -> dict[str, tuple[str, str]]:
 
 def inspect(ctx, known) -> Inspection:
     ec2 = ctx.client(Account.CONSUMER, "ec2")
-    sgs = ec2.describe_security_groups(Filters=[
-        {"Name": "vpc-id", "Values": [ctx.cfg.vpc_id]},
-        {"Name": "group-name", "Values": [ctx.names.security_group]},
-    ])["SecurityGroups"]
+    sgs_r, endpoints_r = gather(  # both at once: one round trip
+        lambda: ec2.describe_security_groups(Filters=[
+            {"Name": "vpc-id", "Values": [ctx.cfg.vpc_id]},
+            {"Name": "group-name", "Values": [ctx.names.security_group]},
+        ])["SecurityGroups"],
+        lambda: ec2.describe_vpc_endpoints(Filters=[
+            {"Name": "vpc-id", "Values": [ctx.cfg.vpc_id]},
+            {"Name": "service-name", "Values": [service_name(ctx.region)]},
+        ])["VpcEndpoints"])
+    sgs, endpoints = unwrap(sgs_r), unwrap(endpoints_r)
     sg = sgs[0] if sgs else None
     sg_id = sg["GroupId"] if sg and owned(tag_dict(sg.get("Tags")), ctx.names.deployment) else None
-    endpoints = ec2.describe_vpc_endpoints(Filters=[
-        {"Name": "vpc-id", "Values": [ctx.cfg.vpc_id]},
-        {"Name": "service-name", "Values": [service_name(ctx.region)]},
-    ])["VpcEndpoints"]
     live = [e for e in endpoints if str(e.get("State", "")).lower() in LIVE_STATES]
     ours = [e for e in live if owned(tag_dict(e.get("Tags")), ctx.names.deployment)]
     xacct_made = [e for e in live if e not in ours and e.get("PrivateDnsEnabled")
