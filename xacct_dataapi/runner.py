@@ -99,9 +99,8 @@ class Runner:
         if item.wait is not None and changed:
             if item.wait.deferred:
                 self._deferred.append((step, item))
-            else:  # a wait in line: the usual backoff, up to timing.poll_cap
-                wait_all([self._probe(step, item)], timeout=self.wait_timeout, timing=self.timing,
-                         cap=self.timing.poll_cap)
+            else:  # a wait in line (the Data API turning off at teardown): polled as often as the deferred ones
+                wait_all([self._probe(step, item)], timeout=self.wait_timeout, timing=self.timing)
         return changed
 
     def _guarded(self, step: StepPlan, item: PlanItem, fn: Callable[[], Any]) -> Any:
