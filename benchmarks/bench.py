@@ -1,7 +1,7 @@
 """`make bench`: every benchmark's figures in one run, side by side. Prints figures; asserts nothing.
 
-Usage: .venv/bin/python benchmarks/bench.py [LATENCIES_MS ...] [--endpoint-s 4] [--data-api-s 3] [--timeline]
-         [--no-growth] [--in-process]          (default latencies 0 60 100; about 5 minutes on 2 cores)
+Usage: .venv/bin/python benchmarks/bench.py [LATENCIES_MS ...] [--endpoint-s 4] [--data-api-s 3] [--runs 1]
+         [--timeline] [--no-growth] [--in-process]     (default latencies 0 60 100; about 4 minutes on 2 cores)
 
 1. start-up: `xacct --help` against `python -c "import boto3"` (benchmarks/startup.py), interleaved runs (~15 s);
 2. per command, xacct against the straight-line script and the floor (benchmarks/contenders.py, one process per
@@ -44,6 +44,7 @@ def main() -> None:
     p.add_argument("latencies", nargs="*", type=float, default=[0, 60, 100])
     p.add_argument("--endpoint-s", type=float, default=4.0)
     p.add_argument("--data-api-s", type=float, default=3.0)
+    p.add_argument("--runs", type=int, default=1, help="runs per contender and latency; medians (default 1)")
     p.add_argument("--timeline", action="store_true")
     p.add_argument("--no-growth", action="store_true")
     p.add_argument("--in-process", action="store_true")
@@ -55,14 +56,16 @@ def main() -> None:
     results = []
     for ms in a.latencies:
         argv = [str(HERE / "contenders.py"), str(ms), "--json", "--endpoint-s", str(a.endpoint_s),
-                "--data-api-s", str(a.data_api_s)]
+                "--data-api-s", str(a.data_api_s), "--runs", str(a.runs)]
         if a.timeline and ms == max(a.latencies):
             argv.append("--timeline")
         results.append(run_json(argv))
     print()
-    print(f"per command, one process each, one run each, against the sandbox: L ms per request (server\n"
-          f"side), a new endpoint pending {a.endpoint_s:g} s, the Data API switching in {a.data_api_s:g} s. "
-          f"line = straight_line.py,\nfloor = floor.py (benchmarks/); requests counted by the server, STS included.")
+    runs = "one run each" if a.runs == 1 else f"medians of {a.runs} runs"
+    print(f"per command, one process each ({runs}), against a fresh sandbox: L ms per request\n"
+          f"(server side), a new endpoint pending {a.endpoint_s:g} s, the Data API switching in {a.data_api_s:g} s.\n"
+          "line = benchmarks/straight_line.py, floor = benchmarks/floor.py; requests counted by\n"
+          "the server, STS included.")
     print(contenders.table(results))
     print("targets: setup and teardown ≤ 1.3× line; at L=100: fresh setup ≤ 1.1× floor, no-op re-run and status\n"
           "≤ 1.3× floor, wait overshoot ≤ 1 s.")

@@ -1,7 +1,7 @@
 """xacct against the straight-line script and the floor, per command, at one latency; each command in its own process.
 
 Usage: .venv/bin/python benchmarks/contenders.py LATENCY_MS [--endpoint-s 4] [--data-api-s 3] [--principal-s 0]
-         [--eni-linger-s 0] [--json] [--timeline]   (prints figures; asserts nothing)
+         [--eni-linger-s 0] [--runs 1] [--json] [--timeline]   (prints figures; asserts nothing)
 
 For each contender (xacct via the installed `xacct` CLI, benchmarks/straight_line.py, benchmarks/floor.py) a fresh
 sandbox is served by this process (moto reset and seeded, then warmed up, then the latency and the pending durations
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -44,26 +45,41 @@ def overshoot(run: harness.Run, waits_end: list) -> float | None:
     return run.t1 - max(ends) if ends else None
 
 
-def measure(latency_ms: float, realism_kw: dict, timeline: bool) -> dict:
+def measure(latency_ms: float, realism_kw: dict, timeline: bool, runs: int = 1) -> dict:
+    """Each run: every contender in turn (so a machine whose speed drifts slows all three), each on a fresh sandbox.
+    With several runs, each figure is the median over the runs; the timelines are the last run's."""
     from xacct_dataapi.sandbox import Realism
 
     realism = Realism(latency_ms=latency_ms, **realism_kw)
-    out: dict = {"latency_ms": latency_ms, "realism": realism.to_json(), "contenders": {}, "timelines": {}}
-    for contender in CONTENDERS:
-        with tempfile.TemporaryDirectory(prefix="xacct-bench-") as tmp, harness.sandbox(Path(tmp), realism) as bench:
-            rows = out["contenders"][contender] = {}
-            for command, argv in commands(bench, contender).items():
-                run = bench.run(argv)
-                if run.returncode != 0:
-                    raise SystemExit(f"{contender} {command} failed (exit {run.returncode}):\n{run.stdout[-2000:]}\n"
-                                     f"{run.stderr[-3000:]}")
-                rows[command] = {"wall_s": run.wall, "reads": run.reads, "writes": run.writes,
-                                 "overshoot_s": overshoot(run, bench.log.waits_end),
-                                 "first_write_s": next((r.start - run.t0 for r in run.requests if not r.read), None),
-                                 "first_request_s": run.requests[0].start - run.t0 if run.requests else None}
-                if timeline:
-                    out["timelines"][f"{contender} {command}"] = harness.timeline(run, waits_end=bench.log.waits_end)
+    out: dict = {"latency_ms": latency_ms, "realism": realism.to_json(), "runs": runs, "contenders": {}, "timelines": {}}
+    samples: dict = {c: {cmd: [] for cmd in COMMANDS} for c in CONTENDERS}
+    for _ in range(runs):
+        for contender in CONTENDERS:
+            with tempfile.TemporaryDirectory(prefix="xacct-bench-") as tmp, harness.sandbox(Path(tmp), realism) as bench:
+                for command, argv in commands(bench, contender).items():
+                    run = bench.run(argv)
+                    if run.returncode != 0:
+                        raise SystemExit(f"{contender} {command} failed (exit {run.returncode}):\n{run.stdout[-2000:]}\n"
+                                         f"{run.stderr[-3000:]}")
+                    samples[contender][command].append({
+                        "wall_s": run.wall, "reads": run.reads, "writes": run.writes,
+                        "overshoot_s": overshoot(run, bench.log.waits_end),
+                        "first_write_s": next((r.start - run.t0 for r in run.requests if not r.read), None),
+                        "first_request_s": run.requests[0].start - run.t0 if run.requests else None})
+                    if timeline:
+                        out["timelines"][f"{contender} {command}"] = harness.timeline(run, waits_end=bench.log.waits_end)
+    for contender, by_command in samples.items():
+        out["contenders"][contender] = {command: {k: _median([v[k] for v in values]) for k in values[0]}
+                                        for command, values in by_command.items()}
     return out
+
+
+def _median(values: list):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    m = statistics.median(values)
+    return round(m) if all(isinstance(v, int) for v in values) else m
 
 
 def main() -> None:
@@ -73,11 +89,12 @@ def main() -> None:
     p.add_argument("--data-api-s", type=float, default=3.0, help="the Data API switch takes this long (default 3)")
     p.add_argument("--principal-s", type=float, default=0.0, help="a new IAM principal is invalid this long (default 0)")
     p.add_argument("--eni-linger-s", type=float, default=0.0, help="a deleted endpoint's ENIs linger (default 0)")
+    p.add_argument("--runs", type=int, default=1, help="runs per contender; figures are medians (default 1)")
     p.add_argument("--json", action="store_true", help="one JSON object (for benchmarks/bench.py)")
     p.add_argument("--timeline", action="store_true", help="also each command's per-request timeline (server side)")
     a = p.parse_args()
     result = measure(a.latency_ms, {"endpoint_pending_s": a.endpoint_s, "data_api_switch_s": a.data_api_s,
-                                    "principal_delay_s": a.principal_s, "eni_linger_s": a.eni_linger_s}, a.timeline)
+                                    "principal_delay_s": a.principal_s, "eni_linger_s": a.eni_linger_s}, a.timeline, a.runs)
     if a.json:
         print(json.dumps(result))
         return
