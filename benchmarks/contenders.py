@@ -65,9 +65,11 @@ def measure(latency_ms: float, realism_kw: dict, timeline: bool, runs: int = 1) 
                         "wall_s": run.wall, "reads": run.reads, "writes": run.writes,
                         "overshoot_s": overshoot(run, bench.log.waits_end),
                         "first_write_s": next((r.start - run.t0 for r in run.requests if not r.read), None),
-                        "first_request_s": run.requests[0].start - run.t0 if run.requests else None})
+                        "first_request_s": run.requests[0].start - run.t0 if run.requests else None,
+                        "server_gc_s": sum(d for t, d in bench.log.pauses if run.t0 <= t <= run.t1)})
                     if timeline:
-                        out["timelines"][f"{contender} {command}"] = harness.timeline(run, waits_end=bench.log.waits_end)
+                        out["timelines"][f"{contender} {command}"] = harness.timeline(run, waits_end=bench.log.waits_end,
+                                                                                  pauses=bench.log.pauses)
     for contender, by_command in samples.items():
         out["contenders"][contender] = {command: {k: _median([v[k] for v in values]) for k in values[0]}
                                         for command, values in by_command.items()}
@@ -130,6 +132,8 @@ def table(results: list[dict]) -> str:
                               for k in CONTENDERS)
             lines.append(f"{res['latency_ms']:>3.0f}  {LABELS[command]:<12}" + "".join(
                 f"{'-' if v is None else f'{v:.2f}':>{w}}" for v, w in zip(vals, (6, 7, 7))) + f"    {firsts}")
+    gc_total = sum(v.get("server_gc_s") or 0 for res in results for c in res["contenders"].values() for v in c.values())
+    lines.append(f"sandbox server's own GC pauses inside the measured commands: {gc_total:.2f} s in all")
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@ and each contender's commands run as their own processes against it.
 """
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -114,12 +115,17 @@ def sandbox(work: Path, realism) -> Iterator[Bench]:
     log = recorder.Log()
     with Sandbox(work / "sandbox") as sb:
         warm_up(sb.info)
+        # moto's heap (botocore models, backends) is large: a full collection of it stalls every request thread
+        # for ~0.4 s at random moments (seen in the server's log). Frozen, collections only scan what is new.
+        gc.collect()
+        gc.freeze()
         layer._world_now().realism = realism
         recorder.install(sb, log)
+        recorder.watch_gc(log)
         yield Bench(sb, log, work)
 
 
-def timeline(run: Run, latency_ms: float = 0.0, waits_end: list | None = None) -> str:
+def timeline(run: Run, latency_ms: float = 0.0, waits_end: list | None = None, pauses: list | None = None) -> str:
     """One line per request, times from the process start (ms): start, end, service, operation."""
     lines = [f"    {'start':>7} {'end':>7}  {'service':<15} operation   (ms from process start)"]
     for r in run.requests:
@@ -128,5 +134,9 @@ def timeline(run: Run, latency_ms: float = 0.0, waits_end: list | None = None) -
     for due, what in waits_end or []:
         if run.t0 <= due <= run.t1:
             lines.append(f"    {(due - run.t0) * 1000:7.0f}          (simulated wait over: {what})")
+    for start, seconds in pauses or []:
+        if run.t0 <= start <= run.t1:
+            lines.append(f"    {(start - run.t0) * 1000:7.0f} {(start + seconds - run.t0) * 1000:7.0f}  "
+                         "(the sandbox server's garbage collector: every request stalled)")
     lines.append(f"    {(run.t1 - run.t0) * 1000:7.0f}          process exited")
     return "\n".join(lines)

@@ -39,6 +39,7 @@ class Log:
     requests: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     waits_end: list[tuple[float, str]] = field(default_factory=list)  # (due time, what)
+    pauses: list[tuple[float, float]] = field(default_factory=list)  # the server process's GC pauses > 20 ms (start, s)
 
     def mark(self) -> int:
         with self.lock:
@@ -110,6 +111,21 @@ def wrap(app: Callable, log: Log) -> Callable:
                                         environ.get("REQUEST_METHOD", "POST")))
         return chunks
     return recording_app
+
+
+def watch_gc(log: Log) -> None:
+    """Note the server process's garbage-collector pauses (every request thread stops while one runs)."""
+    import gc
+
+    started: list[float] = [0.0]
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.monotonic()
+        elif time.monotonic() - started[0] > 0.02:
+            log.pauses.append((started[0], time.monotonic() - started[0]))
+
+    gc.callbacks.append(callback)
 
 
 def install(sandbox: Any, log: Log) -> None:
