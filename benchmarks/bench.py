@@ -67,8 +67,8 @@ def main() -> None:
           "line = benchmarks/straight_line.py, floor = benchmarks/floor.py; requests counted by\n"
           "the server, STS included.")
     print(contenders.table(results))
-    print("targets: setup and teardown ≤ 1.3× line; at L=100: fresh setup ≤ 1.1× floor, no-op re-run and status\n"
-          "≤ 1.3× floor, wait overshoot ≤ 1 s.")
+    print("targets: setup and teardown ≤ 1.3× line; at L=100: fresh setup ≤ 1.1× floor,\n"
+          "no-op re-run and status ≤ 1.3× floor, wait overshoot ≤ 1 s.")
 
     if not a.no_growth:
         rows = run_json([str(HERE / "teardown_growth.py"), "--json"])
