@@ -33,7 +33,7 @@ demo: $(VENV)/.installed-sandbox
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
-# Figures only (nothing asserted), about 5 minutes on 2 cores (docs/benchmarks.md): start-up against `import boto3`;
+# Figures only (nothing asserted), 3-4 minutes on 2 cores (docs/benchmarks.md): start-up against `import boto3`;
 # per command (fresh setup, no-op re-run, status, teardown), each its own process against a fresh sandbox, at 0, 60 and
 # 100 ms per request: wall time and server-counted requests of xacct, the straight-line script and the floor, the
 # ratios xacct/line and xacct/floor, the wait overshoot; then xacct teardown's requests with 0, 5, 20 other

@@ -1,7 +1,7 @@
 """`make bench`: every benchmark's figures in one run, side by side. Prints figures; asserts nothing.
 
 Usage: .venv/bin/python benchmarks/bench.py [LATENCIES_MS ...] [--endpoint-s 4] [--data-api-s 3] [--runs 1]
-         [--timeline] [--no-growth] [--in-process]     (default latencies 0 60 100; about 4 minutes on 2 cores)
+         [--timeline] [--no-growth] [--in-process]     (default latencies 0 60 100; 3-4 minutes on 2 cores)
 
 1. start-up: `xacct --help` against `python -c "import boto3"` (benchmarks/startup.py), interleaved runs (~15 s);
 2. per command, xacct against the straight-line script and the floor (benchmarks/contenders.py, one process per
