@@ -33,9 +33,13 @@ demo: $(VENV)/.installed-sandbox
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
-# Figures only (nothing asserted): start-up against `import boto3`, and setup under 0/60/100 ms simulated latency.
+# Figures only (nothing asserted), 3-4 minutes on 2 cores (docs/benchmarks.md): start-up against `import boto3`;
+# per command (fresh setup, no-op re-run, status, teardown), each its own process against a fresh sandbox, at 0, 60 and
+# 100 ms per request: wall time and server-counted requests of xacct, the straight-line script and the floor, the
+# ratios xacct/line and xacct/floor, the wait overshoot; then xacct teardown's requests with 0, 5, 20 other
+# deployments. BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--timeline" or BENCH_ARGS="--no-growth 100".
 bench: $(VENV)/.installed-sandbox
-	@$(BIN)/python benchmarks/bench.py
+	@$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .xacct build *.egg-info
