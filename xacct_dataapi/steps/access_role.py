@@ -119,10 +119,15 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
                        create, put_policy]
         return step
     reasons = []
-    if not ctx.state.find("iam_role", iam_name):
+    recorded = ctx.state.find("iam_role", iam_name)
+    if not recorded:
         step.calls.append(Bookkeeping(Account.PROVIDER, record=role_record, store={"external_id": ctx.external_id()},
                                       description="record the role"))
         reasons.append("role exists but was not recorded")
+    elif recorded.arn != role["Arn"]:
+        # A run killed right after re-creating the role at its path: the row still holds the ARN at the old path.
+        step.calls.append(Bookkeeping(Account.PROVIDER, record=role_record, description="record the role's ARN"))
+        reasons.append("the recorded ARN is the role's old one")
     if not policies.equal(facts["trust"], trust):
         diff = policies.differing_statements(facts["trust"], trust)
         step.problems += [f"trust {d}" for d in diff]
