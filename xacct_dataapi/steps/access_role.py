@@ -21,7 +21,8 @@ from xacct_dataapi.models import (
 )
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import (
-    INVALID_PRINCIPAL, access_role_path, delete_iam_principal, delete_inline_policy, find_tagged_principal, iam_tags, not_ours, owned, tag_dict,
+    INVALID_PRINCIPAL, access_role_path, delete_iam_principal, delete_inline_policy, find_tagged_principal, iam_tags,
+    not_ours, owned, tag_dict,
 )
 
 NUMBER = 5
