@@ -15,7 +15,7 @@ from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.connect import handoff_summary
 from xacct_dataapi.config import Config, state_dir, state_path_for, validate_name
-from xacct_dataapi.context import build_context, check_accounts
+from xacct_dataapi.context import check_accounts, start_context
 from xacct_dataapi.errors import AwsError, Declined, StateError, UsageError
 from xacct_dataapi.models import Action, Plan, Sensitive
 from xacct_dataapi.planner import plan_setup, plan_teardown, teardown_order
@@ -186,7 +186,7 @@ def setup(cfg: Config, state_path: Path, ui: Terminal, *, dry_run: bool, passwor
 def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_timeout, started,
                   changed_inputs=()) -> SetupResult:
     state = existing or State(name=cfg.name)
-    ctx = build_context(cfg, aws, state, password)
+    ctx = start_context(cfg, aws, state, password)  # its lookups overlap the inspections (planner.inspect_all)
     plan = plan_setup(ctx)
     problems = failing_checks(plan)[1]
     if changed_inputs and not ui.json:
@@ -256,7 +256,7 @@ def status(state_path: Path, consumer_profile: str | None = None, provider_profi
     # The state's own name is authoritative: it is the name the resources were made under.
     cfg = Config.from_json({**state.config, "name": state.name}, consumer_profile=aws.consumer_profile,
                            provider_profile=aws.provider_profile, region=aws.region)
-    ctx = build_context(cfg, aws, state, no_password, check_data_api=False, recorded=True)
+    ctx = start_context(cfg, aws, state, no_password, check_data_api=False, recorded=True)
     plan = plan_setup(ctx)
     report = status_report(plan, state)
     report["state_file"] = str(state_path)
@@ -366,7 +366,10 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
                 with runner.reporter:
                     runner.execute(plan)
             finally:
-                removed = [_removal(recorded[item.forget], item, changed, why) for item, changed, why in runner.forgotten]
+                # In plan order: the two accounts' deletions run at once and land in any order.
+                order = {id(item): n for n, item in enumerate(plan.calls)}
+                removed = [_removal(recorded[item.forget], item, changed, why) for item, changed, why
+                           in sorted(runner.forgotten, key=lambda f: order.get(id(f[0]), len(order)))]
             calls, notes = runner.calls_made, runner.notes
         else:
             calls, notes, removed = [], [], []

@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass, field
 
 import boto3
+import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import (
     BotoCoreError,
@@ -47,9 +48,17 @@ def is_not_found(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in NOT_FOUND_CODES
 
 
-def _session(profile: str | None, region: str | None, flag: str) -> boto3.Session:
+def _session(profile: str | None, region: str | None, flag: str, loader_from: boto3.Session | None = None) -> boto3.Session:
     try:
-        return boto3.Session(profile_name=profile, region_name=region)
+        core = botocore.session.Session()
+        if loader_from is not None:
+            # One loader for both accounts: service models, endpoints.json and the endpoint rule sets are parsed once
+            # per process, not once per session (JSON decoding was the largest CPU cost before the first request).
+            # The loader's cache holds only parsed AWS model files, which do not depend on the profile.
+            core.register_component("data_loader", loader_from._session.get_component("data_loader"))
+        session = boto3.Session(profile_name=profile, region_name=region, botocore_session=core)
+        core.get_scoped_config()  # an unknown profile fails here (ProfileNotFound), not at the first call
+        return session
     except ProfileNotFound:
         raise UsageError(
             f"{flag} {profile!r}: no such profile in the AWS config.",
@@ -75,13 +84,14 @@ class Sessions:
         explicit_region = region
         provider = _session(provider_profile, region, "--provider-profile")
         region = region or provider.region_name
+        shared = provider
         if not region:
             raise UsageError(
                 f"No region: --region was not given and the provider profile {provider_profile!r} sets none.",
                 "Pass --region (e.g. --region eu-west-1), set AWS_REGION, or set `region` in the profile.",
             )
         if explicit_region is None:
-            consumer_default = _session(consumer_profile, None, "--consumer-profile").region_name
+            consumer_default = _session(consumer_profile, None, "--consumer-profile", shared).region_name
             if consumer_default and consumer_default != region:
                 raise UsageError(
                     f"--consumer-profile {consumer_profile!r} is set to region {consumer_default} but --provider-profile "
@@ -89,9 +99,9 @@ class Sessions:
                     "PrivateLink for rds-data is regional: both sides must be in the cluster's region. Pass --region "
                     f"{region} (the cluster's region) to use it for both.",
                 )
-        consumer = _session(consumer_profile, region, "--consumer-profile")
+        consumer = _session(consumer_profile, region, "--consumer-profile", shared)
         if provider.region_name != region:
-            provider = _session(provider_profile, region, "--provider-profile")
+            provider = _session(provider_profile, region, "--provider-profile", shared)
         return cls(consumer, provider, region, consumer_profile, provider_profile)
 
     def session(self, account: Account) -> boto3.Session:

@@ -16,7 +16,7 @@ from xacct_dataapi.config import CLUSTER_ARN_RE, ROLE_ARN_RE, Config
 from xacct_dataapi.errors import AwsError, StateError, UsageError, error_message
 from xacct_dataapi.models import Account, Ref, Sensitive
 from xacct_dataapi.policies import partition_of, user_arn
-from xacct_dataapi.parallel import gather, unwrap
+from xacct_dataapi.parallel import Pending, gather, unwrap
 from xacct_dataapi.state import State
 
 
@@ -47,6 +47,10 @@ class ConsumerPrincipal:
 
 @dataclass
 class Context:
+    """What a step needs to know. Built by start_context, whose preflight lookups are still running when the step
+    inspections start: a field that holds a Pending (the cluster, the principal, ...) is waited for when first read,
+    so each inspection waits only for what it uses, and all reads form one concurrent wave."""
+
     cfg: Config
     aws: Sessions
     state: State
@@ -59,6 +63,32 @@ class Context:
     values: dict[str, Any] = field(default_factory=dict)  # known values: state + what inspect found
     gone: list[str] = field(default_factory=list)  # recorded inputs (the VPC, a subnet) that no longer exist
     vpc_cidrs: list[str] = field(default_factory=list)  # every associated IPv4 block of the VPC, primary first
+    endpoint_service_checked: Any = None  # start_context: the rds-data endpoint service check (a Pending)
+    settled: bool = True  # False while start_context's lookups may still raise; settle() then checks them in order
+
+    def __getattribute__(self, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        if type(value) is Pending:
+            value = value.get()  # waits for the lookup; raises its error
+            object.__setattr__(self, name, value)
+        return value
+
+    def settle(self) -> "Context":
+        """Wait for every preflight lookup and raise the first problem in the order a one-by-one check meets them
+        (accounts, cluster, Data API, network, endpoint service, principal); then record what they found."""
+        if self.settled:
+            return self
+        for name in ("consumer_account", "provider_account", "cluster", "vpc_cidrs", "vpc_cidr", "gone",
+                     "endpoint_service_checked", "principal"):
+            getattr(self, name)
+        cluster = self.cluster
+        self.values.setdefault("cluster_arn", cluster.arn)
+        self.values["consumer_principal_arn"] = self.principal.arn
+        # Setup records these with the other values, so a reader of the state (export) can rebuild the context offline.
+        self.values.update({"cluster_engine": cluster.engine, "cluster_endpoint": cluster.endpoint,
+                            "cluster_port": cluster.port, "cluster_database": cluster.database, "vpc_cidr": self.vpc_cidr})
+        self.settled = True
+        return self
 
     @property
     def client_cidrs(self) -> list[str]:
@@ -150,13 +180,19 @@ def check_accounts(aws: Sessions, state: State | None) -> tuple[str, str]:
     return consumer, provider
 
 
-def describe_cluster(aws: Sessions, cfg: Config, provider_account: str) -> Cluster:
+def describe_cluster(aws: Sessions, cfg: Config, provider_account: Callable[[], str]) -> Cluster:
+    """`provider_account` is asked for only after the describe call, which runs at the same time as STS."""
+    rds = aws.client(Account.PROVIDER, "rds")
+    try:
+        found, error = rds.describe_db_clusters(DBClusterIdentifier=cfg.cluster_id)["DBClusters"], None
+    except ClientError as exc:
+        found, error = [], exc
     m = CLUSTER_ARN_RE.match(cfg.cluster)
     if m:
         region, account = m.group(1), m.group(2)
-        if account != provider_account:
+        if account != provider_account():
             raise UsageError(
-                f"--cluster {cfg.cluster} is in account {account}, but --provider-profile resolves to {provider_account}.",
+                f"--cluster {cfg.cluster} is in account {account}, but --provider-profile resolves to {provider_account()}.",
                 "Pass the profile of the account that owns the cluster as --provider-profile.",
             )
         if region != aws.region:
@@ -164,20 +200,17 @@ def describe_cluster(aws: Sessions, cfg: Config, provider_account: str) -> Clust
                 f"--cluster {cfg.cluster} is in region {region}, but xacct is working in {aws.region}.",
                 f"PrivateLink for rds-data is regional: pass --region {region}.",
             )
-    rds = aws.client(Account.PROVIDER, "rds")
-    try:
-        found = rds.describe_db_clusters(DBClusterIdentifier=cfg.cluster_id)["DBClusters"]
-    except ClientError as exc:
-        if is_not_found(exc):
+    if error is not None:
+        if is_not_found(error):
             hint = "Check the identifier with `aws rds describe-db-clusters --profile PROVIDER_PROFILE`, and the region."
             if _exists_in_consumer(aws, cfg):
                 hint = ("It exists in the consumer profile's account: were --consumer-profile and --provider-profile swapped? "
                         "--provider-profile is the account that owns the cluster.")
             raise UsageError(
-                f"--cluster {cfg.cluster!r}: no such DB cluster in provider account {provider_account}, region {aws.region}.",
+                f"--cluster {cfg.cluster!r}: no such DB cluster in provider account {provider_account()}, region {aws.region}.",
                 hint,
             ) from None
-        raise AwsError(f"Could not describe cluster {cfg.cluster!r}: {error_message(exc)}.") from None
+        raise AwsError(f"Could not describe cluster {cfg.cluster!r}: {error_message(error)}.") from None
     c = found[0]
     if not str(c.get("Engine", "")).startswith("aurora"):
         raise UsageError(f"--cluster {cfg.cluster!r} runs {c.get('Engine')}, not Aurora.",
@@ -203,27 +236,33 @@ def _exists_in_consumer(aws: Sessions, cfg: Config) -> bool:
         return False
 
 
-def describe_network(aws: Sessions, cfg: Config, consumer_account: str) -> list[str]:
-    """The VPC's associated IPv4 CIDR blocks, primary first, after checking the subnets and DNS attributes."""
+def describe_network(aws: Sessions, cfg: Config, consumer_account: Callable[[], str]) -> list[str]:
+    """The VPC's associated IPv4 CIDR blocks, primary first, after checking the subnets and DNS attributes. The four
+    reads run at once; their problems are reported in the order a one-by-one check meets them."""
     ec2 = aws.client(Account.CONSUMER, "ec2")
     profile = f" --profile {aws.consumer_profile}" if aws.consumer_profile else ""
+    attributes = ("enableDnsSupport", "enableDnsHostnames")
+    vpc_r, subnets_r, *attribute_r = gather(
+        lambda: ec2.describe_vpcs(VpcIds=[cfg.vpc_id])["Vpcs"][0],
+        lambda: ec2.describe_subnets(Filters=[{"Name": "subnet-id", "Values": list(cfg.subnet_ids)}])["Subnets"],
+        *(lambda a=a: ec2.describe_vpc_attribute(VpcId=cfg.vpc_id, Attribute=a) for a in attributes))
     try:
-        vpc = ec2.describe_vpcs(VpcIds=[cfg.vpc_id])["Vpcs"][0]
+        vpc = unwrap(vpc_r)
     except ClientError as exc:
         if is_not_found(exc):
             raise UsageError(
-                f"--vpc {cfg.vpc_id}: no such VPC in consumer account {consumer_account}, region {aws.region}.",
+                f"--vpc {cfg.vpc_id}: no such VPC in consumer account {consumer_account()}, region {aws.region}.",
                 "Pass a VPC of the consumer account (`aws ec2 describe-vpcs --profile CONSUMER_PROFILE`).",
             ) from None
         raise AwsError(f"Could not describe VPC {cfg.vpc_id}: {error_message(exc)}.") from None
     try:
-        subnets = ec2.describe_subnets(Filters=[{"Name": "subnet-id", "Values": list(cfg.subnet_ids)}])["Subnets"]
+        subnets = unwrap(subnets_r)
     except ClientError as exc:
         raise AwsError(f"Could not describe subnets: {error_message(exc)}.") from None
     by_id = {s["SubnetId"]: s for s in subnets}
     for sid in cfg.subnet_ids:
         if sid not in by_id:
-            raise UsageError(f"--subnets: {sid} does not exist in consumer account {consumer_account}, region {aws.region}.",
+            raise UsageError(f"--subnets: {sid} does not exist in consumer account {consumer_account()}, region {aws.region}.",
                              f"List subnets of {cfg.vpc_id} with `aws ec2 describe-subnets --filters Name=vpc-id,Values={cfg.vpc_id}"
                              f" --region {aws.region}{profile}`.")
         if by_id[sid]["VpcId"] != cfg.vpc_id:
@@ -233,9 +272,9 @@ def describe_network(aws: Sessions, cfg: Config, consumer_account: str) -> list[
     if len(set(azs)) != len(azs):
         raise UsageError(f"--subnets {','.join(cfg.subnet_ids)} puts two subnets in one Availability Zone ({', '.join(azs)}).",
                          "An interface endpoint takes at most one subnet per AZ: pass one subnet per AZ.")
-    for attr, key, flag in (("enableDnsSupport", "EnableDnsSupport", "--enable-dns-support"),
-                            ("enableDnsHostnames", "EnableDnsHostnames", "--enable-dns-hostnames")):
-        value = _read(f"{attr} of {cfg.vpc_id}", lambda: ec2.describe_vpc_attribute(VpcId=cfg.vpc_id, Attribute=attr))
+    for attr, key, flag, result in zip(attributes, ("EnableDnsSupport", "EnableDnsHostnames"),
+                                       ("--enable-dns-support", "--enable-dns-hostnames"), attribute_r):
+        value = _read(f"{attr} of {cfg.vpc_id}", lambda: unwrap(result))
         if not value.get(key, {}).get("Value"):
             raise UsageError(
                 f"--vpc {cfg.vpc_id} has {attr} off; the endpoint's private DNS needs it on.",
@@ -248,33 +287,46 @@ def describe_network(aws: Sessions, cfg: Config, consumer_account: str) -> list[
     return [vpc["CidrBlock"], *secondary]
 
 
-def describe_principal(aws: Sessions, cfg: Config, consumer_account: str, partition: str) -> ConsumerPrincipal:
-    iam = aws.client(Account.CONSUMER, "iam")
+def principal_identity(cfg: Config) -> tuple[str, str, bool]:
+    """(kind, name, adopted) of the consumer principal, from the flags alone: "role"/"user", its name, and whether it
+    is the application's own (--consumer-role / --consumer-user) rather than a user xacct makes."""
     if cfg.consumer_role:
         m = ROLE_ARN_RE.match(cfg.consumer_role)
-        name = m.group(2) if m else cfg.consumer_role
-        if m and m.group(1) != consumer_account:
-            raise UsageError(f"--consumer-role {cfg.consumer_role} is in account {m.group(1)}, not the consumer account {consumer_account}.",
-                             "Pass a role of the consumer account.")
+        return "role", m.group(2) if m else cfg.consumer_role, True
+    if cfg.consumer_user:
+        return "user", cfg.consumer_user, True
+    return "user", cfg.names.consumer_user, False
+
+
+def describe_principal(aws: Sessions, cfg: Config, consumer_account: Callable[[], str], partition: str) -> ConsumerPrincipal:
+    """`consumer_account` is asked for only after the IAM read, which runs at the same time as STS."""
+    iam = aws.client(Account.CONSUMER, "iam")
+    kind, name, _ = principal_identity(cfg)
+    if cfg.consumer_role:
+        m = ROLE_ARN_RE.match(cfg.consumer_role)
         try:
-            role = iam.get_role(RoleName=name)["Role"]
+            role, error = iam.get_role(RoleName=name)["Role"], None
         except ClientError as exc:
-            if is_not_found(exc):
-                raise UsageError(f"--consumer-role {cfg.consumer_role!r}: no such role in consumer account {consumer_account}.",
+            role, error = None, exc
+        if m and m.group(1) != consumer_account():
+            raise UsageError(f"--consumer-role {cfg.consumer_role} is in account {m.group(1)}, not the consumer account {consumer_account()}.",
+                             "Pass a role of the consumer account.")
+        if error is not None:
+            if is_not_found(error):
+                raise UsageError(f"--consumer-role {cfg.consumer_role!r}: no such role in consumer account {consumer_account()}.",
                                  "Pass the name or ARN of the role the application runs as, or omit it to have xacct create a user.") from None
-            raise AwsError(f"Could not read role {name}: {error_message(exc)}.") from None
+            raise AwsError(f"Could not read role {name}: {error_message(error)}.") from None
         return ConsumerPrincipal("role", name, role["Arn"], adopted=True)
     if cfg.consumer_user:
         try:
             user = iam.get_user(UserName=cfg.consumer_user)["User"]
         except ClientError as exc:
             if is_not_found(exc):
-                raise UsageError(f"--consumer-user {cfg.consumer_user!r}: no such user in consumer account {consumer_account}.",
+                raise UsageError(f"--consumer-user {cfg.consumer_user!r}: no such user in consumer account {consumer_account()}.",
                                  "Pass an existing IAM user name, or omit it to have xacct create one.") from None
             raise AwsError(f"Could not read user {cfg.consumer_user}: {error_message(exc)}.") from None
         return ConsumerPrincipal("user", cfg.consumer_user, user["Arn"], adopted=True)
-    name = cfg.names.consumer_user
-    return ConsumerPrincipal("user", name, user_arn(consumer_account, name, partition), adopted=False)
+    return ConsumerPrincipal(kind, name, user_arn(consumer_account(), name, partition), adopted=False)
 
 
 def check_endpoint_service(aws: Sessions, cfg: Config) -> None:
@@ -283,13 +335,16 @@ def check_endpoint_service(aws: Sessions, cfg: Config) -> None:
     from xacct_dataapi.doctor import reads
 
     service = f"com.amazonaws.{aws.region}.rds-data"
-    detail = _read(f"the {service} endpoint service", lambda: reads.endpoint_service(aws, service))
+    detail_r, subnets_r, zones_r = gather(lambda: reads.endpoint_service(aws, service),
+                                          lambda: reads.subnets(aws, list(cfg.subnet_ids)),
+                                          lambda: reads.private_hosted_zones(aws, cfg.vpc_id, aws.region))
+    detail = _read(f"the {service} endpoint service", lambda: unwrap(detail_r))
     if detail is None:
         raise UsageError(f"Region {aws.region} offers no {service} endpoint service.",
                          "Pass --region of a region where the RDS Data API supports PrivateLink.")
     # "The VPC endpoint service ... does not support the availability zone of the subnet"
     # (terraform-aws-modules/terraform-aws-vpc#462): AvailabilityZones of DescribeVpcEndpointServices.
-    bad = reads.unsupported_azs(detail, _read("the subnets", lambda: reads.subnets(aws, list(cfg.subnet_ids))))
+    bad = reads.unsupported_azs(detail, _read("the subnets", lambda: unwrap(subnets_r)))
     if bad:
         raise UsageError(f"--subnets: {', '.join(f'{sid} is in {az}' for sid, az in bad)}, where {service} is not offered "
                          f"(it is in {', '.join(sorted(detail.get('AvailabilityZones', [])))}).",
@@ -298,7 +353,7 @@ def check_endpoint_service(aws: Sessions, cfg: Config) -> None:
         raise UsageError(f"{service} does not support endpoint policies here, but --endpoint-policy restricted asks for one.",
                          "Pass --endpoint-policy full; the access role's own permissions still limit it to the cluster.")
     try:
-        zones = reads.conflicting_zones(reads.private_hosted_zones(aws, cfg.vpc_id, aws.region), aws.region)
+        zones = reads.conflicting_zones(unwrap(zones_r), aws.region)
     except ClientError:
         zones = []  # unreadable (no route53:ListHostedZonesByVPC): CreateVpcEndpoint reports a conflict itself
     if zones:
@@ -319,41 +374,57 @@ def partition_for_region(region: str) -> str:
     return "aws"
 
 
+def endpoint_service_proven(cfg: Config, state: State, region: str) -> bool:
+    """The state records this deployment's endpoint made in these very subnets of this VPC: AWS accepted them then, so
+    the endpoint service is offered there and no private hosted zone took its DNS name. A re-run or status need not
+    ask again (doctor does)."""
+    recorded = state.config or {}
+    return (state.find("vpc_endpoint") is not None and state.region == region and recorded.get("vpc_id") == cfg.vpc_id
+            and tuple(recorded.get("subnet_ids") or ()) == tuple(cfg.subnet_ids)
+            and recorded.get("endpoint_policy") == cfg.endpoint_policy)
+
+
+def start_context(cfg: Config, aws: Sessions, state: State, password: Callable[[], str], *,
+                  check_data_api: bool = True, recorded: bool = False) -> Context:
+    """A Context whose preflight lookups all start now, at once, and are read when first needed (Context.settle
+    checks them all, in order). On real AWS each lookup costs a round trip; this way they, and the step inspections
+    that start right after, cost about one.
+
+    `recorded`: the inputs come from the state file (status), so a recorded VPC or subnet that no longer exists
+    is drift to report (ctx.gone), not bad usage."""
+    accounts = Pending(lambda: check_accounts(aws, state))
+
+    def cluster() -> Cluster:
+        found = describe_cluster(aws, cfg, lambda: accounts.get()[1])
+        if check_data_api and not found.http_endpoint_enabled and not cfg.enable_data_api:
+            raise UsageError(
+                f"The Data API is off on cluster {found.id}.",
+                "Re-run with --enable-data-api to have xacct turn it on (and off again at teardown), "
+                f"or turn it on yourself: `aws rds enable-http-endpoint --resource-arn {found.arn}`.",
+            )
+        return found
+
+    def network() -> tuple[list[str], list[str]]:
+        try:
+            return describe_network(aws, cfg, lambda: accounts.get()[0]), []
+        except UsageError as exc:
+            if not recorded:
+                raise
+            return [], [exc.message]
+
+    network_r = Pending(network)
+    skip_service = endpoint_service_proven(cfg, state, aws.region)
+    return Context(
+        cfg, aws, state, Pending(lambda: accounts.get()[0]), Pending(lambda: accounts.get()[1]), Pending(cluster),
+        Pending(lambda: (network_r.get()[0] or [None])[0]),
+        Pending(lambda: describe_principal(aws, cfg, lambda: accounts.get()[0], partition_for_region(aws.region))),
+        password, values=dict(state.values), gone=Pending(lambda: network_r.get()[1]),
+        vpc_cidrs=Pending(lambda: network_r.get()[0]),
+        endpoint_service_checked=None if skip_service else Pending(lambda: check_endpoint_service(aws, cfg)),
+        settled=False)
+
+
 def build_context(cfg: Config, aws: Sessions, state: State, password: Callable[[], str], *,
                   check_data_api: bool = True, recorded: bool = False) -> Context:
-    """`recorded`: the inputs come from the state file (status), so a recorded VPC or subnet that no longer exists
-    is drift to report (ctx.gone), not bad usage."""
-    consumer, provider = check_accounts(aws, state)
-    # The remaining lookups are independent; on real AWS each costs a round trip, so they run together.
-    # Errors are raised in the order a sequential check would have found them.
-    cluster_r, network_r, service_r, principal_r = gather(
-        lambda: describe_cluster(aws, cfg, provider),
-        lambda: describe_network(aws, cfg, consumer),
-        lambda: check_endpoint_service(aws, cfg),
-        lambda: describe_principal(aws, cfg, consumer, partition_for_region(aws.region)),
-    )
-    cluster = unwrap(cluster_r)
-    if check_data_api and not cluster.http_endpoint_enabled and not cfg.enable_data_api:
-        raise UsageError(
-            f"The Data API is off on cluster {cluster.id}.",
-            "Re-run with --enable-data-api to have xacct turn it on (and off again at teardown), "
-            f"or turn it on yourself: `aws rds enable-http-endpoint --resource-arn {cluster.arn}`.",
-        )
-    gone: list[str] = []
-    try:
-        vpc_cidrs = unwrap(network_r)
-    except UsageError as exc:
-        if not recorded:
-            raise
-        vpc_cidrs, gone = [], [exc.message]
-    vpc_cidr = vpc_cidrs[0] if vpc_cidrs else None
-    unwrap(service_r)
-    principal = unwrap(principal_r)
-    ctx = Context(cfg, aws, state, consumer, provider, cluster, vpc_cidr, principal, password, values=dict(state.values),
-                  gone=gone, vpc_cidrs=vpc_cidrs)
-    ctx.values.setdefault("cluster_arn", cluster.arn)
-    ctx.values["consumer_principal_arn"] = principal.arn
-    # Setup records these with the other values, so a reader of the state (export) can rebuild the context offline.
-    ctx.values.update({"cluster_engine": cluster.engine, "cluster_endpoint": cluster.endpoint,
-                       "cluster_port": cluster.port, "cluster_database": cluster.database, "vpc_cidr": vpc_cidr})
-    return ctx
+    """start_context, then wait for every lookup (the first problem raised, in order)."""
+    return start_context(cfg, aws, state, password, check_data_api=check_data_api, recorded=recorded).settle()

@@ -20,14 +20,15 @@ from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.steps import STEPS, step_for_kind
 
 
-def inspection_waves(steps: Sequence[Step]) -> list[list[Step]]:
-    """Steps grouped so that every value a step's inspection needs was provided by an earlier wave (or is
-    already known from the state file, when no step provides it)."""
+def inspection_waves(steps: Sequence[Step], known: frozenset[str] | set[str] = frozenset()) -> list[list[Step]]:
+    """Steps grouped so that every value a step's inspection needs was provided by an earlier wave, or is already
+    `known` (from the state file: then the step goes early, and inspect_all checks that guess afterwards)."""
     provider = {value: s.key for s in steps for value in s.provides}
     done: set[str] = set()
     remaining, waves = list(steps), []
     while remaining:
-        wave = [s for s in remaining if all(provider.get(v, s.key) in done | {s.key} for v in s.needs)]
+        wave = [s for s in remaining
+                if all(v in known or provider.get(v, s.key) in done | {s.key} for v in s.needs)]
         if not wave:
             raise ValueError("steps need each other's values in a cycle: " + ", ".join(s.key for s in remaining))
         waves.append(wave)
@@ -47,20 +48,41 @@ def _inspect(step: Step, ctx, known: dict) -> Inspection:
 
 
 def inspect_all(ctx, steps: Sequence[Step] = STEPS) -> dict[str, dict]:
-    """Every step's facts; the values they found replace ctx.values (None = no longer known)."""
-    known, facts = dict(ctx.values), {}
-    for wave in inspection_waves(steps):
-        results = gather(*(lambda s=s: _inspect(s, ctx, known) for s in wave))
-        for step, result in zip(wave, results):
+    """Every step's facts; the values they found replace ctx.values (None = no longer known).
+
+    The inspections start while the context's preflight lookups are still running (context.start_context): each
+    waits only for what it reads. A step that needs a value the state already holds (the key id, the secret ARN)
+    runs in the first wave with it; if the step that provides the value finds another one (the key was replaced by
+    hand), the step is inspected again. A no-op re-run thus costs about one round of concurrent reads."""
+    known, facts, used = dict(ctx.values), {}, {}
+
+    def run(batch: list[Step]) -> None:
+        given = dict(known)  # what this batch's inspections are given (each gets its own copy)
+        results = gather(*(lambda s=s: _inspect(s, ctx, given) for s in batch))
+        for step, result in zip(batch, results):
             found = unwrap(result)  # the first failure in step order wins
             facts[step.key] = found.facts
+            used[step.key] = {v: given.get(v) for v in step.needs}
             for key, value in found.values.items():
                 if value is None:
                     known.pop(key, None)
                 else:
                     known[key] = value
+
+    try:
+        for wave in inspection_waves(steps, {k for k, v in known.items() if v is not None}):
+            run(wave)
+        for _ in steps:  # at most one pass per step; one is the usual worst case
+            stale = [s for s in steps if any(used[s.key][v] != known.get(v) for v in s.needs)]
+            if not stale:
+                break
+            run(stale)
+    except Exception:
+        ctx.settle()  # a bad input (exit 2) explains an inspection's failure better than the failure itself
+        raise
     ctx.values.clear()
     ctx.values.update(known)
+    ctx.settle()
     return facts
 
 

@@ -98,10 +98,12 @@ class ProgressReporter(Reporter):
 
     def call_done(self, step: StepPlan, call: PlanItem, changed: bool = True) -> None:
         self._row(step).detail = call.description
+        # The two accounts' steps run at once, so their lines interleave: each names its step.
+        which = f"[{step.number}]" if step.number else "[Data API]"
         if changed or not call.changes_aws:
-            self._line(f"    ✓ {call.description}")
+            self._line(f"    ✓ {which} {call.description}")
         else:
-            self._line(f"    · {call.description}: nothing to do (already done or already gone)")
+            self._line(f"    · {which} {call.description}: nothing to do (already done or already gone)")
 
     def waiting(self, what: str, elapsed: float | None = None, limit: float | None = None) -> None:
         if elapsed is None:  # a note about the run, not a wait

@@ -1,11 +1,10 @@
 """The executor: the ONLY code that makes mutating AWS calls. It knows nothing about any AWS service.
 
-It walks a Plan item by item: an AWS Call (retried on the eventual-consistency errors it names), a step's
-composite Operation, Bookkeeping, or a WaitFor. It resolves Refs from the state, records what each item
-produced, and saves the state file atomically AFTER EVERY ITEM, so a run killed at any point loses nothing.
-Waits marked deferred run after the last item, all in one polling loop (waiting.wait_all, ≤ 1 s between
-rounds), so slow AWS-side work overlaps the other steps and with each other. Ctrl-C is
-deferred: the item in flight finishes and is recorded, then the run stops (exit 130).
+It runs a Plan's steps item by item: an AWS Call (retried on the eventual-consistency errors it names), a step's
+composite Operation, Bookkeeping, or a WaitFor; the two accounts' steps at once, as the values they name allow
+(models.step_dependencies). It resolves Refs, records what each item produced and saves the state file atomically
+AFTER EVERY ITEM (one at a time), so a run killed at any point loses nothing. Deferred waits are polled together
+after the last item (waiting.wait_all). Ctrl-C is deferred: items in flight finish and are recorded, then exit 130.
 """
 from __future__ import annotations
 
@@ -22,6 +21,8 @@ from xacct_dataapi.aws import Sessions
 from xacct_dataapi.errors import Interrupted, StepFailed, XacctError, error_code, error_message
 from xacct_dataapi.hooks import OperationContext, Reporter, deferred_sigint
 from xacct_dataapi.models import NOTHING_CHANGED, Call, Operation, Plan, PlanItem, StepPlan, dig, resolve_value
+from xacct_dataapi.models import step_dependencies
+from xacct_dataapi.parallel import run_graph
 from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.waiting import Probe, Timing, retry_when, wait_all
 
@@ -41,23 +42,28 @@ class Runner:
         self.notes: list[str] = []  # things the operator should know (e.g. what was deliberately left)
         # (item, whether it changed AWS, why not) for each row it forgot: "already gone", "kept: shared", ...
         self.forgotten: list[tuple[PlanItem, bool, str | None]] = []
-        self._interrupt = threading.Event()
+        self._interrupt, self._stop = threading.Event(), threading.Event()
+        self._lock = threading.RLock()  # the state and its file: the chains record one item at a time
 
     def execute(self, plan: Plan) -> None:
         self._deferred: list[tuple[StepPlan, PlanItem]] = []
         self._kind = plan.kind  # "setup" or "teardown": what an interrupted run tells the operator to re-run
         with deferred_sigint(self._interrupt):
-            for step in (s for s in plan.steps if s.calls):
-                self.reporter.step_started(step)
-                for item in step.calls:
-                    self._check_interrupt(step)
-                    changed = self._run(step, item)
-                    self.reporter.call_done(step, item, changed)
-                self.reporter.step_done(step)
+            steps = [s for s in plan.steps if s.calls]  # the two accounts' chains at once (models.step_dependencies)
+            run_graph(steps, step_dependencies(steps), self._run_step, self._stop)
             self._check_interrupt(None)
             wait_all([self._probe(step, item) for step, item in self._deferred], timeout=self.wait_timeout,
                      timing=self.timing)
             self._check_interrupt(None)
+
+    def _run_step(self, step: StepPlan) -> None:
+        self.reporter.step_started(step)
+        for item in step.calls:
+            self._check_interrupt(step)
+            if self._stop.is_set():
+                return  # the other chain failed: its error is raised; this one stops between calls
+            self.reporter.call_done(step, item, self._run(step, item))
+        self.reporter.step_done(step)
 
     def _check_interrupt(self, step: StepPlan | None) -> None:
         if self._interrupt.is_set():
@@ -67,23 +73,26 @@ class Runner:
             raise Interrupted(f"Interrupted: the call in flight finished and {kept} is recorded in {self.state_path}.",
                               f"Run the same command again (`xacct {self._kind}`, same --name or --state) to resume.")
 
-    def _on_wait(self, what: str, elapsed: float) -> None:
-        # A wait stops on Ctrl-C without treating its operation as done: an unconfirmed delete keeps its row.
+    def _on_wait(self, what: str, elapsed: float) -> None:  # Ctrl-C stops a wait; an unconfirmed delete keeps its row
         self._check_interrupt(None)
         self.reporter.waiting(what, elapsed, self.wait_timeout)
 
     def _resolve(self, value: Any) -> Any:
-        return resolve_value(value, self.state.values)
+        with self._lock:
+            return resolve_value(value, self.state.values)
 
     def save(self) -> None:
-        if self.state_path is not None:
-            state_mod.save(self.state, self.state_path)
+        with self._lock:  # one writer of the state file at a time; the chains' records land whole, one by one
+            if self.state_path is not None:
+                state_mod.save(self.state, self.state_path)
 
     def _run(self, step: StepPlan, item: PlanItem) -> bool:  # False: it found it already done, or already gone
         # Values the item's parameters name (a new external id) are recorded before it runs, never after.
-        self.state.values.update(item.store)
+        with self._lock:
+            self.state.values.update(item.store)
         response = self._guarded(step, item, lambda: self._perform(item))
-        self._record(step, item, response)
+        with self._lock:
+            self._record(step, item, response)
         changed = NOTHING_CHANGED not in response
         if item.forget is not None:
             self.forgotten.append((item, item.changes_aws and changed, response.get(NOTHING_CHANGED)))
@@ -133,12 +142,10 @@ class Runner:
         wait = item.wait
         read = self._guarded(step, item, lambda: getattr(self.aws.client(wait.account, wait.service), wait.method))
         params = self._resolve(wait.params)
-        ids = [v for v in params.values() for v in (v if isinstance(v, list) else [v]) if isinstance(v, str)]
-        what = wait.what + "".join(f" ({v})" for v in ids if v not in wait.what)  # which one: "… (vpce-0abc)"
-        return Probe(lambda: wait.state(read(**params)), wait.pending, wait.target, what,
+        return Probe(lambda: wait.state(read(**params)), wait.pending, wait.target, wait.naming(params),
                      guard=lambda fn: self._guarded(step, item, fn))
 
-    def _record(self, step: StepPlan, item: PlanItem, response: dict) -> None:
+    def _record(self, step: StepPlan, item: PlanItem, response: dict) -> None:  # under self._lock
         for key, path in item.outputs.items():
             self.state.values[key] = dig(response, path)
         if item.record is not None:

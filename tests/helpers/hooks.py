@@ -26,17 +26,30 @@ def is_mutating(operation: str) -> bool:
 
 @dataclass
 class CallHooks:
-    """Records the mutating calls AWS accepted, as 'account:service.Operation', in order.
+    """Records the mutating calls AWS accepted, as 'account:service.Operation', in the order they landed.
 
     kill_at=k raises Killed in the `after-call` of the k-th one (1-based): AWS has done it, xacct has not
-    recorded it. after(n, label) runs after every recorded call. fail={'Operation': ClientError} makes that
-    operation fail before it reaches AWS.
+    recorded it. kill_on=(label, n) does the same at the n-th call with that label, wherever it falls: the two
+    accounts' chains run at once, so which call is k-th varies. Once killed the process is dead: a call in flight
+    in the other chain lands in AWS but is not recorded (Killed in its after-call too, and it is in `lost`), and
+    no new call starts. after(n, label) runs after every recorded call. fail={'Operation': ClientError} makes
+    that operation fail before it reaches AWS.
     """
 
     kill_at: int | None = None
+    kill_on: tuple[str, int] | None = None
     after: Callable[[int, str], None] | None = None
     fail: dict[str, ClientError] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)  # accepted by AWS, never recorded: the killed call and any in flight
+    dead: bool = False
+
+    def revive(self) -> None:
+        """A new process: nothing is killed any more, and the lists start empty."""
+        self.kill_at = self.kill_on = None
+        self.dead = False
+        self.calls.clear()
+        self.lost.clear()
 
     def install(self, monkeypatch) -> "CallHooks":
         original = aws_mod.Sessions.client
@@ -68,6 +81,8 @@ class CallHooks:
         return self
 
     def _before_call(self, model) -> None:
+        if self.dead:
+            raise Killed(f"dead before {model.name}")
         exc = self.fail.get(model.name)
         if exc is not None:
             raise exc
@@ -75,10 +90,16 @@ class CallHooks:
     def _after_call(self, account: str, http_response, model) -> None:
         if http_response is None or http_response.status_code >= 300 or not is_mutating(model.name):
             return
-        self.calls.append(f"{account}:{model.service_model.service_name}.{model.name}")
+        label = f"{account}:{model.service_model.service_name}.{model.name}"
+        self.calls.append(label)
+        if self.dead:  # the other chain's call in flight at the crash: done in AWS, never recorded
+            self.lost.append(label)
+            raise Killed(label)
         n = len(self.calls)
-        if self.kill_at == n:
-            raise Killed(self.calls[-1])
+        if self.kill_at == n or (self.kill_on is not None and self.kill_on == (label, self.calls.count(label))):
+            self.dead = True
+            self.lost.append(label)
+            raise Killed(label)
         if self.after is not None:
             self.after(n, self.calls[-1])
 

@@ -67,3 +67,18 @@ def apply_teardown(path: Path, *, key_deletion_days: int | None = None, secret_r
     runner = Runner(aws, state, path, **runner_kwargs)
     runner.execute(plan)
     return plan, runner, state
+
+
+def made_in_chain_order(calls_made: list[str], plan: Plan) -> bool:
+    """The runner made exactly the plan's mutating calls, each account's in plan order (the provider's and the
+    consumer's chains run at once, so how the two interleave varies from run to run)."""
+    chains: dict = {}
+    for item in plan.calls:
+        if item.changes_aws:
+            chains.setdefault(item.account, []).append(item.label.replace(":", "."))
+    for call in calls_made:
+        heads = [chain for chain in chains.values() if chain and chain[0] == call]
+        if not heads:
+            return False
+        heads[0].pop(0)
+    return not any(chains.values())

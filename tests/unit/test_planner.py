@@ -204,8 +204,9 @@ def default_acl() -> dict:
 FRESH = {
     "data_api": ({"enabled": False}, Action.CREATE, ["add_tags_to_resource", "modify_db_cluster"]),
     "endpoint": ({"sg": None, "endpoint": None, "conflicts": []}, Action.CREATE,
-                 ["create_security_group", "authorize_security_group_ingress", "revoke_security_group_egress",
-                  "authorize_security_group_egress", "create_vpc_endpoint"]),
+                 # the endpoint right after its group (it takes minutes to become available), then the rules
+                 ["create_security_group", "create_vpc_endpoint", "authorize_security_group_ingress",
+                  "revoke_security_group_egress", "authorize_security_group_egress"]),
     "kms_key": ({"key": None, "alias_target": None}, Action.CREATE, ["create_key", "create_alias"]),
     "consumer_principal": ({"exists": False, "tags": {}, "policy": None}, Action.CREATE, ["create_user", "put_user_policy"]),
     "key_policy": ({"policy": None}, Action.CREATE, ["put_key_policy"]),

@@ -1,11 +1,15 @@
 """waiting.py: retry_when and wait_until with a fake clock (no real time passes)."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from tests.helpers.clock import FakeClock
 from xacct_dataapi.errors import WaitTimeout
-from xacct_dataapi.waiting import Probe, UnexpectedState, retry_when, until_true, wait_all, wait_until
+from xacct_dataapi.waiting import (
+    DEFERRED_POLL_CAP, Probe, UnexpectedState, retry_when, until_true, wait_all, wait_until,
+)
 
 
 class Flaky(Exception):
@@ -105,16 +109,16 @@ def test_wait_all_polls_every_pending_probe_each_round_and_drops_finished_ones()
     wait_all([Probe(endpoint, {"pending"}, {"available"}, "endpoint"), Probe(data_api, {"off"}, {"on"}, "data api")],
              timeout=60, timing=t.timing(on_wait=lambda what, elapsed: seen.append(what)))
     assert len(endpoint.calls) == 4 and len(data_api.calls) == 2  # data api not polled once it was on
-    assert t.sleeps == [0.25, 0.375, 0.5625]  # one sleep per round, not per probe
+    assert t.sleeps == [0.25, 0.375, 0.5]  # one sleep per round, not per probe; capped at DEFERRED_POLL_CAP
     assert seen[0] == "endpoint, now pending; data api, now off" and seen[1] == "endpoint, now pending"
 
 
-def test_wait_all_caps_its_poll_interval_at_one_second_and_has_one_deadline():
+def test_wait_all_caps_its_poll_interval_at_half_a_second_and_has_one_deadline():
     t = FakeClock()
     probes = [Probe(states_of("pending"), {"pending"}, {"done"}, w) for w in ("a", "b")]
     with pytest.raises(WaitTimeout) as info:
         wait_all(probes, timeout=20, timing=t.timing())
-    assert max(t.sleeps) == 1.0 and t.now <= 20 and t.now > 18  # one shared deadline, not 20 s each
+    assert max(t.sleeps) == DEFERRED_POLL_CAP == 0.5 and 18 < t.now <= 20  # one shared deadline, not 20 s each
     assert "waiting for a (still 'pending')" in info.value.message
 
 
@@ -144,3 +148,16 @@ def test_wait_all_with_nothing_to_wait_for_returns_without_sleeping():
     wait_all([], timeout=60, timing=t.timing())
     wait_all([Probe(states_of("done"), (), {"done"}, "x")], timeout=60, timing=t.timing())
     assert t.sleeps == []
+
+
+def test_wait_all_polls_the_resources_of_one_round_at_once():
+    # Each poll costs a round trip on AWS: two resources polled one after the other would double the overshoot.
+    both_polling = threading.Barrier(2, timeout=5)
+
+    def refresh():
+        both_polling.wait()  # only returns once the other probe is being polled too
+        return "done"
+
+    t = FakeClock()
+    wait_all([Probe(refresh, {"pending"}, {"done"}, w) for w in ("endpoint", "data api")], timeout=10, timing=t.timing())
+    assert t.sleeps == []  # both reached their target in the first round

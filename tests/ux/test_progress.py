@@ -11,7 +11,7 @@ from tests.steps.test_steps_moto import Deployment
 from xacct_dataapi.durations import usual_text, wait_line
 from xacct_dataapi.progress import ProgressReporter
 
-PENDING_POLLS = 30  # polls at most 1 s apart (deferred waits): long enough for a second plain line (every 15 s)
+PENDING_POLLS = 60  # polls at most 0.5 s apart (deferred waits): long enough for a second plain line (every 15 s)
 
 
 def pending_for(calls, polls: int) -> None:

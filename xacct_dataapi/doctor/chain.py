@@ -101,7 +101,7 @@ def _read(fn, *args, **kwargs):
 
 def _cluster(chain: Chain, cfg: Config) -> None:
     try:
-        c = describe_cluster(chain.aws, cfg, chain.provider_account)
+        c = describe_cluster(chain.aws, cfg, lambda: chain.provider_account)
     except UsageError as exc:
         chain.cluster_problem = f"{exc.message} {exc.hint or ''}".strip()
         return
@@ -119,7 +119,7 @@ def _context(chain: Chain, cfg: Config, state: State) -> Context | None:
     if chain.cluster is None or chain.vpc is None:
         return None
     c = chain.cluster_model
-    principal = describe_principal(chain.aws, cfg, chain.consumer_account, chain.partition)
+    principal = describe_principal(chain.aws, cfg, lambda: chain.consumer_account, chain.partition)
     ctx = Context(cfg, chain.aws, state, chain.consumer_account, chain.provider_account, c, chain.vpc["CidrBlock"],
                   principal, lambda: "", values=dict(state.values))
     ctx.values.setdefault("cluster_arn", c.arn)

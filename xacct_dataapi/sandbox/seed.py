@@ -352,6 +352,11 @@ def seed_accounts(endpoint: str, dir: Path, engine: str, engine_mode: str = "pro
             )["Subnet"]["SubnetId"]
         )
 
+    # moto builds its catalogue of endpoint services on the first DescribeVpcEndpointServices (it loads every
+    # service's backend: about 1.5 s), where AWS answers in one round trip. Asked once here, so a run against the
+    # sandbox times what xacct does, not moto's cold start (the catalogue is cached per region for the process).
+    ec2.describe_vpc_endpoint_services(ServiceNames=[f"com.amazonaws.{REGION}.rds-data"])
+
     # 6. Seed the provider: an Aurora cluster whose Data API is off but can be enabled.
     rds = sessions[PROVIDER_PROFILE].create_client(
         "rds", region_name=REGION, endpoint_url=endpoint, config=cfg

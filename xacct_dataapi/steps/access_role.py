@@ -19,6 +19,7 @@ from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.models import (
     Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Resource, Retry, Step, StepPlan,
 )
+from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import (
     INVALID_PRINCIPAL, access_role_path, delete_iam_principal, delete_inline_policy, find_tagged_principal, iam_tags,
@@ -39,8 +40,10 @@ def _external_id_of(trust: dict | None) -> str | None:
 def inspect(ctx, known) -> Inspection:
     iam = ctx.client(Account.PROVIDER, "iam")
     name = ctx.names.access_role
+    role_r, policy_r = gather(lambda: iam.get_role(RoleName=name)["Role"],  # both at once: one round trip
+                              lambda: iam.get_role_policy(RoleName=name, PolicyName=ctx.names.access_role_policy))
     try:
-        role = iam.get_role(RoleName=name)["Role"]
+        role = unwrap(role_r)
     except ClientError as exc:
         if not is_not_found(exc):
             raise
@@ -49,7 +52,7 @@ def inspect(ctx, known) -> Inspection:
     tags = tag_dict(role.get("Tags") or iam.list_role_tags(RoleName=name).get("Tags"))
     policy = None
     try:
-        policy = iam.get_role_policy(RoleName=name, PolicyName=ctx.names.access_role_policy)["PolicyDocument"]
+        policy = unwrap(policy_r)["PolicyDocument"]
     except ClientError as exc:
         if not is_not_found(exc):
             raise

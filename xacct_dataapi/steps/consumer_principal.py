@@ -12,6 +12,8 @@ from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.models import (
     Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Resource, Step, StepPlan,
 )
+from xacct_dataapi.context import principal_identity
+from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import (
     access_role_arn, delete_iam_principal, delete_inline_policy, find_tagged_principal, iam_tags, not_ours, owned, tag_dict,
@@ -23,22 +25,26 @@ NUMBER = 6
 
 def inspect(ctx, known) -> Inspection:
     iam = ctx.client(Account.CONSUMER, "iam")
-    p = ctx.principal
-    facts = {"exists": p.adopted, "tags": {}, "policy": None}
-    if not p.adopted:
+    # From the flags, not ctx.principal: that waits for the consumer's account id (STS), which these reads don't need.
+    # An adopted principal's existence is preflight's to check (describe_principal).
+    kind, name, adopted = principal_identity(ctx.cfg)
+    facts = {"exists": adopted, "tags": {}, "policy": None}
+    policy_name = ctx.names.consumer_policy
+    user_r, policy_r = gather(  # both at once: one round trip
+        lambda: None if adopted else iam.get_user(UserName=name)["User"],
+        lambda: (iam.get_role_policy(RoleName=name, PolicyName=policy_name) if kind == "role"
+                 else iam.get_user_policy(UserName=name, PolicyName=policy_name))["PolicyDocument"])
+    if not adopted:
         try:
-            user = iam.get_user(UserName=p.name)["User"]
+            user = unwrap(user_r)
             facts["exists"] = True
-            facts["tags"] = tag_dict(user.get("Tags") or iam.list_user_tags(UserName=p.name).get("Tags"))
+            facts["tags"] = tag_dict(user.get("Tags") or iam.list_user_tags(UserName=name).get("Tags"))
         except ClientError as exc:
             if not is_not_found(exc):
                 raise
     if facts["exists"]:
         try:
-            if p.kind == "role":
-                facts["policy"] = iam.get_role_policy(RoleName=p.name, PolicyName=ctx.names.consumer_policy)["PolicyDocument"]
-            else:
-                facts["policy"] = iam.get_user_policy(UserName=p.name, PolicyName=ctx.names.consumer_policy)["PolicyDocument"]
+            facts["policy"] = unwrap(policy_r)
         except ClientError as exc:
             if not is_not_found(exc):
                 raise

@@ -20,6 +20,7 @@ from xacct_dataapi.models import (
     NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Ref, Resource, Step, StepPlan, Wait,
     WaitFor,
 )
+from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import access_role_arn, iam_tags, not_ours, owned, tag_dict
 
@@ -101,16 +102,18 @@ def members_of(ep: dict) -> dict[str, tuple[str, str]]:
 
 def inspect(ctx, known) -> Inspection:
     ec2 = ctx.client(Account.CONSUMER, "ec2")
-    sgs = ec2.describe_security_groups(Filters=[
-        {"Name": "vpc-id", "Values": [ctx.cfg.vpc_id]},
-        {"Name": "group-name", "Values": [ctx.names.security_group]},
-    ])["SecurityGroups"]
+    sgs_r, endpoints_r = gather(  # both at once: one round trip
+        lambda: ec2.describe_security_groups(Filters=[
+            {"Name": "vpc-id", "Values": [ctx.cfg.vpc_id]},
+            {"Name": "group-name", "Values": [ctx.names.security_group]},
+        ])["SecurityGroups"],
+        lambda: ec2.describe_vpc_endpoints(Filters=[
+            {"Name": "vpc-id", "Values": [ctx.cfg.vpc_id]},
+            {"Name": "service-name", "Values": [service_name(ctx.region)]},
+        ])["VpcEndpoints"])
+    sgs, endpoints = unwrap(sgs_r), unwrap(endpoints_r)
     sg = sgs[0] if sgs else None
     sg_id = sg["GroupId"] if sg and owned(tag_dict(sg.get("Tags")), ctx.names.deployment) else None
-    endpoints = ec2.describe_vpc_endpoints(Filters=[
-        {"Name": "vpc-id", "Values": [ctx.cfg.vpc_id]},
-        {"Name": "service-name", "Values": [service_name(ctx.region)]},
-    ])["VpcEndpoints"]
     live = [e for e in endpoints if str(e.get("State", "")).lower() in LIVE_STATES]
     ours = [e for e in live if owned(tag_dict(e.get("Tags")), ctx.names.deployment)]
     xacct_made = [e for e in live if e not in ours and e.get("PrivateDnsEnabled")
@@ -171,13 +174,14 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     if sg is None:
         reasons.append(f"no security group {names.security_group}")
         sg_id = Ref("security_group_id")
-        step.calls += [
+        step.calls.append(
             Call(Account.CONSUMER, "ec2", "create_security_group",
                  {"GroupName": want_sg.properties["GroupName"], "VpcId": want_sg.properties["VpcId"],
                   "Description": want_sg.properties["Description"],
                   "TagSpecifications": [{"ResourceType": "security-group", "Tags": iam_tags(want_sg.tags)}]},
                  outputs={"security_group_id": "GroupId"}, record=Record("security_group", Ref("security_group_id"), name=names.security_group),
-                 description="create the security group"),
+                 description="create the security group"))
+        new_group_rules = [
             Call(Account.CONSUMER, "ec2", "authorize_security_group_ingress", {"GroupId": sg_id, "IpPermissions": [ingress]},
                  ok_codes=("InvalidPermission.Duplicate",), description=f"allow tcp/443 in from {cidr}"),
             # A new group allows all egress; the endpoint only ever answers, so narrow it to HTTPS in the VPC.
@@ -275,6 +279,12 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
                 step.problems.append(f"endpoint {ep_id} is {ep.get('State')}")
             step.calls.append(WaitFor(Account.CONSUMER, wait=_available(ep_id),
                                       description=f"wait for endpoint {ep_id} to become available"))
+    if sg is None:
+        # A new endpoint is made right after its group, before the group's rules: the endpoint takes minutes to become
+        # available (its wait is deferred), and rules apply to the interfaces that use the group whenever they land
+        # (EC2 user guide, "Security group rules": changes apply automatically to all associated resources). A crash
+        # before the rules leaves a recorded group whose missing and extra rules the re-run repairs (above).
+        step.calls += new_group_rules
     # A recorded group or endpoint that is not the one kept here (another VPC, or deleted by hand) is not forgotten
     # here: the planner replaces it (its teardown, which looks it up by its own id) after this step's calls.
     if step.calls:

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.config import TAG_DEPLOYMENT
+from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.models import (
     NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, Operation, Record, Ref, Resource, Step, StepPlan,
 )
@@ -46,13 +47,18 @@ def _find_by_tag(ctx) -> dict | None:
 def inspect(ctx, known) -> Inspection:
     kms = ctx.client(Account.PROVIDER, "kms")
     alias_meta = None
+    recorded = known.get("key_id")
+    # The alias's key and the recorded key's tags at once (ListResourceTags takes no alias); used only if they match.
+    alias_r, tags_r = gather(lambda: kms.describe_key(KeyId=ctx.names.key_alias)["KeyMetadata"],
+                             lambda: recorded and kms.list_resource_tags(KeyId=recorded).get("Tags"))
     try:
-        alias_meta = kms.describe_key(KeyId=ctx.names.key_alias)["KeyMetadata"]
+        alias_meta = unwrap(alias_r)
     except ClientError as exc:
         if not is_not_found(exc):
             raise
     if alias_meta is not None:
-        tags = tag_dict(kms.list_resource_tags(KeyId=alias_meta["KeyId"]).get("Tags"))
+        early = tags_r[0] if tags_r[1] is None and recorded == alias_meta["KeyId"] else None
+        tags = tag_dict(early if early is not None else kms.list_resource_tags(KeyId=alias_meta["KeyId"]).get("Tags"))
         if not owned(tags, ctx.names.deployment):
             raise not_ours("KMS alias", ctx.names.key_alias, ctx.names.deployment, ctx.provider_account)
     meta = alias_meta if alias_meta and _usable(alias_meta) else None

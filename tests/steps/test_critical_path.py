@@ -1,0 +1,181 @@
+"""The critical path (issue 12): all reads in one concurrent wave, the provider's and the consumer's write chains at
+once, values the state proves not asked for again. Each test fails if the run were one call at a time: a barrier
+between the two chains' calls only opens when both are in flight together."""
+from __future__ import annotations
+
+import io
+import threading
+from collections import Counter
+from types import SimpleNamespace
+
+import pytest
+from botocore.exceptions import ClientError
+from rich.console import Console
+
+from tests.helpers.pipeline import apply_setup, plan_for
+from xacct_dataapi import app
+from xacct_dataapi import state as state_mod
+from xacct_dataapi.aws import Sessions
+from xacct_dataapi.config import Config, state_path_for
+from xacct_dataapi.errors import StepFailed
+from xacct_dataapi.models import Account, Inspection, Step, StepPlan, step_dependencies
+from xacct_dataapi.planner import inspect_all
+from xacct_dataapi.terminal import Terminal
+
+pytestmark = pytest.mark.usefixtures("fast_aws")
+
+NAME = "orders"
+
+
+def config(world, **extra) -> Config:
+    return Config(name=NAME, consumer_profile="consumer", provider_profile="provider", cluster=world.cluster_id,
+                  vpc_id=world.vpc_id, subnet_ids=world.subnet_ids, enable_data_api=True, **extra).validate()
+
+
+def on_call(ctx, account: Account, service: str, operation: str, handler) -> None:
+    """Run handler() just before the runner's client sends `operation` (before-call: moto answers at before-send)."""
+    def hook(**kwargs) -> None:  # returns None: a value here would stand in for AWS's response
+        handler()
+
+    ctx.aws.client(account, service).meta.events.register(f"before-call.{service}.{operation}", hook)
+
+
+def test_the_provider_and_consumer_chains_write_at_the_same_time(world, password):
+    cfg = config(world)
+    path = state_path_for(NAME)
+    ctx, plan = plan_for(cfg, password, path)
+    both_in_flight = threading.Barrier(2, timeout=10)  # broken (and the call fails) if the chains ran one by one
+    on_call(ctx, Account.CONSUMER, "ec2", "CreateSecurityGroup", both_in_flight.wait)
+    on_call(ctx, Account.PROVIDER, "rds", "AddTagsToResource", both_in_flight.wait)
+
+    runner = apply_setup(ctx, plan, path, sleep=lambda s: None)
+
+    assert not both_in_flight.broken
+    state = state_mod.load(path)
+    kinds = {r.kind for r in state.resources}
+    assert {"security_group", "vpc_endpoint", "kms_key", "secret", "iam_role", "iam_user", "data_api"} <= kinds
+    assert state.last_error is None and len(runner.calls_made) == sum(1 for c in plan.calls if c.changes_aws)
+
+
+def test_a_failing_chain_stops_the_other_between_calls_and_everything_made_stays_recorded(world, password):
+    cfg = config(world)
+    path = state_path_for(NAME)
+    ctx, plan = plan_for(cfg, password, path)
+    provider_failed = threading.Event()
+
+    def deny_create_key():
+        provider_failed.set()
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed to kms:CreateKey"}},
+                          "CreateKey")
+
+    on_call(ctx, Account.PROVIDER, "kms", "CreateKey", deny_create_key)
+    # The consumer's endpoint call is in flight when the provider fails: it finishes and is recorded; nothing after.
+    on_call(ctx, Account.CONSUMER, "ec2", "CreateVpcEndpoint", lambda: provider_failed.wait(10))
+
+    with pytest.raises(StepFailed) as info:
+        apply_setup(ctx, plan, path, sleep=lambda s: None)
+
+    assert info.value.step_number == 1 and "AccessDenied" in info.value.message
+    state = state_mod.load(path)
+    endpoint = state.find("vpc_endpoint")
+    assert endpoint is not None and state.find("security_group") is not None
+    assert state.find("iam_user") is None and state.find("kms_key") is None
+    assert state.last_error["step"] == 1
+    ec2 = world.consumer.client("ec2")
+    assert [e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]] == [endpoint.id]
+    # The stopped chain did not go on to the group's rules: the re-run repairs them, and converges.
+    group = ec2.describe_security_groups(GroupIds=[state.find("security_group").id])["SecurityGroups"][0]
+    assert group["IpPermissions"] == []
+    ctx, plan = plan_for(cfg, password, path)
+    apply_setup(ctx, plan, path, sleep=lambda s: None)
+    ctx, plan = plan_for(cfg, password, path)
+    assert not plan.changes
+    assert [e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]] == [endpoint.id]
+
+
+def test_only_a_value_one_chain_names_from_the_other_orders_them(world, password):
+    def dependencies(**extra) -> dict[str, set[str]]:
+        _, plan = plan_for(config(world, **extra), password, state_path_for(NAME))
+        steps = [s for s in plan.steps if s.calls]
+        return {s.key: {steps[e].key for e in deps} for s, deps in zip(steps, step_dependencies(steps))}
+
+    plain = dependencies()
+    consumer = {"endpoint", "consumer_principal"}
+    assert plain["endpoint"] == set() and plain["consumer_principal"] == {"endpoint"}
+    assert not any(deps & consumer for key, deps in plain.items() if key not in consumer)
+    assert plain["access_role"] >= {"kms_key", "secret"}
+    # --require-private-path: the access role's policy names the endpoint's id, which the consumer's chain makes.
+    assert "endpoint" in dependencies(require_private_path=True)["access_role"]
+
+
+def count_requests(monkeypatch) -> Counter:
+    """Every AWS operation the code under test sends, by name."""
+    sent: Counter = Counter()
+    original = Sessions.client
+
+    def client(self, account, service):
+        made = original(self, account, service)
+        if not getattr(made, "_counted", False):
+            made.meta.events.register("before-call.*.*", lambda model, **kw: sent.update([model.name]))
+            made._counted = True
+        return made
+
+    monkeypatch.setattr(Sessions, "client", client)
+    return sent
+
+
+PROVEN_BY_AN_ENDPOINT = ("DescribeVpcEndpointServices", "ListHostedZonesByVPC")
+
+
+def test_a_rerun_and_status_do_not_ask_again_what_the_recorded_endpoint_proves(world, password, monkeypatch):
+    sent = count_requests(monkeypatch)
+    cfg, path = config(world), state_path_for(NAME)
+    quiet = Console(file=io.StringIO())
+    ui = Terminal(out=quiet, err=quiet, yes=True)
+    app.setup(cfg, path, ui, dry_run=False, password_from_stdin=False)
+    assert all(sent[op] == 1 for op in PROVEN_BY_AN_ENDPOINT), sent  # a new deployment checks them
+
+    sent.clear()
+    app.setup(cfg, path, ui, dry_run=False, password_from_stdin=False)
+    report = app.status(path)
+    assert report["all_done"]
+    assert not any(sent[op] for op in PROVEN_BY_AN_ENDPOINT), sent
+    assert sent["GetCallerIdentity"] == 4  # the accounts are still checked against the state, every time
+
+    # Other subnets: the endpoint no longer proves them, so they are checked again.
+    sent.clear()
+    other = Config(**{**cfg.__dict__, "subnet_ids": world.subnet_ids[:1]}).validate()
+    ctx, _ = plan_for(other, password, path)
+    assert all(sent[op] == 1 for op in PROVEN_BY_AN_ENDPOINT), sent
+
+
+def _fake_step(key: str, seen: list, *, needs=(), provides: dict | None = None) -> Step:
+    def inspect(ctx, known):
+        seen.append((key, {v: known.get(v) for v in needs}))
+        return Inspection({}, dict(provides or {}))
+
+    def plan(ctx, facts, desired):
+        return StepPlan(0, key, key, None, "")
+
+    return Step(0, key, key, (key,), inspect=inspect, desired=lambda ctx: [], plan=plan, teardown=lambda r, s: [],
+                needs=tuple(needs), provides=tuple(provides or ()))
+
+
+def test_a_value_the_state_holds_lets_its_reader_go_in_the_first_wave_and_a_changed_one_reinspects_it():
+    seen: list = []
+    settled = []
+    ctx = SimpleNamespace(values={"key_id": "key-recorded"}, settle=lambda: settled.append(True))
+    same = [_fake_step("kms_key", seen, provides={"key_id": "key-recorded"}),
+            _fake_step("key_policy", seen, needs=("key_id",))]
+    inspect_all(ctx, same)
+    assert sorted(k for k, _ in seen) == ["key_policy", "kms_key"]  # one wave, inspected once each
+    assert settled
+
+    seen.clear()
+    ctx = SimpleNamespace(values={"key_id": "key-recorded"}, settle=lambda: None)
+    replaced = [_fake_step("kms_key", seen, provides={"key_id": "key-new"}),
+                _fake_step("key_policy", seen, needs=("key_id",))]
+    inspect_all(ctx, replaced)
+    # The guess from the state was wrong: key_policy is read again, now with the key the inspection found.
+    assert [v for k, v in seen if k == "key_policy"] == [{"key_id": "key-recorded"}, {"key_id": "key-new"}]
+    assert ctx.values["key_id"] == "key-new"
