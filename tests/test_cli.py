@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers.accounts import (CONSUMER, PROVIDER, ROLE_NAME, ROLE_POLICY, SECRET_NAME, SG_NAME, STATE, USER_NAME,
+from tests.helpers.accounts import (CONSUMER, access_role_arn, PROVIDER, ROLE_NAME, ROLE_POLICY, SECRET_NAME, SG_NAME, STATE, USER_NAME,
                                     USER_POLICY)
 from tests.helpers.profiles import write_profiles
 from xacct_dataapi import policies
@@ -319,7 +319,7 @@ def test_endpoint_policy_full_and_back(world, password):
     (ep2,) = [e for e in ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"]
     assert ep2["VpcEndpointId"] == ep["VpcEndpointId"]
     doc = json.loads(ep2["PolicyDocument"])
-    assert doc["Statement"][0]["Condition"]["ArnEquals"]["aws:PrincipalArn"].endswith(f":role/{ROLE_NAME}")
+    assert doc["Statement"][0]["Condition"]["ArnEquals"]["aws:PrincipalArn"] == access_role_arn()
     _assert_usage_error(invoke(world.setup_args("--yes", "--endpoint-policy", "open")), "open", "--endpoint-policy")
 
 
@@ -391,7 +391,7 @@ def test_verify_refuses_a_profile_outside_the_consumer_account(world, password):
     _assert_usage_error(invoke(["verify", "--as-profile", "provider"]), PROVIDER, "consumer account")
     res = invoke(["verify", "--output", "json"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["role_arn"].endswith(f":role/{ROLE_NAME}")
+    assert json.loads(res.stdout)["role_arn"] == access_role_arn()
     # the temporary access key minted for the check is gone again
     assert world.consumer.client("iam").list_access_keys(UserName=USER_NAME)["AccessKeyMetadata"] == []
 

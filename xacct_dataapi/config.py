@@ -63,6 +63,19 @@ class Names:
     def access_role(self) -> str:
         return f"{self.prefix}-data-api-access"
 
+    @staticmethod
+    def access_role_path(cluster_id: str, region: str) -> str:
+        """The IAM path of every deployment's access role on one cluster: `/xacct/<region>/<cluster-id>/`. Another
+        deployment on the cluster is then a role under this path, one ListRoles(PathPrefix) away, however many
+        deployments the account holds. The region is part of it because IAM is global and cluster ids are not.
+
+        IAM API reference, CreateRole `Path` and ListRoles `PathPrefix`: 1-512 characters, beginning and ending with
+        `/`, characters \\u0021-\\u007E (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html,
+        https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListRoles.html). A cluster id is at most 63 letters,
+        digits and hyphens (RDS stores it in lowercase) and a region is a code like eu-west-1, so the path is short
+        and within those characters."""
+        return f"/xacct/{region}/{cluster_id.lower()}/"
+
     @property
     def access_role_policy(self) -> str:
         return f"{self.prefix}-data-api"

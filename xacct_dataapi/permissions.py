@@ -93,7 +93,11 @@ CLUSTER = "arn:{p}:rds:{region}:{provider}:cluster:{cluster}"
 KEYS = "arn:{p}:kms:{region}:{provider}:key/*"
 ALIAS = "arn:{p}:kms:{region}:{provider}:alias/xacct-{name}"
 SECRET = "arn:{p}:secretsmanager:{region}:{provider}:secret:xacct-{name}/db-credentials"
-ACCESS_ROLE = "arn:{p}:iam::{provider}:role/xacct-{name}-data-api-access"
+# A role's ARN, the resource IAM authorises its calls on, includes its path (config.Names.access_role_path).
+ACCESS_ROLE = "arn:{p}:iam::{provider}:role/xacct/{region}/{cluster}/xacct-{name}-data-api-access"
+# The same role made by an xacct before the path, at `/`: setup replaces it (deletes it, creates it at the path),
+# teardown deletes it.
+LEGACY_ACCESS_ROLE = "arn:{p}:iam::{provider}:role/xacct-{name}-data-api-access"
 CONSUMER_USER = "arn:{p}:iam::{consumer}:user/xacct-{name}-data-api-client"
 SG = "arn:{p}:ec2:{region}:{consumer}:security-group/*"
 VPCE = "arn:{p}:ec2:{region}:{consumer}:vpc-endpoint/*"
@@ -114,11 +118,9 @@ GRANTS: tuple[Grant, ...] = (
     Grant("FindKeysByTag", P, {"tag:GetResources": FINDS}, ("*",),
           why_star="The Resource Groups Tagging API has no resource types: GetResources is authorised on `*`."),
     Grant("FindOtherDeploymentsOnCluster", P, {"iam:ListRoles": TEARDOWN}, ("*",),
-          why_star="ListRoles has no resource type. Teardown lists roles to see whether another xacct deployment "
-                   "still uses the cluster's Data API before turning it off."),
-    # Always every deployment's role, even with --name: teardown must see the others' grants on the cluster.
-    Grant("ReadOtherDeploymentsGrants", P, {"iam:GetRolePolicy": TEARDOWN},
-          ("arn:{p}:iam::{provider}:role/xacct-*-data-api-access",)),
+          why_star="ListRoles has no resource type. Teardown lists the roles under the cluster's IAM path "
+                   "(`/xacct/REGION/CLUSTER_ID/`) to see whether another xacct deployment still uses the cluster's "
+                   "Data API before turning it off."),
     Grant("CreateTaggedKey", P, {"kms:CreateKey": SETUP}, ("*",), condition=REQUEST_TAG,
           why_star="The key has no ARN before it exists (CreateKey has no resource type); narrowed by "
                    "`aws:RequestTag`."),
@@ -147,11 +149,12 @@ GRANTS: tuple[Grant, ...] = (
     Grant("ManageXacctAccessRole", P,
           {"iam:GetRole": FINDS, "iam:ListRoleTags": FINDS,
            "iam:GetRolePolicy": READS, "iam:CreateRole": SETUP, "iam:TagRole": SETUP, "iam:PutRolePolicy": SETUP,
-           "iam:UpdateAssumeRolePolicy": SETUP, "iam:ListRolePolicies": ("teardown", "doctor"),
-           "iam:DeleteRolePolicy": TEARDOWN, "iam:ListAttachedRolePolicies": TEARDOWN,
-           "iam:DetachRolePolicy": TEARDOWN, "iam:DeleteRole": TEARDOWN,
+           "iam:UpdateAssumeRolePolicy": SETUP, "iam:ListRolePolicies": ("setup", "teardown", "doctor"),
+           # setup too: a role at `/` (made before the path) is deleted and created again at the path.
+           "iam:DeleteRolePolicy": ("setup", "teardown"), "iam:ListAttachedRolePolicies": ("setup", "teardown"),
+           "iam:DetachRolePolicy": ("setup", "teardown"), "iam:DeleteRole": ("setup", "teardown"),
            "iam:SimulatePrincipalPolicy": ("doctor",)},
-          (ACCESS_ROLE,), implied=("iam:TagRole",)),
+          (ACCESS_ROLE, LEGACY_ACCESS_ROLE), implied=("iam:TagRole",)),
     # ---- consumer -------------------------------------------------------------------------------------------
     Grant("ReadNetwork", C,
           {"ec2:DescribeVpcs": READS, "ec2:DescribeSubnets": READS,
@@ -362,8 +365,10 @@ def markdown() -> str:
         "| secret | `arn:aws:secretsmanager:REGION:PROVIDER:secret:xacct-*/db-credentials-??????` (AWS adds 6 random "
         "characters) and the bare name: `DescribeSecret` by name before the secret exists is checked against the bare "
         "name, and without it \"not found\" becomes `AccessDeniedException` |",
-        "| access role | `arn:aws:iam::PROVIDER:role/xacct-*-data-api-access`. `ReadOtherDeploymentsGrants` keeps `xacct-*` "
-        "even with `--name`: teardown reads the other deployments' grants before it turns the Data API off. |",
+        "| access role | `arn:aws:iam::PROVIDER:role/xacct/REGION/CLUSTER_ID/xacct-*-data-api-access` (a role's ARN "
+        "includes its path), and `arn:aws:iam::PROVIDER:role/xacct-*-data-api-access` for a role made before the path, "
+        "which setup replaces and teardown deletes. Teardown's check for other deployments on the cluster is one "
+        "`ListRoles` under the cluster's path: no permission on the other deployments' roles, also with `--name`. |",
         "| consumer user | `arn:aws:iam::CONSUMER:user/xacct-*-data-api-client` |",
         "| security group, endpoint | created only with the tag (`aws:RequestTag`), tagged only at creation "
         "(`ec2:CreateAction`), changed or deleted only when tagged (`aws:ResourceTag`) |",

@@ -37,8 +37,17 @@ def account_root(account_id: str, partition: str = "aws") -> str:
     return f"arn:{partition}:iam::{account_id}:root"
 
 
-def role_arn(account_id: str, name: str, partition: str = "aws") -> str:
-    return f"arn:{partition}:iam::{account_id}:role/{name}"
+def role_arn(account_id: str, name: str, partition: str = "aws", path: str = "/") -> str:
+    """A role's ARN includes its IAM path: arn:aws:iam::ACCOUNT:role/PATH/NAME (IAM identifiers,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns). So does
+    aws:PrincipalArn, the key the key, secret and endpoint policies name the access role by: for a role it is the
+    role's ARN with its path (AWS global condition context keys, aws:PrincipalArn,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn;
+    the IAM Identity Center roles under /aws-reserved/sso.amazonaws.com/ are the well-known case), and a condition
+    written without the path would never match."""
+    if not (path.startswith("/") and path.endswith("/")):
+        raise ValueError(f"an IAM path begins and ends with '/': {path!r}")
+    return f"arn:{partition}:iam::{account_id}:role{path}{name}"
 
 
 def user_arn(account_id: str, name: str, partition: str = "aws") -> str:

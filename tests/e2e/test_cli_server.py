@@ -126,7 +126,7 @@ def test_setup_status_rerun_verify_teardown(sandbox, monkeypatch):
     key_policy = json.loads(provider.client("kms").get_key_policy(KeyId=state["values"]["key_id"], PolicyName="default")["Policy"])
     assert key_policy["Statement"][1]["Principal"] == {"AWS": f"arn:aws:iam::{info.provider_account}:root"}
     assert key_policy["Statement"][1]["Condition"]["ArnEquals"] == {
-        "aws:PrincipalArn": f"arn:aws:iam::{info.provider_account}:role/xacct-e2e-data-api-access"}
+        "aws:PrincipalArn": f"arn:aws:iam::{info.provider_account}:role/xacct/{info.region}/{info.cluster_id}/xacct-e2e-data-api-access"}
     assert provider.client("rds").describe_db_clusters()["DBClusters"][0]["HttpEndpointEnabled"] is True
     # Consumer side: the endpoint, in the VPC, with the group and private DNS.
     eps = consumer.client("ec2").describe_vpc_endpoints(Filters=[{"Name": "tag:xacct:deployment", "Values": ["e2e"]}])["VpcEndpoints"]

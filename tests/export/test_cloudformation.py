@@ -193,6 +193,11 @@ def test_outputs_give_what_a_client_needs(world, password, tmp_path):
     assert outputs["ClusterArn"] == v["cluster_arn"]
     assert outputs["SecretArn"] == v["secret_arn"]
     assert outputs["Database"] == "orders"
+    # The role at the path setup puts it under (its ARN carries it), and the consumer's default for that ARN.
+    role = dep.world.provider.client("iam").get_role(RoleName=dep.names.access_role)["Role"]
+    assert substitute(docs["provider"]["Resources"]["AccessRole"]["Properties"]["Path"], params) == role["Path"]
+    assert role["Path"] == f"/xacct/{REGION}/{dep.world.cluster_id}/"
+    assert docs["consumer"]["Parameters"]["AccessRoleArn"]["Default"] == v["access_role_arn"] == role["Arn"]
 
 
 # --------------------------------------------------------------------------- the password

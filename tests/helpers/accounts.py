@@ -16,3 +16,10 @@ ROLE_POLICY = "xacct-default-data-api"
 USER_NAME = "xacct-default-data-api-client"
 USER_POLICY = "xacct-default-assume-data-api-access"
 KEY_ALIAS = "alias/xacct-default"
+CLUSTER_ID = "orders-aurora"  # world.seed's cluster
+# The access role's IAM path (config.Names.access_role_path) and so its ARN, for the seeded cluster.
+ROLE_PATH = f"/xacct/{REGION}/{CLUSTER_ID}/"
+
+
+def access_role_arn(name: str = DEPLOYMENT, account: str = PROVIDER) -> str:
+    return f"arn:aws:iam::{account}:role{ROLE_PATH}xacct-{name}-data-api-access"

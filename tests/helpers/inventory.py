@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import boto3
 
-from tests.helpers.accounts import (DEPLOYMENT, KEY_ALIAS, ROLE_NAME, ROLE_POLICY, SECRET_NAME, SG_NAME, TAG,
-                                    USER_NAME, USER_POLICY)
+from tests.helpers.accounts import (DEPLOYMENT, KEY_ALIAS, ROLE_NAME, ROLE_PATH, ROLE_POLICY, SECRET_NAME, SG_NAME, TAG,
+                                    USER_NAME, USER_POLICY, access_role_arn)
 
 
 def client(session: boto3.Session, service: str):
@@ -93,7 +93,10 @@ def assert_exactly_one_deployment(world, state: dict) -> None:
     iam = client(world.provider, "iam")
     role = iam.get_role(RoleName=ROLE_NAME)["Role"]
     assert tags_of(role.get("Tags")).get(TAG) == DEPLOYMENT
+    assert (role["Path"], role["Arn"]) == (ROLE_PATH, access_role_arn())
     assert state["values"]["access_role_arn"] == role["Arn"]
+    assert rows["iam_role"]["arn"] == role["Arn"]
+    assert_policies_name_the_role(world, DEPLOYMENT, role["Arn"])
     trust = role["AssumeRolePolicyDocument"]
     ext_ids = [s["Condition"]["StringEquals"]["sts:ExternalId"] for s in trust["Statement"]
                if "sts:ExternalId" in s.get("Condition", {}).get("StringEquals", {})]
@@ -126,6 +129,34 @@ def assert_exactly_one_deployment(world, state: dict) -> None:
     assert sorted(ep["SubnetIds"]) == sorted(world.subnet_ids)
 
     assert data_api_on(world)
+
+
+def assert_policies_name_the_role(world, deployment: str, role_arn: str, vpc_id: str | None = None) -> None:
+    """The key, secret, endpoint and consumer policies and the endpoint's member tag name the access role by this
+    ARN (its path included), and by no other ARN of a role of that name (at `/`, before the path)."""
+    import json
+
+    from xacct_dataapi.config import Names
+    from xacct_dataapi.steps.endpoint import MEMBER_TAG
+
+    n = Names(deployment)
+    stale = f":role/{n.access_role}"  # the same role at path `/` (the legacy ARN, unless that is role_arn)
+    kms = client(world.provider, "kms")
+    key_id = kms.describe_key(KeyId=n.key_alias)["KeyMetadata"]["KeyId"]
+    key_policy = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+    secret_policy = client(world.provider, "secretsmanager").get_resource_policy(SecretId=n.secret)["ResourcePolicy"]
+    consumer_policy = json.dumps(client(world.consumer, "iam").get_user_policy(
+        UserName=n.consumer_user, PolicyName=n.consumer_policy)["PolicyDocument"])
+    ep = next(e for e in live_endpoints(world.consumer, vpc_id or world.vpc_id)
+              if MEMBER_TAG + deployment in tags_of(e.get("Tags")))
+    member = tags_of(ep.get("Tags"))[MEMBER_TAG + deployment]
+    documents = {"key policy": key_policy, "secret policy": secret_policy, "consumer policy": consumer_policy,
+                 "endpoint policy": ep["PolicyDocument"], "endpoint member tag": member}
+    for what, text in documents.items():
+        assert role_arn in text and (role_arn.endswith(stale) or stale not in text), f"the {what} must name {role_arn}: {text}"
+    assert json.loads(key_policy)["Statement"][1]["Condition"]["ArnEquals"]["aws:PrincipalArn"] == role_arn
+    assert json.loads(secret_policy)["Statement"][0]["Principal"]["AWS"] == role_arn
+    assert member == f"{role_arn} {world.cluster_arn}"
 
 
 def assert_nothing_left(world) -> None:

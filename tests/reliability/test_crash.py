@@ -32,6 +32,7 @@ from tests.helpers.speed import speed_up_aws
 from tests.helpers.world import open_sessions, seed
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.cli import cli
+from xacct_dataapi.config import Names
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
 
@@ -94,6 +95,25 @@ def record_replacement_run() -> list[str]:
         return list(hooks.calls)
 
 
+@contextmanager
+def access_role_at_root(mp: pytest.MonkeyPatch):
+    """What an xacct before the IAM path made: the access role at `/` (and every policy naming that ARN)."""
+    with mp.context() as inner:
+        inner.setattr(Names, "access_role_path", staticmethod(lambda cluster_id, region: "/"))
+        yield
+
+
+def record_migration_run() -> list[str]:
+    """The mutating calls of a setup that moves a role made at `/` under the cluster's path (delete, create, and
+    the policies that name the role rewritten)."""
+    with collection_world("xacct-migrate-run-") as (world, hooks, state_path):
+        with pytest.MonkeyPatch.context() as mp, access_role_at_root(mp):
+            run_clean(world.setup_args(*SETUP_FLAGS), state_path, "setup at /")
+        hooks.calls.clear()
+        run_clean(world.setup_args(*SETUP_FLAGS), state_path, "migration")
+        return list(hooks.calls)
+
+
 _CLEAN: dict = {}
 
 
@@ -102,15 +122,16 @@ def clean_run() -> dict:
         try:
             _CLEAN.update(record_clean_run())
             _CLEAN["replace_calls"] = record_replacement_run()
+            _CLEAN["migrate_calls"] = record_migration_run()
         except Exception as exc:  # reported by test_clean_run_has_crash_points, not as a collection error
-            _CLEAN.update({"calls": [], "shape": [], "teardown_calls": [], "replace_calls": [],
+            _CLEAN.update({"calls": [], "shape": [], "teardown_calls": [], "replace_calls": [], "migrate_calls": [],
                            "error": f"{type(exc).__name__}: {exc}"})
     return _CLEAN
 
 
 def pytest_generate_tests(metafunc):
     for fixture, key in (("crash_point", "calls"), ("teardown_crash_point", "teardown_calls"),
-                         ("replace_crash_point", "replace_calls")):
+                         ("replace_crash_point", "replace_calls"), ("migrate_crash_point", "migrate_calls")):
         if fixture in metafunc.fixturenames:
             calls = clean_run()[key]
             metafunc.parametrize(fixture, list(enumerate(calls, start=1)),
@@ -129,6 +150,9 @@ def test_clean_run_has_crash_points():
                      "provider:secretsmanager.DeleteSecret", "consumer:iam.DeleteUser", "provider:kms.ScheduleKeyDeletion",
                      "provider:rds.ModifyDBCluster"):
         assert expected in run["teardown_calls"], run["teardown_calls"]
+    for expected in ("provider:iam.DeleteRolePolicy", "provider:iam.DeleteRole", "provider:iam.CreateRole",
+                     "provider:kms.PutKeyPolicy", "provider:secretsmanager.PutResourcePolicy"):
+        assert expected in run["migrate_calls"], run["migrate_calls"]
 
 
 # --- kill at each point --------------------------------------------------------------------------
@@ -261,6 +285,39 @@ def test_kill_while_moving_to_another_vpc_then_rerun_converges(world, password, 
     assert invoke(["teardown", "--yes"]).exit_code == 0
     assert_nothing_left(world)
     assert live_endpoints(world.consumer, vpc_b) == [] and xacct_security_groups(world.consumer, vpc_b) == []
+
+
+def test_kill_while_moving_the_role_under_its_path_then_rerun_converges(world, password, monkeypatch,
+                                                                       migrate_crash_point):
+    """A role made at `/` (before the IAM path) is replaced by setup: killed after each call of that run (after the
+    delete, before the create, ...), a re-run finishes the move, each change made once; the deployment ends as a
+    fresh one (the role at the path, every policy naming its new ARN) and teardown leaves nothing."""
+    k, label = migrate_crash_point
+    hooks = CallHooks().install(monkeypatch)
+    with access_role_at_root(monkeypatch):
+        assert invoke(world.setup_args(*SETUP_FLAGS)).exit_code == 0
+
+    hooks.revive()
+    hooks.kill_on = kill_point(clean_run()["migrate_calls"], k)
+    with pytest.raises(Killed):
+        invoke(world.setup_args(*SETUP_FLAGS))
+    assert hooks.dead and label in hooks.lost, f"the migration diverged from the clean one before crash point {k}"
+    assert_each_chain_is_a_prefix_of_the_clean_one(hooks.calls, clean_run()["migrate_calls"])
+    before = list(hooks.calls)
+    _load_state_checked(Path(STATE))
+
+    hooks.revive()
+    res = invoke(world.setup_args(*SETUP_FLAGS))
+    assert res.exit_code == 0, res.output
+    # Each change made once across the two runs (the role deleted once, created once), none missed.
+    assert sorted(before + hooks.calls) == sorted(clean_run()["migrate_calls"])
+    state = _load_state_checked(Path(STATE))
+    assert resource_shape(state) == clean_run()["shape"]
+    assert_exactly_one_deployment(world, state)
+    hooks.calls.clear()
+    assert invoke(world.setup_args(*SETUP_FLAGS)).exit_code == 0 and hooks.calls == [], hooks.calls  # converged
+    assert invoke(["teardown", "--yes"]).exit_code == 0
+    assert_nothing_left(world)
 
 
 # --- the password never leaks --------------------------------------------------------------------

@@ -112,11 +112,18 @@ def test_teardown_may_list_roles():
     assert st["Resource"] == "*"
 
 
-def test_name_narrows_to_one_deployment_but_not_the_shared_cluster_check():
-    doc = json.dumps(permissions.policy("provider", "all", permissions.Scope(name="orders")))
-    assert "xacct-orders-data-api-access" in doc and "xacct:deployment" in doc and "xacct:managed-by" not in doc
-    (other,) = [s for s in json.loads(doc)["Statement"] if s["Sid"] == "ReadOtherDeploymentsGrants"]
-    assert other["Resource"].endswith(":role/xacct-*-data-api-access")
+def test_name_narrows_to_one_deployment_and_the_shared_cluster_check_needs_no_other_role():
+    """The other deployments on the cluster are the roles under its IAM path (one ListRoles on "*"): no grant on
+    the other deployments' roles is needed, so --name confines every role statement to this deployment's role."""
+    scope = permissions.Scope(name="orders", region="eu-west-1", cluster="orders-aurora")
+    doc = json.dumps(permissions.policy("provider", "all", scope))
+    assert "xacct:deployment" in doc and "xacct:managed-by" not in doc
+    roles = {r for st in json.loads(doc)["Statement"] for r in ([st["Resource"]] if isinstance(st["Resource"], str)
+                                                                else st["Resource"]) if ":role/" in r}
+    # The role at the cluster's path (a role's ARN includes its path), and at `/` for a role setup replaces.
+    assert roles == {"arn:aws:iam::PROVIDER:role/xacct/eu-west-1/orders-aurora/xacct-orders-data-api-access",
+                     "arn:aws:iam::PROVIDER:role/xacct-orders-data-api-access"}
+    assert "ReadOtherDeploymentsGrants" not in doc
 
 
 def test_adopted_principal_statements_only_when_asked():
@@ -143,27 +150,35 @@ def test_cli_rejects_bad_options(args):
 
 
 class _Iam:
-    """list_roles finds another deployment's role; get_role_policy fails with `code`."""
+    """list_roles answers `roles` for the cluster's path, or fails with `code`."""
 
-    def __init__(self, code: str):
-        self.code = code
+    def __init__(self, roles=(), code: str | None = None):
+        self.roles, self.code, self.asked = list(roles), code, []
 
     def get_paginator(self, name):
-        return SimpleNamespace(paginate=lambda: [{"Roles": [{"RoleName": "xacct-other-data-api-access"}]}])
+        def paginate(**params):
+            from botocore.exceptions import ClientError
 
-    def get_role_policy(self, RoleName, PolicyName):
-        from botocore.exceptions import ClientError
+            self.asked.append((name, params))
+            if self.code:
+                raise ClientError({"Error": {"Code": self.code, "Message": "m"}}, "ListRoles")
+            return [{"Roles": self.roles}]
 
-        raise ClientError({"Error": {"Code": self.code, "Message": "m"}}, "GetRolePolicy")
+        return SimpleNamespace(paginate=paginate)
 
 
-def test_teardown_does_not_read_access_denied_as_not_shared():
-    """With a profile confined by --name, teardown must not take AccessDenied on another deployment's grant for
-    "nobody else uses the cluster" and turn the Data API off under it."""
+def test_other_deployments_are_the_roles_under_the_clusters_path():
+    """Teardown asks only for the cluster's path; a role there other than its own is another deployment. An
+    AccessDenied is not taken for "nobody else uses the cluster" (the Data API would go off under them)."""
     from botocore.exceptions import ClientError
 
     from xacct_dataapi.steps.data_api import other_deployments_on_cluster
 
-    assert other_deployments_on_cluster(_Iam("NoSuchEntity"), "arn:aws:rds:r:1:cluster:c", "mine") == []
+    path = "/xacct/r/c/"
+    iam = _Iam([{"RoleName": "xacct-mine-data-api-access", "Path": path},
+                {"RoleName": "xacct-other-data-api-access", "Path": path},
+                {"RoleName": "hand-made", "Path": path + "deeper/"}])
+    assert other_deployments_on_cluster(iam, "arn:aws:rds:r:1:cluster:c", "mine") == ["other"]
+    assert iam.asked == [("list_roles", {"PathPrefix": path})]
     with pytest.raises(ClientError):
-        other_deployments_on_cluster(_Iam("AccessDenied"), "arn:aws:rds:r:1:cluster:c", "mine")
+        other_deployments_on_cluster(_Iam(code="AccessDenied"), "arn:aws:rds:r:1:cluster:c", "mine")

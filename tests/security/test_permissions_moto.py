@@ -96,3 +96,17 @@ def test_the_recorder_refuses_an_action_missing_from_the_policy(world, password,
     assert rec.refused == ["teardown (provider): iam:ListRoles"], res.output
     assert res.exit_code != 0
     assert json.loads(Path(STATE).read_text())["resources"]  # nothing was silently skipped
+
+
+def test_moving_a_role_made_at_the_root_path_is_in_the_setup_policy(world, password, monkeypatch):
+    """A role made before the IAM path (at `/`) is deleted and created again at the path by `setup`: the generated
+    setup policy has the calls that takes (they were teardown's alone)."""
+    from xacct_dataapi.config import Names
+
+    with monkeypatch.context() as mp:
+        mp.setattr(Names, "access_role_path", staticmethod(lambda cluster_id, region: "/"))
+        assert CliRunner().invoke(cli, world.setup_args("--enable-data-api", "--yes")).exit_code == 0
+    rec = Recorder(monkeypatch)
+    rec.run("setup", world.setup_args("--enable-data-api", "--yes")[1:])
+    assert {("provider", "iam:DeleteRolePolicy"), ("provider", "iam:DeleteRole"),
+            ("provider", "iam:CreateRole")} <= rec.seen["setup"]

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers.accounts import CONSUMER, PROVIDER, REGION
+from tests.helpers.accounts import CONSUMER, PROVIDER, REGION, ROLE_PATH, access_role_arn
 from tests.helpers.inventory import tags_of
 from tests.helpers.pipeline import apply_setup, apply_teardown, made_in_chain_order, plan_for, setup_context
 from tests.helpers.profiles import isolate
@@ -202,8 +202,7 @@ class TestEachStepCreated:
         written = json.loads(shared.world.provider.client("kms").get_key_policy(
             KeyId=meta["KeyId"], PolicyName="default")["Policy"])
         # The access role, named by ARN in a condition: the consumer only ever decrypts as that role.
-        role_arn = f"arn:aws:iam::{PROVIDER}:role/{shared.names.access_role}"
-        assert written == policies.key_policy(PROVIDER, role_arn, REGION)
+        assert written == policies.key_policy(PROVIDER, access_role_arn(NAME), REGION)
         assert CONSUMER not in json.dumps(written)
 
         row = shared.load().find("kms_key_policy", meta["KeyId"])
@@ -254,7 +253,9 @@ class TestEachStepCreated:
 
         iam = shared.world.provider.client("iam")
         role = provider_role(shared)
-        assert role["Arn"] == f"arn:aws:iam::{PROVIDER}:role/{shared.names.access_role}"
+        # Under the cluster's IAM path, which its ARN carries (config.Names.access_role_path).
+        assert role["Path"] == ROLE_PATH
+        assert role["Arn"] == access_role_arn(NAME)
         assert role["MaxSessionDuration"] == 3600
         assert_xacct_tags(iam.list_role_tags(RoleName=shared.names.access_role)["Tags"])
 

@@ -41,7 +41,7 @@ from xacct_dataapi.steps.common import INVALID_PRINCIPAL
 
 CLUSTER_ID = "orders-v2"
 CLUSTER_ARN = f"arn:aws:rds:{REGION}:{PROVIDER}:cluster:{CLUSTER_ID}"
-ROLE_ARN = f"arn:aws:iam::{PROVIDER}:role/xacct-orders-data-api-access"
+ROLE_ARN = f"arn:aws:iam::{PROVIDER}:role/xacct/{REGION}/{CLUSTER_ID}/xacct-orders-data-api-access"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{PROVIDER}:secret:xacct-orders/db-credentials-AbCdEf"
 SG_ID = "sg-0123456789abcdef0"
 
@@ -150,7 +150,8 @@ def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(st
 
     aws = FakeSessions()
     iam = aws.stub(Account.PROVIDER, "iam")
-    iam.add_response("list_roles", {"Roles": []}, {})  # no other xacct deployment uses the cluster
+    # No other xacct deployment uses the cluster: nothing under its IAM path.
+    iam.add_response("list_roles", {"Roles": []}, {"PathPrefix": f"/xacct/{REGION}/{CLUSTER_ID}/"})
     rds = aws.stub(Account.PROVIDER, "rds")
     tagged = v2_cluster(True)
     tagged["DBClusters"][0]["TagList"] = [{"Key": "xacct:data-api-enabled-by", "Value": "orders"}]

@@ -28,7 +28,8 @@ ALIAS = f"alias/xacct-{NAME}"
 SECRET = f"xacct-{NAME}/db-credentials"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{PROVIDER}:secret:{SECRET}-AbC123"
 ROLE = f"xacct-{NAME}-data-api-access"
-ROLE_ARN = f"arn:aws:iam::{PROVIDER}:role/{ROLE}"
+ROLE_PATH = f"/xacct/{REGION}/orders-aurora/"
+ROLE_ARN = f"arn:aws:iam::{PROVIDER}:role{ROLE_PATH}{ROLE}"
 ROLE_POLICY = f"xacct-{NAME}-data-api"
 USER = f"xacct-{NAME}-data-api-client"
 USER_ARN = f"arn:aws:iam::{CONSUMER}:user/{USER}"
@@ -269,7 +270,7 @@ def current_access_role_facts() -> dict:
     trust["Statement"][0] = dict(reversed(list(trust["Statement"][0].items())))
     perms = policies.access_role_permissions(CLUSTER_ARN, SECRET_ARN, KEY_ARN, REGION)
     perms["Statement"].reverse()
-    return {"role": {"RoleName": ROLE, "Arn": ROLE_ARN}, "trust": trust,
+    return {"role": {"RoleName": ROLE, "Path": ROLE_PATH, "Arn": ROLE_ARN}, "trust": trust,
             "tags": {"xacct:deployment": NAME, "xacct:managed-by": "xacct"},
             "policy": quote(json.dumps(perms), safe="")}  # URL-encoded, as IAM returns it
 
@@ -291,6 +292,22 @@ def test_access_role_with_another_external_id_is_repaired():
     assert [c.method for c in plan.calls] == ["update_assume_role_policy"]
     assert plan.problems == ["trust TrustConsumerPrincipal: differs"]
     assert plan.calls[0].params["PolicyDocument"] == JsonDoc(policies.access_role_trust_policy(CONSUMER, USER_ARN, EXTERNAL_ID))
+
+
+def test_access_role_at_the_root_path_is_replaced_in_one_step():
+    """A role made before the path (at `/`): IAM cannot move it, so the one step deletes it (with its inline
+    policy) and creates it at the cluster's path, then puts the policy back; same external id."""
+    facts = current_access_role_facts()
+    facts["role"] = {"RoleName": ROLE, "Path": "/", "Arn": f"arn:aws:iam::{PROVIDER}:role/{ROLE}"}
+    plan = access_role.STEP.make_plan(current_access_role_ctx(), facts)
+    assert plan.action is Action.REPLACE
+    assert plan.reason == f"role at path / → {ROLE_PATH}: IAM cannot move a role; replaced"
+    assert [c.label for c in plan.calls] == ["iam:delete_role_with_policies", "iam:create_role", "iam:put_role_policy"]
+    delete, create, _ = plan.calls
+    assert delete.params == {"RoleName": ROLE} and delete.forget is None  # the row stays: same name, made again
+    assert create.params["Path"] == ROLE_PATH and create.record.kind == "iam_role" and create.record.id == ROLE
+    assert create.params["AssumeRolePolicyDocument"] == JsonDoc(
+        policies.access_role_trust_policy(CONSUMER, USER_ARN, EXTERNAL_ID))
 
 
 def test_access_role_not_ours_is_refused():

@@ -23,6 +23,7 @@ from xacct_dataapi.planner import inspect_all
 from xacct_dataapi.state import State
 from xacct_dataapi.steps import STEPS
 from xacct_dataapi.steps.access_role import _external_id_of
+from xacct_dataapi.steps.common import access_role_arn
 from xacct_dataapi.steps.endpoint import LIVE_STATES, service_name
 
 
@@ -152,7 +153,7 @@ def from_state(aws: Sessions, state: State, cfg: Config) -> Chain:
     v = ctx.values
     role = facts["access_role"]
     chain.role, chain.trust, chain.permissions = role["role"], role.get("trust"), role.get("policy")
-    chain.role_arn = (chain.role or {}).get("Arn") or policies.role_arn(provider, cfg.names.access_role, chain.partition)
+    chain.role_arn = (chain.role or {}).get("Arn") or access_role_arn(ctx)
     chain.secret = facts["secret"]["secret"]
     chain.secret_arn = (chain.secret or {}).get("ARN") or v.get("secret_arn")
     chain.secret_policy = facts["secret_policy"]["policy"]

@@ -36,6 +36,7 @@ from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import Account, Ref, Resource, Sensitive
 from xacct_dataapi.state import State
 from xacct_dataapi.steps import STEPS
+from xacct_dataapi.steps.common import access_role_arn
 
 TRUST_POLICY_LIMIT = 2048  # IAM quotas: role trust policy length, default (adjustable to 4,096)
 
@@ -240,7 +241,7 @@ def _secret_policy(t: Template, r: Resource, ctx) -> None:
 
 def _iam_role(t: Template, r: Resource, ctx) -> None:
     t.add("AccessRole", r.kind, "AWS::IAM::Role", {
-        "RoleName": r.id, "Description": r.properties["Description"],
+        "RoleName": r.id, "Path": r.properties["Path"], "Description": r.properties["Description"],
         "MaxSessionDuration": r.properties["MaxSessionDuration"],
         "AssumeRolePolicyDocument": r.documents["access_role_trust"], "Tags": tags(r.tags)})
 
@@ -399,7 +400,7 @@ def provider_template(ctx: Context, consumers: Consumers | None, external_id: st
 
 def consumer_template(ctx: Context, external_id: str) -> dict:
     tctx = template_context(ctx, Account.CONSUMER)
-    role_arn = policies.role_arn(PROVIDER_ACCOUNT, ctx.names.access_role, THIS_PARTITION)
+    role_arn = access_role_arn(tctx)  # as the steps name it, path included; the parameter stands in for it
     t = _build(Account.CONSUMER, desired(tctx, Account.CONSUMER), tctx, {role_arn: "${AccessRoleArn}"})
     parameters = {
         "VpcId": {"Type": "AWS::EC2::VPC::Id", "Default": ctx.cfg.vpc_id,
@@ -410,7 +411,7 @@ def consumer_template(ctx: Context, external_id: str) -> dict:
                        "AllowedPattern": r"(\d{1,3}\.){3}\d{1,3}/\d{1,2}",
                        "Description": "CIDR of the clients that call rds-data (setup uses the VPC's CIDR)"},
         "AccessRoleArn": {"Type": "String",
-                          "Default": policies.role_arn(ctx.provider_account, ctx.names.access_role, ctx.partition),
+                          "Default": access_role_arn(ctx),
                           "AllowedPattern": r"arn:[\w-]+:iam::\d{12}:role/[\w+=,.@/-]+",
                           "Description": "The provider stack's AccessRoleArn output"},
         "ClusterArn": {"Type": "String", "Default": ctx.cluster.arn,

@@ -2,6 +2,13 @@
 
 Trust: the consumer account narrowed to the consumer principal (aws:PrincipalArn) plus an external id
 xacct generates and records. Permissions: rds-data on the cluster, the secret, the key — by ARN only.
+
+The role lives under the cluster's IAM path (config.Names.access_role_path), so the deployments on one cluster are
+one ListRoles(PathPrefix) (data_api.other_deployments_on_cluster). A role made before that sits at `/`: IAM cannot
+move a role to another path (UpdateRole takes only RoleName, Description and MaxSessionDuration,
+https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateRole.html), so such a role is replaced: deleted with
+its inline policy and created again, same name, at the new path, in one step. Its ARN changes with the path; the
+key, endpoint and consumer policies (written earlier in the run) and the secret policy (later) name the new ARN.
 """
 from __future__ import annotations
 
@@ -15,7 +22,8 @@ from xacct_dataapi.models import (
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import (
-    INVALID_PRINCIPAL, delete_iam_principal, delete_inline_policy, find_tagged_principal, iam_tags, not_ours, owned, tag_dict,
+    INVALID_PRINCIPAL, access_role_path, delete_iam_principal, delete_inline_policy, find_tagged_principal, iam_tags,
+    not_ours, owned, tag_dict,
 )
 
 NUMBER = 5
@@ -50,7 +58,9 @@ def inspect(ctx, known) -> Inspection:
             raise
     values = {}
     if owned(tags, ctx.names.deployment):
-        values["access_role_arn"] = role["Arn"]
+        # A role at another path is about to be replaced: its ARN is not the one the other policies must name (the
+        # create call produces that one).
+        values["access_role_arn"] = role["Arn"] if role.get("Path", "/") == access_role_path(ctx) else None
         # A run that died after CreateRole never recorded the external id: it lives in the trust policy.
         if not known.get("external_id") and _external_id_of(trust):
             values["external_id"] = _external_id_of(trust)
@@ -69,7 +79,7 @@ def desired(ctx) -> list[Resource]:
                    f"{ctx.cluster.id}")
     return [
         Resource("iam_role", iam_name, Account.PROVIDER, arn=ctx.known("access_role_arn"), tags=ctx.names.tags(),
-                 properties={"MaxSessionDuration": 3600, "Description": description},
+                 properties={"Path": access_role_path(ctx), "MaxSessionDuration": 3600, "Description": description},
                  documents={"access_role_trust": trust}),
         Resource("iam_role_policy", f"{iam_name}/{policy_name}", Account.PROVIDER, properties={"PolicyName": policy_name},
                  documents={"access_role_permissions": perms}),
@@ -87,24 +97,41 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
                       {"RoleName": iam_name, "PolicyName": policy_name, "PolicyDocument": JsonDoc(perms)},
                       record=Record("iam_role_policy", want_policy.id, name=policy_name),
                       description="attach the Data API permissions")
+    create = Call(
+        Account.PROVIDER, "iam", "create_role",
+        {"RoleName": iam_name, "AssumeRolePolicyDocument": JsonDoc(trust), **want_role.properties,
+         "Tags": iam_tags(want_role.tags)},
+        outputs={"access_role_arn": "Role.Arn"}, store={"external_id": ctx.external_id()}, record=role_record,
+        retry=Retry(INVALID_PRINCIPAL, ("principal",), "a new IAM principal is not yet visible"),
+        description=f"create the access role at path {want_role.properties['Path']}")
     if role is None:
         step.action, step.reason = Action.CREATE, f"no role named {iam_name}"
-        step.calls.append(Call(
-            Account.PROVIDER, "iam", "create_role",
-            {"RoleName": iam_name, "AssumeRolePolicyDocument": JsonDoc(trust), **want_role.properties,
-             "Tags": iam_tags(want_role.tags)},
-            outputs={"access_role_arn": "Role.Arn"}, store={"external_id": ctx.external_id()}, record=role_record,
-            retry=Retry(INVALID_PRINCIPAL, ("principal",), "a new IAM principal is not yet visible"),
-            description="create the access role"))
-        step.calls.append(put_policy)
+        step.calls += [create, put_policy]
         return step
     if not owned(facts["tags"], ctx.names.deployment):
         raise not_ours("IAM role", iam_name, ctx.names.deployment, ctx.provider_account)
+    have_path, want_path = role.get("Path", "/"), want_role.properties["Path"]
+    if have_path != want_path:
+        # Same name, so the state row (iam_role, name) stays: a crash after the delete leaves no role, and the
+        # re-run creates it (the plan above); a crash after the create finds it at the right path.
+        step.action = Action.REPLACE
+        step.reason = f"role at path {have_path} → {want_path}: IAM cannot move a role; replaced"
+        step.calls += [Operation(Account.PROVIDER, name="iam:delete_role_with_policies", run=delete_iam_principal,
+                                 params={"RoleName": iam_name},
+                                 description=f"delete role {iam_name} at path {have_path} (IAM cannot change a "
+                                             "role's path)"),
+                       create, put_policy]
+        return step
     reasons = []
-    if not ctx.state.find("iam_role", iam_name):
+    recorded = ctx.state.find("iam_role", iam_name)
+    if not recorded:
         step.calls.append(Bookkeeping(Account.PROVIDER, record=role_record, store={"external_id": ctx.external_id()},
                                       description="record the role"))
         reasons.append("role exists but was not recorded")
+    elif recorded.arn != role["Arn"]:
+        # A run killed right after re-creating the role at its path: the row still holds the ARN at the old path.
+        step.calls.append(Bookkeeping(Account.PROVIDER, record=role_record, description="record the role's ARN"))
+        reasons.append("the recorded ARN is the role's old one")
     if not policies.equal(facts["trust"], trust):
         diff = policies.differing_statements(facts["trust"], trust)
         step.problems += [f"trust {d}" for d in diff]

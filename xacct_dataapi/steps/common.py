@@ -12,6 +12,17 @@ from xacct_dataapi.state import ResourceRow
 INVALID_PRINCIPAL = ("MalformedPolicyDocumentException", "MalformedPolicyDocument", "InvalidParameterValue")
 
 
+def access_role_path(ctx) -> str:
+    """The IAM path of this deployment's access role (config.Names.access_role_path)."""
+    return ctx.names.access_role_path(ctx.cluster.id, ctx.region)
+
+
+def access_role_arn(ctx) -> str:
+    """The access role's ARN, path included (policies.role_arn says why the path matters). Deterministic, so the key,
+    endpoint and consumer policies can name the role before it exists."""
+    return policies.role_arn(ctx.provider_account, ctx.names.access_role, ctx.partition, access_role_path(ctx))
+
+
 def iam_tags(tags: dict[str, str]) -> list[dict]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 

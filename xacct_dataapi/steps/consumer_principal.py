@@ -16,15 +16,11 @@ from xacct_dataapi.context import principal_identity
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import (
-    delete_iam_principal, delete_inline_policy, find_tagged_principal, iam_tags, not_ours, owned, tag_dict,
+    access_role_arn, delete_iam_principal, delete_inline_policy, find_tagged_principal, iam_tags, not_ours, owned, tag_dict,
 )
 
 NUMBER = 6
 
-
-def access_role_arn(ctx) -> str:
-    # Deterministic, so the consumer policy can be written before the role exists.
-    return policies.role_arn(ctx.provider_account, ctx.names.access_role, ctx.partition)
 
 
 def inspect(ctx, known) -> Inspection:

@@ -5,10 +5,9 @@ clusters need the separate EnableHttpEndpoint operation (ModifyDBCluster silentl
 """
 from __future__ import annotations
 
-import json
-
 from botocore.exceptions import ClientError
 
+from xacct_dataapi.config import Names
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import (
     NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, Operation, Record, Resource, Step, StepPlan, Wait,
@@ -77,26 +76,23 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
 
 
 def other_deployments_on_cluster(iam, cluster_arn: str, deployment: str) -> list[str]:
-    """Other xacct deployments whose access role may run statements on this cluster (read-only)."""
+    """Other xacct deployments whose access role may run statements on this cluster (read-only).
+
+    Every deployment's access role lives under the cluster's IAM path (config.Names.access_role_path), so they are
+    the roles one ListRoles(PathPrefix=that path) returns, whatever else the account holds: a page per 100 roles on
+    this cluster (1 in practice), no read per role. A role of a deployment last set up by an xacct older than the
+    path sits at `/` and is not seen: re-running that deployment's setup moves it (docs/how-it-works.md)."""
+    region, cluster_id = cluster_arn.split(":")[3], cluster_arn.rsplit(":", 1)[1]
+    path, own = Names.access_role_path(cluster_id, region), Names(deployment).access_role
     found = []
-    for page in iam.get_paginator("list_roles").paginate():
+    for page in iam.get_paginator("list_roles").paginate(PathPrefix=path):
         for role in page.get("Roles", []):
             name = role["RoleName"]
-            if not (name.startswith("xacct-") and name.endswith("-data-api-access")):
+            # PathPrefix matches deeper paths too (/xacct/REGION/CLUSTER/more/): only xacct's own path counts.
+            if name == own or role.get("Path") != path:
                 continue
-            other = name[len("xacct-"):-len("-data-api-access")]
-            if other == deployment:
-                continue
-            try:
-                doc = iam.get_role_policy(RoleName=name, PolicyName=f"xacct-{other}-data-api")["PolicyDocument"]
-            except ClientError as exc:
-                # Gone (or never written) is "not using it"; AccessDenied is not: turning the Data API off under
-                # a deployment the operator may not read would break it (docs/permissions.md).
-                if error_code(exc) != "NoSuchEntity":
-                    raise
-                continue
-            if cluster_arn in json.dumps(doc):
-                found.append(other)
+            prefix, suffix = "xacct-", "-data-api-access"
+            found.append(name[len(prefix):-len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else name)
     return sorted(found)
 
 

@@ -22,7 +22,7 @@ from xacct_dataapi.models import (
 )
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
-from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
+from xacct_dataapi.steps.common import access_role_arn, iam_tags, not_ours, owned, tag_dict
 
 NUMBER = 7
 KINDS = ("security_group", "vpc_endpoint")
@@ -78,9 +78,6 @@ def _perm(rule: tuple) -> dict:
         perm["IpRanges"] = [{"CidrIp": target}]
     return perm
 
-
-def access_role_arn(ctx) -> str:
-    return policies.role_arn(ctx.provider_account, ctx.names.access_role, ctx.partition)
 
 
 def member_tag(ctx) -> dict:

@@ -7,7 +7,7 @@ from xacct_dataapi import policies
 from xacct_dataapi.models import (
     Account, Action, Call, Inspection, JsonDoc, Record, Resource, Retry, Step, StepPlan,
 )
-from xacct_dataapi.steps.common import INVALID_PRINCIPAL, forget_only, plan_policy_document
+from xacct_dataapi.steps.common import INVALID_PRINCIPAL, access_role_arn, forget_only, plan_policy_document
 
 NUMBER = 2
 
@@ -21,8 +21,7 @@ def inspect(ctx, known) -> Inspection:
 
 
 def desired(ctx) -> list[Resource]:
-    role = policies.role_arn(ctx.provider_account, ctx.names.access_role, ctx.partition)
-    doc = policies.key_policy(ctx.provider_account, role, ctx.region, ctx.partition)
+    doc = policies.key_policy(ctx.provider_account, access_role_arn(ctx), ctx.region, ctx.partition)
     return [Resource("kms_key_policy", ctx.known("key_id"), Account.PROVIDER, arn=ctx.known("key_arn"),
                      documents={"key_policy": doc})]
 
