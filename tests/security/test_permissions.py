@@ -126,6 +126,14 @@ def test_name_narrows_to_one_deployment_and_the_shared_cluster_check_needs_no_ot
     assert "ReadOtherDeploymentsGrants" not in doc
 
 
+def test_a_cluster_id_given_in_capitals_matches_the_lowercase_arns_and_role_path():
+    """RDS keeps cluster ids in lowercase (in its ARNs), and the access role's path uses the lowercase id."""
+    doc = json.dumps(permissions.policy("provider", "all", permissions.Scope(name="orders", region="eu-west-1",
+                                                                             cluster="Orders-Aurora")))
+    assert "role/xacct/eu-west-1/orders-aurora/xacct-orders-data-api-access" in doc
+    assert ":cluster:orders-aurora" in doc and "Orders-Aurora" not in doc
+
+
 def test_adopted_principal_statements_only_when_asked():
     sids = {s["Sid"] for s in permissions.policy("consumer")["Statement"]}
     assert "AdoptedConsumerRoleOnlyWithConsumerRole" not in sids
