@@ -236,15 +236,16 @@ def _exists_in_consumer(aws: Sessions, cfg: Config) -> bool:
         return False
 
 
-def describe_network(aws: Sessions, cfg: Config, consumer_account: Callable[[], str]) -> list[str]:
-    """The VPC's associated IPv4 CIDR blocks, primary first, after checking the subnets and DNS attributes. The four
-    reads run at once; their problems are reported in the order a one-by-one check meets them."""
+def describe_network(aws: Sessions, cfg: Config, consumer_account: Callable[[], str],
+                     subnets: Callable[[], dict[str, dict]]) -> list[str]:
+    """The VPC's associated IPv4 CIDR blocks, primary first, after checking the subnets and DNS attributes. The reads
+    run at once (`subnets` is the subnets by id, read once for this and check_endpoint_service); their problems are
+    reported in the order a one-by-one check meets them."""
     ec2 = aws.client(Account.CONSUMER, "ec2")
     profile = f" --profile {aws.consumer_profile}" if aws.consumer_profile else ""
     attributes = ("enableDnsSupport", "enableDnsHostnames")
-    vpc_r, subnets_r, *attribute_r = gather(
+    vpc_r, *attribute_r = gather(
         lambda: ec2.describe_vpcs(VpcIds=[cfg.vpc_id])["Vpcs"][0],
-        lambda: ec2.describe_subnets(Filters=[{"Name": "subnet-id", "Values": list(cfg.subnet_ids)}])["Subnets"],
         *(lambda a=a: ec2.describe_vpc_attribute(VpcId=cfg.vpc_id, Attribute=a) for a in attributes))
     try:
         vpc = unwrap(vpc_r)
@@ -256,10 +257,9 @@ def describe_network(aws: Sessions, cfg: Config, consumer_account: Callable[[], 
             ) from None
         raise AwsError(f"Could not describe VPC {cfg.vpc_id}: {error_message(exc)}.") from None
     try:
-        subnets = unwrap(subnets_r)
+        by_id = subnets()
     except ClientError as exc:
         raise AwsError(f"Could not describe subnets: {error_message(exc)}.") from None
-    by_id = {s["SubnetId"]: s for s in subnets}
     for sid in cfg.subnet_ids:
         if sid not in by_id:
             raise UsageError(f"--subnets: {sid} does not exist in consumer account {consumer_account()}, region {aws.region}.",
@@ -329,22 +329,21 @@ def describe_principal(aws: Sessions, cfg: Config, consumer_account: Callable[[]
     return ConsumerPrincipal(kind, name, user_arn(consumer_account(), name, partition), adopted=False)
 
 
-def check_endpoint_service(aws: Sessions, cfg: Config) -> None:
+def check_endpoint_service(aws: Sessions, cfg: Config, subnets: Callable[[], dict[str, dict]]) -> None:
     """The rds-data endpoint service is offered in the region, in the subnets' AZs, takes a policy if a restricted one
     is asked for, and no private hosted zone in the VPC already holds its DNS name (doctor reads the same)."""
     from xacct_dataapi.doctor import reads
 
     service = f"com.amazonaws.{aws.region}.rds-data"
-    detail_r, subnets_r, zones_r = gather(lambda: reads.endpoint_service(aws, service),
-                                          lambda: reads.subnets(aws, list(cfg.subnet_ids)),
-                                          lambda: reads.private_hosted_zones(aws, cfg.vpc_id, aws.region))
+    detail_r, zones_r = gather(lambda: reads.endpoint_service(aws, service),
+                               lambda: reads.private_hosted_zones(aws, cfg.vpc_id, aws.region))
     detail = _read(f"the {service} endpoint service", lambda: unwrap(detail_r))
     if detail is None:
         raise UsageError(f"Region {aws.region} offers no {service} endpoint service.",
                          "Pass --region of a region where the RDS Data API supports PrivateLink.")
     # "The VPC endpoint service ... does not support the availability zone of the subnet"
     # (terraform-aws-modules/terraform-aws-vpc#462): AvailabilityZones of DescribeVpcEndpointServices.
-    bad = reads.unsupported_azs(detail, _read("the subnets", lambda: unwrap(subnets_r)))
+    bad = reads.unsupported_azs(detail, _read("the subnets", subnets))
     if bad:
         raise UsageError(f"--subnets: {', '.join(f'{sid} is in {az}' for sid, az in bad)}, where {service} is not offered "
                          f"(it is in {', '.join(sorted(detail.get('AvailabilityZones', [])))}).",
@@ -392,7 +391,10 @@ def start_context(cfg: Config, aws: Sessions, state: State, password: Callable[[
 
     `recorded`: the inputs come from the state file (status), so a recorded VPC or subnet that no longer exists
     is drift to report (ctx.gone), not bad usage."""
+    from xacct_dataapi.doctor import reads  # imported here: doctor's modules import this one
+
     accounts = Pending(lambda: check_accounts(aws, state))
+    subnets = Pending(lambda: reads.subnets(aws, list(cfg.subnet_ids)))  # read once, for the network and service checks
 
     def cluster() -> Cluster:
         found = describe_cluster(aws, cfg, lambda: accounts.get()[1])
@@ -406,7 +408,7 @@ def start_context(cfg: Config, aws: Sessions, state: State, password: Callable[[
 
     def network() -> tuple[list[str], list[str]]:
         try:
-            return describe_network(aws, cfg, lambda: accounts.get()[0]), []
+            return describe_network(aws, cfg, lambda: accounts.get()[0], subnets.get), []
         except UsageError as exc:
             if not recorded:
                 raise
@@ -420,7 +422,7 @@ def start_context(cfg: Config, aws: Sessions, state: State, password: Callable[[
         Pending(lambda: describe_principal(aws, cfg, lambda: accounts.get()[0], partition_for_region(aws.region))),
         password, values=dict(state.values), gone=Pending(lambda: network_r.get()[1]),
         vpc_cidrs=Pending(lambda: network_r.get()[0]),
-        endpoint_service_checked=None if skip_service else Pending(lambda: check_endpoint_service(aws, cfg)),
+        endpoint_service_checked=None if skip_service else Pending(lambda: check_endpoint_service(aws, cfg, subnets.get)),
         settled=False)
 
 

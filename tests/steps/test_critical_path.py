@@ -134,6 +134,7 @@ def test_a_rerun_and_status_do_not_ask_again_what_the_recorded_endpoint_proves(w
     ui = Terminal(out=quiet, err=quiet, yes=True)
     app.setup(cfg, path, ui, dry_run=False, password_from_stdin=False)
     assert all(sent[op] == 1 for op in PROVEN_BY_AN_ENDPOINT), sent  # a new deployment checks them
+    assert sent["DescribeSubnets"] == 1, sent  # one read for the network and the endpoint-service checks
 
     sent.clear()
     app.setup(cfg, path, ui, dry_run=False, password_from_stdin=False)
