@@ -84,14 +84,13 @@ class Sessions:
         explicit_region = region
         provider = _session(provider_profile, region, "--provider-profile")
         region = region or provider.region_name
-        shared = provider
         if not region:
             raise UsageError(
                 f"No region: --region was not given and the provider profile {provider_profile!r} sets none.",
                 "Pass --region (e.g. --region eu-west-1), set AWS_REGION, or set `region` in the profile.",
             )
         if explicit_region is None:
-            consumer_default = _session(consumer_profile, None, "--consumer-profile", shared).region_name
+            consumer_default = _session(consumer_profile, None, "--consumer-profile", provider).region_name
             if consumer_default and consumer_default != region:
                 raise UsageError(
                     f"--consumer-profile {consumer_profile!r} is set to region {consumer_default} but --provider-profile "
@@ -99,9 +98,9 @@ class Sessions:
                     "PrivateLink for rds-data is regional: both sides must be in the cluster's region. Pass --region "
                     f"{region} (the cluster's region) to use it for both.",
                 )
-        consumer = _session(consumer_profile, region, "--consumer-profile", shared)
+        consumer = _session(consumer_profile, region, "--consumer-profile", provider)
         if provider.region_name != region:
-            provider = _session(provider_profile, region, "--provider-profile", shared)
+            provider = _session(provider_profile, region, "--provider-profile", provider)
         return cls(consumer, provider, region, consumer_profile, provider_profile)
 
     def session(self, account: Account) -> boto3.Session:

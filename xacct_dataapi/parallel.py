@@ -77,15 +77,10 @@ def run_graph(tasks: list[Any], waits_for: list[set[int]], run: Callable[[Any], 
         finally:
             done[n].set()
 
-    if len(tasks) == 1:  # the common re-run: no thread needed
-        worker(0)
-    else:
-        threads = [threading.Thread(target=worker, args=(n,), name=f"xacct-step-{n}", daemon=True)
-                   for n in range(len(tasks))]
-        for t in threads:
-            t.start()
-        for d in done:
-            while not d.wait(0.2):  # short waits: the main thread keeps taking Ctrl-C (deferred_sigint)
-                pass
+    for n in range(len(tasks)):
+        threading.Thread(target=worker, args=(n,), name=f"xacct-step-{n}", daemon=True).start()
+    for d in done:
+        while not d.wait(0.2):  # short waits: the main thread keeps taking Ctrl-C (deferred_sigint)
+            pass
     if errors:
         raise errors[min(errors)]
