@@ -65,11 +65,11 @@ class Scope:
 
     def fields(self) -> dict[str, str]:
         tag_key, tag_value = (TAG_MANAGED, "xacct") if self.name == "*" else (TAG_DEPLOYMENT, self.name)
+        # RDS stores cluster ids in lowercase, in its ARNs and in the access role's path (Names.access_role_path).
+        cluster = self.cluster if self.cluster == "CLUSTER_ID" else self.cluster.lower()
         return {"p": self.partition, "region": self.region, "provider": self.provider, "consumer": self.consumer,
-                # RDS stores cluster ids in lowercase, in its ARNs and in the access role's path (Names.access_role_path)
-                "cluster": self.cluster if self.cluster == "CLUSTER_ID" else self.cluster.lower(), "vpc": self.vpc, "name": self.name, "tag_key": tag_key,
-                "tag_value": tag_value, "app_role": self.consumer_role or "APP_ROLE",
-                "app_user": self.consumer_user or "APP_USER"}
+                "cluster": cluster, "vpc": self.vpc, "name": self.name, "tag_key": tag_key, "tag_value": tag_value,
+                "app_role": self.consumer_role or "APP_ROLE", "app_user": self.consumer_user or "APP_USER"}
 
 
 @dataclass(frozen=True)
