@@ -12,10 +12,10 @@ import pytest
 from botocore.exceptions import ClientError
 from rich.console import Console
 
+from tests.helpers.counting import RequestCounter
 from tests.helpers.pipeline import apply_setup, plan_for
 from xacct_dataapi import app
 from xacct_dataapi import state as state_mod
-from xacct_dataapi.aws import Sessions
 from xacct_dataapi.config import Config, state_path_for
 from xacct_dataapi.errors import StepFailed
 from xacct_dataapi.models import Account, Inspection, Step, StepPlan, step_dependencies
@@ -108,45 +108,39 @@ def test_only_a_value_one_chain_names_from_the_other_orders_them(world, password
     assert "endpoint" in dependencies(require_private_path=True)["access_role"]
 
 
-def count_requests(monkeypatch) -> Counter:
-    """Every AWS operation the code under test sends, by name."""
-    sent: Counter = Counter()
-    original = Sessions.client
-
-    def client(self, account, service):
-        made = original(self, account, service)
-        if not getattr(made, "_counted", False):
-            made.meta.events.register("before-call.*.*", lambda model, **kw: sent.update([model.name]))
-            made._counted = True
-        return made
-
-    monkeypatch.setattr(Sessions, "client", client)
-    return sent
+def operations(counter: RequestCounter) -> Counter:
+    """The requests sent since the last call, by operation name alone ("consumer:ec2.DescribeSubnets" counts as
+    "DescribeSubnets")."""
+    found: Counter = Counter()
+    for key, n in counter.take().items():
+        found[key.rsplit(".", 1)[1]] += n
+    return found
 
 
 PROVEN_BY_AN_ENDPOINT = ("DescribeVpcEndpointServices", "ListHostedZonesByVPC")
 
 
 def test_a_rerun_and_status_do_not_ask_again_what_the_recorded_endpoint_proves(world, password, monkeypatch):
-    sent = count_requests(monkeypatch)
+    counter = RequestCounter().install(monkeypatch)
     cfg, path = config(world), state_path_for(NAME)
     quiet = Console(file=io.StringIO())
     ui = Terminal(out=quiet, err=quiet, yes=True)
     app.setup(cfg, path, ui, dry_run=False, password_from_stdin=False)
+    sent = operations(counter)
     assert all(sent[op] == 1 for op in PROVEN_BY_AN_ENDPOINT), sent  # a new deployment checks them
     assert sent["DescribeSubnets"] == 1, sent  # one read for the network and the endpoint-service checks
 
-    sent.clear()
     app.setup(cfg, path, ui, dry_run=False, password_from_stdin=False)
     report = app.status(path)
     assert report["all_done"]
+    sent = operations(counter)
     assert not any(sent[op] for op in PROVEN_BY_AN_ENDPOINT), sent
     assert sent["GetCallerIdentity"] == 4  # the accounts are still checked against the state, every time
 
     # Other subnets: the endpoint no longer proves them, so they are checked again.
-    sent.clear()
     other = Config(**{**cfg.__dict__, "subnet_ids": world.subnet_ids[:1]}).validate()
     ctx, _ = plan_for(other, password, path)
+    sent = operations(counter)
     assert all(sent[op] == 1 for op in PROVEN_BY_AN_ENDPOINT), sent
 
 
