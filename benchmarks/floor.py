@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path

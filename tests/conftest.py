@@ -12,6 +12,15 @@ from tests.helpers.world import World, open_sessions, seed
 
 
 @pytest.fixture(scope="session", autouse=True)
+def options_coerced_as_the_installed_cli_does():
+    """`xacct` (cli.main) coerces option values without pydantic (xacct_dataapi/option_values.py); tests that invoke
+    `cli` through CliRunner go through the same coercion."""
+    from xacct_dataapi.option_values import use_plain_coercion
+
+    use_plain_coercion()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def loopback_only():
     """Fail any socket connect() to an address other than the loopback: no test may reach the network
     (moto in-process opens no sockets; the sandbox listens on 127.0.0.1)."""

@@ -468,6 +468,9 @@ def sandbox_down(dir: SandboxDir = sandbox.DEFAULT_DIR, debug: Debug = False):
 
 
 def main() -> None:
+    from xacct_dataapi.option_values import use_plain_coercion
+
+    use_plain_coercion()
     cli()
 
 
