@@ -20,14 +20,12 @@ HEAVY = ("boto3", "botocore", "rich.console", "pydantic", "moto")
 
 
 def imported_by(argv: list[str], cwd: Path) -> tuple[int, set[str]]:
-    """Run `xacct ARGV` in a fresh interpreter through the console script's entry point (cli.main); return its exit
-    code and which of HEAVY it imported."""
+    """Run `xacct ARGV` in a fresh interpreter as the console script does (cli.run, without cli.main's exit); return
+    its exit code and which of HEAVY it imported."""
     code = (
         "import json, sys\n"
-        "from xacct_dataapi.cli import main\n"
-        f"sys.argv = ['xacct', *{argv!r}]\n"
-        "try:\n    main()\n    rc = 0\n"
-        "except SystemExit as e:\n    rc = e.code if isinstance(e.code, int) else 1\n"
+        "from xacct_dataapi.cli import run\n"
+        f"rc = run({argv!r})\n"
         f"heavy = sorted(h for h in {HEAVY!r} if h in sys.modules)\n"
         "print(json.dumps([rc, heavy]), file=sys.__stderr__)\n"
     )
@@ -128,3 +126,36 @@ def test_what_plain_coercion_leaves_to_typer():
     assert option_values.converter_for(int, OptionInfo(clamp=True)) is None
     assert option_values.converter_for(str, OptionInfo(parser=str.upper)) is None
     assert option_values.converter_for(bool, OptionInfo()) is not None
+
+
+def test_exit_now_does_what_a_normal_exit_does_that_matters(tmp_path):
+    # cli.main ends with exit_now (os._exit after the command): buffered output, atexit handlers and non-daemon
+    # threads must still be seen through, and the exit code kept.
+    code = (
+        "import atexit, pathlib, sys, threading, time\n"
+        "from xacct_dataapi.cli import exit_now\n"
+        f"out = pathlib.Path({str(tmp_path)!r})\n"
+        "atexit.register(lambda: (out / 'atexit').write_text('ran'))\n"
+        "def late():\n    time.sleep(0.3)\n    (out / 'thread').write_text('done')\n"
+        "threading.Thread(target=late).start()\n"
+        "sys.stdout.write('buffered, no newline')\n"
+        "exit_now(3)\n"
+        "print('never')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert done.stdout == "buffered, no newline"
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert (tmp_path / "thread").read_text() == "done"
+
+
+def test_the_console_script_exits_with_the_commands_code(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "config"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"), "COLUMNS": "80"}
+    script = Path(sys.executable).with_name("xacct")
+    usage = subprocess.run([str(script), "setup", "--key-deletion-days", "x"], capture_output=True, text=True,
+                           env=env, cwd=tmp_path, timeout=60)
+    assert usage.returncode == 2 and "'x' is not a whole number" in usage.stderr
+    version = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=env, cwd=tmp_path,
+                             timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("xacct ")
