@@ -31,6 +31,7 @@ The dependencies (→ "needs"):
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -254,3 +255,7 @@ def teardown(a, n, C) -> Future:
 
 if __name__ == "__main__":
     main()
+    # The floor has every trick xacct has: xacct's cli.exit_now skips the interpreter's teardown (~0.2 s), so does it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
