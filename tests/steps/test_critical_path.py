@@ -13,13 +13,13 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 
 from tests.helpers.counting import RequestCounter
-from tests.helpers.pipeline import apply_setup, plan_for
+from tests.helpers.pipeline import apply_setup, plan_for, setup_context
 from xacct_dataapi import app
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.config import Config, state_path_for
 from xacct_dataapi.errors import StepFailed
-from xacct_dataapi.models import Account, Inspection, Step, StepPlan, step_dependencies
-from xacct_dataapi.planner import inspect_all
+from xacct_dataapi.models import Account, Action, Inspection, Step, StepPlan, step_dependencies
+from xacct_dataapi.planner import inspect_all, plan_setup
 from xacct_dataapi.terminal import Terminal
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
@@ -174,3 +174,23 @@ def test_a_value_the_state_holds_lets_its_reader_go_in_the_first_wave_and_a_chan
     # The guess from the state was wrong: key_policy is read again, now with the key the inspection found.
     assert [v for k, v in seen if k == "key_policy"] == [{"key_id": "key-recorded"}, {"key_id": "key-new"}]
     assert ctx.values["key_id"] == "key-new"
+
+
+def test_a_fresh_setup_searches_the_key_tags_while_it_reads_the_alias(world, password):
+    # With no key in the state, the tag search (GetResources) is needed unless the alias exists; it goes out with
+    # the alias's DescribeKey, not after it: on a fresh setup it was the last read before the first write.
+    cfg, path = config(world), state_path_for(NAME)
+    ctx = setup_context(cfg, password, path)
+    together = threading.Barrier(2, timeout=5)  # broken if the search waited for the alias's answer
+    first_describe = []
+
+    def at_describe_key():
+        if not first_describe:
+            first_describe.append(True)
+            together.wait()
+
+    on_call(ctx, Account.PROVIDER, "kms", "DescribeKey", at_describe_key)
+    on_call(ctx, Account.PROVIDER, "resourcegroupstaggingapi", "GetResources", together.wait)
+    plan = plan_setup(ctx)
+    assert not together.broken
+    assert next(s for s in plan.steps if s.key == "kms_key").action is Action.CREATE

@@ -48,9 +48,13 @@ def inspect(ctx, known) -> Inspection:
     kms = ctx.client(Account.PROVIDER, "kms")
     alias_meta = None
     recorded = known.get("key_id")
-    # The alias's key and the recorded key's tags at once (ListResourceTags takes no alias); used only if they match.
-    alias_r, tags_r = gather(lambda: kms.describe_key(KeyId=ctx.names.key_alias)["KeyMetadata"],
-                             lambda: recorded and kms.list_resource_tags(KeyId=recorded).get("Tags"))
+    # At once: the alias's key; the recorded key's tags (ListResourceTags takes no alias), used only if the alias
+    # names that key; and, when the state records no key (a fresh setup, or a run that died before recording its
+    # CreateKey), the tag search, which is then needed unless the alias exists: on a fresh setup it is the last
+    # read before the first write, one round trip saved.
+    alias_r, tags_r, search_r = gather(lambda: kms.describe_key(KeyId=ctx.names.key_alias)["KeyMetadata"],
+                                       lambda: recorded and kms.list_resource_tags(KeyId=recorded).get("Tags"),
+                                       lambda: None if recorded else _find_by_tag(ctx))
     try:
         alias_meta = unwrap(alias_r)
     except ClientError as exc:
@@ -63,7 +67,7 @@ def inspect(ctx, known) -> Inspection:
             raise not_ours("KMS alias", ctx.names.key_alias, ctx.names.deployment, ctx.provider_account)
     meta = alias_meta if alias_meta and _usable(alias_meta) else None
     if meta is None:
-        meta = _find_by_tag(ctx)
+        meta = _find_by_tag(ctx) if recorded else unwrap(search_r)
     facts = {"key": meta, "alias_target": alias_meta["KeyId"] if alias_meta else None}
     return Inspection(facts, {"key_id": meta and meta["KeyId"], "key_arn": meta and meta["Arn"]})
 
