@@ -106,10 +106,10 @@ class Probe:
     guard: Callable[[Callable[[], Any]], Any] = field(default=lambda fn: fn())
 
 
-# wait_all's longest sleep: at most ~0.5 s (plus one round trip) of overshoot once the last resource is ready. Two
-# polls a second per resource stay far inside EC2's rate limit for describe calls (a bucket of 100, refilled at 20 a
-# second: https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html), and an endpoint's minutes of
-# `pending` cost ~2 free requests a second.
+# wait_all's longest interval between the starts of two rounds: at most ~0.5 s (plus one round trip) of overshoot once
+# the last resource is ready. Two polls a second per resource stay far inside EC2's rate limit for describe calls (a
+# bucket of 100, refilled at 20 a second: https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html),
+# and an endpoint's minutes of `pending` cost ~2 free requests a second.
 DEFERRED_POLL_CAP = 0.5
 
 
@@ -118,8 +118,10 @@ def wait_all(probes: list[Probe], *, timeout: float, timing: Timing | None = Non
     """Poll every probe each round until each reaches its target: one loop and one deadline for them all.
 
     A probe that reached its target is not polled again; an unexpected state fails at once (UnexpectedState,
-    through that probe's guard); at the deadline WaitTimeout names the first still pending. Sleeps grow from
-    timing.poll_first by poll_factor up to `cap` (and never past timing.poll_cap)."""
+    through that probe's guard); at the deadline WaitTimeout names the first still pending. The interval between
+    the starts of two rounds grows from timing.poll_first by poll_factor up to `cap` (and never past
+    timing.poll_cap); a round's own round trip counts towards it, so at the cap a resource is asked twice a second,
+    not once every 0.5 s plus a round trip (that would add ~half a round trip to the expected overshoot)."""
     t = timing or Timing()
     started = t.clock()
     deadline = started + timeout
@@ -127,6 +129,7 @@ def wait_all(probes: list[Probe], *, timeout: float, timing: Timing | None = Non
     waiting = list(probes)
     while waiting:
         states = {}
+        round_started = t.clock()
         # One round polls every resource at once (each costs a round trip); results are taken in the given order.
         results = gather(*(lambda p=p: p.guard(p.refresh) for p in waiting)) if len(waiting) > 1 else None
         for n, p in enumerate(list(waiting)):
@@ -143,14 +146,15 @@ def wait_all(probes: list[Probe], *, timeout: float, timing: Timing | None = Non
                 states[p.what] = state
         if not waiting:
             return
-        if t.clock() + delay > deadline:
+        next_round = round_started + delay
+        if next_round > deadline:
             first = waiting[0]
             still = states[first.what]
             err = WaitTimeout(f"Timed out after {timeout:.0f}s waiting for {first.what} (still {still!r}).", TIMEOUT_HINT)
             first.guard(lambda: _raise(err))
             raise err
         t.on_wait("; ".join(f"{what}, now {state}" for what, state in states.items()), t.clock() - started)
-        t.sleep(delay)
+        t.sleep(max(0.0, next_round - t.clock()))
         delay = min(delay * t.poll_factor, cap, t.poll_cap)
 
 

@@ -122,6 +122,20 @@ def test_wait_all_caps_its_poll_interval_at_half_a_second_and_has_one_deadline()
     assert "waiting for a (still 'pending')" in info.value.message
 
 
+def test_wait_all_counts_a_rounds_round_trip_towards_the_interval():
+    # Rounds start every `delay` seconds: a poll that takes 0.1 s is followed by a sleep 0.1 s shorter, so at the cap a
+    # resource is asked twice a second (not once per 0.6 s) and the overshoot after it is ready is smaller.
+    t = FakeClock()
+
+    def slow_refresh(states=iter(["pending"] * 5 + ["available"])):
+        t.now += 0.1  # the round trip
+        return next(states)
+
+    wait_all([Probe(slow_refresh, {"pending"}, {"available"}, "endpoint")], timeout=60, timing=t.timing())
+    assert [round(s, 3) for s in t.sleeps] == [0.15, 0.275, 0.4, 0.4, 0.4]
+    assert round(t.now, 3) == 0.25 + 0.375 + 0.5 * 3 + 0.1  # five rounds started on the schedule, then the last poll
+
+
 def test_wait_all_fails_at_once_on_an_unexpected_state_through_that_probes_guard():
     t = FakeClock()
     guarded = []
