@@ -121,7 +121,8 @@ GRANTS: tuple[Grant, ...] = (
     Grant("FindOtherDeploymentsOnCluster", P, {"iam:ListRoles": TEARDOWN}, ("*",),
           why_star="ListRoles has no resource type. Teardown lists the roles under the cluster's IAM path "
                    "(`/xacct/REGION/CLUSTER_ID/`) to see whether another xacct deployment still uses the cluster's "
-                   "Data API before turning it off."),
+                   "Data API before turning it off, and, when none is there, the account's roles for an access role "
+                   "left at `/` by an older xacct."),
     Grant("CreateTaggedKey", P, {"kms:CreateKey": SETUP}, ("*",), condition=REQUEST_TAG,
           why_star="The key has no ARN before it exists (CreateKey has no resource type); narrowed by "
                    "`aws:RequestTag`."),
@@ -369,7 +370,8 @@ def markdown() -> str:
         "| access role | `arn:aws:iam::PROVIDER:role/xacct/REGION/CLUSTER_ID/xacct-*-data-api-access` (a role's ARN "
         "includes its path), and `arn:aws:iam::PROVIDER:role/xacct-*-data-api-access` for a role made before the path, "
         "which setup replaces and teardown deletes. Teardown's check for other deployments on the cluster is one "
-        "`ListRoles` under the cluster's path: no permission on the other deployments' roles, also with `--name`. |",
+        "`ListRoles` under the cluster's path (and one of the account for roles left at `/`): no permission on the "
+        "other deployments' roles, also with `--name`. |",
         "| consumer user | `arn:aws:iam::CONSUMER:user/xacct-*-data-api-client` |",
         "| security group, endpoint | created only with the tag (`aws:RequestTag`), tagged only at creation "
         "(`ec2:CreateAction`), changed or deleted only when tagged (`aws:ResourceTag`) |",

@@ -1,7 +1,8 @@
 """The access role under the cluster's IAM path (issue 12), against moto.
 
 - Teardown of the deployment that turned the Data API on finds the other deployments on the cluster with one
-  ListRoles(PathPrefix): its requests do not grow with their number, and the Data API stays on while one exists.
+  ListRoles(PathPrefix): its requests do not grow with their number, and the Data API stays on while one exists,
+  or while a deployment set up before the path (its role at `/`) may use it.
 - The role is created at `/xacct/<region>/<cluster-id>/`, and every policy names it by the ARN with that path.
 - A role made before the path (at `/`) is replaced in one setup step, and the policies naming it are rewritten.
 """
@@ -26,7 +27,7 @@ NAME = "orders"
 PATH = f"/xacct/{REGION}/orders-aurora/"
 ARN = f"arn:aws:iam::{PROVIDER}:role{PATH}xacct-{NAME}-data-api-access"
 SWITCH_OFF = Counter({"provider:rds.DescribeDBClusters": 2, "provider:rds.ModifyDBCluster": 1,
-                      "provider:rds.RemoveTagsFromResource": 1})
+                      "provider:rds.RemoveTagsFromResource": 1, "provider:iam.ListRoles": 1})
 
 
 def test_teardown_requests_do_not_grow_with_other_deployments(tmp_path):
@@ -40,7 +41,9 @@ def test_teardown_requests_do_not_grow_with_other_deployments(tmp_path):
     assert counts[1] == counts[5], (counts[1], counts[5])
     assert counts[0] - counts[1] == SWITCH_OFF and counts[1] - counts[0] == Counter()
     for c in counts.values():
-        assert c["provider:iam.ListRoles"] == 1 and c["provider:iam.GetRolePolicy"] == 0, c
+        assert c["provider:iam.GetRolePolicy"] == 0, c
+    # One ListRoles under the cluster's path; with no deployment there, one of the account for roles made before it.
+    assert [counts[n]["provider:iam.ListRoles"] for n in (0, 1, 5)] == [2, 1, 1]
 
 
 def test_role_is_under_the_clusters_path_and_every_policy_names_it_so(world, password):
@@ -102,9 +105,10 @@ def test_role_at_the_root_path_is_replaced_and_the_policies_follow(world, passwo
     assert_nothing_left(world)
 
 
-def test_a_legacy_role_is_not_seen_by_teardown_until_its_setup_is_rerun(world, password, monkeypatch):
-    """The documented transition: a deployment still at `/` does not keep the Data API on; re-running its setup
-    (which moves its role) does."""
+def test_a_deployment_set_up_before_the_path_keeps_the_data_api_on_until_it_is_moved(world, password, monkeypatch):
+    """A deployment whose role is still at `/` may use the cluster (which one is only in its policy, which teardown
+    has no permission to read): the Data API stays on, and the note says how to finish. Re-running its setup moves
+    its role under the path, where teardown sees it by name."""
     enabler = Deployment(world, password)
     enabler.apply()
     vpc, subnets = world.second_vpc()
@@ -112,13 +116,19 @@ def test_a_legacy_role_is_not_seen_by_teardown_until_its_setup_is_rerun(world, p
     other.cfg = dataclasses.replace(other.cfg, vpc_id=vpc, subnet_ids=subnets)
     legacy_setup(other, monkeypatch)
 
-    from xacct_dataapi.steps.data_api import other_deployments_on_cluster
+    from xacct_dataapi.steps.data_api import deployments_before_the_path, other_deployments_on_cluster
 
     iam = world.provider.client("iam")
     assert other_deployments_on_cluster(iam, world.cluster_arn, NAME) == []
+    assert deployments_before_the_path(iam, NAME) == ["legacy"]
+    _, runner, _ = enabler.teardown()
+    assert data_api_on(world)
+    note = next(n for n in runner.notes if "Left the Data API on" in n)
+    assert "legacy were set up by an older xacct" in note and "Re-run their `xacct setup`" in note
+    assert f"aws rds disable-http-endpoint --resource-arn {world.cluster_arn}" in note
+
     other.apply()  # moves its role under the path
+    assert deployments_before_the_path(iam, NAME) == []
     assert other_deployments_on_cluster(iam, world.cluster_arn, NAME) == ["legacy"]
     assert_policies_name_the_role(world, "legacy", ARN.replace(f"xacct-{NAME}-", "xacct-legacy-"), vpc)
-    enabler.teardown()
-    assert data_api_on(world)
     assert [r["RoleName"] for r in iam.list_roles(PathPrefix=PATH)["Roles"]] == ["xacct-legacy-data-api-access"]

@@ -97,6 +97,11 @@ def provider_ctx(aws: FakeSessions, state: State, **values) -> Context:
 # --------------------------------------------------------------------------- a) Data API on Serverless v2 / provisioned
 
 
+def _role(path: str, name: str) -> dict:
+    return {"Path": path, "RoleName": name, "RoleId": "AROA" + "X" * 17, "CreateDate": "2026-01-01T00:00:00Z",
+            "Arn": f"arn:aws:iam::{PROVIDER}:role{path}{name}"}
+
+
 def v2_cluster(enabled: bool) -> dict:
     return {"DBClusters": [{"DBClusterIdentifier": CLUSTER_ID, "DBClusterArn": CLUSTER_ARN, "Engine": "aurora-postgresql",
                             "EngineMode": "provisioned", "HttpEndpointEnabled": enabled}]}
@@ -152,6 +157,10 @@ def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(st
     iam = aws.stub(Account.PROVIDER, "iam")
     # No other xacct deployment uses the cluster: nothing under its IAM path.
     iam.add_response("list_roles", {"Roles": []}, {"PathPrefix": f"/xacct/{REGION}/{CLUSTER_ID}/"})
+    # Nor one set up before the path (an access role at `/`): the account's roles, 1000 a page.
+    iam.add_response("list_roles", {"Roles": [_role("/", "xacct-orders-data-api-access"),
+                                              _role("/service-role/", "xacct-x-data-api-access"),
+                                              _role("/", "app-data-api-access")]}, {"MaxItems": 1000})
     rds = aws.stub(Account.PROVIDER, "rds")
     tagged = v2_cluster(True)
     tagged["DBClusters"][0]["TagList"] = [{"Key": "xacct:data-api-enabled-by", "Value": "orders"}]

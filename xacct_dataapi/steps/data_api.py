@@ -96,15 +96,41 @@ def other_deployments_on_cluster(iam, cluster_arn: str, deployment: str) -> list
     return sorted(found)
 
 
+def deployments_before_the_path(iam, deployment: str) -> list[str]:
+    """Deployments last set up by an xacct older than the per-cluster IAM path: an access role named like xacct's
+    (`xacct-NAME-data-api-access`) at path `/` (read-only).
+
+    Which cluster such a role reaches is only in its inline policy, and the operator policy grants no read of other
+    deployments' roles (docs/permissions.md), so teardown takes any of them as a possible user of the cluster. One
+    paged ListRoles of the account (1000 roles a page): it grows with the account's roles, not with deployments, and
+    is made only by the teardown that would turn the Data API off."""
+    own, prefix, suffix = Names(deployment).access_role, "xacct-", "-data-api-access"
+    found = []
+    for page in iam.get_paginator("list_roles").paginate(PaginationConfig={"PageSize": 1000}):
+        for role in page.get("Roles", []):
+            name = role["RoleName"]
+            if role.get("Path") == "/" and name != own and name.startswith(prefix) and name.endswith(suffix):
+                found.append(name[len(prefix):-len(suffix)])
+    return sorted(found)
+
+
 def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | None, Deployment: str) -> dict:
     """Off again only if no other xacct deployment uses the cluster (turning it off would break their path).
     Serverless v1 switches with ModifyDBCluster; v2 and provisioned clusters with DisableHttpEndpoint. The cluster is
     read first: its engine mode when the state does not hold it (a teardown by tag), and whether the switch and the
     tag are still there (a re-run after a crash repeats nothing)."""
-    others = other_deployments_on_cluster(ops.client("iam"), ClusterArn, Deployment)
+    iam = ops.client("iam")
+    others = other_deployments_on_cluster(iam, ClusterArn, Deployment)
     if others:
         ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(others)} use it.")
         return {NOTHING_CHANGED: "in use"}
+    older = deployments_before_the_path(iam, Deployment)  # after: not needed while one on the path uses the cluster
+    if older:
+        ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(older)} were set up "
+                 "by an older xacct (access role at path /) and may use it. Re-run their `xacct setup` (it moves "
+                 "the role under the cluster's path); once none uses this cluster, turn the Data API off with "
+                 f"`aws rds disable-http-endpoint --resource-arn {ClusterArn}`.")
+        return {NOTHING_CHANGED: "maybe in use"}
     try:
         found = ops.client("rds").describe_db_clusters(DBClusterIdentifier=ClusterId)["DBClusters"][0]
     except ClientError as exc:
