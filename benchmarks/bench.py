@@ -21,6 +21,7 @@ import argparse
 import json
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -63,11 +64,12 @@ def main() -> None:
             argv.append("--timeline")
         results.append(run_json(argv))
     print()
-    runs = "one run each" if a.runs == 1 else f"medians of {a.runs} runs"
-    print(f"per command, one process each ({runs}), against a fresh sandbox: L ms per request\n"
-          f"(server side), a new endpoint pending {a.endpoint_s:g} s, the Data API switching in {a.data_api_s:g} s.\n"
-          "line = benchmarks/straight_line.py, floor = benchmarks/floor.py; requests counted by\n"
-          "the server, STS included.")
+    runs = "one run each" if a.runs == 1 else f"medians of {a.runs} runs; a ratio is the median of the runs' ratios"
+    print(textwrap.fill(
+        f"per command, one process each ({runs}), against a fresh sandbox: L ms per request (server side), a new "
+        f"endpoint pending {a.endpoint_s:g} s, the Data API switching in {a.data_api_s:g} s (each ± 0.5 s, drawn per "
+        "run, the same for every contender of a run). line = benchmarks/straight_line.py, floor = "
+        "benchmarks/floor.py; requests counted by the server, STS included.", width=88))
     print(contenders.table(results))
     print("targets: setup and teardown ≤ 1.3× line; at L=100: fresh setup ≤ 1.1× floor,\n"
           "no-op re-run and status ≤ 1.3× floor, wait overshoot ≤ 1 s.")
