@@ -73,8 +73,10 @@ def plain_cli():
 @pytest.mark.parametrize("argv, message", [
     (["setup", "--key-deletion-days", "abc"], "Invalid value for '--key-deletion-days': 'abc' is not a whole number"),
     (["setup", "--key-deletion-days", "7.5"], "'7.5' is not a whole number"),
-    (["verify", "--wait-timeout", "0.5"], "'0.5' is below the smallest allowed value, 1."),
-    (["verify", "--wait-timeout", "121"], "'121' is above the largest allowed value, 120."),
+    (["verify", "--wait-timeout", "0.5"], "'0.5' is below the minimum, 1."),
+    (["verify", "--wait-timeout", "121"], "'121' is above the maximum, 120."),
+    (["setup", "--key-deletion-days", "\uff18"], "'\uff18' is not a whole number."),  # a full-width digit
+    (["verify", "--wait-timeout", "\uff15"], "'\uff15' is not a number."),
     (["verify", "--wait-timeout", "x"], "'x' is not a number."),
     (["verify", "--wait-timeout", "inf"], "'inf' is not a finite number."),
     (["sandbox", "up", "--port", "http"], "'http' is not a whole number."),
@@ -83,6 +85,8 @@ def test_a_bad_option_value_is_a_usage_error_naming_the_value(plain_cli, argv, m
     result = plain_cli.invoke(cli, argv)
     assert result.exit_code == 2
     assert message in " ".join(result.output.split()), result.output
+    error = next(line for line in result.output.splitlines() if line.startswith("Error:"))
+    assert len(error) <= 80, error
 
 
 def test_a_path_option_keeps_typers_checks(tmp_path):

@@ -41,18 +41,27 @@ def to_bool(value: Any, info: Any) -> bool:
 
 
 def _in_range(number: float, value: Any, info: Any) -> None:
+    # Short enough that "Error: Invalid value for '--wait-timeout': …" fits in 80 columns.
     low, high = info.min, info.max
     if low is not None and number < low:
-        raise OptionValueError(f"{value!r} is below the smallest allowed value, {low:g}.")
+        raise OptionValueError(f"{value!r} is below the minimum, {low:g}.")
     if high is not None and number > high:
-        raise OptionValueError(f"{value!r} is above the largest allowed value, {high:g}.")
+        raise OptionValueError(f"{value!r} is above the maximum, {high:g}.")
+
+
+def _ascii_text(value: Any) -> str:
+    # int() and float() also take other scripts' digits ("８"); an option value is typed in ASCII.
+    text = str(value).strip()
+    if not text.isascii():
+        raise ValueError(text)
+    return text
 
 
 def to_int(value: Any, info: Any) -> int:
     if isinstance(value, bool):
         raise OptionValueError(f"{value!r} is not a whole number.")
     try:
-        number = int(str(value).strip(), 10) if not isinstance(value, int) else value
+        number = int(_ascii_text(value), 10) if not isinstance(value, int) else value
     except ValueError:
         raise OptionValueError(f"{value!r} is not a whole number.") from None
     _in_range(number, value, info)
@@ -63,7 +72,7 @@ def to_float(value: Any, info: Any) -> float:
     if isinstance(value, bool):
         raise OptionValueError(f"{value!r} is not a number.")
     try:
-        number = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
+        number = float(_ascii_text(value)) if not isinstance(value, (int, float)) else float(value)
     except ValueError:
         raise OptionValueError(f"{value!r} is not a number.") from None
     if not math.isfinite(number):
