@@ -2,6 +2,7 @@
 client `xacct_dataapi.aws.Sessions.client` builds (one count per request: every page, poll and retry)."""
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 from xacct_dataapi import aws as aws_mod
@@ -14,15 +15,23 @@ class RequestCounter:
     def install(self, monkeypatch) -> "RequestCounter":
         original = aws_mod.Sessions.client
         counter = self
+        # Registered once per client, under a lock: lookups ask for clients from several threads at once, and
+        # botocore's register(unique_id=) is a check-then-add without a lock (botocore/hooks.py,
+        # _register_section), so two threads could both add the counter and every request would count twice.
+        lock = threading.Lock()
 
         def client(sessions, account, service):
             c = original(sessions, account, service)
+            if getattr(c, "_xacct_counted_by", None) is counter:
+                return c
+            with lock:
+                if getattr(c, "_xacct_counted_by", None) is not counter:
+                    def before_send(event_name: str, **_):
+                        _, service_id, operation = event_name.split(".", 2)  # before-send.<service>.<Operation>
+                        counter.counts[f"{account.value}:{service_id}.{operation}"] += 1
 
-            def before_send(event_name: str, **_):
-                _, service_id, operation = event_name.split(".", 2)  # before-send.<service>.<Operation>
-                counter.counts[f"{account.value}:{service_id}.{operation}"] += 1
-
-            c.meta.events.register("before-send.*.*", before_send, unique_id="xacct-test-request-counter")
+                    c.meta.events.register("before-send.*.*", before_send, unique_id="xacct-test-request-counter")
+                    c._xacct_counted_by = counter
             return c
 
         monkeypatch.setattr(aws_mod.Sessions, "client", client)

@@ -6,6 +6,7 @@ accepted, and can kill the run (or do anything else) right after one, or make a 
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -58,23 +59,34 @@ class CallHooks:
         # builds its own. Commands run within one test share them (per profile, region and service); they hold
         # no xacct state, so a "killed" run leaves nothing behind in them that a new process would not have.
         shared: dict = {}
+        # The chains and lookups ask for clients from several threads at once. botocore's register(unique_id=) is a
+        # check-then-add without a lock (botocore/hooks.py, _register_section): two threads registering on one new
+        # client could both add their handler, and every call of that client was then recorded twice (seen once in
+        # CI: consumer CreateTags, CreateTags, ModifyVpcEndpoint, ModifyVpcEndpoint). One lock; the client is shared
+        # only once its handlers are on, so no call can go out unrecorded either.
+        lock = threading.Lock()
 
         def client(sessions, account, service):
             profile = sessions.consumer_profile if account.value == "consumer" else sessions.provider_profile
             key = (account.value, profile, sessions.region, service)
             c = shared.get(key)
-            if c is None:
-                c = shared[key] = original(sessions, account, service)
-                who = account.value
+            if c is not None:
+                return c
+            with lock:
+                c = shared.get(key)
+                if c is None:
+                    c = original(sessions, account, service)
+                    who = account.value
 
-                def after_call(http_response, parsed, model, **_):
-                    hooks._after_call(who, http_response, model)
+                    def after_call(http_response, parsed, model, **_):
+                        hooks._after_call(who, http_response, model)
 
-                def before_call(model, **_):
-                    hooks._before_call(model)
+                    def before_call(model, **_):
+                        hooks._before_call(model)
 
-                c.meta.events.register("after-call.*.*", after_call, unique_id="xacct-test-after-call")
-                c.meta.events.register("before-call.*.*", before_call, unique_id="xacct-test-before-call")
+                    c.meta.events.register("after-call.*.*", after_call, unique_id="xacct-test-after-call")
+                    c.meta.events.register("before-call.*.*", before_call, unique_id="xacct-test-before-call")
+                    shared[key] = c
             return c
 
         monkeypatch.setattr(aws_mod.Sessions, "client", client)
