@@ -23,7 +23,10 @@ from xacct_dataapi import render
 from xacct_dataapi.errors import AWS_FAILURE, INTERNAL, Interrupted, UsageError, XacctError
 from xacct_dataapi.models import Plan
 
-INTERRUPTED_MESSAGE = "Interrupted. Re-run the same command to resume; the state file records everything made so far."
+# Reached only outside the runner (reading, planning, asking, reporting): while the runner makes changes, Ctrl-C is
+# deferred to the next call boundary (hooks.deferred_sigint) and the runner says what it recorded, and where.
+INTERRUPTED_MESSAGE = ("Interrupted with no change to AWS in flight. Re-run the same command to go on: the state "
+                       "file records whatever earlier runs made.")
 
 
 def stdin_is_terminal() -> bool:

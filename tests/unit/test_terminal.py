@@ -27,8 +27,8 @@ def fails_with(exc: BaseException):
 @pytest.mark.parametrize("exc, code, message", [
     (UsageError("--vpc 'x' is not a VPC id.", "Pass --vpc vpc-0abc1234."), USAGE, "Error: --vpc 'x' is not a VPC id. Pass"),
     (StepFailed(3, "Access role", "iam:CreateRole", RuntimeError("boom")), AWS_FAILURE, "Error: Step 3 (Access role) failed"),
-    (KeyboardInterrupt(), INTERRUPTED, "Interrupted. Re-run the same command to resume"),
-    (typer.Abort(), INTERRUPTED, "Interrupted. Re-run the same command to resume"),
+    (KeyboardInterrupt(), INTERRUPTED, "Interrupted with no change to AWS in flight. Re-run the same command"),
+    (typer.Abort(), INTERRUPTED, "Interrupted with no change to AWS in flight. Re-run the same command"),
     (EndpointConnectionError(endpoint_url="https://rds.example"), AWS_FAILURE, "AWS could not be reached"),
     (IsADirectoryError(21, "Is a directory", "/tmp/state"), USAGE, "Cannot use /tmp/state: Is a directory."),
 ])
