@@ -64,6 +64,13 @@ class Names:
         return f"{self.prefix}-data-api-access"
 
     @staticmethod
+    def deployment_of_access_role(role_name: str) -> str | None:
+        """The deployment an access role is named for (the inverse of access_role), or None for another name."""
+        head, tail = "xacct-", "-data-api-access"
+        name = role_name[len(head):-len(tail)] if role_name.startswith(head) and role_name.endswith(tail) else ""
+        return name if name and Names(name).access_role == role_name else None
+
+    @staticmethod
     def access_role_path(cluster_id: str, region: str) -> str:
         """The IAM path of every deployment's access role on one cluster: `/xacct/<region>/<cluster-id>/`. Another
         deployment on the cluster is then a role under this path, one ListRoles(PathPrefix) away, however many

@@ -6,7 +6,7 @@ pydantic plugins: about 80 ms of every `xacct` run (`python -X importtime`; meas
 than a request to AWS. xacct's options are only str, bool, int, float (with min/max), Path and list[str], whose
 coercion is a line each. `use_plain_coercion()` makes typer use the functions below for exactly those annotations and
 keeps typer's own path for anything else; with a typer without these internals (older or newer) it changes nothing,
-so the worst case is the old start-up time, never a wrong value. tests/test_option_values.py checks both the values
+so the worst case is the old start-up time, never a wrong value. tests/test_startup.py checks both the values
 and that a command run does not import pydantic.
 """
 from __future__ import annotations

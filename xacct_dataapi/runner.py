@@ -20,8 +20,9 @@ from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.errors import Interrupted, StepFailed, XacctError, error_code, error_message
 from xacct_dataapi.hooks import OperationContext, Reporter, deferred_sigint
-from xacct_dataapi.models import NOTHING_CHANGED, Call, Operation, Plan, PlanItem, StepPlan, dig, resolve_value
-from xacct_dataapi.models import step_dependencies
+from xacct_dataapi.models import (
+    NOTHING_CHANGED, Call, Operation, Plan, PlanItem, StepPlan, dig, resolve_value, step_dependencies,
+)
 from xacct_dataapi.parallel import run_graph
 from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.waiting import Probe, Timing, retry_when, wait_all

@@ -198,3 +198,13 @@ def test_secret_readers_accept_roles_users_and_paths_in_any_partition():
     assert good(secret_readers=readers).validate().secret_readers == readers
     with pytest.raises(UsageError, match="more than once"):
         good(secret_readers=readers[:1] * 2).validate()
+
+
+@pytest.mark.parametrize("role_name, deployment", [
+    ("xacct-orders-data-api-access", "orders"), ("xacct-a-b-data-api-access", "a-b"),
+    ("app-data-api-access", None), ("xacct--data-api-access", None), ("xacct-orders-data-api", None),
+])
+def test_an_access_role_names_its_deployment(role_name, deployment):
+    assert Names.deployment_of_access_role(role_name) == deployment
+    if deployment is not None:
+        assert Names(deployment).access_role == role_name

@@ -22,7 +22,6 @@ from xacct_dataapi.steps.common import (
 NUMBER = 6
 
 
-
 def inspect(ctx, known) -> Inspection:
     iam = ctx.client(Account.CONSUMER, "iam")
     # From the flags, not ctx.principal: that waits for the consumer's account id (STS), which these reads don't need.

@@ -91,8 +91,7 @@ def other_deployments_on_cluster(iam, cluster_arn: str, deployment: str) -> list
             # PathPrefix matches deeper paths too (/xacct/REGION/CLUSTER/more/): only xacct's own path counts.
             if name == own or role.get("Path") != path:
                 continue
-            prefix, suffix = "xacct-", "-data-api-access"
-            found.append(name[len(prefix):-len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else name)
+            found.append(Names.deployment_of_access_role(name) or name)
     return sorted(found)
 
 
@@ -104,13 +103,12 @@ def deployments_before_the_path(iam, deployment: str) -> list[str]:
     deployments' roles (docs/permissions.md), so teardown takes any of them as a possible user of the cluster. One
     paged ListRoles of the account (1000 roles a page): it grows with the account's roles, not with deployments, and
     is made only by the teardown that would turn the Data API off."""
-    own, prefix, suffix = Names(deployment).access_role, "xacct-", "-data-api-access"
     found = []
     for page in iam.get_paginator("list_roles").paginate(PaginationConfig={"PageSize": 1000}):
         for role in page.get("Roles", []):
-            name = role["RoleName"]
-            if role.get("Path") == "/" and name != own and name.startswith(prefix) and name.endswith(suffix):
-                found.append(name[len(prefix):-len(suffix)])
+            other = Names.deployment_of_access_role(role["RoleName"])
+            if role.get("Path") == "/" and other is not None and other != deployment:
+                found.append(other)
     return sorted(found)
 
 

@@ -79,7 +79,6 @@ def _perm(rule: tuple) -> dict:
     return perm
 
 
-
 def member_tag(ctx) -> dict:
     return {"Key": MEMBER_TAG + ctx.names.deployment, "Value": f"{access_role_arn(ctx)} {ctx.cluster.arn}"}
 
