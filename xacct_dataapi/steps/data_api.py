@@ -101,7 +101,8 @@ def deployments_before_the_path(iam, deployment: str) -> list[str]:
 
     Which cluster such a role reaches is only in its inline policy, and the operator policy grants no read of other
     deployments' roles (docs/permissions.md), so teardown takes any of them as a possible user of the cluster. One
-    paged ListRoles of the account (1000 roles a page): it grows with the account's roles, not with deployments, and
+    paged ListRoles of the account (MaxItems at most 1000 a page, IAM API reference, ListRoles,
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListRoles.html): it grows with the account's roles, not with deployments, and
     is made only by the teardown that would turn the Data API off."""
     found = []
     for page in iam.get_paginator("list_roles").paginate(PaginationConfig={"PageSize": 1000}):
