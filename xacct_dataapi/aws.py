@@ -48,10 +48,27 @@ def is_not_found(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in NOT_FOUND_CODES
 
 
+def _parse_each_file_once(loader) -> None:
+    """Two threads that need the same model file at once (both accounts' first STS client) parse it once: the second
+    waits for the first, then takes the loader's cached copy. botocore's Loader caches without a lock
+    (loaders.instance_cache), so both would parse it, each slowing the other down, on the way to the first request."""
+    load, guard, locks = loader.load_data_with_path, threading.Lock(), {}
+
+    def load_data_with_path(name):
+        with guard:
+            lock = locks.setdefault(name, threading.Lock())
+        with lock:
+            return load(name)
+
+    loader.load_data_with_path = load_data_with_path
+
+
 def _session(profile: str | None, region: str | None, flag: str, loader_from: boto3.Session | None = None) -> boto3.Session:
     try:
         core = botocore.session.Session()
-        if loader_from is not None:
+        if loader_from is None:
+            _parse_each_file_once(core.get_component("data_loader"))
+        else:
             # One loader for both accounts: service models, endpoints.json and the endpoint rule sets are parsed once
             # per process, not once per session (JSON decoding was the largest CPU cost before the first request).
             # The loader's cache holds only parsed AWS model files, which do not depend on the profile.

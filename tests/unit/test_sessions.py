@@ -1,0 +1,43 @@
+"""aws.Sessions under the concurrency of the first wave of lookups."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import botocore.loaders
+
+from xacct_dataapi.aws import Sessions
+from xacct_dataapi.models import Account
+
+
+def test_both_accounts_first_clients_at_once_parse_each_model_file_once(monkeypatch):
+    # The two accounts' STS clients are made at the same moment (check_accounts). botocore's Loader caches a parsed file
+    # without a lock (loaders.instance_cache), so both threads parsed sts's model, endpoints.json and the rule set, each
+    # slowing the other down on the way to the first request. Parsing is widened to 20 ms so the race always can happen.
+    parsed: list[str] = []
+    original = botocore.loaders.JSONFileLoader.load_file
+
+    def slow_load_file(self, file_path):
+        data = original(self, file_path)
+        if data is not None:
+            parsed.append(file_path)
+            time.sleep(0.02)
+        return data
+
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", slow_load_file)
+    aws = Sessions.from_profiles("consumer", "provider", "us-west-2")
+    start = threading.Barrier(2)
+
+    def make(account: Account) -> None:
+        start.wait()
+        aws.client(account, "sts")
+
+    threads = [threading.Thread(target=make, args=(a,)) for a in (Account.CONSUMER, Account.PROVIDER)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert aws.client(Account.CONSUMER, "sts") is not aws.client(Account.PROVIDER, "sts")
+    assert any("sts" in p for p in parsed)
+    assert {p: n for p, n in Counter(parsed).items() if n > 1} == {}
