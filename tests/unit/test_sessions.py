@@ -6,6 +6,7 @@ import time
 from collections import Counter
 
 import botocore.loaders
+import botocore.session
 
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.models import Account
@@ -41,3 +42,39 @@ def test_both_accounts_first_clients_at_once_parse_each_model_file_once(monkeypa
     assert aws.client(Account.CONSUMER, "sts") is not aws.client(Account.PROVIDER, "sts")
     assert any("sts" in p for p in parsed)
     assert {p: n for p, n in Counter(parsed).items() if n > 1} == {}
+
+
+def test_clients_are_made_one_at_a_time_across_both_accounts(monkeypatch):
+    # Making a client is pure CPU: made at once, clients only share the interpreter lock and all end late. The creation
+    # is widened to 20 ms so that overlapping creations would be seen.
+    inside, most = [0], [0]
+    guard = threading.Lock()
+    original = botocore.session.Session.create_client
+
+    def counted_create_client(self, *args, **kwargs):
+        with guard:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.02)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            with guard:
+                inside[0] -= 1
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", counted_create_client)
+    aws = Sessions.from_profiles("consumer", "provider", "us-west-2")
+    wanted = [(Account.CONSUMER, "ec2"), (Account.PROVIDER, "rds"), (Account.CONSUMER, "iam"), (Account.PROVIDER, "kms")]
+    start = threading.Barrier(len(wanted))
+
+    def make(account: Account, service: str) -> None:
+        start.wait()
+        aws.client(account, service)
+
+    threads = [threading.Thread(target=make, args=w) for w in wanted]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1
+    assert all(aws.client(*w).meta.service_model.service_name == w[1] for w in wanted)
