@@ -163,3 +163,38 @@ def test_the_console_script_exits_with_the_commands_code(tmp_path):
     version = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=env, cwd=tmp_path,
                              timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("xacct ")
+
+
+LINES = [["setup", "--help"], ["setup", "--bogus"], ["setup", "--key-deletion-days", "abc"], ["list", "--help"],
+         ["status", "--output"], ["sandbox", "--help"], ["sandbox", "up", "--help"], ["sandbox", "nope"], ["--help"],
+         ["--version"], [], ["setu"], ["teardown", "extra-argument"], ["permissions", "--help"], ["demo", "--help"]]
+
+
+@pytest.mark.parametrize("argv", LINES, ids=lambda a: " ".join(a) or "(nothing)")
+def test_a_line_gets_the_same_answer_from_only_its_command(argv):
+    from xacct_dataapi.cli import only_the_named_command
+
+    whole = CliRunner().invoke(cli, argv, prog_name="xacct")
+    only = CliRunner().invoke(only_the_named_command(cli, argv), argv, prog_name="xacct")
+    assert (only.exit_code, only.output) == (whole.exit_code, whole.output)
+    assert whole.exit_code in (0, 2)
+
+
+def test_a_command_line_builds_only_its_command(monkeypatch):
+    import typer.main
+
+    built = []
+    original = typer.main.get_command_from_info
+
+    def recorded(command_info, **kwargs):
+        built.append(command_info.name or command_info.callback.__name__)
+        return original(command_info, **kwargs)
+
+    monkeypatch.setattr(typer.main, "get_command_from_info", recorded)
+    from xacct_dataapi.cli import run
+
+    assert run(["list", "--help"]) == 0
+    assert built == ["list"]
+    built.clear()
+    assert run(["--help"]) == 0
+    assert len(built) >= 10  # the top-level help lists every command
