@@ -3,11 +3,10 @@ interleaved run by run, each on a fresh sandbox, with the same drawn pending dur
 
 Usage: .venv/bin/python benchmarks/poll_schedule.py [LATENCY_MS=100] [RUNS=10] [--fixed]   (prints figures)
 
-- **share of the wait** (xacct, waiting.wait_all): a round of polls starts every POLL_SHARE (1/16) of the time waited
-  so far, at least 0.25 s apart and at most 0.5 s.
-- **0.5 s** (xacct before 2026-12-01, second session): 0.25 s after the first round, then every 0.5 s (rounds start
-  every interval either way).
-- **1/32 of the wait**: the same rule, twice as dense, for comparison.
+- **1/32 of the wait** (xacct, waiting.wait_all): a round of polls starts every POLL_SHARE (1/32) of the time waited
+  so far, at least DEFERRED_POLL_FLOOR (0.1 s) and at most 0.5 s apart.
+- **1/16 of the wait, from 0.25 s** (xacct earlier on 2026-12-01).
+- **0.5 s** (xacct before 2026-12-01): 0.25 s after the first round, then every 0.5 s.
 
 The endpoint's pending time and the Data API's switch are drawn as in contenders.drawn_durations (4 s and 3 s,
 ± 0.5 s); `--fixed` keeps them at exactly 4 s and 3 s, which shows how a constant wait against a constant cadence
@@ -28,12 +27,13 @@ import harness  # noqa: E402
 WRAPPER = """
 import os, sys
 from xacct_dataapi import waiting
-waiting.POLL_SHARE = float(os.environ["POLL_SHARE"])
+waiting.POLL_SHARE, waiting.DEFERRED_POLL_FLOOR = (float(v) for v in os.environ["SCHEDULE"].split())
 from xacct_dataapi.cli import main
 sys.argv = ["xacct"] + sys.argv[1:]
 main()
 """
-SCHEDULES = {"share of the wait, 1/16 (xacct)": 1 / 16, "0.5 s (before)": 1e9, "share of the wait, 1/32": 1 / 32}
+SCHEDULES = {"1/32 of the wait (xacct)": (1 / 32, 0.1), "1/16 of the wait, from 0.25 s": (1 / 16, 0.25),
+             "0.5 s (before)": (1e9, 0.25)}  # (POLL_SHARE, DEFERRED_POLL_FLOOR)
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
     latency_ms = float(args[0]) if args else 100.0
     runs = int(args[1]) if len(args) > 1 else 10
     fixed = "--fixed" in sys.argv
-    assert waiting.POLL_SHARE == SCHEDULES["share of the wait, 1/16 (xacct)"], "update SCHEDULES to xacct's share"
+    assert (waiting.POLL_SHARE, waiting.DEFERRED_POLL_FLOOR) == SCHEDULES["1/32 of the wait (xacct)"], "update SCHEDULES"
     given = {"endpoint_pending_s": 4.0, "data_api_switch_s": 3.0}
     figures: dict = {k: [] for k in SCHEDULES}
     order = list(SCHEDULES)
@@ -54,7 +54,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="xacct-poll-") as tmp, \
                     harness.sandbox(Path(tmp), Realism(latency_ms=latency_ms, **durations)) as bench:
                 argv = bench.xacct_setup("bench")
-                bench.env.update(POLL_SHARE=repr(SCHEDULES[label]))
+                bench.env.update(SCHEDULE=" ".join(repr(v) for v in SCHEDULES[label]))
                 run = bench.run([sys.executable, "-c", WRAPPER, *argv[1:]])
                 if run.returncode != 0:
                     raise SystemExit(f"setup failed:\n{run.stderr[-2000:]}")

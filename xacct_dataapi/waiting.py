@@ -111,12 +111,14 @@ class Probe:
 # bucket of 100, refilled at 20 a second: https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html),
 # and an endpoint's minutes of `pending` cost ~2 free requests a second.
 DEFERRED_POLL_CAP = 0.5
-# Below the cap, the interval is this share of the time waited so far (never under timing.poll_first): the expected
-# overshoot (half an interval) stays near 3% of the wait. A wait of a few seconds (a Data API switch, a sandbox) is
-# polled every 0.25 s, one of minutes twice a second, as before. terraform-provider-aws's StateChangeConf grows its
-# interval with the wait too (doubling from 100 ms), only much faster. For a 90 s wait this costs ~190 rounds against
-# ~180 for a 0.5 s interval from the start; `benchmarks/poll_schedule.py` measures what it saves.
-POLL_SHARE = 1 / 16
+# Below the cap, the interval is this share of the time waited so far, and at least DEFERRED_POLL_FLOOR: the poll
+# cadence's expected overshoot (half an interval) stays near 1.5% of the wait. A wait of a few seconds (a Data API
+# switch, a sandbox) is polled up to ten times a second, one of minutes twice a second as before (the cap from 16 s
+# on). terraform-provider-aws's StateChangeConf grows its interval with the wait too (doubling from 100 ms), only much
+# faster. A 90 s wait costs ~230 rounds against ~180 for 0.5 s from the start: a few dozen more describe calls, all
+# in the first 16 s, at most 10 a second (EC2's bucket above). `benchmarks/poll_schedule.py` measures what it saves.
+POLL_SHARE = 1 / 32
+DEFERRED_POLL_FLOOR = 0.1
 
 
 def wait_all(probes: list[Probe], *, timeout: float, timing: Timing | None = None,
@@ -125,13 +127,13 @@ def wait_all(probes: list[Probe], *, timeout: float, timing: Timing | None = Non
 
     A probe that reached its target is not polled again; an unexpected state fails at once (UnexpectedState,
     through that probe's guard); at the deadline WaitTimeout names the first still pending. The interval between
-    the starts of two rounds is POLL_SHARE of the time waited so far, at least timing.poll_first and at most `cap`
+    the starts of two rounds is POLL_SHARE of the time waited so far, at least DEFERRED_POLL_FLOOR and at most `cap`
     (and timing.poll_cap); a round's own round trip counts towards it, so at the cap a resource is asked twice a
     second, not once every 0.5 s plus a round trip (that would add ~half a round trip to the expected overshoot)."""
     t = timing or Timing()
     started = t.clock()
     deadline = started + timeout
-    delay = min(t.poll_first, cap, t.poll_cap)
+    delay = min(DEFERRED_POLL_FLOOR, cap, t.poll_cap)
     waiting = list(probes)
     while waiting:
         states = {}
@@ -161,7 +163,7 @@ def wait_all(probes: list[Probe], *, timeout: float, timing: Timing | None = Non
             raise err
         t.on_wait("; ".join(f"{what}, now {state}" for what, state in states.items()), t.clock() - started)
         t.sleep(max(0.0, next_round - t.clock()))
-        delay = min(max(t.poll_first, (t.clock() - started) * POLL_SHARE), cap, t.poll_cap)
+        delay = min(max(DEFERRED_POLL_FLOOR, (t.clock() - started) * POLL_SHARE), cap, t.poll_cap)
 
 
 def _raise(exc: BaseException) -> Any:

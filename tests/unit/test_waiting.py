@@ -109,7 +109,7 @@ def test_wait_all_polls_every_pending_probe_each_round_and_drops_finished_ones()
     wait_all([Probe(endpoint, {"pending"}, {"available"}, "endpoint"), Probe(data_api, {"off"}, {"on"}, "data api")],
              timeout=60, timing=t.timing(on_wait=lambda what, elapsed: seen.append(what)))
     assert len(endpoint.calls) == 4 and len(data_api.calls) == 2  # data api not polled once it was on
-    assert t.sleeps == [0.25, 0.25, 0.25]  # one sleep per round, not per probe; a short wait is polled every 0.25 s
+    assert [round(s, 6) for s in t.sleeps] == [0.1, 0.1, 0.1]  # one sleep per round, not per probe; a short wait is polled every 0.1 s
     assert seen[0] == "endpoint, now pending; data api, now off" and seen[1] == "endpoint, now pending"
 
 
@@ -123,17 +123,17 @@ def test_wait_all_caps_its_poll_interval_at_half_a_second_and_has_one_deadline()
 
 
 def test_wait_all_counts_a_rounds_round_trip_towards_the_interval():
-    # Rounds start every `delay` seconds: a poll that takes 0.1 s is followed by a sleep 0.1 s shorter, so at the cap a
-    # resource is asked twice a second (not once per 0.6 s) and the overshoot after it is ready is smaller.
+    # Rounds start every `delay` seconds: a poll that takes 0.04 s is followed by a sleep 0.04 s shorter, so a resource
+    # is asked as often as the schedule says (not once per interval plus a round trip) and the overshoot is smaller.
     t = FakeClock()
 
     def slow_refresh(states=iter(["pending"] * 5 + ["available"])):
-        t.now += 0.1  # the round trip
+        t.now += 0.04  # the round trip
         return next(states)
 
     wait_all([Probe(slow_refresh, {"pending"}, {"available"}, "endpoint")], timeout=60, timing=t.timing())
-    assert [round(s, 3) for s in t.sleeps] == [0.15] * 5
-    assert round(t.now, 3) == 0.25 * 5 + 0.1  # five rounds started on the schedule, then the last poll
+    assert [round(s, 3) for s in t.sleeps] == [0.06] * 5
+    assert round(t.now, 3) == 0.1 * 5 + 0.04  # five rounds started on the schedule, then the last poll
 
 
 def test_wait_all_fails_at_once_on_an_unexpected_state_through_that_probes_guard():
@@ -154,7 +154,7 @@ def test_wait_all_fails_at_once_on_an_unexpected_state_through_that_probes_guard
     with pytest.raises(UnexpectedState) as info:
         wait_all(probes, timeout=60, timing=t.timing())
     assert "data api" in info.value.message and "'failed'" in info.value.message
-    assert guarded == ["data api"] and t.sleeps == [0.25]
+    assert guarded == ["data api"] and t.sleeps == [0.1]
 
 
 def test_wait_all_with_nothing_to_wait_for_returns_without_sleeping():
@@ -177,20 +177,20 @@ def test_wait_all_polls_the_resources_of_one_round_at_once():
     assert t.sleeps == []  # both reached their target in the first round
 
 
-def test_wait_all_polls_a_share_of_the_time_waited_between_a_quarter_and_half_a_second():
-    # The interval is POLL_SHARE (1/16) of the time waited so far: 0.25 s for the first 4 s, then growing to the 0.5 s
-    # cap at 8 s, so the expected overshoot of the poll cadence stays near 3% of the wait, and long waits cost two
+def test_wait_all_polls_a_share_of_the_time_waited_between_a_tenth_and_half_a_second():
+    # The interval is POLL_SHARE (1/32) of the time waited so far: 0.1 s for the first 3.2 s, then growing to the 0.5 s
+    # cap at 16 s, so the expected overshoot of the poll cadence stays near 1.5% of the wait, and long waits cost two
     # polls a second, as before.
     t = FakeClock()
     probe = Probe(states_of("pending"), {"pending"}, {"done"}, "endpoint")
     with pytest.raises(WaitTimeout):
-        wait_all([probe], timeout=12, timing=t.timing())
-    starts = [0.0]
-    for s in t.sleeps:
+        wait_all([probe], timeout=20, timing=t.timing())
+    starts, sleeps = [0.0], [round(s, 6) for s in t.sleeps]
+    for s in sleeps:
         starts.append(starts[-1] + s)
-    intervals = dict(zip(starts, t.sleeps))
-    assert all(i == 0.25 for start, i in intervals.items() if start < 3.75)
-    assert all(0.25 <= i <= 0.5 for i in intervals.values()) and sorted(t.sleeps) == t.sleeps
-    assert all(i == DEFERRED_POLL_CAP for start, i in intervals.items() if start >= 8)
-    assert any(round(start / 16, 6) == round(i, 6) for start, i in intervals.items() if 4 < start < 8)
-    assert 34 <= len(t.sleeps) <= 36  # 16 rounds in the first 4 s, ~11 up to 8 s, 8 at 0.5 s up to the 12 s deadline
+    intervals = dict(zip(starts, sleeps))
+    assert all(i == 0.1 for start, i in intervals.items() if start < 3.1)
+    assert all(0.1 <= i <= 0.5 for i in intervals.values()) and sorted(sleeps) == sleeps
+    assert all(i == DEFERRED_POLL_CAP for start, i in intervals.items() if start >= 16)
+    assert all(abs(start / 32 - i) < 1e-6 for start, i in intervals.items() if 3.3 < start < 15.9)
+    assert 88 <= len(t.sleeps) <= 94  # 32 rounds in the first 3.2 s, ~51 up to 16 s, 8 at 0.5 s up to the 20 s deadline
