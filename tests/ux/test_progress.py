@@ -11,7 +11,7 @@ from tests.steps.test_steps_moto import Deployment
 from xacct_dataapi.durations import usual_text, wait_line
 from xacct_dataapi.progress import ProgressReporter
 
-PENDING_POLLS = 60  # polls at most 0.5 s apart (deferred waits): long enough for a second plain line (every 15 s)
+PENDING_POLLS = 100  # deferred waits poll 1/32 of the time waited (0.1-0.5 s apart): ~82 polls reach the second plain line (15 s)
 
 
 def pending_for(calls, polls: int) -> None:
