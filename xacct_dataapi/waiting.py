@@ -116,7 +116,11 @@ DEFERRED_POLL_CAP = 0.5
 # switch, a sandbox) is polled up to ten times a second, one of minutes twice a second as before (the cap from 16 s
 # on). terraform-provider-aws's StateChangeConf grows its interval with the wait too (doubling from 100 ms), only much
 # faster. A 90 s wait costs ~230 rounds against ~180 for 0.5 s from the start: a few dozen more describe calls, all
-# in the first 16 s, at most 10 a second (EC2's bucket above). `benchmarks/poll_schedule.py` measures what it saves.
+# in the first 16 s, at most 10 a second per resource: below the refill rate of both token buckets polled, so
+# neither is drawn down: EC2's above (20 a second), and RDS's (DescribeDBClusters, for the Data API switch): a burst
+# of 300 and 12 a second sustained per account and region
+# (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-api-throttling.html). `benchmarks/poll_schedule.py`
+# measures what it saves.
 POLL_SHARE = 1 / 32
 DEFERRED_POLL_FLOOR = 0.1
 
