@@ -92,12 +92,15 @@ class Sessions:
     consumer_profile: str | None = None
     provider_profile: str | None = None
     _clients: dict = field(default_factory=dict, repr=False)
-    # One lock for both sessions: clients are made one at a time. A boto3 Session is not thread-safe (its clients are:
-    # boto3 docs, "Multithreading"), and making a client is pure CPU (parsing its model, building its methods), so two
-    # made at once share one interpreter lock and both end late, with extra cost for the switching: 10 clients took
-    # 350-470 ms of CPU from 10 threads with a lock per account, 290-320 ms with this one, 230-280 ms from one thread.
-    # A lookup whose client exists never waits (client() reads it without the lock). Fresh setup at 100 ms: first
-    # write 0.93 s against 0.99 s (mean of 12 interleaved runs).
+    # A boto3 Session is not thread-safe (its clients are: boto3 docs, "Multithreading"): one lock per session, held
+    # while its credentials are resolved (a credential_process, SSO or the instance metadata may take a while, and the
+    # two accounts' may run at once) and its client made.
+    _locks: dict = field(default_factory=lambda: {a: threading.Lock() for a in Account}, repr=False)
+    # And one lock for making clients, of either session: one at a time. Making a client is pure CPU (parsing its
+    # model, building its methods), so two made at once share one interpreter lock and both end late, with extra cost
+    # for the switching: 10 clients took 350-470 ms of CPU from 10 threads with a lock per account only, 290-320 ms
+    # with this one, 230-280 ms from one thread. A lookup whose client exists never waits (client() reads it without
+    # a lock). Fresh setup at 100 ms: first write 0.93 s against 0.99 s (mean of 12 interleaved runs).
     _create_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -132,13 +135,16 @@ class Sessions:
         made = self._clients.get(key)
         if made is not None:  # the common case: no lock needed to read a client made earlier
             return made
-        with self._create_lock:
+        with self._locks[account]:
             if key not in self._clients:
-                self._clients[key] = self.session(account).client(
-                    service,
-                    region_name=self.region,
-                    config=BotoConfig(retries=dict(RETRY_CONFIG), user_agent_extra=f"xacct/{__version__}"),
-                )
+                session = self.session(account)
+                session.get_credentials()  # resolved once per session (botocore caches them), outside the creation lock
+                with self._create_lock:
+                    self._clients[key] = session.client(
+                        service,
+                        region_name=self.region,
+                        config=BotoConfig(retries=dict(RETRY_CONFIG), user_agent_extra=f"xacct/{__version__}"),
+                    )
             return self._clients[key]
 
     def account_id(self, account: Account) -> str:

@@ -78,3 +78,35 @@ def test_clients_are_made_one_at_a_time_across_both_accounts(monkeypatch):
         t.join()
     assert most[0] == 1
     assert all(aws.client(*w).meta.service_model.service_name == w[1] for w in wanted)
+
+
+def test_both_accounts_credentials_are_resolved_at_the_same_time(monkeypatch):
+    # Resolving a profile's credentials may take a while (a credential_process, SSO, the instance metadata): the two
+    # accounts' run at once, outside the one-at-a-time lock for making clients. Each resolution here waits for the
+    # other's to start; one at a time, the first would wait alone and the barrier break.
+    import botocore.credentials
+
+    both = threading.Barrier(2, timeout=10)
+    original = botocore.credentials.CredentialResolver.load_credentials
+
+    def load_credentials(self):
+        both.wait()
+        return original(self)
+
+    monkeypatch.setattr(botocore.credentials.CredentialResolver, "load_credentials", load_credentials)
+    aws = Sessions.from_profiles("consumer", "provider", "us-west-2")
+    errors: list[BaseException] = []
+
+    def make(account: Account) -> None:
+        try:
+            aws.client(account, "sts")
+        except BaseException as exc:  # the broken barrier, reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=make, args=(a,)) for a in (Account.CONSUMER, Account.PROVIDER)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert aws.client(Account.CONSUMER, "sts").meta.region_name == "us-west-2"
