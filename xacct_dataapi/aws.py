@@ -92,9 +92,9 @@ class Sessions:
     consumer_profile: str | None = None
     provider_profile: str | None = None
     _clients: dict = field(default_factory=dict, repr=False)
-    # A boto3 Session is not thread-safe (its clients are: boto3 docs, "Multithreading"): one lock per session, held
-    # while its credentials are resolved (a credential_process, SSO or the instance metadata may take a while, and the
-    # two accounts' may run at once) and its client made.
+    # A boto3 Session is not thread-safe (its clients are: boto3 docs, "Multithreading"). One lock per session while its
+    # credentials are resolved: a credential_process, SSO or the instance metadata may take a while, and the two
+    # accounts' run at once. Then no client is made before its session's credentials are known.
     _locks: dict = field(default_factory=lambda: {a: threading.Lock() for a in Account}, repr=False)
     # And one lock for making clients, of either session: one at a time. Making a client is pure CPU (parsing its
     # model, building its methods), so two made at once share one interpreter lock and both end late, with extra cost
@@ -135,16 +135,16 @@ class Sessions:
         made = self._clients.get(key)
         if made is not None:  # the common case: no lock needed to read a client made earlier
             return made
-        with self._locks[account]:
+        session = self.session(account)
+        with self._locks[account]:  # the first caller resolves them; botocore caches them in the session
+            session.get_credentials()
+        with self._create_lock:
             if key not in self._clients:
-                session = self.session(account)
-                session.get_credentials()  # resolved once per session (botocore caches them), outside the creation lock
-                with self._create_lock:
-                    self._clients[key] = session.client(
-                        service,
-                        region_name=self.region,
-                        config=BotoConfig(retries=dict(RETRY_CONFIG), user_agent_extra=f"xacct/{__version__}"),
-                    )
+                self._clients[key] = session.client(
+                    service,
+                    region_name=self.region,
+                    config=BotoConfig(retries=dict(RETRY_CONFIG), user_agent_extra=f"xacct/{__version__}"),
+                )
             return self._clients[key]
 
     def account_id(self, account: Account) -> str:
