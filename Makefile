@@ -21,7 +21,7 @@ $(VENV)/.installed-sandbox: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	@echo "Installing xacct with the test extra (moto[server], pytest, hypothesis, cfn-lint, parliament, ...) into $(VENV):"
-	@echo "about 30 s the first time (quiet while it runs); the suite then takes about 3.5 min."
+	@echo "about 30 s the first time (quiet while it runs); the suite then takes about 5 min."
 	@$(PIP) install --quiet -e '.[test]'
 	@touch $@
 
