@@ -61,16 +61,26 @@ def test_a_failing_chain_stops_the_other_between_calls_and_everything_made_stays
     cfg = config(world)
     path = state_path_for(NAME)
     ctx, plan = plan_for(cfg, password, path)
-    provider_failed = threading.Event()
+    provider_failed, endpoint_in_flight, key_reached = threading.Event(), threading.Event(), threading.Event()
 
     def deny_create_key():
+        # Fails only once the endpoint call is in flight: which chain gets there first is up to the threads (a CI run
+        # once had the provider fail before the consumer's first call ended, and the endpoint was never asked for).
+        # The consumer's first call waits for the provider to be here, so that order is the one tested every time.
+        key_reached.set()
+        endpoint_in_flight.wait(10)
         provider_failed.set()
         raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed to kms:CreateKey"}},
                           "CreateKey")
 
+    def endpoint_call():
+        endpoint_in_flight.set()
+        provider_failed.wait(10)
+
     on_call(ctx, Account.PROVIDER, "kms", "CreateKey", deny_create_key)
+    on_call(ctx, Account.CONSUMER, "ec2", "CreateSecurityGroup", lambda: key_reached.wait(10))
     # The consumer's endpoint call is in flight when the provider fails: it finishes and is recorded; nothing after.
-    on_call(ctx, Account.CONSUMER, "ec2", "CreateVpcEndpoint", lambda: provider_failed.wait(10))
+    on_call(ctx, Account.CONSUMER, "ec2", "CreateVpcEndpoint", endpoint_call)
 
     with pytest.raises(StepFailed) as info:
         apply_setup(ctx, plan, path, sleep=lambda s: None)
