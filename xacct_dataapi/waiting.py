@@ -137,7 +137,6 @@ def wait_all(probes: list[Probe], *, timeout: float, timing: Timing | None = Non
     t = timing or Timing()
     started = t.clock()
     deadline = started + timeout
-    delay = min(DEFERRED_POLL_FLOOR, cap, t.poll_cap)
     waiting = list(probes)
     while waiting:
         states = {}
@@ -158,7 +157,8 @@ def wait_all(probes: list[Probe], *, timeout: float, timing: Timing | None = Non
                 states[p.what] = state
         if not waiting:
             return
-        next_round = round_started + delay
+        waited = round_started - started
+        next_round = round_started + min(max(DEFERRED_POLL_FLOOR, waited * POLL_SHARE), cap, t.poll_cap)
         if next_round > deadline:
             first = waiting[0]
             still = states[first.what]
@@ -167,7 +167,6 @@ def wait_all(probes: list[Probe], *, timeout: float, timing: Timing | None = Non
             raise err
         t.on_wait("; ".join(f"{what}, now {state}" for what, state in states.items()), t.clock() - started)
         t.sleep(max(0.0, next_round - t.clock()))
-        delay = min(max(DEFERRED_POLL_FLOOR, (t.clock() - started) * POLL_SHARE), cap, t.poll_cap)
 
 
 def _raise(exc: BaseException) -> Any:
