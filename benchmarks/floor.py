@@ -112,7 +112,9 @@ def load_state(n) -> dict:
 def main() -> None:
     import gc
 
-    gc.set_threshold(50_000, 20, 100)  # as xacct's cli.main (GC_THRESHOLDS): no tool need pay for collections at start-up
+    from xacct_dataapi import GC_THRESHOLDS  # xacct's own (cli.main): no tool need pay for collections at start-up
+
+    gc.set_threshold(*GC_THRESHOLDS)
     a = b.parse_args(poll=0.05)
     n = b.N(a.name)
     C = Clients(a)

@@ -207,7 +207,7 @@ def test_a_commands_process_collects_garbage_rarely(tmp_path):
             "def run():\n    print(gc.get_threshold(), gc.isenabled(), flush=True)\n    return 0\n"
             "cli.run = run\ncli.main()\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
-    from xacct_dataapi.cli import GC_THRESHOLDS
+    from xacct_dataapi import GC_THRESHOLDS
 
     assert done.returncode == 0 and done.stdout.strip() == f"{GC_THRESHOLDS} True"
     assert GC_THRESHOLDS[0] > 700

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn, Optional
 
 import typer
 
-from xacct_dataapi import __version__, sandbox  # the sandbox package is light: its contents load on first use
+from xacct_dataapi import GC_THRESHOLDS, __version__, sandbox  # the sandbox package is light: its contents load on first use
 
 if TYPE_CHECKING:
     from xacct_dataapi import app as usecases, render
@@ -535,16 +535,6 @@ def exit_now(code: int) -> NoReturn:
         except (OSError, ValueError):  # a closed pipe (`xacct status | head`): nothing more can be written anyway
             pass
     os._exit(code)
-
-
-# The cyclic garbage collector's thresholds for a command's process (CPython's default: 700, 10, 10). Parsing
-# botocore's service models allocates millions of objects that live until exit; with the defaults, that triggered
-# ~260 young and ~25 middle collections and 2 full ones of the whole heap before the first request, ~0.05-0.1 s of
-# CPU. With these, ~20 young ones and 1 middle one: cycles are still collected, in long waits too (Instagram's
-# "Dismissing Python Garbage Collection at Instagram" did the same for the same reason). Fresh setup at 100 ms:
-# first write 0.77 s against 0.85 s, status 0.73 s against 0.79 s (means of 10 interleaved runs). The floor
-# (benchmarks/floor.py) uses the same.
-GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def main() -> NoReturn:
