@@ -8,8 +8,12 @@ from collections import Counter
 import botocore.loaders
 import botocore.session
 
+from tests.helpers.concurrency import ask_at_once
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.models import Account
+
+
+BOTH_STS = [(Account.CONSUMER, "sts"), (Account.PROVIDER, "sts")]
 
 
 def test_both_accounts_first_clients_at_once_parse_each_model_file_once(monkeypatch):
@@ -28,17 +32,7 @@ def test_both_accounts_first_clients_at_once_parse_each_model_file_once(monkeypa
 
     monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", slow_load_file)
     aws = Sessions.from_profiles("consumer", "provider", "us-west-2")
-    start = threading.Barrier(2)
-
-    def make(account: Account) -> None:
-        start.wait()
-        aws.client(account, "sts")
-
-    threads = [threading.Thread(target=make, args=(a,)) for a in (Account.CONSUMER, Account.PROVIDER)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert ask_at_once(aws, BOTH_STS) == []
     assert aws.client(Account.CONSUMER, "sts") is not aws.client(Account.PROVIDER, "sts")
     assert any("sts" in p for p in parsed)
     assert {p: n for p, n in Counter(parsed).items() if n > 1} == {}
@@ -65,17 +59,7 @@ def test_clients_are_made_one_at_a_time_across_both_accounts(monkeypatch):
     monkeypatch.setattr(botocore.session.Session, "create_client", counted_create_client)
     aws = Sessions.from_profiles("consumer", "provider", "us-west-2")
     wanted = [(Account.CONSUMER, "ec2"), (Account.PROVIDER, "rds"), (Account.CONSUMER, "iam"), (Account.PROVIDER, "kms")]
-    start = threading.Barrier(len(wanted))
-
-    def make(account: Account, service: str) -> None:
-        start.wait()
-        aws.client(account, service)
-
-    threads = [threading.Thread(target=make, args=w) for w in wanted]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert ask_at_once(aws, wanted) == []
     assert most[0] == 1
     assert all(aws.client(*w).meta.service_model.service_name == w[1] for w in wanted)
 
@@ -95,18 +79,5 @@ def test_both_accounts_credentials_are_resolved_at_the_same_time(monkeypatch):
 
     monkeypatch.setattr(botocore.credentials.CredentialResolver, "load_credentials", load_credentials)
     aws = Sessions.from_profiles("consumer", "provider", "us-west-2")
-    errors: list[BaseException] = []
-
-    def make(account: Account) -> None:
-        try:
-            aws.client(account, "sts")
-        except BaseException as exc:  # the broken barrier, reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=make, args=(a,)) for a in (Account.CONSUMER, Account.PROVIDER)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert ask_at_once(aws, BOTH_STS) == []  # a broken barrier would be here
     assert aws.client(Account.CONSUMER, "sts").meta.region_name == "us-west-2"

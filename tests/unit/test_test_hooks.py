@@ -1,30 +1,15 @@
 """The crash tests' and request counts' own instruments, under the concurrency xacct's lookups and chains have."""
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 from botocore.hooks import HierarchicalEmitter
+from tests.helpers.concurrency import ask_at_once
 from tests.helpers.counting import RequestCounter
 from tests.helpers.hooks import CallHooks
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.models import Account
-
-
-def _ask_at_once(aws: Sessions, service: str, threads: int = 8) -> None:
-    """`threads` threads ask for the same new client at the same moment, as the first wave of lookups does."""
-    start = threading.Barrier(threads)
-
-    def ask() -> None:
-        start.wait()
-        aws.client(Account.CONSUMER, service)
-
-    workers = [threading.Thread(target=ask) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
 
 
 class _SlowToSayNo(dict):
@@ -58,7 +43,7 @@ def test_a_call_is_recorded_once_however_many_threads_asked_for_its_client(world
             hooks = CallHooks().install(mp)
             counter = RequestCounter().install(mp)
             aws = Sessions.from_profiles("consumer", "provider", "us-west-2")
-            _ask_at_once(aws, "ec2")
+            assert ask_at_once(aws, [(Account.CONSUMER, "ec2")] * 8) == []  # 8 threads ask for one new client
             aws.client(Account.CONSUMER, "ec2").create_tags(Resources=[world.vpc_id], Tags=[{"Key": "k", "Value": "v"}])
             assert hooks.calls == ["consumer:ec2.CreateTags"]
             assert counter.take()["consumer:ec2.CreateTags"] == 1
