@@ -164,6 +164,8 @@ def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(st
     rds = aws.stub(Account.PROVIDER, "rds")
     tagged = v2_cluster(True)
     tagged["DBClusters"][0]["TagList"] = [{"Key": "xacct:data-api-enabled-by", "Value": "orders"}]
+    # The ownership check (resource_types.rds): this deployment turned the Data API on.
+    rds.add_response("describe_db_clusters", tagged, {"DBClusterIdentifier": CLUSTER_ID})
     rds.add_response("describe_db_clusters", tagged, {"DBClusterIdentifier": CLUSTER_ID})  # on, and tagged by xacct
     rds.add_response("disable_http_endpoint", {"ResourceArn": CLUSTER_ARN, "HttpEndpointEnabled": False},
                      {"ResourceArn": CLUSTER_ARN})
@@ -297,6 +299,16 @@ def sg_state() -> State:
 DEPENDENCY = f"resource {SG_ID} has a dependent object"
 
 
+def stub_sg_is_ours(ec2) -> None:
+    """The ownership check before the delete (resource_types.ec2): the group is xacct's, made by this deployment."""
+    ec2.add_response("describe_security_groups", {"SecurityGroups": [{
+        "GroupId": SG_ID, "GroupName": "xacct-orders-rds-data-endpoint",
+        "Tags": [{"Key": "xacct:deployment", "Value": "orders"}, {"Key": "xacct:managed-by", "Value": "xacct"}]}]},
+        {"GroupIds": [SG_ID]})
+    ec2.add_response("describe_vpc_endpoints", {"VpcEndpoints": []},
+                     {"Filters": [{"Name": "vpc-endpoint-type", "Values": ["Interface"]}]})
+
+
 def test_security_group_dependency_violation_is_retried_until_released(state_path):
     state = sg_state()
     plan = plan_teardown(state)
@@ -304,6 +316,7 @@ def test_security_group_dependency_violation_is_retried_until_released(state_pat
 
     aws = FakeSessions()
     ec2 = aws.stub(Account.CONSUMER, "ec2")
+    stub_sg_is_ours(ec2)
     eni_filter = {"Filters": [{"Name": "group-id", "Values": [SG_ID]}]}
     ec2.add_response("describe_vpc_endpoints", {"VpcEndpoints": []}, {})  # no kept (shared) endpoint still uses it
     # First the endpoint's interface still holds the group, then it is gone ...
@@ -333,6 +346,7 @@ def test_security_group_dependency_violation_forever_times_out_and_keeps_the_row
     plan = plan_teardown(state)
     aws = FakeSessions()
     ec2 = aws.stub(Account.CONSUMER, "ec2")
+    stub_sg_is_ours(ec2)
     ec2.add_response("describe_vpc_endpoints", {"VpcEndpoints": []}, {})
     ec2.add_response("describe_network_interfaces", {"NetworkInterfaces": []})
     for _ in range(40):

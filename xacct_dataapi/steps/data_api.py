@@ -13,8 +13,9 @@ from xacct_dataapi.models import (
     NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, Operation, Record, Resource, Step, StepPlan, Wait,
 )
 
+from xacct_dataapi.resource_types.rds import TAG_ENABLED_BY
+
 NUMBER = 0
-TAG_ENABLED_BY = "xacct:data-api-enabled-by"  # on the cluster: the deployment that turned its Data API on
 
 
 def inspect(ctx, known) -> Inspection:
