@@ -18,6 +18,7 @@ from xacct_dataapi.config import Config, state_dir, state_path_for, validate_nam
 from xacct_dataapi.context import check_accounts, start_context
 from xacct_dataapi.errors import AwsError, Declined, StateError, UsageError
 from xacct_dataapi.models import Action, Plan, Sensitive
+from xacct_dataapi.ownership import screen_state
 from xacct_dataapi.planner import plan_setup, plan_teardown, teardown_order
 from xacct_dataapi.runner import Runner
 from xacct_dataapi.state import State
@@ -317,7 +318,7 @@ class TeardownResult:
     dry_run: bool = False
 
 
-def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = None, provider_profile: str | None = None,
+def teardown(state_path: Path, ui: Terminal, *, name: str | None = None, consumer_profile: str | None = None, provider_profile: str | None = None,
              region: str | None = None, key_deletion_days: int | None = None, secret_recovery_days: int | None = None,
              wait_timeout: float = 300.0, dry_run: bool = False) -> TeardownResult:
     started = time.monotonic()
@@ -337,9 +338,15 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
                     " To look for the deployment's resources by tag in AWS, pass --consumer-profile and --provider-profile.")
             ui.note(f"Nothing to tear down: no state file at {state_path}.{hint}")
             return TeardownResult(Plan("teardown", []), [], time.monotonic() - started, [])
+        if name is not None and name != state.name:
+            raise StateError(f"State file {state_path} belongs to deployment {state.name!r}, not {name!r}.",
+                             "Pass the matching --name, or another --state path.")
         if key_deletion_days is not None:
             state.config["key_deletion_days"] = key_deletion_days
         state.config["secret_recovery_days"] = secret_recovery_days
+        aws = _sessions_for(state, consumer_profile, provider_profile, region)
+        check_accounts(aws, state)
+        screened = screen_state(aws, state)
         plan = plan_teardown(state)
         if discovered:
             for step in plan.steps:
@@ -351,13 +358,13 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
                                         f"{state.accounts.get('consumer')} / provider {state.accounts.get('provider')}, "
                                         f"{state.region}")
         ui.show_plan(plan, table, plan_doc, dry_run)
+        for row, why in screened.refused:
+            ui.note(f"Not ours, left alone: {row.kind.replace('_', ' ')} {row.id} ({why}).")
         if dry_run:
             if not ui.json:
                 ui.note("Dry run: nothing was changed.")
             return TeardownResult(plan, [], time.monotonic() - started, [], {}, [], dry_run=True)
         if plan.changes:
-            aws = _sessions_for(state, consumer_profile, provider_profile, region)
-            check_accounts(aws, state)
             if not ui.confirm("Delete these resources?"):
                 raise Declined("Declined: nothing was changed.", "Re-run and answer yes, or pass --yes.")
             started = time.monotonic()
@@ -379,6 +386,8 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
                            "Re-run `xacct teardown` to retry them.")
         if state_path.exists():
             state_mod.remove(state_path)
+        if screened.refused:
+            raise screened.refusal(state_path)
         return TeardownResult(plan, calls, time.monotonic() - started, removed, plan_doc, notes)
 
 

@@ -245,7 +245,7 @@ def teardown(
     """Delete, in reverse order, exactly what xacct created. Adopted principals stay; only xacct's policy goes."""
     ui = Terminal.open(output, yes=yes)
     path = usecases.resolve_state_path(state, name)
-    result = usecases.teardown(path, ui, consumer_profile=consumer_profile, provider_profile=provider_profile,
+    result = usecases.teardown(path, ui, name=name, consumer_profile=consumer_profile, provider_profile=provider_profile,
                                region=region, key_deletion_days=key_deletion_days,
                                secret_recovery_days=secret_recovery_days, wait_timeout=wait_timeout, dry_run=dry_run)
     if result.dry_run:

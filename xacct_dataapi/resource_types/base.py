@@ -97,7 +97,7 @@ class ResourceType:
                 raise self.refusal(row, verdict, deployment)
             return inner.run(ops, **params)
 
-        return replace(inner, run=run, description=f"{inner.description} (if AWS shows it is {deployment!r}'s)")
+        return replace(inner, run=run, description=f"{inner.description}, once AWS shows it is deployment {deployment}'s")
 
 
 def _as_operation(item: PlanItem) -> Operation:
