@@ -537,10 +537,20 @@ def exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
+def _terminate(signum, frame) -> NoReturn:
+    from xacct_dataapi.errors import TerminationSignal
+
+    raise TerminationSignal()
+
+
 def main() -> NoReturn:
     import gc
+    import signal
 
     gc.set_threshold(*GC_THRESHOLDS)
+    # SIGTERM (a CI cancellation, `kill`) ends the run like Ctrl-C: a message and exit 143, never a silent death;
+    # inside the executor it is deferred to the next call boundary like Ctrl-C (hooks.deferred_sigint).
+    signal.signal(signal.SIGTERM, _terminate)
     exit_now(run())
 
 
