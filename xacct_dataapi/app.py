@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Callable
 from xacct_dataapi import cost, render
 from xacct_dataapi import graph as graph_mod
 from xacct_dataapi import state as state_mod
+from xacct_dataapi import state_s3
+from xacct_dataapi.state_s3 import S3Location
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.connect import handoff_summary
 from xacct_dataapi.config import Config, state_dir, state_path_for, validate_name
@@ -28,7 +30,13 @@ if TYPE_CHECKING:  # the use cases only call a Terminal's methods; prompting its
     from xacct_dataapi.terminal import Terminal
 
 
-def resolve_state_path(state: Path | None, name: str | None) -> Path:
+def resolve_state_path(state: Path | S3Location | None, name: str | None) -> Path | S3Location:
+    """--state as given (an S3 prefix gets the deployment's file name), else XACCT_STATE (team state: an S3 prefix),
+    else .xacct/<name>.json here."""
+    if state is None and os.environ.get("XACCT_STATE"):
+        state = state_location(os.environ["XACCT_STATE"])
+    if isinstance(state, S3Location):
+        return state.for_name(validate_name(name or "default"))
     if state is not None:
         return state
     path = state_path_for(validate_name(name or "default"))
@@ -40,6 +48,11 @@ def resolve_state_path(state: Path | None, name: str | None) -> Path:
                              "names of IAM roles and users as the same regardless of case.",
                              f"Use --name {other.stem} for that deployment, or a name that differs by more than case.")
     return path
+
+
+def state_location(value: str) -> Path | S3Location:
+    """A state location as the operator writes it: s3://BUCKET/PREFIX/ (team state) or a local path."""
+    return S3Location.parse(value) if value.startswith(state_s3.SCHEME) else Path(value)
 
 
 def password_source(from_stdin: bool, ui: Terminal, db_user: str = "the database user") -> Callable[[], str]:
@@ -446,11 +459,31 @@ def connect(state_path: Path, *, fmt: str, source_profile: str | None, credentia
     return result
 
 
-def list_deployments(base: Path | None = None) -> list[dict]:
-    """Every deployment with a state file in .xacct/, summarised from the state alone (no AWS call)."""
-    folder = state_dir(base)
+def force_unlock(path: Path | S3Location, lock_id: str, ui: Terminal) -> dict:
+    """Remove the team state lock `lock_id` of the deployment at `path`, after asking."""
+    if not isinstance(path, S3Location):
+        raise UsageError(f"{path} is a local state file: its lock is released by the OS when its holder dies.",
+                         "force-unlock is for team state in S3 (--state s3://BUCKET/PREFIX/).")
+    if not ui.confirm(f"Remove lock {lock_id} on {path}? Only do so if its holder is gone for good."):
+        raise Declined("Declined: the lock was left in place.", "Re-run and answer yes, or pass --yes.")
+    return state_s3.force_unlock(path, lock_id)
+
+
+def list_deployments(base: Path | None = None, where: Path | S3Location | None = None) -> list[dict]:
+    """Every deployment with a state file in .xacct/ (or under the team state's S3 prefix, `where` or XACCT_STATE),
+    summarised from the state alone (no call to the deployments' accounts)."""
+    if where is not None and not isinstance(where, S3Location):
+        raise UsageError(f"--state {where}: list takes a team state location (s3://BUCKET/PREFIX/).",
+                         "Run it without --state to list the state files in .xacct/ here.")
+    if where is None and os.environ.get("XACCT_STATE", "").startswith(state_s3.SCHEME):
+        where = S3Location.parse(os.environ["XACCT_STATE"])
+    if where is not None:
+        paths = state_s3.states_under(where.folder)
+    else:
+        folder = state_dir(base)
+        paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
     found = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for path in paths:
         try:
             state = state_mod.load(path)
         except StateError as exc:

@@ -133,7 +133,7 @@ def setup(
     Re-running an existing deployment needs only --name (or --state): every other input comes from its state file,
     and any flag given replaces the recorded value (the plan lists what changed)."""
     ui = Terminal.open(output, yes=yes)
-    path = state or usecases.resolve_state_path(None, name)
+    path = usecases.resolve_state_path(state, name)
     given = {"provider_profile": provider_profile, "consumer_profile": consumer_profile, "region": region,
              "cluster": cluster, "vpc_id": vpc, "db_user": db_user, "db_name": db_name,
              "subnet_ids": None if subnets is None else tuple(s.strip() for s in subnets.split(",") if s.strip()),
@@ -212,10 +212,12 @@ def status(
 
 @cli.command("list")
 @handles_errors
-def list_(output: Output = "text", debug: Debug = False):
-    """List the deployments with a state file in .xacct/ (from the state files alone; no AWS call)."""
+def list_(state: Annotated[Optional[Path], typer.Option("--state", help="Team state: s3://BUCKET/PREFIX/ (default: "
+                                                        "XACCT_STATE, else .xacct/ here).")] = None,
+          output: Output = "text", debug: Debug = False):
+    """List the deployments with a state file in .xacct/ or under a team state prefix (from the state alone)."""
     ui = Terminal.open(output)
-    found = usecases.list_deployments()
+    found = usecases.list_deployments(where=state)
     if ui.json:
         ui.print_json(found)
     elif not found:
@@ -258,6 +260,24 @@ def teardown(
         ui.note(f"Teardown finished in {result.seconds:.1f}s: {usecases.removal_summary(result.removed)}.")
         for note in result.notes:
             ui.note(note)
+
+
+@cli.command("force-unlock")
+@handles_errors
+def force_unlock(
+    lock_id: Annotated[str, typer.Argument(help="The lock id that the refusal printed.", metavar="LOCK_ID")],
+    name: NameOpt = None,
+    state: StateOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Unlock without asking.")] = False,
+    output: Output = "text",
+    debug: Debug = False,
+):
+    """Remove a team state lock whose holder is gone for good (its machine died). Only the lock named is removed."""
+    ui = Terminal.open(output, yes=yes)
+    path = usecases.resolve_state_path(state, name)
+    held = usecases.force_unlock(path, lock_id, ui)
+    ui.note(f"Unlocked {path}: the lock of pid {held.get('pid')} on host {held.get('host')} "
+            f"(since {held.get('since')}) is gone.")
 
 
 @cli.command()
