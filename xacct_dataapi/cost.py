@@ -1,7 +1,7 @@
 """What a deployment keeps costing while it exists: ONE dated price table, and the monthly estimate from it.
 
 An ESTIMATE from us-east-1 list prices (other regions differ by a few percent; taxes, free tiers, data processed
-and your own discounts are not included). Sources: /work/shared/notes/aws-facts.md and the pages named below.
+and your own discounts are not included). Sources: docs/aws-facts.md and the pages named below.
 """
 from __future__ import annotations
 
