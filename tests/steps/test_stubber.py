@@ -145,6 +145,33 @@ def test_data_api_enable_for_provisioned_cluster_uses_enable_http_endpoint(state
     assert saved.last_error is None
 
 
+def test_enable_http_endpoint_is_retried_while_the_cluster_is_modifying(state_path):
+    """EnableHttpEndpoint on a cluster that is being modified answers InvalidResourceStateFault (API reference,
+    Errors): the call is retried until the cluster settles, not failed."""
+    cluster = Cluster(id=CLUSTER_ID, arn=CLUSTER_ARN, engine="aurora-postgresql", engine_mode="provisioned",
+                      endpoint="e", port=5432, database="orders", http_endpoint_enabled=False,
+                      tags={"xacct:data-api-enabled-by": "orders"})
+    state = State(name="orders", values={"cluster_engine_mode": "provisioned"})
+    ctx = SimpleNamespace(cluster=cluster, values=dict(state.values), state=state,
+                          names=SimpleNamespace(deployment="orders"))
+    step = data_api.STEP.make_plan(ctx, data_api.inspect(ctx, ctx.values).facts)
+    aws = FakeSessions()
+    rds = aws.stub(Account.PROVIDER, "rds")
+    for _ in range(2):
+        rds.add_client_error("enable_http_endpoint", service_error_code="InvalidResourceStateFault",
+                             service_message=f"DB cluster {CLUSTER_ID} is not in available state (modifying)",
+                             http_status_code=400, expected_params={"ResourceArn": CLUSTER_ARN})
+    rds.add_response("enable_http_endpoint", {"ResourceArn": CLUSTER_ARN, "HttpEndpointEnabled": True},
+                     {"ResourceArn": CLUSTER_ARN})
+    rds.add_response("describe_db_clusters", v2_cluster(True), {"DBClusterIdentifier": CLUSTER_ID})
+    clock = FakeClock()
+    runner = Runner(aws, state, state_path, sleep=clock.sleep, clock=clock)
+    runner.execute(Plan("setup", [step]))
+    aws.assert_all_consumed()
+    assert runner.calls_made == ["rds.enable_http_endpoint"]
+    assert len(clock.sleeps) == 2 and state_mod.load(state_path).find("data_api", CLUSTER_ID) is not None
+
+
 def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(state_path):
     state = State(name="orders", values={"cluster_engine_mode": "provisioned"},
                   resources=[ResourceRow(step=0, kind="data_api", id=CLUSTER_ID, account="provider", arn=CLUSTER_ARN)])

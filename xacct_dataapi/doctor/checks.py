@@ -9,6 +9,7 @@ import re
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
+from xacct_dataapi import data_api_support
 from xacct_dataapi.doctor import grants, reads
 from xacct_dataapi.doctor.chain import Chain
 from xacct_dataapi.doctor.model import FAIL, OK, SKIPPED, WARN, Check
@@ -19,9 +20,6 @@ from xacct_dataapi.steps.nacl_check import problems_for
 
 P, C = Account.PROVIDER.value, Account.CONSUMER.value
 
-# Data API on Aurora PostgreSQL provisioned / Serverless v2: 13.11+, 14.8+, 15.3+, 16.1+, 17.4+ —
-# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.Aurora_Fea_Regions_DB-eng.Feature.Data_API.html
-PG_MINIMUM = {13: 11, 14: 8, 15: 3, 16: 1, 17: 4}
 
 
 def _skip(cid: str, link: str, account: str, why: str) -> Check:
@@ -57,28 +55,15 @@ def cluster_checks(chain: Chain) -> list[Check]:
 
 
 def _engine_check(c: dict) -> Check:
-    engine, version, mode = c.get("Engine", ""), str(c.get("EngineVersion", "")), c.get("EngineMode", "provisioned")
-    what = f"{engine} {version} ({mode})"
-    if engine not in ("aurora-postgresql", "aurora-mysql"):
-        return Check("cluster.engine", "cluster", P, FAIL, f"{what}: the Data API supports only Aurora MySQL and "
-                     "PostgreSQL", "Use an Aurora MySQL or Aurora PostgreSQL cluster.")
-    if mode == "serverless":
-        # Serverless v1 is where the Data API began; it reached end of life on March 31 2025 —
-        # https://docs.amazonaws.cn/en_us/AmazonRDS/latest/AuroraUserGuide/aurora-serverless.relnotes.html
-        return Check("cluster.engine", "cluster", P, OK, f"{what}: Serverless v1 supports the Data API")
-    if engine == "aurora-mysql":
-        return Check("cluster.engine", "cluster", P, SKIPPED, f"{what}: xacct has no verified minimum Aurora MySQL "
-                     "version for the Data API (docs/how-it-works.md, Doctor)")
-    m = re.match(r"(\d+)\.(\d+)", version)
-    if not m:
-        return Check("cluster.engine", "cluster", P, SKIPPED, f"{what}: version not understood")
-    major, minor = int(m.group(1)), int(m.group(2))
-    if major > max(PG_MINIMUM) or (major in PG_MINIMUM and minor >= PG_MINIMUM[major]):
-        return Check("cluster.engine", "cluster", P, OK, f"{what} supports the Data API")
-    need = ", ".join(f"{k}.{v}" for k, v in PG_MINIMUM.items())
-    return Check("cluster.engine", "cluster", P, FAIL, f"{what} does not support the Data API (needs one of {need} "
-                 "or later)", f"Upgrade: `aws rds modify-db-cluster --db-cluster-identifier {c['DBClusterIdentifier']} "
-                 "--engine-version VERSION --allow-major-version-upgrade --apply-immediately`.")
+    v = data_api_support.verdict(c.get("Engine", ""), str(c.get("EngineVersion", "")), c.get("EngineMode", "provisioned"))
+    if v.supported is None:
+        return Check("cluster.engine", "cluster", P, SKIPPED, v.why)
+    if v.end_of_support:
+        return Check("cluster.engine", "cluster", P, WARN, v.why, v.fix)
+    if v.supported:
+        return Check("cluster.engine", "cluster", P, OK, v.why)
+    return Check("cluster.engine", "cluster", P, FAIL, v.why, v.fix.replace(
+        "modify-db-cluster", f"modify-db-cluster --db-cluster-identifier {c['DBClusterIdentifier']}"))
 
 
 def _writer_check(chain: Chain, c: dict) -> Check:
