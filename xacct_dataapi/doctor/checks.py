@@ -136,7 +136,10 @@ def policy_checks(chain: Chain, cid: str, link: str, account: str, name: str, ac
 
 # --------------------------------------------------------------------------- secret and key (provider)
 
-SECRET_FIELDS = ("username", "password", "engine", "dbname")
+# The Data API needs only username and password; it ignores dbname (aws/aws-cli#8577: the database comes from the
+# request), and engine only helps other tools. Missing required keys fail; missing informative ones warn.
+SECRET_REQUIRED = ("username", "password")
+SECRET_INFORMATIVE = ("engine", "dbname")
 
 
 def secret_checks(chain: Chain) -> list[Check]:
@@ -169,8 +172,7 @@ def secret_checks(chain: Chain) -> list[Check]:
 
 
 def _secret_value_check(chain: Chain, arn: str) -> Check:
-    """The value's keys (never the values): without dbname the Data API uses the username as database
-    (aws/aws-cli#8577). Read only where the operator's provider profile may; the secret policy normally lets
+    """The value's keys (never the values): username and password are what the Data API reads. Read only where the operator's provider profile may; the secret policy normally lets
     only the access role read it, and then this is skipped."""
     sm = chain.aws.client(Account.PROVIDER, "secretsmanager")
     try:
@@ -183,12 +185,18 @@ def _secret_value_check(chain: Chain, arn: str) -> Check:
     except (ValueError, TypeError):
         keys = set()
     del raw  # never kept, never printed
-    missing = [k for k in SECRET_FIELDS if k not in keys]
+    present = f"(keys present: {', '.join(sorted(keys)) or 'none'})"
+    missing = [k for k in SECRET_REQUIRED if k not in keys]
     if missing:
-        return Check("secret.value", "secret", P, FAIL, f"{arn}: the value lacks {', '.join(missing)} (keys present: "
-                     f"{', '.join(sorted(keys)) or 'none'})", "Write a JSON value with username, password, engine "
-                     "and dbname: " + chain.setup_fix() + " with --rotate-password")
-    return Check("secret.value", "secret", P, OK, f"{arn}: has {', '.join(SECRET_FIELDS)} (values not shown)")
+        return Check("secret.value", "secret", P, FAIL, f"{arn}: the value lacks {', '.join(missing)} {present}",
+                     "Write a JSON value with username and password: " + chain.setup_fix() + " with --rotate-password")
+    extra = [k for k in SECRET_INFORMATIVE if k not in keys]
+    if extra:
+        return Check("secret.value", "secret", P, WARN, f"{arn}: has username and password, no {', '.join(extra)} "
+                     f"{present}; the Data API does not need them (xacct sends the database on every call)",
+                     "Optional, for other tools that read the secret: " + chain.setup_fix() + " with --rotate-password "
+                     "writes all four keys.")
+    return Check("secret.value", "secret", P, OK, f"{arn}: has username, password, engine and dbname (values not shown)")
 
 
 def key_checks(chain: Chain) -> list[Check]:
