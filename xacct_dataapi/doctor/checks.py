@@ -16,7 +16,8 @@ from xacct_dataapi.doctor.model import FAIL, OK, SKIPPED, WARN, Check
 from xacct_dataapi.errors import error_code, error_message
 from xacct_dataapi.models import Account
 from xacct_dataapi.steps.endpoint import service_name
-from xacct_dataapi.steps.nacl_check import problems_for
+from xacct_dataapi.nacl import EPHEMERAL
+from xacct_dataapi.steps.nacl_check import client_problems, problems_for
 
 P, C = Account.PROVIDER.value, Account.CONSUMER.value
 
@@ -399,14 +400,16 @@ def network_checks(chain: Chain) -> list[Check]:
         out.append(Check("sg.drift", link, C, WARN, "; ".join(sg_drift), chain.setup_fix()))
     # NACLs are stateless: tcp/443 in and the ephemeral ports out, in rule-number order —
     # https://docs.aws.amazon.com/vpc/latest/userguide/vpc-network-acls.html
-    acls = reads.network_acls(chain.aws, chain.endpoint.get("SubnetIds", []))
-    problems = [p for c in cidrs for p in problems_for(acls, chain.endpoint.get("SubnetIds", []), c)]
+    acls, subnet_cidrs = reads.network_acls(chain.aws, chain.vpc["VpcId"])
+    endpoint_subnets = chain.endpoint.get("SubnetIds", [])
+    problems = [p for c in cidrs for p in problems_for(acls, endpoint_subnets, c)]
+    problems += client_problems(acls, subnet_cidrs, endpoint_subnets, cidrs)
     if problems:
         evidence = [p.split(" Fix: ")[0] for p in problems]
         fixes = [p.split(" Fix: ")[1] for p in problems if " Fix: " in p]
         out.append(Check("nacl.https", link, C, FAIL, "; ".join(evidence), " ".join(fixes)))
     else:
-        n = len({a["NetworkAclId"] for a in acls.values()})
-        out.append(Check("nacl.https", link, C, OK, f"{n} network ACL(s) pass tcp/443 in and 32768-65535 out for "
-                         + ", ".join(cidrs)))
+        n = len({acls[s]["NetworkAclId"] for s in endpoint_subnets if s in acls})
+        out.append(Check("nacl.https", link, C, OK, f"{n} network ACL(s) pass tcp/443 and its return traffic "
+                         f"({EPHEMERAL[0]}-{EPHEMERAL[1]}) both ways for " + ", ".join(cidrs)))
     return out
