@@ -117,7 +117,9 @@ def setup(
         "Role or user ARN exempt from the secret policy's Deny (e.g. a rotation Lambda's role, an admin role); "
         "repeatable. Without it only the access role can read the secret."))] = None,
     require_private_path: Annotated[Optional[bool], typer.Option("--require-private-path", show_default=False, help=(
-        "The access role may run statements only through this deployment's rds-data endpoint (aws:SourceVpce).")
+        "The access role may run statements only through this deployment's rds-data endpoint (aws:SourceVpce). "
+        "It rests on IAM's general rule that a request through a VPC endpoint carries aws:SourceVpce (no AWS page "
+        "says so for rds-data in particular): check it once on your account (docs/how-it-works.md, Private path).")
     )] = None,
     client_cidr: Annotated[Optional[list[str]], typer.Option("--client-cidr", metavar="CIDR", help=(
         "A network the application calls from besides the VPC's own CIDR blocks (a peered VPC, on premises); "
