@@ -131,7 +131,9 @@ GRANTS: tuple[Grant, ...] = (
     Grant("TagKeyAtCreation", P, {"kms:TagResource": SETUP}, (KEYS,), condition=REQUEST_TAG,
           implied=("kms:TagResource",)),
     Grant("ReadKeys", P, {"kms:DescribeKey": FINDS,
-                          "kms:ListResourceTags": FINDS, "kms:GetKeyPolicy": READS}, (KEYS,)),
+                          "kms:ListResourceTags": FINDS, "kms:GetKeyPolicy": READS,
+                          "kms:ListGrants": ("doctor",)},  # doctor: nobody holds a grant on the key
+          (KEYS,)),
     # Teardown keeps the key's tag (resource_types/kms.py): untagging first would void this statement's condition.
     Grant("ManageXacctKeys", P, {"kms:PutKeyPolicy": SETUP, "kms:EnableKey": SETUP, "kms:ScheduleKeyDeletion": TEARDOWN},
           (KEYS,), condition=RESOURCE_TAG),
@@ -155,7 +157,7 @@ GRANTS: tuple[Grant, ...] = (
            "iam:GetRolePolicy": POLICY_READS, "iam:CreateRole": SETUP, "iam:TagRole": SETUP, "iam:PutRolePolicy": SETUP,
            "iam:UpdateAssumeRolePolicy": SETUP, "iam:ListRolePolicies": ("setup", "teardown", "doctor"),
            # setup too: a role at `/` (made before the path) is deleted and created again at the path.
-           "iam:DeleteRolePolicy": ("setup", "teardown"), "iam:ListAttachedRolePolicies": ("setup", "teardown"),
+           "iam:DeleteRolePolicy": ("setup", "teardown"), "iam:ListAttachedRolePolicies": ("setup", "teardown", "doctor"),
            "iam:DetachRolePolicy": ("setup", "teardown"), "iam:DeleteRole": ("setup", "teardown"),
            "iam:SimulatePrincipalPolicy": ("doctor",)},
           (ACCESS_ROLE, LEGACY_ACCESS_ROLE), implied=("iam:TagRole",)),
