@@ -318,7 +318,9 @@ class Step:
     inspect: Callable[..., Inspection]  # inspect(ctx, known) -> Inspection; read-only AWS calls
     desired: Callable[..., list]  # desired(ctx) -> [Resource]; pure
     plan: Callable[..., StepPlan]  # plan(ctx, facts, desired) -> StepPlan; pure
-    teardown: Callable[..., list]  # teardown(row, state) -> [PlanItem]; pure
+    # teardown(row, state) -> [PlanItem], pure: only for kinds whose resource type plans no deletion of its own
+    # (shared resources: the endpoint, its group, the Data API switch). Every other kind's type deletes it.
+    teardown: Callable[..., list] | None = None
     needs: tuple[str, ...] = ()  # values its inspection reads, produced by other steps' inspections
     provides: tuple[str, ...] = ()  # values its inspection may produce
     discover: Callable[..., list] | None = None  # discover(finder) -> [ResourceRow], by name and tag, read-only

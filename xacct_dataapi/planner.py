@@ -145,11 +145,15 @@ def teardown_order(state: State, steps: Sequence[Step] = STEPS) -> list[Resource
 
 
 def teardown_items(step: Step, row: ResourceRow, state: State) -> list:
-    """The step's delete items for a recorded row, each guarded by the row's resource type: right before it runs,
-    AWS must show the resource is this deployment's (a state file is untrusted input), else nothing is deleted."""
+    """The delete items for a recorded row, from its resource type (or, for a shared resource, its step), each guarded
+    by the type: right before it runs, AWS must show the resource is this deployment's (a state file is untrusted
+    input), else nothing is deleted."""
     rtype = for_kind(row.kind)
-    items = step.teardown(row, state)
-    return items if rtype is None else [rtype.guard(item, row, state.name) for item in items]
+    items = rtype.delete(row, state) if rtype is not None else None
+    if items is None:
+        assert step.teardown is not None, f"no resource type or step deletes {row.kind}"
+        items = step.teardown(row, state)
+    return [rtype.guard(item, row, state.name) for item in items] if rtype is not None and rtype.guarded else items
 
 
 def plan_teardown(state: State, steps: Sequence[Step] = STEPS) -> Plan:

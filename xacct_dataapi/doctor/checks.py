@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
 
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError

@@ -24,7 +24,7 @@ def screen(client_for, rows: Iterable, deployment: str) -> dict[tuple[str, str],
     """Every row's ownership as AWS shows it now, read concurrently; `client_for(row, service)` gives the client of
     the row's account. A read that fails (no permission, throttled) is returned as its exception: unknown is not
     ours, and the caller decides what to tell the operator."""
-    typed = [(row, TYPES[row.kind]) for row in rows if row.kind in TYPES]
+    typed = [(row, TYPES[row.kind]) for row in rows if row.kind in TYPES and TYPES[row.kind].guarded]
     results = gather(*(lambda row=row, t=t: t.ownership(client_for(row, t.service), row, deployment)
                        for row, t in typed))
     return {(row.kind, row.id): (value if error is None else error) for (row, _), (value, error) in zip(typed, results)}

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Names
 from xacct_dataapi.errors import AwsError, error_code
-from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, Operation, PlanItem
+from xacct_dataapi.models import NOTHING_CHANGED, Account, Bookkeeping, Call, Operation, PlanItem
 
 OURS, NOT_OURS, GONE = "ours", "not ours", "gone"
 
@@ -57,11 +57,17 @@ def read_or_none(fn: Callable[..., Any], **params) -> Any:
 
 
 class ResourceType:
-    """One kind of state-file row. Subclasses set `kind`, `service`, `noun` and implement `read` and `judge`."""
+    """One kind of state-file row. Subclasses set `kind`, `service`, `noun` and implement `read` and `judge`, and
+    `delete` unless the step that records the kind plans its deletion itself (shared resources)."""
 
     kind: str = ""
     service: str = ""
     noun: str = ""  # "IAM role": how messages name it
+    guarded = True  # its deletion changes AWS, so AWS must first show the resource is this deployment's
+
+    def delete(self, row, state) -> list[PlanItem] | None:
+        """The items that delete the resource, from the recorded row alone (pure); None: the step plans them."""
+        return None
 
     def read(self, client, row) -> Any:
         """The resource as AWS describes it now (whatever `judge` needs), or None if it is gone."""
@@ -98,6 +104,19 @@ class ResourceType:
             return inner.run(ops, **params)
 
         return replace(inner, run=run, description=f"{inner.description}, once AWS shows it is deployment {deployment}'s")
+
+
+class ForgetOnly(ResourceType):
+    """A row whose teardown makes no AWS call: a policy document that goes with its resource, or an adopted principal
+    that is never deleted. Nothing to guard: only the state file changes."""
+
+    guarded = False
+
+    def __init__(self, kind: str, account: Account, why: str):
+        self.kind, self.account, self.why = kind, account, why
+
+    def delete(self, row, state) -> list[PlanItem]:
+        return [Bookkeeping(self.account, forget=(row.kind, row.id), description=self.why.format(row=row))]
 
 
 def _as_operation(item: PlanItem) -> Operation:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote
 
-from xacct_dataapi.resource_types.base import NOT_OURS, OURS, Ownership, ResourceType, read_or_none, tags_of, tagged_for
+from botocore.exceptions import ClientError
+
+from xacct_dataapi.errors import error_code
+from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, Operation
+from xacct_dataapi.resource_types.base import (
+    NOT_OURS, OURS, ForgetOnly, Ownership, ResourceType, read_or_none, tags_of, tagged_for,
+)
 
 
 class _Principal(ResourceType):
@@ -36,12 +42,48 @@ class AccessRole(_Principal):
     def name_for(self, names) -> str:
         return names.access_role
 
+    def delete(self, row, state) -> list:
+        return [Operation(Account.PROVIDER, name="iam:delete_role_with_policies", run=delete_iam_principal,
+                          params={"RoleName": row.id}, forget=(row.kind, row.id), description=f"delete role {row.id}")]
+
 
 class ConsumerUser(_Principal):
     kind, service, noun, entity = "iam_user", "iam", "IAM user", "user"
 
     def name_for(self, names) -> str:
         return names.consumer_user
+
+    def delete(self, row, state) -> list:
+        return [Operation(Account.CONSUMER, name="iam:delete_user_with_dependents", run=delete_iam_principal,
+                          params={"UserName": row.id}, forget=(row.kind, row.id), description=f"delete user {row.id}")]
+
+
+def delete_iam_principal(ops, RoleName: str | None = None, UserName: str | None = None) -> dict:
+    """AWS refuses to delete a role or user that still has policies, access keys or a login profile
+    (DeleteConflict): remove those first. Already gone counts as done."""
+    entity = "role" if RoleName else "user"
+    key = {"RoleName": RoleName} if RoleName else {"UserName": UserName}
+    iam = ops.client("iam")
+    try:
+        if entity == "user":
+            for access_key in iam.list_access_keys(**key).get("AccessKeyMetadata", []):
+                ops.call("iam", "delete_access_key", **key, AccessKeyId=access_key["AccessKeyId"])
+        for name in getattr(iam, f"list_{entity}_policies")(**key).get("PolicyNames", []):
+            ops.call("iam", f"delete_{entity}_policy", **key, PolicyName=name)
+        for attached in getattr(iam, f"list_attached_{entity}_policies")(**key).get("AttachedPolicies", []):
+            ops.call("iam", f"detach_{entity}_policy", **key, PolicyArn=attached["PolicyArn"])
+        if entity == "user":
+            try:
+                ops.call("iam", "delete_login_profile", **key)
+            except ClientError as exc:
+                if error_code(exc) != "NoSuchEntity":
+                    raise
+        ops.call("iam", f"delete_{entity}", **key)
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+        return {NOTHING_CHANGED: "already gone"}
+    return {}
 
 
 class _InlinePolicy(ResourceType):
@@ -79,6 +121,15 @@ class _InlinePolicy(ResourceType):
             return Ownership(NOT_OURS, f"its document does not name this deployment's access role {names.access_role}")
         return Ownership(OURS, f"policy {found['PolicyName']} is this deployment's")
 
+    def delete(self, row, state) -> list:
+        """The inline policy xacct put on a role or user (`<principal>/<policy>`)."""
+        principal, policy = row.id.split("/", 1)
+        entity = self.entity.title()
+        return [Call(self.account, "iam", f"delete_{self.entity}_policy", {f"{entity}Name": principal,
+                                                                          "PolicyName": policy},
+                     forget=(row.kind, row.id), ok_codes=("NoSuchEntity",),
+                     description=f"delete inline policy {policy} from {principal}")]
+
 
 class _Row:
     def __init__(self, id_: str):
@@ -86,14 +137,14 @@ class _Row:
 
 
 class AccessRolePolicy(_InlinePolicy):
-    kind, entity, principal_type = "iam_role_policy", "role", AccessRole()
+    kind, entity, principal_type, account = "iam_role_policy", "role", AccessRole(), Account.PROVIDER
 
     def policy_name(self, names) -> str:
         return names.access_role_policy
 
 
 class ConsumerRolePolicy(_InlinePolicy):
-    kind, entity = "consumer_role_policy", "role"
+    kind, entity, account = "consumer_role_policy", "role", Account.CONSUMER
 
     def policy_name(self, names) -> str:
         return names.consumer_policy
@@ -103,4 +154,7 @@ class ConsumerUserPolicy(ConsumerRolePolicy):
     kind, entity = "consumer_user_policy", "user"
 
 
-TYPES = (AccessRole(), ConsumerUser(), AccessRolePolicy(), ConsumerRolePolicy(), ConsumerUserPolicy())
+# An adopted consumer principal is never deleted: only the inline policy xacct added (its own row) is removed.
+TYPES = (AccessRole(), ConsumerUser(), AccessRolePolicy(), ConsumerRolePolicy(), ConsumerUserPolicy(),
+         ForgetOnly("consumer_role", Account.CONSUMER, "leave adopted role {row.id} in place"),
+         ForgetOnly("consumer_user", Account.CONSUMER, "leave adopted user {row.id} in place"))

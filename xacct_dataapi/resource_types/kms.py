@@ -1,7 +1,13 @@
 """KMS: the deployment's key and its alias. The key policy is no row of its own to delete (it goes with the key)."""
 from __future__ import annotations
 
-from xacct_dataapi.resource_types.base import GONE, NOT_OURS, OURS, Ownership, ResourceType, read_or_none, tags_of, tagged_for
+from botocore.exceptions import ClientError
+
+from xacct_dataapi.errors import error_code
+from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, Operation
+from xacct_dataapi.resource_types.base import (
+    GONE, NOT_OURS, OURS, ForgetOnly, Ownership, ResourceType, read_or_none, tags_of, tagged_for,
+)
 
 _GOING = ("PendingDeletion", "PendingReplicaDeletion")
 
@@ -25,6 +31,30 @@ class KmsKey(ResourceType):
             return Ownership(NOT_OURS, f"it is tagged xacct:deployment={found['Tags'].get('xacct:deployment')!r}")
         return Ownership(OURS, f"key {found['KeyId']} carries this deployment's tags")
 
+    def delete(self, row, state) -> list:
+        days = int(state.config.get("key_deletion_days") or 7)
+        return [Operation(Account.PROVIDER, name="kms:schedule_key_deletion", run=schedule_key_deletion,
+                          params={"KeyId": row.id, "PendingWindowInDays": days}, forget=(row.kind, row.id),
+                          description=f"schedule key {row.id} for deletion in {days} days")]
+
+
+def schedule_key_deletion(ops, KeyId: str, PendingWindowInDays: int) -> dict:
+    """Already gone, or already pending deletion, counts as done (a re-run after a crash repeats no call).
+
+    The key keeps its xacct:deployment tag: the operator's ScheduleKeyDeletion grant is conditioned on that tag
+    (aws:ResourceTag), so untagging first would deny the deletion; a key pending deletion is skipped by the tag
+    search (steps/kms_key.py `_usable`), so a later setup of the same name only pays one DescribeKey for it."""
+    try:
+        state = ops.client("kms").describe_key(KeyId=KeyId)["KeyMetadata"].get("KeyState")
+    except ClientError as exc:
+        if error_code(exc) == "NotFoundException":
+            return {NOTHING_CHANGED: "already gone"}
+        raise
+    if state in _GOING:
+        return {NOTHING_CHANGED: "already pending deletion"}
+    ops.call("kms", "schedule_key_deletion", KeyId=KeyId, PendingWindowInDays=PendingWindowInDays)
+    return {}
+
 
 class KmsAlias(ResourceType):
     """An alias is ours if it has this deployment's name and points at a key tagged for this deployment."""
@@ -47,5 +77,10 @@ class KmsAlias(ResourceType):
             return Ownership(NOT_OURS, f"it points at key {found['TargetKeyId']}, not tagged for this deployment")
         return Ownership(OURS, f"it points at this deployment's key {found['TargetKeyId']}")
 
+    def delete(self, row, state) -> list:
+        return [Call(Account.PROVIDER, "kms", "delete_alias", {"AliasName": row.id}, forget=(row.kind, row.id),
+                     ok_codes=("NotFoundException",), description=f"delete {row.id}")]
 
-TYPES = (KmsKey(), KmsAlias())
+
+TYPES = (KmsKey(), KmsAlias(), ForgetOnly("kms_key_policy", Account.PROVIDER,
+                                          "forget the kms key policy (the key policy goes with the key)"))

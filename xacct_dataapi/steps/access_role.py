@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi import policies
 from xacct_dataapi.config import EXTERNAL_ID_RE
+from xacct_dataapi.resource_types.iam import delete_iam_principal
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.models import (
     Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Resource, Retry, Step, StepPlan,
@@ -23,7 +24,7 @@ from xacct_dataapi.models import (
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import (
-    INVALID_PRINCIPAL, access_role_path, delete_iam_principal, delete_inline_policy, find_tagged_principal, iam_tags,
+    INVALID_PRINCIPAL, access_role_path, find_tagged_principal, iam_tags,
     not_ours, owned, tag_dict,
 )
 
@@ -164,17 +165,10 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return step
 
 
-def teardown(row, state) -> list:
-    if row.kind == "iam_role_policy":
-        return [delete_inline_policy(Account.PROVIDER, row)]
-    return [Operation(Account.PROVIDER, name="iam:delete_role_with_policies", run=delete_iam_principal,
-                      params={"RoleName": row.id}, forget=(row.kind, row.id), description=f"delete role {row.id}")]
-
-
 def discover(find) -> list[ResourceRow]:
     return find_tagged_principal(find, Account.PROVIDER, "role", find.names.access_role, NUMBER, "iam_role")
 
 
 STEP = Step(NUMBER, "access_role", "Access role for the Data API (provider)", ("iam_role", "iam_role_policy"),
-            inspect=inspect, desired=desired, plan=plan, teardown=teardown,
+            inspect=inspect, desired=desired, plan=plan,
             provides=("access_role_arn", "external_id"), discover=discover)

@@ -1,12 +1,10 @@
 """Small helpers the step modules share (tag formats, ownership checks)."""
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
-
 from xacct_dataapi import policies
 from xacct_dataapi.config import TAG_DEPLOYMENT
-from xacct_dataapi.errors import UsageError, error_code
-from xacct_dataapi.models import NOTHING_CHANGED, Account, Action, Bookkeeping, Call, StepPlan
+from xacct_dataapi.errors import UsageError
+from xacct_dataapi.models import Account, Action, Bookkeeping, Call, StepPlan
 from xacct_dataapi.state import ResourceRow
 
 INVALID_PRINCIPAL = ("MalformedPolicyDocumentException", "MalformedPolicyDocument", "InvalidParameterValue")
@@ -49,17 +47,6 @@ def not_ours(kind: str, name: str, deployment: str, account: str) -> UsageError:
     )
 
 
-def forget_only(why: str):
-    """Teardown for a row that needs no call of its own (a policy that goes with its resource)."""
-
-    def teardown(row, state) -> list:
-        return [Bookkeeping(Account(row.account), forget=(row.kind, row.id),
-                            description=f"forget the {row.kind.replace('_', ' ')} ({why})")]
-
-    return teardown
-
-
-
 def plan_policy_document(step: StepPlan, have, want_doc, *, put: Call, recorded: bool, what: str, document: str,
                          missing_reason: str) -> StepPlan:
     """The one decision every policy-document step makes: create, repair drift (naming the differing statements),
@@ -77,43 +64,6 @@ def plan_policy_document(step: StepPlan, have, want_doc, *, put: Call, recorded:
     else:
         step.reason = f"{what} is current"
     return step
-
-
-def delete_inline_policy(account: Account, row) -> Call:
-    """Teardown of a `<principal>/<policy>` row: the inline policy xacct put on a role or user."""
-    principal, policy = row.id.split("/", 1)
-    entity = "Role" if row.kind.endswith("role_policy") else "User"
-    return Call(account, "iam", f"delete_{entity.lower()}_policy", {f"{entity}Name": principal, "PolicyName": policy},
-                forget=(row.kind, row.id), ok_codes=("NoSuchEntity",),
-                description=f"delete inline policy {policy} from {principal}")
-
-
-def delete_iam_principal(ops, RoleName: str | None = None, UserName: str | None = None) -> dict:
-    """AWS refuses to delete a role or user that still has policies, access keys or a login profile
-    (DeleteConflict): remove those first. Already gone counts as done."""
-    entity = "role" if RoleName else "user"
-    key = {"RoleName": RoleName} if RoleName else {"UserName": UserName}
-    iam = ops.client("iam")
-    try:
-        if entity == "user":
-            for access_key in iam.list_access_keys(**key).get("AccessKeyMetadata", []):
-                ops.call("iam", "delete_access_key", **key, AccessKeyId=access_key["AccessKeyId"])
-        for name in getattr(iam, f"list_{entity}_policies")(**key).get("PolicyNames", []):
-            ops.call("iam", f"delete_{entity}_policy", **key, PolicyName=name)
-        for attached in getattr(iam, f"list_attached_{entity}_policies")(**key).get("AttachedPolicies", []):
-            ops.call("iam", f"detach_{entity}_policy", **key, PolicyArn=attached["PolicyArn"])
-        if entity == "user":
-            try:
-                ops.call("iam", "delete_login_profile", **key)
-            except ClientError as exc:
-                if error_code(exc) != "NoSuchEntity":
-                    raise
-        ops.call("iam", f"delete_{entity}", **key)
-    except ClientError as exc:
-        if error_code(exc) != "NoSuchEntity":
-            raise
-        return {NOTHING_CHANGED: "already gone"}
-    return {}
 
 
 def find_tagged_principal(find, account: Account, entity: str, name: str, number: int, kind: str) -> list:

@@ -10,13 +10,13 @@ from botocore.exceptions import ClientError
 from xacct_dataapi import policies
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.models import (
-    Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Resource, Step, StepPlan,
+    Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Record, Resource, Step, StepPlan,
 )
 from xacct_dataapi.context import principal_identity
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import (
-    access_role_arn, delete_iam_principal, delete_inline_policy, find_tagged_principal, iam_tags, not_ours, owned, tag_dict,
+    access_role_arn, find_tagged_principal, iam_tags, not_ours, owned, tag_dict,
 )
 
 NUMBER = 6
@@ -116,17 +116,6 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return step
 
 
-def teardown(row, state) -> list:
-    if row.kind in ("consumer_role", "consumer_user"):
-        # Adopted: never deleted. Only the inline policy xacct added (its own row) is removed.
-        return [Bookkeeping(Account.CONSUMER, forget=(row.kind, row.id),
-                            description=f"leave adopted {row.kind.split('_')[1]} {row.id} in place")]
-    if row.kind in ("consumer_role_policy", "consumer_user_policy"):
-        return [delete_inline_policy(Account.CONSUMER, row)]
-    return [Operation(Account.CONSUMER, name="iam:delete_user_with_dependents", run=delete_iam_principal,
-                      params={"UserName": row.id}, forget=(row.kind, row.id), description=f"delete user {row.id}")]
-
-
 def discover(find) -> list[ResourceRow]:
     """Only the user xacct creates: which existing principal was adopted is not recorded in AWS."""
     return find_tagged_principal(find, Account.CONSUMER, "user", find.names.consumer_user, NUMBER, "iam_user")
@@ -134,4 +123,4 @@ def discover(find) -> list[ResourceRow]:
 
 STEP = Step(NUMBER, "consumer_principal", "Consumer principal may assume the role (consumer)",
             ("iam_user", "consumer_role", "consumer_user", "consumer_role_policy", "consumer_user_policy"),
-            inspect=inspect, desired=desired, plan=plan, teardown=teardown, discover=discover)
+            inspect=inspect, desired=desired, plan=plan, discover=discover)

@@ -7,7 +7,7 @@ from xacct_dataapi import policies
 from xacct_dataapi.models import (
     Account, Action, Call, Inspection, JsonDoc, Record, Resource, Retry, Step, StepPlan,
 )
-from xacct_dataapi.steps.common import INVALID_PRINCIPAL, access_role_arn, forget_only, plan_policy_document
+from xacct_dataapi.steps.common import INVALID_PRINCIPAL, access_role_arn, plan_policy_document
 
 NUMBER = 2
 
@@ -39,4 +39,4 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
                                 what="key policy", document="key_policy", missing_reason="the key is new")
 
 STEP = Step(NUMBER, "key_policy", "Key policy grants the access role (provider)", ("kms_key_policy",), inspect=inspect,
-            desired=desired, plan=plan, teardown=forget_only("the key policy goes with the key"), needs=("key_id",))
+            desired=desired, plan=plan, needs=("key_id",))

@@ -8,11 +8,10 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from xacct_dataapi.aws import is_not_found
-from xacct_dataapi.errors import error_code
 from xacct_dataapi.config import TAG_DEPLOYMENT
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.models import (
-    NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, Operation, Record, Ref, Resource, Step, StepPlan,
+    Account, Action, Bookkeeping, Call, Inspection, Record, Ref, Resource, Step, StepPlan,
 )
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import kms_tags, not_ours, owned, tag_dict
@@ -129,34 +128,6 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return step
 
 
-def schedule_key_deletion(ops, KeyId: str, PendingWindowInDays: int) -> dict:
-    """Already gone, or already pending deletion, counts as done (a re-run after a crash repeats no call).
-
-    The key keeps its xacct:deployment tag: the operator's ScheduleKeyDeletion grant is conditioned on that tag
-    (aws:ResourceTag), so untagging first would deny the deletion; a key pending deletion is skipped by the tag
-    search (`_usable`), so a later setup of the same name only pays one DescribeKey for it."""
-    try:
-        state = ops.client("kms").describe_key(KeyId=KeyId)["KeyMetadata"].get("KeyState")
-    except ClientError as exc:
-        if error_code(exc) == "NotFoundException":
-            return {NOTHING_CHANGED: "already gone"}
-        raise
-    if state in ("PendingDeletion", "PendingReplicaDeletion"):
-        return {NOTHING_CHANGED: "already pending deletion"}
-    ops.call("kms", "schedule_key_deletion", KeyId=KeyId, PendingWindowInDays=PendingWindowInDays)
-    return {}
-
-
-def teardown(row, state) -> list:
-    if row.kind == "kms_alias":
-        return [Call(Account.PROVIDER, "kms", "delete_alias", {"AliasName": row.id}, forget=(row.kind, row.id),
-                     ok_codes=("NotFoundException",), description=f"delete {row.id}")]
-    days = int(state.config.get("key_deletion_days") or 7)
-    return [Operation(Account.PROVIDER, name="kms:schedule_key_deletion", run=schedule_key_deletion,
-                      params={"KeyId": row.id, "PendingWindowInDays": days}, forget=(row.kind, row.id),
-                      description=f"schedule key {row.id} for deletion in {days} days")]
-
-
 def discover(find) -> list[ResourceRow]:
     """Keys are found through the tagging API (CreateKey takes no name); the alias only if it points at one."""
     kms = find.client(Account.PROVIDER, "kms")
@@ -172,4 +143,4 @@ def discover(find) -> list[ResourceRow]:
 
 
 STEP = Step(NUMBER, "kms_key", "KMS key (provider)", ("kms_key", "kms_alias"), inspect=inspect, desired=desired,
-            plan=plan, teardown=teardown, provides=("key_id", "key_arn"), discover=discover)
+            plan=plan, provides=("key_id", "key_arn"), discover=discover)

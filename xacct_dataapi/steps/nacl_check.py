@@ -90,9 +90,4 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
                     f"for {', '.join(ctx.client_cidrs)}")
 
 
-def teardown(row, state) -> list:
-    return []  # records nothing
-
-
-STEP = Step(NUMBER, "nacl_check", "Network ACLs pass HTTPS (check)", (), inspect=inspect, desired=desired, plan=plan,
-            teardown=teardown)
+STEP = Step(NUMBER, "nacl_check", "Network ACLs pass HTTPS (check)", (), inspect=inspect, desired=desired, plan=plan)

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.models import (
-    NOTHING_CHANGED, Operation, Account, Action, Bookkeeping, Call, Inspection, Record, Ref, Resource, Retry, Step, StepPlan,
+    Account, Action, Bookkeeping, Call, Inspection, Record, Ref, Resource, Retry, Step, StepPlan,
 )
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
@@ -118,36 +118,6 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return step
 
 
-def teardown(row, state) -> list[Call]:
-    days = state.config.get("secret_recovery_days")
-    params = {"SecretId": row.arn or row.id}
-    if days:
-        params["RecoveryWindowInDays"] = int(days)
-    else:
-        # A copy of credentials the operator holds: no recovery window, so the name is free again at once.
-        params["ForceDeleteWithoutRecovery"] = True
-    return [Operation(Account.PROVIDER, name="secretsmanager:delete_secret_unless_gone", run=delete_secret, params=params,
-                      forget=(row.kind, row.id),
-                      description=f"delete secret {row.id} " + (f"(recoverable for {days} days)" if days else
-                                                                "at once, without a recovery window"))]
-
-
-def delete_secret(ops, SecretId: str, **how) -> dict:
-    """Look the secret up by its ARN first: DeleteSecret with ForceDeleteWithoutRecovery succeeds even for a secret
-    that no longer exists ("If you forcibly delete an already deleted or nonexistent secret, the operation does not
-    return ResourceNotFoundException", DeleteSecret API reference), so only the lookup can tell "already gone"."""
-    try:
-        found = ops.client("secretsmanager").describe_secret(SecretId=SecretId)
-    except ClientError as exc:
-        if is_not_found(exc):
-            return {NOTHING_CHANGED: "already gone"}
-        raise
-    if found.get("DeletedDate") and "RecoveryWindowInDays" in how:
-        return {NOTHING_CHANGED: "already scheduled for deletion"}
-    ops.call("secretsmanager", "delete_secret", SecretId=SecretId, **how)
-    return {}
-
-
 def discover(find) -> list[ResourceRow]:
     sm = find.client(Account.PROVIDER, "secretsmanager")
     secret = find.get(sm.describe_secret, SecretId=find.names.secret)
@@ -157,4 +127,4 @@ def discover(find) -> list[ResourceRow]:
 
 
 STEP = Step(NUMBER, "secret", "DB credentials secret (provider)", ("secret",), inspect=inspect, desired=desired,
-            plan=plan, teardown=teardown, provides=("secret_arn",), discover=discover)
+            plan=plan, provides=("secret_arn",), discover=discover)

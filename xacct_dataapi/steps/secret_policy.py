@@ -8,7 +8,7 @@ from xacct_dataapi import policies
 from xacct_dataapi.models import (
     Account, Action, Call, Inspection, JsonDoc, Record, Resource, Retry, Step, StepPlan, render_value,
 )
-from xacct_dataapi.steps.common import INVALID_PRINCIPAL, forget_only, plan_policy_document
+from xacct_dataapi.steps.common import INVALID_PRINCIPAL, plan_policy_document
 
 NUMBER = 4
 
@@ -41,5 +41,5 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
                                 document="secret_policy", missing_reason="the secret has no resource policy")
 
 STEP = Step(NUMBER, "secret_policy", "Secret policy allows the access role (provider)", ("secret_policy",),
-            inspect=inspect, desired=desired, plan=plan, teardown=forget_only("the policy goes with the secret"),
+            inspect=inspect, desired=desired, plan=plan,
             needs=("secret_arn",))
