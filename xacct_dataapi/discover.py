@@ -1,7 +1,8 @@
 """Rebuild a deployment's resource list from AWS alone (read calls only), for a teardown whose state
 file was lost. Everything xacct creates carries a deterministic name and the xacct:deployment tag; each
-step that creates something declares how to find it again (Step.discover), and only resources carrying
-the tag are returned, in execution order, so plan_teardown can reverse them.
+kind's resource type knows how to find it again (ResourceType.find: by name, or by tag for the key), judged by
+the same ownership test that guards its deletion; the shared endpoint and the Data API switch are found by their
+steps (Step.discover). Rows come in execution order, so plan_teardown can reverse them.
 
 Not recoverable without the state file: which existing consumer role/user was adopted (its inline
 policy `xacct-<name>-assume-data-api-access` is left in place and must be removed by hand). Whether xacct
@@ -16,7 +17,8 @@ from botocore.exceptions import ClientError
 from xacct_dataapi.aws import Sessions, is_not_found
 from xacct_dataapi.config import TAG_DEPLOYMENT, Names
 from xacct_dataapi.models import Account, Step
-from xacct_dataapi.state import State
+from xacct_dataapi.resource_types import TYPES
+from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.steps import STEPS
 
 
@@ -52,6 +54,10 @@ def discover(aws: Sessions, name: str, consumer_account: str, provider_account: 
                   profiles={"consumer": aws.consumer_profile, "provider": aws.provider_profile})
     find = Finder(aws, name)
     for step in steps:
-        if step.discover is not None:
+        for kind in step.kinds:  # each kind's resource type finds its own (by name, or by tag), judged as ours
+            rtype = TYPES.get(kind)
+            found = rtype.find(find) if rtype is not None else []
+            state.resources.extend(ResourceRow(step.number, kind, rid, rtype.account.value, arn=arn) for rid, arn in found)
+        if step.discover is not None:  # shared resources: the steps that share them know how to find them
             state.resources.extend(step.discover(find))
     return state

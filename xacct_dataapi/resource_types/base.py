@@ -65,9 +65,31 @@ class ResourceType:
     noun: str = ""  # "IAM role": how messages name it
     guarded = True  # its deletion changes AWS, so AWS must first show the resource is this deployment's
 
+    account: Account = Account.PROVIDER
+
     def delete(self, row, state) -> list[PlanItem] | None:
         """The items that delete the resource, from the recorded row alone (pure); None: the step plans them."""
         return None
+
+    def name_of(self, names: Names) -> str | None:
+        """The deterministic name xacct gives this kind's resource (None: found another way, or not at all)."""
+        return None
+
+    def find(self, finder) -> list[tuple[str, str | None]]:
+        """Lost-state discovery, read-only: (id, arn) of this deployment's resources of this kind, found by the name
+        xacct gives them and judged by the same ownership test that guards their deletion."""
+        name = self.name_of(finder.names)
+        if name is None:
+            return []
+        probe = _Probe(name)
+        found = self.read(finder.client(self.account, self.service), probe)
+        if found is None or not self.judge(found, probe, finder.names).ours or not self.live(found):
+            return []
+        return [(name, found.get("Arn") or found.get("ARN"))]
+
+    def live(self, found) -> bool:
+        """Worth finding (not already on its way out)."""
+        return True
 
     def read(self, client, row) -> Any:
         """The resource as AWS describes it now (whatever `judge` needs), or None if it is gone."""
@@ -104,6 +126,13 @@ class ResourceType:
             return inner.run(ops, **params)
 
         return replace(inner, run=run, description=f"{inner.description}, once AWS shows it is deployment {deployment}'s")
+
+
+class _Probe:
+    """A row-shaped handle for a resource known only by its name (discovery)."""
+
+    def __init__(self, id_: str):
+        self.id, self.arn = id_, None
 
 
 class ForgetOnly(ResourceType):

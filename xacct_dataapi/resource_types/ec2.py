@@ -8,6 +8,7 @@ this deployment is a member of, or no longer used by any endpoint (the last memb
 from __future__ import annotations
 
 from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Names
+from xacct_dataapi.models import Account
 from xacct_dataapi.resource_types.base import NOT_OURS, OURS, Ownership, ResourceType, read_or_none, tags_of
 
 MEMBER_TAG = "xacct:member:"  # + a deployment's name (steps/endpoint.py writes it)
@@ -23,6 +24,7 @@ def _live_endpoints_using(client, group_id: str) -> list[dict]:
 
 class VpcEndpoint(ResourceType):
     kind, service, noun = "vpc_endpoint", "ec2", "VPC endpoint"
+    account = Account.CONSUMER
 
     def read(self, client, row):
         found = read_or_none(client.describe_vpc_endpoints, VpcEndpointIds=[row.id])
@@ -40,6 +42,7 @@ class VpcEndpoint(ResourceType):
 
 class SecurityGroup(ResourceType):
     kind, service, noun = "security_group", "ec2", "security group"
+    account = Account.CONSUMER
 
     def read(self, client, row):
         found = read_or_none(client.describe_security_groups, GroupIds=[row.id])

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, Operation
 from xacct_dataapi.resource_types.base import (
-    NOT_OURS, OURS, ForgetOnly, Ownership, ResourceType, read_or_none, tags_of, tagged_for,
+    NOT_OURS, OURS, ForgetOnly, Ownership, ResourceType, _Probe, read_or_none, tags_of, tagged_for,
 )
 
 
@@ -26,7 +26,7 @@ class _Principal(ResourceType):
         if found is None:
             return None
         tags = getattr(client, f"list_{self.entity}_tags")(**key).get("Tags")
-        return {"Name": row.id, "Tags": tags_of(tags)}
+        return {"Name": row.id, "Arn": found[self.entity.title()]["Arn"], "Tags": tags_of(tags)}
 
     def judge(self, found, row, names):
         if found["Name"] != self.name_for(names):
@@ -42,6 +42,8 @@ class AccessRole(_Principal):
     def name_for(self, names) -> str:
         return names.access_role
 
+    name_of = name_for
+
     def delete(self, row, state) -> list:
         return [Operation(Account.PROVIDER, name="iam:delete_role_with_policies", run=delete_iam_principal,
                           params={"RoleName": row.id}, forget=(row.kind, row.id), description=f"delete role {row.id}")]
@@ -49,9 +51,12 @@ class AccessRole(_Principal):
 
 class ConsumerUser(_Principal):
     kind, service, noun, entity = "iam_user", "iam", "IAM user", "user"
+    account = Account.CONSUMER
 
     def name_for(self, names) -> str:
         return names.consumer_user
+
+    name_of = name_for
 
     def delete(self, row, state) -> list:
         return [Operation(Account.CONSUMER, name="iam:delete_user_with_dependents", run=delete_iam_principal,
@@ -106,7 +111,7 @@ class _InlinePolicy(ResourceType):
         document = found["PolicyDocument"]
         if isinstance(document, str):  # IAM returns it URL-encoded; boto3 decodes it, a raw client may not
             document = json.loads(unquote(document))
-        owner = self.principal_type.read(client, _Row(principal)) if self.principal_type else None
+        owner = self.principal_type.read(client, _Probe(principal)) if self.principal_type else None
         return {"Principal": principal, "PolicyName": policy, "Document": document, "Owner": owner}
 
     def judge(self, found, row, names):
@@ -114,7 +119,7 @@ class _InlinePolicy(ResourceType):
             return Ownership(NOT_OURS, f"this deployment's policy is named {self.policy_name(names)}")
         if self.principal_type is not None:
             owner = found["Owner"]
-            verdict = self.principal_type.judge(owner, _Row(found["Principal"]), names) if owner else None
+            verdict = self.principal_type.judge(owner, _Probe(found["Principal"]), names) if owner else None
             if verdict is None or not verdict.ours:
                 return Ownership(NOT_OURS, f"{self.entity} {found['Principal']} is not this deployment's")
         elif names.access_role not in json.dumps(found["Document"]):
@@ -129,11 +134,6 @@ class _InlinePolicy(ResourceType):
                                                                           "PolicyName": policy},
                      forget=(row.kind, row.id), ok_codes=("NoSuchEntity",),
                      description=f"delete inline policy {policy} from {principal}")]
-
-
-class _Row:
-    def __init__(self, id_: str):
-        self.id, self.arn = id_, None
 
 
 class AccessRolePolicy(_InlinePolicy):

@@ -15,6 +15,16 @@ _GOING = ("PendingDeletion", "PendingReplicaDeletion")
 class KmsKey(ResourceType):
     kind, service, noun = "kms_key", "kms", "KMS key"
 
+    def find(self, finder) -> list:
+        """Through the tagging API (CreateKey takes no name): keys tagged for this deployment, not pending deletion."""
+        kms = finder.client(self.account, "kms")
+        out = []
+        for arn in sorted(finder.tagged_arns(self.account, "kms:key")):
+            meta = read_or_none(kms.describe_key, KeyId=arn)
+            if meta and meta["KeyMetadata"].get("KeyState") not in _GOING:
+                out.append((meta["KeyMetadata"]["KeyId"], arn))
+        return out
+
     def read(self, client, row):
         meta = read_or_none(client.describe_key, KeyId=row.arn or row.id)
         if meta is None:
@@ -60,6 +70,9 @@ class KmsAlias(ResourceType):
     """An alias is ours if it has this deployment's name and points at a key tagged for this deployment."""
 
     kind, service, noun = "kms_alias", "kms", "KMS alias"
+
+    def name_of(self, names) -> str:
+        return names.key_alias
 
     def read(self, client, row):
         meta = read_or_none(client.describe_key, KeyId=row.id)

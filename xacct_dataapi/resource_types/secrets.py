@@ -13,6 +13,12 @@ from xacct_dataapi.resource_types.base import (
 class Secret(ResourceType):
     kind, service, noun = "secret", "secretsmanager", "secret"
 
+    def name_of(self, names) -> str:
+        return names.secret
+
+    def live(self, found) -> bool:
+        return not found.get("DeletedDate")
+
     def read(self, client, row):
         return read_or_none(client.describe_secret, SecretId=row.arn or row.id)
 

@@ -22,9 +22,8 @@ from xacct_dataapi.models import (
     Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Resource, Retry, Step, StepPlan,
 )
 from xacct_dataapi.parallel import gather, unwrap
-from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import (
-    INVALID_PRINCIPAL, access_role_path, find_tagged_principal, iam_tags,
+    INVALID_PRINCIPAL, access_role_path, iam_tags,
     not_ours, owned, tag_dict,
 )
 
@@ -165,10 +164,6 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return step
 
 
-def discover(find) -> list[ResourceRow]:
-    return find_tagged_principal(find, Account.PROVIDER, "role", find.names.access_role, NUMBER, "iam_role")
-
-
 STEP = Step(NUMBER, "access_role", "Access role for the Data API (provider)", ("iam_role", "iam_role_policy"),
             inspect=inspect, desired=desired, plan=plan,
-            provides=("access_role_arn", "external_id"), discover=discover)
+            provides=("access_role_arn", "external_id"))

@@ -4,8 +4,7 @@ from __future__ import annotations
 from xacct_dataapi import policies
 from xacct_dataapi.config import TAG_DEPLOYMENT
 from xacct_dataapi.errors import UsageError
-from xacct_dataapi.models import Account, Action, Bookkeeping, Call, StepPlan
-from xacct_dataapi.state import ResourceRow
+from xacct_dataapi.models import Action, Bookkeeping, Call, StepPlan
 
 INVALID_PRINCIPAL = ("MalformedPolicyDocumentException", "MalformedPolicyDocument", "InvalidParameterValue")
 
@@ -64,13 +63,3 @@ def plan_policy_document(step: StepPlan, have, want_doc, *, put: Call, recorded:
     else:
         step.reason = f"{what} is current"
     return step
-
-
-def find_tagged_principal(find, account: Account, entity: str, name: str, number: int, kind: str) -> list:
-    """Lost-state discovery of a role or user xacct made: it exists and carries this deployment's tag."""
-    iam = find.client(account, "iam")
-    key = {f"{entity.title()}Name": name}
-    found = find.get(getattr(iam, f"get_{entity}"), **key)
-    if found and owned(tag_dict(getattr(iam, f"list_{entity}_tags")(**key).get("Tags")), find.names.deployment):
-        return [ResourceRow(number, kind, name, account.value, arn=found[entity.title()]["Arn"])]
-    return []

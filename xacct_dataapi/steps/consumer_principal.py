@@ -14,9 +14,8 @@ from xacct_dataapi.models import (
 )
 from xacct_dataapi.context import principal_identity
 from xacct_dataapi.parallel import gather, unwrap
-from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import (
-    access_role_arn, find_tagged_principal, iam_tags, not_ours, owned, tag_dict,
+    access_role_arn, iam_tags, not_ours, owned, tag_dict,
 )
 
 NUMBER = 6
@@ -116,11 +115,6 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return step
 
 
-def discover(find) -> list[ResourceRow]:
-    """Only the user xacct creates: which existing principal was adopted is not recorded in AWS."""
-    return find_tagged_principal(find, Account.CONSUMER, "user", find.names.consumer_user, NUMBER, "iam_user")
-
-
 STEP = Step(NUMBER, "consumer_principal", "Consumer principal may assume the role (consumer)",
             ("iam_user", "consumer_role", "consumer_user", "consumer_role_policy", "consumer_user_policy"),
-            inspect=inspect, desired=desired, plan=plan, discover=discover)
+            inspect=inspect, desired=desired, plan=plan)

@@ -13,7 +13,6 @@ from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.models import (
     Account, Action, Bookkeeping, Call, Inspection, Record, Ref, Resource, Step, StepPlan,
 )
-from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import kms_tags, not_ours, owned, tag_dict
 
 NUMBER = 1
@@ -128,19 +127,5 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return step
 
 
-def discover(find) -> list[ResourceRow]:
-    """Keys are found through the tagging API (CreateKey takes no name); the alias only if it points at one."""
-    kms = find.client(Account.PROVIDER, "kms")
-    rows = []
-    for arn in sorted(find.tagged_arns(Account.PROVIDER, "kms:key")):
-        meta = find.get(kms.describe_key, KeyId=arn)
-        if meta and meta["KeyMetadata"].get("KeyState") != "PendingDeletion":
-            rows.append(ResourceRow(NUMBER, "kms_key", meta["KeyMetadata"]["KeyId"], Account.PROVIDER.value, arn=arn))
-    alias_meta = find.get(kms.describe_key, KeyId=find.names.key_alias)
-    if alias_meta and any(r.id == alias_meta["KeyMetadata"]["KeyId"] for r in rows):
-        rows.append(ResourceRow(NUMBER, "kms_alias", find.names.key_alias, Account.PROVIDER.value))
-    return rows
-
-
 STEP = Step(NUMBER, "kms_key", "KMS key (provider)", ("kms_key", "kms_alias"), inspect=inspect, desired=desired,
-            plan=plan, provides=("key_id", "key_arn"), discover=discover)
+            plan=plan, provides=("key_id", "key_arn"))

@@ -12,7 +12,6 @@ from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.models import (
     Account, Action, Bookkeeping, Call, Inspection, Record, Ref, Resource, Retry, Step, StepPlan,
 )
-from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
 
 NUMBER = 3
@@ -118,13 +117,5 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return step
 
 
-def discover(find) -> list[ResourceRow]:
-    sm = find.client(Account.PROVIDER, "secretsmanager")
-    secret = find.get(sm.describe_secret, SecretId=find.names.secret)
-    if secret and owned(tag_dict(secret.get("Tags")), find.names.deployment) and not secret.get("DeletedDate"):
-        return [ResourceRow(NUMBER, "secret", find.names.secret, Account.PROVIDER.value, arn=secret["ARN"])]
-    return []
-
-
 STEP = Step(NUMBER, "secret", "DB credentials secret (provider)", ("secret",), inspect=inspect, desired=desired,
-            plan=plan, provides=("secret_arn",), discover=discover)
+            plan=plan, provides=("secret_arn",))
