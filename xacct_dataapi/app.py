@@ -154,7 +154,11 @@ def setup_config(state_path: Path, name: str | None, given: dict, rotate_passwor
                          "existing one needs only --name (or --state).")
     merged["name"] = (recorded_state.name if recorded_state is not None else name) or "default"
     merged["rotate_password"] = rotate_password
-    merged.setdefault("consumer_profile", None)  # the SDK's default credentials (AWS_PROFILE, environment, ...)
+    if not merged.get("consumer_profile"):
+        # No flag and nothing recorded: the SDK's default credentials. If those come from a named profile, record its
+        # name, so that a re-run uses the same account whatever AWS_PROFILE says then (`connect --format env` exports
+        # AWS_PROFILE=xacct-NAME, a profile in the provider account); an explicit flag still wins.
+        merged["consumer_profile"] = os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or None
     cfg = Config(**{k: v for k, v in merged.items() if k in Config.__dataclass_fields__})
     changed = [] if recorded_state is None else [
         f"{flag}: {_shown(recorded.get(field_))} -> {_shown(merged.get(field_))}"
@@ -248,12 +252,7 @@ def _sessions_for(state: State, consumer_profile: str | None, provider_profile: 
     )
 
 
-def load_required(state_path: Path) -> State:
-    state = state_mod.load(state_path)
-    if state is None:
-        raise UsageError(f"No xacct deployment state at {state_path}.",
-                         "Pass --name or --state of an existing deployment (run `xacct setup` first).")
-    return state
+load_required = state_mod.open_recorded  # the one way to open a recorded deployment (state.open_recorded)
 
 
 def status(state_path: Path, consumer_profile: str | None = None, provider_profile: str | None = None, *,
@@ -349,6 +348,8 @@ def teardown(state_path: Path, ui: Terminal, *, name: str | None = None, consume
         if state is None:
             hint = ("" if (consumer_profile or provider_profile) else
                     " To look for the deployment's resources by tag in AWS, pass --consumer-profile and --provider-profile.")
+            others = state_mod.deployments_beside(state_path)
+            hint += f" Deployments there: {', '.join(others)} (pass --name)." if others else ""
             ui.note(f"Nothing to tear down: no state file at {state_path}.{hint}")
             return TeardownResult(Plan("teardown", []), [], time.monotonic() - started, [])
         if name is not None and name != state.name:

@@ -95,8 +95,9 @@ def setup(
     cluster: Annotated[Optional[str], typer.Option("--cluster", help="Aurora cluster identifier or ARN (provider account).")] = None,
     vpc: Annotated[Optional[str], typer.Option("--vpc", help="Consumer VPC id for the rds-data endpoint.")] = None,
     subnets: Annotated[Optional[str], typer.Option("--subnets", help="Consumer subnet ids, comma-separated, one per AZ.")] = None,
-    consumer_profile: Annotated[Optional[str], typer.Option("--consumer-profile", envvar="AWS_PROFILE",
-                                                            help="Profile of the application's account (default: AWS_PROFILE).")] = None,
+    consumer_profile: Annotated[Optional[str], typer.Option("--consumer-profile", help=(
+        "Profile of the application's account (default: the recorded one, else AWS_PROFILE, whose name is then "
+        "recorded: a later AWS_PROFILE does not change the deployment's account)."))] = None,
     region: Annotated[Optional[str], typer.Option("--region", help="Region (default: the provider profile's).")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Deployment name (letters, digits, '-'; default 'default').")] = None,
     state: StateOpt = None,

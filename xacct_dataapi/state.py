@@ -207,6 +207,32 @@ def _name_hint(path: Path | S3Location) -> str:
     return path.stem if path.parent.name == ".xacct" else "<its deployment name>"
 
 
+def deployments_beside(path: Path | S3Location) -> list[str]:
+    """The names of the deployments recorded in the same folder (or S3 prefix) as `path`."""
+    if isinstance(path, S3Location):
+        return [loc.stem for loc in state_s3.states_under(path.folder)]
+    return sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
+
+
+class NoDeployment(StateError):
+    """A command that needs a recorded deployment found none at the location."""
+
+
+def open_recorded(path: Path | S3Location) -> State:
+    """The one way every command opens a recorded deployment: its state, or NoDeployment naming the deployments that
+    do exist next to it (a command run without --name looks for `default`, which a user may never have made)."""
+    state = load(path)
+    if state is not None:
+        return state
+    others = deployments_beside(path)
+    if others:
+        hint = ("Deployments there: " + ", ".join(others) + f". Pass --name {others[0]}" +
+                (" (the only one)." if len(others) == 1 else " or another of them."))
+    else:
+        hint = "Pass --name or --state of an existing deployment (run `xacct setup` first)."
+    raise NoDeployment(f"No xacct deployment state at {path}.", hint)
+
+
 def remove(path: Path | S3Location) -> None:
     """After a complete teardown: the state file and its backup go (nothing is left to record); the lock file goes
     when the lock is released (locked())."""

@@ -14,7 +14,7 @@ from xacct_dataapi.doctor.checks import (
 )
 from xacct_dataapi.doctor.model import FAIL, OK, SKIPPED, Check, DoctorReport
 from xacct_dataapi.errors import UsageError, XacctError
-from xacct_dataapi.state import State
+from xacct_dataapi.state import State, open_recorded
 
 LIVE_TIMEOUT = 30.0
 
@@ -135,8 +135,6 @@ def run(state_path: Path | None = None, *, consumer_profile: str | None = None, 
         secret_arn: str | None = None, external_id: str | None = None, live: bool = False,
         as_profile: str | None = None) -> DoctorReport:
     """With `cluster` and `vpc` (and both profiles): the stateless form. Otherwise the deployment at state_path."""
-    from xacct_dataapi.app import load_required
-
     if cluster or vpc:
         if not (cluster and vpc and consumer_profile and provider_profile):
             raise UsageError("Doctor without a state file needs --consumer-profile, --provider-profile, --cluster and --vpc.",
@@ -145,7 +143,7 @@ def run(state_path: Path | None = None, *, consumer_profile: str | None = None, 
         aws = Sessions.from_profiles(consumer_profile, provider_profile, region)
         found = chain_mod.stateless(aws, cluster, vpc, role_arn, secret_arn, external_id)
         return run_chain(found, live=live, as_profile=as_profile)
-    state = load_required(state_path)
+    state = open_recorded(state_path)
     if not state.config.get("cluster"):
         raise UsageError(f"State file {state_path} records no configuration.", "Run `xacct setup` again to complete it.")
     aws = Sessions.from_profiles(

@@ -111,9 +111,6 @@ def export(state_path: Path, out: Path, *, fmt: str = "cloudformation", consumer
 
     _check_format(fmt)  # bad flags fail before any AWS call
     cloudformation.Consumers.parse(consumers_from)
-    state = state_mod.load(state_path)
-    if state is None:
-        raise UsageError(f"No xacct deployment state at {state_path}.",
-                         "Pass --name or --state of an existing deployment (run `xacct setup` first).")
+    state = state_mod.open_recorded(state_path)
     ctx = context_from_state(state, state_path, consumer_profile, provider_profile)
     return write(ctx, out, fmt=fmt, consumers_from=consumers_from)

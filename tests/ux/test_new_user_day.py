@@ -1,0 +1,55 @@
+"""What a first-time operator tripped over (issue "a new user's day"), each reproduced as the trial did it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.helpers.accounts import STATE
+from xacct_dataapi.cli import cli
+
+pytestmark = pytest.mark.usefixtures("fast_aws")
+
+
+def invoke(args):
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+def without_consumer_profile(args: list[str]) -> list[str]:
+    i = args.index("--consumer-profile")
+    return args[:i] + args[i + 2:]
+
+
+def test_the_recorded_consumer_profile_beats_an_ambient_aws_profile(world, password, monkeypatch):
+    """The AWS_PROFILE trap: setup ran with the consumer's credentials from AWS_PROFILE; later the operator
+    `eval`s `connect --format env` (AWS_PROFILE=xacct-NAME, whose role lives in the provider account) and re-runs
+    `setup --name NAME`: the re-run must use the recorded consumer profile, not the ambient one."""
+    monkeypatch.setenv("AWS_PROFILE", "consumer")
+    res = invoke(without_consumer_profile(world.setup_args("--enable-data-api", "--yes")))
+    assert res.exit_code == 0, res.output
+    assert json.loads(Path(STATE).read_text())["profiles"]["consumer"] == "consumer"
+
+    monkeypatch.setenv("AWS_PROFILE", "provider")  # a profile in the other account, as xacct-NAME would be
+    res = invoke(["setup", "--name", "default", "--yes"])
+    assert res.exit_code == 0, res.output
+    res = invoke(["status", "--name", "default", "--output", "json"])
+    assert res.exit_code == 0, res.output
+
+    res = invoke(["setup", "--name", "default", "--consumer-profile", "provider", "--yes"])  # a flag still wins
+    assert res.exit_code == 2 and "both" in " ".join(res.output.split())
+
+
+@pytest.mark.parametrize("command", [["status"], ["doctor"], ["connect"], ["verify"], ["export", "--out", "x"],
+                                     ["teardown", "--yes"]])
+def test_a_command_without_name_names_the_deployments_that_exist(world, password, command):
+    """Only `orders` exists; a command without --name looks for `default` and says which ones there are."""
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="orders")).exit_code == 0
+    res = CliRunner().invoke(cli, command)
+    text = " ".join(res.output.split())
+    if command[0] == "teardown":  # nothing to tear down is not an error; it still names what exists
+        assert res.exit_code == 0 and "orders" in text, text
+    else:
+        assert res.exit_code == 2, text
+        assert "default.json" in text and "Deployments there: orders. Pass --name orders (the only one)." in text
