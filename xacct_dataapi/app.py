@@ -470,6 +470,19 @@ def force_unlock(path: Path | S3Location, lock_id: str, ui: Terminal) -> dict:
     return state_s3.force_unlock(path, lock_id)
 
 
+def recorded_scope(name: str) -> dict:
+    """What `permissions --name` fills from the deployment's state, if it is recorded here (or in team state)."""
+    state = state_mod.load(resolve_state_path(None, validate_name(name)))
+    if state is None:
+        return {}
+    cfg = Config.from_json({**state.config, "name": state.name}, consumer_profile=None, provider_profile=None,
+                           region=state.region)
+    return {k: v for k, v in {
+        "region": state.region, "provider": state.accounts.get("provider"), "consumer": state.accounts.get("consumer"),
+        "cluster": cfg.cluster_id, "vpc": cfg.vpc_id, "consumer_role": cfg.consumer_role,
+        "consumer_user": cfg.consumer_user}.items() if v}
+
+
 def list_deployments(base: Path | None = None, where: Path | S3Location | None = None) -> list[dict]:
     """Every deployment with a state file in .xacct/ (or under the team state's S3 prefix, `where` or XACCT_STATE),
     summarised from the state alone (no call to the deployments' accounts)."""

@@ -53,3 +53,17 @@ def test_a_command_without_name_names_the_deployments_that_exist(world, password
     else:
         assert res.exit_code == 2, text
         assert "default.json" in text and "Deployments there: orders. Pass --name orders (the only one)." in text
+
+
+def test_permissions_for_a_recorded_deployment_fill_every_placeholder(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="orders")).exit_code == 0
+    for side in ("provider", "consumer"):
+        res = invoke(["permissions", "--side", side, "--name", "orders", "--output", "json"])
+        assert res.exit_code == 0, res.output
+        text = res.stdout
+        for placeholder in ("REGION", "PROVIDER", "CONSUMER", "CLUSTER_ID", "VPC_ID"):
+            assert placeholder not in text, (side, placeholder)
+        assert "us-west-2" in text
+    res = invoke(["permissions", "--side", "consumer", "--name", "orders", "--vpc", "vpc-0123456789abcdef0",
+                  "--output", "json"])
+    assert "vpc-0123456789abcdef0" in res.stdout and world.vpc_id not in res.stdout  # a flag still wins
