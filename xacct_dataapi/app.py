@@ -15,6 +15,7 @@ from xacct_dataapi import state as state_mod
 from xacct_dataapi import state_s3
 from xacct_dataapi.state_s3 import S3Location
 from xacct_dataapi.aws import Sessions
+from xacct_dataapi import connect as connect_mod
 from xacct_dataapi.connect import handoff_summary
 from xacct_dataapi.config import Config, state_dir, state_path_for, validate_name
 from xacct_dataapi.context import check_accounts, start_context
@@ -400,6 +401,10 @@ def teardown(state_path: Path, ui: Terminal, *, name: str | None = None, consume
                            "Re-run `xacct teardown` to retry them.")
         if state_path.exists():
             state_mod.remove(state_path)
+        removed_profiles = connect_mod.remove_profiles(state.name)
+        if removed_profiles:
+            notes.append(f"Removed {', '.join(removed_profiles)} that `xacct connect --write` added to "
+                         f"{connect_mod.config_path()} for this deployment (the previous file is kept as .xacct-backup).")
         if screened.refused:
             raise screened.refusal(state_path)
         return TeardownResult(plan, calls, time.monotonic() - started, removed, plan_doc, notes)
@@ -442,7 +447,7 @@ class ConnectResult:
 def connect(state_path: Path, *, fmt: str, source_profile: str | None, credential_source: str | None,
             profile_name: str | None, write: bool) -> ConnectResult:
     """The hand-off, from the state file alone (no AWS call); with `write`, the profile merged into the AWS config."""
-    from xacct_dataapi import connect as connect_mod
+
 
     if fmt not in connect_mod.FORMATS:
         raise UsageError(f"--format {fmt!r} is not supported.", f"Use one of: {', '.join(connect_mod.FORMATS)}.")

@@ -351,3 +351,21 @@ def write_profile(block: str, profile_name: str, deployment: str, path: Path | N
         shutil.copy2(path, path.with_name(path.name + ".xacct-backup"))
     atomic_write(path, new.encode(), mode=mode)
     return path, True
+
+
+def remove_profiles(deployment: str, path: Path | None = None) -> list[str]:
+    """After a teardown: remove the sections `connect --write` added for this deployment (its marker line names the
+    deployment; nothing else is touched), keeping the previous file as <file>.xacct-backup. Returns their names."""
+    path = path or config_path()
+    if not path.exists():
+        return []
+    old = path.read_text()
+    sections = _sections(old)
+    ours = [i for i, (name, lines) in enumerate(sections)
+            if name is not None and any(line.rstrip("\n") == f"{MARKER}{deployment}" for line in lines)]
+    if not ours:
+        return []
+    new = "".join(line for i, (_, lines) in enumerate(sections) if i not in ours for line in lines)
+    shutil.copy2(path, path.with_name(path.name + ".xacct-backup"))
+    atomic_write(path, new.encode(), mode=path.stat().st_mode & 0o777)
+    return [f"[{sections[i][0]}]" for i in ours]

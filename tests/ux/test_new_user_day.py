@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,20 @@ def test_permissions_for_a_recorded_deployment_fill_every_placeholder(world, pas
     res = invoke(["permissions", "--side", "consumer", "--name", "orders", "--vpc", "vpc-0123456789abcdef0",
                   "--output", "json"])
     assert "vpc-0123456789abcdef0" in res.stdout and world.vpc_id not in res.stdout  # a flag still wins
+
+
+def test_teardown_removes_only_the_profile_connect_wrote_for_it(world, password):
+    config = Path(os.environ["AWS_CONFIG_FILE"])  # the test's own config, with the accounts' profiles
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="orders")).exit_code == 0
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="billing")).exit_code == 0
+    for name in ("orders", "billing"):
+        res = invoke(["connect", "--name", name, "--format", "profile", "--source-profile", "consumer", "--write"])
+        assert res.exit_code == 0, res.output
+    before = config.read_text()
+    assert "[profile xacct-orders]" in before and "[profile xacct-billing]" in before
+
+    res = invoke(["teardown", "--name", "orders", "--yes"])
+    assert res.exit_code == 0, res.output
+    after = config.read_text()
+    assert "[profile xacct-orders]" not in after and "[profile xacct-billing]" in after
+    assert "[profile consumer]" in after and "Removed [profile xacct-orders]" in " ".join(res.output.split())
