@@ -517,8 +517,27 @@ def list_deployments(base: Path | None = None, where: Path | S3Location | None =
             summary = f"step {err.get('step')} failed"
         else:
             summary = "complete" if state.resources else "empty"
+        endpoint = next((r.id for r in state.resources if r.kind == "vpc_endpoint"), None)
         found.append({"name": state.name, "state_file": str(path), "region": state.region,
                       "consumer": state.accounts.get("consumer"), "provider": state.accounts.get("provider"),
                       "cluster": c.get("cluster"), "vpc": c.get("vpc_id"), "resources": len(state.resources),
-                      "summary": summary, "monthly_cost": cost.for_state(state)})
+                      "summary": summary, "monthly_cost": cost.for_state(state), "endpoint": endpoint})
+    return _count_shared_endpoints_once(found)
+
+
+def _count_shared_endpoints_once(found: list[dict]) -> list[dict]:
+    """A shared endpoint is billed once: the first deployment listed on it carries its cost, the others name it."""
+    first: dict[str, str] = {}
+    for d in found:
+        ep = d.get("endpoint")
+        if ep is None:
+            continue
+        if ep not in first:
+            first[ep] = d["name"]
+            d["endpoint_shared_with"] = [o["name"] for o in found if o.get("endpoint") == ep and o is not d]
+            continue
+        recorded = d["monthly_cost"]
+        kept = [line for line in recorded["lines"] if not line["what"].startswith("interface endpoint")]
+        d["monthly_cost"] = {**recorded, "lines": kept, "usd_per_month": round(sum(x["usd"] for x in kept), 2),
+                             "endpoint_counted_with": first[ep]}
     return found

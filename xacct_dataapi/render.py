@@ -175,9 +175,12 @@ def deployments_table(found: list[dict]) -> Table:
         table.add_column(column, overflow="fold", justify="right" if column.endswith("month") else "left")
     for d in found:
         usd = (d.get("monthly_cost") or {}).get("usd_per_month")
+        shared = ((d.get("monthly_cost") or {}).get("endpoint_counted_with"), d.get("endpoint_shared_with"))
+        note = (f"\nendpoint: see {shared[0]}" if shared[0] else
+                f"\nendpoint shared with {', '.join(shared[1])}" if shared[1] else "")
         table.add_row(d["name"], f"{d.get('consumer') or '?'} → {d.get('provider') or '?'}", d.get("region") or "?",
                       f"{d.get('cluster') or '?'}\n{d.get('vpc') or '?'}",
-                      f"{d['summary']}" + (f", {d['resources']} resources" if "resources" in d else ""),
+                      f"{d['summary']}" + (f", {d['resources']} resources" if "resources" in d else "") + note,
                       "?" if usd is None else f"{usd:.2f}")
     if any(d.get("monthly_cost") for d in found):
         table.caption = f"≈ $/month: what each deployment keeps running ({cost.NOTE}); docs/cost.md"

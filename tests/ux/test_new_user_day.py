@@ -85,3 +85,15 @@ def test_teardown_removes_only_the_profile_connect_wrote_for_it(world, password)
     after = config.read_text()
     assert "[profile xacct-orders]" not in after and "[profile xacct-billing]" in after
     assert "[profile consumer]" in after and "Removed [profile xacct-orders]" in " ".join(res.output.split())
+
+
+def test_list_counts_a_shared_endpoint_once(world, password):
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="orders")).exit_code == 0
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="billing")).exit_code == 0
+    res = invoke(["list", "--output", "json"])
+    by_name = {d["name"]: d for d in json.loads(res.stdout)}
+    costs = sorted(d["monthly_cost"]["usd_per_month"] for d in by_name.values())
+    assert costs == [1.40, 16.00], costs  # one endpoint (2 AZ × 730 h × $0.01) in all, plus a key and a secret each
+    first, second = sorted(by_name.values(), key=lambda d: d["monthly_cost"]["usd_per_month"], reverse=True)
+    assert first["endpoint_shared_with"] == [second["name"]]
+    assert second["monthly_cost"]["endpoint_counted_with"] == first["name"]
