@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from xacct_dataapi import data_api_support
+from xacct_dataapi import aws_reads, data_api_support
 from xacct_dataapi.aws import Sessions, is_not_found
 from xacct_dataapi.config import CLUSTER_ARN_RE, ROLE_ARN_RE, Config
 from xacct_dataapi.errors import AwsError, StateError, UsageError, error_message
@@ -350,18 +350,17 @@ def describe_principal(aws: Sessions, cfg: Config, consumer_account: Callable[[]
 def check_endpoint_service(aws: Sessions, cfg: Config, subnets: Callable[[], dict[str, dict]]) -> None:
     """The rds-data endpoint service is offered in the region, in the subnets' AZs, takes a policy if a restricted one
     is asked for, and no private hosted zone in the VPC already holds its DNS name (doctor reads the same)."""
-    from xacct_dataapi.doctor import reads
 
     service = f"com.amazonaws.{aws.region}.rds-data"
-    detail_r, zones_r = gather(lambda: reads.endpoint_service(aws, service),
-                               lambda: reads.private_hosted_zones(aws, cfg.vpc_id, aws.region))
+    detail_r, zones_r = gather(lambda: aws_reads.endpoint_service(aws, service),
+                               lambda: aws_reads.private_hosted_zones(aws, cfg.vpc_id, aws.region))
     detail = _read(f"the {service} endpoint service", lambda: unwrap(detail_r))
     if detail is None:
         raise UsageError(f"Region {aws.region} offers no {service} endpoint service.",
                          "Pass --region of a region where the RDS Data API supports PrivateLink.")
     # "The VPC endpoint service ... does not support the availability zone of the subnet"
     # (terraform-aws-modules/terraform-aws-vpc#462): AvailabilityZones of DescribeVpcEndpointServices.
-    bad = reads.unsupported_azs(detail, _read("the subnets", subnets))
+    bad = aws_reads.unsupported_azs(detail, _read("the subnets", subnets))
     if bad:
         raise UsageError(f"--subnets: {', '.join(f'{sid} is in {az}' for sid, az in bad)}, where {service} is not offered "
                          f"(it is in {', '.join(sorted(detail.get('AvailabilityZones', [])))}).",
@@ -370,7 +369,7 @@ def check_endpoint_service(aws: Sessions, cfg: Config, subnets: Callable[[], dic
         raise UsageError(f"{service} does not support endpoint policies here, but --endpoint-policy restricted asks for one.",
                          "Pass --endpoint-policy full; the access role's own permissions still limit it to the cluster.")
     try:
-        zones = reads.conflicting_zones(unwrap(zones_r), aws.region)
+        zones = aws_reads.conflicting_zones(unwrap(zones_r), aws.region)
     except ClientError:
         zones = []  # unreadable (no route53:ListHostedZonesByVPC): CreateVpcEndpoint reports a conflict itself
     if zones:
@@ -409,10 +408,9 @@ def start_context(cfg: Config, aws: Sessions, state: State, password: Callable[[
 
     `recorded`: the inputs come from the state file (status), so a recorded VPC or subnet that no longer exists
     is drift to report (ctx.gone), not bad usage."""
-    from xacct_dataapi.doctor import reads  # imported here: doctor's modules import this one
 
     accounts = Pending(lambda: check_accounts(aws, state))
-    subnets = Pending(lambda: reads.subnets(aws, list(cfg.subnet_ids)))  # read once, for the network and service checks
+    subnets = Pending(lambda: aws_reads.subnets(aws, list(cfg.subnet_ids)))  # read once, for the network and service checks
 
     def cluster() -> Cluster:
         found = describe_cluster(aws, cfg, lambda: accounts.get()[1])

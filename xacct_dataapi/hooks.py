@@ -6,13 +6,22 @@ from __future__ import annotations
 import signal
 import threading
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable, Protocol
 
 from xacct_dataapi.models import Account, PlanItem, StepPlan
 from xacct_dataapi.waiting import until_true
 
-if TYPE_CHECKING:
-    from xacct_dataapi.runner import Runner
+
+class ExecutorSeams(Protocol):
+    """What an Operation may reach of the executor (runner.Runner provides it): named here so that this module,
+    which steps and resource types import, never imports the executor."""
+
+    aws: Any
+    calls_made: list[str]
+    notes: list[str]
+    reporter: "Reporter"
+    wait_timeout: float
+    timing: Any
 
 
 class Reporter:
@@ -33,7 +42,7 @@ class Reporter:
 class OperationContext:
     """What a step's composite Operation may use: its account's clients, counted mutating calls, waits, notes."""
 
-    def __init__(self, runner: "Runner", account: Account):
+    def __init__(self, runner: ExecutorSeams, account: Account):
         self.runner, self.account = runner, account
 
     def client(self, service: str):

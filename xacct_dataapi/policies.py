@@ -358,3 +358,12 @@ def statement_drift(actual: Any, desired: Any, document: str) -> list[dict]:
             change = "missing" if sid not in have else "unexpected" if sid not in want else "differs"
             out.append({"document": document, "sid": sid, "change": change, "actual": have.get(sid), "expected": want.get(sid)})
     return out
+
+
+def external_id_of(trust: dict | None) -> str | None:
+    """The sts:ExternalId a trust policy requires (the first StringEquals one), or None."""
+    for s in (trust or {}).get("Statement", []):
+        ext = s.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
+        if isinstance(ext, str):
+            return ext
+    return None

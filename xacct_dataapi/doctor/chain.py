@@ -22,7 +22,6 @@ from xacct_dataapi.models import Account, render_value
 from xacct_dataapi.planner import inspect_all
 from xacct_dataapi.state import State
 from xacct_dataapi.steps import STEPS
-from xacct_dataapi.steps.access_role import _external_id_of
 from xacct_dataapi.steps.common import access_role_arn
 from xacct_dataapi.steps.endpoint import LIVE_STATES, service_name
 
@@ -232,7 +231,7 @@ def stateless(aws: Sessions, cluster: str, vpc_id: str, role_arn: str | None, se
             chain.permissions = _role_policies(iam, chain.role["RoleName"])
     else:
         chain.unknown["access role"] = "no --role-arn given (doctor does not guess which role the application assumes)"
-    chain.external_id = external_id or _external_id_of(chain.trust if isinstance(chain.trust, dict) else None)
+    chain.external_id = external_id or policies.external_id_of(chain.trust if isinstance(chain.trust, dict) else None)
     candidates = _resources_for(chain.permissions, "secretsmanager:GetSecretValue")
     chain.secret_arn = secret_arn or (candidates[0] if len(candidates) == 1 else None)
     sm = aws.client(Account.PROVIDER, "secretsmanager")

@@ -30,14 +30,6 @@ from xacct_dataapi.steps.common import (
 NUMBER = 5
 
 
-def _external_id_of(trust: dict | None) -> str | None:
-    for s in (trust or {}).get("Statement", []):
-        ext = s.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
-        if isinstance(ext, str):
-            return ext
-    return None
-
-
 def inspect(ctx, known) -> Inspection:
     iam = ctx.client(Account.PROVIDER, "iam")
     name = ctx.names.access_role
@@ -65,7 +57,7 @@ def inspect(ctx, known) -> Inspection:
         # A run that died after CreateRole never recorded the external id: it lives in the trust policy.
         # Only one AWS would accept: a value read from AWS is untrusted input (it ends up in the operator's AWS config
         # through `connect`); anything else is left to the trust-policy repair, with a new external id.
-        found = _external_id_of(trust)
+        found = policies.external_id_of(trust)
         if not known.get("external_id") and found and EXTERNAL_ID_RE.match(found):
             values["external_id"] = found
     return Inspection({"role": role, "trust": trust, "tags": tags, "policy": policy}, values)
