@@ -27,7 +27,7 @@ def plan_for(cfg: Config, password: str, path: Path) -> tuple[Context, Plan]:
 
 
 def prepare_state(ctx: Context) -> State:
-    """What app._setup_locked records in the state before the first mutating call."""
+    """What commands.setup._setup_locked records in the state before the first mutating call."""
     return record_deployment(ctx)
 
 
@@ -42,7 +42,7 @@ def setup_runner(ctx: Context, plan: Plan, path: Path, **runner_kwargs) -> Runne
 
 
 def apply_setup(ctx: Context, plan: Plan, path: Path, **runner_kwargs) -> Runner:
-    """What app._setup_locked does once the plan is confirmed: record, execute, record the outcome."""
+    """What commands.setup._setup_locked does once the plan is confirmed: record, execute, record the outcome."""
     existing = path.exists()
     runner = setup_runner(ctx, plan, path, **runner_kwargs)
     state = runner.state

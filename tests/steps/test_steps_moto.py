@@ -95,7 +95,7 @@ class Deployment:
         return Runner(ctx.aws, state, self.path, sleep=self.sleeps.append)
 
     def apply(self, ctx=None, plan: Plan | None = None) -> tuple[Plan, Runner]:
-        """What app._setup_locked does after the plan is confirmed (tests.helpers.pipeline.apply_setup)."""
+        """What commands.setup._setup_locked does after the plan is confirmed (tests.helpers.pipeline.apply_setup)."""
         if ctx is None:
             ctx, plan = self.plan()
         return plan, apply_setup(ctx, plan, self.path, sleep=self.sleeps.append)
