@@ -192,7 +192,10 @@ def install() -> None:
     """Put `authorize` in moto's request path (idempotent); it decides only while enabled."""
     from moto.core.responses import BaseResponse
 
+    from xacct_dataapi.sandbox.authz import simulate
+
     with _lock:
+        simulate.install()
         if _state["installed"] is not None:
             return
         original = BaseResponse.call_action
@@ -221,7 +224,10 @@ def install() -> None:
 def uninstall() -> None:
     from moto.core.responses import BaseResponse
 
+    from xacct_dataapi.sandbox.authz import simulate
+
     with _lock:
+        simulate.uninstall()
         if _state["installed"] is not None:
             BaseResponse.call_action = _state["installed"]  # type: ignore[method-assign]
             _state["installed"] = None
