@@ -10,23 +10,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.test_connect import app_profile_files, run, setup, teardown
-from xacct_dataapi.sandbox import Sandbox
+from tests.e2e.test_connect import app_profile_files, home, run, sb, setup, teardown  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture(scope="module")
-def sb(tmp_path_factory):
-    with Sandbox(tmp_path_factory.mktemp("authz") / "sandbox") as sandbox:
-        yield sandbox.info
-
-
-@pytest.fixture
-def home(tmp_path, sb, monkeypatch):
-    for k, v in sb.env().items():
-        monkeypatch.setenv(k, v)
-    return tmp_path
 
 
 def code_of(call) -> str:
