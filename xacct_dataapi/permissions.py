@@ -130,9 +130,14 @@ GRANTS: tuple[Grant, ...] = (
           implied=("kms:TagResource",)),
     Grant("ReadKeys", P, {"kms:DescribeKey": FINDS,
                           "kms:ListResourceTags": FINDS, "kms:GetKeyPolicy": READS}, (KEYS,)),
-    Grant("ManageXacctKeys", P, {"kms:PutKeyPolicy": SETUP, "kms:EnableKey": SETUP, "kms:ScheduleKeyDeletion": TEARDOWN,
-           "kms:UntagResource": TEARDOWN},
+    Grant("ManageXacctKeys", P, {"kms:PutKeyPolicy": SETUP, "kms:EnableKey": SETUP, "kms:UntagResource": TEARDOWN},
           (KEYS,), condition=RESOURCE_TAG),
+    # Teardown takes the deployment tag off the key before scheduling its deletion (steps/kms_key.py: a key pending
+    # deletion still matches a tag search), so by then aws:ResourceTag/xacct:deployment no longer matches: the deletion
+    # is granted on an xacct key whose deployment tag is gone (only keys being torn down look like that).
+    Grant("ScheduleDeletionOfUntaggedXacctKey", P, {"kms:ScheduleKeyDeletion": TEARDOWN}, (KEYS,),
+          condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"},
+                     "Null": {f"aws:ResourceTag/{TAG_DEPLOYMENT}": "true"}}),
     Grant("ManageXacctAliases", P, {"kms:CreateAlias": SETUP, "kms:UpdateAlias": SETUP, "kms:DeleteAlias": TEARDOWN},
           (ALIAS, KEYS)),
     Grant("EncryptSecretWithXacctKey", P, {"kms:GenerateDataKey": SETUP, "kms:Decrypt": SETUP}, (KEYS,),
@@ -170,11 +175,15 @@ GRANTS: tuple[Grant, ...] = (
     Grant("ReadPrivateHostedZones", C, {"route53:ListHostedZonesByVPC": READS}, ("*",),
           why_star="ListHostedZonesByVPC has no resource type (preflight and doctor: a private zone for rds-data "
                    "associated with the VPC takes the endpoint's DNS name)."),
-    Grant("CreateTaggedSecurityGroup", C, {"ec2:CreateSecurityGroup": SETUP}, ("arn:{p}:ec2:{region}:{consumer}:vpc/{vpc}", SG),
-          condition=REQUEST_TAG),
-    Grant("CreateTaggedEndpoint", C, {"ec2:CreateVpcEndpoint": SETUP},
-          ("arn:{p}:ec2:{region}:{consumer}:vpc/{vpc}", VPCE, "arn:{p}:ec2:{region}:{consumer}:subnet/*", SG),
-          condition=REQUEST_TAG),
+    # aws:RequestTag / aws:TagKeys exist only on the resource being created (service authorization reference, EC2:
+    # CreateSecurityGroup and CreateVpcEndpoint list them on security-group / vpc-endpoint only): the VPC, subnets and
+    # existing groups the call also names are granted without them, in their own statement.
+    Grant("CreateInTheVpc", C, {"ec2:CreateSecurityGroup": SETUP, "ec2:CreateVpcEndpoint": SETUP},
+          ("arn:{p}:ec2:{region}:{consumer}:vpc/{vpc}",)),
+    Grant("EndpointInSubnetsWithGroup", C, {"ec2:CreateVpcEndpoint": SETUP},
+          ("arn:{p}:ec2:{region}:{consumer}:subnet/*", SG)),
+    Grant("CreateTaggedSecurityGroup", C, {"ec2:CreateSecurityGroup": SETUP}, (SG,), condition=REQUEST_TAG),
+    Grant("CreateTaggedEndpoint", C, {"ec2:CreateVpcEndpoint": SETUP}, (VPCE,), condition=REQUEST_TAG),
     Grant("TagOnlyAtCreation", C, {"ec2:CreateTags": SETUP}, (SG, VPCE),
           condition={"StringEquals": {"ec2:CreateAction": ["CreateSecurityGroup", "CreateVpcEndpoint"]}},
           implied=("ec2:CreateTags",)),
@@ -182,8 +191,17 @@ GRANTS: tuple[Grant, ...] = (
           {"ec2:AuthorizeSecurityGroupIngress": SETUP, "ec2:AuthorizeSecurityGroupEgress": SETUP,
            "ec2:RevokeSecurityGroupIngress": SETUP, "ec2:RevokeSecurityGroupEgress": SETUP,
            "ec2:DeleteSecurityGroup": TEARDOWN}, (SG,), condition=RESOURCE_TAG),
-    Grant("ManageXacctEndpoint", C, {"ec2:ModifyVpcEndpoint": SETUP, "ec2:DeleteVpcEndpoints": TEARDOWN}, (VPCE,),
-          condition=RESOURCE_TAG),
+    # One rds-data endpoint per VPC serves every deployment there (steps/endpoint.py): a deployment changes, joins,
+    # leaves and at last deletes an endpoint another deployment created, so these are conditioned on xacct's
+    # managed-by tag even with --name (the xacct:deployment tag is the creator's).
+    Grant("ManageSharedXacctEndpoint", C, {"ec2:ModifyVpcEndpoint": ("setup", "teardown"),  # leaving: the policy
+                                           "ec2:DeleteVpcEndpoints": TEARDOWN},
+          (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"}}),
+    # Joining (or repairing) adds this deployment's member tag to an existing endpoint, leaving removes it: no
+    # ec2:CreateAction there, so tag-on-create's statement does not cover it; only the member tag's own key.
+    Grant("JoinOrLeaveSharedEndpoint", C, {"ec2:CreateTags": SETUP, "ec2:DeleteTags": TEARDOWN}, (VPCE,),
+          condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"},
+                     "ForAllValues:StringLike": {"aws:TagKeys": "xacct:member:{name}"}}),
     Grant("RepairEndpointSubnetsAndGroup", C, {"ec2:ModifyVpcEndpoint": SETUP},
           ("arn:{p}:ec2:{region}:{consumer}:subnet/*", SG)),
     # Private DNS associates the VPC with a hosted zone AWS owns (its id is not yours to name): any hosted zone.

@@ -144,19 +144,19 @@ def forward_secret_read(who: Principal, params: dict, region: str) -> None:
 
 
 def request_params(resp: Any) -> dict:
-    if getattr(resp, "automated_parameter_parsing", False):
-        return dict(getattr(resp, "params", {}) or {})
-    had, saved = "params" in resp.__dict__, resp.__dict__.get("params")
+    """The request's parameters by botocore's names (moto's own parse may rename them, e.g. RDS to snake_case)."""
+    from moto.core.parse import PROTOCOL_PARSERS
+    from moto.core.responses import determine_request_protocol, get_service_model
+
     try:
-        resp.parse_parameters(resp.normalized_request)
-        return dict(resp.params or {})
-    except Exception:
+        request = resp.normalized_request
+        model = get_service_model(resp.boto3_service_name)
+        operation = model.operation_model(resp._get_action())
+        parser = PROTOCOL_PARSERS[determine_request_protocol(model, request)](operation, map_type=dict)
+        return dict(parser.parse({"method": request.method, "values": request.values, "headers": request.headers,
+                                  "body": request.data, "url_path": request.path, "url_params": resp.uri_match}))
+    except Exception:  # a request botocore's model does not describe: no parameters to authorise on
         return {}
-    finally:
-        if had:
-            resp.params = saved
-        else:
-            resp.__dict__.pop("params", None)
 
 
 def authorize(resp: Any) -> None:

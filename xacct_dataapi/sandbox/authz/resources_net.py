@@ -89,8 +89,8 @@ def _cluster_target(ident: str, acct: str, region: str) -> Target:
 
 def _rds(op: str, p: dict, acct: str, region: str) -> list[Target]:
     ident = p.get("DBClusterIdentifier") or p.get("ResourceArn") or p.get("ResourceName")
-    if op == "DescribeDBInstances" and not p.get("DBInstanceIdentifier"):
-        return [Target(f"arn:aws:rds:{region}:{acct}:db:*", acct)]
+    if op == "DescribeDBInstances":
+        return [Target(f"arn:aws:rds:{region}:{acct}:db:{p.get('DBInstanceIdentifier') or '*'}", acct)]
     if op == "DescribeDBClusters" and not ident:
         return [Target(f"arn:aws:rds:{region}:{acct}:cluster:*", acct)]
     if ident and (":cluster:" in str(ident) or not str(ident).startswith("arn:")):
