@@ -5,6 +5,7 @@ that link."""
 from __future__ import annotations
 
 import json
+import os
 
 import boto3
 import pytest
@@ -76,17 +77,22 @@ def _drop_statement(doc: dict, sid: str) -> str:
 
 
 def app_statement(sb, home, monkeypatch, values: dict) -> None:
-    """The application's path: the consumer user's key, AssumeRole with the external id, one statement."""
+    """The application's path: a key of the consumer user, AssumeRole with the external id, one statement (from inside
+    the VPC when AWS_ENDPOINT_URL_RDS_DATA says so, as in `sandbox up`'s environment for an application there)."""
+    iam = boto3.Session(profile_name=sb.consumer_profile).client("iam")
     user = values["consumer_principal_arn"].rsplit("/", 1)[-1]
-    with monkeypatch.context() as mp:
-        for k, v in app_profile_files(sb, home, user).items():
-            mp.setenv(k, v)
-        sts = boto3.Session(profile_name="app").client("sts")
-        creds = sts.assume_role(RoleArn=values["access_role_arn"], RoleSessionName="app",
-                                ExternalId=values["external_id"])["Credentials"]
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    try:
+        app = boto3.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                            region_name=sb.region)
+        creds = app.client("sts", endpoint_url=sb.endpoint_url).assume_role(
+            RoleArn=values["access_role_arn"], RoleSessionName="app", ExternalId=values["external_id"])["Credentials"]
+    finally:
+        iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
     as_role = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
                             aws_session_token=creds["SessionToken"], region_name=sb.region)
-    as_role.client("rds-data", endpoint_url=sb.endpoint_url).execute_statement(
+    rds_data_url = os.environ.get("AWS_ENDPOINT_URL_RDS_DATA", sb.endpoint_url)
+    as_role.client("rds-data", endpoint_url=rds_data_url).execute_statement(
         resourceArn=values["cluster_arn"], secretArn=values["secret_arn"], sql="select 1", database="app")
 
 

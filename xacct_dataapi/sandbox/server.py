@@ -362,9 +362,16 @@ def serve(dir: Path, port: int, engine: str, ui: Terminal, *, engine_mode: str =
         ui.print(f"Realistic: {r.latency_ms:g} ms per request; a new endpoint pending {r.endpoint_pending_s:g}s, a new IAM "
                  f"principal invalid {r.principal_delay_s:g}s, ENIs lingering {r.eni_linger_s:g}s, a deleted secret's "
                  f"name blocked {r.secret_name_block_s:g}s, the Data API switch {r.data_api_switch_s:g}s.")
-    ui.print("Point your shell at it:")
+    ui.print("Point your shell at it (the operator, outside the VPC: requests carry no aws:SourceVpce):")
     for k, v in info.env().items():
         ui.print(f"  export {k}={v}", soft_wrap=True)
+    ui.print(f"An application inside the consumer VPC ({info.vpc_id}) adds this: its rds-data calls go through the VPC's "
+             "rds-data endpoint (once setup made one), which checks its security group and policy and sets aws:SourceVpce:")
+    inside = info.inside_vpc_env()
+    for k in sorted(set(inside) - set(info.env())):
+        ui.print(f"  export {k}={inside[k]}", soft_wrap=True)
+    ui.print("Every request is authorised as AWS would (identity, trust, key, secret and endpoint policies): "
+             "docs/sandbox.md.")
     ui.print("Then try:")
     ui.print(f"  XACCT_DB_PASSWORD=demo-only-password {info.setup_command()} --yes", soft_wrap=True)
     ui.print("Stop it with Ctrl-C or `xacct sandbox down" + (f" --dir {dir}`." if dir != DEFAULT_DIR else "`."))

@@ -36,8 +36,12 @@ def _allows_443(group: Any, client_ip: str) -> bool:
             continue
         if proto != "-1" and not (int(rule.from_port or 0) <= 443 <= int(rule.to_port or 65535)):
             continue
-        for block in rule.ip_ranges or []:
+        # moto keeps one range per rule (ip_range); older versions a list (ip_ranges)
+        ranges = getattr(rule, "ip_ranges", None) or [getattr(rule, "ip_range", None) or {}]
+        for block in ranges:
             cidr = block.get("CidrIp") if isinstance(block, dict) else block
+            if not cidr:
+                continue
             try:
                 if ipaddress.ip_address(client_ip) in ipaddress.ip_network(str(cidr), strict=False):
                     return True
