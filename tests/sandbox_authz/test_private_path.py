@@ -33,6 +33,10 @@ def test_require_private_path_denies_outside_and_works_inside(sb, home, monkeypa
     monkeypatch.setenv("AWS_ENDPOINT_URL_RDS_DATA", inside["AWS_ENDPOINT_URL_RDS_DATA"])
     app_statement(sb, home, monkeypatch, values)
     assert "OK" in run(sb, home, "verify", "--name", "priv", "--wait-timeout", "2", env=inside).stdout
+    # doctor simulates the rds-data call with aws:SourceVpce set (the only way it is allowed), so the check passes.
+    checks = json.loads(run(sb, home, "doctor", "--name", "priv", "--output", "json", code=None).stdout)["checks"]
+    simulate = next(c for c in checks if c["id"] == "iam.simulate")
+    assert simulate["status"] == "ok" and "rds-data:ExecuteStatement" in simulate["evidence"], simulate
     connect = run(sb, home, "connect", "--name", "priv").stdout
     assert "only from inside" in connect and values["endpoint_id"] in connect
 
