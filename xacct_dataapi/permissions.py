@@ -40,6 +40,7 @@ NO_PERMISSION_NEEDED = ("sts:GetCallerIdentity",)
 READS = ("setup", "status", "doctor")  # the inspections: setup plans from them, status and doctor report them
 FINDS = ("setup", "status", "teardown", "doctor")  # also lost-state discovery (teardown, doctor without state)
 SETUP, TEARDOWN = ("setup",), ("teardown",)
+REPLACES = ("setup", "teardown")  # deleted by teardown, and by setup when it replaces the resource
 # verify runs status first (app.verify refuses a deployment status does not report all done), so it needs status's reads.
 RUNS_FIRST = {"verify": ("status",)}
 
@@ -210,11 +211,13 @@ GRANTS: tuple[Grant, ...] = (
     Grant("ManageXacctConsumerUser", C,
           {"iam:GetUser": FINDS, "iam:ListUserTags": FINDS,
            "iam:GetUserPolicy": READS, "iam:CreateUser": SETUP, "iam:TagUser": SETUP, "iam:PutUserPolicy": SETUP,
-           "iam:DeleteUserPolicy": TEARDOWN, "iam:ListUserPolicies": TEARDOWN,
-           "iam:ListAttachedUserPolicies": TEARDOWN, "iam:DetachUserPolicy": TEARDOWN,
-           "iam:ListAccessKeys": ("teardown", "verify"), "iam:CreateAccessKey": ("verify",),
-           "iam:DeleteAccessKey": ("verify", "teardown"), "iam:DeleteLoginProfile": TEARDOWN,
-           "iam:DeleteUser": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
+           # setup too: adopting the application's own principal (--consumer-user/--consumer-role) replaces the user
+           # xacct made, which setup then deletes (planner.replace_what_is_no_longer_desired).
+           "iam:DeleteUserPolicy": REPLACES, "iam:ListUserPolicies": REPLACES,
+           "iam:ListAttachedUserPolicies": REPLACES, "iam:DetachUserPolicy": REPLACES,
+           "iam:ListAccessKeys": ("setup", "teardown", "verify"), "iam:CreateAccessKey": ("verify",),
+           "iam:DeleteAccessKey": ("setup", "verify", "teardown"), "iam:DeleteLoginProfile": REPLACES,
+           "iam:DeleteUser": REPLACES, "iam:SimulatePrincipalPolicy": ("doctor",)},
           # verify's temporary key is deleted at once, or by the next verify after a crash (ListAccessKeys finds a
           # key whose id a killed run could not record).
           (CONSUMER_USER,), implied=("iam:TagUser",)),

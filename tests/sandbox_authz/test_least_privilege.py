@@ -54,12 +54,13 @@ def _admin(info, profile):
     return session
 
 
-def grant(info, command: str, name: str = "*") -> dict:
-    """Put exactly `xacct permissions --for COMMAND [--name NAME]` on each operator; returns the two documents."""
+def grant(info, command: str, name: str = "*", consumer_user: str | None = None) -> dict:
+    """Put exactly `xacct permissions --for COMMAND [--name NAME] [--consumer-user U]` on each operator."""
     docs = {}
     for side, profile in (("consumer", info.consumer_profile), ("provider", info.provider_profile)):
         doc = permissions.policy_for_cli(side, command, name=name, region=info.region, provider=info.provider_account,
-                                         consumer=info.consumer_account, cluster=info.cluster_id, vpc=info.vpc_id)
+                                         consumer=info.consumer_account, cluster=info.cluster_id, vpc=info.vpc_id,
+                                         consumer_user=consumer_user)
         iam = _admin(info, profile).client("iam")
         if doc["Statement"]:
             iam.put_user_policy(UserName=OPERATOR, PolicyName=POLICY, PolicyDocument=json.dumps(doc))
@@ -77,7 +78,8 @@ def xacct(info, home, env, command: str, *args: str, code: int = 0):
     (N: the deployment's --name, so the policies are the narrowest xacct generates)."""
     import subprocess
 
-    grant(info, command, args[args.index("--name") + 1])
+    adopted = args[args.index("--consumer-user") + 1] if "--consumer-user" in args else None
+    grant(info, command, args[args.index("--name") + 1], adopted)
     res = subprocess.run([*xacct_cmd(), command, *args], env=clean_env({**env, "XACCT_DB_PASSWORD": PASSWORD}),
                          cwd=home, capture_output=True, text=True, timeout=180)
     assert PASSWORD not in res.stdout + res.stderr
@@ -102,6 +104,12 @@ def test_the_lifecycle_runs_with_exactly_the_generated_policies(operators):
     doctor = json.loads(xacct(info, home, env, "doctor", "--name", "lp1", "--output", "json").stdout)
     simulate = next(c for c in doctor["checks"] if c["id"] == "iam.simulate")
     assert simulate["status"] == "ok", simulate
+
+    # Replacement: the application's own user is adopted (--consumer-user); setup replaces the user it made.
+    _admin(info, info.consumer_profile).client("iam").create_user(UserName="lp-app")
+    xacct(info, home, env, "setup", *setup_args(info, "lp1", "--consumer-user", "lp-app"))
+    users = {u["UserName"] for u in _admin(info, info.consumer_profile).client("iam").list_users()["Users"]}
+    assert "lp-app" in users and "xacct-lp1-data-api-client" not in users
 
     # A second deployment in the same VPC joins the endpoint (CreateTags on an existing endpoint, ModifyVpcEndpoint
     # of an endpoint another deployment created), then leaves it (DeleteTags) on teardown.
