@@ -83,7 +83,11 @@ def _engine_check(c: dict) -> Check:
 def _writer_check(chain: Chain, c: dict) -> Check:
     if c.get("EngineMode") == "serverless":
         return Check("cluster.writer-class", "cluster", P, OK, "Serverless v1: no instances")
-    writer = reads.writer_instance(chain.aws, c)
+    try:
+        writer = reads.writer_instance(chain.aws, c)
+    except ClientError as exc:  # e.g. a profile without rds:DescribeDBInstances: a finding, not a crash (exit 70)
+        return _skip("cluster.writer-class", "cluster", P, f"cannot read the writer instance: {error_code(exc)}: "
+                     f"{exc.response.get('Error', {}).get('Message', '')} (`xacct permissions --side provider --for doctor`)")
     if writer is None:
         return Check("cluster.writer-class", "cluster", P, FAIL, f"{c['DBClusterIdentifier']} has no writer instance",
                      "Add a writer instance (db.serverless or a non-T class): the Data API runs on the writer.")
