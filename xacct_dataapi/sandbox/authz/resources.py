@@ -45,11 +45,8 @@ def tag_context(prefix: str, tags: Any) -> dict:
 
 def request_tags(tags: Any) -> dict:
     ctx = tag_context("aws:RequestTag", tags)
-    keys = [k.split("/", 1)[1] for k in ctx]
     if ctx:
-        # keep the keys' own case for aws:TagKeys
-        keys = list(_tag_keys(tags))
-        ctx["aws:tagkeys"] = keys
+        ctx["aws:tagkeys"] = _tag_keys(tags)  # the keys in their own case
     return ctx
 
 
