@@ -72,6 +72,9 @@ class HandOff:
     principal_created: bool  # a user xacct created (it has no access key)
     consumer_account: str
     provider_account: str
+    vpc_id: str = ""
+    endpoint_id: str = ""  # the VPC's rds-data interface endpoint (private DNS on)
+    private_only: bool = False  # --require-private-path: rds-data only through that endpoint (aws:SourceVpce)
 
     @classmethod
     def from_state(cls, state: State) -> HandOff:
@@ -96,7 +99,9 @@ class HandOff:
         return cls(**checked,
                    principal_kind="role" if ":role/" in principal else "user", principal_created=created,
                    consumer_account=state.accounts.get("consumer", ""),
-                   provider_account=state.accounts.get("provider", ""))
+                   provider_account=state.accounts.get("provider", ""),
+                   vpc_id=str(state.config.get("vpc_id") or ""), endpoint_id=str(v.get("endpoint_id") or ""),
+                   private_only=bool(state.config.get("require_private_path")))
 
     @property
     def dialect(self) -> str:
@@ -172,6 +177,18 @@ def who_calls(h: HandOff) -> list[str]:
     return lines
 
 
+def network_path(h: HandOff) -> str:
+    """Which way the application reaches rds-data: from inside the VPC through the endpoint, or from anywhere."""
+    where = f"endpoint {h.endpoint_id} in {h.vpc_id}" if h.endpoint_id else f"the rds-data endpoint in {h.vpc_id}"
+    if h.private_only:
+        return (f"Network path: only from inside {h.vpc_id or 'the consumer VPC'}: rds-data resolves to {where} "
+                "(private DNS), and the access role allows statements only through it (aws:SourceVpce); from "
+                "outside the VPC every statement is AccessDenied.")
+    return (f"Network path: from inside {h.vpc_id or 'the consumer VPC'} rds-data resolves to {where} (private DNS), "
+            "whose policy admits only the access role on this cluster; from outside the VPC the application uses "
+            "the public rds-data endpoint (allowed: the deployment was set up without --require-private-path).")
+
+
 def profile_block(h: HandOff, source: Source, profile_name: str) -> str:
     lines = [f"[profile {profile_name}]", f"{MARKER}{h.name}",
              f"role_arn = {h.role_arn}", f"external_id = {h.external_id}", f"role_session_name = {h.session_name}",
@@ -243,7 +260,7 @@ with engine.connect() as conn:
 def as_json(h: HandOff, source: Source, profile_name: str) -> dict:
     return {**asdict(h), "profile_name": profile_name, "role_session_name": h.session_name,
             "source_profile": source.profile, "credential_source": source.credential_source,
-            "sqlalchemy_url": sqlalchemy_url(h), "who_calls": who_calls(h)}
+            "sqlalchemy_url": sqlalchemy_url(h), "who_calls": who_calls(h), "network_path": network_path(h)}
 
 
 def text_summary(h: HandOff, source: Source, profile_name: str) -> str:
@@ -253,7 +270,7 @@ def text_summary(h: HandOff, source: Source, profile_name: str) -> str:
     out = [f"Deployment {h.name!r}: consumer {h.consumer_account} -> provider {h.provider_account}", ""]
     # A value that does not fit beside its label goes on its own line, whole (ARNs stay copyable).
     out += [f"{k + ':':<13}{v}" if len(v) <= WIDTH - 13 else f"{k}:\n  {v}" for k, v in rows]
-    out += ["", *(_wrap(p) for p in who_calls(h)), "",
+    out += ["", *(_wrap(p) for p in who_calls(h)), "", _wrap(network_path(h)), "",
             _wrap("The application assumes the access role with the external id, then calls rds-data with the "
                   "cluster, the secret and the database. Next:"),
             f"  xacct connect --name {h.name} --format profile --source-profile P --write",

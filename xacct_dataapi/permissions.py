@@ -42,6 +42,7 @@ READS = ("setup", "status", "doctor")  # the inspections: setup plans from them,
 POLICY_READS = READS + ("teardown",)
 FINDS = ("setup", "status", "teardown", "doctor")  # also lost-state discovery (teardown, doctor without state)
 SETUP, TEARDOWN = ("setup",), ("teardown",)
+REPLACES = ("setup", "teardown")  # deleted by teardown, and by setup when it replaces the resource
 # verify runs status first (app.verify refuses a deployment status does not report all done), so it needs status's reads.
 RUNS_FIRST = {"verify": ("status",)}
 
@@ -174,11 +175,15 @@ GRANTS: tuple[Grant, ...] = (
     Grant("ReadPrivateHostedZones", C, {"route53:ListHostedZonesByVPC": READS}, ("*",),
           why_star="ListHostedZonesByVPC has no resource type (preflight and doctor: a private zone for rds-data "
                    "associated with the VPC takes the endpoint's DNS name)."),
-    Grant("CreateTaggedSecurityGroup", C, {"ec2:CreateSecurityGroup": SETUP}, ("arn:{p}:ec2:{region}:{consumer}:vpc/{vpc}", SG),
-          condition=REQUEST_TAG),
-    Grant("CreateTaggedEndpoint", C, {"ec2:CreateVpcEndpoint": SETUP},
-          ("arn:{p}:ec2:{region}:{consumer}:vpc/{vpc}", VPCE, "arn:{p}:ec2:{region}:{consumer}:subnet/*", SG),
-          condition=REQUEST_TAG),
+    # aws:RequestTag / aws:TagKeys exist only on the resource being created (service authorization reference, EC2:
+    # CreateSecurityGroup and CreateVpcEndpoint list them on security-group / vpc-endpoint only): the VPC, subnets and
+    # existing groups the call also names are granted without them, in their own statement.
+    Grant("CreateInTheVpc", C, {"ec2:CreateSecurityGroup": SETUP, "ec2:CreateVpcEndpoint": SETUP},
+          ("arn:{p}:ec2:{region}:{consumer}:vpc/{vpc}",)),
+    Grant("EndpointInSubnetsWithGroup", C, {"ec2:CreateVpcEndpoint": SETUP},
+          ("arn:{p}:ec2:{region}:{consumer}:subnet/*", SG)),
+    Grant("CreateTaggedSecurityGroup", C, {"ec2:CreateSecurityGroup": SETUP}, (SG,), condition=REQUEST_TAG),
+    Grant("CreateTaggedEndpoint", C, {"ec2:CreateVpcEndpoint": SETUP}, (VPCE,), condition=REQUEST_TAG),
     Grant("TagOnlyAtCreation", C, {"ec2:CreateTags": SETUP}, (SG, VPCE),
           condition={"StringEquals": {"ec2:CreateAction": ["CreateSecurityGroup", "CreateVpcEndpoint"]}},
           implied=("ec2:CreateTags",)),
@@ -186,8 +191,17 @@ GRANTS: tuple[Grant, ...] = (
           {"ec2:AuthorizeSecurityGroupIngress": SETUP, "ec2:AuthorizeSecurityGroupEgress": SETUP,
            "ec2:RevokeSecurityGroupIngress": SETUP, "ec2:RevokeSecurityGroupEgress": SETUP,
            "ec2:DeleteSecurityGroup": TEARDOWN}, (SG,), condition=RESOURCE_TAG),
-    Grant("ManageXacctEndpoint", C, {"ec2:ModifyVpcEndpoint": SETUP, "ec2:DeleteVpcEndpoints": TEARDOWN}, (VPCE,),
-          condition=RESOURCE_TAG),
+    # One rds-data endpoint per VPC serves every deployment there (steps/endpoint.py): a deployment changes, joins,
+    # leaves and at last deletes an endpoint another deployment created, so these are conditioned on xacct's
+    # managed-by tag even with --name (the xacct:deployment tag is the creator's).
+    Grant("ManageSharedXacctEndpoint", C, {"ec2:ModifyVpcEndpoint": ("setup", "teardown"),  # leaving: the policy
+                                           "ec2:DeleteVpcEndpoints": TEARDOWN},
+          (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"}}),
+    # Joining (or repairing) adds this deployment's member tag to an existing endpoint, leaving removes it: no
+    # ec2:CreateAction there, so tag-on-create's statement does not cover it; only the member tag's own key.
+    Grant("JoinOrLeaveSharedEndpoint", C, {"ec2:CreateTags": SETUP, "ec2:DeleteTags": TEARDOWN}, (VPCE,),
+          condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"},
+                     "ForAllValues:StringLike": {"aws:TagKeys": "xacct:member:{name}"}}),
     Grant("RepairEndpointSubnetsAndGroup", C, {"ec2:ModifyVpcEndpoint": SETUP},
           ("arn:{p}:ec2:{region}:{consumer}:subnet/*", SG)),
     # Private DNS associates the VPC with a hosted zone AWS owns (its id is not yours to name): any hosted zone.
@@ -196,11 +210,13 @@ GRANTS: tuple[Grant, ...] = (
     Grant("ManageXacctConsumerUser", C,
           {"iam:GetUser": FINDS, "iam:ListUserTags": FINDS,
            "iam:GetUserPolicy": POLICY_READS, "iam:CreateUser": SETUP, "iam:TagUser": SETUP, "iam:PutUserPolicy": SETUP,
-           "iam:DeleteUserPolicy": TEARDOWN, "iam:ListUserPolicies": TEARDOWN,
-           "iam:ListAttachedUserPolicies": TEARDOWN, "iam:DetachUserPolicy": TEARDOWN,
-           "iam:ListAccessKeys": ("teardown", "verify"), "iam:CreateAccessKey": ("verify",),
-           "iam:DeleteAccessKey": ("verify", "teardown"), "iam:DeleteLoginProfile": TEARDOWN,
-           "iam:DeleteUser": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
+           # setup too: adopting the application's own principal (--consumer-user/--consumer-role) replaces the user
+           # xacct made, which setup then deletes (planner.replace_what_is_no_longer_desired).
+           "iam:DeleteUserPolicy": REPLACES, "iam:ListUserPolicies": REPLACES,
+           "iam:ListAttachedUserPolicies": REPLACES, "iam:DetachUserPolicy": REPLACES,
+           "iam:ListAccessKeys": ("setup", "teardown", "verify"), "iam:CreateAccessKey": ("verify",),
+           "iam:DeleteAccessKey": ("setup", "verify", "teardown"), "iam:DeleteLoginProfile": REPLACES,
+           "iam:DeleteUser": REPLACES, "iam:SimulatePrincipalPolicy": ("doctor",)},
           # verify's temporary key is deleted at once, or by the next verify after a crash (ListAccessKeys finds a
           # key whose id a killed run could not record).
           (CONSUMER_USER,), implied=("iam:TagUser",)),
@@ -333,10 +349,12 @@ def markdown() -> str:
         "`--name` confines the policy to one deployment (its names, and its `xacct:deployment` tag instead of",
         "`xacct:managed-by`). How the table is kept honest: `tests/security/test_permissions_moto.py` runs `setup`,",
         "`status`, `verify`, `teardown` and a teardown without a state file through moto with a botocore `before-call`",
-        "recorder, and fails on any call whose IAM action is not in the generated policy for that command. moto does",
-        "not evaluate identity policies against resources, so resources and conditions are reviewed by hand and",
-        "checked with parliament; check them with IAM Access Analyzer's `validate-policy` or the policy simulator",
-        "before relying on them. The policies xacct **writes** are in how-it-works.md (steps 2, 4, 5, 6, 7).",
+        "recorder, and fails on any call whose IAM action is not in the generated policy for that command.",
+        "Resources and conditions: `tests/sandbox_authz/test_least_privilege.py` runs setup, a re-run, status, verify,",
+        "doctor, joining and leaving a shared endpoint and a teardown by tag as operators whose only policy is exactly",
+        "`xacct permissions --for COMMAND --name NAME`, in the sandbox, which evaluates resources, tags and condition",
+        "keys as AWS does (docs/sandbox.md). Check them with IAM Access Analyzer's `validate-policy` before relying on",
+        "them in your accounts. The policies xacct **writes** are in how-it-works.md (steps 2, 4, 5, 6, 7).",
         "",
         "`sts:GetCallerIdentity`, which xacct calls first on both profiles, needs no permission: AWS allows it to",
         "every authenticated principal.",

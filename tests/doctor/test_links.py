@@ -81,6 +81,18 @@ def test_writer_on_t_class(deployed, calls):
     assert report.get("cluster.engine").status == OK
 
 
+def test_writer_unreadable_is_a_skip_not_a_crash(deployed, calls):
+    """A profile without rds:DescribeDBInstances (the sandbox answers as AWS does) made doctor exit 70."""
+    from botocore.exceptions import ClientError
+
+    _provisioned("15.4", "db.r6g.large", calls)
+    calls.answers["DescribeDBInstances"] = ClientError(
+        {"Error": {"Code": "AccessDenied", "Message": "User: u is not authorized to perform: rds:DescribeDBInstances"}},
+        "DescribeDBInstances")
+    check = report_of(deployed).get("cluster.writer-class")
+    assert check.status == SKIPPED and "AccessDenied" in check.evidence and "--for doctor" in check.evidence
+
+
 def test_engine_version_without_data_api(deployed, calls):
     _provisioned("13.7", "db.r6g.large", calls)
     assert_only(report_of(deployed), "cluster.engine", "aurora-postgresql 13.7")

@@ -167,13 +167,17 @@ def test_operations_moto_lacks_match_the_botocore_model():
     iam = boto3.client("iam", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
     with Stubber(iam) as stub:
         stub.add_response("simulate_principal_policy", {"EvaluationResults": [
-            {"EvalActionName": "secretsmanager:GetSecretValue", "EvalDecision": "explicitDeny",
-             "MatchedStatements": [{"SourcePolicyId": "DenyReadToAnyoneElse"}]}]},
-            {"PolicySourceArn": "arn:aws:iam::222222222222:role/r", "ActionNames": ["secretsmanager:GetSecretValue"],
-             "ResourceArns": ["arn:aws:secretsmanager:us-west-2:222222222222:secret:s-AbCdEf"], "ResourcePolicy": "{}"})
-        got = reads.simulate(_Aws(iam), "arn:aws:iam::222222222222:role/r", "secretsmanager:GetSecretValue",
-                             "arn:aws:secretsmanager:us-west-2:222222222222:secret:s-AbCdEf", "{}")
-        assert got["EvalDecision"] == "explicitDeny"
+            {"EvalActionName": "rds-data:ExecuteStatement", "EvalDecision": "implicitDeny", "MatchedStatements": []}]},
+            # A role as the source: no ResourcePolicy (IAM's InvalidInput without a user CallerArn), the condition keys
+            # of the real request instead.
+            {"PolicySourceArn": "arn:aws:iam::222222222222:role/r", "ActionNames": ["rds-data:ExecuteStatement"],
+             "ResourceArns": ["arn:aws:rds:us-west-2:222222222222:cluster:c"],
+             "ContextEntries": [{"ContextKeyName": "aws:SourceVpce", "ContextKeyType": "string",
+                                 "ContextKeyValues": ["vpce-1"]}]})
+        got = reads.simulate(_Aws(iam), "arn:aws:iam::222222222222:role/r", "rds-data:ExecuteStatement",
+                             "arn:aws:rds:us-west-2:222222222222:cluster:c",
+                             [{"ContextKeyName": "aws:SourceVpce", "ContextKeyType": "string", "ContextKeyValues": ["vpce-1"]}])
+        assert got["EvalDecision"] == "implicitDeny"
     r53 = boto3.client("route53", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
     with Stubber(r53) as stub:
         stub.add_response("list_hosted_zones_by_vpc", {"HostedZoneSummaries": [

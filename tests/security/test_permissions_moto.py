@@ -2,8 +2,8 @@
 state file) run through the CLI against moto, with a botocore `before-call` recorder on every client xacct's
 Sessions build. Any call whose IAM action is not in `xacct permissions --side S --for COMMAND` fails the test.
 
-moto does not evaluate identity policies against resources, so this checks actions; resources and conditions are
-checked by parliament and by review (tests/security/test_permissions.py)."""
+This checks actions, in-process; resources and conditions are checked by running the lifecycle as operators holding
+exactly the generated policies in the sandbox, which evaluates them as AWS does (tests/sandbox_authz/test_least_privilege.py)."""
 from __future__ import annotations
 
 import json

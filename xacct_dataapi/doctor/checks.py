@@ -6,13 +6,12 @@ import ipaddress
 import json
 
 from botocore.exceptions import ClientError
-from botocore.parsers import ResponseParserError
 
 from xacct_dataapi import data_api_support
 from xacct_dataapi.doctor import grants, reads
 from xacct_dataapi.doctor.chain import Chain
 from xacct_dataapi.doctor.model import FAIL, OK, SKIPPED, WARN, Check
-from xacct_dataapi.errors import error_code, error_message
+from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import Account
 from xacct_dataapi.steps.endpoint import service_name
 from xacct_dataapi.nacl import EPHEMERAL
@@ -69,7 +68,11 @@ def _engine_check(c: dict) -> Check:
 def _writer_check(chain: Chain, c: dict) -> Check:
     if c.get("EngineMode") == "serverless":
         return Check("cluster.writer-class", "cluster", P, OK, "Serverless v1: no instances")
-    writer = reads.writer_instance(chain.aws, c)
+    try:
+        writer = reads.writer_instance(chain.aws, c)
+    except ClientError as exc:  # e.g. a profile without rds:DescribeDBInstances: a finding, not a crash (exit 70)
+        return _skip("cluster.writer-class", "cluster", P, f"cannot read the writer instance: {error_code(exc)}: "
+                     f"{exc.response.get('Error', {}).get('Message', '')} (`xacct permissions --side provider --for doctor`)")
     if writer is None:
         return Check("cluster.writer-class", "cluster", P, FAIL, f"{c['DBClusterIdentifier']} has no writer instance",
                      "Add a writer instance (db.serverless or a non-T class): the Data API runs on the writer.")
@@ -215,40 +218,6 @@ def key_checks(chain: Chain) -> list[Check]:
 
 
 # --------------------------------------------------------------------------- IAM evaluation (provider)
-
-def simulate_check(chain: Chain) -> Check:
-    cid, link = "iam.simulate", "iam evaluation"
-    if not (chain.role and chain.cluster_arn and chain.secret_arn):
-        return _skip(cid, link, P, "needs the access role, the cluster and the secret")
-    role = chain.role["Arn"]
-    policy = chain.secret_policy if isinstance(chain.secret_policy, str) or chain.secret_policy is None \
-        else json.dumps(chain.secret_policy)
-    asks = [("rds-data:ExecuteStatement", chain.cluster_arn, None, None),
-            ("secretsmanager:GetSecretValue", chain.secret_arn, policy, None)]
-    if chain.key_arn:
-        asks.append(("kms:Decrypt", chain.key_arn, None, [{"ContextKeyName": "kms:ViaService", "ContextKeyType": "string",
-                                                            "ContextKeyValues": [f"secretsmanager.{chain.region}.amazonaws.com"]}]))
-    denied, seen = [], []
-    for action, resource, rpolicy, context in asks:
-        try:
-            result = reads.simulate(chain.aws, role, action, resource, rpolicy, context)
-        except (NotImplementedError, ResponseParserError):
-            # moto in-process raises NotImplementedError; the moto server (the sandbox) answers an HTTP 500 page,
-            # which botocore cannot parse.
-            return _skip(cid, link, P, "iam:SimulatePrincipalPolicy is not available here (the sandbox does not "
-                         "implement it); the live check tests the path instead")
-        except ClientError as exc:
-            return _skip(cid, link, P, f"iam:SimulatePrincipalPolicy unavailable: {error_message(exc)}")
-        decision = result.get("EvalDecision")
-        seen.append(f"{action} on {resource}: {decision}")
-        if decision != "allowed":
-            stmts = [m.get("SourcePolicyId") for m in result.get("MatchedStatements", []) if m.get("SourcePolicyId")]
-            denied.append(f"{action} on {resource}: {decision}" + (f" (matched {', '.join(stmts)})" if stmts else ""))
-    if denied:
-        return Check(cid, link, P, FAIL, f"IAM evaluates the access role {role}: " + "; ".join(denied),
-                     chain.setup_fix() + "; check SCPs and permission boundaries if the documents are xacct's")
-    return Check(cid, link, P, OK, f"access role {role}: " + "; ".join(seen))
-
 
 # --------------------------------------------------------------------------- endpoint and network (consumer)
 

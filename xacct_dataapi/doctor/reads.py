@@ -11,15 +11,14 @@ from xacct_dataapi.aws_reads import (  # noqa: F401  (doctor's modules read them
 from xacct_dataapi.models import Account
 
 
-def simulate(aws, role_arn: str, action: str, resource: str, resource_policy: str | None = None,
-             context: list[dict] | None = None) -> dict:
-    """iam:SimulatePrincipalPolicy for the access role on one exact ARN, with the resource's policy where it has
-    one — https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html. Raises
-    ClientError (e.g. AccessDenied) or NotImplementedError (moto) when the API is unavailable."""
+def simulate(aws, role_arn: str, action: str, resource: str, context: list[dict] | None = None) -> dict:
+    """iam:SimulatePrincipalPolicy of the access role's identity policies on one exact ARN, with the request's
+    condition keys — https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html. No
+    ResourcePolicy: with a role as the source IAM requires a user CallerArn for one (InvalidInput otherwise);
+    doctor/simulation.py evaluates the resource policies itself. Raises ClientError (e.g. AccessDenied) or
+    NotImplementedError (moto) when the API is unavailable."""
     iam = aws.client(Account.PROVIDER, "iam")
     kwargs = {"PolicySourceArn": role_arn, "ActionNames": [action], "ResourceArns": [resource]}
-    if resource_policy:
-        kwargs["ResourcePolicy"] = resource_policy
     if context:
         kwargs["ContextEntries"] = context
     return iam.simulate_principal_policy(**kwargs)["EvaluationResults"][0]

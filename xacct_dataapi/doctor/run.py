@@ -10,8 +10,9 @@ from xacct_dataapi.doctor import audit
 from xacct_dataapi.doctor import chain as chain_mod
 from xacct_dataapi.doctor.chain import Chain
 from xacct_dataapi.doctor.checks import (
-    P, C, cluster_checks, endpoint_checks, key_checks, network_checks, policy_checks, secret_checks, simulate_check,
+    P, C, cluster_checks, endpoint_checks, key_checks, network_checks, policy_checks, secret_checks,
 )
+from xacct_dataapi.doctor.simulation import simulate_check
 from xacct_dataapi.doctor.model import FAIL, OK, SKIPPED, Check, DoctorReport
 from xacct_dataapi.errors import UsageError, XacctError
 from xacct_dataapi.state import State, open_recorded

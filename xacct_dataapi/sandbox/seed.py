@@ -24,6 +24,8 @@ CLUSTER_ID = "xacct-sandbox-aurora"
 DATABASE_NAME = "app"
 VPC_CIDR = "10.20.0.0/16"
 SUBNETS = (("us-west-2a", "10.20.1.0/24"), ("us-west-2b", "10.20.2.0/24"))
+# "An application inside the VPC": its address in the first subnet (authz/private.py reads it from the URL).
+APP_ADDRESS = "10.20.1.10"
 
 # Engine -> (EngineVersion, MasterUsername) of a Serverless v2 / provisioned cluster, whose Data API is switched by
 # the EnableHttpEndpoint / DisableHttpEndpoint operations (answered by the sandbox itself: realism.py). Versions with
@@ -83,6 +85,13 @@ class SandboxInfo:
             "AWS_CONFIG_FILE": str(Path(self.config_file).resolve()),
             "AWS_SHARED_CREDENTIALS_FILE": str(Path(self.credentials_file).resolve()),
         }
+
+    def inside_vpc_env(self) -> dict[str, str]:
+        """The environment of "an application inside the consumer VPC" (at APP_ADDRESS): the same profiles, with
+        rds-data reached through the VPC (`/_vpc/VPC/ADDRESS`, authz/private.py), so its requests go through the VPC's
+        rds-data endpoint when one has private DNS and carry aws:SourceVpce. botocore's service-specific
+        AWS_ENDPOINT_URL_RDS_DATA beats the profile's endpoint_url."""
+        return {**self.env(), "AWS_ENDPOINT_URL_RDS_DATA": f"{self.endpoint_url.rstrip('/')}/_vpc/{self.vpc_id}/{APP_ADDRESS}"}
 
     def setup_command(self) -> str:
         """The ``xacct setup`` invocation that wires this sandbox's two accounts together."""

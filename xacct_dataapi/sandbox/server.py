@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from xacct_dataapi.errors import UsageError, WaitTimeout, XacctError
 from xacct_dataapi.sandbox import DEFAULT_DIR, rdsdata
+from xacct_dataapi.sandbox.authz import enforce, private
 from xacct_dataapi.sandbox import realism as layer
 from xacct_dataapi.sandbox.realism import Realism
 from xacct_dataapi.sandbox.seed import ENGINE_MODES, ENGINES, SandboxError, SandboxInfo, seed_accounts, write_private
@@ -236,6 +237,7 @@ class Sandbox:
                 if Sandbox._active is self:
                     rdsdata.uninstall()
                     layer.uninstall()
+                    enforce.uninstall()
                     Sandbox._active = None
 
     def __enter__(self) -> Sandbox:
@@ -276,14 +278,17 @@ class Sandbox:
         if starter.is_alive() or getattr(server, "_server", None) is None:
             raise SandboxError(f"moto server did not start on {HOST}:{self.port}")
         self._server = server
-        server._server.app = layer.wrap_app(server._server.app)  # latency, and changes that take time
+        # latency and changes that take time; then requests "from inside the VPC" marked (authz/private.py)
+        server._server.app = layer.wrap_app(private.strip_vpc_prefix(server._server.app))
         _host, port = server.get_host_and_port()
         endpoint = f"http://{HOST}:{port}"
 
         # Fresh state: moto's backends are process-global and may hold a previous run.
         _post_json(f"{endpoint}/moto-api/reset", None, raw=b"")
 
+        enforce.enable(False)  # the seed mints the accounts' first keys with moto's account header, unauthorised
         info = seed_accounts(endpoint, self.dir, self.engine, self.engine_mode)
+        enforce.enable(True)  # from here on every request is authorised as AWS would (authz/enforce.py)
         doc = info.to_json() | {"pid": os.getpid(), "port": port, "started_at": time.time(),
                                 "realism": self.realism.to_json()}
         write_private(self.dir / INFO_NAME, json.dumps(doc, indent=2) + "\n")
@@ -357,9 +362,16 @@ def serve(dir: Path, port: int, engine: str, ui: Terminal, *, engine_mode: str =
         ui.print(f"Realistic: {r.latency_ms:g} ms per request; a new endpoint pending {r.endpoint_pending_s:g}s, a new IAM "
                  f"principal invalid {r.principal_delay_s:g}s, ENIs lingering {r.eni_linger_s:g}s, a deleted secret's "
                  f"name blocked {r.secret_name_block_s:g}s, the Data API switch {r.data_api_switch_s:g}s.")
-    ui.print("Point your shell at it:")
+    ui.print("Point your shell at it (the operator, outside the VPC: requests carry no aws:SourceVpce):")
     for k, v in info.env().items():
         ui.print(f"  export {k}={v}", soft_wrap=True)
+    ui.print(f"An application inside the consumer VPC ({info.vpc_id}) adds this: its rds-data calls go through the VPC's "
+             "rds-data endpoint (once setup made one), which checks its security group and policy and sets aws:SourceVpce:")
+    inside = info.inside_vpc_env()
+    for k in sorted(set(inside) - set(info.env())):
+        ui.print(f"  export {k}={inside[k]}", soft_wrap=True)
+    ui.print("Every request is authorised as AWS would (identity, trust, key, secret and endpoint policies): "
+             "docs/sandbox.md.")
     ui.print("Then try:")
     ui.print(f"  XACCT_DB_PASSWORD=demo-only-password {info.setup_command()} --yes", soft_wrap=True)
     ui.print("Stop it with Ctrl-C or `xacct sandbox down" + (f" --dir {dir}`." if dir != DEFAULT_DIR else "`."))

@@ -1,0 +1,147 @@
+"""xacct's commands run as least-privilege operators: in each account an operator user whose only policy is exactly
+what `xacct permissions --side S --for COMMAND` prints (filled with the sandbox's accounts, region, cluster and VPC),
+replaced before each command. The sandbox evaluates those policies as AWS does (resources, tags, condition keys), so
+any call the code makes that the generated policy does not allow fails the command."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.e2e.test_cli_server import clean_env, xacct_cmd
+from xacct_dataapi import permissions
+from xacct_dataapi.sandbox import Sandbox
+
+pytestmark = pytest.mark.server
+
+PASSWORD = "least-Passw0rd-must-not-leak"
+OPERATOR = "xacct-operator"
+POLICY = "xacct-generated"
+
+
+@pytest.fixture(scope="module")
+def operators(tmp_path_factory):
+    """A sandbox, plus profiles `op-consumer` / `op-provider` of an operator user in each account (no policy yet)."""
+    home = tmp_path_factory.mktemp("least")
+    with Sandbox(home / "sandbox") as sandbox:
+        info = sandbox.info
+        cfg, creds = home / "op-config", home / "op-credentials"
+        config, credentials = info.config_file.read_text(), ""
+        for side, profile in (("consumer", info.consumer_profile), ("provider", info.provider_profile)):
+            iam = boto3.Session(profile_name=profile, botocore_session=None).client(
+                "iam", config=None) if False else _admin(info, profile).client("iam")
+            iam.create_user(UserName=OPERATOR)
+            key = iam.create_access_key(UserName=OPERATOR)["AccessKey"]
+            config += f"\n[profile op-{side}]\nregion = {info.region}\nendpoint_url = {info.endpoint_url}\n"
+            credentials += (f"[op-{side}]\naws_access_key_id = {key['AccessKeyId']}\n"
+                            f"aws_secret_access_key = {key['SecretAccessKey']}\n\n")
+        cfg.write_text(config)
+        creds.write_text(credentials)
+        yield info, home, {"AWS_CONFIG_FILE": str(cfg), "AWS_SHARED_CREDENTIALS_FILE": str(creds)}
+
+
+def _admin(info, profile):
+    session = boto3.Session.__new__(boto3.Session)
+    import botocore.session
+
+    core = botocore.session.Session()
+    core.set_config_variable("config_file", str(info.config_file))
+    core.set_config_variable("credentials_file", str(info.credentials_file))
+    core.set_config_variable("profile", profile)
+    boto3.Session.__init__(session, botocore_session=core)
+    return session
+
+
+def grant(info, command: str, name: str = "*", consumer_user: str | None = None) -> dict:
+    """Put exactly `xacct permissions --for COMMAND [--name NAME] [--consumer-user U]` on each operator."""
+    docs = {}
+    for side, profile in (("consumer", info.consumer_profile), ("provider", info.provider_profile)):
+        doc = permissions.policy_for_cli(side, command, name=name, region=info.region, provider=info.provider_account,
+                                         consumer=info.consumer_account, cluster=info.cluster_id, vpc=info.vpc_id,
+                                         consumer_user=consumer_user)
+        iam = _admin(info, profile).client("iam")
+        if doc["Statement"]:
+            iam.put_user_policy(UserName=OPERATOR, PolicyName=POLICY, PolicyDocument=json.dumps(doc))
+        else:
+            try:
+                iam.delete_user_policy(UserName=OPERATOR, PolicyName=POLICY)
+            except iam.exceptions.NoSuchEntityException:
+                pass
+        docs[side] = doc
+    return docs
+
+
+def xacct(info, home, env, command: str, *args: str, code: int = 0):
+    """`xacct COMMAND ARGS` as the operators, whose policies are exactly `xacct permissions --for COMMAND --name N`
+    (N: the deployment's --name, so the policies are the narrowest xacct generates)."""
+    import subprocess
+
+    adopted = args[args.index("--consumer-user") + 1] if "--consumer-user" in args else None
+    grant(info, command, args[args.index("--name") + 1], adopted)
+    res = subprocess.run([*xacct_cmd(), command, *args], env=clean_env({**env, "XACCT_DB_PASSWORD": PASSWORD}),
+                         cwd=home, capture_output=True, text=True, timeout=180)
+    assert PASSWORD not in res.stdout + res.stderr
+    assert res.returncode == code, f"xacct {command} {' '.join(args)}: exit {res.returncode}\n{res.stdout}\n{res.stderr}"
+    return res
+
+
+def setup_args(info, name: str, *extra: str) -> list[str]:
+    return ["--consumer-profile", "op-consumer", "--provider-profile", "op-provider", "--cluster", info.cluster_id,
+            "--vpc", info.vpc_id, "--subnets", ",".join(info.subnet_ids), "--enable-data-api", "--name", name,
+            "--yes", "--wait-timeout", "5", *extra]
+
+
+def test_the_lifecycle_runs_with_exactly_the_generated_policies(operators):
+    info, home, env = operators
+    ec2 = _admin(info, info.consumer_profile).client("ec2")
+
+    xacct(info, home, env, "setup", *setup_args(info, "lp1"))
+    xacct(info, home, env, "setup", *setup_args(info, "lp1"))  # re-run: nothing to change
+    xacct(info, home, env, "status", "--name", "lp1")
+    assert "OK" in xacct(info, home, env, "verify", "--name", "lp1", "--wait-timeout", "5").stdout
+    doctor = json.loads(xacct(info, home, env, "doctor", "--name", "lp1", "--output", "json").stdout)
+    simulate = next(c for c in doctor["checks"] if c["id"] == "iam.simulate")
+    assert simulate["status"] == "ok", simulate
+
+    # Replacement: the application's own user is adopted (--consumer-user); setup replaces the user it made.
+    _admin(info, info.consumer_profile).client("iam").create_user(UserName="lp-app")
+    xacct(info, home, env, "setup", *setup_args(info, "lp1", "--consumer-user", "lp-app"))
+    users = {u["UserName"] for u in _admin(info, info.consumer_profile).client("iam").list_users()["Users"]}
+    assert "lp-app" in users and "xacct-lp1-data-api-client" not in users
+
+    # A second deployment in the same VPC joins the endpoint (CreateTags on an existing endpoint, ModifyVpcEndpoint
+    # of an endpoint another deployment created), then leaves it (DeleteTags) on teardown.
+    xacct(info, home, env, "setup", *setup_args(info, "lp2"))
+    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [info.vpc_id]},
+                                                    {"Name": "vpc-endpoint-state", "Values": ["available"]}])
+    (endpoint,) = endpoints["VpcEndpoints"]
+    assert {"xacct:member:lp1", "xacct:member:lp2"} <= {t["Key"] for t in endpoint.get("Tags", [])}
+    xacct(info, home, env, "teardown", "--name", "lp2", "--yes")
+    endpoint = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])["VpcEndpoints"][0]
+    assert "xacct:member:lp2" not in {t["Key"] for t in endpoint.get("Tags", [])}
+
+    # Teardown by tag: the state file is gone, teardown finds the deployment by its names and tags.
+    Path(home / ".xacct" / "lp1.json").unlink()
+    xacct(info, home, env, "teardown", "--name", "lp1", "--yes", "--consumer-profile", "op-consumer",
+          "--provider-profile", "op-provider")
+    left = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [info.vpc_id]},
+                                               {"Name": "vpc-endpoint-state", "Values": ["available", "pending"]}])
+    assert left["VpcEndpoints"] == []
+    kms = _admin(info, info.provider_profile).client("kms")
+    states = {kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] for k in kms.list_keys()["Keys"]}
+    assert states <= {"PendingDeletion"}, states
+
+
+def test_a_call_outside_the_generated_policy_is_refused(operators):
+    """Not vacuous: the operator with only the `status` policy cannot set up."""
+    info, home, env = operators
+    grant(info, "status")
+    import subprocess
+
+    res = subprocess.run([*xacct_cmd(), "setup", *setup_args(info, "lp3")],
+                         env=clean_env({**env, "XACCT_DB_PASSWORD": PASSWORD}), cwd=home, capture_output=True,
+                         text=True, timeout=180)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "is not authorized to perform" in res.stdout + res.stderr
