@@ -112,8 +112,8 @@ GRANTS: tuple[Grant, ...] = (
     # ---- provider -------------------------------------------------------------------------------------------
     # Preflight; polled while the Data API switches.
     Grant("ReadCluster", P, {"rds:DescribeDBClusters": FINDS}, (CLUSTER,)),
-    # doctor: the writer's instance class (the Data API runs on the writer only, not on T classes).
-    Grant("ReadClusterWriter", P, {"rds:DescribeDBInstances": ("doctor",)}, ("arn:{p}:rds:{region}:{provider}:db:*",)),
+    # setup (before turning the Data API on) and doctor: the writer's instance class (not on T classes).
+    Grant("ReadClusterWriter", P, {"rds:DescribeDBInstances": ("setup", "doctor")}, ("arn:{p}:rds:{region}:{provider}:db:*",)),
     Grant("ToggleDataApiOnlyWithEnableDataApi", P,
           {"rds:EnableHttpEndpoint": SETUP, "rds:DisableHttpEndpoint": TEARDOWN,
            "rds:ModifyDBCluster": ("setup", "teardown"),  # ModifyDBCluster: Serverless v1 only

@@ -130,8 +130,11 @@ def check_data_api_support(aws: Sessions, cluster: Cluster) -> None:
     cluster whose Data API is already on needs no check: AWS has accepted it."""
     writer_class = None
     if cluster.writer is not None:
-        found = aws.client(Account.PROVIDER, "rds").describe_db_instances(DBInstanceIdentifier=cluster.writer)
-        writer_class = (found.get("DBInstances") or [{}])[0].get("DBInstanceClass")
+        try:
+            found = aws.client(Account.PROVIDER, "rds").describe_db_instances(DBInstanceIdentifier=cluster.writer)
+            writer_class = (found.get("DBInstances") or [{}])[0].get("DBInstanceClass")
+        except ClientError:  # may not read the writer: judge by engine and version alone (doctor names the class)
+            writer_class = None
     v = data_api_support.verdict(cluster.engine, cluster.engine_version, cluster.engine_mode, writer_class)
     if v.supported is False:
         raise UsageError(f"Not turning the Data API on for cluster {cluster.id}: {v.why}.", v.fix)
