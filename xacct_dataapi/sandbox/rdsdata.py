@@ -100,7 +100,7 @@ def _response_class() -> type:
             if operation == "BatchExecuteStatement":
                 return {"updateResults": [{"generatedFields": []} for _ in self._get_param("parameterSets") or []]}
             result = json.loads(super().execute_statement())
-            result.setdefault("numberOfRecordsUpdated", 0)
+            result["numberOfRecordsUpdated"] = result.get("numberOfRecordsUpdated") or 0
             if self._get_param("includeResultMetadata"):
                 result["columnMetadata"] = result.get("columnMetadata") or []
             return {k: v for k, v in result.items() if v is not None}
