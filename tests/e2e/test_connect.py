@@ -189,3 +189,31 @@ def test_verify_refuses_after_the_role_policy_is_deleted(sb, home):
     assert "OK" not in res.stdout and "5 " in res.stderr and "status" in res.stderr
     assert calls_since(sb, m) == []  # refused before any statement
     teardown(sb, home, "gone")
+
+
+def test_a_wrong_password_in_the_secret_fails_verify_and_doctor_names_the_secret(sb, home):
+    """The sandbox's Data API logs in with the secret's username and password: a wrong password put in the secret by
+    hand fails as the Data API fails (the database's message), and both verify and doctor point at the secret."""
+    state = setup(sb, home, "wrongpw")
+    secret_arn = state["values"]["secret_arn"]
+    sm = boto3.Session(profile_name=sb.provider_profile).client("secretsmanager")
+    doc = json.loads(sm.get_secret_value(SecretId=secret_arn)["SecretString"])
+    assert doc["username"] == "app_user" and doc["password"] == sb.db_password()
+    sm.put_secret_value(SecretId=secret_arn, SecretString=json.dumps({**doc, "password": "typed-by-hand-wrong"}))
+
+    res = run(sb, home, "verify", "--name", "wrongpw", code=1)
+    assert 'password authentication failed for user "app_user"' in res.stderr and secret_arn in res.stderr
+    assert "--rotate-password" in res.stderr and "Traceback" not in res.stderr
+
+    report = json.loads(run(sb, home, "doctor", "--name", "wrongpw", "--live", "--output", "json", code=None).stdout)
+    live = next(c for c in report["checks"] if c["id"] == "live.statement")
+    assert live["status"] == "fail", live
+    assert "secret" in live["evidence"].split(".")[0] and secret_arn in live["evidence"], live
+
+    # Put right again (as an operator would, with setup's --rotate-password): verify passes and says who it is.
+    run(sb, home, "setup", "--consumer-profile", sb.consumer_profile, "--provider-profile", sb.provider_profile,
+        "--cluster", sb.cluster_id, "--vpc", sb.vpc_id, "--subnets", ",".join(sb.subnet_ids), "--enable-data-api",
+        "--name", "wrongpw", "--yes", "--rotate-password")
+    verified = json.loads(run(sb, home, "verify", "--name", "wrongpw", "--output", "json").stdout)
+    assert verified["rows"] == [["app_user"]]
+    teardown(sb, home, "wrongpw")
