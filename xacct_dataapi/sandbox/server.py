@@ -326,7 +326,8 @@ class Sandbox:
 def queue_statement_result(
     info: SandboxInfo, records: list, column_metadata: list | None = None
 ) -> None:
-    """Queue one canned rds-data ExecuteStatement result for the provider account.
+    """Queue one canned rds-data ExecuteStatement result for the provider account (the aurora-mysql emulation; an
+    aurora-postgresql cluster answers from its real database and ignores the queue).
 
     moto pops the queue LIFO (``list.pop()``), so when queueing several results,
     queue the one to be returned first *last*. A result binds to the first
