@@ -180,3 +180,14 @@ def test_transactions_commit_roll_back_and_expire(api, monkeypatch):
     batch = api("batch_execute_statement", database="app", sql="INSERT INTO greetings (message) VALUES (:m)",
                 parameterSets=[[{"name": "m", "value": {"stringValue": "batch"}}]] * 3)
     assert len(batch["updateResults"]) == 3 and count("batch") == 3
+
+
+def test_the_printed_sql_shell_opens_on_the_database(pg):
+    """The psql line `sandbox up` prints (psql from the wheel, the DB user, password from DIR/db-password) works."""
+    import subprocess
+
+    line = pg.sql_shell_command()
+    res = subprocess.run(["bash", "-c", f"{line} -tA -c 'SELECT current_user, count(*) > 0 FROM greetings'"],
+                         capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "app_user|t"

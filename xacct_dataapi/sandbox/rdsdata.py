@@ -20,7 +20,8 @@ values, metadata, limits, transactions and errors: dataapi_postgres.py.
 
 aurora-mysql (no embeddable MySQL server exists as a Python package): emulated. ExecuteStatement answers from
 moto's canned-result queue (``queue_statement_result``), always with ``columnMetadata`` (empty when nothing was
-queued) and ``numberOfRecordsUpdated``; transactions are ids only; nothing is stored or checked against a password.
+queued) and ``numberOfRecordsUpdated``, after fixed answers to a MySQL client's connect-time questions
+(``_MYSQL_SESSION``); transactions are ids only; nothing is stored or checked against a password.
 
 Every request (operation, resourceArn, secretArn, database, transactionId, sql) is recorded per account and region
 (``recorded_calls``), so tests can assert what a client sent.
@@ -43,6 +44,16 @@ _PATHS = {
 }
 _RECORDED = ("resourceArn", "secretArn", "database", "schema", "transactionId", "sql")
 _ARN = re.compile(r"^arn:aws[\w-]*:(?P<service>[\w-]+):(?P<region>[\w-]+):(?P<account>\d{12}):(?P<rest>.+)$")
+# What a MySQL client asks when it connects (SQLAlchemy's MySQLDialect.initialize, through sqlalchemy-aurora-data-api),
+# answered as Aurora MySQL 3.08 (MySQL 8.0.39) would, so the emulation lets the dialect start: sql -> rows, columns.
+_MYSQL_SESSION = {
+    "select version()": ([["8.0.39"]], ["VERSION()"]),
+    "select @@sql_mode": ([["NO_ENGINE_SUBSTITUTION"]], ["@@sql_mode"]),
+    "select @@lower_case_table_names": ([["0"]], ["@@lower_case_table_names"]),
+    "select database()": ([[None]], ["DATABASE()"]),  # None: the request's database
+    "show variables like 'character_set_client'": ([["character_set_client", "utf8mb4"]], ["Variable_name", "Value"]),
+    "select @@transaction_isolation": ([["REPEATABLE-READ"]], ["@@transaction_isolation"]),
+}
 _HTTP_STATUS = {"NotFoundException": 404, "TransactionNotFoundException": 404, "ForbiddenException": 403}
 _saved: dict[str, Any] | None = None
 _lock = threading.Lock()
@@ -99,6 +110,14 @@ def _response_class() -> type:
                         else "Rollback Complete"}
             if operation == "BatchExecuteStatement":
                 return {"updateResults": [{"generatedFields": []} for _ in self._get_param("parameterSets") or []]}
+            session = _MYSQL_SESSION.get(" ".join(str(call.get("sql", "")).split()).lower())
+            if session is not None:
+                rows, names = session
+                rows = [[v if v is not None else call.get("database") for v in row] for row in rows]
+                return {"records": [[{"stringValue": v} if v is not None else {"isNull": True} for v in row]
+                                    for row in rows], "numberOfRecordsUpdated": 0,
+                        **({"columnMetadata": [{"name": n, "label": n, "typeName": "VARCHAR", "type": 12} for n in names]}
+                           if self._get_param("includeResultMetadata") else {})}
             result = json.loads(super().execute_statement())
             result["numberOfRecordsUpdated"] = result.get("numberOfRecordsUpdated") or 0
             if self._get_param("includeResultMetadata"):
