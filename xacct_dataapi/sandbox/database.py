@@ -26,12 +26,13 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xacct_dataapi.sandbox.seed import SandboxError
+from xacct_dataapi.sandbox.seed import DATABASE_NAME, ENGINES, SandboxError
 
 DATA_NAME = "postgres"
 PASSWORD_NAME = "db-password"
@@ -64,6 +65,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def database_for(dir: Path, engine: str, master_password: str) -> Database | None:
+    """The database behind a sandbox cluster of this engine (not started): PostgreSQL for aurora-postgresql, whose
+    master user is the cluster's; None for aurora-mysql, which is emulated (rdsdata.py)."""
+    if "postgres" not in engine:
+        return None
+    import secrets
+
+    return Database(dir, Login(ENGINES[engine][1], master_password), DATABASE_NAME, secrets.token_urlsafe(18))
+
+
 @dataclass(frozen=True)
 class Login:
     user: str
@@ -83,14 +94,26 @@ class Database:
         self.port = 0
         self._bin: Path | None = None  # the wheel's bin folder
         self._system_user: str | None = None
-        self.failure: BaseException | None = None  # what start_recording_failure caught
+        self._failure: BaseException | None = None
+        self._thread: threading.Thread | None = None
 
-    def start_recording_failure(self) -> None:
-        """start(), for a thread: the failure is kept in ``failure`` for the thread that joins it."""
+    def start_in_background(self) -> None:
+        self._thread = threading.Thread(target=self._start_recording_failure, daemon=True, name="xacct-sandbox-postgres")
+        self._thread.start()
+
+    def wait_started(self) -> dict[str, Any]:
+        """Wait for start_in_background; raise what failed; the SandboxInfo fields that describe this database."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+        return {"db_port": self.port, "db_user": self.app.user, "db_password_file": str(self.dir.resolve() / PASSWORD_NAME)}
+
+    def _start_recording_failure(self) -> None:
         try:
             self.start()
         except BaseException as exc:
-            self.failure = exc if isinstance(exc, SandboxError) else SandboxError(f"PostgreSQL did not start: {exc}")
+            self._failure = exc if isinstance(exc, SandboxError) else SandboxError(f"PostgreSQL did not start: {exc}")
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 

@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any, Iterator
 from xacct_dataapi.errors import UsageError, WaitTimeout, XacctError
 from xacct_dataapi.sandbox import DEFAULT_DIR, rdsdata
 from xacct_dataapi.sandbox import realism as layer
-from xacct_dataapi.sandbox.database import PASSWORD_NAME, Database, Login
+from xacct_dataapi.sandbox.database import DatabaseUnavailable, database_for
 from xacct_dataapi.sandbox.realism import Realism
-from xacct_dataapi.sandbox.seed import (DATABASE_NAME, ENGINE_MODES, ENGINES, SandboxError, SandboxInfo, seed_accounts,
-                                        write_private)
+from xacct_dataapi.sandbox.seed import ENGINE_MODES, ENGINES, SandboxError, SandboxInfo, seed_accounts, write_private
 from xacct_dataapi.waiting import Timing, until_true
 
 if TYPE_CHECKING:
@@ -275,7 +274,10 @@ class Sandbox:
 
         if self.port:
             _check_port_free(self.port)
-        database, master_password, started = self._start_database()
+        master_password = secrets.token_urlsafe(24)  # the cluster's master password: in memory only
+        self._database = database = database_for(self.dir, self.engine, master_password)
+        if database is not None:
+            database.start_in_background()  # initdb is a separate process: it overlaps moto's seeding
         rdsdata.install(database)  # before the server's first rds-data request builds that service's routes
         layer.install(self.realism)
         # Port 0 is handed to werkzeug, which binds a free port atomically (no
@@ -298,29 +300,13 @@ class Sandbox:
 
         info = seed_accounts(endpoint, self.dir, self.engine, self.engine_mode, master_password)
         if database is not None:
-            started.join()
-            if database.failure is not None:
-                raise database.failure
-            info = dataclasses.replace(info, db_port=database.port, db_user=database.app.user,
-                                       db_password_file=str(database.dir.resolve() / PASSWORD_NAME))
+            info = dataclasses.replace(info, **database.wait_started())
         doc = info.to_json() | {"pid": os.getpid(), "port": port, "started_at": time.time(),
                                 "realism": self.realism.to_json()}
         write_private(self.dir / INFO_NAME, json.dumps(doc, indent=2) + "\n")
         self._info = info
         return info
 
-
-    def _start_database(self) -> tuple[Any, str, threading.Thread | None]:
-        """The cluster's PostgreSQL (aurora-postgresql), started in a thread while moto is seeded: initdb is a
-        separate process, so the two overlap."""
-        master_password = secrets.token_urlsafe(24)  # the cluster's master password: in memory only
-        if "postgres" not in self.engine:
-            return None, master_password, None
-        self._database = database = Database(self.dir, Login(ENGINES[self.engine][1], master_password), DATABASE_NAME,
-                                             secrets.token_urlsafe(18))
-        started = threading.Thread(target=database.start_recording_failure, daemon=True, name="xacct-sandbox-postgres")
-        started.start()
-        return database, master_password, started
 
 
 def queue_statement_result(
@@ -354,7 +340,7 @@ def as_xacct_errors() -> Iterator[None]:
     error (exit 2), anything else that goes wrong in the sandbox a failure (exit 1)."""
     try:
         yield
-    except SandboxUnavailable as exc:
+    except (SandboxUnavailable, DatabaseUnavailable) as exc:
         raise UsageError(str(exc), "Install it with: pip install 'xacct[sandbox]'") from None
     except ValueError as exc:
         raise UsageError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "See `xacct sandbox up --help`.") from None
