@@ -122,6 +122,7 @@ def test_typed_parameters_and_metadata(api):
                                  {"doubleValue": 0.5}, {"booleanValue": True}, {"isNull": True}]
     assert [(c["name"], c["typeName"], c["tableName"]) for c in out["columnMetadata"]][:2] == [
         ("d", "date", "typed"), ("n", "numeric", "typed")]
+    assert (out["columnMetadata"][1]["precision"], out["columnMetadata"][1]["scale"]) == (6, 2)
     assert out["numberOfRecordsUpdated"] == 0
     # A plain stringValue is a varchar, as on AWS: a date column needs the DATE hint.
     with pytest.raises(ClientError) as e:

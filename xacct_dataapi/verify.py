@@ -221,18 +221,16 @@ def verify(state: State, aws: Sessions, *, sql: str = DEFAULT_SQL, as_profile: s
                           "the Data API to accept the statement (IAM propagation or the cluster resuming)", timing)
     except (ClientError, WaitTimeout) as exc:
         cause = exc.__cause__ if isinstance(exc, WaitTimeout) else exc
-        if error_code(cause) == "SecretsErrorException":
-            hop = "secret"
-        login_refused = any(text in error_message(cause).lower() for text in _LOGIN_REFUSED)
-        if login_refused:
-            hop = "secret"
-        what = {"assume": f"assuming {role_arn}", "data-api": "the Data API call", "secret": "the Data API's secret"}[hop]
-        detail = exc.message if isinstance(exc, WaitTimeout) else f"{error_message(exc)}."
-        if login_refused:
+        if error_code(cause) in ("DatabaseErrorException", "BadRequestException") and any(
+                text in error_message(cause).lower() for text in _LOGIN_REFUSED):
             raise AwsError(f"Verification failed at the Data API's secret {secret_arn}: the database refused its "
                            f"username and password ({error_message(cause)}).",
                            "Put the database user's current password in the secret: re-run the same `xacct setup` "
                            "with --rotate-password (XACCT_DB_PASSWORD or --db-password-stdin).") from None
+        if error_code(cause) == "SecretsErrorException":
+            hop = "secret"
+        what = {"assume": f"assuming {role_arn}", "data-api": "the Data API call", "secret": "the Data API's secret"}[hop]
+        detail = exc.message if isinstance(exc, WaitTimeout) else f"{error_message(exc)}."
         private = (f" The deployment was set up with --require-private-path: the access role runs statements only "
                    f"through endpoint {v.get('endpoint_id')} (aws:SourceVpce), so from outside that VPC AccessDenied "
                    "is expected." if state.config.get("require_private_path") else "")

@@ -43,6 +43,18 @@ _TYPES = {16: ("bool", -7), 17: ("bytea", -2), 18: ("char", 1), 19: ("name", 12)
           1009: ("_text", 2003), 1015: ("_varchar", 2003), 1000: ("_bool", 2003), 1022: ("_float8", 2003)}
 _HINT_OIDS = {"DATE": 1082, "TIME": 1083, "TIMESTAMP": 1114, "DECIMAL": 1700, "UUID": 2950, "JSON": 114}
 _SIGNED = {"int2", "int4", "int8", "float4", "float8", "numeric"}
+# precision as PostgreSQL's JDBC driver reports it (the Data API's columnMetadata comes from JDBC): digits for
+# numbers, characters for text, the display width for dates and times.
+_PRECISION = {"int2": 5, "int4": 10, "int8": 19, "float4": 8, "float8": 17, "bool": 1, "date": 13, "time": 15,
+              "timestamp": 29, "timestamptz": 35, "text": 2147483647, "name": 2147483647, "bytea": 2147483647}
+
+
+def _precision_scale(type_name: str, modifier: int) -> tuple[int, int]:
+    if type_name == "numeric" and modifier >= 4:
+        return (modifier - 4) >> 16, (modifier - 4) & 0xFFFF
+    if type_name in ("varchar", "bpchar") and modifier >= 4:
+        return modifier - 4, 0
+    return _PRECISION.get(type_name, 2147483647 if type_name in ("varchar", "bpchar", "numeric") else 0), 0
 
 
 class DataApiError(Exception):
@@ -166,7 +178,8 @@ def _metadata(conn: Any, columns: list[dict]) -> list[dict]:
                     "isSigned": type_name in _SIGNED, "isCurrency": False,
                     "isCaseSensitive": type_name in ("text", "varchar", "bpchar", "char", "name"),
                     "nullable": (0 if (c.get("table_oid"), c.get("column_attrnum")) in not_null else 1) if known else 2,
-                    "precision": max(c.get("type_size", 0), 0), "scale": 0, "arrayBaseColumnType": 0})
+                    **dict(zip(("precision", "scale"), _precision_scale(type_name, c.get("type_modifier", -1)))),
+                    "arrayBaseColumnType": 0})
     return out
 
 

@@ -255,6 +255,7 @@ class Database:
 
         admin = self.connect(self.master, "postgres")
         try:
+            admin.run("SET log_min_error_statement = panic")  # a failing CREATE ROLE must not log its password
             admin.run(f"CREATE ROLE {APP_USER} LOGIN PASSWORD {literal(self.app.password)}")  # no parameters here
             admin.run(f'CREATE DATABASE "{self.database}" OWNER {APP_USER}')
         finally:
