@@ -60,6 +60,15 @@ def test_propagation_errors_are_retried_and_database_is_sent_every_time(world, p
     assert world.consumer.client("iam").list_access_keys(UserName=USER_NAME)["AccessKeyMetadata"] == []
 
 
+def test_a_data_api_just_switched_on_or_resuming_is_waited_for(world, password, monkeypatch):
+    """Just after EnableHttpEndpoint, and while a Serverless v2 cluster resumes, rds-data answers these for a moment."""
+    state = _setup(world)
+    sent = _data_api_answers(monkeypatch, "HttpEndpointNotEnabledException", "DatabaseUnavailableException",
+                             "DatabaseResumingException")
+    assert _verify(state).database == "orders"
+    assert len(sent) == 4
+
+
 def test_other_errors_fail_at_once_naming_the_hop(world, password, monkeypatch):
     state = _setup(world)
     sent = _data_api_answers(monkeypatch, "BadRequestException")

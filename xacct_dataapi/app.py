@@ -12,12 +12,15 @@ from typing import TYPE_CHECKING, Callable
 from xacct_dataapi import cost, render
 from xacct_dataapi import graph as graph_mod
 from xacct_dataapi import state as state_mod
+from xacct_dataapi import state_s3
+from xacct_dataapi.state_s3 import S3Location
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.connect import handoff_summary
 from xacct_dataapi.config import Config, state_dir, state_path_for, validate_name
 from xacct_dataapi.context import check_accounts, start_context
 from xacct_dataapi.errors import AwsError, Declined, StateError, UsageError
 from xacct_dataapi.models import Action, Plan, Sensitive
+from xacct_dataapi.ownership import screen_state
 from xacct_dataapi.planner import plan_setup, plan_teardown, teardown_order
 from xacct_dataapi.runner import Runner
 from xacct_dataapi.state import State
@@ -27,7 +30,13 @@ if TYPE_CHECKING:  # the use cases only call a Terminal's methods; prompting its
     from xacct_dataapi.terminal import Terminal
 
 
-def resolve_state_path(state: Path | None, name: str | None) -> Path:
+def resolve_state_path(state: Path | S3Location | None, name: str | None) -> Path | S3Location:
+    """--state as given (an S3 prefix gets the deployment's file name), else XACCT_STATE (team state: an S3 prefix),
+    else .xacct/<name>.json here."""
+    if state is None and os.environ.get("XACCT_STATE"):
+        state = state_location(os.environ["XACCT_STATE"])
+    if isinstance(state, S3Location):
+        return state.for_name(validate_name(name or "default"))
     if state is not None:
         return state
     path = state_path_for(validate_name(name or "default"))
@@ -39,6 +48,11 @@ def resolve_state_path(state: Path | None, name: str | None) -> Path:
                              "names of IAM roles and users as the same regardless of case.",
                              f"Use --name {other.stem} for that deployment, or a name that differs by more than case.")
     return path
+
+
+def state_location(value: str) -> Path | S3Location:
+    """A state location as the operator writes it: s3://BUCKET/PREFIX/ (team state) or a local path."""
+    return S3Location.parse(value) if value.startswith(state_s3.SCHEME) else Path(value)
 
 
 def password_source(from_stdin: bool, ui: Terminal, db_user: str = "the database user") -> Callable[[], str]:
@@ -317,7 +331,7 @@ class TeardownResult:
     dry_run: bool = False
 
 
-def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = None, provider_profile: str | None = None,
+def teardown(state_path: Path, ui: Terminal, *, name: str | None = None, consumer_profile: str | None = None, provider_profile: str | None = None,
              region: str | None = None, key_deletion_days: int | None = None, secret_recovery_days: int | None = None,
              wait_timeout: float = 300.0, dry_run: bool = False) -> TeardownResult:
     started = time.monotonic()
@@ -337,9 +351,15 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
                     " To look for the deployment's resources by tag in AWS, pass --consumer-profile and --provider-profile.")
             ui.note(f"Nothing to tear down: no state file at {state_path}.{hint}")
             return TeardownResult(Plan("teardown", []), [], time.monotonic() - started, [])
+        if name is not None and name != state.name:
+            raise StateError(f"State file {state_path} belongs to deployment {state.name!r}, not {name!r}.",
+                             "Pass the matching --name, or another --state path.")
         if key_deletion_days is not None:
             state.config["key_deletion_days"] = key_deletion_days
         state.config["secret_recovery_days"] = secret_recovery_days
+        aws = _sessions_for(state, consumer_profile, provider_profile, region)
+        check_accounts(aws, state)
+        screened = screen_state(aws, state)
         plan = plan_teardown(state)
         if discovered:
             for step in plan.steps:
@@ -351,13 +371,13 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
                                         f"{state.accounts.get('consumer')} / provider {state.accounts.get('provider')}, "
                                         f"{state.region}")
         ui.show_plan(plan, table, plan_doc, dry_run)
+        for row, why in screened.refused:
+            ui.note(f"Not ours, left alone: {row.kind.replace('_', ' ')} {row.id} ({why}).")
         if dry_run:
             if not ui.json:
                 ui.note("Dry run: nothing was changed.")
             return TeardownResult(plan, [], time.monotonic() - started, [], {}, [], dry_run=True)
         if plan.changes:
-            aws = _sessions_for(state, consumer_profile, provider_profile, region)
-            check_accounts(aws, state)
             if not ui.confirm("Delete these resources?"):
                 raise Declined("Declined: nothing was changed.", "Re-run and answer yes, or pass --yes.")
             started = time.monotonic()
@@ -379,6 +399,8 @@ def teardown(state_path: Path, ui: Terminal, *, consumer_profile: str | None = N
                            "Re-run `xacct teardown` to retry them.")
         if state_path.exists():
             state_mod.remove(state_path)
+        if screened.refused:
+            raise screened.refusal(state_path)
         return TeardownResult(plan, calls, time.monotonic() - started, removed, plan_doc, notes)
 
 
@@ -437,11 +459,31 @@ def connect(state_path: Path, *, fmt: str, source_profile: str | None, credentia
     return result
 
 
-def list_deployments(base: Path | None = None) -> list[dict]:
-    """Every deployment with a state file in .xacct/, summarised from the state alone (no AWS call)."""
-    folder = state_dir(base)
+def force_unlock(path: Path | S3Location, lock_id: str, ui: Terminal) -> dict:
+    """Remove the team state lock `lock_id` of the deployment at `path`, after asking."""
+    if not isinstance(path, S3Location):
+        raise UsageError(f"{path} is a local state file: its lock is released by the OS when its holder dies.",
+                         "force-unlock is for team state in S3 (--state s3://BUCKET/PREFIX/).")
+    if not ui.confirm(f"Remove lock {lock_id} on {path}? Only do so if its holder is gone for good."):
+        raise Declined("Declined: the lock was left in place.", "Re-run and answer yes, or pass --yes.")
+    return state_s3.force_unlock(path, lock_id)
+
+
+def list_deployments(base: Path | None = None, where: Path | S3Location | None = None) -> list[dict]:
+    """Every deployment with a state file in .xacct/ (or under the team state's S3 prefix, `where` or XACCT_STATE),
+    summarised from the state alone (no call to the deployments' accounts)."""
+    if where is not None and not isinstance(where, S3Location):
+        raise UsageError(f"--state {where}: list takes a team state location (s3://BUCKET/PREFIX/).",
+                         "Run it without --state to list the state files in .xacct/ here.")
+    if where is None and os.environ.get("XACCT_STATE", "").startswith(state_s3.SCHEME):
+        where = S3Location.parse(os.environ["XACCT_STATE"])
+    if where is not None:
+        paths = state_s3.states_under(where.folder)
+    else:
+        folder = state_dir(base)
+        paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
     found = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for path in paths:
         try:
             state = state_mod.load(path)
         except StateError as exc:

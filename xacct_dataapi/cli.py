@@ -117,7 +117,9 @@ def setup(
         "Role or user ARN exempt from the secret policy's Deny (e.g. a rotation Lambda's role, an admin role); "
         "repeatable. Without it only the access role can read the secret."))] = None,
     require_private_path: Annotated[Optional[bool], typer.Option("--require-private-path", show_default=False, help=(
-        "The access role may run statements only through this deployment's rds-data endpoint (aws:SourceVpce).")
+        "The access role may run statements only through this deployment's rds-data endpoint (aws:SourceVpce). "
+        "It rests on IAM's general rule that a request through a VPC endpoint carries aws:SourceVpce (no AWS page "
+        "says so for rds-data in particular): check it once on your account (docs/how-it-works.md, Private path).")
     )] = None,
     client_cidr: Annotated[Optional[list[str]], typer.Option("--client-cidr", metavar="CIDR", help=(
         "A network the application calls from besides the VPC's own CIDR blocks (a peered VPC, on premises); "
@@ -133,7 +135,7 @@ def setup(
     Re-running an existing deployment needs only --name (or --state): every other input comes from its state file,
     and any flag given replaces the recorded value (the plan lists what changed)."""
     ui = Terminal.open(output, yes=yes)
-    path = state or usecases.resolve_state_path(None, name)
+    path = usecases.resolve_state_path(state, name)
     given = {"provider_profile": provider_profile, "consumer_profile": consumer_profile, "region": region,
              "cluster": cluster, "vpc_id": vpc, "db_user": db_user, "db_name": db_name,
              "subnet_ids": None if subnets is None else tuple(s.strip() for s in subnets.split(",") if s.strip()),
@@ -212,10 +214,12 @@ def status(
 
 @cli.command("list")
 @handles_errors
-def list_(output: Output = "text", debug: Debug = False):
-    """List the deployments with a state file in .xacct/ (from the state files alone; no AWS call)."""
+def list_(state: Annotated[Optional[Path], typer.Option("--state", help="Team state: s3://BUCKET/PREFIX/ (default: "
+                                                        "XACCT_STATE, else .xacct/ here).")] = None,
+          output: Output = "text", debug: Debug = False):
+    """List the deployments with a state file in .xacct/ or under a team state prefix (from the state alone)."""
     ui = Terminal.open(output)
-    found = usecases.list_deployments()
+    found = usecases.list_deployments(where=state)
     if ui.json:
         ui.print_json(found)
     elif not found:
@@ -245,7 +249,7 @@ def teardown(
     """Delete, in reverse order, exactly what xacct created. Adopted principals stay; only xacct's policy goes."""
     ui = Terminal.open(output, yes=yes)
     path = usecases.resolve_state_path(state, name)
-    result = usecases.teardown(path, ui, consumer_profile=consumer_profile, provider_profile=provider_profile,
+    result = usecases.teardown(path, ui, name=name, consumer_profile=consumer_profile, provider_profile=provider_profile,
                                region=region, key_deletion_days=key_deletion_days,
                                secret_recovery_days=secret_recovery_days, wait_timeout=wait_timeout, dry_run=dry_run)
     if result.dry_run:
@@ -258,6 +262,24 @@ def teardown(
         ui.note(f"Teardown finished in {result.seconds:.1f}s: {usecases.removal_summary(result.removed)}.")
         for note in result.notes:
             ui.note(note)
+
+
+@cli.command("force-unlock")
+@handles_errors
+def force_unlock(
+    lock_id: Annotated[str, typer.Argument(help="The lock id that the refusal printed.", metavar="LOCK_ID")],
+    name: NameOpt = None,
+    state: StateOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Unlock without asking.")] = False,
+    output: Output = "text",
+    debug: Debug = False,
+):
+    """Remove a team state lock whose holder is gone for good (its machine died). Only the lock named is removed."""
+    ui = Terminal.open(output, yes=yes)
+    path = usecases.resolve_state_path(state, name)
+    held = usecases.force_unlock(path, lock_id, ui)
+    ui.note(f"Unlocked {path}: the lock of pid {held.get('pid')} on host {held.get('host')} "
+            f"(since {held.get('since')}) is gone.")
 
 
 @cli.command()
@@ -537,10 +559,20 @@ def exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
+def _terminate(signum, frame) -> NoReturn:
+    from xacct_dataapi.errors import TerminationSignal
+
+    raise TerminationSignal()
+
+
 def main() -> NoReturn:
     import gc
+    import signal
 
     gc.set_threshold(*GC_THRESHOLDS)
+    # SIGTERM (a CI cancellation, `kill`) ends the run like Ctrl-C: a message and exit 143, never a silent death;
+    # inside the executor it is deferred to the next call boundary like Ctrl-C (hooks.deferred_sigint).
+    signal.signal(signal.SIGTERM, _terminate)
     exit_now(run())
 
 

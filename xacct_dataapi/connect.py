@@ -21,7 +21,10 @@ import textwrap
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from xacct_dataapi.errors import UsageError
+from xacct_dataapi.config import (
+    CLUSTER_ARN_RE, DB_USER_RE, EXTERNAL_ID_RE, NAME_RE, PRINCIPAL_ARN_RE, REGION_RE, ROLE_ARN_RE, SECRET_ARN_RE,
+)
+from xacct_dataapi.errors import StateError, UsageError
 from xacct_dataapi.state import State, atomic_write
 
 FORMATS = ("text", "profile", "env", "python", "sqlalchemy", "json")
@@ -31,6 +34,27 @@ PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
 WIDTH = 80  # the text format is read in a terminal
 MARKER = "# managed by xacct connect, deployment "
 _SECTION_RE = re.compile(r"^\s*\[([^\]]+)\]\s*$")
+ENGINES = ("aurora-postgresql", "aurora-mysql", "postgres", "mysql")
+# What each handed-off value may be, as AWS allows it. The state file (and the AWS reads that filled it) is untrusted
+# input: a value outside its syntax (a newline and `[profile evil]` in an external id, a quote in an ARN) could
+# rewrite the AWS config or the printed code, so it is refused before anything is written or printed.
+_SYNTAX = {"name": NAME_RE, "region": REGION_RE, "role_arn": ROLE_ARN_RE, "external_id": EXTERNAL_ID_RE,
+           "cluster_arn": CLUSTER_ARN_RE, "secret_arn": SECRET_ARN_RE, "database": DB_USER_RE,
+           "principal_arn": PRINCIPAL_ARN_RE}
+
+
+def _checked(state_name: str, values: dict) -> dict:
+    for key, pattern in _SYNTAX.items():
+        value = values[key]
+        if not isinstance(value, str) or not pattern.match(value):
+            raise StateError(f"Deployment {state_name!r}: the recorded {key} {value!r} is not a valid {key} "
+                             f"(pattern {pattern.pattern}); nothing was written or printed.",
+                             "Someone changed the state file or the resources it was read from. Re-run `xacct setup` "
+                             "to repair the deployment, then `xacct connect` again.")
+    if values["engine"] not in ENGINES:
+        raise StateError(f"Deployment {state_name!r}: the recorded engine {values['engine']!r} is not one of "
+                         f"{', '.join(ENGINES)}; nothing was written or printed.", "Re-run `xacct setup`.")
+    return values
 
 
 @dataclass(frozen=True)
@@ -65,9 +89,11 @@ class HandOff:
                              "Re-run the same `xacct setup` (it changes nothing in AWS and records them).")
         principal = v["consumer_principal_arn"]
         created = any(r.kind == "iam_user" and r.created for r in state.resources)
-        return cls(name=state.name, region=state.region, role_arn=v["access_role_arn"], external_id=v["external_id"],
-                   cluster_arn=v["cluster_arn"], secret_arn=v["secret_arn"], database=v["database"],
-                   engine=v["cluster_engine"], principal_arn=principal,
+        checked = _checked(state.name, {
+            "name": state.name, "region": state.region, "role_arn": v["access_role_arn"],
+            "external_id": v["external_id"], "cluster_arn": v["cluster_arn"], "secret_arn": v["secret_arn"],
+            "database": v["database"], "engine": v["cluster_engine"], "principal_arn": principal})
+        return cls(**checked,
                    principal_kind="role" if ":role/" in principal else "user", principal_created=created,
                    consumer_account=state.accounts.get("consumer", ""),
                    provider_account=state.accounts.get("provider", ""))
@@ -182,11 +208,11 @@ def python_snippet(h: HandOff, profile_name: str) -> str:
 import boto3
 import aurora_data_api
 
-rds_data = boto3.Session(profile_name="{profile_name}").client("rds-data")
+rds_data = boto3.Session(profile_name={profile_name!r}).client("rds-data")
 with aurora_data_api.connect(
-    aurora_cluster_arn="{h.cluster_arn}",
-    secret_arn="{h.secret_arn}",
-    database="{h.database}",  # the Data API ignores dbname in the secret
+    aurora_cluster_arn={h.cluster_arn!r},
+    secret_arn={h.secret_arn!r},
+    database={h.database!r},  # the Data API ignores dbname in the secret
     rds_data_client=rds_data,
 ) as conn:
     with conn.cursor() as cursor:
@@ -217,11 +243,11 @@ import boto3
 from sqlalchemy import create_engine, text
 {fix}
 engine = create_engine(
-    "{sqlalchemy_url(h)}",
+    {sqlalchemy_url(h)!r},
     connect_args={{
-        "aurora_cluster_arn": "{h.cluster_arn}",
-        "secret_arn": "{h.secret_arn}",
-        "rds_data_client": boto3.Session(profile_name="{profile_name}").client("rds-data"),
+        "aurora_cluster_arn": {h.cluster_arn!r},
+        "secret_arn": {h.secret_arn!r},
+        "rds_data_client": boto3.Session(profile_name={profile_name!r}).client("rds-data"),
     }},
 )
 with engine.connect() as conn:

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
+from xacct_dataapi import data_api_support
 from xacct_dataapi.aws import Sessions, is_not_found
 from xacct_dataapi.config import CLUSTER_ARN_RE, ROLE_ARN_RE, Config
 from xacct_dataapi.errors import AwsError, StateError, UsageError, error_message
@@ -31,6 +32,8 @@ class Cluster:
     database: str | None
     http_endpoint_enabled: bool
     tags: dict = field(default_factory=dict)  # the cluster's tags (xacct:data-api-enabled-by)
+    engine_version: str = ""
+    writer: str | None = None  # the writer instance's identifier (None: Serverless v1, no instances)
 
     @property
     def is_serverless_v1(self) -> bool:
@@ -225,7 +228,22 @@ def describe_cluster(aws: Sessions, cfg: Config, provider_account: Callable[[], 
         database=c.get("DatabaseName"),
         http_endpoint_enabled=bool(c.get("HttpEndpointEnabled")),
         tags={t["Key"]: t["Value"] for t in c.get("TagList") or []},
+        engine_version=str(c.get("EngineVersion", "")),
+        writer=next((m["DBInstanceIdentifier"] for m in c.get("DBClusterMembers") or [] if m.get("IsClusterWriter")),
+                    None),
     )
+
+
+def check_data_api_support(aws: Sessions, cluster: Cluster) -> None:
+    """Before turning the Data API on (before any write): does AWS run it on this cluster? (data_api_support). A
+    cluster whose Data API is already on needs no check: AWS has accepted it."""
+    writer_class = None
+    if cluster.writer is not None:
+        found = aws.client(Account.PROVIDER, "rds").describe_db_instances(DBInstanceIdentifier=cluster.writer)
+        writer_class = (found.get("DBInstances") or [{}])[0].get("DBInstanceClass")
+    v = data_api_support.verdict(cluster.engine, cluster.engine_version, cluster.engine_mode, writer_class)
+    if v.supported is False:
+        raise UsageError(f"Not turning the Data API on for cluster {cluster.id}: {v.why}.", v.fix)
 
 
 def _exists_in_consumer(aws: Sessions, cfg: Config) -> bool:
@@ -398,6 +416,8 @@ def start_context(cfg: Config, aws: Sessions, state: State, password: Callable[[
 
     def cluster() -> Cluster:
         found = describe_cluster(aws, cfg, lambda: accounts.get()[1])
+        if check_data_api and not found.http_endpoint_enabled and cfg.enable_data_api:
+            check_data_api_support(aws, found)
         if check_data_api and not found.http_endpoint_enabled and not cfg.enable_data_api:
             raise UsageError(
                 f"The Data API is off on cluster {found.id}.",

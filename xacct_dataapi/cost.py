@@ -1,7 +1,7 @@
 """What a deployment keeps costing while it exists: ONE dated price table, and the monthly estimate from it.
 
 An ESTIMATE from us-east-1 list prices (other regions differ by a few percent; taxes, free tiers, data processed
-and your own discounts are not included). Sources: /work/shared/notes/aws-facts.md and the pages named below.
+and your own discounts are not included). Sources: docs/aws-facts.md and the pages named below.
 """
 from __future__ import annotations
 
@@ -26,10 +26,11 @@ PRICES = {
     "kms_key_month": Price(1.00, "per customer-managed key per month", "https://aws.amazon.com/kms/pricing/"),
     # Plus $0.05 per 10,000 API calls (secondary source; confirm on aws.amazon.com/secrets-manager/pricing).
     "secret_month": Price(0.40, "per secret per month", "https://aws.amazon.com/secrets-manager/pricing/"),
-    # Not in the team's verified notes: taken from the Aurora pricing page's Data API section; confirm it there.
-    "data_api_million": Price(0.35, "per million Data API requests (first billion a month)",
-                              "https://aws.amazon.com/rds/aurora/pricing/"),
 }
+# The Data API's own request price is not in the estimate: no stored copy of AWS's pricing page confirms a figure,
+# and requests are metered per 32 KB of payload, so the cost depends on usage in a way xacct cannot know.
+REQUESTS_NOTE = ("Data API requests are billed by usage, metered in 32 KB units: see "
+                 "https://aws.amazon.com/rds/aurora/pricing/")
 
 NOTE = f"estimate, {PRICES_REGION} list prices as of {PRICES_AS_OF}"
 
@@ -45,14 +46,14 @@ def monthly(azs: int, *, endpoint: bool = True, keys: int = 1, secrets: int = 1)
     if secrets:
         lines.append({"what": f"secret × {secrets}", "usd": round(secrets * PRICES["secret_month"].usd, 2)})
     return {"usd_per_month": round(sum(line["usd"] for line in lines), 2), "lines": lines,
-            "per_million_requests_usd": PRICES["data_api_million"].usd, "note": NOTE}
+            "requests": REQUESTS_NOTE, "note": NOTE}
 
 
 def summary(estimate: dict) -> str:
-    """One line: '≈ $16.00/month (endpoint …) + $0.35 per million Data API requests (estimate, …)'."""
+    """One line: '≈ $16.00/month (endpoint …), plus Data API requests by usage (estimate, …)'."""
     parts = "; ".join(f"{line['what']} = ${line['usd']:.2f}" for line in estimate["lines"])
-    return (f"Keeps costing ≈ ${estimate['usd_per_month']:.2f}/month ({parts}) + "
-            f"${estimate['per_million_requests_usd']:.2f} per million Data API requests ({estimate['note']}).")
+    return (f"Keeps costing ≈ ${estimate['usd_per_month']:.2f}/month ({parts}), plus Data API requests by usage "
+            f"({estimate['note']}).")
 
 
 def for_state(state) -> dict:

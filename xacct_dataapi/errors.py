@@ -9,7 +9,8 @@ from botocore.exceptions import ClientError
 
 USAGE = 2
 AWS_FAILURE = 1
-INTERRUPTED = 130
+INTERRUPTED = 130  # 128 + SIGINT
+TERMINATED = 143  # 128 + SIGTERM: a CI cancellation, `kill`, a container stop
 INTERNAL = 70  # EX_SOFTWARE (sysexits.h): a bug in xacct, never reported as an AWS failure
 
 
@@ -71,6 +72,23 @@ class Declined(XacctError):
 
 class Interrupted(XacctError):
     exit_code = INTERRUPTED
+
+
+class Terminated(Interrupted):
+    """SIGTERM, handled like Ctrl-C (what was made is recorded, the run resumes), with the shell's exit code 143."""
+
+    exit_code = TERMINATED
+
+
+class TerminationSignal(BaseException):
+    """Raised by the SIGTERM handler outside the executor, the way Python raises KeyboardInterrupt for SIGINT."""
+
+
+def interruption(signum: int | None, message: str, hint: str | None = None) -> Interrupted:
+    """The Interrupted error for the signal that stopped the run (SIGTERM: exit 143; else 130)."""
+    import signal
+
+    return (Terminated if signum == signal.SIGTERM else Interrupted)(message, hint)
 
 
 def error_code(exc: BaseException) -> str:

@@ -52,14 +52,28 @@ class OperationContext:
         self.runner.reporter.waiting(text)
 
 
+class InterruptRequest(threading.Event):
+    """Set by Ctrl-C or SIGTERM; `signum` says which, so the run ends with the matching exit code (130 or 143)."""
+
+    signum: int | None = None
+
+
 @contextmanager
 def deferred_sigint(requested: threading.Event):
-    """Ctrl-C sets `requested` instead of raising, so the executor stops between calls, never inside one."""
+    """Ctrl-C and SIGTERM set `requested` instead of raising, so the executor stops between calls, never inside one
+    (a CI job cancelled with SIGTERM leaves a state file as resumable as after Ctrl-C)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: requested.set())
+
+    def request(signum, frame) -> None:
+        if getattr(requested, "signum", None) is None:
+            requested.signum = signum
+        requested.set()
+
+    previous = {s: signal.signal(s, request) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)

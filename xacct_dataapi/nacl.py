@@ -9,8 +9,10 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-# Linux clients use 32768-60999, Windows 49152-65535: 32768-65535 covers the applications we serve.
-EPHEMERAL = (32768, 65535)
+# The return traffic's ports: AWS documents 1024-65535 for clients in general (NAT gateways, Elastic Load Balancing
+# and Lambda use 1024 and up; 32768-60999 is only Linux's default). "Network ACLs", Ephemeral ports,
+# https://docs.aws.amazon.com/vpc/latest/userguide/nacl-ephemeral-ports.html (docs/aws-facts.md).
+EPHEMERAL = (1024, 65535)
 HTTPS = (443, 443)
 
 

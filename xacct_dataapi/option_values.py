@@ -100,7 +100,16 @@ def converter_for(annotation: Any, info: Any):
     return PLAIN.get(annotation)
 
 
-def _to_path(value: Any, info: Any) -> Path:
+def _to_path(value: Any, info: Any) -> Any:
+    # An S3 location (team state: --state s3://BUCKET/PREFIX/) is no local path: Path() would fold its "//".
+    if isinstance(value, str) and value.startswith("s3://"):
+        from xacct_dataapi.errors import UsageError
+        from xacct_dataapi.state_s3 import S3Location
+
+        try:
+            return S3Location.parse(value)
+        except UsageError as e:
+            raise OptionValueError(str(e)) from None
     # typer's own checks (exists, file_okay, dir_okay, readable, writable, resolve_path), with path_type=None: the
     # check returns the plain string; only typer's conversion of that string to Path goes through pydantic.
     from typer._click.exceptions import BadParameter

@@ -6,21 +6,22 @@ order given, and errors are re-raised by the caller in that order, so output sta
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 
 def gather(*fns: Callable[[], Any]) -> list[tuple[Any, BaseException | None]]:
-    """Run the lookups concurrently; each result is (value, None) or (None, the exception it raised)."""
+    """Run the lookups concurrently; each result is (value, None) or (None, the exception it raised).
 
-    def safe(fn):
+    Each in its own daemon thread (Pending), not a ThreadPoolExecutor's: leaving an executor joins its threads, and
+    so does the interpreter's exit, so a Ctrl-C or SIGTERM while a request hangs would wait for botocore's read
+    timeout (60 s) before the run could say it stopped."""
+    results = []
+    for lookup in [Pending(fn) for fn in fns]:
         try:
-            return fn(), None
+            results.append((lookup.get(), None))
         except Exception as exc:  # re-raised by the caller, in a deterministic order
-            return None, exc
-
-    with ThreadPoolExecutor(max_workers=len(fns)) as pool:
-        return list(pool.map(safe, fns))
+            results.append((None, exc))
+    return results
 
 
 def unwrap(pair: tuple[Any, BaseException | None]) -> Any:

@@ -38,6 +38,8 @@ SOURCES = {
 NO_PERMISSION_NEEDED = ("sts:GetCallerIdentity",)
 
 READS = ("setup", "status", "doctor")  # the inspections: setup plans from them, status and doctor report them
+# Reads of a policy document: the inspections, and teardown's ownership check of an inline policy (resource_types).
+POLICY_READS = READS + ("teardown",)
 FINDS = ("setup", "status", "teardown", "doctor")  # also lost-state discovery (teardown, doctor without state)
 SETUP, TEARDOWN = ("setup",), ("teardown",)
 # verify runs status first (app.verify refuses a deployment status does not report all done), so it needs status's reads.
@@ -129,9 +131,11 @@ GRANTS: tuple[Grant, ...] = (
     Grant("TagKeyAtCreation", P, {"kms:TagResource": SETUP}, (KEYS,), condition=REQUEST_TAG,
           implied=("kms:TagResource",)),
     Grant("ReadKeys", P, {"kms:DescribeKey": FINDS,
-                          "kms:ListResourceTags": FINDS, "kms:GetKeyPolicy": READS}, (KEYS,)),
-    Grant("ManageXacctKeys", P, {"kms:PutKeyPolicy": SETUP, "kms:EnableKey": SETUP, "kms:ScheduleKeyDeletion": TEARDOWN,
-           "kms:UntagResource": TEARDOWN},
+                          "kms:ListResourceTags": FINDS, "kms:GetKeyPolicy": READS,
+                          "kms:ListGrants": ("doctor",)},  # doctor: nobody holds a grant on the key
+          (KEYS,)),
+    # Teardown keeps the key's tag (resource_types/kms.py): untagging first would void this statement's condition.
+    Grant("ManageXacctKeys", P, {"kms:PutKeyPolicy": SETUP, "kms:EnableKey": SETUP, "kms:ScheduleKeyDeletion": TEARDOWN},
           (KEYS,), condition=RESOURCE_TAG),
     Grant("ManageXacctAliases", P, {"kms:CreateAlias": SETUP, "kms:UpdateAlias": SETUP, "kms:DeleteAlias": TEARDOWN},
           (ALIAS, KEYS)),
@@ -150,10 +154,10 @@ GRANTS: tuple[Grant, ...] = (
           (SECRET, SECRET + "-??????")),
     Grant("ManageXacctAccessRole", P,
           {"iam:GetRole": FINDS, "iam:ListRoleTags": FINDS,
-           "iam:GetRolePolicy": READS, "iam:CreateRole": SETUP, "iam:TagRole": SETUP, "iam:PutRolePolicy": SETUP,
+           "iam:GetRolePolicy": POLICY_READS, "iam:CreateRole": SETUP, "iam:TagRole": SETUP, "iam:PutRolePolicy": SETUP,
            "iam:UpdateAssumeRolePolicy": SETUP, "iam:ListRolePolicies": ("setup", "teardown", "doctor"),
            # setup too: a role at `/` (made before the path) is deleted and created again at the path.
-           "iam:DeleteRolePolicy": ("setup", "teardown"), "iam:ListAttachedRolePolicies": ("setup", "teardown"),
+           "iam:DeleteRolePolicy": ("setup", "teardown"), "iam:ListAttachedRolePolicies": ("setup", "teardown", "doctor"),
            "iam:DetachRolePolicy": ("setup", "teardown"), "iam:DeleteRole": ("setup", "teardown"),
            "iam:SimulatePrincipalPolicy": ("doctor",)},
           (ACCESS_ROLE, LEGACY_ACCESS_ROLE), implied=("iam:TagRole",)),
@@ -191,7 +195,7 @@ GRANTS: tuple[Grant, ...] = (
           implied=("route53:AssociateVPCWithHostedZone",)),
     Grant("ManageXacctConsumerUser", C,
           {"iam:GetUser": FINDS, "iam:ListUserTags": FINDS,
-           "iam:GetUserPolicy": READS, "iam:CreateUser": SETUP, "iam:TagUser": SETUP, "iam:PutUserPolicy": SETUP,
+           "iam:GetUserPolicy": POLICY_READS, "iam:CreateUser": SETUP, "iam:TagUser": SETUP, "iam:PutUserPolicy": SETUP,
            "iam:DeleteUserPolicy": TEARDOWN, "iam:ListUserPolicies": TEARDOWN,
            "iam:ListAttachedUserPolicies": TEARDOWN, "iam:DetachUserPolicy": TEARDOWN,
            "iam:ListAccessKeys": ("teardown", "verify"), "iam:CreateAccessKey": ("verify",),
@@ -201,11 +205,11 @@ GRANTS: tuple[Grant, ...] = (
           # key whose id a killed run could not record).
           (CONSUMER_USER,), implied=("iam:TagUser",)),
     Grant("AdoptedConsumerRoleOnlyWithConsumerRole", C,
-          {"iam:GetRole": ("setup", "status", "doctor"), "iam:GetRolePolicy": READS, "iam:PutRolePolicy": SETUP,
+          {"iam:GetRole": ("setup", "status", "doctor"), "iam:GetRolePolicy": POLICY_READS, "iam:PutRolePolicy": SETUP,
            "iam:DeleteRolePolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
           ("arn:{p}:iam::{consumer}:role/{app_role}",), only_with="consumer_role"),
     Grant("AdoptedConsumerUserOnlyWithConsumerUser", C,
-          {"iam:GetUser": ("setup", "status", "doctor"), "iam:GetUserPolicy": READS, "iam:PutUserPolicy": SETUP,
+          {"iam:GetUser": ("setup", "status", "doctor"), "iam:GetUserPolicy": POLICY_READS, "iam:PutUserPolicy": SETUP,
            "iam:DeleteUserPolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
           ("arn:{p}:iam::{consumer}:user/{app_user}",), only_with="consumer_user"),
 )

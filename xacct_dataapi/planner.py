@@ -5,7 +5,8 @@ inspections run concurrently in waves derived from what each step `needs` and `p
 are merged here, in one thread. Then, in execution order, each step states its desired resources (pure) and
 diffs them against its facts (pure), giving per step the exact items it would run — or, for a no-op, the
 reason. `--dry-run` prints this plan; `setup` prints it, asks, and hands the same object to the executor.
-plan_teardown needs no AWS at all: it reverses the resources recorded in the state file.
+plan_teardown needs no AWS at all: it reverses the resources recorded in the state file; each delete it plans is
+guarded by its resource type, which reads the resource again right before deleting it (resource_types).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from xacct_dataapi.errors import AwsError, error_message
 from xacct_dataapi.models import Action, Inspection, Plan, Ref, Step, StepPlan
 from xacct_dataapi.parallel import gather, unwrap
+from xacct_dataapi.resource_types import for_kind
 from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.steps import STEPS, step_for_kind
 
@@ -120,7 +122,7 @@ def replace_what_is_no_longer_desired(step_plan: StepPlan, step: Step, state: St
         return
     ordered = [row for row in teardown_order(state, steps) if row in old]
     for row in ordered:
-        step_plan.calls.extend(step.teardown(row, state))
+        step_plan.calls.extend(teardown_items(step, row, state))
     what = ", ".join(f"{row.kind.replace('_', ' ')} {row.id}" for row in ordered)
     note = f"replaces {what} (no longer what the configuration asks for; deleted after the new one is made)"
     if step_plan.action is Action.NOOP:
@@ -142,11 +144,19 @@ def teardown_order(state: State, steps: Sequence[Step] = STEPS) -> list[Resource
     return sorted(rows, key=rank)  # stable: reverse recorded order within a rank
 
 
+def teardown_items(step: Step, row: ResourceRow, state: State) -> list:
+    """The step's delete items for a recorded row, each guarded by the row's resource type: right before it runs,
+    AWS must show the resource is this deployment's (a state file is untrusted input), else nothing is deleted."""
+    rtype = for_kind(row.kind)
+    items = step.teardown(row, state)
+    return items if rtype is None else [rtype.guard(item, row, state.name) for item in items]
+
+
 def plan_teardown(state: State, steps: Sequence[Step] = STEPS) -> Plan:
     planned: list[StepPlan] = []
     for row in teardown_order(state, steps):
         step = step_for_kind(row.kind, steps)
-        items = step.teardown(row, state)
+        items = teardown_items(step, row, state)
         if planned and planned[-1].key == step.key:
             planned[-1].calls.extend(items)
         else:

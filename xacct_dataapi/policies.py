@@ -316,7 +316,7 @@ def normalize(doc: Any) -> dict:
         statements = [statements]
     return {
         "Version": d.get("Version"),
-        "Statement": sorted((_norm(s) for s in statements), key=lambda s: json.dumps(s, sort_keys=True)),
+        "Statement": sorted((_norm(s) for s in statements), key=lambda s: json.dumps(s, sort_keys=True, default=str)),
     }
 
 
@@ -330,10 +330,10 @@ def equal(a: Any, b: Any) -> bool:
 def differing_statements(actual: Any, desired: Any) -> list[str]:
     """Sids (or a short description) of statements that differ, for `status` to show."""
     try:
-        a = {s.get("Sid", json.dumps(s, sort_keys=True)): s for s in normalize(actual)["Statement"]}
+        a = {s.get("Sid", json.dumps(s, sort_keys=True, default=str)): s for s in normalize(actual)["Statement"]}
     except (ValueError, TypeError, AttributeError):
         return ["(document is not valid JSON)"]
-    d = {s.get("Sid", json.dumps(s, sort_keys=True)): s for s in normalize(desired)["Statement"]}
+    d = {s.get("Sid", json.dumps(s, sort_keys=True, default=str)): s for s in normalize(desired)["Statement"]}
     out = []
     for sid in sorted(set(a) | set(d)):
         if sid not in a:
@@ -348,10 +348,10 @@ def differing_statements(actual: Any, desired: Any) -> list[str]:
 def statement_drift(actual: Any, desired: Any, document: str) -> list[dict]:
     """Each differing statement with what AWS holds and what xacct would write, for `status --output json`."""
     try:
-        have = {s.get("Sid", json.dumps(s, sort_keys=True)): s for s in normalize(actual)["Statement"]}
+        have = {s.get("Sid", json.dumps(s, sort_keys=True, default=str)): s for s in normalize(actual)["Statement"]}
     except (ValueError, TypeError, AttributeError):
         return [{"document": document, "sid": None, "change": "unparseable", "actual": str(actual), "expected": desired}]
-    want = {s.get("Sid", json.dumps(s, sort_keys=True)): s for s in normalize(desired)["Statement"]}
+    want = {s.get("Sid", json.dumps(s, sort_keys=True, default=str)): s for s in normalize(desired)["Statement"]}
     out = []
     for sid in sorted(set(have) | set(want)):
         if have.get(sid) != want.get(sid):

@@ -8,6 +8,7 @@ after the last item (waiting.wait_all). Ctrl-C is deferred: items in flight fini
 """
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from pathlib import Path
@@ -18,8 +19,8 @@ from botocore.parsers import ResponseParserError
 
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
-from xacct_dataapi.errors import Interrupted, StepFailed, XacctError, error_code, error_message
-from xacct_dataapi.hooks import OperationContext, Reporter, deferred_sigint
+from xacct_dataapi.errors import StepFailed, XacctError, error_code, error_message, interruption
+from xacct_dataapi.hooks import InterruptRequest, OperationContext, Reporter, deferred_sigint
 from xacct_dataapi.models import (
     NOTHING_CHANGED, Call, Operation, Plan, PlanItem, StepPlan, dig, resolve_value, step_dependencies,
 )
@@ -43,7 +44,7 @@ class Runner:
         self.notes: list[str] = []  # things the operator should know (e.g. what was deliberately left)
         # (item, whether it changed AWS, why not) for each row it forgot: "already gone", "kept: shared", ...
         self.forgotten: list[tuple[PlanItem, bool, str | None]] = []
-        self._interrupt, self._stop = threading.Event(), threading.Event()
+        self._interrupt, self._stop = InterruptRequest(), threading.Event()
         self._lock = threading.RLock()  # the state and its file: the chains record one item at a time
 
     def execute(self, plan: Plan) -> None:
@@ -71,8 +72,10 @@ class Runner:
             self.state.last_error = {"step": step.number if step else None, "message": "interrupted", "during": self._kind}
             self.save()
             kept = "everything not yet deleted" if self._kind == "teardown" else "everything made so far"
-            raise Interrupted(f"Interrupted: the call in flight finished and {kept} is recorded in {self.state_path}.",
-                              f"Run the same command again (`xacct {self._kind}`, same --name or --state) to resume.")
+            how = "Terminated (SIGTERM)" if self._interrupt.signum == signal.SIGTERM else "Interrupted"
+            raise interruption(self._interrupt.signum,
+                               f"{how}: the call in flight finished and {kept} is recorded in {self.state_path}.",
+                               f"Run the same command again (`xacct {self._kind}`, same --name or --state) to resume.")
 
     def _on_wait(self, what: str, elapsed: float) -> None:  # Ctrl-C stops a wait; an unconfirmed delete keeps its row
         self._check_interrupt(None)

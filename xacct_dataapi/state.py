@@ -19,6 +19,8 @@ from filelock import FileLock, Timeout
 
 from xacct_dataapi import __version__
 from xacct_dataapi.errors import LockedError, StateError
+from xacct_dataapi import state_s3
+from xacct_dataapi.state_s3 import S3Location
 
 SCHEMA_VERSION = 1
 
@@ -118,10 +120,12 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def load(path: Path) -> State | None:
+def load(path: Path | S3Location) -> State | None:
     """The state at `path`, or None if there is none. Raises StateError (file untouched) if unusable."""
     try:
-        raw = path.read_bytes()
+        raw = state_s3.read(path) if isinstance(path, S3Location) else path.read_bytes()
+        if raw is None:
+            return None
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -145,12 +149,16 @@ def load(path: Path) -> State | None:
     return State.from_json(data, path)
 
 
-def save(state: State, path: Path) -> None:
-    """Atomically replace `path` (same-directory temp file, fsync, rename); keep the previous as .bak."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def save(state: State, path: Path | S3Location) -> None:
+    """Atomically replace `path` (same-directory temp file, fsync, rename); keep the previous as .bak.
+    In S3: one conditional PUT (state_s3.write)."""
     state.updated_at = _now()
     state.created_at = state.created_at or state.updated_at
     text = json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n"
+    if isinstance(path, S3Location):
+        state_s3.write(path, text.encode("utf-8"))
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         _copy_backup(path)
     atomic_write(path, text.encode("utf-8"))
@@ -192,21 +200,31 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _name_hint(path: Path) -> str:
+def _name_hint(path: Path | S3Location) -> str:
     """The deployment's name for a hint: the file name under .xacct/ (xacct names it so), else a placeholder."""
+    if isinstance(path, S3Location):
+        return path.stem
     return path.stem if path.parent.name == ".xacct" else "<its deployment name>"
 
 
-def remove(path: Path) -> None:
+def remove(path: Path | S3Location) -> None:
     """After a complete teardown: the state file and its backup go (nothing is left to record); the lock file goes
     when the lock is released (locked())."""
+    if isinstance(path, S3Location):
+        state_s3.delete(path)
+        return
     for gone in (path, path.with_name(path.name + ".bak")):
         gone.unlink(missing_ok=True)
 
 
 @contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """One writer per deployment. The OS releases the lock when its holder dies, so a stale lock is taken over."""
+def locked(path: Path | S3Location) -> Iterator[None]:
+    """One writer per deployment. The OS releases the lock when its holder dies, so a stale lock is taken over.
+    In S3 the lock works across machines (state_s3.locked); a stale one is removed by `xacct force-unlock`."""
+    if isinstance(path, S3Location):
+        with state_s3.locked(path):
+            yield
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(path.name + ".lock")
     info_path = path.with_name(path.name + ".lock.owner")

@@ -20,13 +20,16 @@ from botocore.parsers import ResponseParserError
 from rich.console import Console
 
 from xacct_dataapi import render
-from xacct_dataapi.errors import AWS_FAILURE, INTERNAL, Interrupted, UsageError, XacctError
+from xacct_dataapi.errors import (
+    AWS_FAILURE, INTERNAL, Interrupted, Terminated, TerminationSignal, UsageError, XacctError,
+)
 from xacct_dataapi.models import Plan
 
 # Reached only outside the runner (reading, planning, asking, reporting): while the runner makes changes, Ctrl-C is
 # deferred to the next call boundary (hooks.deferred_sigint) and the runner says what it recorded, and where.
 INTERRUPTED_MESSAGE = ("Interrupted with no change to AWS in flight. Re-run the same command to go on: the state "
                        "file records whatever earlier runs made.")
+TERMINATED_MESSAGE = INTERRUPTED_MESSAGE.replace("Interrupted", "Terminated (SIGTERM)", 1)
 
 
 def stdin_is_terminal() -> bool:
@@ -107,6 +110,8 @@ def _interruptible(where: str) -> Iterator[None]:
         yield
     except (typer.Abort, KeyboardInterrupt, EOFError):
         raise Interrupted(f"Interrupted at {where}: nothing was changed.") from None
+    except TerminationSignal:
+        raise Terminated(f"Terminated (SIGTERM) at {where}: nothing was changed.") from None
 
 
 def run_command(debug: bool, command: Callable[[], int | None], as_json: bool = False) -> None:
@@ -114,7 +119,8 @@ def run_command(debug: bool, command: Callable[[], int | None], as_json: bool = 
     --output json) and the failure's exit code. --debug re-raises instead, for the traceback."""
     try:
         code = command()
-    except (XacctError, KeyboardInterrupt, typer.Abort, BotoCoreError, ResponseParserError, OSError) as exc:
+    except (XacctError, KeyboardInterrupt, TerminationSignal, typer.Abort, BotoCoreError, ResponseParserError,
+            OSError) as exc:
         if debug:
             raise
         raise typer.Exit(_report_failure(render.make_console(stderr=True), _as_failure(exc), as_json)) from None
@@ -138,6 +144,8 @@ def _as_failure(exc: BaseException) -> XacctError:
         return exc
     if isinstance(exc, (KeyboardInterrupt, typer.Abort)):
         return Interrupted(INTERRUPTED_MESSAGE)
+    if isinstance(exc, TerminationSignal):
+        return Terminated(TERMINATED_MESSAGE)
     if isinstance(exc, (BotoCoreError, ResponseParserError)):  # the latter: an endpoint that answered non-AWS text
         # Not an API error (those are ClientErrors, handled per step): a connection, endpoint or parsing failure.
         failure = XacctError(f"AWS could not be reached or answered unexpectedly: {exc}.",
@@ -155,8 +163,8 @@ def _report_failure(err: Console, failure: XacctError, as_json: bool) -> int:
         err.print(json.dumps({"error": {"message": failure.message, "hint": failure.hint,
                                         "exit_code": failure.exit_code, "kind": type(failure).__name__}}),
                   soft_wrap=True)
-    elif isinstance(failure, Interrupted) and failure.message == INTERRUPTED_MESSAGE:
-        err.print(INTERRUPTED_MESSAGE)
+    elif isinstance(failure, Interrupted) and failure.message in (INTERRUPTED_MESSAGE, TERMINATED_MESSAGE):
+        err.print(failure.message)
     else:
         render.error(err, failure)
     return failure.exit_code

@@ -41,9 +41,10 @@ STS_PROPAGATION_CODES = ("InvalidClientTokenId", "AccessDenied")
 # ForbiddenException ("There are insufficient privileges to make the call") while the role's policy propagates;
 # SecretsErrorException ("There was a problem with the Secrets Manager secret used with the request") covers
 # a secret not yet readable through its resource policy or key. DatabaseResumingException: a paused Serverless v2
-# cluster waking up (aws/aws-sdk-js-v3#6701).
+# cluster waking up (aws/aws-sdk-js-v3#6701). HttpEndpointNotEnabledException and DatabaseUnavailableException
+# (same model) appear for a moment just after EnableHttpEndpoint and while a cluster resumes (docs/aws-facts.md).
 DATA_API_RETRY_CODES = ("AccessDeniedException", "ForbiddenException", "SecretsErrorException",
-                        "DatabaseResumingException")
+                        "DatabaseResumingException", "HttpEndpointNotEnabledException", "DatabaseUnavailableException")
 # The database refusing the secret's username/password: PostgreSQL's SQLSTATE 28P01 text and MySQL's error 1045 text,
 # as the Data API passes them on (DatabaseErrorException, or BadRequestException on Serverless v1).
 _LOGIN_REFUSED = ("password authentication failed", "access denied for user")

@@ -131,13 +131,24 @@ def test_secret_key_named_by_id_not_arn(deployed):
     assert_only(report_of(deployed), "secret.kms-key", key["KeyId"])
 
 
-def test_secret_value_without_dbname_never_printed(deployed, password):
-    value = {"username": "app_user", "password": password, "engine": "postgres"}
+def test_secret_value_without_dbname_only_warns_never_printed(deployed, password):
+    """The Data API reads username and password only (it ignores dbname: aws/aws-cli#8577)."""
+    value = {"username": "app_user", "password": password}
     deployed.world.provider.client("secretsmanager").put_secret_value(SecretId=deployed.names.secret,
                                                                        SecretString=json.dumps(value))
     report = report_of(deployed)
-    assert_only(report, "secret.value", "lacks dbname")
+    check = report.get("secret.value")
+    assert check.status == WARN and "no engine, dbname" in check.evidence, check
+    assert failed(report) == []
     assert password not in json.dumps(report.to_json())
+
+
+def test_secret_value_without_password_fails_never_printed(deployed, password):
+    value = {"username": "app_user", "engine": "postgres", "dbname": "orders"}
+    deployed.world.provider.client("secretsmanager").put_secret_value(SecretId=deployed.names.secret,
+                                                                       SecretString=json.dumps(value))
+    report = report_of(deployed)
+    assert_only(report, "secret.value", "lacks password")
 
 
 def test_key_disabled(deployed):

@@ -74,6 +74,25 @@ def test_templates_pass_cfn_lint_with_and_without_consumers_from(world, password
         assert secret["engine"] == engine and "password" not in secret
 
 
+@pytest.mark.parametrize("policy", ["restricted", "full"])
+@pytest.mark.parametrize("private", [False, True], ids=["public-path", "require-private-path"])
+def test_every_export_variant_lints_clean(world, password, tmp_path, private, policy):
+    """Each flag combination and each --consumers-from form: no cfn-lint error in either template. With
+    --require-private-path the provider template takes the consumers' endpoint ids as a parameter (a Ref to the
+    consumer template's Endpoint would not resolve: E1020)."""
+    dep = deploy(world, password, require_private_path=private, endpoint_policy=policy)
+    for i, consumers in enumerate((None, f"accounts:{CONSUMER},{','.join(OTHERS)}", f"org:{ORG}")):
+        docs = export(dep, tmp_path / str(i), consumers_from=consumers)
+        for side in ("provider", "consumer"):
+            assert lint(docs[side]) == [], (private, policy, consumers, side)
+        provider = docs["provider"]
+        if private:
+            assert provider["Parameters"]["EndpointIds"]["Default"] == dep.load().values["endpoint_id"]
+            assert '{"Ref": "EndpointIds"}' in json.dumps(provider["Resources"]["AccessRolePolicy"])
+        else:
+            assert "EndpointIds" not in provider["Parameters"]
+
+
 def test_json_format_and_adopted_role_and_full_endpoint_policy_lint_clean(world, password, tmp_path):
     world.consumer.client("iam").create_role(RoleName="orders-app", AssumeRolePolicyDocument="{}")
     dep = deploy(world, password, consumer_role="orders-app", endpoint_policy="full")

@@ -63,15 +63,26 @@ def sigint_guard():
         signal.signal(signal.SIGINT, previous)
 
 
-def send_sigint_at(at: str):
+def send_sigint_at(at: str, signum: int = signal.SIGINT):
     """Ctrl-C right after AWS accepted the call `at`. The after-call hook runs in that chain's thread: the signal
     goes to the main thread, as a terminal's Ctrl-C does, and the hook yields so its handler runs at once."""
     def after(n: int, label: str) -> None:
         if label == at:
-            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+            signal.pthread_kill(threading.main_thread().ident, signum)
             time.sleep(0.05)
 
     return after
+
+
+@pytest.fixture
+def sigterm_guard():
+    """As sigint_guard, for SIGTERM: its default handler would kill the pytest process."""
+    leaked: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: leaked.append(signum))
+    try:
+        yield leaked
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def after_the_interrupt(calls: list[str]) -> list[str]:
@@ -170,6 +181,52 @@ def test_cli_ctrl_c_exits_130_and_says_how_to_resume(world, password, monkeypatc
     res = invoke(["teardown", "--yes"])
     assert res.exit_code == 0, res.output
     assert_nothing_left(world)
+
+
+def test_cli_sigterm_exits_143_records_and_resumes(world, password, monkeypatch, sigterm_guard):
+    """A CI job cancelled mid-setup (SIGTERM): the call in flight is recorded, the run says so and exits 143, and
+    a re-run finishes with exactly one deployment."""
+    hooks = CallHooks(after=send_sigint_at(INTERRUPT_AT, signal.SIGTERM)).install(monkeypatch)
+
+    res = invoke(world.setup_args(*SETUP_FLAGS))
+    assert sigterm_guard == [], "SIGTERM reached the default handler: the runner did not defer it"
+    assert res.exit_code == 143, res.output
+    assert "terminated (sigterm)" in flat(res.stderr).lower() and "run the same command again" in flat(res.stderr).lower()
+    assert len(after_the_interrupt(hooks.calls)) <= 1, hooks.calls
+    saved = json.loads(Path(STATE).read_text())
+    assert saved["last_error"]["message"] == "interrupted"
+    assert {"data_api", "kms_key", "kms_alias"} <= {r["kind"] for r in saved["resources"]}
+
+    hooks.after = None
+    res = invoke(world.setup_args(*SETUP_FLAGS))
+    assert res.exit_code == 0, res.output
+    assert_exactly_one_deployment(world, json.loads(Path(STATE).read_text()))
+
+
+def test_sigterm_outside_the_executor_exits_143_with_a_message(tmp_path):
+    """SIGTERM while xacct is reading (no change in flight: AWS never answers its first request), in a real process
+    started the way the installed `xacct` is: a message and exit 143, the shell's code for SIGTERM, no traceback."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections, never answers
+    (tmp_path / "config").write_text("".join(
+        f"[profile {p}]\nregion = us-west-2\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = x\n"
+        for p in ("consumer", "provider")))
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, "PYTHONPATH": str(REPO),
+           "AWS_CONFIG_FILE": str(tmp_path / "config"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{silent.getsockname()[1]}", "AWS_MAX_ATTEMPTS": "1"}
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "xacct_dataapi", "teardown", "--name", "ghost",
+                                 "--consumer-profile", "consumer", "--provider-profile", "provider", "--yes"],
+                                env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)  # started, parsed, waiting for STS
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        silent.close()
+    assert proc.returncode == 143, (proc.returncode, out, err)
+    assert "terminated (sigterm) with no change to aws in flight" in flat(err).lower(), err
+    assert "Traceback" not in err
 
 
 def test_cli_ctrl_c_during_teardown_keeps_what_is_left_and_resumes(world, password, monkeypatch, sigint_guard):

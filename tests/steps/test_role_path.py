@@ -41,7 +41,7 @@ def test_teardown_requests_do_not_grow_with_other_deployments(tmp_path):
     assert counts[1] == counts[5], (counts[1], counts[5])
     assert counts[0] - counts[1] == SWITCH_OFF and counts[1] - counts[0] == Counter()
     for c in counts.values():
-        assert c["provider:iam.GetRolePolicy"] == 0, c
+        assert c["provider:iam.GetRolePolicy"] == 1, c  # its own inline policy, read once by the ownership check
     # One ListRoles under the cluster's path; with no deployment there, one of the account for roles made before it.
     assert [counts[n]["provider:iam.ListRoles"] for n in (0, 1, 5)] == [2, 1, 1]
 

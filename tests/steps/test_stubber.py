@@ -1,4 +1,4 @@
-"""botocore Stubber tests for what moto 5.2.5 does not simulate (/work/shared/notes/moto-5.2.5.md):
+"""botocore Stubber tests for what moto 5.2.5 does not simulate (docs/moto-gaps.md):
 
 a) EnableHttpEndpoint / DisableHttpEndpoint for Serverless v2 and provisioned clusters (not implemented by moto);
 b) "invalid principal" from Secrets Manager right after a role is created (moto never evaluates principals);
@@ -145,6 +145,33 @@ def test_data_api_enable_for_provisioned_cluster_uses_enable_http_endpoint(state
     assert saved.last_error is None
 
 
+def test_enable_http_endpoint_is_retried_while_the_cluster_is_modifying(state_path):
+    """EnableHttpEndpoint on a cluster that is being modified answers InvalidResourceStateFault (API reference,
+    Errors): the call is retried until the cluster settles, not failed."""
+    cluster = Cluster(id=CLUSTER_ID, arn=CLUSTER_ARN, engine="aurora-postgresql", engine_mode="provisioned",
+                      endpoint="e", port=5432, database="orders", http_endpoint_enabled=False,
+                      tags={"xacct:data-api-enabled-by": "orders"})
+    state = State(name="orders", values={"cluster_engine_mode": "provisioned"})
+    ctx = SimpleNamespace(cluster=cluster, values=dict(state.values), state=state,
+                          names=SimpleNamespace(deployment="orders"))
+    step = data_api.STEP.make_plan(ctx, data_api.inspect(ctx, ctx.values).facts)
+    aws = FakeSessions()
+    rds = aws.stub(Account.PROVIDER, "rds")
+    for _ in range(2):
+        rds.add_client_error("enable_http_endpoint", service_error_code="InvalidResourceStateFault",
+                             service_message=f"DB cluster {CLUSTER_ID} is not in available state (modifying)",
+                             http_status_code=400, expected_params={"ResourceArn": CLUSTER_ARN})
+    rds.add_response("enable_http_endpoint", {"ResourceArn": CLUSTER_ARN, "HttpEndpointEnabled": True},
+                     {"ResourceArn": CLUSTER_ARN})
+    rds.add_response("describe_db_clusters", v2_cluster(True), {"DBClusterIdentifier": CLUSTER_ID})
+    clock = FakeClock()
+    runner = Runner(aws, state, state_path, sleep=clock.sleep, clock=clock)
+    runner.execute(Plan("setup", [step]))
+    aws.assert_all_consumed()
+    assert runner.calls_made == ["rds.enable_http_endpoint"]
+    assert len(clock.sleeps) == 2 and state_mod.load(state_path).find("data_api", CLUSTER_ID) is not None
+
+
 def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(state_path):
     state = State(name="orders", values={"cluster_engine_mode": "provisioned"},
                   resources=[ResourceRow(step=0, kind="data_api", id=CLUSTER_ID, account="provider", arn=CLUSTER_ARN)])
@@ -164,6 +191,8 @@ def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(st
     rds = aws.stub(Account.PROVIDER, "rds")
     tagged = v2_cluster(True)
     tagged["DBClusters"][0]["TagList"] = [{"Key": "xacct:data-api-enabled-by", "Value": "orders"}]
+    # The ownership check (resource_types.rds): this deployment turned the Data API on.
+    rds.add_response("describe_db_clusters", tagged, {"DBClusterIdentifier": CLUSTER_ID})
     rds.add_response("describe_db_clusters", tagged, {"DBClusterIdentifier": CLUSTER_ID})  # on, and tagged by xacct
     rds.add_response("disable_http_endpoint", {"ResourceArn": CLUSTER_ARN, "HttpEndpointEnabled": False},
                      {"ResourceArn": CLUSTER_ARN})
@@ -297,6 +326,16 @@ def sg_state() -> State:
 DEPENDENCY = f"resource {SG_ID} has a dependent object"
 
 
+def stub_sg_is_ours(ec2) -> None:
+    """The ownership check before the delete (resource_types.ec2): the group is xacct's, made by this deployment."""
+    ec2.add_response("describe_security_groups", {"SecurityGroups": [{
+        "GroupId": SG_ID, "GroupName": "xacct-orders-rds-data-endpoint",
+        "Tags": [{"Key": "xacct:deployment", "Value": "orders"}, {"Key": "xacct:managed-by", "Value": "xacct"}]}]},
+        {"GroupIds": [SG_ID]})
+    ec2.add_response("describe_vpc_endpoints", {"VpcEndpoints": []},
+                     {"Filters": [{"Name": "vpc-endpoint-type", "Values": ["Interface"]}]})
+
+
 def test_security_group_dependency_violation_is_retried_until_released(state_path):
     state = sg_state()
     plan = plan_teardown(state)
@@ -304,6 +343,7 @@ def test_security_group_dependency_violation_is_retried_until_released(state_pat
 
     aws = FakeSessions()
     ec2 = aws.stub(Account.CONSUMER, "ec2")
+    stub_sg_is_ours(ec2)
     eni_filter = {"Filters": [{"Name": "group-id", "Values": [SG_ID]}]}
     ec2.add_response("describe_vpc_endpoints", {"VpcEndpoints": []}, {})  # no kept (shared) endpoint still uses it
     # First the endpoint's interface still holds the group, then it is gone ...
@@ -333,6 +373,7 @@ def test_security_group_dependency_violation_forever_times_out_and_keeps_the_row
     plan = plan_teardown(state)
     aws = FakeSessions()
     ec2 = aws.stub(Account.CONSUMER, "ec2")
+    stub_sg_is_ours(ec2)
     ec2.add_response("describe_vpc_endpoints", {"VpcEndpoints": []}, {})
     ec2.add_response("describe_network_interfaces", {"NetworkInterfaces": []})
     for _ in range(40):

@@ -9,19 +9,18 @@ import re
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
+from xacct_dataapi import data_api_support
 from xacct_dataapi.doctor import grants, reads
 from xacct_dataapi.doctor.chain import Chain
 from xacct_dataapi.doctor.model import FAIL, OK, SKIPPED, WARN, Check
 from xacct_dataapi.errors import error_code, error_message
 from xacct_dataapi.models import Account
 from xacct_dataapi.steps.endpoint import service_name
-from xacct_dataapi.steps.nacl_check import problems_for
+from xacct_dataapi.nacl import EPHEMERAL
+from xacct_dataapi.steps.nacl_check import client_problems, problems_for
 
 P, C = Account.PROVIDER.value, Account.CONSUMER.value
 
-# Data API on Aurora PostgreSQL provisioned / Serverless v2: 13.11+, 14.8+, 15.3+, 16.1+, 17.4+ —
-# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.Aurora_Fea_Regions_DB-eng.Feature.Data_API.html
-PG_MINIMUM = {13: 11, 14: 8, 15: 3, 16: 1, 17: 4}
 
 
 def _skip(cid: str, link: str, account: str, why: str) -> Check:
@@ -57,28 +56,15 @@ def cluster_checks(chain: Chain) -> list[Check]:
 
 
 def _engine_check(c: dict) -> Check:
-    engine, version, mode = c.get("Engine", ""), str(c.get("EngineVersion", "")), c.get("EngineMode", "provisioned")
-    what = f"{engine} {version} ({mode})"
-    if engine not in ("aurora-postgresql", "aurora-mysql"):
-        return Check("cluster.engine", "cluster", P, FAIL, f"{what}: the Data API supports only Aurora MySQL and "
-                     "PostgreSQL", "Use an Aurora MySQL or Aurora PostgreSQL cluster.")
-    if mode == "serverless":
-        # Serverless v1 is where the Data API began; it reached end of life on March 31 2025 —
-        # https://docs.amazonaws.cn/en_us/AmazonRDS/latest/AuroraUserGuide/aurora-serverless.relnotes.html
-        return Check("cluster.engine", "cluster", P, OK, f"{what}: Serverless v1 supports the Data API")
-    if engine == "aurora-mysql":
-        return Check("cluster.engine", "cluster", P, SKIPPED, f"{what}: xacct has no verified minimum Aurora MySQL "
-                     "version for the Data API (docs/how-it-works.md, Doctor)")
-    m = re.match(r"(\d+)\.(\d+)", version)
-    if not m:
-        return Check("cluster.engine", "cluster", P, SKIPPED, f"{what}: version not understood")
-    major, minor = int(m.group(1)), int(m.group(2))
-    if major > max(PG_MINIMUM) or (major in PG_MINIMUM and minor >= PG_MINIMUM[major]):
-        return Check("cluster.engine", "cluster", P, OK, f"{what} supports the Data API")
-    need = ", ".join(f"{k}.{v}" for k, v in PG_MINIMUM.items())
-    return Check("cluster.engine", "cluster", P, FAIL, f"{what} does not support the Data API (needs one of {need} "
-                 "or later)", f"Upgrade: `aws rds modify-db-cluster --db-cluster-identifier {c['DBClusterIdentifier']} "
-                 "--engine-version VERSION --allow-major-version-upgrade --apply-immediately`.")
+    v = data_api_support.verdict(c.get("Engine", ""), str(c.get("EngineVersion", "")), c.get("EngineMode", "provisioned"))
+    if v.supported is None:
+        return Check("cluster.engine", "cluster", P, SKIPPED, v.why)
+    if v.end_of_support:
+        return Check("cluster.engine", "cluster", P, WARN, v.why, v.fix)
+    if v.supported:
+        return Check("cluster.engine", "cluster", P, OK, v.why)
+    return Check("cluster.engine", "cluster", P, FAIL, v.why, v.fix.replace(
+        "modify-db-cluster", f"modify-db-cluster --db-cluster-identifier {c['DBClusterIdentifier']}"))
 
 
 def _writer_check(chain: Chain, c: dict) -> Check:
@@ -151,7 +137,10 @@ def policy_checks(chain: Chain, cid: str, link: str, account: str, name: str, ac
 
 # --------------------------------------------------------------------------- secret and key (provider)
 
-SECRET_FIELDS = ("username", "password", "engine", "dbname")
+# The Data API needs only username and password; it ignores dbname (aws/aws-cli#8577: the database comes from the
+# request), and engine only helps other tools. Missing required keys fail; missing informative ones warn.
+SECRET_REQUIRED = ("username", "password")
+SECRET_INFORMATIVE = ("engine", "dbname")
 
 
 def secret_checks(chain: Chain) -> list[Check]:
@@ -184,8 +173,7 @@ def secret_checks(chain: Chain) -> list[Check]:
 
 
 def _secret_value_check(chain: Chain, arn: str) -> Check:
-    """The value's keys (never the values): without dbname the Data API uses the username as database
-    (aws/aws-cli#8577). Read only where the operator's provider profile may; the secret policy normally lets
+    """The value's keys (never the values): username and password are what the Data API reads. Read only where the operator's provider profile may; the secret policy normally lets
     only the access role read it, and then this is skipped."""
     sm = chain.aws.client(Account.PROVIDER, "secretsmanager")
     try:
@@ -198,12 +186,18 @@ def _secret_value_check(chain: Chain, arn: str) -> Check:
     except (ValueError, TypeError):
         keys = set()
     del raw  # never kept, never printed
-    missing = [k for k in SECRET_FIELDS if k not in keys]
+    present = f"(keys present: {', '.join(sorted(keys)) or 'none'})"
+    missing = [k for k in SECRET_REQUIRED if k not in keys]
     if missing:
-        return Check("secret.value", "secret", P, FAIL, f"{arn}: the value lacks {', '.join(missing)} (keys present: "
-                     f"{', '.join(sorted(keys)) or 'none'})", "Write a JSON value with username, password, engine "
-                     "and dbname: " + chain.setup_fix() + " with --rotate-password")
-    return Check("secret.value", "secret", P, OK, f"{arn}: has {', '.join(SECRET_FIELDS)} (values not shown)")
+        return Check("secret.value", "secret", P, FAIL, f"{arn}: the value lacks {', '.join(missing)} {present}",
+                     "Write a JSON value with username and password: " + chain.setup_fix() + " with --rotate-password")
+    extra = [k for k in SECRET_INFORMATIVE if k not in keys]
+    if extra:
+        return Check("secret.value", "secret", P, WARN, f"{arn}: has username and password, no {', '.join(extra)} "
+                     f"{present}; the Data API does not need them (xacct sends the database on every call)",
+                     "Optional, for other tools that read the secret: " + chain.setup_fix() + " with --rotate-password "
+                     "writes all four keys.")
+    return Check("secret.value", "secret", P, OK, f"{arn}: has username, password, engine and dbname (values not shown)")
 
 
 def key_checks(chain: Chain) -> list[Check]:
@@ -406,14 +400,16 @@ def network_checks(chain: Chain) -> list[Check]:
         out.append(Check("sg.drift", link, C, WARN, "; ".join(sg_drift), chain.setup_fix()))
     # NACLs are stateless: tcp/443 in and the ephemeral ports out, in rule-number order —
     # https://docs.aws.amazon.com/vpc/latest/userguide/vpc-network-acls.html
-    acls = reads.network_acls(chain.aws, chain.endpoint.get("SubnetIds", []))
-    problems = [p for c in cidrs for p in problems_for(acls, chain.endpoint.get("SubnetIds", []), c)]
+    acls, subnet_cidrs = reads.network_acls(chain.aws, chain.vpc["VpcId"])
+    endpoint_subnets = chain.endpoint.get("SubnetIds", [])
+    problems = [p for c in cidrs for p in problems_for(acls, endpoint_subnets, c)]
+    problems += client_problems(acls, subnet_cidrs, endpoint_subnets, cidrs)
     if problems:
         evidence = [p.split(" Fix: ")[0] for p in problems]
         fixes = [p.split(" Fix: ")[1] for p in problems if " Fix: " in p]
         out.append(Check("nacl.https", link, C, FAIL, "; ".join(evidence), " ".join(fixes)))
     else:
-        n = len({a["NetworkAclId"] for a in acls.values()})
-        out.append(Check("nacl.https", link, C, OK, f"{n} network ACL(s) pass tcp/443 in and 32768-65535 out for "
-                         + ", ".join(cidrs)))
+        n = len({acls[s]["NetworkAclId"] for s in endpoint_subnets if s in acls})
+        out.append(Check("nacl.https", link, C, OK, f"{n} network ACL(s) pass tcp/443 and its return traffic "
+                         f"({EPHEMERAL[0]}-{EPHEMERAL[1]}) both ways for " + ", ".join(cidrs)))
     return out

@@ -87,13 +87,13 @@ def security_groups(aws, group_ids: list[str]) -> list[dict]:
     return aws.client(Account.CONSUMER, "ec2").describe_security_groups(GroupIds=group_ids)["SecurityGroups"]
 
 
-def network_acls(aws, subnet_ids: list[str]) -> dict[str, dict]:
-    """Subnet id -> its network ACL (the same read as step 8's inspection)."""
-    if not subnet_ids:
-        return {}
-    acls = aws.client(Account.CONSUMER, "ec2").describe_network_acls(
-        Filters=[{"Name": "association.subnet-id", "Values": list(subnet_ids)}])["NetworkAcls"]
-    return {a["SubnetId"]: acl for acl in acls for a in acl.get("Associations", []) if a.get("SubnetId") in subnet_ids}
+def network_acls(aws, vpc_id: str) -> tuple[dict[str, dict], dict[str, str]]:
+    """Subnet id -> its network ACL, and subnet id -> its CIDR, for every subnet of the VPC (step 8's reads)."""
+    ec2 = aws.client(Account.CONSUMER, "ec2")
+    vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    acls = ec2.describe_network_acls(Filters=vpc)["NetworkAcls"]
+    cidrs = {s["SubnetId"]: s["CidrBlock"] for s in ec2.describe_subnets(Filters=vpc)["Subnets"]}
+    return {a["SubnetId"]: acl for acl in acls for a in acl.get("Associations", []) if a.get("SubnetId")}, cidrs
 
 
 def subnets(aws, subnet_ids: list[str]) -> dict[str, dict]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from xacct_dataapi.aws import Sessions
-from xacct_dataapi.config import Config
+from xacct_dataapi.config import Config, Names
+from xacct_dataapi.doctor import audit
 from xacct_dataapi.doctor import chain as chain_mod
 from xacct_dataapi.doctor.chain import Chain
 from xacct_dataapi.doctor.checks import (
@@ -29,10 +30,11 @@ def run_checks(chain: Chain) -> list[Check]:
         return out + [Check("model", "access role", P, SKIPPED, f"the other links were not checked ({why})")]
     out += secret_checks(chain)
     out += policy_checks(chain, "secret.policy", "secret", P, "secret_policy", chain.secret_policy,
-                         chain.secret and chain.secret["ARN"], ("secretsmanager:GetSecretValue",))
+                         chain.secret and chain.secret["ARN"], audit.SECRET_SENSITIVE)
     out += key_checks(chain)
     out += policy_checks(chain, "key.policy", "key", P, "key_policy", chain.key_policy, chain.key and chain.key["Arn"],
-                         ("kms:Decrypt",))
+                         audit.KEY_SENSITIVE)
+    out += audit.key_grant_checks(chain)
     out += role_checks(chain)
     out.append(simulate_check(chain))
     out += principal_checks(chain)
@@ -49,8 +51,12 @@ def role_checks(chain: Chain) -> list[Check]:
         return [Check("role.exists", link, P, FAIL, why, fix)]
     arn = chain.role["Arn"]
     out = [Check("role.exists", link, P, OK, arn)]
-    out += policy_checks(chain, "role.trust", link, P, "access_role_trust", chain.trust, arn, ("sts:AssumeRole",))
-    out += policy_checks(chain, "role.permissions", link, P, "access_role_permissions", chain.permissions, arn, ())
+    out += policy_checks(chain, "role.trust", link, P, "access_role_trust", chain.trust, arn, audit.TRUST_SENSITIVE)
+    out += policy_checks(chain, "role.permissions", link, P, "access_role_permissions", chain.permissions, arn,
+                         audit.ROLE_SENSITIVE)
+    # Without a state file the role's inline policies are its permissions as a whole; only attachments are extra.
+    xacct_policy = Names(chain.deployment).access_role_policy if chain.mode == "state" and chain.deployment else None
+    out += audit.role_policy_checks(chain, xacct_policy)
     return out
 
 

@@ -369,6 +369,30 @@ def _output(description: str, value: Any) -> dict:
     return {"Description": description, "Value": value}
 
 
+def _swap_ref(value: Any, logical: str, parameter: str) -> tuple[Any, bool]:
+    """`value` with every {"Ref": logical} made {"Ref": parameter}; and whether there was one."""
+    if value == {"Ref": logical}:
+        return {"Ref": parameter}, True
+    if isinstance(value, dict):
+        pairs = {k: _swap_ref(v, logical, parameter) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(hit for _, hit in pairs.values())
+    if isinstance(value, list):
+        pairs = [_swap_ref(v, logical, parameter) for v in value]
+        return [v for v, _ in pairs], any(hit for _, hit in pairs)
+    return value, False
+
+
+def _endpoint_ids_parameter(ctx: Context) -> dict:
+    """--require-private-path: the access role's rds-data statement names the consumers' endpoints. They live in the
+    consumer stacks, and a Ref must resolve inside its own template (cfn-lint E1020), so the provider template takes
+    them as a list parameter: one id per consumer VPC (the consumer stacks' EndpointId outputs)."""
+    recorded = ctx.values.get("endpoint_id")
+    param = {"Type": "CommaDelimitedList",
+             "Description": "The rds-data endpoint id(s) the access role may be used through (aws:SourceVpce): the "
+                            "EndpointId output of each consumer stack, comma-separated"}
+    return {**param, "Default": recorded} if recorded else param
+
+
 def provider_template(ctx: Context, consumers: Consumers | None, external_id: str) -> dict:
     tctx = template_context(ctx, Account.PROVIDER)
     resources = desired(tctx, Account.PROVIDER)
@@ -379,6 +403,9 @@ def provider_template(ctx: Context, consumers: Consumers | None, external_id: st
         "Type": "String", "MinLength": 2, "MaxLength": 1224, "AllowedPattern": r"[\w+=,.@:/-]*",
         "Default": external_id,
         "Description": "sts:ExternalId the consumers pass to AssumeRole (not a secret; IAM allows 2-1,224 characters)"}}
+    t.resources, private_path = _swap_ref(t.resources, "Endpoint", "EndpointIds")
+    if private_path:
+        parameters["EndpointIds"] = _endpoint_ids_parameter(ctx)
     who = (f"the organization {consumers.org_id}" if consumers and consumers.org_id else
            "accounts " + ", ".join(consumers.accounts) if consumers else f"account {ctx.consumer_account}")
     outputs = {

@@ -130,7 +130,34 @@ Auto-deployment gives an account that joins the OU the stack set's own
 values, which name another account's VPC: its stack instance fails until you
 run the override above for it (then `update-stack-instances` retries it).
 
-{_trust_note(consumers)}
+{_trust_note(consumers)}{_private_path_note(docs, stack, prov, region)}
+"""
+
+
+def _private_path_note(docs: dict[str, dict], stack: str, prov: str, region: str) -> str:
+    """--require-private-path: the provider stack takes the consumers' endpoint ids, known only once their stacks
+    exist, so it is deployed again with them (a Ref across templates does not resolve)."""
+    if "EndpointIds" not in docs["provider"].get("Parameters", {}):
+        return ""
+    return f"""
+## 3. The private path (--require-private-path)
+
+The access role runs statements only through the consumers' rds-data
+endpoints (aws:SourceVpce). Their ids are the consumer stacks' EndpointId
+outputs: once every consumer stack exists, deploy the provider stack again
+with all of them (comma-separated; one id per consumer VPC):
+
+```sh
+aws cloudformation deploy --region {region} \\
+  --profile PROVIDER_PROFILE \\
+  --stack-name {stack}-provider \\
+  --template-file {prov} \\
+  --capabilities CAPABILITY_NAMED_IAM \\
+  --parameter-overrides EndpointIds=vpce-AAAA,vpce-BBBB
+```
+
+A consumer account added later can reach the data only after its endpoint
+id is added here.
 """
 
 

@@ -16,7 +16,7 @@ With ``Realism`` durations (``xacct sandbox up --realistic``), the time AWS take
 - a new interface endpoint is ``pending`` for ``endpoint_pending_s``;
 - a new IAM role or user is an invalid principal in a trust, key or secret policy, and AssumeRole on a new role is
   denied, for ``principal_delay_s`` (IAM eventual consistency: "Invalid principal in policy", KMS "invalid
-  principals", Secrets Manager "unsupported principal"; aws-facts.md, terraform-provider-aws#14449);
+  principals", Secrets Manager "unsupported principal"; docs/aws-facts.md, terraform-provider-aws#14449);
 - a deleted endpoint's network interfaces linger for ``eni_linger_s`` (terraform#3758);
 - a force-deleted secret's name cannot be reused for ``secret_name_block_s`` ("You can't create this secret because
   a secret with this name is already scheduled for deletion."; API_DeleteSecret, aws/copilot-cli#655);

@@ -27,7 +27,7 @@ SUBNETS = (("us-west-2a", "10.20.1.0/24"), ("us-west-2b", "10.20.2.0/24"))
 
 # Engine -> (EngineVersion, MasterUsername) of a Serverless v2 / provisioned cluster, whose Data API is switched by
 # the EnableHttpEndpoint / DisableHttpEndpoint operations (answered by the sandbox itself: realism.py). Versions with
-# the Data API on Serverless v2 and provisioned: PostgreSQL 13.11+/14.8+/15.3+/16.1+, MySQL 3.x (aws-facts.md).
+# the Data API on Serverless v2 and provisioned: PostgreSQL 13.11+/14.8+/15.3+/16.1+, MySQL 3.x (docs/aws-facts.md).
 ENGINES: dict[str, tuple[str, str]] = {
     "aurora-postgresql": ("16.4", "postgres"),
     "aurora-mysql": ("8.0.mysql_aurora.3.08.0", "admin"),

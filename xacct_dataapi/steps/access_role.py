@@ -15,6 +15,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from xacct_dataapi import policies
+from xacct_dataapi.config import EXTERNAL_ID_RE
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.models import (
     Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Resource, Retry, Step, StepPlan,
@@ -62,8 +63,11 @@ def inspect(ctx, known) -> Inspection:
         # create call produces that one).
         values["access_role_arn"] = role["Arn"] if role.get("Path", "/") == access_role_path(ctx) else None
         # A run that died after CreateRole never recorded the external id: it lives in the trust policy.
-        if not known.get("external_id") and _external_id_of(trust):
-            values["external_id"] = _external_id_of(trust)
+        # Only one AWS would accept: a value read from AWS is untrusted input (it ends up in the operator's AWS config
+        # through `connect`); anything else is left to the trust-policy repair, with a new external id.
+        found = _external_id_of(trust)
+        if not known.get("external_id") and found and EXTERNAL_ID_RE.match(found):
+            values["external_id"] = found
     return Inspection({"role": role, "trust": trust, "tags": tags, "policy": policy}, values)
 
 

@@ -10,11 +10,18 @@ from botocore.exceptions import ClientError
 from xacct_dataapi.config import Names
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import (
-    NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, Operation, Record, Resource, Step, StepPlan, Wait,
+    NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, Operation, Record, Resource, Retry, Step, StepPlan,
+    Wait,
 )
 
+from xacct_dataapi.resource_types.rds import TAG_ENABLED_BY
+
 NUMBER = 0
-TAG_ENABLED_BY = "xacct:data-api-enabled-by"  # on the cluster: the deployment that turned its Data API on
+
+
+# A cluster being modified, backed up or scaled answers EnableHttpEndpoint with InvalidResourceStateFault
+# (EnableHttpEndpoint API reference, Errors) and ModifyDBCluster with InvalidDBClusterStateFault: it settles by itself.
+MODIFYING = Retry(("InvalidResourceStateFault", "InvalidDBClusterStateFault"), (), "the cluster is busy (modifying)")
 
 
 def inspect(ctx, known) -> Inspection:
@@ -61,10 +68,11 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     if c.is_serverless_v1:
         call = Call(Account.PROVIDER, "rds", "modify_db_cluster",
                     {"DBClusterIdentifier": c.id, "EnableHttpEndpoint": True, "ApplyImmediately": True},
-                    record=record, wait=_wait(c.id, True), description="turn on the Data API (Serverless v1)")
+                    record=record, wait=_wait(c.id, True), retry=MODIFYING,
+                    description="turn on the Data API (Serverless v1)")
     else:
         call = Call(Account.PROVIDER, "rds", "enable_http_endpoint", {"ResourceArn": c.arn},
-                    record=record, wait=_wait(c.id, True), description="turn on the Data API")
+                    record=record, wait=_wait(c.id, True), retry=MODIFYING, description="turn on the Data API")
     # Tagged before the switch, so a teardown without the state file (by tag) also turns it off again.
     tag = Call(Account.PROVIDER, "rds", "add_tags_to_resource",
                {"ResourceName": c.arn, "Tags": [{"Key": TAG_ENABLED_BY, "Value": ctx.names.deployment}]},

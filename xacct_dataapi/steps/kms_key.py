@@ -132,9 +132,9 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
 def schedule_key_deletion(ops, KeyId: str, PendingWindowInDays: int) -> dict:
     """Already gone, or already pending deletion, counts as done (a re-run after a crash repeats no call).
 
-    The deployment tag comes off first: a key pending deletion still matches a tag search, so every earlier
-    setup/teardown cycle of the same name would cost the next setup a DescribeKey. Untagged before it is scheduled,
-    because a key pending deletion accepts few operations."""
+    The key keeps its xacct:deployment tag: the operator's ScheduleKeyDeletion grant is conditioned on that tag
+    (aws:ResourceTag), so untagging first would deny the deletion; a key pending deletion is skipped by the tag
+    search (`_usable`), so a later setup of the same name only pays one DescribeKey for it."""
     try:
         state = ops.client("kms").describe_key(KeyId=KeyId)["KeyMetadata"].get("KeyState")
     except ClientError as exc:
@@ -143,7 +143,6 @@ def schedule_key_deletion(ops, KeyId: str, PendingWindowInDays: int) -> dict:
         raise
     if state in ("PendingDeletion", "PendingReplicaDeletion"):
         return {NOTHING_CHANGED: "already pending deletion"}
-    ops.call("kms", "untag_resource", KeyId=KeyId, TagKeys=[TAG_DEPLOYMENT])
     ops.call("kms", "schedule_key_deletion", KeyId=KeyId, PendingWindowInDays=PendingWindowInDays)
     return {}
 

@@ -1,0 +1,30 @@
+"""Resource types: one per kind of state-file row that xacct can delete, each able to read its resource and say
+whether AWS shows it is a given deployment's (base.py says why that guards every delete).
+
+Kinds with no type here make no AWS change at teardown: a policy that goes with its resource (key policy, secret
+policy) or an adopted consumer principal, which xacct only forgets."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from xacct_dataapi.parallel import gather
+from xacct_dataapi.resource_types import ec2, iam, kms, rds, secrets
+from xacct_dataapi.resource_types.base import GONE, NOT_OURS, OURS, NotOurs, Ownership, ResourceType
+
+TYPES: dict[str, ResourceType] = {t.kind: t for m in (kms, iam, secrets, ec2, rds) for t in m.TYPES}
+
+__all__ = ["GONE", "NOT_OURS", "OURS", "NotOurs", "Ownership", "ResourceType", "TYPES", "for_kind", "screen"]
+
+
+def for_kind(kind: str) -> ResourceType | None:
+    return TYPES.get(kind)
+
+
+def screen(client_for, rows: Iterable, deployment: str) -> dict[tuple[str, str], Ownership | BaseException]:
+    """Every row's ownership as AWS shows it now, read concurrently; `client_for(row, service)` gives the client of
+    the row's account. A read that fails (no permission, throttled) is returned as its exception: unknown is not
+    ours, and the caller decides what to tell the operator."""
+    typed = [(row, TYPES[row.kind]) for row in rows if row.kind in TYPES]
+    results = gather(*(lambda row=row, t=t: t.ownership(client_for(row, t.service), row, deployment)
+                       for row, t in typed))
+    return {(row.kind, row.id): (value if error is None else error) for (row, _), (value, error) in zip(typed, results)}

@@ -1,0 +1,123 @@
+"""What every kind of AWS resource xacct records has to answer: how to read it, and whether AWS shows it is this
+deployment's. The second question guards every delete: a state file is untrusted input (it can be edited, copied
+from another deployment, or simply stale), so no row is deleted on its word alone.
+
+A kind's module (kms.py, iam.py, secrets.py, ec2.py, rds.py) defines one ResourceType per state-file row kind; the
+registry in __init__ maps kinds to them. `guard` wraps a delete item of the plan so that, right before it runs, the
+resource is read again and its ownership checked (the plan-time screen in commands may be minutes old).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from xacct_dataapi.aws import is_not_found
+from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Names
+from xacct_dataapi.errors import AwsError, error_code
+from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, Operation, PlanItem
+
+OURS, NOT_OURS, GONE = "ours", "not ours", "gone"
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """What AWS shows about one recorded row: `verdict` is OURS, NOT_OURS or GONE; `why` says it in words."""
+
+    verdict: str
+    why: str
+
+    @property
+    def ours(self) -> bool:
+        return self.verdict == OURS
+
+
+class NotOurs(AwsError):
+    """A delete refused: AWS does not show the resource as this deployment's."""
+
+
+def tags_of(tags: list[dict] | None) -> dict[str, str]:
+    """Tag lists in any of AWS's spellings (Key/Value, TagKey/TagValue) as one dict."""
+    return {t.get("Key", t.get("TagKey")): t.get("Value", t.get("TagValue")) for t in tags or []}
+
+
+def tagged_for(tags: dict[str, str], deployment: str) -> bool:
+    return tags.get(TAG_DEPLOYMENT) == deployment and tags.get(TAG_MANAGED) == "xacct"
+
+
+def read_or_none(fn: Callable[..., Any], **params) -> Any:
+    """fn(**params), or None when AWS says the resource does not exist: the one place not-found is handled."""
+    try:
+        return fn(**params)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+
+
+class ResourceType:
+    """One kind of state-file row. Subclasses set `kind`, `service`, `noun` and implement `read` and `judge`."""
+
+    kind: str = ""
+    service: str = ""
+    noun: str = ""  # "IAM role": how messages name it
+
+    def read(self, client, row) -> Any:
+        """The resource as AWS describes it now (whatever `judge` needs), or None if it is gone."""
+        raise NotImplementedError
+
+    def judge(self, found: Any, row, names: Names) -> Ownership:
+        """OURS only if what AWS returned carries this deployment's marks (tag, deterministic name, ...)."""
+        raise NotImplementedError
+
+    def ownership(self, client, row, deployment: str) -> Ownership:
+        found = self.read(client, row)
+        if found is None:
+            return Ownership(GONE, f"{self.noun} {row.id} no longer exists")
+        return self.judge(found, row, Names(deployment))
+
+    def refusal(self, row, verdict: Ownership, deployment: str) -> NotOurs:
+        return NotOurs(f"Not deleting {self.noun} {row.id}: {verdict.why}, so AWS does not show it as deployment "
+                       f"{deployment!r}'s.",
+                       "The state file names a resource xacct did not make for this deployment (edited, copied or "
+                       "stale). Nothing was deleted; check the resource, then remove its row from the state file.")
+
+    def guard(self, item: PlanItem, row, deployment: str) -> PlanItem:
+        """The same delete, run only after AWS shows the resource is this deployment's (read again right before)."""
+        if not item.changes_aws:
+            return item
+        inner = _as_operation(item)
+
+        def run(ops, **params) -> dict:
+            verdict = self.ownership(ops.client(self.service), row, deployment)
+            if verdict.verdict == GONE:
+                return {NOTHING_CHANGED: "already gone"}
+            if not verdict.ours:
+                raise self.refusal(row, verdict, deployment)
+            return inner.run(ops, **params)
+
+        return replace(inner, run=run, description=f"{inner.description}, once AWS shows it is deployment {deployment}'s")
+
+
+def _as_operation(item: PlanItem) -> Operation:
+    """A plain Call as an Operation with the same label, parameters and bookkeeping, so a guard can run first."""
+    if isinstance(item, Operation):
+        return item
+    assert isinstance(item, Call), item
+    call = item
+
+    def run(ops, **params) -> dict:
+        try:
+            return ops.call(call.service, call.method, **params)
+        except ClientError as exc:
+            if error_code(exc) in call.ok_codes:
+                return {NOTHING_CHANGED: error_code(exc)}
+            raise
+
+    return Operation(call.account, name=call.label, run=run, params=call.params, description=call.description,
+                     outputs=call.outputs, record=call.record, forget=call.forget, store=call.store, wait=call.wait)
+
+
+def account_of(row) -> Account:
+    return Account(row.account)
