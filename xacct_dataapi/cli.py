@@ -288,7 +288,7 @@ def force_unlock(
 def verify(
     name: NameOpt = None,
     state: StateOpt = None,
-    sql: Annotated[str, typer.Option("--sql", help="Statement to run through the Data API.")] = "SELECT 1",
+    sql: Annotated[str, typer.Option("--sql", help="Statement to run through the Data API.")] = "SELECT current_user",
     database: Annotated[Optional[str], typer.Option("--database", help="Database for the statement (default: the "
                                                                        "secret's dbname, recorded by setup).")] = None,
     as_profile: Annotated[Optional[str], typer.Option("--as-profile", help="Profile whose identity is the consumer "

@@ -215,6 +215,11 @@ def env_lines(h: HandOff, profile_name: str) -> str:
     return head + "".join(f"export {k}={shlex.quote(v)}\n" for k, v in values.items())
 
 
+def probe_sql(h: HandOff) -> str:
+    """A statement every database user may run, whose answer says who the Data API logged in as."""
+    return "SELECT current_user" if h.dialect == "postgresql" else "SELECT CURRENT_USER()"
+
+
 def python_snippet(h: HandOff, profile_name: str) -> str:
     return f'''# As the consumer principal, with the profile from `xacct connect --name {h.name} --format profile --write`.
 import boto3
@@ -228,7 +233,7 @@ with aurora_data_api.connect(
     rds_data_client=rds_data,
 ) as conn:
     with conn.cursor() as cursor:
-        cursor.execute("SELECT 1")
+        cursor.execute("{probe_sql(h)}")
         print(cursor.fetchall())
     conn.commit()  # the first cursor opened a transaction (BeginTransaction)
 '''
@@ -239,11 +244,21 @@ def sqlalchemy_url(h: HandOff) -> str:
     return f"{h.dialect}+auroradataapi://:@/{h.database}"
 
 
+# Printed in the MySQL snippet (the why is in the printed comment): sqlalchemy-aurora-data-api 0.5 is the current release.
+_MYSQL_CHARSET_FIX = '''
+# sqlalchemy-aurora-data-api 0.5 detects the charset with a plain string, which SQLAlchemy 2.x refuses
+# (ObjectNotExecutableError); the Data API's MySQL connections are utf8mb4. Not needed with SQLAlchemy 1.4.
+from sqlalchemy_aurora_data_api import AuroraMySQLDataAPIDialect
+AuroraMySQLDataAPIDialect._detect_charset = lambda self, connection: "utf8mb4"
+'''
+
+
 def sqlalchemy_snippet(h: HandOff, profile_name: str) -> str:
+    fix = _MYSQL_CHARSET_FIX if h.dialect == "mysql" else ""
     return f'''# As the consumer principal, with the profile from `xacct connect --name {h.name} --format profile --write`.
 import boto3
 from sqlalchemy import create_engine, text
-
+{fix}
 engine = create_engine(
     {sqlalchemy_url(h)!r},
     connect_args={{
@@ -253,7 +268,7 @@ engine = create_engine(
     }},
 )
 with engine.connect() as conn:
-    print(conn.execute(text("SELECT 1")).fetchall())
+    print(conn.execute(text("{probe_sql(h)}")).fetchall())
 '''
 
 

@@ -81,7 +81,9 @@ def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | N
                              cluster=info.cluster_id, vpc_id=info.vpc_id, subnet_ids=tuple(info.subnet_ids),
                              region=info.region, db_user="app_user", enable_data_api=True)
                 state_path = work / "state" / "demo.json"
-                password = secrets.token_urlsafe(24)  # never printed, never stored: only in the secret
+                # The DB user's password the sandbox seeded its PostgreSQL with (aurora-mysql is emulated: any will
+                # do); never printed, never stored by xacct: only in the secret.
+                password = info.db_password() or secrets.token_urlsafe(24)
                 quiet = ui.quiet()
                 with phase("plan (dry run)") as p:
                     r = app.setup(cfg, state_path, quiet, dry_run=True, password_from_stdin=False, password=lambda: password)
@@ -96,10 +98,13 @@ def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | N
                     p.ok = report["all_done"]
                     p.detail = ", ".join(f"{s['number']}:{s['status']}" for s in report["steps"])
                 with phase("SELECT through the assumed role") as p:
-                    queue_statement_result(info, [[{"stringValue": "hello from the provider account"}]],
-                                           [{"name": "greeting", "typeName": "text"}])
+                    sql = "SELECT current_user, message FROM greetings ORDER BY id"  # the sandbox's example table
+                    if not info.db_port:  # aurora-mysql: emulated, answers what is queued
+                        queue_statement_result(info, [[{"stringValue": "app_user@%"}, {"stringValue": "hello from the "
+                                                        "provider account"}]], [{"name": "current_user", "typeName":
+                                                        "VARCHAR"}, {"name": "message", "typeName": "VARCHAR"}])
                     aws = Sessions.from_profiles(info.consumer_profile, info.provider_profile, info.region)
-                    v = verify(r.state, aws, sql="SELECT 'hello from the provider account' AS greeting")
+                    v = verify(r.state, aws, sql=sql)
                     p.ok = bool(v.rows)
                     ui.note(render.rows_table(v.columns, v.rows))
                     p.detail = f"{v.principal} → {v.role_arn.split('/')[-1]}: {render.rows_text(v.columns, v.rows)}"

@@ -45,6 +45,10 @@ STS_PROPAGATION_CODES = ("InvalidClientTokenId", "AccessDenied")
 # (same model) appear for a moment just after EnableHttpEndpoint and while a cluster resumes (docs/aws-facts.md).
 DATA_API_RETRY_CODES = ("AccessDeniedException", "ForbiddenException", "SecretsErrorException",
                         "DatabaseResumingException", "HttpEndpointNotEnabledException", "DatabaseUnavailableException")
+# The database refusing the secret's username/password: PostgreSQL's SQLSTATE 28P01 text and MySQL's error 1045 text,
+# as the Data API passes them on (DatabaseErrorException, or BadRequestException on Serverless v1).
+_LOGIN_REFUSED = ("password authentication failed", "access denied for user")
+DEFAULT_SQL = "SELECT current_user"  # its answer names the DB user the Data API logged in as (the secret's username)
 PROPAGATION_TIMEOUT = 120.0  # terraform-provider-aws's IAM propagationTimeout (internal/service/iam/wait.go)
 
 _FIX_BY_HOP = {
@@ -179,7 +183,7 @@ def _principal_session(state: State, aws: Sessions, as_profile: str | None, clea
                      "Pass --as-profile with a profile of that user (the application's own profile).")
 
 
-def verify(state: State, aws: Sessions, *, sql: str = "SELECT 1", as_profile: str | None = None,
+def verify(state: State, aws: Sessions, *, sql: str = DEFAULT_SQL, as_profile: str | None = None,
            database: str | None = None, wait_timeout: float = PROPAGATION_TIMEOUT,
            timing: Timing | None = None, save: Callable[[], None] = lambda: None) -> VerifyResult:
     started = time.monotonic()
@@ -218,6 +222,12 @@ def verify(state: State, aws: Sessions, *, sql: str = "SELECT 1", as_profile: st
                           "the Data API to accept the statement (IAM propagation or the cluster resuming)", timing)
     except (ClientError, WaitTimeout) as exc:
         cause = exc.__cause__ if isinstance(exc, WaitTimeout) else exc
+        if error_code(cause) in ("DatabaseErrorException", "BadRequestException") and any(
+                text in error_message(cause).lower() for text in _LOGIN_REFUSED):
+            raise AwsError(f"Verification failed at the Data API's secret {secret_arn}: the database refused its "
+                           f"username and password ({error_message(cause)}).",
+                           "Put the database user's current password in the secret: re-run the same `xacct setup` "
+                           "with --rotate-password (XACCT_DB_PASSWORD or --db-password-stdin).") from None
         if error_code(cause) == "SecretsErrorException":
             hop = "secret"
         what = {"assume": f"assuming {role_arn}", "data-api": "the Data API call", "secret": "the Data API's secret"}[hop]

