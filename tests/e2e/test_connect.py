@@ -9,6 +9,7 @@ import sys
 import urllib.request
 
 import boto3
+from botocore.exceptions import ClientError
 import pytest
 
 from tests.e2e.test_cli_server import clean_env, xacct_cmd
@@ -197,9 +198,11 @@ def test_a_wrong_password_in_the_secret_fails_verify_and_doctor_names_the_secret
     state = setup(sb, home, "wrongpw")
     secret_arn = state["values"]["secret_arn"]
     sm = boto3.Session(profile_name=sb.provider_profile).client("secretsmanager")
-    doc = json.loads(sm.get_secret_value(SecretId=secret_arn)["SecretString"])
-    assert doc["username"] == "app_user" and doc["password"] == sb.db_password()
-    sm.put_secret_value(SecretId=secret_arn, SecretString=json.dumps({**doc, "password": "typed-by-hand-wrong"}))
+    # The provider's admin may not read the secret (its policy denies everyone but the access role), but may write it.
+    with pytest.raises(ClientError, match="AccessDenied"):
+        sm.get_secret_value(SecretId=secret_arn)
+    doc = {"username": "app_user", "password": "typed-by-hand-wrong", "engine": "postgres", "dbname": "app"}
+    sm.put_secret_value(SecretId=secret_arn, SecretString=json.dumps(doc))
 
     res = run(sb, home, "verify", "--name", "wrongpw", code=1)
     assert 'password authentication failed for user "app_user"' in res.stderr and secret_arn in res.stderr

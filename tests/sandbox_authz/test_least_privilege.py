@@ -16,7 +16,6 @@ from xacct_dataapi.sandbox import Sandbox
 
 pytestmark = pytest.mark.server
 
-PASSWORD = "least-Passw0rd-must-not-leak"
 OPERATOR = "xacct-operator"
 POLICY = "xacct-generated"
 
@@ -80,9 +79,10 @@ def xacct(info, home, env, command: str, *args: str, code: int = 0):
 
     adopted = args[args.index("--consumer-user") + 1] if "--consumer-user" in args else None
     grant(info, command, args[args.index("--name") + 1], adopted)
-    res = subprocess.run([*xacct_cmd(), command, *args], env=clean_env({**env, "XACCT_DB_PASSWORD": PASSWORD}),
+    password = info.db_password()  # the sandbox's real database checks it (sandbox/database.py)
+    res = subprocess.run([*xacct_cmd(), command, *args], env=clean_env({**env, "XACCT_DB_PASSWORD": password}),
                          cwd=home, capture_output=True, text=True, timeout=180)
-    assert PASSWORD not in res.stdout + res.stderr
+    assert password not in res.stdout + res.stderr
     assert res.returncode == code, f"xacct {command} {' '.join(args)}: exit {res.returncode}\n{res.stdout}\n{res.stderr}"
     return res
 
@@ -141,7 +141,7 @@ def test_a_call_outside_the_generated_policy_is_refused(operators):
     import subprocess
 
     res = subprocess.run([*xacct_cmd(), "setup", *setup_args(info, "lp3")],
-                         env=clean_env({**env, "XACCT_DB_PASSWORD": PASSWORD}), cwd=home, capture_output=True,
+                         env=clean_env({**env, "XACCT_DB_PASSWORD": info.db_password()}), cwd=home, capture_output=True,
                          text=True, timeout=180)
     assert res.returncode == 1, res.stdout + res.stderr
     assert "is not authorized to perform" in res.stdout + res.stderr
