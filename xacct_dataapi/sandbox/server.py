@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from xacct_dataapi.errors import UsageError, WaitTimeout, XacctError
-from xacct_dataapi.sandbox import DEFAULT_DIR, rdsdata
+from xacct_dataapi.sandbox import DEFAULT_DIR, limits, rdsdata
 from xacct_dataapi.sandbox import realism as layer
 from xacct_dataapi.sandbox.realism import Realism
 from xacct_dataapi.sandbox.seed import ENGINE_MODES, ENGINES, SandboxError, SandboxInfo, seed_accounts, write_private
@@ -264,6 +264,7 @@ class Sandbox:
         if self.port:
             _check_port_free(self.port)
         rdsdata.install()  # before the server's first rds-data request builds that service's routes
+        limits.install()  # AWS's limits and uniqueness rules; before the realism layer, which stacks on it
         layer.install(self.realism)
         # Port 0 is handed to werkzeug, which binds a free port atomically (no
         # bind/close/rebind race); the real port is read back below.
