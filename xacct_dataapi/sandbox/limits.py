@@ -162,6 +162,17 @@ def _ec2_patches() -> None:
 
     setattr(EC2Response, "modify_vpc_endpoint", modify_vpc_endpoint)
 
+    # AWS creates an endpoint with its TagSpecifications in one step; moto adds the tags one by one after it lists the
+    # endpoint, so a describe must not see it in between (a concurrent setup would see an untagged endpoint).
+    original_describe = EC2Response.describe_vpc_endpoints
+    _saved.append((EC2Response, "describe_vpc_endpoints", EC2Response.__dict__.get("describe_vpc_endpoints")))
+
+    def describe_vpc_endpoints(self: Any) -> Any:
+        with _endpoint_lock:
+            return original_describe(self)
+
+    setattr(EC2Response, "describe_vpc_endpoints", describe_vpc_endpoints)
+
 
 # --- IAM: names, paths, policy sizes ------------------------------------------------------------------------------
 

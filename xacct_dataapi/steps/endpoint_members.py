@@ -20,7 +20,7 @@ import json
 from botocore.exceptions import ClientError
 
 from xacct_dataapi import policies
-from xacct_dataapi.config import TAG_DEPLOYMENT, Names
+from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Names
 from xacct_dataapi.errors import WaitTimeout, XacctError, error_code
 from xacct_dataapi.models import NOTHING_CHANGED
 from xacct_dataapi.steps.common import tag_dict
@@ -250,7 +250,7 @@ def create_or_join(ops, Create: dict, Member: str, ClusterArn: str) -> dict:
             raise
     ec2 = ops.client("ec2")
     winner = _private_dns_endpoint(ec2, Create["VpcId"], Create["ServiceName"])
-    if winner is None or tag_dict(winner.get("Tags")).get("xacct:managed") != "xacct":
+    if winner is None or tag_dict(winner.get("Tags")).get(TAG_MANAGED) != "xacct":
         what = f"endpoint {winner['VpcEndpointId']}, not made by xacct" if winner else "an endpoint now gone"
         raise XacctError(f"VPC {Create['VpcId']} already has an rds-data endpoint with private DNS ({what}).",
                          "Only one endpoint per VPC can own rds-data's private DNS name. Delete the other one, or run "
