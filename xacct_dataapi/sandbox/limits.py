@@ -1,6 +1,6 @@
 """AWS's limits and uniqueness rules that xacct's calls can hit, enforced in the sandbox with AWS's error code and
-message shape (moto 5.2 enforces none of these, or only part: docs/aws-facts.md, "Limits and uniqueness rules", lists each rule, its source
-and what moto did without this module).
+message shape (moto 5.2 enforces none of these, or only part: docs/aws-facts.md, "Limits and uniqueness rules",
+lists each rule, its source and what moto did without this module).
 
 Patched into moto's response classes, so the rule holds for the sandbox's server and for the in-process `mock_aws`
 the test suite uses alike (`install()` is idempotent; `uninstall()` restores moto). Each check runs before moto
