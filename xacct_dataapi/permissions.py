@@ -184,6 +184,14 @@ GRANTS: tuple[Grant, ...] = (
            "ec2:DeleteSecurityGroup": TEARDOWN}, (SG,), condition=RESOURCE_TAG),
     Grant("ManageXacctEndpoint", C, {"ec2:ModifyVpcEndpoint": SETUP, "ec2:DeleteVpcEndpoints": TEARDOWN}, (VPCE,),
           condition=RESOURCE_TAG),
+    # The rds-data endpoint of a VPC is shared by its deployments (docs/reliability.md, "The shared endpoint"): each
+    # adds and removes only its own member tag and closing mark, on any endpoint xacct made...
+    Grant("JoinOrLeaveSharedEndpoint", C, {"ec2:CreateTags": ("setup", "teardown"), "ec2:DeleteTags": ("setup", "teardown")},
+          (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"},
+                              "ForAllValues:StringEquals": {"aws:TagKeys": ["xacct:member:{name}", "xacct:closing:{name}"]}}),
+    # ...rewrites its policy from the member tags, and, as the last member out, deletes it (whoever made it).
+    Grant("ConvergeSharedEndpoint", C, {"ec2:ModifyVpcEndpoint": ("setup", "teardown"), "ec2:DeleteVpcEndpoints": TEARDOWN},
+          (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"}}),
     Grant("RepairEndpointSubnetsAndGroup", C, {"ec2:ModifyVpcEndpoint": SETUP},
           ("arn:{p}:ec2:{region}:{consumer}:subnet/*", SG)),
     # Private DNS associates the VPC with a hosted zone AWS owns (its id is not yours to name): any hosted zone.
