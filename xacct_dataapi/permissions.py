@@ -114,8 +114,9 @@ GRANTS: tuple[Grant, ...] = (
     Grant("ToggleDataApiOnlyWithEnableDataApi", P,
           {"rds:EnableHttpEndpoint": SETUP, "rds:DisableHttpEndpoint": TEARDOWN,
            "rds:ModifyDBCluster": ("setup", "teardown"),  # ModifyDBCluster: Serverless v1 only
-           # the xacct:data-api-enabled-by tag, set before the switch, so a teardown by tag also turns it off
-           "rds:AddTagsToResource": SETUP, "rds:RemoveTagsFromResource": TEARDOWN}, (CLUSTER,)),
+           # the xacct:data-api-enabled-by tag, set before the switch, so a teardown by tag also turns it off; a
+           # teardown's xacct:data-api-closing:<name> mark while it decides whether it is the last one out
+           "rds:AddTagsToResource": ("setup", "teardown"), "rds:RemoveTagsFromResource": TEARDOWN}, (CLUSTER,)),
     Grant("FindKeysByTag", P, {"tag:GetResources": FINDS}, ("*",),
           why_star="The Resource Groups Tagging API has no resource types: GetResources is authorised on `*`."),
     Grant("FindOtherDeploymentsOnCluster", P, {"iam:ListRoles": TEARDOWN}, ("*",),

@@ -1,14 +1,15 @@
 """The shared rds-data endpoint under concurrent setups and teardowns of different deployments in one VPC (issue 22;
 docs/reliability.md, "The shared endpoint"). Each interleaving is forced: one run is paused just before a chosen AWS
 call (a botocore before-call hook on that run's own clients) while the other runs, then released. Every assertion is
-on what AWS holds afterwards: the endpoint's member tags and policy, which endpoints and groups exist."""
+on what AWS holds afterwards: the endpoint's member tags and policy, which endpoints and groups exist; and the same
+for the cluster's Data API switch, which the deployments on one cluster share."""
 from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.helpers.inventory import live_endpoints, xacct_security_groups
 from tests.helpers.pipeline import apply_setup, plan_for
@@ -16,13 +17,14 @@ from tests.helpers.world import seed
 from xacct_dataapi import policies
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
+from xacct_dataapi.cli import cli
 from xacct_dataapi.config import Config, Names, state_path_for
+from xacct_dataapi.context import build_context
 from xacct_dataapi.errors import XacctError
 from xacct_dataapi.models import Account
 from xacct_dataapi.planner import plan_setup, plan_teardown
 from xacct_dataapi.runner import Runner
-from xacct_dataapi.steps.endpoint_members import MEMBER_TAG, members_of
-from xacct_dataapi.context import build_context
+from xacct_dataapi.steps.endpoint_members import members_of
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
 PASSWORD = "s3cret-Passw0rd-never-logged"
@@ -34,15 +36,16 @@ def world(sessions):
     return seed(*sessions, data_api_on=True)  # the Data API stays as it is: the endpoint alone is under test
 
 
-def config(world, name: str) -> Config:
+def config(world, name: str, **extra) -> Config:
     return Config(name=name, consumer_profile="consumer", provider_profile="provider", cluster=world.cluster_id,
-                  vpc_id=world.vpc_id, subnet_ids=world.subnet_ids).validate()
+                  vpc_id=world.vpc_id, subnet_ids=world.subnet_ids, **extra).validate()
 
 
 class Gate:
     """Pauses one run just before its `nth` call of `operation` (on the consumer's EC2 client) until released."""
 
-    def __init__(self, sessions: Sessions, operation: str, nth: int = 1):
+    def __init__(self, sessions: Sessions, operation: str, nth: int = 1, account: Account = Account.CONSUMER,
+                 service: str = "ec2"):
         self.arrived, self.released, self.seen = threading.Event(), threading.Event(), 0
         self.nth = nth
 
@@ -52,7 +55,7 @@ class Gate:
                 self.arrived.set()
                 assert self.released.wait(SLOW), f"gate before {operation} was never released"
 
-        sessions.client(Account.CONSUMER, "ec2").meta.events.register(f"before-call.ec2.{operation}", hook)
+        sessions.client(account, service).meta.events.register(f"before-call.{service}.{operation}", hook)
 
     def wait(self) -> None:
         assert self.arrived.wait(SLOW), "the paused run never reached its gate"
@@ -77,10 +80,10 @@ class Run(threading.Thread):
         return self.error
 
 
-def setup(world, name: str):
+def setup(world, name: str, **extra):
     """Plan now (as `xacct setup` does before it asks), apply later: (sessions to hook, apply)."""
     path = state_path_for(name)
-    ctx, plan = plan_for(config(world, name), PASSWORD, path)
+    ctx, plan = plan_for(config(world, name, **extra), PASSWORD, path)
     return ctx.aws, lambda: apply_setup(ctx, plan, path)
 
 
@@ -127,14 +130,25 @@ def assert_exactly(world, names: set[str]) -> None:
     assert groups == {g["GroupId"] for g in ep["Groups"]}
 
 
-def paused(aws_work, operation: str, nth: int = 1) -> tuple[Run, Gate]:
+def paused(aws_work, operation: str, nth: int = 1, **where) -> tuple[Run, Gate]:
     """Start a run that pauses before its nth `operation`; returns once it is there."""
     aws, work = aws_work
-    gate = Gate(aws, operation, nth)
+    gate = Gate(aws, operation, nth, **where)
     run = Run(work)
     run.start()
     gate.wait()
     return run, gate
+
+
+def reached(aws_work, operation: str, nth: int = 1, **where) -> Run:
+    """Start a run that is let through; return once it has reached its nth `operation` (it keeps going)."""
+    aws, work = aws_work
+    gate = Gate(aws, operation, nth, **where)
+    gate.released.set()
+    run = Run(work)
+    run.start()
+    gate.wait()
+    return run
 
 
 def _run_now(work) -> BaseException | None:
@@ -175,12 +189,7 @@ def test_a_join_after_the_last_members_decision_fails_and_a_rerun_makes_a_new_en
     assert _run_now(setup(world, "alpha")[1]) is None
     run_a, gate = paused(teardown("alpha"), "DeleteVpcEndpoints")
     # B is let through at once; the gate only says when it is in its wait (join's read, converge's two, the wait's).
-    b_aws, b = setup(world, "bravo")
-    b_waiting = Gate(b_aws, "DescribeVpcEndpoints", nth=4)
-    b_waiting.released.set()
-    run_b = Run(b)
-    run_b.start()
-    b_waiting.wait()
+    run_b = reached(setup(world, "bravo"), "DescribeVpcEndpoints", nth=4)
     assert "bravo" in members_of(endpoint_of(world))
     gate.released.set()
     assert run_a.finish() is None
@@ -258,3 +267,65 @@ def test_racing_soak_twenty_deployments_in_one_vpc(world):
         assert_exactly(world, live)
         assert all(status_ok(world, n) for n in live)
     assert failed_first <= 6  # only setups joining in the last wave can lose their endpoint
+
+
+# --- The cluster's Data API switch, shared the same way: the access roles under the cluster's path are the members,
+# the cluster's xacct:data-api-enabled-by tag says xacct turned it on, a teardown marks the cluster while it decides.
+
+@pytest.fixture
+def world_off(sessions):
+    return seed(*sessions, data_api_on=False)
+
+
+def data_api(world) -> tuple[bool, set[str]]:
+    rds = world.provider.client("rds")
+    cluster = rds.describe_db_clusters(DBClusterIdentifier=world.cluster_id)["DBClusters"][0]
+    return cluster["HttpEndpointEnabled"], {t["Key"] for t in rds.list_tags_for_resource(
+        ResourceName=world.cluster_arn)["TagList"] if t["Key"].startswith("xacct:data-api")}
+
+
+def test_the_data_api_stays_on_while_any_member_remains_and_the_last_one_out_turns_it_off(world_off):
+    """Was: A turned it on; after A and B were both torn down it stayed on, tagged enabled-by A."""
+    world = world_off
+    assert _run_now(setup(world, "alpha", enable_data_api=True)[1]) is None
+    assert _run_now(setup(world, "bravo")[1]) is None  # found it on (xacct's): records the shared switch
+    assert state_mod.load(state_path_for("bravo")).find("data_api", world.cluster_id) is not None
+    assert _run_now(teardown("alpha")[1]) is None
+    assert data_api(world) == (True, {"xacct:data-api-enabled-by"})  # bravo still uses it
+    assert status_ok(world, "bravo")
+    assert _run_now(teardown("bravo")[1]) is None
+    assert data_api(world) == (False, set())
+
+
+def test_a_setup_whose_role_lands_while_the_last_member_decides_is_kept(world_off):
+    """A marks the cluster, then pauses before reading who else is on it; B adds its role and waits for A's decision;
+    A then sees B's role and leaves the Data API on."""
+    world = world_off
+    assert _run_now(setup(world, "alpha", enable_data_api=True)[1]) is None
+    run_a, gate = paused(teardown("alpha"), "ListRoles", account=Account.PROVIDER, service="iam")
+    run_b = reached(setup(world, "bravo"), "DescribeDBClusters", account=Account.PROVIDER, service="rds")  # B's role exists; it is waiting for A's mark to go
+    assert "xacct:data-api-closing:alpha" in data_api(world)[1]
+    gate.released.set()
+    assert run_a.finish() is None and run_b.finish() is None
+    assert data_api(world) == (True, {"xacct:data-api-enabled-by"})
+    assert status_ok(world, "bravo")
+
+
+def test_a_setup_whose_role_lands_after_the_last_members_decision_fails(world_off):
+    """A saw no other role and pauses before switching off; B adds its role and waits on A's mark; A turns the
+    Data API off. B must not end well (was: exit 0 and status "done" with the Data API off). Its re-run with
+    --enable-data-api turns it on again."""
+    world = world_off
+    assert _run_now(setup(world, "alpha", enable_data_api=True)[1]) is None
+    run_a, gate = paused(teardown("alpha"), "ModifyDBCluster", account=Account.PROVIDER, service="rds")
+    run_b = reached(setup(world, "bravo"), "DescribeDBClusters", account=Account.PROVIDER, service="rds")
+    gate.released.set()
+    assert run_a.finish() is None
+    error = run_b.finish()
+    assert isinstance(error, XacctError) and "turned it off while this setup ran" in str(getattr(error, "message", error))
+    assert data_api(world) == (False, set())
+    status = CliRunner().invoke(cli, ["status", "--name", "bravo", "--output", "json"])
+    assert status.exit_code == 1, status.output  # not done: the Data API is off
+    assert _run_now(setup(world, "bravo", enable_data_api=True)[1]) is None
+    assert data_api(world) == (True, {"xacct:data-api-enabled-by"})
+    assert status_ok(world, "bravo")
