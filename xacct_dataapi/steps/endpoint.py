@@ -20,10 +20,11 @@ from xacct_dataapi.models import (
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import access_role_arn, iam_tags, not_ours, owned, tag_dict
-from xacct_dataapi.steps.endpoint_cleanup import _endpoint_state, delete_security_group
+from xacct_dataapi.steps.endpoint_cleanup import delete_security_group, endpoint_state
 from xacct_dataapi.steps.endpoint_members import (
     FULL_HINT, MEMBER_TAG, create_or_join, join, leave_or_delete_endpoint, member_value, members_of, settle, too_many,
 )
+from xacct_dataapi.steps.endpoint_rules import describe_rule, https_rule, permission_of, rules_of
 
 NUMBER = 7
 KINDS = ("security_group", "vpc_endpoint")
@@ -34,49 +35,6 @@ LIVE_STATES = ("pendingacceptance", "pending", "available", "modifying", "failed
 
 def service_name(region: str) -> str:
     return f"com.amazonaws.{region}.rds-data"
-
-
-def https_rule(cidrs, description: str) -> dict:
-    cidrs = [cidrs] if isinstance(cidrs, str) else list(cidrs)
-    return {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-            "IpRanges": [{"CidrIp": c, "Description": description} for c in cidrs]}
-
-
-def _rules(perms: list[dict]) -> set[tuple]:
-    out = set()
-    for p in perms or []:
-        for r in p.get("IpRanges", []):
-            out.add((p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), r.get("CidrIp")))
-        for r in p.get("Ipv6Ranges", []):
-            out.add((p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), r.get("CidrIpv6")))
-        for g in p.get("UserIdGroupPairs", []):
-            out.add((p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), g.get("GroupId")))
-        for pl in p.get("PrefixListIds", []):
-            out.add((p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), pl.get("PrefixListId")))
-    return out
-
-
-def _describe_rule(rule: tuple) -> str:
-    proto, lo, hi, target = rule
-    proto = {"-1": "all traffic", "6": "tcp", "17": "udp"}.get(str(proto), str(proto))
-    ports = "" if lo is None or proto == "all traffic" else (f" {lo}" if lo == hi else f" {lo}-{hi}")
-    return f"{proto}{ports} {target}"
-
-
-def _perm(rule: tuple) -> dict:
-    proto, lo, hi, target = rule
-    perm = {"IpProtocol": proto}
-    if lo is not None:
-        perm["FromPort"], perm["ToPort"] = lo, hi
-    if str(target).startswith("sg-"):
-        perm["UserIdGroupPairs"] = [{"GroupId": target}]
-    elif str(target).startswith("pl-"):
-        perm["PrefixListIds"] = [{"PrefixListId": target}]
-    elif ":" in str(target):
-        perm["Ipv6Ranges"] = [{"CidrIpv6": target}]
-    else:
-        perm["IpRanges"] = [{"CidrIp": target}]
-    return perm
 
 
 def member_tag(ctx) -> dict:
@@ -159,7 +117,7 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     reasons: list[str] = []
     sg = facts["sg"]
     (ingress,), (egress,) = want_sg.properties["Ingress"], want_sg.properties["Egress"]
-    want_in, want_out = _rules([ingress]), _rules([egress])
+    want_in, want_out = rules_of([ingress]), rules_of([egress])
     if sg is None:
         reasons.append(f"no security group {names.security_group}")
         sg_id = Ref("security_group_id")
@@ -188,7 +146,7 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
             reasons.append(f"security group {sg_id} exists but was not recorded")
             step.calls.append(Bookkeeping(Account.CONSUMER, record=Record("security_group", sg_id, name=names.security_group),
                                           description="record the group"))
-        have_in, have_out = _rules(sg.get("IpPermissions")), _rules(sg.get("IpPermissionsEgress"))
+        have_in, have_out = rules_of(sg.get("IpPermissions")), rules_of(sg.get("IpPermissionsEgress"))
         for rules, want, direction in ((have_in, want_in, "ingress"), (have_out, want_out, "egress")):
             if want - rules:
                 reasons.append(f"{direction} tcp/443 {cidr} rule is missing")
@@ -200,9 +158,9 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
             if extra:
                 reasons.append(f"{len(extra)} unexpected {direction} rule(s)")
                 step.problems.append(f"security group {sg_id}: unexpected {direction} rule(s) "
-                                     + ", ".join(_describe_rule(r) for r in sorted(extra, key=str)))
+                                     + ", ".join(describe_rule(r) for r in sorted(extra, key=str)))
                 step.calls.append(Call(Account.CONSUMER, "ec2", f"revoke_security_group_{direction}",
-                                       {"GroupId": sg_id, "IpPermissions": [_perm(r) for r in sorted(extra, key=str)]},
+                                       {"GroupId": sg_id, "IpPermissions": [permission_of(r) for r in sorted(extra, key=str)]},
                                        ok_codes=("InvalidPermission.NotFound",), description=f"remove unexpected {direction} rules"))
     ep = facts["endpoint"]
     if ep is None:
@@ -302,7 +260,7 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
 
 def _available(endpoint_id, deferred: bool = False) -> Wait:
     # An endpoint that lands in `failed` or `rejected` stops the wait at once (waiting cannot help).
-    return Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [endpoint_id]}, state=_endpoint_state,
+    return Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [endpoint_id]}, state=endpoint_state,
                 pending=PENDING_STATES, target=("available",),
                 what="the rds-data endpoint to become available", account=Account.CONSUMER, deferred=deferred)
 

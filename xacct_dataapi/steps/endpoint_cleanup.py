@@ -9,7 +9,7 @@ from xacct_dataapi.models import NOTHING_CHANGED
 from xacct_dataapi.steps.endpoint_members import describe
 
 
-def _endpoint_state(resp: dict) -> str:
+def endpoint_state(resp: dict) -> str:
     eps = resp.get("VpcEndpoints", [])
     return str(eps[0].get("State", "")).lower() if eps else "deleted"
 
