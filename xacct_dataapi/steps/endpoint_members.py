@@ -155,6 +155,8 @@ def join(ops, VpcEndpointId: str, Member: str, ClusterArn: str) -> dict:
     if problem and MEMBER_TAG + Member not in tag_dict(ep.get("Tags")):
         raise XacctError(f"Deployment {Member!r} cannot join: {problem}.", FULL_HINT)
     value = member_value(ClusterArn)
+    if CLOSING_TAG + Member in tag_dict(ep.get("Tags")):  # this deployment's own teardown, abandoned: it joins again
+        ops.call("ec2", "delete_tags", Resources=[VpcEndpointId], Tags=[{"Key": CLOSING_TAG + Member}])
     if tag_dict(ep.get("Tags")).get(MEMBER_TAG + Member) != value:
         ops.call("ec2", "create_tags", Resources=[VpcEndpointId], Tags=[{"Key": MEMBER_TAG + Member, "Value": value}])
     try:
