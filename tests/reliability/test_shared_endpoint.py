@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import traceback
 
 import pytest
 from typer.testing import CliRunner
@@ -260,13 +261,14 @@ def test_racing_soak_twenty_deployments_in_one_vpc(world):
         for (kind, name), error in errors.items():
             if error is not None:
                 failed_first += 1
-                assert isinstance(error, XacctError), repr(error)
+                assert isinstance(error, XacctError), "".join(traceback.format_exception(error))
                 work = setup(world, name)[1] if kind == "setup" else teardown(name)[1]
                 assert _run_now(work) is None
         live = (live | set(joining)) - set(leaving)
         assert_exactly(world, live)
         assert all(status_ok(world, n) for n in live)
-    assert failed_first <= 6  # only setups joining in the last wave can lose their endpoint
+    print(f"soak: {failed_first} of {sum(len(j) + len(l) for j, l in waves)} runs failed first and converged on a re-run")
+    assert failed_first <= 6  # only setups joining in the third wave can lose their endpoint
 
 
 # --- The cluster's Data API switch, shared the same way: the access roles under the cluster's path are the members,

@@ -34,7 +34,7 @@ KMS_ALIAS_MAX = 256
 _PRIVATE_DNS_LIVE = ("pendingacceptance", "pending", "available", "modifying")
 _saved: list[tuple[Any, str, Any]] = []
 _install_lock = threading.Lock()
-_endpoint_lock = threading.Lock()  # the private-DNS check and the create it guards are one step, as in AWS
+_ec2_lock = threading.RLock()  # one EC2 request at a time (_ec2_patches says why)
 
 
 def iam_size(document: Any) -> int:
@@ -124,6 +124,24 @@ def _wants_private_dns(response: Any, default: bool) -> bool:
     return default if value is None else str(value).lower() == "true"
 
 
+def _check_create_endpoint(response: Any) -> None:
+    _check_tag_specifications(response)
+    check_endpoint_policy(response._get_param("PolicyDocument"))
+    vpc_id, service = response._get_param("VpcId"), response._get_param("ServiceName")
+    # AWS's default for an interface endpoint to an AWS service is private DNS on.
+    interface = str(response._get_param("VpcEndpointType") or "Gateway").lower() == "interface"
+    if interface and _wants_private_dns(response, True) and _conflicting_dns(response.ec2_backend, vpc_id, service):
+        raise _conflict_error(service, vpc_id)
+
+
+def _check_modify_endpoint(response: Any) -> None:
+    check_endpoint_policy(response._get_param("PolicyDocument"))
+    endpoint = response.ec2_backend.vpc_end_points.get(response._get_param("VpcEndpointId"))
+    if endpoint is not None and _wants_private_dns(response, False) and not endpoint.private_dns_enabled \
+            and _conflicting_dns(response.ec2_backend, endpoint.vpc_id, endpoint.service_name, endpoint.id):
+        raise _conflict_error(endpoint.service_name, endpoint.vpc_id)
+
+
 def _ec2_patches() -> None:
     from moto.ec2.responses import EC2Response
 
@@ -132,46 +150,21 @@ def _ec2_patches() -> None:
         if hasattr(EC2Response, name):
             _patch(EC2Response, name, _check_tag_specifications)
 
-    original_create = EC2Response.create_vpc_endpoint
-    _saved.append((EC2Response, "create_vpc_endpoint", EC2Response.__dict__.get("create_vpc_endpoint")))
+    _patch(EC2Response, "create_vpc_endpoint", _check_create_endpoint)
+    _patch(EC2Response, "modify_vpc_endpoint", _check_modify_endpoint)
 
-    def create_vpc_endpoint(self: Any) -> Any:
-        _check_tag_specifications(self)
-        check_endpoint_policy(self._get_param("PolicyDocument"))
-        vpc_id, service = self._get_param("VpcId"), self._get_param("ServiceName")
-        # AWS's default for an interface endpoint to an AWS service is private DNS on.
-        interface = str(self._get_param("VpcEndpointType") or "Gateway").lower() == "interface"
-        with _endpoint_lock:
-            if interface and _wants_private_dns(self, True) and _conflicting_dns(self.ec2_backend, vpc_id, service):
-                raise _conflict_error(service, vpc_id)
-            return original_create(self)
+    # One EC2 request at a time, its answer's serialisation included. AWS creates an endpoint with its
+    # TagSpecifications in one step, where moto lists the endpoint and then adds the tags one by one; and moto reads
+    # its tag table while serialising an answer, which a concurrent CreateTags changes ("dictionary changed size
+    # during iteration": a 500 that AWS never gives). The private-DNS check and its create are one step too.
+    original_call = EC2Response.call_action
+    _saved.append((EC2Response, "call_action", EC2Response.__dict__.get("call_action")))
 
-    setattr(EC2Response, "create_vpc_endpoint", create_vpc_endpoint)
+    def call_action(self: Any) -> Any:
+        with _ec2_lock:
+            return original_call(self)
 
-    original_modify = EC2Response.modify_vpc_endpoint
-    _saved.append((EC2Response, "modify_vpc_endpoint", EC2Response.__dict__.get("modify_vpc_endpoint")))
-
-    def modify_vpc_endpoint(self: Any) -> Any:
-        check_endpoint_policy(self._get_param("PolicyDocument"))
-        endpoint = self.ec2_backend.vpc_end_points.get(self._get_param("VpcEndpointId"))
-        with _endpoint_lock:
-            if endpoint is not None and _wants_private_dns(self, False) and not endpoint.private_dns_enabled \
-                    and _conflicting_dns(self.ec2_backend, endpoint.vpc_id, endpoint.service_name, endpoint.id):
-                raise _conflict_error(endpoint.service_name, endpoint.vpc_id)
-            return original_modify(self)
-
-    setattr(EC2Response, "modify_vpc_endpoint", modify_vpc_endpoint)
-
-    # AWS creates an endpoint with its TagSpecifications in one step; moto adds the tags one by one after it lists the
-    # endpoint, so a describe must not see it in between (a concurrent setup would see an untagged endpoint).
-    original_describe = EC2Response.describe_vpc_endpoints
-    _saved.append((EC2Response, "describe_vpc_endpoints", EC2Response.__dict__.get("describe_vpc_endpoints")))
-
-    def describe_vpc_endpoints(self: Any) -> Any:
-        with _endpoint_lock:
-            return original_describe(self)
-
-    setattr(EC2Response, "describe_vpc_endpoints", describe_vpc_endpoints)
+    setattr(EC2Response, "call_action", call_action)
 
 
 # --- IAM: names, paths, policy sizes ------------------------------------------------------------------------------

@@ -130,11 +130,21 @@ def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | Non
     Serverless v1 switches with ModifyDBCluster; v2 and provisioned clusters with DisableHttpEndpoint. The cluster is
     read first: its engine mode when the state does not hold it (a teardown by tag), and whether the switch and the
     tag are still there (a re-run after a crash repeats nothing)."""
-    iam = ops.client("iam")
+    try:
+        found = ops.client("rds").describe_db_clusters(DBClusterIdentifier=ClusterId)["DBClusters"][0]
+    except ClientError as exc:
+        if error_code(exc) in ("DBClusterNotFoundFault", "ResourceNotFoundFault"):
+            return {NOTHING_CHANGED: "already gone"}
+        raise
+    tags = {t["Key"] for t in found.get("TagList") or []}
+    mark = CLOSING_TAG + Deployment
+    if not found.get("HttpEndpointEnabled") and TAG_ENABLED_BY not in tags:  # off, decided (a re-run after a crash)
+        _untag(ops, ClusterArn, [mark] if mark in tags else [])
+        return {NOTHING_CHANGED: "already off"}
     # The mark goes on before the other deployments are read: a setup whose role appeared after that read waits
     # while the mark is there (confirm_wait), so it never ends well on a switch this teardown is about to turn off.
-    mark = CLOSING_TAG + Deployment
-    marked = _tag(ops, ClusterArn, mark)
+    marked = [mark] if mark in tags else _tag(ops, ClusterArn, mark)
+    iam = ops.client("iam")
     others = other_deployments_on_cluster(iam, ClusterArn, Deployment)
     if others:
         _untag(ops, ClusterArn, marked)
@@ -148,13 +158,6 @@ def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | Non
                  "the role under the cluster's path); once none uses this cluster, turn the Data API off with "
                  f"`aws rds disable-http-endpoint --resource-arn {ClusterArn}`.")
         return {NOTHING_CHANGED: "maybe in use"}
-    try:
-        found = ops.client("rds").describe_db_clusters(DBClusterIdentifier=ClusterId)["DBClusters"][0]
-    except ClientError as exc:
-        if error_code(exc) in ("DBClusterNotFoundFault", "ResourceNotFoundFault"):
-            return {NOTHING_CHANGED: "already gone"}
-        raise
-    tags = {t["Key"] for t in found.get("TagList") or []}
     if TAG_ENABLED_BY not in tags and found.get("HttpEndpointEnabled"):
         # On, but xacct's tag is gone: whoever removed it took the switch over; xacct leaves it as it is.
         _untag(ops, ClusterArn, marked)

@@ -209,6 +209,8 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
             modify["PrivateDnsEnabled"] = True
         if full_access and not policies.is_full_access(ep.get("PolicyDocument")):
             modify["ResetPolicy"] = True
+        elif not full_access and policies.is_full_access(ep.get("PolicyDocument")):
+            modify["PolicyDocument"] = JsonDoc(doc)  # back from --endpoint-policy full: converging leaves full alone
         untagged = not _tagged_member(ctx, ep)
         if untagged:
             reasons.append(f"endpoint {ep_id} does not carry this deployment's member tag")
