@@ -1,4 +1,4 @@
-"""botocore Stubber tests for what moto 5.2.5 does not simulate (/work/shared/notes/moto-5.2.5.md):
+"""botocore Stubber tests for what moto 5.2.5 does not simulate (docs/moto-gaps.md):
 
 a) EnableHttpEndpoint / DisableHttpEndpoint for Serverless v2 and provisioned clusters (not implemented by moto);
 b) "invalid principal" from Secrets Manager right after a role is created (moto never evaluates principals);
