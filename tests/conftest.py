@@ -67,6 +67,9 @@ def fast_aws():
 def moto_aws():
     from moto import mock_aws
 
+    from xacct_dataapi.sandbox import limits
+
+    limits.install()  # AWS's limits and uniqueness rules, as the sandbox's server enforces them
     with mock_aws(config={"core": {"mock_credentials": False}}):
         yield
 

@@ -343,7 +343,11 @@ def test_teardown_leaves_data_api_on_for_another_deployment(world, password):
     status = json.loads(invoke(["status", "--name", "second", "--output", "json"]).stdout)
     assert [s["status"] for s in status["steps"]] == ["done"] * 8
     assert invoke(["teardown", "--name", "second", "--yes"]).exit_code == 0
-    assert rds.describe_db_clusters()["DBClusters"][0]["HttpEndpointEnabled"] is True  # "second" never turned it on
+    # xacct turned it on (for "default"): the switch is shared, so the last deployment on the cluster to leave turns
+    # it off (was: left on, tagged xacct:data-api-enabled-by=default, after both teardowns).
+    assert rds.describe_db_clusters()["DBClusters"][0]["HttpEndpointEnabled"] is False
+    tags = rds.list_tags_for_resource(ResourceName=world.cluster_arn)["TagList"]
+    assert not any(t["Key"].startswith("xacct:data-api") for t in tags)
 
 
 def test_changing_db_user_rewrites_the_secret(world, password):

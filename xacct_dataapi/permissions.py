@@ -117,8 +117,9 @@ GRANTS: tuple[Grant, ...] = (
     Grant("ToggleDataApiOnlyWithEnableDataApi", P,
           {"rds:EnableHttpEndpoint": SETUP, "rds:DisableHttpEndpoint": TEARDOWN,
            "rds:ModifyDBCluster": ("setup", "teardown"),  # ModifyDBCluster: Serverless v1 only
-           # the xacct:data-api-enabled-by tag, set before the switch, so a teardown by tag also turns it off
-           "rds:AddTagsToResource": SETUP, "rds:RemoveTagsFromResource": TEARDOWN}, (CLUSTER,)),
+           # the xacct:data-api-enabled-by tag, set before the switch, so a teardown by tag also turns it off; a
+           # teardown's xacct:data-api-closing:<name> mark while it decides whether it is the last one out
+           "rds:AddTagsToResource": ("setup", "teardown"), "rds:RemoveTagsFromResource": TEARDOWN}, (CLUSTER,)),
     Grant("FindKeysByTag", P, {"tag:GetResources": FINDS}, ("*",),
           why_star="The Resource Groups Tagging API has no resource types: GetResources is authorised on `*`."),
     Grant("FindOtherDeploymentsOnCluster", P, {"iam:ListRoles": TEARDOWN}, ("*",),
@@ -191,17 +192,16 @@ GRANTS: tuple[Grant, ...] = (
           {"ec2:AuthorizeSecurityGroupIngress": SETUP, "ec2:AuthorizeSecurityGroupEgress": SETUP,
            "ec2:RevokeSecurityGroupIngress": SETUP, "ec2:RevokeSecurityGroupEgress": SETUP,
            "ec2:DeleteSecurityGroup": TEARDOWN}, (SG,), condition=RESOURCE_TAG),
-    # One rds-data endpoint per VPC serves every deployment there (steps/endpoint.py): a deployment changes, joins,
-    # leaves and at last deletes an endpoint another deployment created, so these are conditioned on xacct's
-    # managed-by tag even with --name (the xacct:deployment tag is the creator's).
-    Grant("ManageSharedXacctEndpoint", C, {"ec2:ModifyVpcEndpoint": ("setup", "teardown"),  # leaving: the policy
-                                           "ec2:DeleteVpcEndpoints": TEARDOWN},
+    Grant("ManageXacctEndpoint", C, {"ec2:ModifyVpcEndpoint": SETUP, "ec2:DeleteVpcEndpoints": TEARDOWN}, (VPCE,),
+          condition=RESOURCE_TAG),
+    # The rds-data endpoint of a VPC is shared by its deployments (docs/reliability.md, "The shared endpoint"): each
+    # adds and removes only its own member tag and closing mark, on any endpoint xacct made...
+    Grant("JoinOrLeaveSharedEndpoint", C, {"ec2:CreateTags": ("setup", "teardown"), "ec2:DeleteTags": ("setup", "teardown")},
+          (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"},
+                              "ForAllValues:StringEquals": {"aws:TagKeys": ["xacct:member:{name}", "xacct:closing:{name}"]}}),
+    # ...rewrites its policy from the member tags, and, as the last member out, deletes it (whoever made it).
+    Grant("ConvergeSharedEndpoint", C, {"ec2:ModifyVpcEndpoint": ("setup", "teardown"), "ec2:DeleteVpcEndpoints": TEARDOWN},
           (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"}}),
-    # Joining (or repairing) adds this deployment's member tag to an existing endpoint, leaving removes it: no
-    # ec2:CreateAction there, so tag-on-create's statement does not cover it; only the member tag's own key.
-    Grant("JoinOrLeaveSharedEndpoint", C, {"ec2:CreateTags": SETUP, "ec2:DeleteTags": TEARDOWN}, (VPCE,),
-          condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"},
-                     "ForAllValues:StringLike": {"aws:TagKeys": "xacct:member:{name}"}}),
     Grant("RepairEndpointSubnetsAndGroup", C, {"ec2:ModifyVpcEndpoint": SETUP},
           ("arn:{p}:ec2:{region}:{consumer}:subnet/*", SG)),
     # Private DNS associates the VPC with a hosted zone AWS owns (its id is not yours to name): any hosted zone.

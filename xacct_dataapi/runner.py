@@ -157,7 +157,7 @@ class Runner:
                 step=step.number, kind=r.kind, id=str(self._resolve(r.id)), account=item.account.value,
                 arn=self._resolve(r.arn) if r.arn is not None else None,
                 name=self._resolve(r.name) if r.name is not None else None, created=r.created))
-        if item.forget is not None:
-            self.state.forget(*item.forget)
+        if item.forget is not None:  # its id may be a Ref to what the item answered (a row it replaced)
+            self.state.forget(item.forget[0], str(self._resolve(item.forget[1])))
         self.save()
 

@@ -247,10 +247,21 @@ def test_private_hosted_zone_for_rds_data_conflicts(deployed):
 
 
 def test_second_endpoint_with_private_dns_conflicts(deployed):
-    other = deployed.world.consumer.client("ec2").create_vpc_endpoint(
+    """AWS lets another endpoint hold rds-data's private DNS name only once ours has private DNS off (the sandbox
+    refuses it otherwise, as AWS does: sandbox/limits.py). moto ignores ModifyVpcEndpoint(PrivateDnsEnabled=False),
+    so ours is switched off on moto's side."""
+    from moto.ec2.models import ec2_backends
+
+    ec2 = deployed.world.consumer.client("ec2")
+    (ours,) = [e for e in ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"] == "available"]
+    ec2_backends[ours["OwnerId"]]["us-west-2"].vpc_end_points[ours["VpcEndpointId"]].private_dns_enabled = False
+    other = ec2.create_vpc_endpoint(
         VpcEndpointType="Interface", VpcId=deployed.world.vpc_id, ServiceName="com.amazonaws.us-west-2.rds-data",
         SubnetIds=[deployed.world.subnet_ids[0]], PrivateDnsEnabled=True)["VpcEndpoint"]["VpcEndpointId"]
-    assert_only(report_of(deployed), "endpoint.conflicts", f"endpoint {other}")
+    report = report_of(deployed)
+    conflicts = report.get("endpoint.conflicts")
+    assert conflicts.status == FAIL and f"endpoint {other}" in conflicts.evidence and conflicts.fix
+    assert sorted(failed(report)) == ["endpoint.conflicts", "endpoint.private-dns"]
 
 
 def test_subnet_in_unsupported_az(deployed, calls):

@@ -125,7 +125,7 @@ def test_name_narrows_to_one_deployment_and_the_shared_cluster_check_needs_no_ot
     # (teardown keeps the key's deployment tag, so its deletion stays under the deployment's own tag).
     by_managed = {st["Sid"] for side in ("provider", "consumer") for st in permissions.policy(side, "all", scope)["Statement"]
                   if "xacct:managed-by" in json.dumps(st)}
-    assert by_managed == {"ManageSharedXacctEndpoint", "JoinOrLeaveSharedEndpoint"}
+    assert by_managed == {"ConvergeSharedEndpoint", "JoinOrLeaveSharedEndpoint"}
     assert "xacct:deployment" in doc
     assert "xacct:member:orders" in json.dumps(permissions.policy("consumer", "all", scope))  # only its member tag
     roles = {r for st in json.loads(doc)["Statement"] for r in ([st["Resource"]] if isinstance(st["Resource"], str)

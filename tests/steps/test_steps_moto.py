@@ -309,7 +309,7 @@ class TestEachStepCreated:
         assert step.action is Action.CREATE
         assert methods(step) == ["ec2.create_security_group", "ec2.create_vpc_endpoint",
                                  "ec2.authorize_security_group_ingress", "ec2.revoke_security_group_egress",
-                                 "ec2.authorize_security_group_egress"]
+                                 "ec2.authorize_security_group_egress", "ec2.confirm_endpoint_membership"]
 
         ec2 = shared.world.consumer.client("ec2")
         sgs = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [shared.names.security_group]}])["SecurityGroups"]

@@ -194,17 +194,20 @@ def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(st
     # The ownership check (resource_types.rds): this deployment turned the Data API on.
     rds.add_response("describe_db_clusters", tagged, {"DBClusterIdentifier": CLUSTER_ID})
     rds.add_response("describe_db_clusters", tagged, {"DBClusterIdentifier": CLUSTER_ID})  # on, and tagged by xacct
+    # Marked while it decides (before the roles are read), the mark removed with xacct's tag once it is off.
+    mark = "xacct:data-api-closing:orders"
+    rds.add_response("add_tags_to_resource", {}, {"ResourceName": CLUSTER_ARN, "Tags": [{"Key": mark, "Value": "1"}]})
     rds.add_response("disable_http_endpoint", {"ResourceArn": CLUSTER_ARN, "HttpEndpointEnabled": False},
                      {"ResourceArn": CLUSTER_ARN})
     rds.add_response("remove_tags_from_resource", {}, {"ResourceName": CLUSTER_ARN,
-                                                       "TagKeys": ["xacct:data-api-enabled-by"]})
+                                                       "TagKeys": ["xacct:data-api-enabled-by", mark]})
     rds.add_response("describe_db_clusters", v2_cluster(True), {"DBClusterIdentifier": CLUSTER_ID})
     rds.add_response("describe_db_clusters", v2_cluster(False), {"DBClusterIdentifier": CLUSTER_ID})
     runner = Runner(aws, state, state_path, sleep=lambda s: None)
     runner.execute(plan)
 
     aws.assert_all_consumed()
-    assert runner.calls_made == ["rds.disable_http_endpoint", "rds.remove_tags_from_resource"]
+    assert runner.calls_made == ["rds.add_tags_to_resource", "rds.disable_http_endpoint", "rds.remove_tags_from_resource"]
     assert state_mod.load(state_path).resources == []
 
 

@@ -24,6 +24,7 @@ from xacct_dataapi.errors import LockedError, StateError
 from xacct_dataapi.runner import Runner
 from xacct_dataapi.state import SCHEMA_VERSION, ResourceRow, State, load, locked, save
 from xacct_dataapi.steps import STEPS
+from xacct_dataapi.steps.endpoint_members import policy_for, policy_text, role_of
 
 REPO = Path(__file__).resolve().parents[2]
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -229,7 +230,11 @@ class FakeClient:
         "create_security_group": {"GroupId": "sg-0abc1234abcd12345"},
         "create_vpc_endpoint": {"VpcEndpoint": {"VpcEndpointId": "vpce-0abc1234abcd12345"}},
         "describe_db_clusters": {"DBClusters": [{"HttpEndpointEnabled": True}]},
-        "describe_vpc_endpoints": {"VpcEndpoints": [{"VpcEndpointId": "vpce-0abc1234abcd12345", "State": "available"}]},
+        # As AWS describes the new endpoint: this deployment's member tag, the policy it derives, the group.
+        "describe_vpc_endpoints": {"VpcEndpoints": [{
+            "VpcEndpointId": "vpce-0abc1234abcd12345", "State": "available",
+            "Tags": [{"Key": "xacct:member:orders", "Value": CLUSTER_ARN}], "Groups": [{"GroupId": "sg-0abc1234abcd12345"}],
+            "PolicyDocument": policy_text(policy_for({"orders": (role_of("orders", CLUSTER_ARN), CLUSTER_ARN)}))}]},
     }
 
     def __init__(self, service: str, log: list):

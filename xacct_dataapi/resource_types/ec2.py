@@ -11,7 +11,8 @@ from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Names
 from xacct_dataapi.models import Account
 from xacct_dataapi.resource_types.base import NOT_OURS, OURS, Ownership, ResourceType, read_or_none, tags_of
 
-MEMBER_TAG = "xacct:member:"  # + a deployment's name (steps/endpoint.py writes it)
+MEMBER_TAG = "xacct:member:"  # + a deployment's name (steps/endpoint_members.py writes it)
+CLOSING_TAG = "xacct:closing:"  # + a deployment that is leaving (its member tag already gone)
 _DEAD = ("deleted", "deleting")
 
 
@@ -35,8 +36,9 @@ class VpcEndpoint(ResourceType):
         tags = found["Tags"]
         if tags.get(TAG_MANAGED) != "xacct":
             return Ownership(NOT_OURS, "it was not made by xacct")
-        if tags.get(TAG_DEPLOYMENT) == names.deployment or MEMBER_TAG + names.deployment in tags:
-            return Ownership(OURS, f"deployment {names.deployment!r} made or joined it")
+        if (tags.get(TAG_DEPLOYMENT) == names.deployment or MEMBER_TAG + names.deployment in tags
+                or CLOSING_TAG + names.deployment in tags):  # a leave interrupted after its member tag went
+            return Ownership(OURS, f"deployment {names.deployment!r} made, joined or is leaving it")
         return Ownership(NOT_OURS, f"deployment {names.deployment!r} is not one of its members")
 
 

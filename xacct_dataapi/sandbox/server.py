@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from xacct_dataapi.errors import UsageError, WaitTimeout, XacctError
-from xacct_dataapi.sandbox import DEFAULT_DIR, rdsdata
+from xacct_dataapi.sandbox import DEFAULT_DIR, limits, rdsdata
 from xacct_dataapi.sandbox.authz import enforce, private
 from xacct_dataapi.sandbox import realism as layer
 from xacct_dataapi.sandbox.database import DatabaseUnavailable, database_for
@@ -281,6 +281,7 @@ class Sandbox:
         if database is not None:
             database.start_in_background()  # initdb is a separate process: it overlaps moto's seeding
         rdsdata.install(database)  # before the server's first rds-data request builds that service's routes
+        limits.install()  # AWS's limits and uniqueness rules; before the realism layer, which stacks on it
         layer.install(self.realism)
         # Port 0 is handed to werkzeug, which binds a free port atomically (no
         # bind/close/rebind race); the real port is read back below.

@@ -22,6 +22,7 @@ from xacct_dataapi.models import (
     Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Resource, Retry, Step, StepPlan,
 )
 from xacct_dataapi.parallel import gather, unwrap
+from xacct_dataapi.steps.data_api import confirm_wait
 from xacct_dataapi.steps.common import (
     INVALID_PRINCIPAL, access_role_path, iam_tags,
     not_ours, owned, tag_dict,
@@ -103,6 +104,8 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     if role is None:
         step.action, step.reason = Action.CREATE, f"no role named {iam_name}"
         step.calls += [create, put_policy]
+        if ctx.cluster.http_endpoint_enabled:  # the role is this deployment's fact on the shared Data API switch
+            step.calls.append(confirm_wait(ctx))
         return step
     if not owned(facts["tags"], ctx.names.deployment):
         raise not_ours("IAM role", iam_name, ctx.names.deployment, ctx.provider_account)

@@ -11,7 +11,7 @@ from xacct_dataapi.config import Names
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import (
     NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, Operation, Record, Resource, Retry, Step, StepPlan,
-    Wait,
+    Wait, WaitFor,
 )
 
 from xacct_dataapi.resource_types.rds import TAG_ENABLED_BY
@@ -22,6 +22,7 @@ NUMBER = 0
 # A cluster being modified, backed up or scaled answers EnableHttpEndpoint with InvalidResourceStateFault
 # (EnableHttpEndpoint API reference, Errors) and ModifyDBCluster with InvalidDBClusterStateFault: it settles by itself.
 MODIFYING = Retry(("InvalidResourceStateFault", "InvalidDBClusterStateFault"), (), "the cluster is busy (modifying)")
+CLOSING_TAG = "xacct:data-api-closing:"  # + a deployment whose teardown is deciding whether to turn it off
 
 
 def inspect(ctx, known) -> Inspection:
@@ -33,7 +34,8 @@ def inspect(ctx, known) -> Inspection:
     if was_on is None:
         was_on = values["data_api_was_on"] = enabled
     unrecorded = enabled and was_on is False and not ctx.state.find("data_api", ctx.cluster.id)
-    return Inspection({"enabled": enabled, "turned_on_unrecorded": unrecorded}, values)
+    enabled_by = (getattr(ctx.cluster, "tags", None) or {}).get(TAG_ENABLED_BY)
+    return Inspection({"enabled": enabled, "turned_on_unrecorded": unrecorded, "enabled_by": enabled_by}, values)
 
 
 def desired(ctx) -> list[Resource]:
@@ -62,6 +64,15 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
         step.action, step.reason = Action.REPAIR, f"an interrupted run turned the Data API on for cluster {c.id} but did not record it"
         step.calls = [Bookkeeping(Account.PROVIDER, record=record,
                                   description="record that xacct turned the Data API on (teardown turns it off)")]
+        return step
+    if facts["enabled"] and facts.get("enabled_by") and not ctx.state.find("data_api", c.id):
+        # Another xacct deployment turned it on: this one shares the switch, and whichever deployment on the cluster
+        # leaves last turns it off (disable_data_api), so this one records it too.
+        step.action = Action.REPAIR
+        step.reason = (f"the Data API of cluster {c.id} was turned on by xacct deployment {facts['enabled_by']!r}; "
+                       "the last deployment on the cluster to leave turns it off")
+        step.calls = [Bookkeeping(Account.PROVIDER, record=record,
+                                  description="record the shared Data API switch (the last deployment out turns it off)")]
         return step
     if facts["enabled"]:
         return step
@@ -126,33 +137,82 @@ def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | Non
     Serverless v1 switches with ModifyDBCluster; v2 and provisioned clusters with DisableHttpEndpoint. The cluster is
     read first: its engine mode when the state does not hold it (a teardown by tag), and whether the switch and the
     tag are still there (a re-run after a crash repeats nothing)."""
-    iam = ops.client("iam")
-    others = other_deployments_on_cluster(iam, ClusterArn, Deployment)
-    if others:
-        ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(others)} use it.")
-        return {NOTHING_CHANGED: "in use"}
-    older = deployments_before_the_path(iam, Deployment)  # after: not needed while one on the path uses the cluster
-    if older:
-        ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(older)} were set up "
-                 "by an older xacct (access role at path /) and may use it. Re-run their `xacct setup` (it moves "
-                 "the role under the cluster's path); once none uses this cluster, turn the Data API off with "
-                 f"`aws rds disable-http-endpoint --resource-arn {ClusterArn}`.")
-        return {NOTHING_CHANGED: "maybe in use"}
     try:
         found = ops.client("rds").describe_db_clusters(DBClusterIdentifier=ClusterId)["DBClusters"][0]
     except ClientError as exc:
         if error_code(exc) in ("DBClusterNotFoundFault", "ResourceNotFoundFault"):
             return {NOTHING_CHANGED: "already gone"}
         raise
+    tags = {t["Key"] for t in found.get("TagList") or []}
+    mark = CLOSING_TAG + Deployment
+    if not found.get("HttpEndpointEnabled") and TAG_ENABLED_BY not in tags:  # off, decided (a re-run after a crash)
+        _untag(ops, ClusterArn, [mark] if mark in tags else [])
+        return {NOTHING_CHANGED: "already off"}
+    # The mark goes on before the other deployments are read: a setup whose role appeared after that read waits
+    # while the mark is there (confirm_wait), so it never ends well on a switch this teardown is about to turn off.
+    marked = [mark] if mark in tags else _tag(ops, ClusterArn, mark)
+    iam = ops.client("iam")
+    others = other_deployments_on_cluster(iam, ClusterArn, Deployment)
+    if others:
+        _untag(ops, ClusterArn, marked)
+        ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(others)} use it.")
+        return {NOTHING_CHANGED: "in use"}
+    older = deployments_before_the_path(iam, Deployment)  # after: not needed while one on the path uses the cluster
+    if older:
+        _untag(ops, ClusterArn, marked)
+        ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(older)} were set up "
+                 "by an older xacct (access role at path /) and may use it. Re-run their `xacct setup` (it moves "
+                 "the role under the cluster's path); once none uses this cluster, turn the Data API off with "
+                 f"`aws rds disable-http-endpoint --resource-arn {ClusterArn}`.")
+        return {NOTHING_CHANGED: "maybe in use"}
+    if TAG_ENABLED_BY not in tags and found.get("HttpEndpointEnabled"):
+        # On, but xacct's tag is gone: whoever removed it took the switch over; xacct leaves it as it is.
+        _untag(ops, ClusterArn, marked)
+        ops.note(f"Left the Data API on for cluster {ClusterId}: it no longer carries {TAG_ENABLED_BY}.")
+        return {NOTHING_CHANGED: "not xacct's"}
     switched = bool(found.get("HttpEndpointEnabled"))
     if switched and (EngineMode or found.get("EngineMode", "provisioned")) == "serverless":
         ops.call("rds", "modify_db_cluster", DBClusterIdentifier=ClusterId, EnableHttpEndpoint=False, ApplyImmediately=True)
     elif switched:
         ops.call("rds", "disable_http_endpoint", ResourceArn=ClusterArn)
-    if any(t["Key"] == TAG_ENABLED_BY for t in found.get("TagList") or []):
-        ops.call("rds", "remove_tags_from_resource", ResourceName=ClusterArn, TagKeys=[TAG_ENABLED_BY])
+    _untag(ops, ClusterArn, [TAG_ENABLED_BY, *marked] if TAG_ENABLED_BY in tags else marked)
     # Switched: the item's Wait then polls until the Data API is off.
     return {} if switched else {NOTHING_CHANGED: "already off"}
+
+
+def _tag(ops, cluster_arn: str, key: str) -> list[str]:
+    try:
+        ops.call("rds", "add_tags_to_resource", ResourceName=cluster_arn, Tags=[{"Key": key, "Value": "1"}])
+    except ClientError as exc:
+        if error_code(exc) in ("DBClusterNotFoundFault", "ResourceNotFoundFault"):
+            return []
+        raise
+    return [key]
+
+
+def _untag(ops, cluster_arn: str, keys: list[str]) -> None:
+    if keys:
+        ops.call("rds", "remove_tags_from_resource", ResourceName=cluster_arn, TagKeys=keys)
+
+
+def _switch_state(described: dict) -> str:
+    cluster = described["DBClusters"][0]
+    if any(t["Key"].startswith(CLOSING_TAG) for t in cluster.get("TagList") or []):
+        return "being decided"
+    if cluster.get("HttpEndpointEnabled"):
+        return "on"
+    return ("off: another xacct deployment's teardown turned it off while this setup ran (it saw no deployment "
+            "left on the cluster); run setup again with --enable-data-api")
+
+
+def confirm_wait(ctx) -> WaitFor:
+    """For a setup that found the Data API on and adds its access role (its fact on the cluster): once the role
+    exists, the switch must still be on, after any teardown deciding about it (its closing mark) has decided."""
+    c = ctx.cluster
+    return WaitFor(Account.PROVIDER, wait=Wait(
+        "rds", "describe_db_clusters", {"DBClusterIdentifier": c.id}, state=_switch_state,
+        pending=("being decided",), target=("on",), what=f"the Data API of cluster {c.id} to stay on",
+        account=Account.PROVIDER), description=f"confirm the Data API of cluster {c.id} is still on")
 
 
 def teardown(row, state) -> list:

@@ -3,31 +3,32 @@
 CreateVpcEndpoint has no name, so the endpoint is found by its xacct:deployment tag (set atomically at
 creation through TagSpecifications). Only one endpoint per VPC can hold rds-data's private DNS name, and one
 interface endpoint serves every cluster of the region: a deployment whose VPC already has an xacct endpoint
-joins it. Each member deployment is an `xacct:member:<name>` tag on the endpoint ("<access role ARN> <cluster
-ARN>") and one statement of its policy; a member's teardown removes only its own tag and statement, and the
-last member deletes the endpoint and its security group. An endpoint xacct did not make is never adopted.
+joins it, and a setup whose create AWS refuses for that reason joins the endpoint that won. Membership is
+coordinated through AWS alone (endpoint_members.py): one `xacct:member:<name>` tag per member, a policy
+rewritten from the tags until it reads back the same, and the last member out deletes the endpoint and its
+security group. An endpoint xacct did not make is never adopted.
 """
 from __future__ import annotations
 
-import json
-
 from xacct_dataapi import policies
 from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED
-from botocore.exceptions import ClientError
-
-from xacct_dataapi.errors import UsageError, error_code
+from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import (
-    NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Ref, Resource, Step, StepPlan, Wait,
+    Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Ref, Resource, Step, StepPlan, Wait,
     WaitFor,
 )
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import access_role_arn, iam_tags, not_ours, owned, tag_dict
+from xacct_dataapi.steps.endpoint_cleanup import delete_security_group, endpoint_state
+from xacct_dataapi.steps.endpoint_members import (
+    FULL_HINT, MEMBER_TAG, create_or_join, join, leave_or_delete_endpoint, member_value, members_of, settle, too_many,
+)
+from xacct_dataapi.steps.endpoint_rules import describe_rule, https_rule, permission_of, rules_of
 
 NUMBER = 7
 KINDS = ("security_group", "vpc_endpoint")
 
-MEMBER_TAG = "xacct:member:"  # + a deployment's name; the value: "<its access role ARN> <its cluster ARN>"
 PENDING_STATES = ("pending", "pendingacceptance", "modifying")
 LIVE_STATES = ("pendingacceptance", "pending", "available", "modifying", "failed", "rejected")
 
@@ -36,67 +37,14 @@ def service_name(region: str) -> str:
     return f"com.amazonaws.{region}.rds-data"
 
 
-def https_rule(cidrs, description: str) -> dict:
-    cidrs = [cidrs] if isinstance(cidrs, str) else list(cidrs)
-    return {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-            "IpRanges": [{"CidrIp": c, "Description": description} for c in cidrs]}
-
-
-def _rules(perms: list[dict]) -> set[tuple]:
-    out = set()
-    for p in perms or []:
-        for r in p.get("IpRanges", []):
-            out.add((p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), r.get("CidrIp")))
-        for r in p.get("Ipv6Ranges", []):
-            out.add((p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), r.get("CidrIpv6")))
-        for g in p.get("UserIdGroupPairs", []):
-            out.add((p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), g.get("GroupId")))
-        for pl in p.get("PrefixListIds", []):
-            out.add((p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), pl.get("PrefixListId")))
-    return out
-
-
-def _describe_rule(rule: tuple) -> str:
-    proto, lo, hi, target = rule
-    proto = {"-1": "all traffic", "6": "tcp", "17": "udp"}.get(str(proto), str(proto))
-    ports = "" if lo is None or proto == "all traffic" else (f" {lo}" if lo == hi else f" {lo}-{hi}")
-    return f"{proto}{ports} {target}"
-
-
-def _perm(rule: tuple) -> dict:
-    proto, lo, hi, target = rule
-    perm = {"IpProtocol": proto}
-    if lo is not None:
-        perm["FromPort"], perm["ToPort"] = lo, hi
-    if str(target).startswith("sg-"):
-        perm["UserIdGroupPairs"] = [{"GroupId": target}]
-    elif str(target).startswith("pl-"):
-        perm["PrefixListIds"] = [{"PrefixListId": target}]
-    elif ":" in str(target):
-        perm["Ipv6Ranges"] = [{"CidrIpv6": target}]
-    else:
-        perm["IpRanges"] = [{"CidrIp": target}]
-    return perm
-
-
 def member_tag(ctx) -> dict:
-    return {"Key": MEMBER_TAG + ctx.names.deployment, "Value": f"{access_role_arn(ctx)} {ctx.cluster.arn}"}
+    return {"Key": MEMBER_TAG + ctx.names.deployment, "Value": member_value(ctx.cluster.arn)}
 
 
-def members_of(ep: dict) -> dict[str, tuple[str, str]]:
-    """The deployments an endpoint serves, from its member tags. An endpoint made before member tags existed has
-    none: its creator (the xacct:deployment tag) is a member with the grant its policy holds."""
-    tags = tag_dict(ep.get("Tags"))
-    found = {k[len(MEMBER_TAG):]: tuple(v.split(" ", 1)) for k, v in tags.items()
-             if k.startswith(MEMBER_TAG) and " " in v}
-    creator = tags.get(TAG_DEPLOYMENT)
-    if not found and creator:
-        for statement in policies.parse(ep.get("PolicyDocument") or "{}").get("Statement", []):
-            role = statement.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn")
-            if isinstance(role, str) and isinstance(statement.get("Resource"), str):
-                found[creator] = (role, statement["Resource"])
-                break
-    return found
+def _tagged_member(ctx, ep: dict) -> bool:
+    """The endpoint carries this deployment's member tag, naming its role and cluster (either value form)."""
+    return (member_tag(ctx)["Key"] in tag_dict(ep.get("Tags"))
+            and members_of(ep).get(ctx.names.deployment) == (access_role_arn(ctx), ctx.cluster.arn))
 
 
 def inspect(ctx, known) -> Inspection:
@@ -169,7 +117,7 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     reasons: list[str] = []
     sg = facts["sg"]
     (ingress,), (egress,) = want_sg.properties["Ingress"], want_sg.properties["Egress"]
-    want_in, want_out = _rules([ingress]), _rules([egress])
+    want_in, want_out = rules_of([ingress]), rules_of([egress])
     if sg is None:
         reasons.append(f"no security group {names.security_group}")
         sg_id = Ref("security_group_id")
@@ -198,7 +146,7 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
             reasons.append(f"security group {sg_id} exists but was not recorded")
             step.calls.append(Bookkeeping(Account.CONSUMER, record=Record("security_group", sg_id, name=names.security_group),
                                           description="record the group"))
-        have_in, have_out = _rules(sg.get("IpPermissions")), _rules(sg.get("IpPermissionsEgress"))
+        have_in, have_out = rules_of(sg.get("IpPermissions")), rules_of(sg.get("IpPermissionsEgress"))
         for rules, want, direction in ((have_in, want_in, "ingress"), (have_out, want_out, "egress")):
             if want - rules:
                 reasons.append(f"{direction} tcp/443 {cidr} rule is missing")
@@ -210,9 +158,9 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
             if extra:
                 reasons.append(f"{len(extra)} unexpected {direction} rule(s)")
                 step.problems.append(f"security group {sg_id}: unexpected {direction} rule(s) "
-                                     + ", ".join(_describe_rule(r) for r in sorted(extra, key=str)))
+                                     + ", ".join(describe_rule(r) for r in sorted(extra, key=str)))
                 step.calls.append(Call(Account.CONSUMER, "ec2", f"revoke_security_group_{direction}",
-                                       {"GroupId": sg_id, "IpPermissions": [_perm(r) for r in sorted(extra, key=str)]},
+                                       {"GroupId": sg_id, "IpPermissions": [permission_of(r) for r in sorted(extra, key=str)]},
                                        ok_codes=("InvalidPermission.NotFound",), description=f"remove unexpected {direction} rules"))
     ep = facts["endpoint"]
     if ep is None:
@@ -232,10 +180,13 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
                            f"admits only the access role on {ctx.cluster.id} (--endpoint-policy full keeps other Data API "
                            "users in this VPC working)")
         props = {k: v for k, v in want_ep.properties.items() if k != "PolicyMode"}
-        step.calls.append(Call(
-            Account.CONSUMER, "ec2", "create_vpc_endpoint",
-            {**props, "SecurityGroupIds": [sg_id], **({} if full_access else {"PolicyDocument": JsonDoc(doc)}),
-             "TagSpecifications": [{"ResourceType": "vpc-endpoint", "Tags": iam_tags(want_ep.tags)}]},
+        create = {**props, "SecurityGroupIds": [sg_id], **({} if full_access else {"PolicyDocument": JsonDoc(doc)}),
+                  "TagSpecifications": [{"ResourceType": "vpc-endpoint", "Tags": iam_tags(want_ep.tags)}]}
+        # An Operation, not a Call: when another setup in this VPC made its endpoint first, AWS refuses a second
+        # one with private DNS, and this deployment joins that one instead (endpoint_members.create_or_join).
+        step.calls.append(Operation(
+            Account.CONSUMER, name="ec2:create_vpc_endpoint", run=create_or_join,
+            params={"Create": create, "Member": names.deployment, "ClusterArn": ctx.cluster.arn},
             outputs={"endpoint_id": "VpcEndpoint.VpcEndpointId"},
             record=Record("vpc_endpoint", Ref("endpoint_id"), name=names.endpoint),
             wait=_available(Ref("endpoint_id"), deferred=True), description="create the interface endpoint"))
@@ -256,16 +207,19 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
             modify["AddSecurityGroupIds"] = [sg_id]
         if not ep.get("PrivateDnsEnabled"):
             modify["PrivateDnsEnabled"] = True
-        if not (policies.is_full_access(ep.get("PolicyDocument")) if full_access
-                else policies.equal(ep.get("PolicyDocument") or "{}", doc)):
-            if full_access:
-                modify["ResetPolicy"] = True
-            else:
-                modify["PolicyDocument"] = JsonDoc(doc)
-        if tag_dict(ep.get("Tags")).get(member_tag(ctx)["Key"]) != member_tag(ctx)["Value"]:
+        if full_access and not policies.is_full_access(ep.get("PolicyDocument")):
+            modify["ResetPolicy"] = True
+        elif not full_access and policies.is_full_access(ep.get("PolicyDocument")):
+            modify["PolicyDocument"] = JsonDoc(doc)  # back from --endpoint-policy full: converging leaves full alone
+        untagged = not _tagged_member(ctx, ep)
+        if untagged:
             reasons.append(f"endpoint {ep_id} does not carry this deployment's member tag")
-            step.calls.append(Call(Account.CONSUMER, "ec2", "create_tags", {"Resources": [ep_id], "Tags": [member_tag(ctx)]},
-                                   description="tag the endpoint with this deployment's membership"))
+        if not full_access and not policies.equal(ep.get("PolicyDocument") or "{}", doc):
+            reasons.append("its policy differs from the one its member tags derive")
+            step.problems.append(f"endpoint {ep_id}: PolicyDocument")
+        if untagged or (not full_access and not policies.equal(ep.get("PolicyDocument") or "{}", doc)):
+            step.calls.append(_join(ctx, ep_id, "tag the endpoint with this deployment's membership and rewrite its "
+                                                "policy from the member tags"))
         if modify:
             reasons.append("endpoint differs: " + ", ".join(k for k in modify))
             step.problems.append(f"endpoint {ep_id}: " + ", ".join(modify))
@@ -284,6 +238,18 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
         # (EC2 user guide, "Security group rules": changes apply automatically to all associated resources). A crash
         # before the rules leaves a recorded group whose missing and extra rules the re-run repairs (above).
         step.calls += new_group_rules
+    if ep is None:
+        # Last: confirm the membership; if the endpoint turned out to be another deployment's, this run's new group
+        # is unused, so it is deleted and the endpoint's group recorded instead (the row of ours forgotten).
+        step.calls.append(Operation(
+            Account.CONSUMER, name="ec2:confirm_endpoint_membership", run=settle,
+            params={"VpcEndpointId": Ref("endpoint_id"), "Member": names.deployment, "ClusterArn": ctx.cluster.arn,
+                    "OwnGroupId": sg_id, "OwnGroupName": names.security_group},
+            outputs={"security_group_id": "SecurityGroupId", "replaced_security_group_id": "Replaced",
+                     "security_group_name": "GroupName"},
+            record=Record("security_group", Ref("security_group_id"), name=Ref("security_group_name")),
+            forget=("security_group", Ref("replaced_security_group_id")),
+            description="confirm this deployment's membership of the endpoint (its tag, the policy admitting it)"))
     # A recorded group or endpoint that is not the one kept here (another VPC, or deleted by hand) is not forgotten
     # here: the planner replaces it (its teardown, which looks it up by its own id) after this step's calls.
     if step.calls:
@@ -294,78 +260,11 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return step
 
 
-def _endpoint_state(resp: dict) -> str:
-    eps = resp.get("VpcEndpoints", [])
-    return str(eps[0].get("State", "")).lower() if eps else "deleted"
-
-
 def _available(endpoint_id, deferred: bool = False) -> Wait:
     # An endpoint that lands in `failed` or `rejected` stops the wait at once (waiting cannot help).
-    return Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [endpoint_id]}, state=_endpoint_state,
+    return Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [endpoint_id]}, state=endpoint_state,
                 pending=PENDING_STATES, target=("available",),
                 what="the rds-data endpoint to become available", account=Account.CONSUMER, deferred=deferred)
-
-
-def _endpoint_by_id(ec2, endpoint_id: str) -> dict | None:
-    """The endpoint as AWS describes it now, or None once it is gone (NotFound, or `deleted`)."""
-    try:
-        found = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
-    except ClientError as exc:
-        if "NotFound" in error_code(exc):
-            return None
-        raise
-    return found[0] if found and _endpoint_state({"VpcEndpoints": found}) != "deleted" else None
-
-
-def delete_endpoint(ops, VpcEndpointId: str, found: dict | None = None) -> dict:
-    """Delete, then wait until AWS reports it gone. Its network interfaces take longer; the security group's
-    deletion (planned last) waits for those. `found`: the endpoint as the caller just described it."""
-    ec2 = ops.client("ec2")
-    if (found or _endpoint_by_id(ec2, VpcEndpointId)) is None:
-        return {NOTHING_CHANGED: "already gone"}
-    result = ops.call("ec2", "delete_vpc_endpoints", VpcEndpointIds=[VpcEndpointId])
-    for failure in result.get("Unsuccessful", []):
-        err = failure.get("Error", {})
-        if "NotFound" not in str(err.get("Code", "")):
-            raise ClientError({"Error": {"Code": err.get("Code", "Unsuccessful"), "Message": err.get("Message", "")}},
-                              "DeleteVpcEndpoints")
-    ops.wait_until(f"endpoint {VpcEndpointId} to be deleted", lambda: _endpoint_by_id(ec2, VpcEndpointId) is None)
-    return {}
-
-
-def delete_security_group(ops, GroupId: str) -> dict:
-    """The endpoint's network interfaces hold the group for minutes after the endpoint is deleted: wait for them
-    to go, then delete, retrying while AWS still answers DependencyViolation."""
-    ec2 = ops.client("ec2")
-
-    def interfaces_gone() -> bool:
-        left = ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [GroupId]}])
-        return not left.get("NetworkInterfaces")
-
-    outcome: dict = {}
-
-    def deleted() -> bool:
-        try:
-            ops.call("ec2", "delete_security_group", GroupId=GroupId)
-        except ClientError as exc:
-            if error_code(exc) == "InvalidGroup.NotFound":
-                outcome[NOTHING_CHANGED] = "already gone"
-                return True
-            if error_code(exc) == "DependencyViolation":
-                return False
-            raise
-        return True
-
-    endpoints = (e for page in ec2.get_paginator("describe_vpc_endpoints").paginate() for e in page["VpcEndpoints"])
-    users = [e["VpcEndpointId"] for e in endpoints
-             if str(e.get("State", "")).lower() not in ("deleted", "deleting")
-             and GroupId in {g["GroupId"] for g in e.get("Groups", [])}]
-    if users:  # a shared endpoint kept for other deployments still uses it
-        return {NOTHING_CHANGED: f"kept: used by endpoint {', '.join(users)}"}
-    ops.wait_until(f"the network interfaces using security group {GroupId} to disappear", interfaces_gone)
-    ops.wait_until(f"security group {GroupId} to be released by the endpoint's network interfaces "
-                   "(DependencyViolation)", deleted)
-    return outcome
 
 
 def teardown(row, state) -> list:
@@ -407,7 +306,7 @@ def _plan_joined(ctx, facts: dict, want_ep: Resource, step: StepPlan) -> StepPla
     """Join another xacct deployment's endpoint in this VPC: record it (and its security group) as shared, add this
     deployment's member tag and its statement to the policy. Subnets, private DNS and the group's rules stay the
     business of the deployment that made it."""
-    ep, sg = facts["endpoint"], facts["sg"]
+    ep, sg, names = facts["endpoint"], facts["sg"], ctx.names
     ep_id, owner = ep["VpcEndpointId"], tag_dict(ep.get("Tags")).get(TAG_DEPLOYMENT)
     reasons = [f"joins endpoint {ep_id} of xacct deployment {owner!r} (one rds-data endpoint serves every cluster "
                "of the region; each member's policy statement admits only its own role and cluster)"]
@@ -415,21 +314,26 @@ def _plan_joined(ctx, facts: dict, want_ep: Resource, step: StepPlan) -> StepPla
         if rid and not ctx.state.find(kind, rid):
             step.calls.append(Bookkeeping(Account.CONSUMER, record=Record(kind, rid, name=name),
                                           description=f"record shared {kind.replace('_', ' ')} {rid}"))
-    if tag_dict(ep.get("Tags")).get(member_tag(ctx)["Key"]) != member_tag(ctx)["Value"]:
-        step.calls.append(Call(Account.CONSUMER, "ec2", "create_tags", {"Resources": [ep_id], "Tags": [member_tag(ctx)]},
-                               description="tag the endpoint with this deployment's membership"))
     doc = want_ep.documents["endpoint_policy"]
+    untagged = not _tagged_member(ctx, ep)
     if policies.is_full_access(ep.get("PolicyDocument")):
         reasons.append("its policy is AWS's full-access default, which admits this deployment's role already")
     elif want_ep.properties["PolicyMode"] == "full":
         raise UsageError(f"--endpoint-policy full: endpoint {ep_id} in {ctx.cfg.vpc_id} is shared with deployment "
                          f"{owner!r}, whose restricted policy admits only its members.",
                          "Join it with the default --endpoint-policy restricted (this deployment's statement is added).")
-    elif not policies.equal(ep.get("PolicyDocument") or "{}", doc):
+    elif untagged:
+        problem = too_many(ep_id, ctx.cfg.vpc_id, {**members_of(ep), names.deployment: (access_role_arn(ctx),
+                                                                                         ctx.cluster.arn)}, names.deployment)
+        if problem:
+            raise UsageError(f"Deployment {names.deployment!r} cannot join: {problem}.", FULL_HINT)
         reasons.append("its policy gains this deployment's statement")
-        step.calls.append(Call(Account.CONSUMER, "ec2", "modify_vpc_endpoint",
-                               {"VpcEndpointId": ep_id, "PolicyDocument": JsonDoc(doc)},
-                               description="admit this deployment's access role on its cluster"))
+    elif not policies.equal(ep.get("PolicyDocument") or "{}", doc):
+        reasons.append("its policy differs from the one its member tags derive")
+    if untagged or not (policies.is_full_access(ep.get("PolicyDocument"))
+                        or policies.equal(ep.get("PolicyDocument") or "{}", doc)):
+        step.calls.append(_join(ctx, ep_id, "tag the endpoint with this deployment's membership and admit its access "
+                                            "role on its cluster (the policy rewritten from the member tags)"))
     if str(ep.get("State", "")).lower() != "available":
         step.calls.append(WaitFor(Account.CONSUMER, wait=_available(ep_id),
                                   description=f"wait for endpoint {ep_id} to become available"))
@@ -441,17 +345,7 @@ def _plan_joined(ctx, facts: dict, want_ep: Resource, step: StepPlan) -> StepPla
     return step
 
 
-def leave_or_delete_endpoint(ops, VpcEndpointId: str, Member: str) -> dict:
-    """The last member deletes the endpoint; any other removes only its member tag and its policy statement."""
-    found = _endpoint_by_id(ops.client("ec2"), VpcEndpointId)
-    live = found if found is not None and str(found.get("State", "")).lower() != "deleting" else None
-    others = {k: v for k, v in members_of(live).items() if k != Member} if live else {}
-    if not others:
-        return delete_endpoint(ops, VpcEndpointId, found) if found is not None else {NOTHING_CHANGED: "already gone"}
-    ops.call("ec2", "delete_tags", Resources=[VpcEndpointId], Tags=[{"Key": MEMBER_TAG + Member}])
-    if not policies.is_full_access(live.get("PolicyDocument")):
-        ops.call("ec2", "modify_vpc_endpoint", VpcEndpointId=VpcEndpointId,
-                 PolicyDocument=json.dumps(policies.endpoint_policy_for_members(list(others.values()))))
-    ops.note(f"Kept endpoint {VpcEndpointId}: deployment(s) {', '.join(sorted(others))} use it; removed only "
-             f"{Member}'s member tag and policy statement.")
-    return {NOTHING_CHANGED: "kept: shared with " + ", ".join(sorted(others))}
+def _join(ctx, ep_id: str, description: str) -> Operation:
+    return Operation(Account.CONSUMER, name="ec2:join_shared_endpoint", run=join,
+                     params={"VpcEndpointId": ep_id, "Member": ctx.names.deployment, "ClusterArn": ctx.cluster.arn},
+                     description=description)
