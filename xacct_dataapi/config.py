@@ -44,6 +44,13 @@ def validate_name(name: str) -> str:
     return name
 
 
+def _ipv4(cidr: str) -> ipaddress.IPv4Network | None:
+    try:
+        return ipaddress.IPv4Network(cidr, strict=True)
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class Names:
     """Every name xacct gives a resource, derived from the deployment name alone, so a re-run finds them."""
@@ -205,6 +212,11 @@ class Config:
             if network.prefixlen == 0:
                 fail(UsageError(f"--client-cidr {cidr} admits the whole internet.",
                                  "Pass the networks the application's calls come from (a peered VPC, an on-premises range)."))
+        valid = [n for n in (_ipv4(c) for c in self.client_cidrs) if n is not None and n.prefixlen > 0]
+        if valid and list(ipaddress.collapse_addresses(valid)) == [ipaddress.IPv4Network("0.0.0.0/0")]:
+            fail(UsageError(f"--client-cidr {' '.join(self.client_cidrs)}: together these admit the whole internet, "
+                             "like 0.0.0.0/0.",
+                             "Pass the networks the application's calls come from (a peered VPC, an on-premises range)."))
         if not 7 <= self.key_deletion_days <= 30:
             fail(UsageError(f"--key-deletion-days {self.key_deletion_days} is out of range.", "AWS accepts 7 to 30 days."))
         if len(problems) == 1:

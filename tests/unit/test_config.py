@@ -208,3 +208,14 @@ def test_an_access_role_names_its_deployment(role_name, deployment):
     assert Names.deployment_of_access_role(role_name) == deployment
     if deployment is not None:
         assert Names(deployment).access_role == role_name
+
+
+@pytest.mark.parametrize("cidrs", [("0.0.0.0/1", "128.0.0.0/1"), ("0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/1")])
+def test_client_cidrs_that_together_admit_the_whole_internet_are_refused(cidrs):
+    from xacct_dataapi.config import Config
+    from xacct_dataapi.errors import UsageError
+
+    cfg = Config(name="orders", consumer_profile="c", provider_profile="p", cluster="orders-aurora",
+                 vpc_id="vpc-0abc1234", subnet_ids=("subnet-0abc1234",), client_cidrs=cidrs)
+    with pytest.raises(UsageError, match="together these admit the whole internet"):
+        cfg.validate()
