@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e.test_cli_server import PASSWORD, clean_env, served_sandbox, sessions, setup_args, xacct_cmd
+from tests.e2e.test_cli_server import clean_env, served_sandbox, sessions, setup_args, xacct_cmd
 
 pytestmark = pytest.mark.server
 NAMES = ("east", "west", "north")
@@ -23,7 +23,7 @@ def sandbox(tmp_path_factory):
 
 def at_once(info, home, commands: dict[str, list[str]]) -> dict[str, subprocess.CompletedProcess]:
     """One process per machine (its own directory), all started before any is awaited."""
-    env = clean_env({**info.env(), "XACCT_DB_PASSWORD": PASSWORD})
+    env = clean_env({**info.env(), "XACCT_DB_PASSWORD": info.db_password()})  # the sandbox DB checks it
     procs = {}
     for machine, args in commands.items():
         (home / machine).mkdir(exist_ok=True)
