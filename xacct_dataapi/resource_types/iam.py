@@ -16,9 +16,18 @@ from xacct_dataapi.resource_types.base import (
 
 class _Principal(ResourceType):
     entity = ""  # "role" | "user"
+    operation = ""  # the plan's name for deleting it with what AWS requires gone first
 
     def name_for(self, names) -> str:
         raise NotImplementedError
+
+    def name_of(self, names) -> str:
+        return self.name_for(names)
+
+    def delete(self, row, state) -> list:
+        return [Operation(self.account, name=self.operation, run=delete_iam_principal,
+                          params={f"{self.entity.title()}Name": row.id}, forget=(row.kind, row.id),
+                          description=f"delete {self.entity} {row.id}")]
 
     def read(self, client, row):
         key = {f"{self.entity.title()}Name": row.id}
@@ -38,29 +47,18 @@ class _Principal(ResourceType):
 
 class AccessRole(_Principal):
     kind, service, noun, entity = "iam_role", "iam", "IAM role", "role"
+    operation = "iam:delete_role_with_policies"
 
     def name_for(self, names) -> str:
         return names.access_role
 
-    name_of = name_for
-
-    def delete(self, row, state) -> list:
-        return [Operation(Account.PROVIDER, name="iam:delete_role_with_policies", run=delete_iam_principal,
-                          params={"RoleName": row.id}, forget=(row.kind, row.id), description=f"delete role {row.id}")]
-
 
 class ConsumerUser(_Principal):
     kind, service, noun, entity = "iam_user", "iam", "IAM user", "user"
-    account = Account.CONSUMER
+    account, operation = Account.CONSUMER, "iam:delete_user_with_dependents"
 
     def name_for(self, names) -> str:
         return names.consumer_user
-
-    name_of = name_for
-
-    def delete(self, row, state) -> list:
-        return [Operation(Account.CONSUMER, name="iam:delete_user_with_dependents", run=delete_iam_principal,
-                          params={"UserName": row.id}, forget=(row.kind, row.id), description=f"delete user {row.id}")]
 
 
 def delete_iam_principal(ops, RoleName: str | None = None, UserName: str | None = None) -> dict:
