@@ -5,6 +5,7 @@ any call the code makes that the generated policy does not allow fails the comma
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import boto3
@@ -61,15 +62,32 @@ def grant(info, command: str, name: str = "*", consumer_user: str | None = None)
                                          consumer=info.consumer_account, cluster=info.cluster_id, vpc=info.vpc_id,
                                          consumer_user=consumer_user)
         iam = _admin(info, profile).client("iam")
-        if doc["Statement"]:
-            iam.put_user_policy(UserName=OPERATOR, PolicyName=POLICY, PolicyDocument=json.dumps(doc))
-        else:
-            try:
-                iam.delete_user_policy(UserName=OPERATOR, PolicyName=POLICY)
-            except iam.exceptions.NoSuchEntityException:
-                pass
+        attach_as_managed_policies(iam, doc)
         docs[side] = doc
     return docs
+
+
+def attach_as_managed_policies(iam, doc: dict) -> None:
+    """The policy as customer-managed policies attached to the operator, as an administrator would on AWS: an inline
+    user policy holds only 2,048 characters, a managed policy 6,144 (IAM quotas; the sandbox enforces both), so the
+    statements are packed into as few managed policies as fit (at most 10 attached to a user)."""
+    for attached in iam.list_attached_user_policies(UserName=OPERATOR)["AttachedPolicies"]:
+        iam.detach_user_policy(UserName=OPERATOR, PolicyArn=attached["PolicyArn"])
+        iam.delete_policy(PolicyArn=attached["PolicyArn"])
+    chunks: list[list[dict]] = []
+    for statement in doc["Statement"]:
+        size = len(json.dumps({"Version": doc["Version"], "Statement": [*(chunks[-1] if chunks else []), statement]},
+                              separators=(",", ":")))
+        if not chunks or size > 6000:
+            chunks.append([statement])
+        else:
+            chunks[-1].append(statement)
+    assert len(chunks) <= 10, "more than a user's 10 attached managed policies"
+    for n, statements in enumerate(chunks):
+        arn = iam.create_policy(PolicyName=f"{POLICY}-{uuid.uuid4().hex[:8]}-{n}",
+                                PolicyDocument=json.dumps({"Version": doc["Version"], "Statement": statements},
+                                                          separators=(",", ":")))["Policy"]["Arn"]
+        iam.attach_user_policy(UserName=OPERATOR, PolicyArn=arn)
 
 
 def xacct(info, home, env, command: str, *args: str, code: int = 0):
