@@ -97,3 +97,15 @@ def test_list_counts_a_shared_endpoint_once(world, password):
     first, second = sorted(by_name.values(), key=lambda d: d["monthly_cost"]["usd_per_month"], reverse=True)
     assert first["endpoint_shared_with"] == [second["name"]]
     assert second["monthly_cost"]["endpoint_counted_with"] == first["name"]
+
+
+def test_teardown_reports_what_it_kept_for_other_deployments(world, password):
+    """Two deployments share the endpoint, its group and the cluster's Data API: the first one out reports each as kept,
+    not as already gone (they all still exist, for the other deployment)."""
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="orders")).exit_code == 0
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="billing")).exit_code == 0
+    res = invoke(["teardown", "--name", "billing", "--yes", "--output", "json"])
+    assert res.exit_code == 0, res.output
+    outcome = {r["kind"]: r["outcome"] for r in json.loads(res.stdout)["result"]["removed"]}
+    assert {outcome[k] for k in ("vpc_endpoint", "security_group", "data_api")} == {"kept for other deployments"}
+    assert outcome["iam_role"] == outcome["secret"] == "deleted"

@@ -47,8 +47,8 @@ def _removal(row, item, changed: bool, why: str | None = None) -> dict:
     other deployments (a shared endpoint), or only forgotten (an adopted principal left in place, a policy that
     went with its resource)."""
     if item.changes_aws:
-        outcome = "deleted" if changed else ("kept for other deployments" if str(why).startswith("kept")
-                                             else "already gone")
+        outcome = ("deleted" if changed else "kept for other deployments" if str(why).startswith("kept")
+                   else "left in place" if str(why).startswith("left") else "already gone")
     else:
         outcome = "left in place" if not row.created else "went with its resource"
     return {"kind": row.kind, "id": row.id, "account": row.account, "created": row.created, "outcome": outcome}

@@ -156,7 +156,7 @@ def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | Non
     if others:
         _untag(ops, ClusterArn, marked)
         ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(others)} use it.")
-        return {NOTHING_CHANGED: "in use"}
+        return {NOTHING_CHANGED: "kept: in use by other xacct deployments"}
     older = deployments_before_the_path(iam, Deployment)  # after: not needed while one on the path uses the cluster
     if older:
         _untag(ops, ClusterArn, marked)
@@ -164,12 +164,12 @@ def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | Non
                  "by an older xacct (access role at path /) and may use it. Re-run their `xacct setup` (it moves "
                  "the role under the cluster's path); once none uses this cluster, turn the Data API off with "
                  f"`aws rds disable-http-endpoint --resource-arn {ClusterArn}`.")
-        return {NOTHING_CHANGED: "maybe in use"}
+        return {NOTHING_CHANGED: "kept: maybe in use by older xacct deployments"}
     if TAG_ENABLED_BY not in tags and found.get("HttpEndpointEnabled"):
         # On, but xacct's tag is gone: whoever removed it took the switch over; xacct leaves it as it is.
         _untag(ops, ClusterArn, marked)
         ops.note(f"Left the Data API on for cluster {ClusterId}: it no longer carries {TAG_ENABLED_BY}.")
-        return {NOTHING_CHANGED: "not xacct's"}
+        return {NOTHING_CHANGED: "left: xacct did not turn it on"}
     switched = bool(found.get("HttpEndpointEnabled"))
     if switched and (EngineMode or found.get("EngineMode", "provisioned")) == "serverless":
         ops.call("rds", "modify_db_cluster", DBClusterIdentifier=ClusterId, EnableHttpEndpoint=False, ApplyImmediately=True)
