@@ -66,3 +66,14 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["DEFAULT_DIR", *_EXPORTS]
+
+
+def restore_patches(saved: list) -> None:
+    """Undo a layer's patches of moto's classes, last first: (class, name, original); an original of None was
+    inherited, so the override is deleted. Shared by the sandbox's layers (limits.py, realism.py)."""
+    while saved:
+        cls, name, original = saved.pop()
+        if original is None:
+            delattr(cls, name)
+        else:
+            setattr(cls, name, original)

@@ -14,6 +14,8 @@ import re
 import threading
 from typing import Any, Callable
 
+from xacct_dataapi.sandbox import restore_patches
+
 # AWS PrivateLink quotas: "Characters per VPC endpoint policy: 20,480 (including white space)", not adjustable.
 ENDPOINT_POLICY_MAX = 20_480
 # EC2 user guide, "Tag your Amazon EC2 resources", tag restrictions.
@@ -276,12 +278,7 @@ def install() -> None:
 
 def uninstall() -> None:
     with _install_lock:
-        while _saved:
-            cls, name, original = _saved.pop()
-            if original is None:
-                delattr(cls, name)
-            else:
-                setattr(cls, name, original)
+        restore_patches(_saved)
 
 
 def installed() -> bool:

@@ -34,6 +34,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from xacct_dataapi.sandbox import restore_patches
+
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):(role|user)/(?:[^\s]*/)?([\w+=,.@-]+)$")
 
 
@@ -316,12 +318,7 @@ def install(realism: Realism | None = None) -> None:
 def uninstall() -> None:
     global _world
     with _install_lock:
-        while _saved:
-            cls, name, original = _saved.pop()
-            if original is None:
-                delattr(cls, name)
-            else:
-                setattr(cls, name, original)
+        restore_patches(_saved)
         _world = None
 
 
