@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.helpers.world import aws_managed_policy
 from tests.doctor.test_links import OTHER, add_statement, assert_only, endpoint, report_of, role_arn, secret_arn
 
 ELSEWHERE = f"arn:aws:iam::{OTHER}:root"
@@ -24,6 +25,16 @@ def test_a_managed_policy_with_every_action_attached_to_the_access_role(deployed
     report = report_of(deployed)
     assert_only(report, "role.other-policies", arn)
     assert "detach-role-policy" in report.get("role.other-policies").fix
+
+
+def test_an_aws_managed_policy_attached_to_the_access_role_names_what_it_allows(deployed):
+    arn = aws_managed_policy("AdministratorAccess")
+    deployed.world.provider.client("iam").attach_role_policy(RoleName=deployed.names.access_role, PolicyArn=arn)
+    report = report_of(deployed)
+    assert_only(report, "role.other-policies", f"attached policy {arn} on role {deployed.names.access_role} gives * to "
+                f"whoever may assume {role_arn(deployed)}")
+    assert f"aws iam detach-role-policy --role-name {deployed.names.access_role} --policy-arn {arn}" in \
+        report.get("role.other-policies").fix
 
 
 def test_an_extra_inline_policy_on_the_access_role(deployed):

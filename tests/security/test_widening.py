@@ -9,7 +9,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers.accounts import PROVIDER
+from tests.helpers.world import aws_managed_policy
 from xacct_dataapi import policies
 from xacct_dataapi.cli import cli
 from xacct_dataapi.config import Names
@@ -39,17 +39,6 @@ def status_detail(step_key: str) -> tuple[int, dict]:
     result = invoke(["status", "--output", "json"])
     step = next(s for s in json.loads(result.stdout)["steps"] if s["key"] == step_key)
     return result.exit_code, step
-
-
-def aws_managed_policy(name: str = "AdministratorAccess") -> str:
-    """One AWS managed policy in the provider account, from moto's copy of AWS's own data: moto loads all ~1,000 only
-    with MOTO_IAM_LOAD_MANAGED_POLICIES, too slow for one test."""
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
-    from moto.iam.models import AWSManagedPolicy, iam_backends
-
-    policy = AWSManagedPolicy.from_data(name, PROVIDER, "us-east-1", json.loads(aws_managed_policies_data)[name])
-    iam_backends[PROVIDER]["aws"].managed_policies[policy.arn] = policy
-    return policy.arn
 
 
 def key_arn(world) -> str:
