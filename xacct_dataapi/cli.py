@@ -176,9 +176,8 @@ def _report_setup(ui: Terminal, result: usecases.SetupResult, path: Path) -> Non
                 if step.action is Action.REPAIR and not all(c.bookkeeping for c in step.calls):
                     ui.note(f"Repaired step {step.number} ({step.title}): {step.reason}.")
         for step in result.plan.steps:
-            if step.action is Action.CHECK:
-                for problem in step.problems:
-                    ui.note(f"Step {step.number} ({step.title}) failed: {problem}")
+            for problem in (step.problems if step.action is Action.CHECK else []) + step.foreign:
+                ui.note(f"Step {step.number} ({step.title}) failed: {problem}")
         if not result.problems:
             how = (f"The application assumes {v.get('access_role_arn')} (ExternalId {v.get('external_id')}) and calls "
                    f"rds-data with resourceArn={v.get('cluster_arn')} secretArn={v.get('secret_arn')} "

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from xacct_dataapi.config import (
     CLUSTER_ARN_RE, DB_USER_RE, EXTERNAL_ID_RE, NAME_RE, PRINCIPAL_ARN_RE, REGION_RE, ROLE_ARN_RE, SECRET_ARN_RE,
+    VPC_RE,
 )
 from xacct_dataapi.errors import StateError, UsageError
 from xacct_dataapi.state import State, atomic_write
@@ -30,7 +31,7 @@ from xacct_dataapi.state import State, atomic_write
 FORMATS = ("text", "profile", "env", "python", "sqlalchemy", "json")
 # The values the AWS shared config accepts for credential_source (sdkref feature-assume-role-credentials).
 CREDENTIAL_SOURCES = ("Ec2InstanceMetadata", "EcsContainer", "Environment")
-PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
+PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9_.+-]{1,64}\Z")
 WIDTH = 80  # the text format is read in a terminal
 MARKER = "# managed by xacct connect, deployment "
 _SECTION_RE = re.compile(r"^\s*\[([^\]]+)\]\s*$")
@@ -41,10 +42,14 @@ ENGINES = ("aurora-postgresql", "aurora-mysql", "postgres", "mysql")
 _SYNTAX = {"name": NAME_RE, "region": REGION_RE, "role_arn": ROLE_ARN_RE, "external_id": EXTERNAL_ID_RE,
            "cluster_arn": CLUSTER_ARN_RE, "secret_arn": SECRET_ARN_RE, "database": DB_USER_RE,
            "principal_arn": PRINCIPAL_ARN_RE}
+# Printed only (text, json), and may be empty; still never a newline or a quote.
+_OPTIONAL_SYNTAX = {"vpc_id": VPC_RE, "endpoint_id": re.compile(r"^vpce-[0-9a-f]{8,17}\Z"),
+                    "consumer_account": re.compile(r"^\d{12}\Z"), "provider_account": re.compile(r"^\d{12}\Z")}
 
 
 def _checked(state_name: str, values: dict) -> dict:
-    for key, pattern in _SYNTAX.items():
+    syntax = {**_SYNTAX, **{k: p for k, p in _OPTIONAL_SYNTAX.items() if values.get(k)}}
+    for key, pattern in syntax.items():
         value = values[key]
         if not isinstance(value, str) or not pattern.match(value):
             raise StateError(f"Deployment {state_name!r}: the recorded {key} {value!r} is not a valid {key} "
@@ -95,12 +100,11 @@ class HandOff:
         checked = _checked(state.name, {
             "name": state.name, "region": state.region, "role_arn": v["access_role_arn"],
             "external_id": v["external_id"], "cluster_arn": v["cluster_arn"], "secret_arn": v["secret_arn"],
-            "database": v["database"], "engine": v["cluster_engine"], "principal_arn": principal})
-        return cls(**checked,
-                   principal_kind="role" if ":role/" in principal else "user", principal_created=created,
-                   consumer_account=state.accounts.get("consumer", ""),
-                   provider_account=state.accounts.get("provider", ""),
-                   vpc_id=str(state.config.get("vpc_id") or ""), endpoint_id=str(v.get("endpoint_id") or ""),
+            "database": v["database"], "engine": v["cluster_engine"], "principal_arn": principal,
+            "consumer_account": state.accounts.get("consumer") or "",
+            "provider_account": state.accounts.get("provider") or "",
+            "vpc_id": state.config.get("vpc_id") or "", "endpoint_id": v.get("endpoint_id") or ""})
+        return cls(**checked, principal_kind="role" if ":role/" in principal else "user", principal_created=created,
                    private_only=bool(state.config.get("require_private_path")))
 
     @property
@@ -129,6 +133,9 @@ class Source:
             raise UsageError(f"--credential-source {credential_source!r} is not one of {', '.join(CREDENTIAL_SOURCES)}.",
                              "Ec2InstanceMetadata: an EC2 instance profile; EcsContainer: an ECS task role; "
                              "Environment: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.")
+        if source_profile and not PROFILE_NAME_RE.match(source_profile):  # it is written into the AWS config
+            raise UsageError(f"--source-profile {source_profile!r} is not a usable profile name.",
+                             "Use letters, digits and -_.+ only.")
         if source_profile:
             return cls(profile=source_profile, endpoint_url=_profile_setting(source_profile, "endpoint_url"))
         return cls(credential_source=credential_source)

@@ -238,6 +238,8 @@ class StepPlan:
     documents: dict[str, Any] = field(default_factory=dict)  # name -> policy doc, for reviewers
     problems: list[str] = field(default_factory=list)  # drift or a failing check, one line each
     drift: list[dict] = field(default_factory=list)  # differing policy statements: actual vs expected
+    # A way to the data on our resource that xacct did not make (a policy on the role, a grant): named, kept, fails.
+    foreign: list[str] = field(default_factory=list)
     desired: list[Resource] = field(default_factory=list)  # what the step wants to exist (setup plans)
 
 

@@ -134,7 +134,7 @@ GRANTS: tuple[Grant, ...] = (
           implied=("kms:TagResource",)),
     Grant("ReadKeys", P, {"kms:DescribeKey": FINDS,
                           "kms:ListResourceTags": FINDS, "kms:GetKeyPolicy": READS,
-                          "kms:ListGrants": ("doctor",)},  # doctor: nobody holds a grant on the key
+                          "kms:ListGrants": READS},  # nobody holds a grant on the key (resource_types.widening)
           (KEYS,)),
     # Teardown keeps the key's tag (resource_types/kms.py): untagging first would void this statement's condition.
     Grant("ManageXacctKeys", P, {"kms:PutKeyPolicy": SETUP, "kms:EnableKey": SETUP, "kms:ScheduleKeyDeletion": TEARDOWN},
@@ -157,12 +157,16 @@ GRANTS: tuple[Grant, ...] = (
     Grant("ManageXacctAccessRole", P,
           {"iam:GetRole": FINDS, "iam:ListRoleTags": FINDS,
            "iam:GetRolePolicy": POLICY_READS, "iam:CreateRole": SETUP, "iam:TagRole": SETUP, "iam:PutRolePolicy": SETUP,
-           "iam:UpdateAssumeRolePolicy": SETUP, "iam:ListRolePolicies": ("setup", "teardown", "doctor"),
+           "iam:UpdateAssumeRolePolicy": SETUP, "iam:ListRolePolicies": POLICY_READS,
            # setup too: a role at `/` (made before the path) is deleted and created again at the path.
-           "iam:DeleteRolePolicy": ("setup", "teardown"), "iam:ListAttachedRolePolicies": ("setup", "teardown", "doctor"),
+           "iam:DeleteRolePolicy": ("setup", "teardown"), "iam:ListAttachedRolePolicies": POLICY_READS,
            "iam:DetachRolePolicy": ("setup", "teardown"), "iam:DeleteRole": ("setup", "teardown"),
            "iam:SimulatePrincipalPolicy": ("doctor",)},
           (ACCESS_ROLE, LEGACY_ACCESS_ROLE), implied=("iam:TagRole",)),
+    # What a policy attached to the access role allows, named in the finding (resource_types.widening): any
+    # managed policy, AWS's or the account's, since xacct did not choose it.
+    Grant("ReadPoliciesAttachedToTheAccessRole", P, {"iam:GetPolicy": READS, "iam:GetPolicyVersion": READS},
+          ("arn:{p}:iam::aws:policy/*", "arn:{p}:iam::{provider}:policy/*")),
     # ---- consumer -------------------------------------------------------------------------------------------
     Grant("ReadNetwork", C,
           {"ec2:DescribeVpcs": READS, "ec2:DescribeSubnets": READS,

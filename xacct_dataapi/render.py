@@ -49,6 +49,7 @@ def step_json(step: StepPlan) -> dict:
         "calls": [call_json(c) for c in step.calls],
         "documents": render_value(step.documents),
         "problems": list(step.problems),
+        "foreign": list(step.foreign),
         "drift": step.drift,
     }
 
@@ -79,6 +80,9 @@ def plan_summary(plan: Plan) -> str:
             f"{count[Action.NOOP]} unchanged — {calls} AWS call(s).")
     if count[Action.CHECK]:
         text += f" {count[Action.CHECK]} check(s) failing."
+    foreign = sum(len(s.foreign) for s in plan.steps)
+    if foreign:
+        text += f" {foreign} grant(s) xacct did not make: named (!), kept, and the run fails."
     return text
 
 
@@ -99,7 +103,7 @@ def plan_table(plan: Plan, title: str) -> Table:
                 lines.append(f"  … {c.description}")
             else:
                 lines.append(f"  → {c.account.value}: {c.label}  ({c.description})")
-        for p in s.problems if s.action is Action.CHECK else []:
+        for p in (s.problems if s.action is Action.CHECK else []) + s.foreign:
             lines.append(f"  ! {p}")
         table.add_row(str(s.number) if s.number else "–", s.title,
                       Text(s.action.value, style=ACTION_STYLE.get(s.action, "")), "\n".join(lines))

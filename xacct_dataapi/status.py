@@ -21,6 +21,8 @@ def _recreates_recorded(step: StepPlan, recorded_kinds: set[str]) -> bool:
 def step_status(step: StepPlan, state: State, kinds: tuple[str, ...]) -> tuple[str, list[str]]:
     recorded = {r.kind for r in state.resources if r.kind in kinds}
     failed = (state.last_error or {}).get("step") == step.number
+    if step.foreign:  # kept by setup, so no re-run clears it: the operator removes it
+        return "failed", list(step.foreign) + ([step.reason] if step.action is not Action.NOOP else [])
     if step.action is Action.NOOP:
         return "done", []
     if step.action is Action.CHECK:

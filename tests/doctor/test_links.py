@@ -306,8 +306,10 @@ def test_endpoint_policy_admits_another_role(deployed):
     doc = policies.endpoint_policy(f"arn:aws:iam::{OTHER}:role/other", deployed.world.cluster_arn)
     deployed.world.consumer.client("ec2").modify_vpc_endpoint(VpcEndpointId=ep["VpcEndpointId"], PolicyDocument=json.dumps(doc))
     report = report_of(deployed)
-    assert failed(report) == ["endpoint.policy", "endpoint.policy-admits"]
+    assert failed(report) == ["endpoint.policy", "endpoint.policy-admits", "endpoint.policy.extra"]
     assert role_arn(deployed) in report.get("endpoint.policy-admits").evidence
+    # ...and the role it admits instead is a principal the endpoint carries Data API calls for (issue 24)
+    assert f"aws:PrincipalArn ArnEquals arn:aws:iam::{OTHER}:role/other" in report.get("endpoint.policy.extra").evidence
 
 
 def test_security_group_lost_https(deployed):

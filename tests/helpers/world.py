@@ -1,6 +1,7 @@
 """The two-account world most moto tests run in: a VPC with two subnets (consumer) and an Aurora cluster (provider)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import boto3
@@ -63,3 +64,14 @@ def seed(consumer: boto3.Session, provider: boto3.Session, *, data_api_on: bool 
                               EngineMode="serverless", MasterUsername="postgres", MasterUserPassword="seed-password-1",
                               DatabaseName="orders", EnableHttpEndpoint=data_api_on)["DBCluster"]
     return World(consumer, provider, vpc, "10.20.0.0/16", subnets, c["DBClusterIdentifier"], c["DBClusterArn"])
+
+
+def aws_managed_policy(name: str = "AdministratorAccess", account: str = PROVIDER) -> str:
+    """One AWS managed policy in the provider account, from moto's copy of AWS's own data: moto loads all ~1,000 only
+    with MOTO_IAM_LOAD_MANAGED_POLICIES, too slow for one test."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    policy = AWSManagedPolicy.from_data(name, account, "us-east-1", json.loads(aws_managed_policies_data)[name])
+    iam_backends[account]["aws"].managed_policies[policy.arn] = policy
+    return policy.arn

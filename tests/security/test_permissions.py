@@ -26,8 +26,11 @@ FULL = permissions.Scope(region="us-west-2", provider="222222222222", consumer="
 # Parliament flags a statement whose resources are not all of one action's types. The EC2 create calls are split on
 # purpose: aws:RequestTag holds only on the resource being created, so the VPC, subnets and groups they also name
 # are granted in statements of their own (permissions.py, CreateInTheVpc / EndpointInSubnetsWithGroup).
+# And it takes `aws`, the account of every AWS managed policy (arn:aws:iam::aws:policy/NAME), for a malformed account:
+# ReadPoliciesAttachedToTheAccessRole names it so that the finding on an attached AWS managed policy says what it allows.
 EXPECTED_FINDINGS = {("RESOURCE_MISMATCH", "ec2:ModifyVpcEndpoint"), ("RESOURCE_MISMATCH", "ec2:CreateSecurityGroup"),
-                     ("RESOURCE_MISMATCH", "ec2:CreateVpcEndpoint")}
+                     ("RESOURCE_MISMATCH", "ec2:CreateVpcEndpoint"),
+                     ("INVALID_ARN", "Account expected to be of form like 123456789012")}
 
 
 def sar(prefix: str, action: str) -> list[str] | None:

@@ -100,3 +100,56 @@ def test_setup_does_not_adopt_an_external_id_aws_would_refuse(world, password, t
     res = invoke(["connect", "--format", "profile", "--source-profile", "consumer", "--write"])
     assert res.exit_code == 0, res.output
     assert "[profile evil]" not in config.read_text() and f"external_id = {recorded}" in config.read_text()
+
+
+# The other values a hand-off names (region and accounts from the state's top level, the principal, the VPC and
+# endpoint ids), and the operator's own --profile-name / --source-profile: each reaches a format, none may break out.
+PLACED = {"region": ("region",), "principal_arn": ("values", "consumer_principal_arn"),
+          "vpc_id": ("config", "vpc_id"), "endpoint_id": ("values", "endpoint_id"),
+          "consumer_account": ("accounts", "consumer")}
+MORE_EVIL = {"region": "us-west-2\n[profile evil]", "principal_arn": 'arn:aws:iam::111111111111:user/a"b',
+             "vpc_id": "vpc-0123abcd\ncredential_process = touch PWNED", "endpoint_id": "vpce-0123abcd'\\",
+             "consumer_account": "11111111111\n1"}
+
+
+@pytest.mark.parametrize("fmt", ["profile", "python", "sqlalchemy", "env", "json", "text"])
+@pytest.mark.parametrize("key", sorted(MORE_EVIL))
+def test_every_other_handed_off_value_is_checked_too(tmp_path, monkeypatch, key, fmt):
+    handed_off_state(Path(STATE))
+    state = json.loads(Path(STATE).read_text())
+    *parents, leaf = PLACED[key]
+    holder = state
+    for part in parents:
+        holder = holder.setdefault(part, {})
+    holder[leaf] = MORE_EVIL[key]
+    Path(STATE).write_text(json.dumps(state))
+    config = tmp_path / "aws-config"
+    config.write_text("[profile consumer]\nregion = us-west-2\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+
+    args = ["connect", "--format", fmt, "--source-profile", "consumer"] + (["--write"] if fmt == "profile" else [])
+    res = CliRunner().invoke(cli, args)
+
+    assert res.exit_code == 2, res.output
+    assert f"recorded {key}" in " ".join(res.output.split()) and repr(MORE_EVIL[key])[1:8] in res.output
+    assert config.read_text() == "[profile consumer]\nregion = us-west-2\n"
+    assert "[profile evil]" not in res.stdout and "credential_process" not in res.stdout
+
+
+@pytest.mark.parametrize("flag", ["--profile-name", "--source-profile"])
+@pytest.mark.parametrize("value", ["evil\n", "x\n[profile evil]\ncredential_process = touch PWNED", 'a"b', "a\\b"])
+def test_the_operator_s_profile_names_cannot_break_out_of_their_line(tmp_path, monkeypatch, flag, value):
+    """A trailing newline too: `$` would match before it (the patterns end in \\Z)."""
+    handed_off_state(Path(STATE))
+    config = tmp_path / "aws-config"
+    config.write_text("[profile consumer]\nregion = us-west-2\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    args = ["connect", "--format", "profile", "--write", flag, value]
+    if flag == "--profile-name":
+        args += ["--source-profile", "consumer"]
+
+    res = CliRunner().invoke(cli, args)
+
+    assert res.exit_code == 2, res.output
+    assert flag in res.output and repr(value)[:6] in res.output
+    assert config.read_text() == "[profile consumer]\nregion = us-west-2\n"

@@ -80,9 +80,10 @@ def record_deployment(ctx) -> State:
 
 
 def failing_checks(plan: Plan) -> tuple[dict | None, list[str]]:
-    """The last_error a failing check leaves in the state (None if every check passes), and every problem."""
-    failing = [s for s in plan.steps if s.action is Action.CHECK]
-    problems = [p for s in failing for p in s.problems]
+    """The last_error a failing check leaves in the state (None if every check passes), and every problem. What
+    widens a resource of ours that xacct did not make (StepPlan.foreign) fails the run too: setup keeps it."""
+    failing = [s for s in plan.steps if s.action is Action.CHECK or s.foreign]
+    problems = [p for s in failing for p in s.problems + s.foreign]
     if not problems:
         return None, []
     return {"step": failing[0].number, "title": failing[0].title, "message": problems[0]}, problems

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi import data_api_support
 from xacct_dataapi.doctor import grants, reads
+from xacct_dataapi.doctor.audit import ENDPOINT_SENSITIVE
 from xacct_dataapi.doctor.chain import Chain
 from xacct_dataapi.doctor.model import FAIL, OK, SKIPPED, WARN, Check
 from xacct_dataapi.errors import error_code
@@ -317,7 +318,7 @@ def _endpoint_policy_checks(chain: Chain, eid: str) -> list[Check]:
                          "support endpoint policies, but a restricted policy is asked for",
                          "Use --endpoint-policy full (and rely on the access role's permissions)."))
     if chain.mode == "state" and chain.endpoint_mode != "full":
-        out += policy_checks(chain, "endpoint.policy", "endpoint", C, "endpoint_policy", doc, eid, ())[:1]
+        out += policy_checks(chain, "endpoint.policy", "endpoint", C, "endpoint_policy", doc, eid, ENDPOINT_SENSITIVE)
     role, cluster = chain.role_arn, chain.cluster_arn
     if role and cluster:
         ok, why = grants.endpoint_admits(doc, role, cluster)

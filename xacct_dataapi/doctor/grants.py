@@ -89,10 +89,25 @@ def compare(actual: Any, expected: Any, sensitive: tuple[str, ...], ids: dict[st
             "invalid": False}
 
 
+def _principal_arn_condition(st: dict) -> list[str]:
+    """The aws:PrincipalArn values a statement's conditions name (with their operator): who it really admits."""
+    return [f"{op} {', '.join(map(str, _list(values)))}" for op, keys in (st.get("Condition") or {}).items()
+            if isinstance(keys, dict) for key, values in keys.items() if key.lower() == "aws:principalarn"]
+
+
 def describe_grant(st: dict, sensitive: tuple[str, ...]) -> str:
+    """Who gets what through a statement: an account root or `*` without an aws:PrincipalArn condition is every
+    principal there (of that account: each one its own IAM lets call the action)."""
     acts = [a for a in sensitive if allows_action(st, a)]
     who = ", ".join(principals(st)) or "(identity policy)"
-    cond = " with conditions" if st.get("Condition") else ""
+    narrowed = _principal_arn_condition(st)
+    if narrowed:
+        who += " where aws:PrincipalArn " + "; ".join(narrowed)
+    elif any(p == "*" or p.endswith(":root") or re.fullmatch(r"\d{12}", p) for p in principals(st)):
+        who += " (any principal there)"
+    others = {op: {k: v for k, v in keys.items() if k.lower() != "aws:principalarn"}
+              for op, keys in (st.get("Condition") or {}).items() if isinstance(keys, dict)}
+    cond = " with other conditions" if any(others.values()) else ""
     return f"statement {label(st)!r} allows {', '.join(acts)} to {who}{cond}"
 
 

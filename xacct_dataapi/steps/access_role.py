@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from xacct_dataapi import policies
 from xacct_dataapi.config import EXTERNAL_ID_RE
 from xacct_dataapi.resource_types.iam import delete_iam_principal
+from xacct_dataapi.resource_types.widening import role_policy_names, role_widenings
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.models import (
     Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Resource, Retry, Step, StepPlan,
@@ -34,8 +35,9 @@ NUMBER = 5
 def inspect(ctx, known) -> Inspection:
     iam = ctx.client(Account.PROVIDER, "iam")
     name = ctx.names.access_role
-    role_r, policy_r = gather(lambda: iam.get_role(RoleName=name)["Role"],  # both at once: one round trip
-                              lambda: iam.get_role_policy(RoleName=name, PolicyName=ctx.names.access_role_policy))
+    role_r, policy_r, listed_r = gather(lambda: iam.get_role(RoleName=name)["Role"],  # at once: one round trip
+                                        lambda: iam.get_role_policy(RoleName=name, PolicyName=ctx.names.access_role_policy),
+                                        lambda: role_policy_names(iam, name))
     try:
         role = unwrap(role_r)
     except ClientError as exc:
@@ -50,8 +52,10 @@ def inspect(ctx, known) -> Inspection:
     except ClientError as exc:
         if not is_not_found(exc):
             raise
-    values = {}
+    values, foreign = {}, []
     if owned(tags, ctx.names.deployment):
+        # What else gives the role's holders permissions: named by the plan, never removed (resource_types.widening).
+        foreign = role_widenings(iam, name, role["Arn"], ctx.names.access_role_policy, unwrap(listed_r))
         # A role at another path is about to be replaced: its ARN is not the one the other policies must name (the
         # create call produces that one).
         values["access_role_arn"] = role["Arn"] if role.get("Path", "/") == access_role_path(ctx) else None
@@ -61,7 +65,7 @@ def inspect(ctx, known) -> Inspection:
         found = policies.external_id_of(trust)
         if not known.get("external_id") and found and EXTERNAL_ID_RE.match(found):
             values["external_id"] = found
-    return Inspection({"role": role, "trust": trust, "tags": tags, "policy": policy}, values)
+    return Inspection({"role": role, "trust": trust, "tags": tags, "policy": policy, "foreign": foreign}, values)
 
 
 def desired(ctx) -> list[Resource]:
@@ -110,6 +114,12 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     if not owned(facts["tags"], ctx.names.deployment):
         raise not_ours("IAM role", iam_name, ctx.names.deployment, ctx.provider_account)
     have_path, want_path = role.get("Path", "/"), want_role.properties["Path"]
+    step.foreign = [w.line() for w in facts.get("foreign", [])]
+    if have_path != want_path and step.foreign:
+        # Replacing the role would detach or delete them: not xacct's to remove.
+        step.action, step.reason = Action.CHECK, (f"role at path {have_path} must be replaced ({want_path}), but it "
+                                                  "carries policies xacct did not add")
+        return step
     if have_path != want_path:
         # Same name, so the state row (iam_role, name) stays: a crash after the delete leaves no role, and the
         # re-run creates it (the plan above); a crash after the create finds it at the right path.

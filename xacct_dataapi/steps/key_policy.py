@@ -7,6 +7,8 @@ from xacct_dataapi import policies
 from xacct_dataapi.models import (
     Account, Action, Call, Inspection, JsonDoc, Record, Resource, Retry, Step, StepPlan,
 )
+from xacct_dataapi.parallel import gather, unwrap
+from xacct_dataapi.resource_types.widening import key_grant_widenings
 from xacct_dataapi.steps.common import INVALID_PRINCIPAL, access_role_arn, plan_policy_document
 
 NUMBER = 2
@@ -17,7 +19,13 @@ def inspect(ctx, known) -> Inspection:
         # PolicyName must be passed: "default" is the only name AWS supports (and moto requires it).
         return ctx.client(Account.PROVIDER, "kms").get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
 
-    return Inspection({"policy": read(known["key_id"]) if known.get("key_id") else None})
+    if not known.get("key_id"):
+        return Inspection({"policy": None, "foreign": []})
+    key = known.get("key_arn") or known["key_id"]
+    # KMS grants reach the key outside its policy: named by the plan, never revoked (resource_types.widening).
+    kms = ctx.client(Account.PROVIDER, "kms")
+    policy, grants = gather(lambda: read(known["key_id"]), lambda: key_grant_widenings(kms, key))  # one round trip
+    return Inspection({"policy": unwrap(policy), "foreign": unwrap(grants)})
 
 
 def desired(ctx) -> list[Resource]:
@@ -35,8 +43,10 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
                {"KeyId": want.id, "PolicyName": "default", "Policy": JsonDoc(doc)}, record=record,
                retry=Retry(INVALID_PRINCIPAL, ("principal",), "a new IAM principal is not yet visible to KMS"),
                description="write the key policy")
+    step.foreign = [w.line() for w in facts.get("foreign", [])]
     return plan_policy_document(step, facts["policy"], doc, put=put, recorded=bool(ctx.state.find("kms_key_policy", want.id)),
                                 what="key policy", document="key_policy", missing_reason="the key is new")
+
 
 STEP = Step(NUMBER, "key_policy", "Key policy grants the access role (provider)", ("kms_key_policy",), inspect=inspect,
             desired=desired, plan=plan, needs=("key_id",))
