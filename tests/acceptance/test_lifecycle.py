@@ -1,0 +1,189 @@
+"""The acceptance lifecycle, written once against the `xacct` CLI: in the sandbox by default (one per module, `make
+test`), on two real AWS accounts with XACCT_ACC=1 (docs/aws-acceptance.md). xacct runs as the world's operators,
+who hold only `xacct permissions` output; every check reads AWS through the target's administrator profiles."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.__main__ import new_run_id, target_from_environment
+from tests.acceptance.leftovers import xacct_resources
+from tests.acceptance.sweeper import inventory, sweep
+from tests.acceptance.target import (PROGRESS_VAR, RUN_ID_VAR, SANDBOX_VAR, YES_VAR, OptInIncomplete, opted_in)
+from tests.acceptance.world import TAG, World, deployment_names
+from tests.helpers.inventory import tags_of
+from xacct_dataapi.steps.endpoint_members import MEMBER_TAG
+
+pytestmark = pytest.mark.server
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def target():
+    try:
+        aws = opted_in(os.environ)
+    except OptInIncomplete as e:
+        pytest.exit(str(e), returncode=2)
+    if aws and os.environ.get(YES_VAR) != "1":
+        pytest.exit("Real AWS costs money: run `make acceptance` (it shows what the run creates, how long it takes "
+                    f"and its estimated cost, and asks) or set {YES_VAR}=1.", returncode=2)
+    with target_from_environment() as found:
+        yield found
+
+
+def progress(step: str) -> None:
+    """Each finished step, appended to XACCT_ACC_PROGRESS (the killed-run test waits for one) and printed."""
+    print(f"acceptance: {step} done", flush=True)
+    if os.environ.get(PROGRESS_VAR):
+        with open(os.environ[PROGRESS_VAR], "a") as out:
+            out.write(step + "\n")
+
+
+@pytest.fixture(scope="module")
+def world(target):
+    world = World(target, new_run_id())
+    print(world.plan())
+    try:
+        world.create(progress)
+        yield world
+    finally:
+        if inventory(target, world.run_id):  # the test did not get to its own clean-up: failed, or interrupted
+            world.destroy()
+
+
+def endpoints_in(consumer, vpc_id: str) -> list[dict]:
+    eps = consumer.client("ec2").describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+    return [e for e in eps["VpcEndpoints"] if str(e["State"]).lower() not in ("deleted", "deleting")]
+
+
+def xacct_groups_in(consumer, vpc_id: str) -> list[str]:
+    groups = consumer.client("ec2").describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+    return [g["GroupId"] for g in groups["SecurityGroups"] if g["GroupName"] != "default"]
+
+
+def test_lifecycle(target, world):
+    """setup → status → connect → verify as the application → doctor → a VPC move (replaces the endpoint and its
+    group) → a second deployment joining the endpoint → teardown of both → nothing left, by tag."""
+    built, (a, b) = world.built, world.deployments
+    (vpc1, subnets1), (vpc2, subnets2) = built.vpcs
+    consumer, provider = target.session(target.consumer_profile), target.session(target.provider_profile)
+    ops = built.operator_profiles
+
+    def setup(name: str, vpc: str, subnets: list[str], *extra: str):
+        return target.xacct("setup", "--consumer-profile", ops["consumer"], "--provider-profile", ops["provider"],
+                            "--region", target.region, "--cluster", world.cluster_id, "--vpc", vpc,
+                            "--subnets", ",".join(subnets), "--enable-data-api", "--db-user", world.db_user,
+                            "--name", name, "--yes", *extra, password=world.db_password)
+
+    def state(name: str) -> dict:
+        return json.loads((target.workdir / ".xacct" / f"{name}.json").read_text())
+
+    # setup, adopting the application's own IAM user as the consumer principal.
+    setup(a, vpc1, subnets1, "--consumer-user", world.app_user)
+    progress("setup")
+    (endpoint,) = endpoints_in(consumer, vpc1)
+    assert endpoint["ServiceName"] == f"com.amazonaws.{target.region}.rds-data" and endpoint["PrivateDnsEnabled"]
+    assert sorted(endpoint["SubnetIds"]) == sorted(subnets1)
+    assert MEMBER_TAG + a in tags_of(endpoint.get("Tags"))
+    role_arn = state(a)["values"]["access_role_arn"]
+    role = provider.client("iam").get_role(RoleName=role_arn.rsplit("/", 1)[1])["Role"]
+    assert tags_of(role.get("Tags"))["xacct:deployment"] == a
+    assert consumer.client("iam").list_user_policies(UserName=world.app_user)["PolicyNames"], "no grant on the app"
+
+    status = json.loads(target.xacct("status", "--name", a, "--output", "json").stdout)
+    assert {s["status"] for s in status["steps"]} == {"done"}, status["steps"]
+    progress("status")
+
+    # connect: the application's profile, written into the suite's AWS config, chained from the app's own key.
+    target.xacct("connect", "--name", a, "--format", "profile", "--source-profile", built.app_profile, "--write")
+    app = target.session(f"xacct-{a}")
+    assert app.client("sts").get_caller_identity()["Arn"].startswith(
+        f"arn:aws:sts::{built.provider_account}:assumed-role/{role['RoleName']}/")
+    values = state(a)["values"]
+    rows = app.client("rds-data").execute_statement(resourceArn=values["cluster_arn"], secretArn=values["secret_arn"],
+                                                    database=values["database"], sql="SELECT current_user")["records"]
+    assert rows == [[{"stringValue": world.db_user}]]
+    # verify, as the application's own identity.
+    verified = json.loads(target.xacct("verify", "--name", a, "--as-profile", built.app_profile,
+                                       "--output", "json").stdout)
+    assert verified["rows"] == [[world.db_user]]
+    assert verified["principal"] == f"arn:aws:iam::{built.consumer_account}:user/{world.app_user}", verified
+    progress("verify")
+
+    checks = {c["id"]: c for c in json.loads(target.xacct("doctor", "--name", a, "--output", "json").stdout)["checks"]}
+    assert checks["iam.simulate"]["status"] == "ok", checks["iam.simulate"]
+    assert not [c for c in checks.values() if c["status"] == "fail"], checks
+    progress("doctor")
+
+    # A change that replaces: the deployment moves to the other VPC; the endpoint and its group are made there and
+    # the old ones deleted.
+    old_group = xacct_groups_in(consumer, vpc1)
+    assert old_group
+    setup(a, vpc2, subnets2, "--consumer-user", world.app_user)
+    assert endpoints_in(consumer, vpc1) == [] and xacct_groups_in(consumer, vpc1) == []
+    (moved,) = endpoints_in(consumer, vpc2)
+    assert moved["VpcEndpointId"] != endpoint["VpcEndpointId"] and sorted(moved["SubnetIds"]) == sorted(subnets2)
+    recorded = {r["kind"]: r["id"] for r in state(a)["resources"]}
+    assert recorded["vpc_endpoint"] == moved["VpcEndpointId"]
+    progress("replace")
+
+    # A second deployment in the same VPC joins the endpoint (one rds-data endpoint per VPC: private DNS).
+    setup(b, vpc2, subnets2)
+    (shared,) = endpoints_in(consumer, vpc2)
+    assert shared["VpcEndpointId"] == moved["VpcEndpointId"]
+    assert {MEMBER_TAG + a, MEMBER_TAG + b} <= set(tags_of(shared.get("Tags")))
+    assert json.loads(target.xacct("verify", "--name", b, "--output", "json").stdout)["rows"] == [[world.db_user]]
+    progress("second deployment")
+
+    target.xacct("teardown", "--name", b, "--yes")
+    (still,) = endpoints_in(consumer, vpc2)
+    assert MEMBER_TAG + b not in tags_of(still.get("Tags")) and MEMBER_TAG + a in tags_of(still.get("Tags"))
+    target.xacct("teardown", "--name", a, "--yes")
+    assert xacct_resources(target, (a, b)) == []
+    assert consumer.client("iam").list_user_policies(UserName=world.app_user)["PolicyNames"] == []
+    progress("teardown")
+
+    report = world.destroy()
+    assert report["failed"] == [] and report["kept"] == [], report
+    assert inventory(target, world.run_id) == []
+    progress("world deleted")
+
+
+def test_a_run_killed_midway_is_swept(target):
+    """A run in its own process, killed (SIGKILL: no clean-up runs) once its world exists and its first deployment
+    is set up; the sweeper then removes every resource the run tagged, and the deployment xacct made."""
+    if target.aws:
+        pytest.skip("sandbox only: it kills a run on purpose")
+    run_id = "k" + new_run_id()[:5]
+    done = target.workdir / f"progress-{run_id}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "XACCT_"))}
+    env.update({SANDBOX_VAR: str(target.sandbox_dir), RUN_ID_VAR: run_id, PROGRESS_VAR: str(done)})
+    child = subprocess.Popen([sys.executable, "-m", "pytest", f"{__file__}::test_lifecycle", "-q", "-x",
+                              "-p", "no:cacheprovider"], env=env, cwd=REPO, start_new_session=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "setup" not in (done.read_text().split() if done.exists() else []):
+            assert child.poll() is None, f"the run ended before it was killed:\n{child.stdout.read()}"
+            assert time.monotonic() < deadline, "the run did not set up its first deployment in 120 s"
+            time.sleep(0.1)
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)  # the run and any xacct it was running
+        child.communicate()
+    left = inventory(target, run_id)
+    kinds = {line.split(" ", 1)[1].rsplit(" ", 2)[0] for line in left}
+    assert kinds >= {"vpc", "subnet", "db cluster", "db instance", "iam user", "iam role", "iam policy"}, left
+    assert xacct_resources(target, deployment_names(run_id)), "the killed run's deployment should still exist"
+
+    report = sweep(target, run_id, say=lambda _: None)
+    assert report["failed"] == [] and report["kept"] == [], report
+    assert inventory(target, run_id) == []
+    assert xacct_resources(target, deployment_names(run_id)) == []
+    assert all(f"{TAG}={run_id}" in line for line in left)
