@@ -21,18 +21,17 @@ def xacct_resources(target, names) -> list[str]:
 
     found = []
     for side, profile in (("consumer", target.consumer_profile), ("provider", target.provider_profile)):
-        session = target.session(profile)
-        ec2, iam = session.client("ec2"), session.client("iam")
+        ec2, iam = target.client(profile, "ec2"), target.client(profile, "iam")
         found += [f"{side} vpc-endpoint {e['VpcEndpointId']} ({e['State']})"
                   for e in _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints")
                   if str(e.get("State", "")).lower() != "deleted" and ours(tags_of(e.get("Tags")))]
         found += [f"{side} security-group {g['GroupId']}"
                   for g in _pages(ec2, "describe_security_groups", "SecurityGroups",
                                   Filters=[{"Name": f"tag:{TAG_DEPLOYMENT}", "Values": sorted(names)}])]
-        found += [f"{side} secret {s['Name']}" for s in _pages(session.client("secretsmanager"), "list_secrets",
+        found += [f"{side} secret {s['Name']}" for s in _pages(target.client(profile, "secretsmanager"), "list_secrets",
                                                                "SecretList")
                   if not s.get("DeletedDate") and ours(tags_of(s.get("Tags")))]
-        kms = session.client("kms")
+        kms = target.client(profile, "kms")
         for key in _pages(kms, "list_keys", "Keys"):
             meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
             if meta.get("KeyManager") == "AWS" or meta.get("KeyState") in ("PendingDeletion", "PendingReplicaDeletion"):

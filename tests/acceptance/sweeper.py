@@ -17,14 +17,12 @@ from typing import Callable
 
 from botocore.exceptions import ClientError
 
+from tests.acceptance.leftovers import xacct_resources
 from tests.acceptance.world import IAM_PATH, TAG, deployment_names
+from tests.helpers.inventory import tags_of as _tags
 
 GONE = ("NotFound", "NoSuchEntity", "DBClusterNotFoundFault", "DBInstanceNotFound", "InvalidVpcID.NotFound",
         "InvalidSubnetID.NotFound")
-
-
-def _tags(items) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in items or []}
 
 
 def _gone(error: ClientError) -> bool:
@@ -139,23 +137,17 @@ KINDS = (
 )
 
 
-def _clients(target, kind: Kind, cache: dict) -> list[tuple[str, object]]:
+def _clients(target, kind: Kind) -> list[tuple[str, object]]:
     sides = ("consumer", "provider") if kind.side == "both" else (kind.side,)
-    out = []
-    for side in sides:
-        profile = target.consumer_profile if side == "consumer" else target.provider_profile
-        if (side, kind.service) not in cache:
-            cache[side, kind.service] = target.session(profile).client(kind.service)
-        out.append((side, cache[side, kind.service]))
-    return out
+    return [(side, target.client(target.consumer_profile if side == "consumer" else target.provider_profile,
+                                 kind.service)) for side in sides]
 
 
 def inventory(target, run_id: str | None = None) -> list[str]:
     """Everything carrying the acceptance tag (of one run, or of any), as 'side kind id (tag value)'."""
-    cache: dict = {}
     found = []
     for kind in KINDS:
-        for side, client in _clients(target, kind, cache):
+        for side, client in _clients(target, kind):
             for rid, tags in kind.listing(client):
                 if TAG in tags and (run_id is None or tags[TAG] == run_id):
                     found.append(f"{side} {kind.name} {rid} ({TAG}={tags[TAG]})")
@@ -165,13 +157,14 @@ def inventory(target, run_id: str | None = None) -> list[str]:
 def sweep(target, run_id: str | None = None, say: Callable[[str], None] = print) -> dict:
     """Delete every resource tagged with the acceptance tag (of run_id, or of any run), after tearing down each
     run's xacct deployments. Returns {"deleted": [...], "kept": [...], "failed": [...]}."""
-    cache: dict = {}
     waits = {"Delay": 30, "MaxAttempts": 60} if target.aws else {"Delay": 1, "MaxAttempts": 30}
     report: dict[str, list[str]] = {"deleted": [], "kept": [], "failed": []}
-    found = [(kind, side, client, rid, tags[TAG]) for kind in KINDS for side, client in _clients(target, kind, cache)
+    found = [(kind, side, client, rid, tags[TAG]) for kind in KINDS for side, client in _clients(target, kind)
              for rid, tags in kind.listing(client) if TAG in tags and (run_id is None or tags[TAG] == run_id)]
     for run in sorted({value for *_, value in found} | ({run_id} if run_id else set())):
         for name in deployment_names(run):
+            if not xacct_resources(target, [name]):
+                continue
             res = target.xacct("teardown", "--name", name, "--yes", "--consumer-profile", target.consumer_profile,
                                "--provider-profile", target.provider_profile, "--region", target.region, code=None)
             say(f"xacct teardown --name {name}: exit {res.returncode}")

@@ -86,6 +86,7 @@ class Target:
     endpoint_url: str = ""  # the sandbox's
     db_login: tuple[str, str] | None = None  # the sandbox's seeded DB user; on AWS the world's cluster's master
     extra_profiles: dict[str, dict[str, str]] = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict, repr=False)  # sessions and clients: building them is the slow part
 
     @property
     def sandbox_dir(self) -> Path:
@@ -138,20 +139,31 @@ class Target:
                 raise BeyondLoopback(f"[{section}] in {self.config_file} has endpoint_url {url!r}, not the sandbox")
 
     def session(self, profile: str):
-        """A boto3 session of one profile of the suite's config; without the opt-in it sends nothing beyond
-        127.0.0.1."""
+        """A boto3 session of one profile of the suite's config (one per profile, sharing botocore's loaded service
+        models); without the opt-in it sends nothing beyond 127.0.0.1."""
         import boto3
         import botocore.session
 
+        if ("session", profile) in self._cache:
+            return self._cache["session", profile]
         if not self.config_file.exists():
             self.write_config()
         core = botocore.session.Session()
         core.set_config_variable("config_file", str(self.config_file))
         core.set_config_variable("credentials_file", str(self.credentials_file))
         core.set_config_variable("profile", profile)
+        if "loader" in self._cache:
+            core.register_component("data_loader", self._cache["loader"])
+        self._cache["loader"] = core.get_component("data_loader")
         if not self.aws:
             core.register("before-send", refuse_beyond_loopback)
-        return boto3.Session(botocore_session=core, region_name=self.region)
+        session = self._cache["session", profile] = boto3.Session(botocore_session=core, region_name=self.region)
+        return session
+
+    def client(self, profile: str, service: str):
+        if ("client", profile, service) not in self._cache:
+            self._cache["client", profile, service] = self.session(profile).client(service)
+        return self._cache["client", profile, service]
 
     def cli_env(self, **extra: str) -> dict[str, str]:
         """The environment of an `xacct` process: the suite's config, nothing of the caller's AWS_* or XACCT_*; in the
