@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,6 +29,23 @@ GONE = ("NotFound", "NoSuchEntity", "DBClusterNotFoundFault", "DBInstanceNotFoun
 def _gone(error: ClientError) -> bool:
     code = error.response.get("Error", {}).get("Code", "")
     return code in GONE or code.endswith(".NotFound")
+
+
+# Not yet: a subnet whose endpoint's network interfaces AWS has not released, a cluster or writer still being
+# created (a run killed early) or modified.
+BUSY = ("DependencyViolation", "InvalidDBClusterStateFault", "InvalidDBInstanceState")
+
+
+def until_released(delete: Callable[[], None], patience: float, pause: float = 15.0) -> None:
+    """delete(), again while AWS answers that the resource is still in use or busy, for up to `patience` seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return delete()
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") not in BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(min(pause, patience / 10))
 
 
 @dataclass(frozen=True)
@@ -176,7 +194,7 @@ def sweep(target, run_id: str | None = None, say: Callable[[str], None] = print)
             if kind.tags_of(client, rid).get(TAG) != value:  # read again: untagged since, or another run's now
                 report["kept"].append(f"{what}: no longer tagged {TAG}={value}")
                 continue
-            kind.delete(client, rid, waits)
+            until_released(lambda: kind.delete(client, rid, waits), patience=1800 if target.aws else 5)
             report["deleted"].append(what)
             say(f"deleted {what}")
         except ClientError as e:

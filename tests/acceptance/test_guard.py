@@ -36,10 +36,22 @@ def test_an_incomplete_opt_in_names_what_is_missing(missing):
     assert all(var not in message.split(" but ")[1].split(" not set")[0] for var in set(COMPLETE) - set(missing) - {OPT_IN})
 
 
-def _run(module: str, env: dict, *args: str) -> subprocess.CompletedProcess:
+def _run(module: str, env: dict, *args: str, answer: str = "") -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "XACCT_"))}
     return subprocess.run([sys.executable, "-m", module, *args], env={**clean, **env}, cwd=REPO, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, input=answer)
+
+
+def test_on_aws_the_command_shows_what_it_creates_the_time_and_the_cost_and_asks(tmp_path):
+    """Answered no: nothing is created (no profile even exists here; the plan needs no request)."""
+    env = {**COMPLETE, "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    res = _run("tests.acceptance", env, answer="n\n")
+    assert res.returncode == 1, res.stdout + res.stderr
+    for expected in ("acme-consumer", "acme-provider", "eu-west-1", "Aurora Serverless v2", "2 VPCs",
+                     "Expected time", "estimate ≈ $", "[y/N]", "Nothing was created."):
+        assert expected in res.stdout, (expected, res.stdout)
+    assert "Traceback" not in res.stderr
 
 
 def test_the_documented_command_stops_on_an_incomplete_opt_in():

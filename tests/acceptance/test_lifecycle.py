@@ -16,7 +16,7 @@ import pytest
 from tests.acceptance.__main__ import new_run_id, target_from_environment
 from tests.acceptance.leftovers import xacct_resources
 from tests.acceptance.sweeper import inventory, sweep
-from tests.acceptance.target import (PROGRESS_VAR, RUN_ID_VAR, SANDBOX_VAR, YES_VAR, OptInIncomplete, opted_in)
+from tests.acceptance.target import (PROGRESS_VAR, is_loopback, RUN_ID_VAR, SANDBOX_VAR, YES_VAR, OptInIncomplete, opted_in)
 from tests.acceptance.world import TAG, World, deployment_names
 from tests.helpers.inventory import tags_of
 from xacct_dataapi.steps.endpoint_members import MEMBER_TAG
@@ -72,6 +72,7 @@ def test_lifecycle(target, world):
     """setup → status → connect → verify as the application → doctor → a VPC move (replaces the endpoint and its
     group) → a second deployment joining the endpoint → teardown of both → nothing left, by tag."""
     built, (a, b) = world.built, world.deployments
+    assert target.aws or is_loopback(target.endpoint_url)  # no XACCT_ACC: the sandbox, on 127.0.0.1
     (vpc1, subnets1), (vpc2, subnets2) = built.vpcs
     ec2 = target.client(target.consumer_profile, "ec2")
     consumer_iam, provider_iam = (target.client(p, "iam") for p in (target.consumer_profile, target.provider_profile))
@@ -187,3 +188,33 @@ def test_a_run_killed_midway_is_swept(target):
     assert inventory(target, run_id) == []
     assert xacct_resources(target, deployment_names(run_id)) == []
     assert all(f"{TAG}={run_id}" in line for line in left)
+
+
+def test_the_sweeper_deletes_only_what_still_carries_the_run_tag(target):
+    """The tag is read again right before each delete: a VPC untagged while the sweep runs (after the listing: the
+    sweep's report of the subnet it deleted first is the pause) is kept; another run's VPC is never touched."""
+    if target.aws:
+        pytest.skip("sandbox only: it untags a resource in the middle of a sweep")
+    ec2 = target.client(target.consumer_profile, "ec2")
+    run_id = "s" + new_run_id()[:5]
+
+    def tagged(kind: str, run: str) -> list[dict]:
+        return [{"ResourceType": kind, "Tags": [{"Key": TAG, "Value": run}]}]
+
+    untagged_midway = ec2.create_vpc(CidrBlock="10.71.0.0/16", TagSpecifications=tagged("vpc", run_id))["Vpc"]["VpcId"]
+    other_run = ec2.create_vpc(CidrBlock="10.72.0.0/16", TagSpecifications=tagged("vpc", "o" + run_id))["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=untagged_midway, CidrBlock="10.71.1.0/24",
+                               TagSpecifications=tagged("subnet", run_id))["Subnet"]["SubnetId"]
+
+    def meanwhile(line: str) -> None:
+        if subnet in line:
+            ec2.delete_tags(Resources=[untagged_midway], Tags=[{"Key": TAG}])
+
+    report = sweep(target, run_id, say=meanwhile)
+    assert report == {"deleted": [f"consumer subnet {subnet}"], "failed": [],
+                      "kept": [f"consumer vpc {untagged_midway}: no longer tagged {TAG}={run_id}"]}
+    assert {v["VpcId"] for v in ec2.describe_vpcs(VpcIds=[untagged_midway, other_run])["Vpcs"]} == {untagged_midway,
+                                                                                                  other_run}
+    assert ec2.describe_subnets(Filters=[{"Name": "subnet-id", "Values": [subnet]}])["Subnets"] == []
+    for vpc_id in (untagged_midway, other_run):
+        ec2.delete_vpc(VpcId=vpc_id)
