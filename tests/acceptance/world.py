@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ VPC_CIDRS = ("10.61.0.0/16", "10.62.0.0/16")
 DATABASE = "app"
 MASTER_USER = "acc_admin"
 # The Data API serves Aurora PostgreSQL Serverless v2 from 13.11/14.8/15.3/16.1 on (docs/aws-facts.md).
-ENGINE, ENGINE_VERSION = "aurora-postgresql", "16.4"
+# XACCT_ACC_ENGINE_VERSION picks another where 16.4 is not offered (or no longer).
+ENGINE, ENGINE_VERSION = "aurora-postgresql", os.environ.get("XACCT_ACC_ENGINE_VERSION") or "16.4"
 MIN_ACU, MAX_ACU = 0.5, 1.0
 # https://aws.amazon.com/rds/aurora/pricing/ (us-east-1, Aurora Standard): per ACU-hour of Serverless v2.
 ACU_HOUR_USD = 0.12
