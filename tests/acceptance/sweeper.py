@@ -61,7 +61,8 @@ class Kind:
 
 
 def _iam_list(kind: str):
-    operation, key, ident = {"policy": ("list_policies", "Policies", "Arn"), "role": ("list_roles", "Roles", "RoleName"),
+    operation, key, ident = {"policy": ("list_policies", "Policies", "Arn"),
+                             "role": ("list_roles", "Roles", "RoleName"),
                              "user": ("list_users", "Users", "UserName")}[kind]
     # The roles and policies live under the acceptance path; the application's user at `/` (as an adopted user would:
     # xacct's generated grant names a user without a path), so users are read by name first, then by tag.

@@ -178,7 +178,8 @@ class Target:
         env.update(extra)
         return env
 
-    def xacct(self, *args: str, password: str = "", code: int | None = 0, timeout: float = 1800) -> subprocess.CompletedProcess:
+    def xacct(self, *args: str, password: str = "", code: int | None = 0,
+              timeout: float = 1800) -> subprocess.CompletedProcess:
         """`xacct ARGS` as a separate process, as the operator runs it; the DB password only in its environment."""
         exe = Path(sys.executable).with_name("xacct")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "xacct_dataapi"]

@@ -26,14 +26,16 @@ def test_the_opt_in_names_the_profiles_and_the_region():
     assert opted_in(COMPLETE) == {"consumer": "acme-consumer", "provider": "acme-provider", "region": "eu-west-1"}
 
 
-@pytest.mark.parametrize("missing", [(REGION_VAR,), (CONSUMER_VAR, PROVIDER_VAR), (CONSUMER_VAR, PROVIDER_VAR, REGION_VAR)])
+@pytest.mark.parametrize("missing", [(REGION_VAR,), (CONSUMER_VAR, PROVIDER_VAR),
+                                     (CONSUMER_VAR, PROVIDER_VAR, REGION_VAR)])
 def test_an_incomplete_opt_in_names_what_is_missing(missing):
     env = {k: v for k, v in COMPLETE.items() if k not in missing}
     with pytest.raises(OptInIncomplete) as caught:
         opted_in(env)
     message = str(caught.value)
     assert all(var in message for var in missing) and "docs/aws-acceptance.md" in message
-    assert all(var not in message.split(" but ")[1].split(" not set")[0] for var in set(COMPLETE) - set(missing) - {OPT_IN})
+    named_missing = message.split(" but ")[1].split(" not set")[0]
+    assert all(var not in named_missing for var in set(COMPLETE) - set(missing) - {OPT_IN})
 
 
 def _run(module: str, env: dict, *args: str, answer: str = "") -> subprocess.CompletedProcess:

@@ -70,8 +70,8 @@ def xacct_groups_in(ec2, vpc_id: str) -> list[str]:
 
 
 def test_lifecycle(target, world):
-    """setup → status → connect → verify as the application → doctor → a VPC move (replaces the endpoint and its
-    group) → a second deployment joining the endpoint → teardown of both → nothing left, by tag."""
+    """setup → status → connect → verify as the application → doctor → a VPC move (replaces the endpoint and
+    its group) → a second deployment joining the endpoint → teardown of both → nothing left, by tag."""
     built, (a, b) = world.built, world.deployments
     assert target.aws or is_loopback(target.endpoint_url)  # no XACCT_ACC: the sandbox, on 127.0.0.1
     (vpc1, subnets1), (vpc2, subnets2) = built.vpcs

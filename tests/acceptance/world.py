@@ -102,7 +102,8 @@ class World:
 
     def _create_vpcs(self, ec2) -> None:
         zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]
-                 if z.get("State", "available") == "available" and z.get("ZoneType", "availability-zone") == "availability-zone"]
+                 if z.get("State", "available") == "available"
+                 and z.get("ZoneType", "availability-zone") == "availability-zone"]  # not Local or Wavelength Zones
         for n, cidr in enumerate(VPC_CIDRS):
             spec = lambda kind: [{"ResourceType": kind, "Tags": self.tags()}]  # noqa: E731
             vpc_id = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=spec("vpc"))["Vpc"]["VpcId"]
