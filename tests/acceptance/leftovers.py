@@ -13,36 +13,41 @@ def _pages(client, operation: str, key: str, **kwargs) -> list[dict]:
 
 
 def xacct_resources(target, names) -> list[str]:
-    """Every live resource of these deployments, in either account, as 'side kind id'."""
-    names = set(names)
+    """Every live resource of these deployments, in either account, as 'side kind id [deployment, ...]'."""
+    return [f"{side} {what} [{', '.join(sorted(of))}]" for side, what, of in _live(target, set(names))]
 
-    def ours(tags: dict) -> bool:
-        return tags.get(TAG_DEPLOYMENT) in names or any(MEMBER_TAG + n in tags for n in names)
+
+def deployments_left(target, names) -> set[str]:
+    """Which of these deployments AWS still shows resources of."""
+    return {name for *_, of in _live(target, set(names)) for name in of}
+
+
+def _live(target, names: set[str]) -> list[tuple[str, str, set[str]]]:
+    def ours(tags: dict) -> set[str]:
+        """The deployments among `names` these tags name."""
+        return {n for n in names if tags.get(TAG_DEPLOYMENT) == n or MEMBER_TAG + n in tags}
 
     found = []
     for side, profile in (("consumer", target.consumer_profile), ("provider", target.provider_profile)):
-        ec2, iam = target.client(profile, "ec2"), target.client(profile, "iam")
-        found += [f"{side} vpc-endpoint {e['VpcEndpointId']} ({e['State']})"
+        ec2, iam, kms = (target.client(profile, service) for service in ("ec2", "iam", "kms"))
+        secrets = target.client(profile, "secretsmanager")
+        tagged = [(f"vpc-endpoint {e['VpcEndpointId']} ({e['State']})", e.get("Tags"))
                   for e in _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints")
-                  if str(e.get("State", "")).lower() != "deleted" and ours(tags_of(e.get("Tags")))]
-        found += [f"{side} security-group {g['GroupId']}"
-                  for g in _pages(ec2, "describe_security_groups", "SecurityGroups",
-                                  Filters=[{"Name": f"tag:{TAG_DEPLOYMENT}", "Values": sorted(names)}])]
-        found += [f"{side} secret {s['Name']}" for s in _pages(target.client(profile, "secretsmanager"), "list_secrets",
-                                                               "SecretList")
-                  if not s.get("DeletedDate") and ours(tags_of(s.get("Tags")))]
-        kms = target.client(profile, "kms")
+                  if str(e.get("State", "")).lower() != "deleted"]
+        tagged += [(f"security-group {g['GroupId']}", g.get("Tags"))
+                   for g in _pages(ec2, "describe_security_groups", "SecurityGroups",
+                                   Filters=[{"Name": f"tag:{TAG_DEPLOYMENT}", "Values": sorted(names)}])]
+        tagged += [(f"secret {s['Name']}", s.get("Tags")) for s in _pages(secrets, "list_secrets", "SecretList")
+                   if not s.get("DeletedDate")]
         for key in _pages(kms, "list_keys", "Keys"):
             meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
-            if meta.get("KeyManager") == "AWS" or meta.get("KeyState") in ("PendingDeletion", "PendingReplicaDeletion"):
-                continue
-            if ours(tags_of(kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags"))):
-                found.append(f"{side} kms-key {key['KeyId']} ({meta.get('KeyState')})")
+            if meta.get("KeyManager") != "AWS" and meta.get("KeyState") not in ("PendingDeletion",
+                                                                               "PendingReplicaDeletion"):
+                tagged.append((f"kms-key {key['KeyId']} ({meta.get('KeyState')})",
+                               kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags")))
         # xacct names every principal it makes xacct-NAME-...; the tag decides.
         for kind, key, ident in (("role", "Roles", "RoleName"), ("user", "Users", "UserName")):
-            for item in _pages(iam, f"list_{kind}s", key):
-                if item[ident].startswith("xacct-"):
-                    tags = getattr(iam, f"list_{kind}_tags")(**{ident: item[ident]})["Tags"]
-                    if ours(tags_of(tags)):
-                        found.append(f"{side} iam-{kind} {item[ident]}")
+            tagged += [(f"iam-{kind} {item[ident]}", getattr(iam, f"list_{kind}_tags")(**{ident: item[ident]})["Tags"])
+                       for item in _pages(iam, f"list_{kind}s", key) if item[ident].startswith("xacct-")]
+        found += [(side, what, ours(tags_of(tags))) for what, tags in tagged if ours(tags_of(tags))]
     return found

@@ -18,7 +18,7 @@ from typing import Callable
 
 from botocore.exceptions import ClientError
 
-from tests.acceptance.leftovers import xacct_resources
+from tests.acceptance.leftovers import deployments_left
 from tests.acceptance.world import IAM_PATH, TAG, deployment_names
 from tests.helpers.inventory import tags_of as _tags
 
@@ -181,9 +181,8 @@ def sweep(target, run_id: str | None = None, say: Callable[[str], None] = print)
     found = [(kind, side, client, rid, tags[TAG]) for kind in KINDS for side, client in _clients(target, kind)
              for rid, tags in kind.listing(client) if TAG in tags and (run_id is None or tags[TAG] == run_id)]
     for run in sorted({value for *_, value in found} | ({run_id} if run_id else set())):
-        for name in deployment_names(run):
-            if not xacct_resources(target, [name]):
-                continue
+        left = deployments_left(target, deployment_names(run))
+        for name in sorted(left):
             res = target.xacct("teardown", "--name", name, "--yes", "--consumer-profile", target.consumer_profile,
                                "--provider-profile", target.provider_profile, "--region", target.region, code=None)
             say(f"xacct teardown --name {name}: exit {res.returncode}")

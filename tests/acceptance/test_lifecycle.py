@@ -51,12 +51,8 @@ def progress(step: str) -> None:
 def world(target):
     world = World(target, new_run_id())
     print(world.plan())
-    try:
-        world.create(progress)
+    with world.existing(progress):
         yield world
-    finally:
-        if inventory(target, world.run_id):  # the test did not get to its own clean-up: failed, or interrupted
-            world.destroy()
 
 
 def endpoints_in(ec2, vpc_id: str) -> list[dict]:
@@ -226,3 +222,23 @@ def test_the_sweeper_deletes_only_what_still_carries_the_run_tag(target):
     assert ec2.describe_subnets(Filters=[{"Name": "subnet-id", "Values": [subnet]}])["Subnets"] == []
     for vpc_id in (untagged_midway, other_run):
         ec2.delete_vpc(VpcId=vpc_id)
+
+
+def test_a_world_that_fails_midway_is_deleted(target, monkeypatch):
+    """Creating the world fails once the cluster, its writer and the VPCs exist: all of it is deleted anyway."""
+    if target.aws:
+        pytest.skip("sandbox only: it breaks the world's creation on purpose")
+    world = World(target, "f" + new_run_id()[:5])
+
+    def refuse(_iam):
+        assert inventory(target, world.run_id), "nothing was made before the failure"
+        raise RuntimeError("the application's user could not be made")
+
+    monkeypatch.setattr(world, "_create_app_user", refuse)
+    with pytest.raises(RuntimeError, match="could not be made"):
+        with world.existing():
+            pass
+    assert len(world.built.vpcs) == 2
+    assert inventory(target, world.run_id) == []
+    rds = target.client(target.provider_profile, "rds")
+    assert world.cluster_id not in {c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]}

@@ -15,7 +15,9 @@ import math
 import os
 import secrets
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from xacct_dataapi import permissions
 from xacct_dataapi.cost import HOURS_PER_MONTH, PRICES, PRICES_AS_OF, PRICES_REGION
@@ -190,6 +192,19 @@ class World:
         from tests.acceptance.sweeper import sweep
 
         return sweep(self.target, self.run_id)
+
+    @contextmanager
+    def existing(self, progress=lambda _: None) -> Iterator[World]:
+        """The world for the block; afterwards, also when creating it or the block failed, whatever still carries
+        this run's tag is swept (a finished lifecycle has already deleted its world itself)."""
+        from tests.acceptance.sweeper import inventory
+
+        try:
+            self.create(progress)
+            yield self
+        finally:
+            if inventory(self.target, self.run_id):
+                self.destroy()
 
 
 def deployment_names(run_id: str) -> tuple[str, str]:
