@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean acceptance acceptance-sweep
 
 # pip re-prints setuptools' "Editable installation" banner (a UserWarning from the build backend) even with
 # --quiet; -W drops exactly that warning (its message prefix) and nothing else.
@@ -40,6 +40,17 @@ test: $(VENV)/.installed-test
 # deployments. BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--timeline" or BENCH_ARGS="--no-growth 100".
 bench: $(VENV)/.installed-sandbox
 	@$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# The acceptance lifecycle (docs/aws-acceptance.md). Without variables: against a sandbox (make test runs it too).
+# On two real AWS accounts, which costs money (it prints what it creates, the time and an estimated cost, and asks):
+#   make acceptance XACCT_ACC=1 XACCT_ACC_CONSUMER_PROFILE=p1 XACCT_ACC_PROVIDER_PROFILE=p2 XACCT_ACC_REGION=r
+# ACC_ARGS passes --yes or pytest options. acceptance-sweep deletes what runs left (tagged xacct-acceptance).
+acceptance: $(VENV)/.installed-test
+	$(BIN)/python -m tests.acceptance $(ACC_ARGS)
+
+SWEEP_ARGS ?= --all
+acceptance-sweep: $(VENV)/.installed-test
+	$(BIN)/python -m tests.acceptance.sweeper $(SWEEP_ARGS)
 
 clean:
 	rm -rf $(VENV) .xacct build *.egg-info
