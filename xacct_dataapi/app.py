@@ -1,5 +1,5 @@
 """The use cases behind the commands, under the names the CLI, the demo, the benchmarks and the tests use. Each lives
-in its own module of xacct_dataapi/commands/ (no UI there: cli.py parses and renders)."""
+in its own module of xacct_dataapi/commands/ (no UI there: cli/ parses and renders)."""
 from __future__ import annotations
 
 from xacct_dataapi.commands.common import load_required, resolve_state_path, sessions_for, state_location
