@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xacct_dataapi.commands.common import load_required, resolve_state_path, sessions_for, state_location
 from xacct_dataapi.commands.handoff import ConnectResult, connect, verify
-from xacct_dataapi.commands.listing import force_unlock, list_deployments, recorded_scope
+from xacct_dataapi.commands.listing import force_unlock, list_deployments, permissions_scope, recorded_scope
 from xacct_dataapi.commands.setup import (
     RECORDED_FLAGS, REQUIRED_FLAGS, SetupResult, failing_checks, needs_password, password_source, record_deployment,
     setup, setup_config,
@@ -14,7 +14,7 @@ from xacct_dataapi.commands.teardown import TeardownResult, removal_summary, tea
 
 __all__ = [
     "ConnectResult", "RECORDED_FLAGS", "REQUIRED_FLAGS", "SetupResult", "TeardownResult", "connect", "failing_checks",
-    "force_unlock", "list_deployments", "load_required", "needs_password", "password_source", "record_deployment",
-    "recorded_scope", "removal_summary", "resolve_state_path", "sessions_for", "setup", "setup_config",
-    "state_location", "status", "teardown", "verify",
+    "force_unlock", "list_deployments", "load_required", "needs_password", "password_source", "permissions_scope",
+    "record_deployment", "recorded_scope", "removal_summary", "resolve_state_path", "sessions_for", "setup",
+    "setup_config", "state_location", "status", "teardown", "verify",
 ]

@@ -35,11 +35,7 @@ def permissions(
     ui = Terminal.open(output)
     given = {"region": region, "provider": provider_account, "consumer": consumer_account, "cluster": cluster,
              "vpc": vpc, "consumer_role": consumer_role, "consumer_user": consumer_user}
-    placeholders = {"provider": "PROVIDER", "consumer": "CONSUMER", "cluster": "CLUSTER_ID", "vpc": "VPC_ID"}
-    # --name of a recorded deployment fills every placeholder from its state; a flag given still wins.
-    recorded = usecases.recorded_scope(name) if name != "*" else {}
-    scope = {k: v if v not in (None, placeholders.get(k)) else recorded.get(k, v) for k, v in given.items()}
-    doc = perms.policy_for_cli(side, for_, name=name, **scope)
+    doc = perms.policy_for_cli(side, for_, name=name, **usecases.permissions_scope(name, given))
     ui.print_json(doc)  # the policy is JSON either way; text adds a note on stderr
     if not ui.json:
         ui.note(perms.cli_note(doc))
