@@ -29,11 +29,12 @@ def connect(
     debug: Debug = False,
 ):
     """Hand the access to the application: role, external id, cluster, secret, database, who must call (no secrets)."""
-    from xacct_dataapi import app as usecases
+    from xacct_dataapi.commands.common import resolve_state_path
+    from xacct_dataapi.commands.handoff import connect as run_connect
     from xacct_dataapi.terminal import Terminal
 
     ui = Terminal.open()
-    result = usecases.connect(usecases.resolve_state_path(state, name), fmt=format, source_profile=source_profile,
+    result = run_connect(resolve_state_path(state, name), fmt=format, source_profile=source_profile,
                               credential_source=credential_source, profile_name=profile_name, write=write)
     ui.out.file.write(result.text)  # as is: a config block or a snippet must not be re-wrapped or styled
     if result.written:

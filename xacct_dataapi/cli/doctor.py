@@ -30,12 +30,13 @@ def doctor(
     debug: Debug = False,
 ):
     """Check every link of the chain and name the broken one. Read-only. Exit 0 if nothing fails, 1 if a check fails."""
-    from xacct_dataapi import app as usecases, doctor as doctor_mod
+    from xacct_dataapi import doctor as doctor_mod
+    from xacct_dataapi.commands.common import resolve_state_path
     from xacct_dataapi.doctor.render import table
     from xacct_dataapi.terminal import Terminal
 
     ui = Terminal.open(output)
-    path = None if (cluster or vpc) else usecases.resolve_state_path(state, name)
+    path = None if (cluster or vpc) else resolve_state_path(state, name)
     report = doctor_mod.run(path, consumer_profile=consumer_profile, provider_profile=provider_profile,
                             region=region, cluster=cluster, vpc=vpc, role_arn=role_arn, secret_arn=secret_arn,
                             external_id=external_id, live=live, as_profile=as_profile)

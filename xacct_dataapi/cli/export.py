@@ -30,9 +30,10 @@ def export(
     debug: Debug = False,
 ):
     """Write the deployment as CloudFormation: provider and consumer templates (StackSet-ready). Read-only."""
-    from xacct_dataapi import app as usecases, export as export_mod
+    from xacct_dataapi import export as export_mod
+    from xacct_dataapi.commands.common import resolve_state_path
 
-    path = usecases.resolve_state_path(state, name)
+    path = resolve_state_path(state, name)
     for written in export_mod.export(path, out, fmt=fmt, consumers_from=consumers_from,
                                      consumer_profile=consumer_profile, provider_profile=provider_profile):
         typer.echo(str(written))

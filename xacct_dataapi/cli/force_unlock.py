@@ -22,11 +22,12 @@ def force_unlock(
     debug: Debug = False,
 ):
     """Remove a team state lock whose holder is gone for good (its machine died). Only the lock named is removed."""
-    from xacct_dataapi import app as usecases
+    from xacct_dataapi.commands.common import resolve_state_path
+    from xacct_dataapi.commands.listing import force_unlock as run_force_unlock
     from xacct_dataapi.terminal import Terminal
 
     ui = Terminal.open(output, yes=yes)
-    path = usecases.resolve_state_path(state, name)
-    held = usecases.force_unlock(path, lock_id, ui)
+    path = resolve_state_path(state, name)
+    held = run_force_unlock(path, lock_id, ui)
     ui.note(f"Unlocked {path}: the lock of pid {held.get('pid')} on host {held.get('host')} "
             f"(since {held.get('since')}) is gone.")

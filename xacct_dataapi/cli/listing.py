@@ -18,11 +18,12 @@ def list_(state: Annotated[Optional[Path], typer.Option("--state", help="Team st
                                                         "XACCT_STATE, else .xacct/ here).")] = None,
           output: Output = "text", debug: Debug = False):
     """List the deployments with a state file in .xacct/ or under a team state prefix (from the state alone)."""
-    from xacct_dataapi import app as usecases, render
+    from xacct_dataapi import render
+    from xacct_dataapi.commands.listing import list_deployments
     from xacct_dataapi.terminal import Terminal
 
     ui = Terminal.open(output)
-    found = usecases.list_deployments(where=state)
+    found = list_deployments(where=state)
     if ui.json:
         ui.print_json(found)
     elif not found:

@@ -29,13 +29,14 @@ def permissions(
     debug: Debug = False,
 ):
     """Print the minimal IAM policy your own profile needs, generated from the calls xacct makes (docs/permissions.md)."""
-    from xacct_dataapi import app as usecases, permissions as perms
+    from xacct_dataapi import permissions as perms
+    from xacct_dataapi.commands.listing import permissions_scope
     from xacct_dataapi.terminal import Terminal
 
     ui = Terminal.open(output)
     given = {"region": region, "provider": provider_account, "consumer": consumer_account, "cluster": cluster,
              "vpc": vpc, "consumer_role": consumer_role, "consumer_user": consumer_user}
-    doc = perms.policy_for_cli(side, for_, name=name, **usecases.permissions_scope(name, given))
+    doc = perms.policy_for_cli(side, for_, name=name, **permissions_scope(name, given))
     ui.print_json(doc)  # the policy is JSON either way; text adds a note on stderr
     if not ui.json:
         ui.note(perms.cli_note(doc))

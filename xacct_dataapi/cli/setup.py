@@ -63,11 +63,12 @@ def setup(
 
     Re-running an existing deployment needs only --name (or --state): every other input comes from its state file,
     and any flag given replaces the recorded value (the plan lists what changed)."""
-    from xacct_dataapi import app as usecases
+    from xacct_dataapi.commands.common import resolve_state_path
+    from xacct_dataapi.commands.setup import setup as run_setup, setup_config
     from xacct_dataapi.terminal import Terminal
 
     ui = Terminal.open(output, yes=yes)
-    path = usecases.resolve_state_path(state, name)
+    path = resolve_state_path(state, name)
     given = {"provider_profile": provider_profile, "consumer_profile": consumer_profile, "region": region,
              "cluster": cluster, "vpc_id": vpc, "db_user": db_user, "db_name": db_name,
              "subnet_ids": None if subnets is None else tuple(s.strip() for s in subnets.split(",") if s.strip()),
@@ -76,9 +77,9 @@ def setup(
              "endpoint_policy": endpoint_policy, "secret_readers": tuple(secret_reader) if secret_reader else None,
              "require_private_path": require_private_path or None,
              "client_cidrs": tuple(client_cidr) if client_cidr else None}
-    cfg, changed = usecases.setup_config(path, name, given, rotate_password)
+    cfg, changed = setup_config(path, name, given, rotate_password)
     cfg.validate()
-    result = usecases.setup(cfg, path, ui, dry_run=dry_run, password_from_stdin=db_password_stdin,
+    result = run_setup(cfg, path, ui, dry_run=dry_run, password_from_stdin=db_password_stdin,
                             wait_timeout=wait_timeout, changed_inputs=changed)
     if dry_run:
         if not ui.json:

@@ -28,12 +28,14 @@ def status(
     debug: Debug = False,
 ):
     """Show each step's status (done, pending, drifted, missing, failed). Read-only. Exit 0 only if all are done."""
-    from xacct_dataapi import app as usecases, render
+    from xacct_dataapi import render
+    from xacct_dataapi.commands.common import resolve_state_path
+    from xacct_dataapi.commands.status import status as run_status
     from xacct_dataapi.terminal import Terminal
 
     ui = Terminal.open(output)
-    path = usecases.resolve_state_path(state, name)
-    report = usecases.status(path, consumer_profile, provider_profile, graph=graph and not ui.json, region=region)
+    path = resolve_state_path(state, name)
+    report = run_status(path, consumer_profile, provider_profile, graph=graph and not ui.json, region=region)
     if ui.json:
         ui.print_json(report)
     elif graph:

@@ -33,12 +33,13 @@ def teardown(
     debug: Debug = False,
 ):
     """Delete, in reverse order, exactly what xacct created. Adopted principals stay; only xacct's policy goes."""
-    from xacct_dataapi import app as usecases
+    from xacct_dataapi.commands.common import resolve_state_path
+    from xacct_dataapi.commands.teardown import removal_summary, teardown as run_teardown
     from xacct_dataapi.terminal import Terminal
 
     ui = Terminal.open(output, yes=yes)
-    path = usecases.resolve_state_path(state, name)
-    result = usecases.teardown(path, ui, name=name, consumer_profile=consumer_profile, provider_profile=provider_profile,
+    path = resolve_state_path(state, name)
+    result = run_teardown(path, ui, name=name, consumer_profile=consumer_profile, provider_profile=provider_profile,
                                region=region, key_deletion_days=key_deletion_days,
                                secret_recovery_days=secret_recovery_days, wait_timeout=wait_timeout, dry_run=dry_run)
     if result.dry_run:
@@ -48,6 +49,6 @@ def teardown(
             "removed": result.removed, "calls_made": result.calls_made, "seconds": round(result.seconds, 2),
             "notes": result.notes}})
     elif result.plan.steps:
-        ui.note(f"Teardown finished in {result.seconds:.1f}s: {usecases.removal_summary(result.removed)}.")
+        ui.note(f"Teardown finished in {result.seconds:.1f}s: {removal_summary(result.removed)}.")
         for note in result.notes:
             ui.note(note)

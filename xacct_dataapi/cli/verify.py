@@ -36,11 +36,13 @@ def verify(
 ):
     """Prove the path as the application would: refuse unless `status` is all done, then act as the consumer
     principal, assume the access role and run a statement in the recorded database."""
-    from xacct_dataapi import app as usecases, render
+    from xacct_dataapi import render
+    from xacct_dataapi.commands.common import resolve_state_path
+    from xacct_dataapi.commands.handoff import verify as run_verify
     from xacct_dataapi.terminal import Terminal
 
     ui = Terminal.open(output)
-    result = usecases.verify(usecases.resolve_state_path(state, name), ui, sql=sql, as_profile=as_profile,
+    result = run_verify(resolve_state_path(state, name), ui, sql=sql, as_profile=as_profile,
                              database=database, consumer_profile=consumer_profile, provider_profile=provider_profile,
                              wait_timeout=wait_timeout, region=region)
     if ui.json:
