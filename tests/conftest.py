@@ -13,9 +13,9 @@ from tests.helpers.world import World, open_sessions, seed
 
 @pytest.fixture(scope="session", autouse=True)
 def options_coerced_as_the_installed_cli_does():
-    """`xacct` (cli.main) coerces option values without pydantic (xacct_dataapi/option_values.py); tests that invoke
+    """`xacct` (cli.main) coerces option values without pydantic (xacct_dataapi/cli/option_values.py); tests that invoke
     `cli` through CliRunner go through the same coercion."""
-    from xacct_dataapi.option_values import use_plain_coercion
+    from xacct_dataapi.cli.option_values import use_plain_coercion
 
     use_plain_coercion()
 

@@ -9,8 +9,8 @@ import typer
 from botocore.exceptions import EndpointConnectionError
 from rich.console import Console
 
-from xacct_dataapi import cli
 from xacct_dataapi.app import SetupResult
+from xacct_dataapi.cli.setup import report_setup
 from xacct_dataapi.errors import AWS_FAILURE, INTERRUPTED, USAGE, StepFailed, UsageError
 from xacct_dataapi.models import Action, Plan, StepPlan
 from xacct_dataapi.state import State
@@ -65,7 +65,7 @@ def test_a_failing_check_is_reported_with_its_own_step_number_and_title():
     result = SetupResult(Plan("setup", [check]), State(name="default"), [], list(check.problems), 0.1)
     err = io.StringIO()
     ui = Terminal(out=Console(file=io.StringIO()), err=Console(file=err, width=200))
-    cli._report_setup(ui, result, Path("state.json"))
+    report_setup(ui, result, Path("state.json"))
     assert "Step 6 (Network ACLs allow HTTPS) failed: acl-1 denies tcp/443 inbound" in err.getvalue()
     assert "Step 8" not in err.getvalue()
 

@@ -1,2 +1,2 @@
 """The use cases behind the commands, one module each, without UI: they take a Terminal for what they must ask or
-say, and return results the CLI renders (cli.py parses; these orchestrate)."""
+say, and return results the CLI renders (cli/ parses; these orchestrate)."""

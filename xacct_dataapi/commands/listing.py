@@ -40,6 +40,17 @@ def recorded_scope(name: str) -> dict:
         "consumer_user": cfg.consumer_user}.items() if v}
 
 
+# What `xacct permissions` prints where it knows no value (its options' defaults).
+PLACEHOLDERS = {"provider": "PROVIDER", "consumer": "CONSUMER", "cluster": "CLUSTER_ID", "vpc": "VPC_ID"}
+
+
+def permissions_scope(name: str, given: dict) -> dict:
+    """`permissions`' scope: each value given as a flag, else (--name of a recorded deployment) the state's, else the
+    placeholder."""
+    recorded = recorded_scope(name) if name != "*" else {}
+    return {k: v if v not in (None, PLACEHOLDERS.get(k)) else recorded.get(k, v) for k, v in given.items()}
+
+
 def list_deployments(base: Path | None = None, where: Path | S3Location | None = None) -> list[dict]:
     """Every deployment with a state file in .xacct/ (or under the team state's S3 prefix, `where` or XACCT_STATE),
     summarised from the state alone (no call to the deployments' accounts)."""

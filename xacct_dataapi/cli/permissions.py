@@ -1,0 +1,42 @@
+"""`xacct permissions`: the minimal IAM policy the operator's own profile needs."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from xacct_dataapi.cli.groups import Command
+from xacct_dataapi.cli.options import Debug, Output, command_app, handles_errors
+
+app = command_app()
+
+
+@app.command("permissions", cls=Command)
+@handles_errors
+def permissions(
+    side: Annotated[str, typer.Option("--side", metavar="provider|consumer", help="Which profile the policy is for.")],
+    for_: Annotated[str, typer.Option("--for", metavar="setup|status|teardown|verify|doctor|all",
+                                      help="Only what this command calls (default: all).")] = "all",
+    name: Annotated[str, typer.Option("--name", help="Confine to one deployment (default: every xacct deployment).")] = "*",
+    region: Annotated[Optional[str], typer.Option("--region", help="Region (also sets the partition).")] = None,
+    provider_account: Annotated[str, typer.Option("--provider-account", help="Provider account id.")] = "PROVIDER",
+    consumer_account: Annotated[str, typer.Option("--consumer-account", help="Consumer account id.")] = "CONSUMER",
+    cluster: Annotated[str, typer.Option("--cluster", help="Cluster identifier.")] = "CLUSTER_ID",
+    vpc: Annotated[str, typer.Option("--vpc", help="Consumer VPC id.")] = "VPC_ID",
+    consumer_role: Annotated[Optional[str], typer.Option("--consumer-role", help="Adopted consumer role name.")] = None,
+    consumer_user: Annotated[Optional[str], typer.Option("--consumer-user", help="Adopted consumer user name.")] = None,
+    output: Output = "text",
+    debug: Debug = False,
+):
+    """Print the minimal IAM policy your own profile needs, generated from the calls xacct makes (docs/permissions.md)."""
+    from xacct_dataapi import permissions as perms
+    from xacct_dataapi.commands.listing import permissions_scope
+    from xacct_dataapi.terminal import Terminal
+
+    ui = Terminal.open(output)
+    given = {"region": region, "provider": provider_account, "consumer": consumer_account, "cluster": cluster,
+             "vpc": vpc, "consumer_role": consumer_role, "consumer_user": consumer_user}
+    doc = perms.policy_for_cli(side, for_, name=name, **permissions_scope(name, given))
+    ui.print_json(doc)  # the policy is JSON either way; text adds a note on stderr
+    if not ui.json:
+        ui.note(perms.cli_note(doc))
