@@ -15,11 +15,12 @@ from rich.text import Text
 
 from xacct_dataapi import cost
 from xacct_dataapi.errors import XacctError
+from xacct_dataapi.layout import Prose
 from xacct_dataapi.models import Action, Plan, PlanItem, StepPlan, render_value
 from xacct_dataapi.progress import ProgressReporter  # noqa: F401 (Terminal.progress returns it)
 
-ACTION_STYLE = {Action.CREATE: "green", Action.REPAIR: "yellow", Action.NOOP: "dim", Action.CHECK: "red",
-                Action.DELETE: "red"}
+ACTION_STYLE = {Action.CREATE: "green", Action.REPAIR: "yellow", Action.REPLACE: "yellow", Action.NOOP: "dim",
+                Action.CHECK: "red", Action.DELETE: "red"}
 STATUS_STYLE = {"done": "green", "pending": "cyan", "drifted": "yellow", "missing": "red", "failed": "red"}
 
 
@@ -58,6 +59,7 @@ def plan_json(plan: Plan, meta: dict) -> dict:
         **meta,
         "kind": plan.kind,
         "changes": plan.changes,
+        "counts": {a.value: n for a, n in action_counts(plan).items() if n},
         # Setup shows the recipe's numbering (execution_order says what runs when); teardown runs as listed.
         "steps": [step_json(s) for s in (plan.steps if plan.kind == "teardown" else sorted(plan.steps, key=lambda s: s.number))],
         "execution_order": [s.key for s in plan.steps],
@@ -68,21 +70,30 @@ def print_json(console: Console, doc: Any) -> None:
     console.print(json.dumps(doc, indent=2, default=str), soft_wrap=True)
 
 
-def plan_summary(plan: Plan) -> str:
+def action_counts(plan: Plan) -> dict[Action, int]:
     count = {a: 0 for a in Action}
     for s in plan.steps:
         count[s.action] += 1
+    return count
+
+
+def plan_summary(plan: Plan) -> str:
+    count = action_counts(plan)
     if plan.kind == "teardown":
         return f"Plan: {len(plan.calls)} call(s) to delete {len(plan.steps)} step(s)' resources, in this order."
     calls = sum(1 for c in plan.calls if c.changes_aws)
-    text = (f"Plan: {count[Action.CREATE]} step(s) to create, {count[Action.REPAIR]} to repair, "
+    replace = f"{count[Action.REPLACE]} to replace, " if count[Action.REPLACE] else ""
+    text = (f"Plan: {count[Action.CREATE]} step(s) to create, {count[Action.REPAIR]} to repair, {replace}"
             f"{count[Action.NOOP]} unchanged — {calls} AWS call(s).")
     if count[Action.CHECK]:
         text += f" {count[Action.CHECK]} check(s) failing."
     return text
 
 
-def plan_table(plan: Plan, title: str) -> Table:
+def plan_table(plan: Plan, title: str, changed_inputs: tuple[str, ...] | list[str] = ()) -> Table:
+    """The plan; what changed since the last setup (`--vpc: A -> B`) under its title, so the reason is in the plan."""
+    if changed_inputs:
+        title += "\nChanged since the last setup: " + "; ".join(changed_inputs)
     table = Table(title=title, title_justify="left", show_lines=False, expand=False, caption=plan_summary(plan),
                   caption_justify="left")
     table.add_column("#", justify="right")
@@ -145,7 +156,7 @@ def status_graph(report: dict):
 
     from xacct_dataapi import graph
 
-    return Group(graph.tree(report, report["graph"]), Text(status_table(report).caption or ""))
+    return Group(graph.tree(report, report["graph"]), Prose(status_table(report).caption or ""))
 
 
 def error(console: Console, exc: XacctError) -> None:
@@ -171,14 +182,14 @@ def demo_summary(summary: dict) -> Table:
 
 def deployments_table(found: list[dict]) -> Table:
     table = Table(title="xacct deployments (.xacct/)", title_justify="left")
-    for column in ("name", "consumer → provider", "region", "cluster / vpc", "state", "≈ $/month"):
+    for column in ("name", "consumer → provider, region", "cluster / vpc", "state", "≈ $/month"):
         table.add_column(column, overflow="fold", justify="right" if column.endswith("month") else "left")
     for d in found:
         usd = (d.get("monthly_cost") or {}).get("usd_per_month")
         shared = ((d.get("monthly_cost") or {}).get("endpoint_counted_with"), d.get("endpoint_shared_with"))
         note = (f"\nendpoint: see {shared[0]}" if shared[0] else
                 f"\nendpoint shared with {', '.join(shared[1])}" if shared[1] else "")
-        table.add_row(d["name"], f"{d.get('consumer') or '?'} → {d.get('provider') or '?'}", d.get("region") or "?",
+        table.add_row(d["name"], f"{d.get('consumer') or '?'} → {d.get('provider') or '?'}\n{d.get('region') or '?'}",
                       f"{d.get('cluster') or '?'}\n{d.get('vpc') or '?'}",
                       f"{d['summary']}" + (f", {d['resources']} resources" if "resources" in d else "") + note,
                       "?" if usd is None else f"{usd:.2f}")

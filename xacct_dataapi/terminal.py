@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError
 from botocore.parsers import ResponseParserError
 from rich.console import Console
 
-from xacct_dataapi import render
+from xacct_dataapi import layout, render
 from xacct_dataapi.errors import (
     AWS_FAILURE, INTERNAL, Interrupted, Terminated, TerminationSignal, UsageError, XacctError,
 )
@@ -57,15 +57,17 @@ class Terminal:
         return Terminal(out=self.err, err=self.err, json=False, yes=True, stdin_tty=self.stdin_tty)
 
     def print(self, *objects: Any, soft_wrap: bool = False) -> None:
-        """A result, on stdout."""
-        self.out.print(*objects, soft_wrap=soft_wrap)
+        """A result, on stdout. A table is fitted to the width (layout.py: no id split, none cut)."""
+        fitted = [layout.for_terminal(o) for o in objects]
+        self.out.print(*fitted, soft_wrap=soft_wrap or any(f is not o for f, o in zip(fitted, objects)))
 
     def note(self, *objects: Any, soft_wrap: bool | None = None) -> None:
         """Something about the run, on stderr. Text is not hard-wrapped (ids and paths stay whole for copying);
         tables and other renderables lay themselves out."""
         if soft_wrap is None:
-            soft_wrap = all(isinstance(o, str) for o in objects)
-        self.err.print(*objects, soft_wrap=soft_wrap)
+            soft_wrap = all(isinstance(o, (str, layout.Prose)) for o in objects)
+        fitted = [layout.for_terminal(o) for o in objects]
+        self.err.print(*fitted, soft_wrap=soft_wrap or any(f is not o for f, o in zip(fitted, objects)))
 
     def print_json(self, doc: Any) -> None:
         render.print_json(self.out, doc)
@@ -81,11 +83,11 @@ class Terminal:
         """The plan before anything changes: a table, or with --output json the plan document for a dry run.
         A JSON run that will ask first shows the table on stderr (stdout carries the JSON result)."""
         if not self.json:
-            self.out.print(table)
+            self.print(table)
         elif dry_run:
             self.print_json(plan_doc)
         elif plan.changes and not self.yes:
-            self.err.print(table)
+            self.note(table)
 
     def confirm(self, question: str) -> bool:
         if self.yes:
