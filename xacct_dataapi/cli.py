@@ -407,6 +407,7 @@ def doctor(
 @handles_errors
 def demo(
     engine: Annotated[str, typer.Option("--engine", metavar="aurora-postgresql|aurora-mysql", help="Engine of the sandbox's Aurora cluster.")] = "aurora-postgresql",
+    verbose: Annotated[bool, typer.Option("--verbose", help="Everything: the full plan, setup's and teardown's progress, the status table.")] = False,
     output: Output = "text",
     debug: Debug = False,
 ):
@@ -416,7 +417,7 @@ def demo(
     ui = Terminal.open(output, yes=True)
     started = time.perf_counter()
     with sandbox.as_xacct_errors():
-        result = run_demo(ui, engine=engine)
+        result = run_demo(ui, engine=engine, verbose=verbose)
     total = time.perf_counter() - started
     summary = {
         "ok": result.ok,

@@ -117,6 +117,17 @@ def plan_table(plan: Plan, title: str, changed_inputs: tuple[str, ...] | list[st
     return table
 
 
+def plan_overview(plan: Plan, title: str) -> Table:
+    """The plan in a line per step (its action and how many AWS calls change something): the demo's one screen."""
+    table = Table(title=title, title_justify="left", caption=plan_summary(plan), caption_justify="left")
+    for column in ("#", "step", "action", "AWS calls"):
+        table.add_column(column, justify="right" if column in ("#", "AWS calls") else "left")
+    for s in sorted(plan.steps, key=lambda s: s.number):
+        table.add_row(str(s.number) if s.number else "–", s.title, Text(s.action.value, style=ACTION_STYLE.get(s.action, "")),
+                      str(sum(1 for c in s.calls if c.changes_aws)))
+    return table
+
+
 def status_table(report: dict) -> Table:
     not_done = [s for s in report["steps"] if s["status"] != "done"]
     caption = ("All eight steps are done." if not not_done else
@@ -174,7 +185,9 @@ def demo_summary(summary: dict) -> Table:
     for p in summary["phases"]:
         table.add_row(p["name"], Text("ok" if p["ok"] else "FAILED", style="green" if p["ok"] else "red"),
                       f"{p['seconds']:.2f}s", p["detail"])
-    table.add_row("created", "", "", ", ".join(f"{c['kind']} ({c['account']})" for c in summary["created"]))
+    accounts = [c["account"] for c in summary["created"]]
+    table.add_row("created", "", "", f"{len(accounts)} resources: " + ", ".join(
+        f"{accounts.count(a)} in the {a} account" for a in sorted(set(accounts))))
     left = [x for v in summary["leftovers"].values() for x in v]
     table.add_row("left behind", "", "", ", ".join(left) if left else "nothing")
     return table
