@@ -26,6 +26,7 @@ from xacct_dataapi.config import (
 )
 from xacct_dataapi.errors import StateError, UsageError
 from xacct_dataapi.state import State, atomic_write
+from xacct_dataapi.vantage import in_sandbox
 
 FORMATS = ("text", "profile", "env", "python", "sqlalchemy", "json")
 # The values the AWS shared config accepts for credential_source (sdkref feature-assume-role-credentials).
@@ -183,10 +184,11 @@ def network_path(h: HandOff) -> str:
     if h.private_only:
         return (f"Network path: only from inside {h.vpc_id or 'the consumer VPC'}: rds-data resolves to {where} "
                 "(private DNS), and the access role allows statements only through it (aws:SourceVpce); from "
-                "outside the VPC every statement is AccessDenied.")
+                "outside the VPC every statement is AccessDenied." + in_sandbox(h.vpc_id))
     return (f"Network path: from inside {h.vpc_id or 'the consumer VPC'} rds-data resolves to {where} (private DNS), "
             "whose policy admits only the access role on this cluster; from outside the VPC the application uses "
-            "the public rds-data endpoint (allowed: the deployment was set up without --require-private-path).")
+            "the public rds-data endpoint (allowed: the deployment was set up without --require-private-path)."
+            + in_sandbox(h.vpc_id))
 
 
 def profile_block(h: HandOff, source: Source, profile_name: str) -> str:

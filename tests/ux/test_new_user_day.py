@@ -214,3 +214,22 @@ def test_the_plan_names_each_subnet_and_cidr_it_changes_and_a_new_cidr_lands(wor
         assert sorted(r["CidrIp"] for p in rules for r in p["IpRanges"]) == ["10.20.0.0/16", "10.20.5.0/24"]
     res = invoke(["setup", "--name", "orders", "--dry-run", "--output", "json"])
     assert json.loads(res.stdout)["changes"] is False  # converged: nothing left to do
+
+
+def test_connect_says_which_way_this_shell_reaches_the_data_api_in_the_sandbox(world, password, monkeypatch):
+    """The sandbox tells inside from outside the VPC by AWS_ENDPOINT_URL_RDS_DATA (`…/_vpc/VPC/ADDRESS`, as `sandbox
+    up` prints it): connect says which one this shell is; against anything else it claims nothing."""
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="orders")).exit_code == 0
+
+    def network_path() -> str:
+        res = invoke(["connect", "--name", "orders", "--format", "json"])
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)["network_path"]
+
+    assert "this shell" not in network_path()  # plain AWS profiles: xacct cannot see the network a call leaves from
+    monkeypatch.setenv("AWS_ENDPOINT_URL_RDS_DATA", f"http://127.0.0.1:4566/_vpc/{world.vpc_id}/10.20.1.10")
+    assert f"In this shell (the sandbox): inside {world.vpc_id}, as 10.20.1.10" in network_path()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_RDS_DATA", "http://127.0.0.1:4566/_vpc/vpc-0other/10.99.1.10")
+    assert f"inside another VPC, vpc-0other (AWS_ENDPOINT_URL_RDS_DATA), so outside {world.vpc_id}" in network_path()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_RDS_DATA", "http://127.0.0.1:4566")
+    assert "In this shell (the sandbox): outside the VPC" in network_path()
