@@ -155,6 +155,11 @@ def _share(room: int, least: list[int], most: list[int]) -> list[int]:
     return widths
 
 
+def lays_out(obj: Any) -> bool:
+    """`obj` is laid out here (a table, once fitted, or prose): printed without the console's crop."""
+    return isinstance(obj, (Table, Fitted, Prose))
+
+
 def for_terminal(obj: Any) -> Any:
     """What Terminal prints for `obj`: a table fitted, anything else as it is."""
     return Fitted(obj) if isinstance(obj, Table) else obj

@@ -154,6 +154,7 @@ def test_at_80_columns_every_id_and_arn_is_whole_on_one_line(world, password, mo
         "plan (new)": world.setup_args("--enable-data-api", "--dry-run", name="reports"),
         "plan (move)": world.args_in(world.setup_args("--dry-run", name="orders"), vpc, subnets),
         "status": ["status", "--name", "orders"],
+        "status --graph": ["status", "--name", "orders", "--graph"],
         "doctor": ["doctor", "--name", "orders"],
         "list": ["list"],
         "teardown plan": ["teardown", "--name", "orders", "--dry-run"],
