@@ -189,6 +189,53 @@ class TestRunningSandbox:
             f"--cluster xacct-sandbox-aurora --vpc {info.vpc_id} --subnets {a},{b} --enable-data-api"
         )
 
+    def test_sandbox_up_lines_run_as_printed(self, shared, tmp_path, monkeypatch):
+        """The trial: `sandbox up` printed `xacct setup …` (xacct not on PATH after `make demo`; no --name, so it made
+        `default`) and never named the second VPC. Each printed line now runs as printed, in a shell whose PATH has no
+        xacct, from the folder `sandbox up` ran in; the move line plans a replacement into the default VPC."""
+        import io
+        import os
+        import subprocess
+
+        from rich.console import Console
+
+        from xacct_dataapi.sandbox.instructions import print_instructions
+        from xacct_dataapi.terminal import Terminal
+
+        monkeypatch.chdir(tmp_path)
+        text = io.StringIO()
+        console = Console(file=text, width=80)
+        print_instructions(Terminal(out=console, err=console), shared.info, "")
+        lines = text.getvalue().splitlines()
+        commands = [line.strip() for line in lines if line.startswith("  ")]
+        setup = next(c for c in commands if " setup --consumer-profile " in c)
+        assert any(c.endswith(" status --name sandbox") for c in commands)
+        move = next(c for c in commands if c.endswith("--dry-run"))
+        assert "--name sandbox" in setup and not setup.startswith("xacct ")  # the venv's xacct, by its path
+        teardown = next(c for c in commands if " teardown --name sandbox " in c)
+        exports = [c for c in commands if c.startswith("export AWS_CONFIG_FILE") or
+                   c.startswith("export AWS_SHARED_CREDENTIALS_FILE")]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_", "XACCT_"))}
+        env["PATH"] = "/usr/bin:/bin"  # no xacct on it
+
+        def run(*shell_lines: str) -> subprocess.CompletedProcess:
+            return subprocess.run(["bash", "-ec", "\n".join([*exports, *shell_lines])], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=120)
+
+        try:
+            res = run(setup, move)
+            assert res.returncode == 0, res.stdout + res.stderr
+            assert json.loads((tmp_path / ".xacct" / "sandbox.json").read_text())["name"] == "sandbox"
+            assert "1 to replace" in " ".join(res.stdout.split())
+            vpc = move.split("--vpc ")[1].split()[0]
+            use_profiles(monkeypatch, shared.info)
+            assert client(CONSUMER_PROFILE, "ec2").describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["IsDefault"] is True
+            assert vpc != shared.info.vpc_id and f"default VPC {vpc}" in " ".join(text.getvalue().split())
+        finally:
+            res = run(teardown)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert resources_in_accounts(shared.info) == {"consumer": [], "provider": []}
+
     def test_nothing_left_behind_initially(self, shared):
         assert resources_in_accounts(shared.info) == {"consumer": [], "provider": []}
 

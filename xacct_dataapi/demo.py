@@ -5,6 +5,7 @@ that nothing is left in either account → a summary. Exit 0 only if every phase
 """
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import tempfile
@@ -12,6 +13,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rich.console import Console
 
 from xacct_dataapi import app, render
 from xacct_dataapi.aws import Sessions
@@ -59,7 +62,10 @@ class DemoResult:
         return all(p.ok for p in self.phases) and not any(self.leftovers.values())
 
 
-def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | None = None) -> DemoResult:
+def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | None = None,
+             verbose: bool = False) -> DemoResult:
+    """By default one screen at 80 columns: the plan once (a line per step), each phase with its time, the SELECT's
+    rows; `verbose` adds the full plan, setup's and teardown's progress, and the status table."""
     from xacct_dataapi.sandbox import Sandbox, queue_statement_result, resources_in_accounts
     from xacct_dataapi.sandbox.leftovers import left_by_deployment
 
@@ -67,7 +73,7 @@ def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | N
     say = ui.note
 
     def phase(name: str):
-        return _Timer(result, name, say)
+        return _Timer(result, name, say, verbose)
 
     with tempfile.TemporaryDirectory(prefix="xacct-demo-") as tmp:
         work = keep_dir or Path(tmp)
@@ -84,19 +90,25 @@ def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | N
                 # The DB user's password the sandbox seeded its PostgreSQL with (aurora-mysql is emulated: any will
                 # do); never printed, never stored by xacct: only in the secret.
                 password = info.db_password() or secrets.token_urlsafe(24)
-                quiet = ui.quiet()
+                quiet = ui.quiet() if verbose else _silent(ui)
                 with phase("plan (dry run)") as p:
                     r = app.setup(cfg, state_path, quiet, dry_run=True, password_from_stdin=False, password=lambda: password)
                     p.detail = f"{sum(len(s.calls) for s in r.plan.steps)} calls planned"
+                if not verbose:
+                    ui.note(render.plan_overview(r.plan, f"The plan: deployment {cfg.name!r}, consumer "
+                                                         f"{info.consumer_account} → provider {info.provider_account}"))
                 with phase("setup") as p:
                     r = app.setup(cfg, state_path, quiet, dry_run=False, password_from_stdin=False, password=lambda: password)
                     p.detail = f"{len(r.calls_made)} AWS changes"
                     result.created = [{"kind": x.kind, "id": x.id, "account": x.account} for x in r.state.resources]
                 with phase("status") as p:
                     report = app.status(state_path)
-                    ui.note(render.status_table(report))
+                    if verbose:
+                        ui.note(render.status_table(report))
                     p.ok = report["all_done"]
-                    p.detail = ", ".join(f"{s['number']}:{s['status']}" for s in report["steps"])
+                    done = [s for s in report["steps"] if s["status"] == "done"]
+                    p.detail = f"{len(done)} of {len(report['steps'])} steps done" + "".join(
+                        f"; {s['number']}: {s['status']}" for s in report["steps"] if s not in done)
                 with phase("SELECT through the assumed role") as p:
                     sql = "SELECT current_user, message FROM greetings ORDER BY id"  # the sandbox's example table
                     if not info.db_port:  # aurora-mysql: emulated, answers what is queued
@@ -107,7 +119,8 @@ def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | N
                     v = verify(r.state, aws, sql=sql)
                     p.ok = bool(v.rows)
                     ui.note(render.rows_table(v.columns, v.rows))
-                    p.detail = f"{v.principal} → {v.role_arn.split('/')[-1]}: {render.rows_text(v.columns, v.rows)}"
+                    p.detail = (f"{v.principal.split('/')[-1]} → {v.role_arn.split('/')[-1]}: "
+                                f"{render.rows_text(v.columns, v.rows)}")
                 with phase("teardown") as p:
                     t = app.teardown(state_path, quiet)
                     p.detail = app.removal_summary(t.removed)
@@ -124,13 +137,20 @@ def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | N
     return result
 
 
+def _silent(ui: Terminal) -> Terminal:
+    """A terminal that keeps what it is told (the full plan, the progress): the default demo shows its own summary."""
+    kept = Console(file=io.StringIO(), width=ui.err.width)
+    return Terminal(out=kept, err=kept, json=False, yes=True, stdin_tty=ui.stdin_tty)
+
+
 class _Timer:
-    def __init__(self, result: DemoResult, name: str, say):
-        self.result, self.name, self.say = result, name, say
+    def __init__(self, result: DemoResult, name: str, say, verbose: bool = True):
+        self.result, self.name, self.say, self.verbose = result, name, say, verbose
         self.ok, self.detail = True, ""
 
     def __enter__(self):
-        self.say(f"▶ {self.name}")
+        if self.verbose:
+            self.say(f"▶ {self.name}")
         self.t0 = time.perf_counter()
         return self
 
@@ -141,5 +161,6 @@ class _Timer:
             self.detail = str(exc) if isinstance(exc, XacctError) else f"{type(exc).__name__}: {exc}"
         self.result.phases.append(Phase(self.name, seconds, self.ok, self.detail))
         mark = "✓" if self.ok else "✗"
-        self.say(f"  {mark} {self.name} ({seconds:.2f}s){': ' + self.detail if self.detail else ''}")
+        shown = self.detail if self.verbose or not self.ok else ""  # the summary table has the details
+        self.say(f"  {mark} {self.name} ({seconds:.2f}s){': ' + shown if shown else ''}")
         return False

@@ -15,11 +15,12 @@ from rich.text import Text
 
 from xacct_dataapi import cost
 from xacct_dataapi.errors import XacctError
+from xacct_dataapi.layout import Prose
 from xacct_dataapi.models import Action, Plan, PlanItem, StepPlan, render_value
 from xacct_dataapi.progress import ProgressReporter  # noqa: F401 (Terminal.progress returns it)
 
-ACTION_STYLE = {Action.CREATE: "green", Action.REPAIR: "yellow", Action.NOOP: "dim", Action.CHECK: "red",
-                Action.DELETE: "red"}
+ACTION_STYLE = {Action.CREATE: "green", Action.REPAIR: "yellow", Action.REPLACE: "yellow", Action.NOOP: "dim",
+                Action.CHECK: "red", Action.DELETE: "red"}
 STATUS_STYLE = {"done": "green", "pending": "cyan", "drifted": "yellow", "missing": "red", "failed": "red"}
 
 
@@ -59,6 +60,7 @@ def plan_json(plan: Plan, meta: dict) -> dict:
         **meta,
         "kind": plan.kind,
         "changes": plan.changes,
+        "counts": {a.value: n for a, n in action_counts(plan).items() if n},
         # Setup shows the recipe's numbering (execution_order says what runs when); teardown runs as listed.
         "steps": [step_json(s) for s in (plan.steps if plan.kind == "teardown" else sorted(plan.steps, key=lambda s: s.number))],
         "execution_order": [s.key for s in plan.steps],
@@ -69,14 +71,20 @@ def print_json(console: Console, doc: Any) -> None:
     console.print(json.dumps(doc, indent=2, default=str), soft_wrap=True)
 
 
-def plan_summary(plan: Plan) -> str:
+def action_counts(plan: Plan) -> dict[Action, int]:
     count = {a: 0 for a in Action}
     for s in plan.steps:
         count[s.action] += 1
+    return count
+
+
+def plan_summary(plan: Plan) -> str:
+    count = action_counts(plan)
     if plan.kind == "teardown":
         return f"Plan: {len(plan.calls)} call(s) to delete {len(plan.steps)} step(s)' resources, in this order."
     calls = sum(1 for c in plan.calls if c.changes_aws)
-    text = (f"Plan: {count[Action.CREATE]} step(s) to create, {count[Action.REPAIR]} to repair, "
+    replace = f"{count[Action.REPLACE]} to replace, " if count[Action.REPLACE] else ""
+    text = (f"Plan: {count[Action.CREATE]} step(s) to create, {count[Action.REPAIR]} to repair, {replace}"
             f"{count[Action.NOOP]} unchanged — {calls} AWS call(s).")
     if count[Action.CHECK]:
         text += f" {count[Action.CHECK]} check(s) failing."
@@ -86,7 +94,10 @@ def plan_summary(plan: Plan) -> str:
     return text
 
 
-def plan_table(plan: Plan, title: str) -> Table:
+def plan_table(plan: Plan, title: str, changed_inputs: tuple[str, ...] | list[str] = ()) -> Table:
+    """The plan; what changed since the last setup (`--vpc: A -> B`) under its title, so the reason is in the plan."""
+    if changed_inputs:
+        title += "\nChanged since the last setup: " + "; ".join(changed_inputs)
     table = Table(title=title, title_justify="left", show_lines=False, expand=False, caption=plan_summary(plan),
                   caption_justify="left")
     table.add_column("#", justify="right")
@@ -107,6 +118,17 @@ def plan_table(plan: Plan, title: str) -> Table:
             lines.append(f"  ! {p}")
         table.add_row(str(s.number) if s.number else "–", s.title,
                       Text(s.action.value, style=ACTION_STYLE.get(s.action, "")), "\n".join(lines))
+    return table
+
+
+def plan_overview(plan: Plan, title: str) -> Table:
+    """The plan in a line per step (its action and how many AWS calls change something): the demo's one screen."""
+    table = Table(title=title, title_justify="left", caption=plan_summary(plan), caption_justify="left")
+    for column in ("#", "step", "action", "AWS calls"):
+        table.add_column(column, justify="right" if column in ("#", "AWS calls") else "left")
+    for s in sorted(plan.steps, key=lambda s: s.number):
+        table.add_row(str(s.number) if s.number else "–", s.title, Text(s.action.value, style=ACTION_STYLE.get(s.action, "")),
+                      str(sum(1 for c in s.calls if c.changes_aws)))
     return table
 
 
@@ -149,7 +171,7 @@ def status_graph(report: dict):
 
     from xacct_dataapi import graph
 
-    return Group(graph.tree(report, report["graph"]), Text(status_table(report).caption or ""))
+    return Group(graph.tree(report, report["graph"]), Prose(status_table(report).caption or ""))
 
 
 def error(console: Console, exc: XacctError) -> None:
@@ -167,7 +189,9 @@ def demo_summary(summary: dict) -> Table:
     for p in summary["phases"]:
         table.add_row(p["name"], Text("ok" if p["ok"] else "FAILED", style="green" if p["ok"] else "red"),
                       f"{p['seconds']:.2f}s", p["detail"])
-    table.add_row("created", "", "", ", ".join(f"{c['kind']} ({c['account']})" for c in summary["created"]))
+    accounts = [c["account"] for c in summary["created"]]
+    table.add_row("created", "", "", f"{len(accounts)} resources: " + ", ".join(
+        f"{accounts.count(a)} in the {a} account" for a in sorted(set(accounts))))
     left = [x for v in summary["leftovers"].values() for x in v]
     table.add_row("left behind", "", "", ", ".join(left) if left else "nothing")
     return table
@@ -175,14 +199,14 @@ def demo_summary(summary: dict) -> Table:
 
 def deployments_table(found: list[dict]) -> Table:
     table = Table(title="xacct deployments (.xacct/)", title_justify="left")
-    for column in ("name", "consumer → provider", "region", "cluster / vpc", "state", "≈ $/month"):
+    for column in ("name", "consumer → provider, region", "cluster / vpc", "state", "≈ $/month"):
         table.add_column(column, overflow="fold", justify="right" if column.endswith("month") else "left")
     for d in found:
         usd = (d.get("monthly_cost") or {}).get("usd_per_month")
         shared = ((d.get("monthly_cost") or {}).get("endpoint_counted_with"), d.get("endpoint_shared_with"))
         note = (f"\nendpoint: see {shared[0]}" if shared[0] else
                 f"\nendpoint shared with {', '.join(shared[1])}" if shared[1] else "")
-        table.add_row(d["name"], f"{d.get('consumer') or '?'} → {d.get('provider') or '?'}", d.get("region") or "?",
+        table.add_row(d["name"], f"{d.get('consumer') or '?'} → {d.get('provider') or '?'}\n{d.get('region') or '?'}",
                       f"{d.get('cluster') or '?'}\n{d.get('vpc') or '?'}",
                       f"{d['summary']}" + (f", {d['resources']} resources" if "resources" in d else "") + note,
                       "?" if usd is None else f"{usd:.2f}")

@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterator
 import typer
 from botocore.exceptions import BotoCoreError
 from botocore.parsers import ResponseParserError
-from rich.console import Console
+from rich.console import Console, Group
 
-from xacct_dataapi import render
+from xacct_dataapi import layout, render
 from xacct_dataapi.errors import (
     AWS_FAILURE, INTERNAL, Interrupted, Terminated, TerminationSignal, UsageError, XacctError,
 )
@@ -57,15 +57,15 @@ class Terminal:
         return Terminal(out=self.err, err=self.err, json=False, yes=True, stdin_tty=self.stdin_tty)
 
     def print(self, *objects: Any, soft_wrap: bool = False) -> None:
-        """A result, on stdout."""
-        self.out.print(*objects, soft_wrap=soft_wrap)
+        """A result, on stdout. A table is fitted to the width (layout.py: no id split, none cut)."""
+        _show(self.out, objects, soft_wrap)
 
     def note(self, *objects: Any, soft_wrap: bool | None = None) -> None:
         """Something about the run, on stderr. Text is not hard-wrapped (ids and paths stay whole for copying);
         tables and other renderables lay themselves out."""
         if soft_wrap is None:
-            soft_wrap = all(isinstance(o, str) for o in objects)
-        self.err.print(*objects, soft_wrap=soft_wrap)
+            soft_wrap = all(isinstance(o, (str, layout.Prose)) for o in objects)
+        _show(self.err, objects, soft_wrap)
 
     def print_json(self, doc: Any) -> None:
         render.print_json(self.out, doc)
@@ -81,11 +81,11 @@ class Terminal:
         """The plan before anything changes: a table, or with --output json the plan document for a dry run.
         A JSON run that will ask first shows the table on stderr (stdout carries the JSON result)."""
         if not self.json:
-            self.out.print(table)
+            self.print(table)
         elif dry_run:
             self.print_json(plan_doc)
         elif plan.changes and not self.yes:
-            self.err.print(table)
+            self.note(table)
 
     def confirm(self, question: str) -> bool:
         if self.yes:
@@ -100,6 +100,17 @@ class Terminal:
         """Ask twice, echoing nothing. The caller decides whether a terminal is there to ask."""
         with _interruptible("the password prompt"):
             return typer.prompt(question, hide_input=True, confirmation_prompt=True, err=True)
+
+
+def _show(console: Console, objects: tuple, soft_wrap: bool) -> None:
+    """Tables (fitted) and prose that layout.py lays out are printed without the console's crop, so an id too long for
+    the width, alone on its line, stays whole; anything else as asked. A Group is shown part by part."""
+    parts = [part for o in objects for part in (o.renderables if isinstance(o, Group) else [o])]
+    if not any(layout.lays_out(part) for part in parts):
+        console.print(*objects, soft_wrap=soft_wrap)
+        return
+    for part in parts:
+        console.print(layout.for_terminal(part), soft_wrap=soft_wrap or layout.lays_out(part))
 
 
 @contextmanager

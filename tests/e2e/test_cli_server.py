@@ -180,14 +180,31 @@ def test_bad_profile_is_a_usage_error(sandbox):
 
 
 def test_demo_exits_zero_and_leaves_nothing(tmp_path):
-    res = subprocess.run([*xacct_cmd(), "demo", "--output", "json"], env=clean_env(), cwd=tmp_path,
+    res = subprocess.run([*xacct_cmd(), "demo", "--output", "json", "--verbose"], env=clean_env(), cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-3000:]
+    assert "ec2:create_vpc_endpoint" in res.stderr  # --verbose: the full plan (and the progress) on stderr
     summary = json.loads(res.stdout)
     assert summary["ok"] is True
     assert summary["leftovers"] == {"consumer": [], "provider": []}
     assert [p["ok"] for p in summary["phases"]] == [True] * len(summary["phases"])
     assert {c["kind"] for c in summary["created"]} >= {"kms_key", "secret", "iam_role", "iam_user", "security_group", "vpc_endpoint"}
+
+
+def test_demo_fits_one_screen_at_80_columns(tmp_path):
+    """The trial: `make demo` printed 441 lines at 80 columns, the plan twice. By default: the plan once (a line per
+    step), each phase with its time, the SELECT's rows, the summary; at most 60 lines, none wider than 80."""
+    res = subprocess.run([*xacct_cmd(), "demo"], env=clean_env({"COLUMNS": "80"}), cwd=tmp_path,
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stderr[-3000:]
+    lines = (res.stderr + res.stdout).splitlines()
+    assert len(lines) <= 60, "\n".join(lines)
+    assert [line for line in lines if len(line) > 80] == []
+    assert sum(line.startswith("Plan:") for line in lines) == 1
+    for phase in ("plan (dry run)", "setup", "SELECT through the assumed role", "teardown", "nothing left behind"):
+        assert any(line.strip().startswith(f"✓ {phase} (") and line.rstrip().endswith("s)") for line in lines), phase
+    row = next(line for line in lines if "hello from the provider account" in line)
+    assert row.startswith("│") and "app_user" in row  # the SQL result, as a table
 
 
 def test_setup_verify_teardown_against_a_realistic_sandbox(realistic_sandbox, monkeypatch):

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
+
+import typer
 
 from xacct_dataapi.cli.groups import Command
 from xacct_dataapi.cli.options import Debug, Engine, Output, command_app, handles_errors
@@ -13,6 +16,8 @@ app = command_app()
 @handles_errors
 def demo(
     engine: Engine = "aurora-postgresql",
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", help="Everything: the full plan, setup's and teardown's progress, the status table.")] = False,
     output: Output = "text",
     debug: Debug = False,
 ):
@@ -24,7 +29,7 @@ def demo(
     ui = Terminal.open(output, yes=True)
     started = time.perf_counter()
     with sandbox.as_xacct_errors():
-        result = run_demo(ui, engine=engine)
+        result = run_demo(ui, engine=engine, verbose=verbose)
     total = time.perf_counter() - started
     summary = {
         "ok": result.ok,

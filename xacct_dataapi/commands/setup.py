@@ -15,6 +15,7 @@ from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.config import Config
 from xacct_dataapi.context import start_context
+from xacct_dataapi.layout import Prose
 from xacct_dataapi.errors import Declined, StateError, UsageError
 from xacct_dataapi.models import Action, Plan, Sensitive
 from xacct_dataapi.planner import plan_setup
@@ -141,7 +142,7 @@ def setup_config(state_path: Path, name: str | None, given: dict, rotate_passwor
 
 def _shown(value) -> str:
     if isinstance(value, (list, tuple)):
-        return ",".join(value)
+        return ",".join(value) or "(none)"
     return "(none)" if value is None else str(value)
 
 
@@ -179,17 +180,16 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     ctx = start_context(cfg, aws, state, password)  # its lookups overlap the inspections (planner.inspect_all)
     plan = plan_setup(ctx)
     problems = failing_checks(plan)[1]
-    if changed_inputs and not ui.json:
-        ui.note("Changed since the last setup: " + "; ".join(changed_inputs), soft_wrap=True)
     meta = {"name": cfg.name, "region": aws.region, "changed_inputs": list(changed_inputs),
             "accounts": {"consumer": ctx.consumer_account, "provider": ctx.provider_account},
             "state_file": str(state_path), "dry_run": dry_run, "monthly_cost": cost.for_config(cfg.subnet_ids)}
     plan_doc = render.plan_json(plan, meta)
     table = render.plan_table(plan, f"xacct setup plan — deployment {cfg.name!r}, consumer "
-                                    f"{ctx.consumer_account} → provider {ctx.provider_account}, {aws.region}")
+                                    f"{ctx.consumer_account} → provider {ctx.provider_account}, {aws.region}",
+                              changed_inputs)
     ui.show_plan(plan, table, plan_doc, dry_run)
     if not ui.json:
-        ui.note(cost.summary(plan_doc["monthly_cost"]), soft_wrap=True)
+        ui.note(Prose(cost.summary(plan_doc["monthly_cost"])))
     if dry_run:
         return SetupResult(plan, state, [], problems, time.monotonic() - started, plan_doc)
     if plan.changes:

@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from xacct_dataapi.connect.handoff import HandOff, Source
 from xacct_dataapi.connect.profile_file import MARKER
+from xacct_dataapi.vantage import in_sandbox
 
 FORMATS = ("text", "profile", "env", "python", "sqlalchemy", "json")
 WIDTH = 80  # the text format is read in a terminal
@@ -37,10 +38,11 @@ def network_path(h: HandOff) -> str:
     if h.private_only:
         return (f"Network path: only from inside {h.vpc_id or 'the consumer VPC'}: rds-data resolves to {where} "
                 "(private DNS), and the access role allows statements only through it (aws:SourceVpce); from "
-                "outside the VPC every statement is AccessDenied.")
+                "outside the VPC every statement is AccessDenied." + in_sandbox(h.vpc_id))
     return (f"Network path: from inside {h.vpc_id or 'the consumer VPC'} rds-data resolves to {where} (private DNS), "
             "whose policy admits only the access role on this cluster; from outside the VPC the application uses "
-            "the public rds-data endpoint (allowed: the deployment was set up without --require-private-path).")
+            "the public rds-data endpoint (allowed: the deployment was set up without --require-private-path)."
+            + in_sandbox(h.vpc_id))
 
 
 def profile_block(h: HandOff, source: Source, profile_name: str) -> str:

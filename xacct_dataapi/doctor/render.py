@@ -15,7 +15,7 @@ def table(report: DoctorReport) -> Table:
     title = (f"xacct doctor — {('deployment ' + repr(report.deployment)) if report.deployment else 'no state file'}, "
              f"consumer {acc.get('consumer')} → provider {acc.get('provider')}, {report.region}")
     t = Table(title=title, show_lines=False, expand=False)
-    t.add_column("check", no_wrap=True)
+    t.add_column("check")  # ids have no spaces: only the headings wrap, leaving the evidence room for whole ARNs
     t.add_column("status", no_wrap=True)
     t.add_column("evidence / fix", overflow="fold", ratio=1)
     order = {link: i for i, link in enumerate(LINKS)}

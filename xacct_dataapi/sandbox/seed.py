@@ -102,20 +102,20 @@ class SandboxInfo:
         AWS_ENDPOINT_URL_RDS_DATA beats the profile's endpoint_url."""
         return {**self.env(), "AWS_ENDPOINT_URL_RDS_DATA": f"{self.endpoint_url.rstrip('/')}/_vpc/{self.vpc_id}/{APP_ADDRESS}"}
 
-    def setup_command(self) -> str:
-        """The ``xacct setup`` invocation that wires this sandbox's two accounts together."""
+    def setup_command(self, name: str | None = None, xacct: str = "xacct") -> str:
+        """The ``xacct setup`` invocation that wires this sandbox's two accounts together (`xacct`: how to run it)."""
         import shlex
 
         parts = [
-            "xacct", "setup",
+            "setup",
             "--consumer-profile", self.consumer_profile,
             "--provider-profile", self.provider_profile,
             "--cluster", self.cluster_id,
             "--vpc", self.vpc_id,
             "--subnets", ",".join(self.subnet_ids),
-            "--enable-data-api",
+            "--enable-data-api", *(("--name", name) if name else ()),
         ]  # fmt: skip
-        return " ".join(shlex.quote(p) for p in parts)
+        return " ".join([xacct, *(shlex.quote(p) for p in parts)])
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -24,6 +24,7 @@ from xacct_dataapi.sandbox import DEFAULT_DIR, limits, rdsdata
 from xacct_dataapi.sandbox.authz import enforce, private
 from xacct_dataapi.sandbox import realism as layer
 from xacct_dataapi.sandbox.database import DatabaseUnavailable, database_for
+from xacct_dataapi.sandbox.instructions import print_instructions, xacct_command
 from xacct_dataapi.sandbox.realism import Realism
 from xacct_dataapi.sandbox.seed import ENGINE_MODES, ENGINES, SandboxError, SandboxInfo, seed_accounts, write_private
 from xacct_dataapi.waiting import Timing, until_true
@@ -382,24 +383,8 @@ def serve(dir: Path, port: int, engine: str, ui: Terminal, *, engine_mode: str =
         ui.print(f"Realistic: {r.latency_ms:g} ms per request; a new endpoint pending {r.endpoint_pending_s:g}s, a new IAM "
                  f"principal invalid {r.principal_delay_s:g}s, ENIs lingering {r.eni_linger_s:g}s, a deleted secret's "
                  f"name blocked {r.secret_name_block_s:g}s, the Data API switch {r.data_api_switch_s:g}s.")
-    ui.print("Point your shell at it (the operator, outside the VPC: requests carry no aws:SourceVpce):")
-    for k, v in info.env().items():
-        ui.print(f"  export {k}={v}", soft_wrap=True)
-    ui.print(f"An application inside the consumer VPC ({info.vpc_id}) adds this: its rds-data calls go through the VPC's "
-             "rds-data endpoint (once setup made one), which checks its security group and policy and sets aws:SourceVpce:")
-    inside = info.inside_vpc_env()
-    for k in sorted(set(inside) - set(info.env())):
-        ui.print(f"  export {k}={inside[k]}", soft_wrap=True)
-    ui.print("Every request is authorised as AWS would (identity, trust, key, secret and endpoint policies): "
-             "docs/sandbox.md.")
-    ui.print("Then try:")
-    if info.db_password_file:
-        ui.print(f"  XACCT_DB_PASSWORD=\"$(cat {info.db_password_file})\" {info.setup_command()} --yes", soft_wrap=True)
-        ui.print(f"A SQL shell on the cluster's PostgreSQL (as {info.db_user}, database app):")
-        ui.print(f"  {sandbox.sql_shell_command()}", soft_wrap=True)
-    else:
-        ui.print(f"  XACCT_DB_PASSWORD=demo-only-password {info.setup_command()} --yes", soft_wrap=True)
-    ui.print("Stop it with Ctrl-C or `xacct sandbox down" + (f" --dir {dir}`." if dir != DEFAULT_DIR else "`."))
+    print_instructions(ui, info, sandbox.sql_shell_command())
+    ui.print(f"Stop it with Ctrl-C or `{xacct_command()} sandbox down" + (f" --dir {dir}`." if dir != DEFAULT_DIR else "`."))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

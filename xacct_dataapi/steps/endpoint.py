@@ -24,7 +24,7 @@ from xacct_dataapi.steps.endpoint_cleanup import delete_security_group, endpoint
 from xacct_dataapi.steps.endpoint_members import (
     FULL_HINT, MEMBER_TAG, create_or_join, join, leave_or_delete_endpoint, member_value, members_of, settle, too_many,
 )
-from xacct_dataapi.steps.endpoint_rules import describe_rule, https_rule, permission_of, rules_of
+from xacct_dataapi.steps.endpoint_rules import describe_endpoint_change, https_rule, rule_repairs
 
 NUMBER = 7
 KINDS = ("security_group", "vpc_endpoint")
@@ -117,7 +117,6 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     reasons: list[str] = []
     sg = facts["sg"]
     (ingress,), (egress,) = want_sg.properties["Ingress"], want_sg.properties["Egress"]
-    want_in, want_out = rules_of([ingress]), rules_of([egress])
     if sg is None:
         reasons.append(f"no security group {names.security_group}")
         sg_id = Ref("security_group_id")
@@ -146,22 +145,7 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
             reasons.append(f"security group {sg_id} exists but was not recorded")
             step.calls.append(Bookkeeping(Account.CONSUMER, record=Record("security_group", sg_id, name=names.security_group),
                                           description="record the group"))
-        have_in, have_out = rules_of(sg.get("IpPermissions")), rules_of(sg.get("IpPermissionsEgress"))
-        for rules, want, direction in ((have_in, want_in, "ingress"), (have_out, want_out, "egress")):
-            if want - rules:
-                reasons.append(f"{direction} tcp/443 {cidr} rule is missing")
-                step.problems.append(f"security group {sg_id}: {direction} rule tcp/443 {cidr} missing")
-                step.calls.append(Call(Account.CONSUMER, "ec2", f"authorize_security_group_{direction}",
-                                       {"GroupId": sg_id, "IpPermissions": [ingress if direction == "ingress" else egress]},
-                                       ok_codes=("InvalidPermission.Duplicate",), description=f"restore the {direction} rule"))
-            extra = rules - want
-            if extra:
-                reasons.append(f"{len(extra)} unexpected {direction} rule(s)")
-                step.problems.append(f"security group {sg_id}: unexpected {direction} rule(s) "
-                                     + ", ".join(describe_rule(r) for r in sorted(extra, key=str)))
-                step.calls.append(Call(Account.CONSUMER, "ec2", f"revoke_security_group_{direction}",
-                                       {"GroupId": sg_id, "IpPermissions": [permission_of(r) for r in sorted(extra, key=str)]},
-                                       ok_codes=("InvalidPermission.NotFound",), description=f"remove unexpected {direction} rules"))
+        step.calls += rule_repairs(sg, sg_id, ingress, egress, reasons, step.problems)
     ep = facts["endpoint"]
     if ep is None:
         if facts["conflicts"]:
@@ -189,7 +173,8 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
             params={"Create": create, "Member": names.deployment, "ClusterArn": ctx.cluster.arn},
             outputs={"endpoint_id": "VpcEndpoint.VpcEndpointId"},
             record=Record("vpc_endpoint", Ref("endpoint_id"), name=names.endpoint),
-            wait=_available(Ref("endpoint_id"), deferred=True), description="create the interface endpoint"))
+            wait=_available(Ref("endpoint_id"), deferred=True), description="create the interface endpoint in "
+                                                                            + ", ".join(ctx.cfg.subnet_ids)))
     else:
         ep_id = ep["VpcEndpointId"]
         if not ctx.state.find("vpc_endpoint", ep_id):
@@ -221,7 +206,7 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
             step.calls.append(_join(ctx, ep_id, "tag the endpoint with this deployment's membership and rewrite its "
                                                 "policy from the member tags"))
         if modify:
-            reasons.append("endpoint differs: " + ", ".join(k for k in modify))
+            reasons.append("endpoint differs: " + describe_endpoint_change(modify))
             step.problems.append(f"endpoint {ep_id}: " + ", ".join(modify))
             step.calls.append(Call(Account.CONSUMER, "ec2", "modify_vpc_endpoint", {"VpcEndpointId": ep_id, **modify},
                                    description="repair the endpoint"))
