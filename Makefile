@@ -30,8 +30,10 @@ install: $(VENV)/.installed-sandbox
 demo: $(VENV)/.installed-sandbox
 	$(BIN)/xacct demo
 
+# Two pytest-xdist workers, one test file each at a time (--dist loadfile keeps a file's module-scoped sandbox in one
+# worker): most of a test's time is spent waiting on sandbox servers and subprocesses, so two overlap well on 2 CPUs.
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # Figures only (nothing asserted), 3-4 minutes on 2 cores (docs/benchmarks.md): start-up against `import boto3`;
 # per command (fresh setup, no-op re-run, status, teardown), each its own process against a fresh sandbox, at 0, 60 and

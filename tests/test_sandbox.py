@@ -473,7 +473,7 @@ def test_fresh_process_with_hostile_environment(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=240,  # a sandbox start on a loaded CI machine (pytest-xdist workers share 2 CPUs)
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )
     assert out.returncode == 0, out.stderr
