@@ -259,7 +259,13 @@ def test_kill_during_teardown_then_rerun_finishes(world, password, monkeypatch, 
     # It resumed where it stopped: what the killed run made is not made again, except a deletion whose record was
     # lost (each is idempotent).
     left = Counter(clean_run()["teardown_calls"]) - Counter(before) + Counter(lost)
-    assert not Counter(hooks.calls) - left, hooks.calls
+    again = Counter(hooks.calls) - left
+    # Leaving the endpoint is one Operation: mark it closing (CreateTags), then delete it. When the other account's
+    # chain is the one killed between those two calls, the mark landed but the Operation was never recorded, so the
+    # re-run marks again (the same tag, idempotent) before the delete. Nothing else may be made twice.
+    if "consumer:ec2.CreateTags" in before and "consumer:ec2.DeleteVpcEndpoints" not in before:
+        again.pop("consumer:ec2.CreateTags", None)
+    assert not again, (again, hooks.calls)
 
 
 def test_kill_while_moving_to_another_vpc_then_rerun_converges(world, password, monkeypatch, replace_crash_point):
