@@ -59,6 +59,7 @@ def status_report(plan: Plan, state: State, steps: Sequence[Step] = STEPS) -> di
             "reason": sp.reason,
             "detail": detail,
             "drift": sp.drift if status == "drifted" else [],
+            "foreign": list(sp.foreign),  # what xacct did not make and setup keeps: only its removal clears it
             "desired": [_desired_json(r) for r in sp.desired],
             "resources": [
                 {"kind": r.kind, "id": r.id, "arn": r.arn, "account": r.account, "created": r.created}

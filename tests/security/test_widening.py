@@ -104,6 +104,12 @@ def test_a_kms_grant_to_another_account_is_named_not_revoked_and_fails_setup(set
     assert [g["GrantId"] for g in kms.list_grants(KeyId=key)["Grants"]] == [grant]  # not revoked
     code, step = status_detail("key_policy")
     assert code == 1 and step["status"] == "failed" and any(grant in d for d in step["detail"])
+    assert step["foreign"] and grant in step["foreign"][0]
+    # verify refuses, and does not send the operator to a setup re-run that keeps the grant.
+    refused = invoke(["verify"])
+    assert refused.exit_code == 1
+    said = " ".join(refused.output.split())
+    assert "remove what each finding names" in said and "`xacct setup` to repair" not in said, said
 
     kms.revoke_grant(KeyId=key, GrantId=grant)
     assert rerun(world).exit_code == 0

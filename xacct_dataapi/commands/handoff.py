@@ -30,8 +30,13 @@ def verify(state_path: Path, ui: Terminal, *, sql: str, as_profile: str | None, 
     report = status(state_path, consumer_profile, provider_profile, region=region)
     if not report["all_done"]:
         bad = [f"{s['number']} {s['title']} ({s['status']})" for s in report["steps"] if s["status"] != "done"]
+        # A grant or policy xacct did not make (status "failed" with findings) is kept by setup: only its owner's
+        # removal clears it, so the hint says so instead of sending the operator to a re-run that cannot help.
+        foreign = any(s.get("foreign") for s in report["steps"])
+        fix = ("remove what each finding names (the command is in the finding), then verify again" if foreign
+               else "`xacct setup` to repair")
         raise AwsError(f"Not verifying: `xacct status` reports steps that are not done: {'; '.join(bad)}.",
-                       f"Run `xacct status --name {report['name']}` for the details and `xacct setup` to repair.")
+                       f"Run `xacct status --name {report['name']}` for the details and {fix}.")
     state = load_required(state_path)
     aws = sessions_for(state, consumer_profile, provider_profile, region)
     check_accounts(aws, state)
