@@ -227,11 +227,15 @@ GRANTS: tuple[Grant, ...] = (
     Grant("AdoptedConsumerRoleOnlyWithConsumerRole", C,
           {"iam:GetRole": ("setup", "status", "doctor"), "iam:GetRolePolicy": POLICY_READS, "iam:PutRolePolicy": SETUP,
            "iam:DeleteRolePolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
-          ("arn:{p}:iam::{consumer}:role/{app_role}",), only_with="consumer_role"),
+          # An IAM name is unique in its account whatever the path, and a name holds no "/": `*/NAME` matches that
+          # one principal at any path (IAM ARNs carry the path: role/PATH/NAME), `NAME` the one at the root.
+          ("arn:{p}:iam::{consumer}:role/{app_role}", "arn:{p}:iam::{consumer}:role/*/{app_role}"),
+          only_with="consumer_role"),
     Grant("AdoptedConsumerUserOnlyWithConsumerUser", C,
           {"iam:GetUser": ("setup", "status", "doctor"), "iam:GetUserPolicy": POLICY_READS, "iam:PutUserPolicy": SETUP,
            "iam:DeleteUserPolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
-          ("arn:{p}:iam::{consumer}:user/{app_user}",), only_with="consumer_user"),
+          ("arn:{p}:iam::{consumer}:user/{app_user}", "arn:{p}:iam::{consumer}:user/*/{app_user}"),
+          only_with="consumer_user"),
 )
 
 

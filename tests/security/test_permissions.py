@@ -203,3 +203,24 @@ def test_other_deployments_are_the_roles_under_the_clusters_path():
     assert iam.asked == [("list_roles", {"PathPrefix": path})]
     with pytest.raises(ClientError):
         other_deployments_on_cluster(_Iam(code="AccessDenied"), "arn:aws:rds:r:1:cluster:c", "mine")
+
+
+@pytest.mark.parametrize("kind, option", [("user", "consumer_user"), ("role", "consumer_role")])
+def test_an_adopted_principal_at_an_iam_path_is_covered_and_no_other(kind, option):
+    """IAM ARNs carry the path (user/team/app): the adopted principal's statement covers it at any path, and only it
+    (a name is unique in its account and holds no "/")."""
+    from xacct_dataapi.sandbox.authz.decide import ALLOW, Principal, Question, decide
+
+    consumer = "111111111111"
+    doc = permissions.policy("consumer", "setup", permissions.Scope(consumer=consumer, **{option: "app"}))
+    operator = Principal(f"arn:aws:iam::{consumer}:user/op", consumer, f"arn:aws:iam::{consumer}:user/op", (doc,))
+    action = "iam:GetUser" if kind == "user" else "iam:GetRole"
+
+    def allowed(arn: str) -> bool:
+        return decide(Question(operator, action, arn, resource_account=consumer)).decision == ALLOW
+
+    assert allowed(f"arn:aws:iam::{consumer}:{kind}/app")
+    assert allowed(f"arn:aws:iam::{consumer}:{kind}/team/app")
+    assert allowed(f"arn:aws:iam::{consumer}:{kind}/team/sub/app")
+    assert not allowed(f"arn:aws:iam::{consumer}:{kind}/team/app2")
+    assert not allowed(f"arn:aws:iam::{consumer}:{kind}/team/other")
