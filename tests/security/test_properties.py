@@ -24,7 +24,7 @@ REGIONS = {
     "aws-us-gov": ["us-gov-west-1", "us-gov-east-1"],
 }
 ARN = re.compile(r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
-                 r"(?P<account>\d{12}|):(?P<resource>\S+)$")
+                 r"(?P<account>\d{12}|aws|):(?P<resource>\S+)$")
 GLOBAL_SERVICES = ("iam", "route53")  # their ARNs have no region
 # Where AWS documents "*" as a key policy's Resource ("this key"); the default key policy's root statement is
 # AWS's own "kms:*" (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
@@ -96,7 +96,9 @@ def assert_arns_well_formed(doc, partition: str, region: str, accounts_: set[str
             assert m["region"] == "", s
         else:
             assert m["region"] == region, s
-        assert m["account"] in accounts_ or (m["service"] == "route53" and m["account"] == ""), s
+        # AWS managed policies are arn:PARTITION:iam::aws:policy/NAME (IAM User Guide, "AWS managed policies").
+        aws_managed = m["service"] == "iam" and m["account"] == "aws" and m["resource"].startswith("policy/")
+        assert m["account"] in accounts_ or aws_managed or (m["service"] == "route53" and m["account"] == ""), s
 
 
 def actions_of(statement: dict) -> list[str]:
