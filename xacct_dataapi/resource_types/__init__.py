@@ -11,9 +11,12 @@ from xacct_dataapi.parallel import gather
 from xacct_dataapi.resource_types import ec2, iam, kms, rds, secrets
 from xacct_dataapi.resource_types.base import GONE, NOT_OURS, OURS, NotOurs, Ownership, ResourceType
 
-TYPES: dict[str, ResourceType] = {t.kind: t for m in (kms, iam, secrets, ec2, rds) for t in m.TYPES}
+# Module order is the order of their grants in the operator's policy (permissions.py).
+MODULES = (rds, kms, secrets, ec2, iam)
+TYPES: dict[str, ResourceType] = {t.kind: t for m in MODULES for t in m.TYPES}
+GRANTS = tuple(g for m in MODULES for g in m.GRANTS)
 
-__all__ = ["GONE", "NOT_OURS", "OURS", "NotOurs", "Ownership", "ResourceType", "TYPES", "for_kind", "screen"]
+__all__ = ["GONE", "NOT_OURS", "OURS", "NotOurs", "Ownership", "ResourceType", "TYPES", "GRANTS", "for_kind", "screen"]
 
 
 def for_kind(kind: str) -> ResourceType | None:

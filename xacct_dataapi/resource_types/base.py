@@ -66,6 +66,14 @@ class ResourceType:
     guarded = True  # its deletion changes AWS, so AWS must first show the resource is this deployment's
 
     account: Account = Account.PROVIDER
+    # The link of doctor's chain that checks this kind (doctor/checks.py); None: doctor checks each recorded row of
+    # it by its read and ownership test (doctor/recorded.py).
+    doctor_link: str | None = None
+    cfn_refs: dict = {}  # Ref key -> (logical id, attribute or None): how a template names what this kind produces
+
+    def cloudformation(self, template, resource, ctx) -> None:
+        """Add the desired `resource` (models.Resource) to `template` (cfn.Template), or say why it is left out."""
+        raise NotImplementedError(f"resource type {self.kind} has no CloudFormation mapping")
 
     def delete(self, row, state) -> list[PlanItem] | None:
         """The items that delete the resource, from the recorded row alone (pure); None: the step plans them."""
