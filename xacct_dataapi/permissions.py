@@ -76,7 +76,11 @@ class Scope:
 
 # Every statement, declared by what makes the calls: preflight's reads, then each resource type's module; the
 # provider's first (the order of docs/permissions.md's tables).
-GRANTS: tuple[Grant, ...] = tuple(sorted(preflight.GRANTS + resource_types.GRANTS, key=lambda g: g.side is not P))
+def all_grants() -> tuple[Grant, ...]:
+    return tuple(sorted(preflight.GRANTS + resource_types.grants(), key=lambda g: g.side is not P))
+
+
+GRANTS = all_grants()  # as registered at import; the functions below read the registry when called
 
 
 def _fill(value: Any, fields: dict[str, str]) -> Any:
@@ -114,7 +118,7 @@ def policy(side: Account | str, command: str = "all", scope: Scope | None = None
     side, scope = Account(side), scope or Scope()
     if command != "all" and command not in COMMANDS:
         raise ValueError(f"unknown command {command!r}")
-    statements = [statement(g, scope, command) for g in GRANTS if g.side is side and applies(g, scope)]
+    statements = [statement(g, scope, command) for g in all_grants() if g.side is side and applies(g, scope)]
     return {"Version": VERSION, "Statement": [s for s in statements if s is not None]}
 
 
@@ -127,7 +131,7 @@ def allowed_actions(side: Account | str, command: str = "all", scope: Scope | No
 
 def star_actions() -> list[tuple[str, str]]:
     """(action, why) for every action granted on "*"."""
-    return [(a, g.why_star) for g in GRANTS if g.resources == ("*",) for a in sorted(g.actions)]
+    return [(a, g.why_star) for g in all_grants() if g.resources == ("*",) for a in sorted(g.actions)]
 
 
 def policy_for_cli(side: str, command: str, *, name: str = "*", region: str | None = None, **scope: Any) -> dict:
@@ -166,7 +170,7 @@ def _calls_table(side: Account) -> list[str]:
             "|---|---|"]
     for command in COMMANDS:
         acts = set()
-        for g in GRANTS:
+        for g in all_grants():
             if g.side is side and not g.only_with:
                 acts.update(f"`{a}`" + ("*" if a in g.implied else "") for a, cmds in g.actions.items() if needed_by(cmds, command))
         rows.append(f"| `{command}` | {', '.join(sorted(acts)) or 'none (only `sts:GetCallerIdentity`, which needs no permission)'} |")
@@ -251,7 +255,7 @@ def markdown() -> str:
                   _json(policy(side)), "```", ""]
     lines += ["With `--consumer-role` / `--consumer-user` (an adopted principal, not in the tables above), add the matching statement",
               "(`xacct permissions --side consumer --consumer-role APP_ROLE` includes it):", ""]
-    for g in GRANTS:
+    for g in all_grants():
         if g.only_with:
             lines += ["```json", _json(statement(g, Scope())), "```", ""]
     lines += ["## Sources", "",

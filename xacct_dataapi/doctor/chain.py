@@ -21,7 +21,7 @@ from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import Account, render_value
 from xacct_dataapi.planner import inspect_all
 from xacct_dataapi.state import State
-from xacct_dataapi.steps import STEPS
+from xacct_dataapi.steps import registered
 from xacct_dataapi.steps.common import access_role_arn
 from xacct_dataapi.steps.endpoint import LIVE_STATES, service_name
 
@@ -141,7 +141,7 @@ def from_state(aws: Sessions, state: State, cfg: Config) -> Chain:
         chain.unknown.setdefault("model", "the cluster and the VPC must exist to compare the chain with xacct's model")
         return chain
     facts = inspect_all(ctx)
-    for step in STEPS:
+    for step in registered():
         try:
             planned = step.make_plan(ctx, facts[step.key])
         except UsageError as exc:  # e.g. another deployment's endpoint holds the private DNS name

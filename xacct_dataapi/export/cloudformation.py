@@ -38,7 +38,7 @@ from xacct_dataapi.models import Account, Ref, Resource
 from xacct_dataapi.resource_types import TYPES
 from xacct_dataapi.resource_types.cfn import Template, cfn as to_cfn
 from xacct_dataapi.state import State
-from xacct_dataapi.steps import STEPS
+from xacct_dataapi.steps import registered
 from xacct_dataapi.steps.common import access_role_arn
 
 TRUST_POLICY_LIMIT = 2048  # IAM quotas: role trust policy length, default (adjustable to 4,096)
@@ -119,7 +119,7 @@ def template_context(ctx: Context, side: Account) -> TemplateContext:
 
 def desired(tctx: TemplateContext, side: Account) -> list[Resource]:
     """The steps' desired resources of one side, in execution order."""
-    return [r for step in STEPS for r in step.desired(tctx) if r.account is side]
+    return [r for step in registered() for r in step.desired(tctx) if r.account is side]
 
 
 # --------------------------------------------------------------------------- values

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Names
 from xacct_dataapi.errors import AwsError, error_code
-from xacct_dataapi.models import NOTHING_CHANGED, Account, Bookkeeping, Call, Operation, PlanItem
+from xacct_dataapi.models import NOTHING_CHANGED, Account, Bookkeeping, Call, Operation, PlanItem, Record
 
 OURS, NOT_OURS, GONE = "ours", "not ours", "gone"
 
@@ -74,6 +74,23 @@ class ResourceType:
     def cloudformation(self, template, resource, ctx) -> None:
         """Add the desired `resource` (models.Resource) to `template` (cfn.Template), or say why it is left out."""
         raise NotImplementedError(f"resource type {self.kind} has no CloudFormation mapping")
+
+    # What the generic planner (declared.py) asks of a type whose step only declares the resource and its properties.
+    def create(self, resource) -> list[PlanItem]:
+        """The items that make the desired `resource` (models.Resource) and record it."""
+        raise NotImplementedError(f"resource type {self.kind} cannot be created by a declared step")
+
+    def differences(self, found, resource) -> list[str]:
+        """How what AWS holds (`found`, from `read`) differs from the desired resource, one line each."""
+        return []
+
+    def update(self, found, resource) -> list[PlanItem]:
+        """The items that bring the resource to its desired properties (after `differences` named some)."""
+        raise NotImplementedError(f"resource type {self.kind} cannot be updated by a declared step")
+
+    def record(self, resource, found) -> Record:
+        """The state row of a resource that exists (adopted: made by a run that died before recording it)."""
+        return Record(self.kind, resource.id, arn=found.get("Arn") or found.get("ARN"))
 
     def delete(self, row, state) -> list[PlanItem] | None:
         """The items that delete the resource, from the recorded row alone (pure); None: the step plans them."""
