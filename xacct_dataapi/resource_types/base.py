@@ -150,7 +150,8 @@ class ResourceType:
                 raise self.refusal(row, verdict, deployment)
             return inner.run(ops, **params)
 
-        return replace(inner, run=run, description=f"{inner.description}, once AWS shows it is deployment {deployment}'s")
+        return replace(inner, run=run, description=f"{inner.description}, once AWS shows it is deployment {deployment}'s",
+                       guard={"kind": row.kind, "id": row.id, "reads": self.noun, "deployment": deployment})
 
 
 class _Probe:
