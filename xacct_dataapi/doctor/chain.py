@@ -158,7 +158,8 @@ def from_state(aws: Sessions, state: State, cfg: Config) -> Chain:
     chain.secret_policy = facts["secret_policy"]["policy"]
     chain.key = facts["kms_key"]["key"]
     chain.key_arn = (chain.key or {}).get("Arn") or v.get("key_arn")
-    chain.key_policy = facts["key_policy"]["policy"]
+    # A declared step: its facts are what AWS holds of each desired resource (steps/declared.py).
+    chain.key_policy = next((f["Document"] for f in facts["key_policy"]["found"].values() if f), None)
     chain.principal_arn = ctx.principal.arn
     chain.principal_policy = facts["consumer_principal"]["policy"]
     chain.endpoint = facts["endpoint"]["endpoint"]

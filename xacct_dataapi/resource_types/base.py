@@ -19,6 +19,8 @@ from xacct_dataapi.errors import AwsError, error_code
 from xacct_dataapi.models import NOTHING_CHANGED, Account, Bookkeeping, Call, Operation, PlanItem, Record
 
 OURS, NOT_OURS, GONE = "ours", "not ours", "gone"
+# A policy naming a principal IAM has not yet propagated is refused with one of these (bounded retry).
+INVALID_PRINCIPAL = ("MalformedPolicyDocumentException", "MalformedPolicyDocument", "InvalidParameterValue")
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,10 @@ class ResourceType:
 
     def differences(self, found, resource) -> list[str]:
         """How what AWS holds (`found`, from `read`) differs from the desired resource, one line each."""
+        return []
+
+    def drift(self, found, resource) -> list[dict]:
+        """Each differing policy statement as data (`status --output json`), when `differences` named some."""
         return []
 
     def update(self, found, resource) -> list[PlanItem]:

@@ -7,7 +7,7 @@ from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import Action, Bookkeeping, Call, StepPlan
 from xacct_dataapi.resource_types.base import tags_of as tag_dict  # noqa: F401  (the steps' name for it)
 
-INVALID_PRINCIPAL = ("MalformedPolicyDocumentException", "MalformedPolicyDocument", "InvalidParameterValue")
+from xacct_dataapi.resource_types.base import INVALID_PRINCIPAL  # noqa: F401  (the steps' name for it)
 
 
 def access_role_path(ctx) -> str:

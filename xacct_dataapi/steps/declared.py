@@ -21,6 +21,21 @@ from xacct_dataapi.resource_types import TYPES
 from xacct_dataapi.resource_types.base import GONE, NOT_OURS, _Probe
 
 
+class _Inspecting:
+    """The context as an inspection sees it: the values found by the inspections before it (`known`), not yet
+    merged into the context's own."""
+
+    def __init__(self, ctx, known: dict):
+        self._ctx, self.values = ctx, known
+
+    def __getattr__(self, name: str):
+        return getattr(self._ctx, name)
+
+    def known(self, key: str):
+        value = self.values.get(key)
+        return value if value is not None else Ref(key)
+
+
 def _read_all(ctx, desired: list[Resource]) -> dict:
     """What AWS holds for each desired resource whose name is known (a Ref: made by this run, nothing to read)."""
     found = {}
@@ -58,6 +73,7 @@ def plan_resources(ctx, step: StepPlan, found: dict, desired: list[Resource]) ->
         if diffs:
             step.calls += rtype.update(have, r)
             step.problems += diffs
+            step.drift += rtype.drift(have, r)
             step.action = Action.REPAIR
             reasons.append(f"{rtype.noun} {r.id} differs: " + "; ".join(diffs))
         if not ctx.state.find(r.kind, str(r.id)):
@@ -75,7 +91,7 @@ def declare(number: int, key: str, title: str, kinds: tuple[str, ...], desired: 
     Its inspection reads them through their types; its plan is plan_resources."""
 
     def inspect(ctx, known) -> Inspection:
-        return Inspection({"found": _read_all(ctx, desired(ctx))})
+        return Inspection({"found": _read_all(ctx, desired(_Inspecting(ctx, known)))})
 
     def plan(ctx, facts: dict, want: list[Resource]) -> StepPlan:
         return plan_resources(ctx, StepPlan(number, key, title, Action.NOOP, ""), facts["found"], want)
