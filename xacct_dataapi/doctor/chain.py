@@ -155,7 +155,7 @@ def from_state(aws: Sessions, state: State, cfg: Config) -> Chain:
     chain.role_arn = (chain.role or {}).get("Arn") or access_role_arn(ctx)
     chain.secret = facts["secret"]["secret"]
     chain.secret_arn = (chain.secret or {}).get("ARN") or v.get("secret_arn")
-    chain.secret_policy = facts["secret_policy"]["policy"]
+    chain.secret_policy = next((f["Document"] for f in facts["secret_policy"]["found"].values() if f), None)
     chain.key = facts["kms_key"]["key"]
     chain.key_arn = (chain.key or {}).get("Arn") or v.get("key_arn")
     # A declared step: its facts are what AWS holds of each desired resource (steps/declared.py).

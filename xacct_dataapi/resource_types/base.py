@@ -16,7 +16,10 @@ from botocore.exceptions import ClientError
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Names
 from xacct_dataapi.errors import AwsError, error_code
-from xacct_dataapi.models import NOTHING_CHANGED, Account, Bookkeeping, Call, Operation, PlanItem, Record
+from xacct_dataapi import policy_diff as policies
+from xacct_dataapi.models import (
+    NOTHING_CHANGED, Account, Bookkeeping, Call, Operation, PlanItem, Record, render_value,
+)
 
 OURS, NOT_OURS, GONE = "ours", "not ours", "gone"
 # A policy naming a principal IAM has not yet propagated is refused with one of these (bounded retry).
@@ -178,6 +181,48 @@ class ForgetOnly(ResourceType):
 
     def delete(self, row, state) -> list[PlanItem]:
         return [Bookkeeping(self.account, forget=(row.kind, row.id), description=self.why.format(row=row))]
+
+
+class PolicyDocument(ForgetOnly):
+    """A resource's policy document (a key policy, a secret's resource policy) as a declared step's resource: read,
+    compared with the desired document (as AWS would hold it: a value not yet known never compares equal), written
+    whole, recorded; at teardown only forgotten (it goes with its resource). Subclasses set `document` (the desired
+    resource's document name) and implement `read_document` and `put`."""
+
+    document = ""
+
+    def read_document(self, client, row):
+        raise NotImplementedError
+
+    def put(self, resource) -> PlanItem:
+        raise NotImplementedError
+
+    def read(self, client, row):
+        found = self.read_document(client, row)
+        return None if found is None else {"Document": found}
+
+    def judge(self, found, row, names):
+        # Read through its resource, which its own step found as this deployment's (that step refuses any other).
+        return Ownership(OURS, f"it is the {self.noun} of this deployment's resource")
+
+    def _want(self, resource):
+        return render_value(resource.documents[self.document])
+
+    def create(self, resource) -> list[PlanItem]:
+        return [self.put(resource)]
+
+    def update(self, found, resource) -> list[PlanItem]:
+        return [self.put(resource)]  # the document is written whole
+
+    def differences(self, found, resource) -> list[str]:
+        want = self._want(resource)
+        return [] if policies.equal(found["Document"], want) else policies.differing_statements(found["Document"], want)
+
+    def drift(self, found, resource) -> list[dict]:
+        return policies.statement_drift(found["Document"], self._want(resource), self.document)
+
+    def record(self, resource, found) -> Record:
+        return Record(self.kind, resource.id, arn=resource.arn)
 
 
 def _as_operation(item: PlanItem) -> Operation:

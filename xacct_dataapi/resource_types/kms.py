@@ -4,11 +4,11 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from xacct_dataapi.errors import error_code
-from xacct_dataapi import policies
 from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, JsonDoc, Operation, Record, Retry
 from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import (
-    GONE, INVALID_PRINCIPAL, NOT_OURS, OURS, ForgetOnly, Ownership, ResourceType, read_or_none, tags_of, tagged_for,
+    GONE, INVALID_PRINCIPAL, NOT_OURS, OURS, Ownership, PolicyDocument, ResourceType, read_or_none, tags_of,
+    tagged_for,
 )
 from xacct_dataapi.resource_types.grants import (
     ALIAS, FINDS, KEYS, READS, REQUEST_TAG, RESOURCE_TAG, SETUP, TEARDOWN, Grant, P,
@@ -110,38 +110,20 @@ class KmsAlias(ResourceType):
                      ok_codes=("NotFoundException",), description=f"delete {row.id}")]
 
 
-class KeyPolicy(ForgetOnly):
-    """The key's one policy ("default"): made and repaired by the generic planner (steps/declared.py); nothing to
-    delete at teardown (it goes with the key), so only forgotten."""
+class KeyPolicy(PolicyDocument):
+    """The key's one policy ("default"), written by the generic planner (steps/key_policy.py)."""
 
-    service, noun = "kms", "key policy"
+    service, noun, document = "kms", "key policy", "key_policy"
 
-    def read(self, client, row):
+    def read_document(self, client, row):
         found = read_or_none(client.get_key_policy, KeyId=row.id, PolicyName="default")  # the only name AWS has
-        return None if found is None else {"Document": found["Policy"]}
+        return found and found["Policy"]
 
-    def judge(self, found, row, names):
-        # Read through the key xacct found as this deployment's (the key step refuses any other): it goes with it.
-        return Ownership(OURS, "it is the policy of this deployment's key")
-
-    def create(self, r) -> list:
-        return [Call(Account.PROVIDER, "kms", "put_key_policy",
-                     {"KeyId": r.id, "PolicyName": "default", "Policy": JsonDoc(r.documents["key_policy"])},
-                     record=Record(self.kind, r.id, arn=r.arn), description="write the key policy",
-                     retry=Retry(INVALID_PRINCIPAL, ("principal",), "a new IAM principal is not yet visible to KMS"))]
-
-    def update(self, found, r) -> list:
-        return self.create(r)  # PutKeyPolicy replaces the whole document
-
-    def differences(self, found, r) -> list[str]:
-        want = r.documents["key_policy"]
-        return [] if policies.equal(found["Document"], want) else policies.differing_statements(found["Document"], want)
-
-    def drift(self, found, r) -> list[dict]:
-        return policies.statement_drift(found["Document"], r.documents["key_policy"], "key_policy")
-
-    def record(self, r, found) -> Record:
-        return Record(self.kind, r.id, arn=r.arn)
+    def put(self, r):
+        return Call(Account.PROVIDER, "kms", "put_key_policy",
+                    {"KeyId": r.id, "PolicyName": "default", "Policy": JsonDoc(r.documents["key_policy"])},
+                    record=Record(self.kind, r.id, arn=r.arn), description="write the key policy",
+                    retry=Retry(INVALID_PRINCIPAL, ("principal",), "a new IAM principal is not yet visible to KMS"))
 
     def cloudformation(self, t, r, ctx) -> None:
         # CloudFormation has no separate key-policy resource: the policy is the key's KeyPolicy property.

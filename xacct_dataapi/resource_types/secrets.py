@@ -6,10 +6,10 @@ import json
 from botocore.exceptions import ClientError
 
 from xacct_dataapi.aws import is_not_found
-from xacct_dataapi.models import NOTHING_CHANGED, Account, Operation
+from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, JsonDoc, Operation, Record, Retry
 from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import (
-    NOT_OURS, OURS, ForgetOnly, Ownership, ResourceType, read_or_none, tags_of, tagged_for,
+    INVALID_PRINCIPAL, NOT_OURS, OURS, Ownership, PolicyDocument, ResourceType, read_or_none, tags_of, tagged_for,
 )
 from xacct_dataapi.resource_types.grants import FINDS, KEYS, READS, SECRET, SETUP, TEARDOWN, Grant, P
 
@@ -77,7 +77,24 @@ def delete_secret(ops, SecretId: str, **how) -> dict:
     return {}
 
 
-class SecretPolicy(ForgetOnly):
+class SecretPolicy(PolicyDocument):
+    """The secret's resource policy, written by the generic planner (steps/secret_policy.py). It is read only
+    through the secret's ARN, which the secret step knows only for a secret that is this deployment's and not
+    scheduled for deletion: any other has no policy of ours to read (the secret step repairs or refuses it)."""
+
+    service, noun, document = "secretsmanager", "secret policy", "secret_policy"
+
+    def read_document(self, client, row):
+        return client.get_resource_policy(SecretId=row.arn).get("ResourcePolicy") if row.arn else None
+
+    def put(self, r):
+        return Call(Account.PROVIDER, "secretsmanager", "put_resource_policy",
+                    {"SecretId": r.arn, "ResourcePolicy": JsonDoc(r.documents["secret_policy"]),
+                     "BlockPublicPolicy": True},
+                    record=Record(self.kind, r.id, arn=r.arn), description="write the secret's resource policy",
+                    retry=Retry(INVALID_PRINCIPAL, ("principal",),
+                                "the new access role is not yet visible to Secrets Manager"))
+
     def cloudformation(self, t, r, ctx) -> None:
         t.add("SecretPolicy", r.kind, "AWS::SecretsManager::ResourcePolicy", {
             "SecretId": r.arn, "ResourcePolicy": r.documents["secret_policy"], "BlockPublicPolicy": True})

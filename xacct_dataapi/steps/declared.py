@@ -42,8 +42,9 @@ def _read_all(ctx, desired: list[Resource]) -> dict:
     for r in desired:
         if isinstance(r.id, Ref):
             continue
-        rtype = TYPES[r.kind]
-        found[(r.kind, r.id)] = rtype.read(ctx.client(r.account, rtype.service), _Probe(r.id))
+        rtype, probe = TYPES[r.kind], _Probe(r.id)
+        probe.arn = None if isinstance(r.arn, Ref) else r.arn  # known only once its resource is this deployment's
+        found[(r.kind, r.id)] = rtype.read(ctx.client(r.account, rtype.service), probe)
     return found
 
 
