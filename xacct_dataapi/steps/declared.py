@@ -82,7 +82,7 @@ def plan_resources(ctx, step: StepPlan, found: dict, desired: list[Resource]) ->
                                           description=f"record {rtype.noun} {r.id} (it is this deployment's)"))
             step.action = Action.REPAIR if step.action is Action.NOOP else step.action
             reasons.append(f"{rtype.noun} {r.id} exists but was not recorded")
-    step.reason = "; ".join(reasons) or ", ".join(f"{TYPES[r.kind].noun} {r.id} is as desired" for r in desired)
+    step.reason = "; ".join(reasons) or ", ".join(f"{TYPES[r.kind].noun} {r.id} is current" for r in desired)
     return step
 
 
