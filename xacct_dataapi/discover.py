@@ -19,7 +19,7 @@ from xacct_dataapi.config import TAG_DEPLOYMENT, Names
 from xacct_dataapi.models import Account, Step
 from xacct_dataapi.resource_types import TYPES
 from xacct_dataapi.state import ResourceRow, State
-from xacct_dataapi.steps import STEPS
+from xacct_dataapi.steps import registered
 
 
 class Finder:
@@ -49,10 +49,11 @@ class Finder:
 
 
 def discover(aws: Sessions, name: str, consumer_account: str, provider_account: str,
-             steps: Sequence[Step] = STEPS) -> State:
+             steps: Sequence[Step] | None = None) -> State:
     state = State(name=name, region=aws.region, accounts={"consumer": consumer_account, "provider": provider_account},
                   profiles={"consumer": aws.consumer_profile, "provider": aws.provider_profile})
     find = Finder(aws, name)
+    steps = registered() if steps is None else steps
     for step in steps:
         for kind in step.kinds:  # each kind's resource type finds its own (by name, or by tag), judged as ours
             rtype = TYPES.get(kind)

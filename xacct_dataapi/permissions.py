@@ -1,6 +1,7 @@
-"""The IAM permissions the operator's own profiles need, generated from one declared table.
+"""The IAM permissions the operator's own profiles need, generated from the grants the code declares.
 
-Every AWS action xacct's code calls with the operator's profiles is declared once in GRANTS, with the commands
+Every AWS action xacct's code calls with the operator's profiles is declared once, next to the code that calls it
+(each resource_types module's GRANTS, and preflight's; resource_types/grants.py is their vocabulary), with the commands
 that call it, the resources it touches (ARN patterns of the deployment's names) and, for `"*"`, why. `xacct
 permissions` prints the policy for one side and command; docs/permissions.md is `markdown()` (a test fails when
 they differ); tests/security/test_permissions_moto.py runs setup, status, verify and teardown through moto with a
@@ -14,8 +15,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED
+from xacct_dataapi import preflight, resource_types
+from xacct_dataapi.config import NAME_RE, REGION_RE, TAG_DEPLOYMENT, TAG_MANAGED
+from xacct_dataapi.context import partition_for_region
+from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import Account
+from xacct_dataapi.resource_types.grants import C, Grant, P
 
 VERSION = "2012-10-17"
 COMMANDS = ("setup", "status", "teardown", "verify", "doctor")
@@ -37,12 +42,6 @@ SOURCES = {
 # Calls every authenticated principal may make: they need (and have) no IAM permission.
 NO_PERMISSION_NEEDED = ("sts:GetCallerIdentity",)
 
-READS = ("setup", "status", "doctor")  # the inspections: setup plans from them, status and doctor report them
-# Reads of a policy document: the inspections, and teardown's ownership check of an inline policy (resource_types).
-POLICY_READS = READS + ("teardown",)
-FINDS = ("setup", "status", "teardown", "doctor")  # also lost-state discovery (teardown, doctor without state)
-SETUP, TEARDOWN = ("setup",), ("teardown",)
-REPLACES = ("setup", "teardown")  # deleted by teardown, and by setup when it replaces the resource
 # verify runs status first (app.verify refuses a deployment status does not report all done), so it needs status's reads.
 RUNS_FIRST = {"verify": ("status",)}
 
@@ -75,168 +74,13 @@ class Scope:
                 "app_role": self.consumer_role or "APP_ROLE", "app_user": self.consumer_user or "APP_USER"}
 
 
-@dataclass(frozen=True)
-class Grant:
-    """One statement of the operator's policy: actions (each with the commands that need it) on resources."""
-
-    sid: str
-    side: Account
-    actions: dict[str, tuple[str, ...]]
-    resources: tuple[str, ...]
-    condition: dict | None = None
-    why_star: str = ""  # required when resources == ("*",): why the action takes no narrower resource
-    only_with: str = ""  # a Scope field that must be set (an adopted principal)
-    implied: tuple[str, ...] = ()  # actions IAM checks on the side of another call, never called directly
-
-    def commands_of(self, action: str) -> tuple[str, ...]:
-        return self.actions[action]
+# Every statement, declared by what makes the calls: preflight's reads, then each resource type's module; the
+# provider's first (the order of docs/permissions.md's tables).
+def all_grants() -> tuple[Grant, ...]:
+    return tuple(sorted(preflight.GRANTS + resource_types.grants(), key=lambda g: g.side is not P))
 
 
-P, C = Account.PROVIDER, Account.CONSUMER
-CLUSTER = "arn:{p}:rds:{region}:{provider}:cluster:{cluster}"
-KEYS = "arn:{p}:kms:{region}:{provider}:key/*"
-ALIAS = "arn:{p}:kms:{region}:{provider}:alias/xacct-{name}"
-SECRET = "arn:{p}:secretsmanager:{region}:{provider}:secret:xacct-{name}/db-credentials"
-# A role's ARN, the resource IAM authorises its calls on, includes its path (config.Names.access_role_path).
-ACCESS_ROLE = "arn:{p}:iam::{provider}:role/xacct/{region}/{cluster}/xacct-{name}-data-api-access"
-# The same role made by an xacct before the path, at `/`: setup replaces it (deletes it, creates it at the path),
-# teardown deletes it.
-LEGACY_ACCESS_ROLE = "arn:{p}:iam::{provider}:role/xacct-{name}-data-api-access"
-CONSUMER_USER = "arn:{p}:iam::{consumer}:user/xacct-{name}-data-api-client"
-SG = "arn:{p}:ec2:{region}:{consumer}:security-group/*"
-VPCE = "arn:{p}:ec2:{region}:{consumer}:vpc-endpoint/*"
-REQUEST_TAG = {"StringEquals": {"aws:RequestTag/{tag_key}": "{tag_value}"}}
-RESOURCE_TAG = {"StringEquals": {"aws:ResourceTag/{tag_key}": "{tag_value}"}}
-
-GRANTS: tuple[Grant, ...] = (
-    # ---- provider -------------------------------------------------------------------------------------------
-    # Preflight; polled while the Data API switches.
-    Grant("ReadCluster", P, {"rds:DescribeDBClusters": FINDS}, (CLUSTER,)),
-    # setup (before turning the Data API on) and doctor: the writer's instance class (not on T classes).
-    Grant("ReadClusterWriter", P, {"rds:DescribeDBInstances": ("setup", "doctor")}, ("arn:{p}:rds:{region}:{provider}:db:*",)),
-    Grant("ToggleDataApiOnlyWithEnableDataApi", P,
-          {"rds:EnableHttpEndpoint": SETUP, "rds:DisableHttpEndpoint": TEARDOWN,
-           "rds:ModifyDBCluster": ("setup", "teardown"),  # ModifyDBCluster: Serverless v1 only
-           # the xacct:data-api-enabled-by tag, set before the switch, so a teardown by tag also turns it off; a
-           # teardown's xacct:data-api-closing:<name> mark while it decides whether it is the last one out
-           "rds:AddTagsToResource": ("setup", "teardown"), "rds:RemoveTagsFromResource": TEARDOWN}, (CLUSTER,)),
-    Grant("FindKeysByTag", P, {"tag:GetResources": FINDS}, ("*",),
-          why_star="The Resource Groups Tagging API has no resource types: GetResources is authorised on `*`."),
-    Grant("FindOtherDeploymentsOnCluster", P, {"iam:ListRoles": TEARDOWN}, ("*",),
-          why_star="ListRoles has no resource type. Teardown lists the roles under the cluster's IAM path "
-                   "(`/xacct/REGION/CLUSTER_ID/`) to see whether another xacct deployment still uses the cluster's "
-                   "Data API before turning it off, and, when none is there, the account's roles for an access role "
-                   "left at `/` by an older xacct."),
-    Grant("CreateTaggedKey", P, {"kms:CreateKey": SETUP}, ("*",), condition=REQUEST_TAG,
-          why_star="The key has no ARN before it exists (CreateKey has no resource type); narrowed by "
-                   "`aws:RequestTag`."),
-    Grant("TagKeyAtCreation", P, {"kms:TagResource": SETUP}, (KEYS,), condition=REQUEST_TAG,
-          implied=("kms:TagResource",)),
-    Grant("ReadKeys", P, {"kms:DescribeKey": FINDS,
-                          "kms:ListResourceTags": FINDS, "kms:GetKeyPolicy": READS,
-                          "kms:ListGrants": READS},  # nobody holds a grant on the key (resource_types.widening)
-          (KEYS,)),
-    # Teardown keeps the key's tag (resource_types/kms.py): untagging first would void this statement's condition.
-    Grant("ManageXacctKeys", P, {"kms:PutKeyPolicy": SETUP, "kms:EnableKey": SETUP, "kms:ScheduleKeyDeletion": TEARDOWN},
-          (KEYS,), condition=RESOURCE_TAG),
-    Grant("ManageXacctAliases", P, {"kms:CreateAlias": SETUP, "kms:UpdateAlias": SETUP, "kms:DeleteAlias": TEARDOWN},
-          (ALIAS, KEYS)),
-    Grant("EncryptSecretWithXacctKey", P, {"kms:GenerateDataKey": SETUP, "kms:Decrypt": SETUP}, (KEYS,),
-          condition={"StringEquals": {"kms:ViaService": "secretsmanager.{region}.amazonaws.com",
-                                      "aws:ResourceTag/{tag_key}": "{tag_value}"}},
-          implied=("kms:GenerateDataKey", "kms:Decrypt")),
-    Grant("ManageXacctSecret", P,
-          {"secretsmanager:DescribeSecret": FINDS,
-           "secretsmanager:GetResourcePolicy": READS, "secretsmanager:CreateSecret": SETUP,
-           "secretsmanager:TagResource": SETUP, "secretsmanager:UpdateSecret": SETUP,
-           "secretsmanager:RestoreSecret": SETUP, "secretsmanager:PutResourcePolicy": SETUP,
-           "secretsmanager:DeleteSecret": TEARDOWN},
-          # AWS adds "-" and 6 random characters; DescribeSecret by name before it exists is checked against the
-          # bare name, where the suffixed pattern alone would turn "not found" into AccessDenied.
-          (SECRET, SECRET + "-??????")),
-    Grant("ManageXacctAccessRole", P,
-          {"iam:GetRole": FINDS, "iam:ListRoleTags": FINDS,
-           "iam:GetRolePolicy": POLICY_READS, "iam:CreateRole": SETUP, "iam:TagRole": SETUP, "iam:PutRolePolicy": SETUP,
-           "iam:UpdateAssumeRolePolicy": SETUP, "iam:ListRolePolicies": POLICY_READS,
-           # setup too: a role at `/` (made before the path) is deleted and created again at the path.
-           "iam:DeleteRolePolicy": ("setup", "teardown"), "iam:ListAttachedRolePolicies": POLICY_READS,
-           "iam:DetachRolePolicy": ("setup", "teardown"), "iam:DeleteRole": ("setup", "teardown"),
-           "iam:SimulatePrincipalPolicy": ("doctor",)},
-          (ACCESS_ROLE, LEGACY_ACCESS_ROLE), implied=("iam:TagRole",)),
-    # What a policy attached to the access role allows, named in the finding (resource_types.widening): any
-    # managed policy, AWS's or the account's, since xacct did not choose it.
-    Grant("ReadPoliciesAttachedToTheAccessRole", P, {"iam:GetPolicy": READS, "iam:GetPolicyVersion": READS},
-          ("arn:{p}:iam::aws:policy/*", "arn:{p}:iam::{provider}:policy/*")),
-    # ---- consumer -------------------------------------------------------------------------------------------
-    Grant("ReadNetwork", C,
-          {"ec2:DescribeVpcs": READS, "ec2:DescribeSubnets": READS,
-           "ec2:DescribeVpcEndpointServices": READS, "ec2:DescribeSecurityGroups": FINDS,
-           "ec2:DescribeVpcEndpoints": FINDS, "ec2:DescribeNetworkAcls": READS,
-           "ec2:DescribeNetworkInterfaces": TEARDOWN}, ("*",),
-          why_star="These EC2 Describe actions have no resource type: they are authorised on `*` "
-                   "(DescribeVpcAttribute, which takes the VPC, has its own statement)."),
-    # The one EC2 Describe action with a resource type: the VPC's DNS attributes (private DNS needs both on).
-    Grant("ReadVpcDnsAttributes", C, {"ec2:DescribeVpcAttribute": READS}, ("arn:{p}:ec2:{region}:{consumer}:vpc/{vpc}",)),
-    Grant("ReadPrivateHostedZones", C, {"route53:ListHostedZonesByVPC": READS}, ("*",),
-          why_star="ListHostedZonesByVPC has no resource type (preflight and doctor: a private zone for rds-data "
-                   "associated with the VPC takes the endpoint's DNS name)."),
-    # aws:RequestTag / aws:TagKeys exist only on the resource being created (service authorization reference, EC2:
-    # CreateSecurityGroup and CreateVpcEndpoint list them on security-group / vpc-endpoint only): the VPC, subnets and
-    # existing groups the call also names are granted without them, in their own statement.
-    Grant("CreateInTheVpc", C, {"ec2:CreateSecurityGroup": SETUP, "ec2:CreateVpcEndpoint": SETUP},
-          ("arn:{p}:ec2:{region}:{consumer}:vpc/{vpc}",)),
-    Grant("EndpointInSubnetsWithGroup", C, {"ec2:CreateVpcEndpoint": SETUP},
-          ("arn:{p}:ec2:{region}:{consumer}:subnet/*", SG)),
-    Grant("CreateTaggedSecurityGroup", C, {"ec2:CreateSecurityGroup": SETUP}, (SG,), condition=REQUEST_TAG),
-    Grant("CreateTaggedEndpoint", C, {"ec2:CreateVpcEndpoint": SETUP}, (VPCE,), condition=REQUEST_TAG),
-    Grant("TagOnlyAtCreation", C, {"ec2:CreateTags": SETUP}, (SG, VPCE),
-          condition={"StringEquals": {"ec2:CreateAction": ["CreateSecurityGroup", "CreateVpcEndpoint"]}},
-          implied=("ec2:CreateTags",)),
-    Grant("ManageXacctSecurityGroup", C,
-          {"ec2:AuthorizeSecurityGroupIngress": SETUP, "ec2:AuthorizeSecurityGroupEgress": SETUP,
-           "ec2:RevokeSecurityGroupIngress": SETUP, "ec2:RevokeSecurityGroupEgress": SETUP,
-           "ec2:DeleteSecurityGroup": TEARDOWN}, (SG,), condition=RESOURCE_TAG),
-    Grant("ManageXacctEndpoint", C, {"ec2:ModifyVpcEndpoint": SETUP, "ec2:DeleteVpcEndpoints": TEARDOWN}, (VPCE,),
-          condition=RESOURCE_TAG),
-    # The rds-data endpoint of a VPC is shared by its deployments (docs/reliability.md, "The shared endpoint"): each
-    # adds and removes only its own member tag and closing mark, on any endpoint xacct made...
-    Grant("JoinOrLeaveSharedEndpoint", C, {"ec2:CreateTags": ("setup", "teardown"), "ec2:DeleteTags": ("setup", "teardown")},
-          (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"},
-                              "ForAllValues:StringEquals": {"aws:TagKeys": ["xacct:member:{name}", "xacct:closing:{name}"]}}),
-    # ...rewrites its policy from the member tags, and, as the last member out, deletes it (whoever made it).
-    Grant("ConvergeSharedEndpoint", C, {"ec2:ModifyVpcEndpoint": ("setup", "teardown"), "ec2:DeleteVpcEndpoints": TEARDOWN},
-          (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"}}),
-    Grant("RepairEndpointSubnetsAndGroup", C, {"ec2:ModifyVpcEndpoint": SETUP},
-          ("arn:{p}:ec2:{region}:{consumer}:subnet/*", SG)),
-    # Private DNS associates the VPC with a hosted zone AWS owns (its id is not yours to name): any hosted zone.
-    Grant("EndpointPrivateDns", C, {"route53:AssociateVPCWithHostedZone": SETUP}, ("arn:{p}:route53:::hostedzone/*",),
-          implied=("route53:AssociateVPCWithHostedZone",)),
-    Grant("ManageXacctConsumerUser", C,
-          {"iam:GetUser": FINDS, "iam:ListUserTags": FINDS,
-           "iam:GetUserPolicy": POLICY_READS, "iam:CreateUser": SETUP, "iam:TagUser": SETUP, "iam:PutUserPolicy": SETUP,
-           # setup too: adopting the application's own principal (--consumer-user/--consumer-role) replaces the user
-           # xacct made, which setup then deletes (planner.replace_what_is_no_longer_desired).
-           "iam:DeleteUserPolicy": REPLACES, "iam:ListUserPolicies": REPLACES,
-           "iam:ListAttachedUserPolicies": REPLACES, "iam:DetachUserPolicy": REPLACES,
-           "iam:ListAccessKeys": ("setup", "teardown", "verify"), "iam:CreateAccessKey": ("verify",),
-           "iam:DeleteAccessKey": ("setup", "verify", "teardown"), "iam:DeleteLoginProfile": REPLACES,
-           "iam:DeleteUser": REPLACES, "iam:SimulatePrincipalPolicy": ("doctor",)},
-          # verify's temporary key is deleted at once, or by the next verify after a crash (ListAccessKeys finds a
-          # key whose id a killed run could not record).
-          (CONSUMER_USER,), implied=("iam:TagUser",)),
-    Grant("AdoptedConsumerRoleOnlyWithConsumerRole", C,
-          {"iam:GetRole": ("setup", "status", "doctor"), "iam:GetRolePolicy": POLICY_READS, "iam:PutRolePolicy": SETUP,
-           "iam:DeleteRolePolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
-          # An IAM name is unique in its account whatever the path, and a name holds no "/": `*/NAME` matches that
-          # one principal at any path (IAM ARNs carry the path: role/PATH/NAME), `NAME` the one at the root.
-          ("arn:{p}:iam::{consumer}:role/{app_role}", "arn:{p}:iam::{consumer}:role/*/{app_role}"),
-          only_with="consumer_role"),
-    Grant("AdoptedConsumerUserOnlyWithConsumerUser", C,
-          {"iam:GetUser": ("setup", "status", "doctor"), "iam:GetUserPolicy": POLICY_READS, "iam:PutUserPolicy": SETUP,
-           "iam:DeleteUserPolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
-          ("arn:{p}:iam::{consumer}:user/{app_user}", "arn:{p}:iam::{consumer}:user/*/{app_user}"),
-          only_with="consumer_user"),
-)
+GRANTS = all_grants()  # as registered at import; the functions below read the registry when called
 
 
 def _fill(value: Any, fields: dict[str, str]) -> Any:
@@ -274,7 +118,7 @@ def policy(side: Account | str, command: str = "all", scope: Scope | None = None
     side, scope = Account(side), scope or Scope()
     if command != "all" and command not in COMMANDS:
         raise ValueError(f"unknown command {command!r}")
-    statements = [statement(g, scope, command) for g in GRANTS if g.side is side and applies(g, scope)]
+    statements = [statement(g, scope, command) for g in all_grants() if g.side is side and applies(g, scope)]
     return {"Version": VERSION, "Statement": [s for s in statements if s is not None]}
 
 
@@ -287,15 +131,11 @@ def allowed_actions(side: Account | str, command: str = "all", scope: Scope | No
 
 def star_actions() -> list[tuple[str, str]]:
     """(action, why) for every action granted on "*"."""
-    return [(a, g.why_star) for g in GRANTS if g.resources == ("*",) for a in sorted(g.actions)]
+    return [(a, g.why_star) for g in all_grants() if g.resources == ("*",) for a in sorted(g.actions)]
 
 
 def policy_for_cli(side: str, command: str, *, name: str = "*", region: str | None = None, **scope: Any) -> dict:
     """`xacct permissions`: the options checked, then policy()."""
-    from xacct_dataapi.config import NAME_RE, REGION_RE
-    from xacct_dataapi.context import partition_for_region
-    from xacct_dataapi.errors import UsageError
-
     if side not in ("provider", "consumer"):
         raise UsageError(f"--side {side!r} is not supported.", "Use --side provider or --side consumer.")
     if command != "all" and command not in COMMANDS:
@@ -330,7 +170,7 @@ def _calls_table(side: Account) -> list[str]:
             "|---|---|"]
     for command in COMMANDS:
         acts = set()
-        for g in GRANTS:
+        for g in all_grants():
             if g.side is side and not g.only_with:
                 acts.update(f"`{a}`" + ("*" if a in g.implied else "") for a, cmds in g.actions.items() if needed_by(cmds, command))
         rows.append(f"| `{command}` | {', '.join(sorted(acts)) or 'none (only `sts:GetCallerIdentity`, which needs no permission)'} |")
@@ -342,12 +182,13 @@ def markdown() -> str:
     lines = [
         "# Permissions",
         "",
-        "<!-- Generated by `python -m xacct_dataapi.permissions` from xacct_dataapi/permissions.py. Do not edit:",
-        "     tests/security/test_permissions.py fails when this file and the code differ. -->",
+        "<!-- Generated by `python -m xacct_dataapi.permissions` from the GRANTS of xacct_dataapi/resource_types/ and",
+        "     xacct_dataapi/preflight.py. Do not edit: tests/security/test_permissions.py fails when they differ. -->",
         "",
-        "What the operator's two AWS profiles need, generated from the table of calls in",
-        "`xacct_dataapi/permissions.py` (every AWS action the code calls with those profiles, the commands that call",
-        "it, and the resources it touches). Print the policy for one profile and one command with",
+        "What the operator's two AWS profiles need, generated from the grants declared next to the calls: each",
+        "resource type's module in `xacct_dataapi/resource_types/` and `xacct_dataapi/preflight.py` (every AWS action",
+        "the code calls with those profiles, the commands that call it, and the resources it touches). Print the policy",
+        "for one profile and one command with",
         "",
         "```",
         "xacct permissions --side provider|consumer [--for setup|status|teardown|verify|doctor|all] [--output json]",
@@ -414,7 +255,7 @@ def markdown() -> str:
                   _json(policy(side)), "```", ""]
     lines += ["With `--consumer-role` / `--consumer-user` (an adopted principal, not in the tables above), add the matching statement",
               "(`xacct permissions --side consumer --consumer-role APP_ROLE` includes it):", ""]
-    for g in GRANTS:
+    for g in all_grants():
         if g.only_with:
             lines += ["```json", _json(statement(g, Scope())), "```", ""]
     lines += ["## Sources", "",

@@ -19,7 +19,7 @@ from xacct_dataapi.models import Action, Inspection, Plan, Ref, Step, StepPlan
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.resource_types import for_kind
 from xacct_dataapi.state import ResourceRow, State
-from xacct_dataapi.steps import STEPS, step_for_kind
+from xacct_dataapi.steps import registered, step_for_kind
 
 
 def inspection_waves(steps: Sequence[Step], known: frozenset[str] | set[str] = frozenset()) -> list[list[Step]]:
@@ -49,13 +49,14 @@ def _inspect(step: Step, ctx, known: dict) -> Inspection:
         ) from exc
 
 
-def inspect_all(ctx, steps: Sequence[Step] = STEPS) -> dict[str, dict]:
+def inspect_all(ctx, steps: Sequence[Step] | None = None) -> dict[str, dict]:
     """Every step's facts; the values they found replace ctx.values (None = no longer known).
 
     The inspections start while the context's preflight lookups are still running (context.start_context): each
     waits only for what it reads. A step that needs a value the state already holds (the key id, the secret ARN)
     runs in the first wave with it; if the step that provides the value finds another one (the key was replaced by
     hand), the step is inspected again. A no-op re-run thus costs about one round of concurrent reads."""
+    steps = registered() if steps is None else steps
     known, facts, used = dict(ctx.values), {}, {}
 
     def run(batch: list[Step]) -> None:
@@ -88,7 +89,8 @@ def inspect_all(ctx, steps: Sequence[Step] = STEPS) -> dict[str, dict]:
     return facts
 
 
-def plan_setup(ctx, steps: Sequence[Step] = STEPS) -> Plan:
+def plan_setup(ctx, steps: Sequence[Step] | None = None) -> Plan:
+    steps = registered() if steps is None else steps
     facts = inspect_all(ctx, steps)
     planned = []
     for step in steps:  # pure and ordered: planning may generate values (the external id) that later steps use
@@ -132,10 +134,11 @@ def replace_what_is_no_longer_desired(step_plan: StepPlan, step: Step, state: St
         step_plan.reason = f"{step_plan.reason}; {note}" if step_plan.reason else note
 
 
-def teardown_order(state: State, steps: Sequence[Step] = STEPS) -> list[ResourceRow]:
+def teardown_order(state: State, steps: Sequence[Step] | None = None) -> list[ResourceRow]:
     """Reverse of the recorded order, moved by each step's teardown_rank: the endpoint first and its security
     group late (AWS takes minutes to release the endpoint's network interfaces, and this way that happens while
     the provider-side resources are deleted), the Data API switch last."""
+    steps = registered() if steps is None else steps
     rows = list(reversed(state.resources))
 
     def rank(row: ResourceRow) -> int:
@@ -156,7 +159,8 @@ def teardown_items(step: Step, row: ResourceRow, state: State) -> list:
     return [rtype.guard(item, row, state.name) for item in items] if rtype is not None and rtype.guarded else items
 
 
-def plan_teardown(state: State, steps: Sequence[Step] = STEPS) -> Plan:
+def plan_teardown(state: State, steps: Sequence[Step] | None = None) -> Plan:
+    steps = registered() if steps is None else steps
     planned: list[StepPlan] = []
     for row in teardown_order(state, steps):
         step = step_for_kind(row.kind, steps)

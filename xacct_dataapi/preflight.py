@@ -14,6 +14,7 @@ from xacct_dataapi.config import CLUSTER_ARN_RE, ROLE_ARN_RE, Config
 from xacct_dataapi.errors import AwsError, StateError, UsageError, error_message
 from xacct_dataapi.models import Account
 from xacct_dataapi.policies import user_arn
+from xacct_dataapi.resource_types.grants import CLUSTER, FINDS, READS, TEARDOWN, C, Grant, P
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import State
 
@@ -292,3 +293,22 @@ def endpoint_service_proven(cfg: Config, state: State, region: str) -> bool:
     return (state.find("vpc_endpoint") is not None and state.region == region and recorded.get("vpc_id") == cfg.vpc_id
             and tuple(recorded.get("subnet_ids") or ()) == tuple(cfg.subnet_ids)
             and recorded.get("endpoint_policy") == cfg.endpoint_policy)
+
+
+# The operator's IAM grants for preflight's reads (permissions.py assembles them with the resource types').
+GRANTS: tuple[Grant, ...] = (
+    # Preflight; polled while the Data API switches.
+    Grant("ReadCluster", P, {"rds:DescribeDBClusters": FINDS}, (CLUSTER,)),
+    Grant("ReadNetwork", C,
+          {"ec2:DescribeVpcs": READS, "ec2:DescribeSubnets": READS,
+           "ec2:DescribeVpcEndpointServices": READS, "ec2:DescribeSecurityGroups": FINDS,
+           "ec2:DescribeVpcEndpoints": FINDS, "ec2:DescribeNetworkAcls": READS,
+           "ec2:DescribeNetworkInterfaces": TEARDOWN}, ("*",),
+          why_star="These EC2 Describe actions have no resource type: they are authorised on `*` "
+                   "(DescribeVpcAttribute, which takes the VPC, has its own statement)."),
+    # The one EC2 Describe action with a resource type: the VPC's DNS attributes (private DNS needs both on).
+    Grant("ReadVpcDnsAttributes", C, {"ec2:DescribeVpcAttribute": READS}, ("arn:{p}:ec2:{region}:{consumer}:vpc/{vpc}",)),
+    Grant("ReadPrivateHostedZones", C, {"route53:ListHostedZonesByVPC": READS}, ("*",),
+          why_star="ListHostedZonesByVPC has no resource type (preflight and doctor: a private zone for rds-data "
+                   "associated with the VPC takes the endpoint's DNS name)."),
+)

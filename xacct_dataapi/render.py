@@ -32,12 +32,41 @@ def make_console(stderr: bool = False) -> Console:
 
 
 def call_json(call: PlanItem) -> dict:
-    return {
+    """One item as data: what it calls (service, operation, parameters with secrets masked), what it records,
+    forgets and stores, what it retries on, what it waits for, and what AWS must show before a delete runs."""
+    service, _, operation = call.label.partition(":") if call.changes_aws else ("", "", "")
+    doc = {
         "account": call.account.value,
         "call": call.label,
         "description": call.description,
         "params": render_value(call.params),
+        "service": service or None,
+        "operation": operation or None,
     }
+    if call.record is not None:
+        r = call.record
+        doc["records"] = {"kind": r.kind, "id": render_value(r.id), "arn": render_value(r.arn),
+                          "adopted": not r.created}
+    if call.forget is not None:
+        doc["forgets"] = {"kind": call.forget[0], "id": render_value(call.forget[1])}
+    if call.store:
+        doc["stores"] = render_value(call.store)
+    if call.outputs:
+        doc["outputs"] = dict(call.outputs)
+    retry, ok_codes = getattr(call, "retry", None), getattr(call, "ok_codes", ())
+    if retry is not None:
+        doc["retries_on"] = {"codes": list(retry.codes), "message_contains": list(retry.message_contains),
+                             "reason": retry.reason}
+    if ok_codes:
+        doc["done_if"] = list(ok_codes)
+    if call.guard is not None:
+        doc["guard"] = dict(call.guard)
+    if call.wait is not None:
+        w = call.wait
+        doc["wait"] = {"account": w.account.value, "service": w.service, "operation": w.method,
+                       "params": render_value(w.params), "state": getattr(w.state, "__name__", str(w.state)),
+                       "while": list(w.pending), "until": list(w.target), "what": w.what, "deferred": w.deferred}
+    return doc
 
 
 def step_json(step: StepPlan) -> dict:

@@ -2,7 +2,7 @@
 
 It runs a Plan's steps item by item: an AWS Call (retried on the eventual-consistency errors it names), a step's
 composite Operation, Bookkeeping, or a WaitFor; the two accounts' steps at once, as the values they name allow
-(models.step_dependencies). It resolves Refs, records what each item produced and saves the state file atomically
+(plan_order.step_dependencies). It resolves Refs, records what each item produced and saves the state file atomically
 AFTER EVERY ITEM (one at a time), so a run killed at any point loses nothing. Deferred waits are polled together
 after the last item (waiting.wait_all). Ctrl-C is deferred: items in flight finish and are recorded, then exit 130.
 """
@@ -21,14 +21,13 @@ from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.errors import StepFailed, XacctError, error_code, error_message, interruption
 from xacct_dataapi.hooks import InterruptRequest, OperationContext, Reporter, deferred_sigint
-from xacct_dataapi.models import (
-    NOTHING_CHANGED, Call, Operation, Plan, PlanItem, StepPlan, dig, resolve_value, step_dependencies,
-)
+from xacct_dataapi.models import NOTHING_CHANGED, Call, Operation, Plan, PlanItem, StepPlan, dig, resolve_value
+from xacct_dataapi.plan_order import step_dependencies
 from xacct_dataapi.parallel import run_graph
 from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.waiting import Probe, Timing, retry_when, wait_all
 
-# XacctError: a wait that timed out or hit a bad state; ResponseParserError: an endpoint that answered non-AWS text.
+# XacctError: a wait that timed out or hit a bad state; ResponseParserError: an endpoint answering non-AWS text.
 AWS_FAILURES = (ClientError, BotoCoreError, ResponseParserError, XacctError)
 
 
@@ -36,10 +35,8 @@ class Runner:
     def __init__(self, aws: Sessions, state: State, state_path: Path | None, reporter: Reporter | None = None, *,
                  wait_timeout: float = 300.0, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic):
-        self.aws, self.state, self.state_path = aws, state, state_path
-        self.reporter = reporter or Reporter()
-        self.wait_timeout = wait_timeout
-        self.timing = Timing(clock=clock, sleep=sleep, on_wait=self._on_wait)
+        self.aws, self.state, self.state_path, self.wait_timeout = aws, state, state_path, wait_timeout
+        self.reporter, self.timing = reporter or Reporter(), Timing(clock=clock, sleep=sleep, on_wait=self._on_wait)
         self.calls_made: list[str] = []  # "service.method" of every AWS call that changed something
         self.notes: list[str] = []  # things the operator should know (e.g. what was deliberately left)
         # (item, whether it changed AWS, why not) for each row it forgot: "already gone", "kept: shared", ...
@@ -51,7 +48,7 @@ class Runner:
         self._deferred: list[tuple[StepPlan, PlanItem]] = []
         self._kind = plan.kind  # "setup" or "teardown": what an interrupted run tells the operator to re-run
         with deferred_sigint(self._interrupt):
-            steps = [s for s in plan.steps if s.calls]  # the two accounts' chains at once (models.step_dependencies)
+            steps = [s for s in plan.steps if s.calls]  # the two accounts' chains at once (plan_order.step_dependencies)
             run_graph(steps, step_dependencies(steps), self._run_step, self._stop)
             self._check_interrupt(None)
             wait_all([self._probe(step, item) for step, item in self._deferred], timeout=self.wait_timeout,

@@ -5,7 +5,7 @@ from typing import Sequence
 
 from xacct_dataapi.models import Action, Plan, Resource, Step, StepPlan, render_value
 from xacct_dataapi.state import State
-from xacct_dataapi.steps import STEPS, numbered
+from xacct_dataapi.steps import numbered, registered
 
 
 def _only_records(step: StepPlan) -> bool:
@@ -45,7 +45,8 @@ def _desired_json(resource: Resource) -> dict:
     return {"kind": resource.kind, "id": render_value(resource.id), "account": resource.account.value}
 
 
-def status_report(plan: Plan, state: State, steps: Sequence[Step] = STEPS) -> dict:
+def status_report(plan: Plan, state: State, steps: Sequence[Step] | None = None) -> dict:
+    steps = registered() if steps is None else steps
     by_key = {s.key: s for s in plan.steps}
     reported = []
     for st in numbered(tuple(steps)):

@@ -18,7 +18,8 @@ from xacct_dataapi import app
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.config import Config, state_path_for
 from xacct_dataapi.errors import StepFailed
-from xacct_dataapi.models import Account, Action, Inspection, Step, StepPlan, step_dependencies
+from xacct_dataapi.models import Account, Action, Inspection, Step, StepPlan
+from xacct_dataapi.plan_order import step_dependencies
 from xacct_dataapi.planner import inspect_all, plan_setup
 from xacct_dataapi.terminal import Terminal
 

@@ -209,10 +209,10 @@ FRESH = {
                   "revoke_security_group_egress", "authorize_security_group_egress", "confirm_endpoint_membership"]),
     "kms_key": ({"key": None, "alias_target": None}, Action.CREATE, ["create_key", "create_alias"]),
     "consumer_principal": ({"exists": False, "tags": {}, "policy": None}, Action.CREATE, ["create_user", "put_user_policy"]),
-    "key_policy": ({"policy": None}, Action.CREATE, ["put_key_policy"]),
+    "key_policy": ({"found": {}}, Action.CREATE, ["put_key_policy"]),  # a declared step: nothing found
     "secret": ({"secret": None}, Action.CREATE, ["create_secret"]),
     "access_role": ({"role": None, "policy": None}, Action.CREATE, ["create_role", "put_role_policy"]),
-    "secret_policy": ({"policy": None}, Action.CREATE, ["put_resource_policy"]),
+    "secret_policy": ({"found": {}}, Action.CREATE, ["put_resource_policy"]),
     "nacl_check": ({"acls": {SUBNETS[0]: default_acl(), SUBNETS[1]: default_acl()}}, Action.NOOP, []),
 }
 
@@ -385,6 +385,9 @@ def current_facts(step_key: str, **changes) -> dict:
         for p in parents:
             target = target[p]
         target[leaf] = value
+    declared = {"key_policy": ("kms_key_policy", KEY_ID), "secret_policy": ("secret_policy", SECRET)}
+    if step_key in declared:  # a declared step's facts: what AWS holds of each desired resource (steps/declared.py)
+        return {"found": {declared[step_key]: facts["policy"] and {"Document": facts["policy"]}}}
     return facts
 
 
@@ -419,7 +422,7 @@ CONTRACTS = [
      Action.REPAIR, ["secretsmanager:update_secret", "secretsmanager:tag_resource"], "not the xacct key"),
     ("secret policy current", "secret_policy", current_ctx, current_facts("secret_policy"), Action.NOOP, [], "current"),
     ("secret policy missing", "secret_policy", current_ctx, current_facts("secret_policy", policy=None), Action.CREATE,
-     ["secretsmanager:put_resource_policy"], "no resource policy"),
+     ["secretsmanager:put_resource_policy"], "no secret policy"),
     ("access role current", "access_role", current_ctx, current_facts("access_role"), Action.NOOP, [], "expected trust"),
     ("access role lost its inline policy", "access_role", current_ctx, current_facts("access_role", policy=None),
      Action.REPAIR, ["iam:put_role_policy"], "is missing"),

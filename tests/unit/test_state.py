@@ -272,10 +272,10 @@ FRESH_FACTS = {
     "data_api": {"enabled": False},
     "kms_key": {"key": None, "alias_target": None},
     "consumer_principal": {"exists": False, "tags": {}, "policy": None},
-    "key_policy": {"policy": None},
+    "key_policy": {"found": {}},  # a declared step: nothing found (steps/declared.py)
     "secret": {"secret": None},
     "access_role": {"role": None, "policy": None},
-    "secret_policy": {"policy": None},
+    "secret_policy": {"found": {}},
     "endpoint": {"sg": None, "endpoint": None, "conflicts": []},
     "nacl_check": {"acls": {}},
 }

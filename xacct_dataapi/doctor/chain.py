@@ -21,7 +21,7 @@ from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import Account, render_value
 from xacct_dataapi.planner import inspect_all
 from xacct_dataapi.state import State
-from xacct_dataapi.steps import STEPS
+from xacct_dataapi.steps import registered
 from xacct_dataapi.steps.common import access_role_arn
 from xacct_dataapi.steps.endpoint import LIVE_STATES, service_name
 
@@ -141,7 +141,7 @@ def from_state(aws: Sessions, state: State, cfg: Config) -> Chain:
         chain.unknown.setdefault("model", "the cluster and the VPC must exist to compare the chain with xacct's model")
         return chain
     facts = inspect_all(ctx)
-    for step in STEPS:
+    for step in registered():
         try:
             planned = step.make_plan(ctx, facts[step.key])
         except UsageError as exc:  # e.g. another deployment's endpoint holds the private DNS name
@@ -155,10 +155,11 @@ def from_state(aws: Sessions, state: State, cfg: Config) -> Chain:
     chain.role_arn = (chain.role or {}).get("Arn") or access_role_arn(ctx)
     chain.secret = facts["secret"]["secret"]
     chain.secret_arn = (chain.secret or {}).get("ARN") or v.get("secret_arn")
-    chain.secret_policy = facts["secret_policy"]["policy"]
+    chain.secret_policy = next((f["Document"] for f in facts["secret_policy"]["found"].values() if f), None)
     chain.key = facts["kms_key"]["key"]
     chain.key_arn = (chain.key or {}).get("Arn") or v.get("key_arn")
-    chain.key_policy = facts["key_policy"]["policy"]
+    # A declared step: its facts are what AWS holds of each desired resource (steps/declared.py).
+    chain.key_policy = next((f["Document"] for f in facts["key_policy"]["found"].values() if f), None)
     chain.principal_arn = ctx.principal.arn
     chain.principal_policy = facts["consumer_principal"]["policy"]
     chain.endpoint = facts["endpoint"]["endpoint"]

@@ -9,9 +9,9 @@ from xacct_dataapi.config import Config, Names
 from xacct_dataapi.doctor import audit
 from xacct_dataapi.doctor import chain as chain_mod
 from xacct_dataapi.doctor.chain import Chain
-from xacct_dataapi.doctor.checks import (
-    P, C, cluster_checks, endpoint_checks, key_checks, network_checks, policy_checks, secret_checks,
-)
+from xacct_dataapi.doctor.checks import P, C, cluster_checks, key_checks, policy_checks, secret_checks
+from xacct_dataapi.doctor.network import endpoint_checks, network_checks
+from xacct_dataapi.doctor.recorded import recorded_checks
 from xacct_dataapi.doctor.simulation import simulate_check
 from xacct_dataapi.doctor.model import FAIL, OK, SKIPPED, Check, DoctorReport
 from xacct_dataapi.errors import UsageError, XacctError
@@ -41,6 +41,7 @@ def run_checks(chain: Chain) -> list[Check]:
     out += principal_checks(chain)
     out += endpoint_checks(chain)
     out += network_checks(chain)
+    out += recorded_checks(chain)  # kinds the chain does not read itself, by their resource types
     return out
 
 

@@ -9,9 +9,10 @@ exist yet is a models.Ref. Converting the result is mechanical:
 
   Ref("key_arn") etc.      -> {"Fn::GetAtt": [...]} / {"Ref": ...}   (REFS below)
   a string with "${...}"   -> {"Fn::Sub": string}
-  each Resource kind       -> one CloudFormation resource (MAPPERS below), or none, with the reason
+  each Resource kind       -> one CloudFormation resource (its resource type's `cloudformation`), or none, with
+                              the reason
 
-AWS sources (CloudFormation template reference, https://docs.aws.amazon.com/AWSCloudFormation/latest/
+AWS sources (the mappings are in resource_types/; CloudFormation template reference, https://docs.aws.amazon.com/AWSCloudFormation/latest/
 TemplateReference/ + the page): aws-resource-kms-key.html (KeyPolicy, PendingWindowInDays),
 aws-resource-kms-alias.html, aws-resource-secretsmanager-secret.html (GenerateSecretString; Ref
 returns the ARN), aws-resource-secretsmanager-resourcepolicy.html (BlockPublicPolicy),
@@ -28,14 +29,16 @@ import dataclasses
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from xacct_dataapi import policies
 from xacct_dataapi.context import Context
 from xacct_dataapi.errors import UsageError
-from xacct_dataapi.models import Account, Ref, Resource, Sensitive
+from xacct_dataapi.models import Account, Ref, Resource
+from xacct_dataapi.resource_types import TYPES
+from xacct_dataapi.resource_types.cfn import Template, cfn as to_cfn
 from xacct_dataapi.state import State
-from xacct_dataapi.steps import STEPS
+from xacct_dataapi.steps import registered
 from xacct_dataapi.steps.common import access_role_arn
 
 TRUST_POLICY_LIMIT = 2048  # IAM quotas: role trust policy length, default (adjustable to 4,096)
@@ -47,19 +50,8 @@ ORG_RE = re.compile(r"^o-[a-z0-9]{10,32}\Z")
 THIS_ACCOUNT, THIS_REGION, THIS_PARTITION = "${AWS::AccountId}", "${AWS::Region}", "${AWS::Partition}"
 PROVIDER_ACCOUNT = "${ProviderAccountId}"  # consumer side only; folded into ${AccessRoleArn}
 
-# A Ref's key -> (logical id, attribute or None for Ref). Fn::Sub names them ${Id} / ${Id.Attribute}.
-REFS = {
-    "key_id": ("Key", None),
-    "key_arn": ("Key", "Arn"),
-    "secret_arn": ("Secret", None),  # Ref of AWS::SecretsManager::Secret is its ARN
-    "access_role_arn": ("AccessRole", "Arn"),
-    "external_id": ("ExternalId", None),  # a parameter
-    "security_group_id": ("SecurityGroup", "GroupId"),
-    "endpoint_id": ("Endpoint", None),
-}
-
-# Generated at create, never in a template or a parameter: these characters break connection strings.
-PASSWORD_EXCLUDE = "\"'@/\\ "
+# A Ref's key -> (logical id, attribute or None for Ref), declared by the resource types (ResourceType.cfn_refs).
+REFS = {key: where for t in TYPES.values() for key, where in t.cfn_refs.items()}
 
 
 @dataclass(frozen=True)
@@ -127,33 +119,15 @@ def template_context(ctx: Context, side: Account) -> TemplateContext:
 
 def desired(tctx: TemplateContext, side: Account) -> list[Resource]:
     """The steps' desired resources of one side, in execution order."""
-    return [r for step in STEPS for r in step.desired(tctx) if r.account is side]
+    return [r for step in registered() for r in step.desired(tctx) if r.account is side]
 
 
 # --------------------------------------------------------------------------- values
 
 
 def cfn(value: Any, replace: dict[str, str] | None = None) -> Any:
-    """A model value as CloudFormation: Refs become Ref/GetAtt, placeholder strings Fn::Sub."""
-    if isinstance(value, Ref):
-        logical, attr = REFS[value.key]
-        return {"Fn::GetAtt": [logical, attr]} if attr else {"Ref": logical}
-    if isinstance(value, Sensitive):
-        raise AssertionError("a secret value must never reach a template")
-    if isinstance(value, dict):
-        return {k: cfn(v, replace) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [cfn(v, replace) for v in value]
-    if isinstance(value, str):
-        for old, new in (replace or {}).items():
-            value = value.replace(old, new)
-        if "${" in value:
-            return {"Ref": value[2:-1]} if re.fullmatch(r"\$\{[A-Za-z0-9:]+\}", value) else {"Fn::Sub": value}
-    return value
-
-
-def tags(d: dict) -> list[dict]:
-    return [{"Key": k, "Value": v} for k, v in d.items()]
+    """A model value as CloudFormation (resource_types.cfn.cfn with every type's Refs)."""
+    return to_cfn(value, REFS, replace)
 
 
 def _trust_size(doc: dict, ctx: Context) -> int:
@@ -183,135 +157,6 @@ def substitute(value: Any, params: dict[str, str]) -> Any:
     if isinstance(value, str) and "${" in value:
         return re.sub(r"\$\{([^}]+)\}", lambda m: str(params[m.group(1)]), value)
     return value
-
-
-# --------------------------------------------------------------------------- one mapper per kind
-
-
-@dataclass
-class Template:
-    """A template being built: its resources, and the model kinds each one implements."""
-
-    side: Account
-    resources: dict = dataclasses.field(default_factory=dict)
-    implements: dict = dataclasses.field(default_factory=dict)  # logical id -> [model kind]
-    not_in_template: dict = dataclasses.field(default_factory=dict)  # model kind -> why
-    replace: dict = dataclasses.field(default_factory=dict)  # literal -> placeholder, applied to every string
-
-    def add(self, logical: str, kind: str, type_: str, properties: dict, **attributes) -> None:
-        self.resources[logical] = {"Type": type_, **attributes, "Properties": cfn(properties, self.replace)}
-        self.implements.setdefault(logical, []).append(kind)
-
-    def merge(self, logical: str, kind: str, properties: dict) -> None:
-        self.resources[logical]["Properties"].update(cfn(properties, self.replace))
-        self.implements[logical].append(kind)
-
-
-def _kms_key(t: Template, r: Resource, ctx) -> None:
-    p = r.properties
-    t.add("Key", r.kind, "AWS::KMS::Key", {
-        "Description": p["Description"], "KeyUsage": p["KeyUsage"], "KeySpec": p["KeySpec"], "Enabled": p["Enabled"],
-        "PendingWindowInDays": ctx.cfg.key_deletion_days, "Tags": tags(r.tags)})
-
-
-def _kms_key_policy(t: Template, r: Resource, ctx) -> None:
-    # CloudFormation has no separate key-policy resource: the policy is the key's KeyPolicy property.
-    t.merge("Key", r.kind, {"KeyPolicy": r.documents["key_policy"]})
-
-
-def _kms_alias(t: Template, r: Resource, ctx) -> None:
-    t.add("KeyAlias", r.kind, "AWS::KMS::Alias", {"AliasName": r.id, "TargetKeyId": r.properties["TargetKeyId"]})
-
-
-def _secret(t: Template, r: Resource, ctx) -> None:
-    secret: Sensitive = r.properties["SecretString"]
-    fields = {k: v for k, v in secret.preview.items() if k != "password"}
-    t.add("Secret", r.kind, "AWS::SecretsManager::Secret", {
-        "Name": r.id, "Description": r.properties["Description"], "KmsKeyId": r.properties["KmsKeyId"],
-        # The password is generated by Secrets Manager at create: it is in no template, parameter or stack event.
-        "GenerateSecretString": {"SecretStringTemplate": json.dumps(fields), "GenerateStringKey": "password",
-                                 "PasswordLength": 32, "ExcludeCharacters": PASSWORD_EXCLUDE},
-        "Tags": tags(r.tags)})
-
-
-def _secret_policy(t: Template, r: Resource, ctx) -> None:
-    t.add("SecretPolicy", r.kind, "AWS::SecretsManager::ResourcePolicy", {
-        "SecretId": r.arn, "ResourcePolicy": r.documents["secret_policy"], "BlockPublicPolicy": True})
-
-
-def _iam_role(t: Template, r: Resource, ctx) -> None:
-    t.add("AccessRole", r.kind, "AWS::IAM::Role", {
-        "RoleName": r.id, "Path": r.properties["Path"], "Description": r.properties["Description"],
-        "MaxSessionDuration": r.properties["MaxSessionDuration"],
-        "AssumeRolePolicyDocument": r.documents["access_role_trust"], "Tags": tags(r.tags)})
-
-
-def _iam_role_policy(t: Template, r: Resource, ctx) -> None:
-    t.add("AccessRolePolicy", r.kind, "AWS::IAM::RolePolicy", {
-        "RoleName": {"Ref": "AccessRole"}, "PolicyName": r.properties["PolicyName"],
-        "PolicyDocument": r.documents["access_role_permissions"]})
-
-
-def _data_api(t: Template, r: Resource, ctx) -> None:
-    t.not_in_template[r.kind] = (
-        f"The Data API of cluster {r.id} is a property of the cluster (AWS::RDS::DBCluster EnableHttpEndpoint: true), "
-        "owned by the stack that owns the cluster; or run `aws rds enable-http-endpoint --resource-arn ARN`.")
-
-
-def _iam_user(t: Template, r: Resource, ctx) -> None:
-    t.add("ConsumerUser", r.kind, "AWS::IAM::User", {"UserName": r.id, "Tags": tags(r.tags)})
-
-
-def _adopted(t: Template, r: Resource, ctx) -> None:
-    t.not_in_template[r.kind] = (f"{r.properties['Type']} {r.id} is the application's own: the template only adds "
-                                 "its inline policy, in every consumer account that has it.")
-
-
-def _consumer_policy(t: Template, r: Resource, ctx) -> None:
-    principal = ctx.principal
-    if principal.kind == "role":
-        type_, key = "AWS::IAM::RolePolicy", "RoleName"
-    else:
-        type_, key = "AWS::IAM::UserPolicy", "UserName"
-    name = {"Ref": "ConsumerUser"} if not principal.adopted else principal.name
-    t.add("ConsumerPolicy", r.kind, type_, {key: name, "PolicyName": r.properties["PolicyName"],
-                                            "PolicyDocument": r.documents["consumer_assume_role"]})
-
-
-def _rule(rule: dict) -> dict:
-    (ip_range,) = rule["IpRanges"]
-    return {"IpProtocol": rule["IpProtocol"], "FromPort": rule["FromPort"], "ToPort": rule["ToPort"],
-            "CidrIp": ip_range["CidrIp"], "Description": ip_range["Description"]}
-
-
-def _security_group(t: Template, r: Resource, ctx) -> None:
-    p = r.properties
-    t.add("SecurityGroup", r.kind, "AWS::EC2::SecurityGroup", {
-        "GroupName": p["GroupName"], "GroupDescription": p["Description"], "VpcId": p["VpcId"],
-        "SecurityGroupIngress": [_rule(x) for x in p["Ingress"]],
-        # Listing egress rules replaces the default allow-all, as setup's RevokeSecurityGroupEgress does.
-        "SecurityGroupEgress": [_rule(x) for x in p["Egress"]], "Tags": tags(r.tags)})
-
-
-def _vpc_endpoint(t: Template, r: Resource, ctx) -> None:
-    p = r.properties
-    props = {"VpcEndpointType": p["VpcEndpointType"], "VpcId": p["VpcId"], "ServiceName": p["ServiceName"],
-             "SubnetIds": {"Ref": "SubnetIds"}, "SecurityGroupIds": [Ref("security_group_id")],
-             "PrivateDnsEnabled": p["PrivateDnsEnabled"], "Tags": tags(r.tags)}
-    if p["PolicyMode"] != "full":  # "full": no policy, AWS's default applies (as setup sends none)
-        props["PolicyDocument"] = r.documents["endpoint_policy"]
-    t.add("Endpoint", r.kind, "AWS::EC2::VPCEndpoint", props)
-
-
-MAPPERS: dict[str, Callable[[Template, Resource, Any], None]] = {
-    "kms_key": _kms_key, "kms_key_policy": _kms_key_policy, "kms_alias": _kms_alias,
-    "secret": _secret, "secret_policy": _secret_policy,
-    "iam_role": _iam_role, "iam_role_policy": _iam_role_policy,
-    "data_api": _data_api,
-    "iam_user": _iam_user, "consumer_role": _adopted, "consumer_user": _adopted,
-    "consumer_user_policy": _consumer_policy, "consumer_role_policy": _consumer_policy,
-    "security_group": _security_group, "vpc_endpoint": _vpc_endpoint,
-}
 
 
 # --------------------------------------------------------------------------- the two templates
@@ -344,9 +189,9 @@ def _widen_to_consumers(resources: list[Resource], tctx: TemplateContext, consum
 
 
 def _build(side: Account, resources: list[Resource], tctx: TemplateContext, replace: dict) -> Template:
-    t = Template(side, replace=replace)
+    t = Template(side, refs=REFS, replace=replace)
     for r in resources:
-        MAPPERS[r.kind](t, r, tctx)
+        TYPES[r.kind].cloudformation(t, r, tctx)  # each kind's mapping is its resource type's
     return t
 
 

@@ -11,9 +11,30 @@ from xacct_dataapi.parallel import gather
 from xacct_dataapi.resource_types import ec2, iam, kms, rds, secrets
 from xacct_dataapi.resource_types.base import GONE, NOT_OURS, OURS, NotOurs, Ownership, ResourceType
 
-TYPES: dict[str, ResourceType] = {t.kind: t for m in (kms, iam, secrets, ec2, rds) for t in m.TYPES}
+# A new kind of resource is one module here and one entry in MODULES. Module order is the order of their grants in
+# the operator's policy (permissions.py).
+MODULES: list = [rds, kms, secrets, ec2, iam]
+TYPES: dict[str, ResourceType] = {t.kind: t for m in MODULES for t in m.TYPES}
 
-__all__ = ["GONE", "NOT_OURS", "OURS", "NotOurs", "Ownership", "ResourceType", "TYPES", "for_kind", "screen"]
+
+def register(module) -> None:
+    """Add a module of resource types (its TYPES and GRANTS) to the registry, as an entry in MODULES does."""
+    if module not in MODULES:
+        MODULES.append(module)
+    TYPES.update({t.kind: t for t in module.TYPES})
+
+
+def unregister(module) -> None:
+    MODULES.remove(module)
+    for t in module.TYPES:
+        TYPES.pop(t.kind, None)
+
+
+def grants() -> tuple:
+    """Every registered module's grants, in module order."""
+    return tuple(g for m in MODULES for g in getattr(m, "GRANTS", ()))
+
+__all__ = ["GONE", "NOT_OURS", "OURS", "NotOurs", "Ownership", "ResourceType", "TYPES", "for_kind", "grants", "register", "unregister", "screen"]
 
 
 def for_kind(kind: str) -> ResourceType | None:

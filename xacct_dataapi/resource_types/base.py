@@ -16,9 +16,14 @@ from botocore.exceptions import ClientError
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Names
 from xacct_dataapi.errors import AwsError, error_code
-from xacct_dataapi.models import NOTHING_CHANGED, Account, Bookkeeping, Call, Operation, PlanItem
+from xacct_dataapi import policy_diff as policies
+from xacct_dataapi.models import (
+    NOTHING_CHANGED, Account, Bookkeeping, Call, Operation, PlanItem, Record, render_value,
+)
 
 OURS, NOT_OURS, GONE = "ours", "not ours", "gone"
+# A policy naming a principal IAM has not yet propagated is refused with one of these (bounded retry).
+INVALID_PRINCIPAL = ("MalformedPolicyDocumentException", "MalformedPolicyDocument", "InvalidParameterValue")
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,40 @@ class ResourceType:
     guarded = True  # its deletion changes AWS, so AWS must first show the resource is this deployment's
 
     account: Account = Account.PROVIDER
+    # The link of doctor's chain that checks this kind (doctor/checks.py); None: doctor checks each recorded row of
+    # it by its read and ownership test (doctor/recorded.py).
+    doctor_link: str | None = None
+    cfn_refs: dict = {}  # Ref key -> (logical id, attribute or None): how a template names what this kind produces
+
+    def cloudformation(self, template, resource, ctx) -> None:
+        """Add the desired `resource` (models.Resource) to `template` (cfn.Template), or say why it is left out."""
+        raise NotImplementedError(f"resource type {self.kind} has no CloudFormation mapping")
+
+    # What the generic planner (declared.py) asks of a type whose step only declares the resource and its properties.
+    def create(self, resource) -> list[PlanItem]:
+        """The items that make the desired `resource` (models.Resource) and record it."""
+        raise NotImplementedError(f"resource type {self.kind} cannot be created by a declared step")
+
+    def differences(self, found, resource) -> list[str]:
+        """How what AWS holds (`found`, from `read`) differs from the desired resource, one line each."""
+        return []
+
+    def drift(self, found, resource) -> list[dict]:
+        """Each differing policy statement as data (`status --output json`), when `differences` named some."""
+        return []
+
+    def update(self, found, resource) -> list[PlanItem]:
+        """The items that bring the resource to its desired properties (after `differences` named some)."""
+        raise NotImplementedError(f"resource type {self.kind} cannot be updated by a declared step")
+
+    def foreign(self, client, resource) -> list[str]:
+        """What reaches the resource that xacct did not make (a KMS grant on the key), one finding line each: the
+        plan names it and keeps it (never removed: it is not ours), and setup fails (exit 1) while any is there."""
+        return []
+
+    def record(self, resource, found) -> Record:
+        """The state row of a resource that exists (adopted: made by a run that died before recording it)."""
+        return Record(self.kind, resource.id, arn=found.get("Arn") or found.get("ARN"))
 
     def delete(self, row, state) -> list[PlanItem] | None:
         """The items that delete the resource, from the recorded row alone (pure); None: the step plans them."""
@@ -125,7 +164,8 @@ class ResourceType:
                 raise self.refusal(row, verdict, deployment)
             return inner.run(ops, **params)
 
-        return replace(inner, run=run, description=f"{inner.description}, once AWS shows it is deployment {deployment}'s")
+        return replace(inner, run=run, description=f"{inner.description}, once AWS shows it is deployment {deployment}'s",
+                       guard={"kind": row.kind, "id": row.id, "reads": self.noun, "deployment": deployment})
 
 
 class _Probe:
@@ -146,6 +186,48 @@ class ForgetOnly(ResourceType):
 
     def delete(self, row, state) -> list[PlanItem]:
         return [Bookkeeping(self.account, forget=(row.kind, row.id), description=self.why.format(row=row))]
+
+
+class PolicyDocument(ForgetOnly):
+    """A resource's policy document (a key policy, a secret's resource policy) as a declared step's resource: read,
+    compared with the desired document (as AWS would hold it: a value not yet known never compares equal), written
+    whole, recorded; at teardown only forgotten (it goes with its resource). Subclasses set `document` (the desired
+    resource's document name) and implement `read_document` and `put`."""
+
+    document = ""
+
+    def read_document(self, client, row):
+        raise NotImplementedError
+
+    def put(self, resource) -> PlanItem:
+        raise NotImplementedError
+
+    def read(self, client, row):
+        found = self.read_document(client, row)
+        return None if found is None else {"Document": found}
+
+    def judge(self, found, row, names):
+        # Read through its resource, which its own step found as this deployment's (that step refuses any other).
+        return Ownership(OURS, f"it is the {self.noun} of this deployment's resource")
+
+    def _want(self, resource):
+        return render_value(resource.documents[self.document])
+
+    def create(self, resource) -> list[PlanItem]:
+        return [self.put(resource)]
+
+    def update(self, found, resource) -> list[PlanItem]:
+        return [self.put(resource)]  # the document is written whole
+
+    def differences(self, found, resource) -> list[str]:
+        want = self._want(resource)
+        return [] if policies.equal(found["Document"], want) else policies.differing_statements(found["Document"], want)
+
+    def drift(self, found, resource) -> list[dict]:
+        return policies.statement_drift(found["Document"], self._want(resource), self.document)
+
+    def record(self, resource, found) -> Record:
+        return Record(self.kind, resource.id, arn=resource.arn)
 
 
 def _as_operation(item: PlanItem) -> Operation:

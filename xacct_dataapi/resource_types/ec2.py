@@ -8,8 +8,10 @@ this deployment is a member of, or no longer used by any endpoint (the last memb
 from __future__ import annotations
 
 from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Names
-from xacct_dataapi.models import Account
+from xacct_dataapi.models import Account, Ref
+from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import NOT_OURS, OURS, Ownership, ResourceType, read_or_none, tags_of
+from xacct_dataapi.resource_types.grants import REQUEST_TAG, RESOURCE_TAG, SETUP, SG, TEARDOWN, VPCE, C, Grant
 
 MEMBER_TAG = "xacct:member:"  # + a deployment's name (steps/endpoint_members.py writes it)
 CLOSING_TAG = "xacct:closing:"  # + a deployment that is leaving (its member tag already gone)
@@ -23,9 +25,25 @@ def _live_endpoints_using(client, group_id: str) -> list[dict]:
             if str(e.get("State", "")).lower() not in _DEAD and group_id in {g["GroupId"] for g in e.get("Groups", [])}]
 
 
+def _cfn_rule(rule: dict) -> dict:
+    (ip_range,) = rule["IpRanges"]
+    return {"IpProtocol": rule["IpProtocol"], "FromPort": rule["FromPort"], "ToPort": rule["ToPort"],
+            "CidrIp": ip_range["CidrIp"], "Description": ip_range["Description"]}
+
+
 class VpcEndpoint(ResourceType):
-    kind, service, noun = "vpc_endpoint", "ec2", "VPC endpoint"
+    kind, service, noun, doctor_link = "vpc_endpoint", "ec2", "VPC endpoint", "endpoint"
     account = Account.CONSUMER
+    cfn_refs = {"endpoint_id": ("Endpoint", None)}  # Ref of AWS::EC2::VPCEndpoint is its id
+
+    def cloudformation(self, t, r, ctx) -> None:
+        p = r.properties
+        props = {"VpcEndpointType": p["VpcEndpointType"], "VpcId": p["VpcId"], "ServiceName": p["ServiceName"],
+                 "SubnetIds": {"Ref": "SubnetIds"}, "SecurityGroupIds": [Ref("security_group_id")],
+                 "PrivateDnsEnabled": p["PrivateDnsEnabled"], "Tags": cfn_tags(r.tags)}
+        if p["PolicyMode"] != "full":  # "full": no policy, AWS's default applies (as setup sends none)
+            props["PolicyDocument"] = r.documents["endpoint_policy"]
+        t.add("Endpoint", r.kind, "AWS::EC2::VPCEndpoint", props)
 
     def read(self, client, row):
         found = read_or_none(client.describe_vpc_endpoints, VpcEndpointIds=[row.id])
@@ -43,8 +61,17 @@ class VpcEndpoint(ResourceType):
 
 
 class SecurityGroup(ResourceType):
-    kind, service, noun = "security_group", "ec2", "security group"
+    kind, service, noun, doctor_link = "security_group", "ec2", "security group", "network"
     account = Account.CONSUMER
+    cfn_refs = {"security_group_id": ("SecurityGroup", "GroupId")}
+
+    def cloudformation(self, t, r, ctx) -> None:
+        p = r.properties
+        t.add("SecurityGroup", r.kind, "AWS::EC2::SecurityGroup", {
+            "GroupName": p["GroupName"], "GroupDescription": p["Description"], "VpcId": p["VpcId"],
+            "SecurityGroupIngress": [_cfn_rule(x) for x in p["Ingress"]],
+            # Listing egress rules replaces the default allow-all, as setup's RevokeSecurityGroupEgress does.
+            "SecurityGroupEgress": [_cfn_rule(x) for x in p["Egress"]], "Tags": cfn_tags(r.tags)})
 
     def read(self, client, row):
         found = read_or_none(client.describe_security_groups, GroupIds=[row.id])
@@ -69,3 +96,38 @@ class SecurityGroup(ResourceType):
 
 
 TYPES = (VpcEndpoint(), SecurityGroup())
+
+# The operator's IAM grants for these calls (permissions.py assembles them; docs/permissions.md).
+GRANTS: tuple[Grant, ...] = (
+    # aws:RequestTag / aws:TagKeys exist only on the resource being created (service authorization reference, EC2:
+    # CreateSecurityGroup and CreateVpcEndpoint list them on security-group / vpc-endpoint only): the VPC, subnets and
+    # existing groups the call also names are granted without them, in their own statement.
+    Grant("CreateInTheVpc", C, {"ec2:CreateSecurityGroup": SETUP, "ec2:CreateVpcEndpoint": SETUP},
+          ("arn:{p}:ec2:{region}:{consumer}:vpc/{vpc}",)),
+    Grant("EndpointInSubnetsWithGroup", C, {"ec2:CreateVpcEndpoint": SETUP},
+          ("arn:{p}:ec2:{region}:{consumer}:subnet/*", SG)),
+    Grant("CreateTaggedSecurityGroup", C, {"ec2:CreateSecurityGroup": SETUP}, (SG,), condition=REQUEST_TAG),
+    Grant("CreateTaggedEndpoint", C, {"ec2:CreateVpcEndpoint": SETUP}, (VPCE,), condition=REQUEST_TAG),
+    Grant("TagOnlyAtCreation", C, {"ec2:CreateTags": SETUP}, (SG, VPCE),
+          condition={"StringEquals": {"ec2:CreateAction": ["CreateSecurityGroup", "CreateVpcEndpoint"]}},
+          implied=("ec2:CreateTags",)),
+    Grant("ManageXacctSecurityGroup", C,
+          {"ec2:AuthorizeSecurityGroupIngress": SETUP, "ec2:AuthorizeSecurityGroupEgress": SETUP,
+           "ec2:RevokeSecurityGroupIngress": SETUP, "ec2:RevokeSecurityGroupEgress": SETUP,
+           "ec2:DeleteSecurityGroup": TEARDOWN}, (SG,), condition=RESOURCE_TAG),
+    Grant("ManageXacctEndpoint", C, {"ec2:ModifyVpcEndpoint": SETUP, "ec2:DeleteVpcEndpoints": TEARDOWN}, (VPCE,),
+          condition=RESOURCE_TAG),
+    # The rds-data endpoint of a VPC is shared by its deployments (docs/reliability.md, "The shared endpoint"): each
+    # adds and removes only its own member tag and closing mark, on any endpoint xacct made...
+    Grant("JoinOrLeaveSharedEndpoint", C, {"ec2:CreateTags": ("setup", "teardown"), "ec2:DeleteTags": ("setup", "teardown")},
+          (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"},
+                              "ForAllValues:StringEquals": {"aws:TagKeys": ["xacct:member:{name}", "xacct:closing:{name}"]}}),
+    # ...rewrites its policy from the member tags, and, as the last member out, deletes it (whoever made it).
+    Grant("ConvergeSharedEndpoint", C, {"ec2:ModifyVpcEndpoint": ("setup", "teardown"), "ec2:DeleteVpcEndpoints": TEARDOWN},
+          (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"}}),
+    Grant("RepairEndpointSubnetsAndGroup", C, {"ec2:ModifyVpcEndpoint": SETUP},
+          ("arn:{p}:ec2:{region}:{consumer}:subnet/*", SG)),
+    # Private DNS associates the VPC with a hosted zone AWS owns (its id is not yours to name): any hosted zone.
+    Grant("EndpointPrivateDns", C, {"route53:AssociateVPCWithHostedZone": SETUP}, ("arn:{p}:route53:::hostedzone/*",),
+          implied=("route53:AssociateVPCWithHostedZone",)),
+)

@@ -9,8 +9,12 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, Operation
+from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import (
     NOT_OURS, OURS, ForgetOnly, Ownership, ResourceType, _Probe, read_or_none, tags_of, tagged_for,
+)
+from xacct_dataapi.resource_types.grants import (
+    ACCESS_ROLE, CONSUMER_USER, FINDS, LEGACY_ACCESS_ROLE, POLICY_READS, READS, REPLACES, SETUP, TEARDOWN, C, Grant, P,
 )
 
 
@@ -47,7 +51,16 @@ class _Principal(ResourceType):
 
 class AccessRole(_Principal):
     kind, service, noun, entity = "iam_role", "iam", "IAM role", "role"
+    doctor_link = "access role"
     operation = "iam:delete_role_with_policies"
+    # The external id is a template parameter, named by the trust policy.
+    cfn_refs = {"access_role_arn": ("AccessRole", "Arn"), "external_id": ("ExternalId", None)}
+
+    def cloudformation(self, t, r, ctx) -> None:
+        t.add("AccessRole", r.kind, "AWS::IAM::Role", {
+            "RoleName": r.id, "Path": r.properties["Path"], "Description": r.properties["Description"],
+            "MaxSessionDuration": r.properties["MaxSessionDuration"],
+            "AssumeRolePolicyDocument": r.documents["access_role_trust"], "Tags": cfn_tags(r.tags)})
 
     def name_for(self, names) -> str:
         return names.access_role
@@ -55,7 +68,11 @@ class AccessRole(_Principal):
 
 class ConsumerUser(_Principal):
     kind, service, noun, entity = "iam_user", "iam", "IAM user", "user"
+    doctor_link = "consumer principal"
     account, operation = Account.CONSUMER, "iam:delete_user_with_dependents"
+
+    def cloudformation(self, t, r, ctx) -> None:
+        t.add("ConsumerUser", r.kind, "AWS::IAM::User", {"UserName": r.id, "Tags": cfn_tags(r.tags)})
 
     def name_for(self, names) -> str:
         return names.consumer_user
@@ -136,6 +153,12 @@ class _InlinePolicy(ResourceType):
 
 class AccessRolePolicy(_InlinePolicy):
     kind, entity, principal_type, account = "iam_role_policy", "role", AccessRole(), Account.PROVIDER
+    doctor_link = "access role"
+
+    def cloudformation(self, t, r, ctx) -> None:
+        t.add("AccessRolePolicy", r.kind, "AWS::IAM::RolePolicy", {
+            "RoleName": {"Ref": "AccessRole"}, "PolicyName": r.properties["PolicyName"],
+            "PolicyDocument": r.documents["access_role_permissions"]})
 
     def policy_name(self, names) -> str:
         return names.access_role_policy
@@ -143,6 +166,15 @@ class AccessRolePolicy(_InlinePolicy):
 
 class ConsumerRolePolicy(_InlinePolicy):
     kind, entity, account = "consumer_role_policy", "role", Account.CONSUMER
+    doctor_link = "consumer principal"
+
+    def cloudformation(self, t, r, ctx) -> None:
+        principal = ctx.principal
+        type_, key = ("AWS::IAM::RolePolicy", "RoleName") if principal.kind == "role" else ("AWS::IAM::UserPolicy",
+                                                                                          "UserName")
+        name = {"Ref": "ConsumerUser"} if not principal.adopted else principal.name
+        t.add("ConsumerPolicy", r.kind, type_, {key: name, "PolicyName": r.properties["PolicyName"],
+                                                "PolicyDocument": r.documents["consumer_assume_role"]})
 
     def policy_name(self, names) -> str:
         return names.consumer_policy
@@ -152,7 +184,56 @@ class ConsumerUserPolicy(ConsumerRolePolicy):
     kind, entity = "consumer_user_policy", "user"
 
 
-# An adopted consumer principal is never deleted: only the inline policy xacct added (its own row) is removed.
+class AdoptedPrincipal(ForgetOnly):
+    """An adopted consumer principal is never deleted: only the inline policy xacct added (its own row) is removed."""
+
+    def cloudformation(self, t, r, ctx) -> None:
+        t.leave_out(r.kind, f"{r.properties['Type']} {r.id} is the application's own: the template only adds its "
+                            "inline policy, in every consumer account that has it.")
+
+
 TYPES = (AccessRole(), ConsumerUser(), AccessRolePolicy(), ConsumerRolePolicy(), ConsumerUserPolicy(),
-         ForgetOnly("consumer_role", Account.CONSUMER, "leave adopted role {row.id} in place"),
-         ForgetOnly("consumer_user", Account.CONSUMER, "leave adopted user {row.id} in place"))
+         AdoptedPrincipal("consumer_role", Account.CONSUMER, "leave adopted role {row.id} in place"),
+         AdoptedPrincipal("consumer_user", Account.CONSUMER, "leave adopted user {row.id} in place"))
+
+# The operator's IAM grants for these calls (permissions.py assembles them; docs/permissions.md).
+GRANTS: tuple[Grant, ...] = (
+    Grant("ManageXacctAccessRole", P,
+          {"iam:GetRole": FINDS, "iam:ListRoleTags": FINDS,
+           "iam:GetRolePolicy": POLICY_READS, "iam:CreateRole": SETUP, "iam:TagRole": SETUP, "iam:PutRolePolicy": SETUP,
+           "iam:UpdateAssumeRolePolicy": SETUP, "iam:ListRolePolicies": POLICY_READS,
+           # setup too: a role at `/` (made before the path) is deleted and created again at the path.
+           "iam:DeleteRolePolicy": ("setup", "teardown"), "iam:ListAttachedRolePolicies": POLICY_READS,
+           "iam:DetachRolePolicy": ("setup", "teardown"), "iam:DeleteRole": ("setup", "teardown"),
+           "iam:SimulatePrincipalPolicy": ("doctor",)},
+          (ACCESS_ROLE, LEGACY_ACCESS_ROLE), implied=("iam:TagRole",)),
+    # What a policy attached to the access role allows, named in the finding (resource_types.widening): any
+    # managed policy, AWS's or the account's, since xacct did not choose it.
+    Grant("ReadPoliciesAttachedToTheAccessRole", P, {"iam:GetPolicy": READS, "iam:GetPolicyVersion": READS},
+          ("arn:{p}:iam::aws:policy/*", "arn:{p}:iam::{provider}:policy/*")),
+    Grant("ManageXacctConsumerUser", C,
+          {"iam:GetUser": FINDS, "iam:ListUserTags": FINDS,
+           "iam:GetUserPolicy": POLICY_READS, "iam:CreateUser": SETUP, "iam:TagUser": SETUP, "iam:PutUserPolicy": SETUP,
+           # setup too: adopting the application's own principal (--consumer-user/--consumer-role) replaces the user
+           # xacct made, which setup then deletes (planner.replace_what_is_no_longer_desired).
+           "iam:DeleteUserPolicy": REPLACES, "iam:ListUserPolicies": REPLACES,
+           "iam:ListAttachedUserPolicies": REPLACES, "iam:DetachUserPolicy": REPLACES,
+           "iam:ListAccessKeys": ("setup", "teardown", "verify"), "iam:CreateAccessKey": ("verify",),
+           "iam:DeleteAccessKey": ("setup", "verify", "teardown"), "iam:DeleteLoginProfile": REPLACES,
+           "iam:DeleteUser": REPLACES, "iam:SimulatePrincipalPolicy": ("doctor",)},
+          # verify's temporary key is deleted at once, or by the next verify after a crash (ListAccessKeys finds a
+          # key whose id a killed run could not record).
+          (CONSUMER_USER,), implied=("iam:TagUser",)),
+    Grant("AdoptedConsumerRoleOnlyWithConsumerRole", C,
+          {"iam:GetRole": ("setup", "status", "doctor"), "iam:GetRolePolicy": POLICY_READS, "iam:PutRolePolicy": SETUP,
+           "iam:DeleteRolePolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
+          # An IAM name is unique in its account whatever the path, and a name holds no "/": `*/NAME` matches that
+          # one principal at any path (IAM ARNs carry the path: role/PATH/NAME), `NAME` the one at the root.
+          ("arn:{p}:iam::{consumer}:role/{app_role}", "arn:{p}:iam::{consumer}:role/*/{app_role}"),
+          only_with="consumer_role"),
+    Grant("AdoptedConsumerUserOnlyWithConsumerUser", C,
+          {"iam:GetUser": ("setup", "status", "doctor"), "iam:GetUserPolicy": POLICY_READS, "iam:PutUserPolicy": SETUP,
+           "iam:DeleteUserPolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
+          ("arn:{p}:iam::{consumer}:user/{app_user}", "arn:{p}:iam::{consumer}:user/*/{app_user}"),
+          only_with="consumer_user"),
+)

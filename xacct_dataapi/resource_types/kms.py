@@ -4,16 +4,29 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from xacct_dataapi.errors import error_code
-from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, Operation
+from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, JsonDoc, Operation, Record, Retry
+from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import (
-    GONE, NOT_OURS, OURS, ForgetOnly, Ownership, ResourceType, read_or_none, tags_of, tagged_for,
+    GONE, INVALID_PRINCIPAL, NOT_OURS, OURS, Ownership, PolicyDocument, ResourceType, read_or_none, tags_of,
+    tagged_for,
+)
+from xacct_dataapi.resource_types.widening import key_grant_widenings
+from xacct_dataapi.resource_types.grants import (
+    ALIAS, FINDS, KEYS, READS, REQUEST_TAG, RESOURCE_TAG, SETUP, TEARDOWN, Grant, P,
 )
 
 _GOING = ("PendingDeletion", "PendingReplicaDeletion")
 
 
 class KmsKey(ResourceType):
-    kind, service, noun = "kms_key", "kms", "KMS key"
+    kind, service, noun, doctor_link = "kms_key", "kms", "KMS key", "key"
+    cfn_refs = {"key_id": ("Key", None), "key_arn": ("Key", "Arn")}
+
+    def cloudformation(self, t, r, ctx) -> None:
+        p = r.properties
+        t.add("Key", r.kind, "AWS::KMS::Key", {
+            "Description": p["Description"], "KeyUsage": p["KeyUsage"], "KeySpec": p["KeySpec"],
+            "Enabled": p["Enabled"], "PendingWindowInDays": ctx.cfg.key_deletion_days, "Tags": cfn_tags(r.tags)})
 
     def find(self, finder) -> list:
         """Through the tagging API (CreateKey takes no name): keys tagged for this deployment, not pending deletion."""
@@ -69,7 +82,10 @@ def schedule_key_deletion(ops, KeyId: str, PendingWindowInDays: int) -> dict:
 class KmsAlias(ResourceType):
     """An alias is ours if it has this deployment's name and points at a key tagged for this deployment."""
 
-    kind, service, noun = "kms_alias", "kms", "KMS alias"
+    kind, service, noun, doctor_link = "kms_alias", "kms", "KMS alias", "key"
+
+    def cloudformation(self, t, r, ctx) -> None:
+        t.add("KeyAlias", r.kind, "AWS::KMS::Alias", {"AliasName": r.id, "TargetKeyId": r.properties["TargetKeyId"]})
 
     def name_of(self, names) -> str:
         return names.key_alias
@@ -95,5 +111,50 @@ class KmsAlias(ResourceType):
                      ok_codes=("NotFoundException",), description=f"delete {row.id}")]
 
 
-TYPES = (KmsKey(), KmsAlias(), ForgetOnly("kms_key_policy", Account.PROVIDER,
-                                          "forget the kms key policy (the key policy goes with the key)"))
+class KeyPolicy(PolicyDocument):
+    """The key's one policy ("default"), written by the generic planner (steps/key_policy.py)."""
+
+    service, noun, document = "kms", "key policy", "key_policy"
+
+    def read_document(self, client, row):
+        found = read_or_none(client.get_key_policy, KeyId=row.id, PolicyName="default")  # the only name AWS has
+        return found and found["Policy"]
+
+    def foreign(self, client, r) -> list[str]:
+        # KMS grants reach the key outside its policy; xacct makes none (resource_types.widening).
+        key = r.arn if isinstance(r.arn, str) else r.id
+        return [w.line() for w in key_grant_widenings(client, key)]
+
+    def put(self, r):
+        return Call(Account.PROVIDER, "kms", "put_key_policy",
+                    {"KeyId": r.id, "PolicyName": "default", "Policy": JsonDoc(r.documents["key_policy"])},
+                    record=Record(self.kind, r.id, arn=r.arn), description="write the key policy",
+                    retry=Retry(INVALID_PRINCIPAL, ("principal",), "a new IAM principal is not yet visible to KMS"))
+
+    def cloudformation(self, t, r, ctx) -> None:
+        # CloudFormation has no separate key-policy resource: the policy is the key's KeyPolicy property.
+        t.merge("Key", r.kind, {"KeyPolicy": r.documents["key_policy"]})
+
+
+TYPES = (KmsKey(), KmsAlias(), KeyPolicy("kms_key_policy", Account.PROVIDER,
+                                         "forget the kms key policy (the key policy goes with the key)"))
+
+# The operator's IAM grants for these calls (permissions.py assembles them; docs/permissions.md).
+GRANTS: tuple[Grant, ...] = (
+    Grant("FindKeysByTag", P, {"tag:GetResources": FINDS}, ("*",),
+          why_star="The Resource Groups Tagging API has no resource types: GetResources is authorised on `*`."),
+    Grant("CreateTaggedKey", P, {"kms:CreateKey": SETUP}, ("*",), condition=REQUEST_TAG,
+          why_star="The key has no ARN before it exists (CreateKey has no resource type); narrowed by "
+                   "`aws:RequestTag`."),
+    Grant("TagKeyAtCreation", P, {"kms:TagResource": SETUP}, (KEYS,), condition=REQUEST_TAG,
+          implied=("kms:TagResource",)),
+    Grant("ReadKeys", P, {"kms:DescribeKey": FINDS,
+                          "kms:ListResourceTags": FINDS, "kms:GetKeyPolicy": READS,
+                          "kms:ListGrants": READS},  # nobody holds a grant on the key (resource_types.widening)
+          (KEYS,)),
+    # Teardown keeps the key's tag (resource_types/kms.py): untagging first would void this statement's condition.
+    Grant("ManageXacctKeys", P, {"kms:PutKeyPolicy": SETUP, "kms:EnableKey": SETUP, "kms:ScheduleKeyDeletion": TEARDOWN},
+          (KEYS,), condition=RESOURCE_TAG),
+    Grant("ManageXacctAliases", P, {"kms:CreateAlias": SETUP, "kms:UpdateAlias": SETUP, "kms:DeleteAlias": TEARDOWN},
+          (ALIAS, KEYS)),
+)

@@ -30,12 +30,20 @@ STEPS: tuple[Step, ...] = tuple(
 )
 
 
-def numbered(steps: tuple[Step, ...] = STEPS) -> tuple[Step, ...]:
+def registered() -> tuple[Step, ...]:
+    """STEPS, looked up when called: every command reads the steps through this (or is given them), so a step added
+    to STEPS (or, in a test, set in its place) reaches plan, status, doctor, export, discovery and teardown alike."""
+    return STEPS
+
+
+def numbered(steps: tuple[Step, ...] | None = None) -> tuple[Step, ...]:
     """The recipe's steps in display order (the Data API prerequisite, number 0, is not one of them)."""
+    steps = registered() if steps is None else steps
     return tuple(sorted((s for s in steps if s.number > 0), key=lambda s: s.number))
 
 
-def step_for_kind(kind: str, steps: tuple[Step, ...] = STEPS) -> Step:
+def step_for_kind(kind: str, steps: tuple[Step, ...] | None = None) -> Step:
+    steps = registered() if steps is None else steps
     for s in steps:
         if kind in s.kinds:
             return s

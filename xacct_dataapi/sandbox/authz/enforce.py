@@ -21,6 +21,7 @@ from typing import Any
 
 from xacct_dataapi.sandbox.authz.decide import EXPLICIT_DENY, Decision, Principal, Question, decide
 from xacct_dataapi.sandbox.authz.resources import Target, secret_target, via_secretsmanager
+from xacct_dataapi.sandbox.authz.caller import Refusal as _Refusal, identity_policies, request_params
 from xacct_dataapi.sandbox.authz.resources_net import resolve
 
 ALWAYS_ALLOWED = {"sts:GetCallerIdentity"}  # "No permissions are required" (API_GetCallerIdentity)
@@ -29,11 +30,6 @@ _DENIED_CODE = {"iam": "AccessDenied", "sts": "AccessDenied", "ec2": "Unauthoriz
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"installed": None, "enabled": False, "decisions": 0}
-
-
-class _Refusal(Exception):
-    def __init__(self, code: str, message: str):
-        self.code, self.message = code, message
 
 
 def signing_service(headers: Any) -> str | None:
@@ -49,30 +45,6 @@ def _access_key_id(headers: Any) -> str | None:
     if "Credential=" not in auth:
         return None
     return auth.split("Credential=", 1)[1].split("/", 1)[0]
-
-
-def _managed(policies: Any) -> list[str]:
-    docs = []
-    for policy in dict(policies or {}).values():
-        version = next((v for v in getattr(policy, "versions", []) if v.version_id == policy.default_version_id), None)
-        if version is not None:
-            docs.append(version.document)
-    return docs
-
-
-def identity_policies(account: str, kind: str, name: str) -> tuple[Any, ...]:
-    """A user's inline, attached and groups' policies, or a role's inline and attached policies."""
-    from moto.iam.models import iam_backends
-
-    iam = iam_backends[account]["aws"]
-    if kind == "role":
-        role = iam.get_role(name)
-        return (*role.policies.values(), *_managed(role.managed_policies))
-    user = iam.get_user(name)
-    docs = [*user.policies.values(), *_managed(user.managed_policies)]
-    for group in iam.get_groups_for_user(name):
-        docs += [*group.policies.values(), *_managed(group.managed_policies)]
-    return tuple(docs)
 
 
 def identify(account: str, headers: Any) -> Principal:
@@ -141,22 +113,6 @@ def forward_secret_read(who: Principal, params: dict, region: str) -> None:
         account = target.account or who.account
         kms = key_target(account, target.resource.split(":")[3], str(key_id), via_secretsmanager(region, who.account))
         check(who, "kms:Decrypt", [kms], base_context(who, region, "kms") | kms.context)
-
-
-def request_params(resp: Any) -> dict:
-    """The request's parameters by botocore's names (moto's own parse may rename them, e.g. RDS to snake_case)."""
-    from moto.core.parse import PROTOCOL_PARSERS
-    from moto.core.responses import determine_request_protocol, get_service_model
-
-    try:
-        request = resp.normalized_request
-        model = get_service_model(resp.boto3_service_name)
-        operation = model.operation_model(resp._get_action())
-        parser = PROTOCOL_PARSERS[determine_request_protocol(model, request)](operation, map_type=dict)
-        return dict(parser.parse({"method": request.method, "values": request.values, "headers": request.headers,
-                                  "body": request.data, "url_path": request.path, "url_params": resp.uri_match}))
-    except Exception:  # a request botocore's model does not describe: no parameters to authorise on
-        return {}
 
 
 def authorize(resp: Any) -> None:

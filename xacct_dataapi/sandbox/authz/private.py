@@ -66,7 +66,7 @@ def _rds_data_endpoint(vpc_id: str, region: str) -> tuple[Any, Any]:
 
 
 def path_of(headers: Any, region: str) -> Path:
-    from xacct_dataapi.sandbox.authz.enforce import _Refusal
+    from xacct_dataapi.sandbox.authz.caller import Refusal as _Refusal
 
     source = headers.get(HEADER)
     if not source:

@@ -42,7 +42,7 @@ def _condition_keys(docs: list[Any]) -> set[str]:
 def source_policies(arn: str) -> tuple[str, tuple[Any, ...]]:
     from moto.iam.models import iam_backends
 
-    from xacct_dataapi.sandbox.authz.enforce import _managed, identity_policies
+    from xacct_dataapi.sandbox.authz.caller import identity_policies, managed as _managed
 
     m = _SOURCE.match(arn)
     if not m:
@@ -101,7 +101,7 @@ def install() -> None:
     def simulate_principal_policy(self: Any) -> Any:
         params = self.params if getattr(self, "automated_parameter_parsing", False) else None
         if params is None:
-            from xacct_dataapi.sandbox.authz.enforce import request_params
+            from xacct_dataapi.sandbox.authz.caller import request_params
             params = request_params(self)
         try:
             return ActionResult(simulate(params))

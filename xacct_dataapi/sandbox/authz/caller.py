@@ -1,0 +1,52 @@
+"""What the sandbox's authorization reads from a request and its caller, and how it refuses one: the request's
+parameters by botocore's names, a principal's identity policies from moto's IAM backend, and the refusal that
+becomes AWS's error. enforce.py (each request), private.py (the network path) and simulate.py (IAM's policy
+simulator) all use these; none of them imports another for them."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class Refusal(Exception):
+    def __init__(self, code: str, message: str):
+        self.code, self.message = code, message
+
+
+def managed(policies: Any) -> list[str]:
+    docs = []
+    for policy in dict(policies or {}).values():
+        version = next((v for v in getattr(policy, "versions", []) if v.version_id == policy.default_version_id), None)
+        if version is not None:
+            docs.append(version.document)
+    return docs
+
+
+def identity_policies(account: str, kind: str, name: str) -> tuple[Any, ...]:
+    """A user's inline, attached and groups' policies, or a role's inline and attached policies."""
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[account]["aws"]
+    if kind == "role":
+        role = iam.get_role(name)
+        return (*role.policies.values(), *managed(role.managed_policies))
+    user = iam.get_user(name)
+    docs = [*user.policies.values(), *managed(user.managed_policies)]
+    for group in iam.get_groups_for_user(name):
+        docs += [*group.policies.values(), *managed(group.managed_policies)]
+    return tuple(docs)
+
+
+def request_params(resp: Any) -> dict:
+    """The request's parameters by botocore's names (moto's own parse may rename them, e.g. RDS to snake_case)."""
+    from moto.core.parse import PROTOCOL_PARSERS
+    from moto.core.responses import determine_request_protocol, get_service_model
+
+    try:
+        request = resp.normalized_request
+        model = get_service_model(resp.boto3_service_name)
+        operation = model.operation_model(resp._get_action())
+        parser = PROTOCOL_PARSERS[determine_request_protocol(model, request)](operation, map_type=dict)
+        return dict(parser.parse({"method": request.method, "values": request.values, "headers": request.headers,
+                                  "body": request.data, "url_path": request.path, "url_params": resp.uri_match}))
+    except Exception:  # a request botocore's model does not describe: no parameters to authorise on
+        return {}
