@@ -216,7 +216,7 @@ def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(st
 
 def secret_policy_step(aws: FakeSessions, state: State):
     ctx = provider_ctx(aws, state, access_role_arn=ROLE_ARN, secret_arn=SECRET_ARN)
-    step = secret_policy.STEP.make_plan(ctx, {"policy": None})
+    step = secret_policy.STEP.make_plan(ctx, {"found": {}})  # nothing in AWS yet
     assert step.action is Action.CREATE
     assert [c.label for c in step.calls] == ["secretsmanager:put_resource_policy"]
     return step
