@@ -10,9 +10,18 @@ from typer.testing import CliRunner
 
 from tests.helpers.accounts import STATE
 from tests.helpers.inventory import assert_nothing_left, live_endpoints, xacct_security_groups
+from tests.helpers.operators import grant, least_privilege
 from xacct_dataapi.cli import cli
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
+
+
+@pytest.fixture
+def world(world):
+    """The profiles xacct runs with are least-privilege operators (`xacct permissions --for all`), with the
+    sandbox's authorization deciding every request in-process (tests/helpers/operators.py)."""
+    with least_privilege(world) as operated:
+        yield operated
 
 
 def invoke(args):
@@ -24,6 +33,7 @@ def test_changing_the_vpc_replaces_the_endpoint_and_leaves_nothing_behind(world,
     (old_sg,) = xacct_security_groups(world.consumer, world.vpc_id)
     (old_ep,) = live_endpoints(world.consumer, world.vpc_id)
     vpc_b, subnets_b = world.second_vpc()
+    grant(world, vpc=vpc_b)  # the administrator's `xacct permissions --vpc VPC_B` for the move
     moved = world.args_in(world.setup_args("--enable-data-api", "--yes"), vpc_b, subnets_b)
 
     res = invoke([*moved, "--dry-run", "--output", "json"])
@@ -179,6 +189,7 @@ def test_two_deployments_share_one_endpoint_and_either_can_leave_first(world, pa
     orders_args = world.setup_args("--enable-data-api", "--yes", name="orders")
     billing_args = world.setup_args("--enable-data-api", "--yes", name="billing")
     billing_args[billing_args.index("--cluster") + 1] = billing["DBClusterIdentifier"]
+    grant(world, clusters=(world.cluster_id, billing["DBClusterIdentifier"]))  # `xacct permissions` per cluster
     assert invoke(orders_args).exit_code == 0
     res = invoke(billing_args)
     assert res.exit_code == 0, res.output

@@ -92,7 +92,8 @@ def sessions(info, monkeypatch):
 
 
 def setup_args(info, name):
-    return ["setup", "--consumer-profile", info.consumer_profile, "--provider-profile", info.provider_profile,
+    return ["setup", "--consumer-profile", info.operator_consumer_profile,
+            "--provider-profile", info.operator_provider_profile,
             "--cluster", info.cluster_id, "--vpc", info.vpc_id, "--subnets", ",".join(info.subnet_ids),
             "--enable-data-api", "--name", name]
 
@@ -173,7 +174,7 @@ def test_second_sandbox_up_on_the_same_dir_is_refused(sandbox):
 def test_bad_profile_is_a_usage_error(sandbox):
     info, home, _ = sandbox
     args = setup_args(info, "bad")
-    args[args.index(info.consumer_profile)] = "does-not-exist"
+    args[args.index(info.operator_consumer_profile)] = "does-not-exist"
     res = run(info, home, *args, "--yes", check=False)
     assert res.returncode == 2
     assert "does-not-exist" in res.stderr and "Traceback" not in res.stderr

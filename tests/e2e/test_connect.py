@@ -46,7 +46,8 @@ def run(sb, home, *args, env: dict | None = None, code: int | None = 0):
 
 
 def setup(sb, home, name, *extra):
-    run(sb, home, "setup", "--consumer-profile", sb.consumer_profile, "--provider-profile", sb.provider_profile,
+    run(sb, home, "setup", "--consumer-profile", sb.operator_consumer_profile,
+        "--provider-profile", sb.operator_provider_profile,
         "--cluster", sb.cluster_id, "--vpc", sb.vpc_id, "--subnets", ",".join(sb.subnet_ids), "--enable-data-api",
         "--name", name, "--yes", *extra)
     return json.loads((home / ".xacct" / f"{name}.json").read_text())
@@ -214,7 +215,8 @@ def test_a_wrong_password_in_the_secret_fails_verify_and_doctor_names_the_secret
     assert "secret" in live["evidence"].split(".")[0] and secret_arn in live["evidence"], live
 
     # Put right again (as an operator would, with setup's --rotate-password): verify passes and says who it is.
-    run(sb, home, "setup", "--consumer-profile", sb.consumer_profile, "--provider-profile", sb.provider_profile,
+    run(sb, home, "setup", "--consumer-profile", sb.operator_consumer_profile,
+        "--provider-profile", sb.operator_provider_profile,
         "--cluster", sb.cluster_id, "--vpc", sb.vpc_id, "--subnets", ",".join(sb.subnet_ids), "--enable-data-api",
         "--name", "wrongpw", "--yes", "--rotate-password")
     verified = json.loads(run(sb, home, "verify", "--name", "wrongpw", "--output", "json").stdout)
