@@ -10,18 +10,11 @@ from typer.testing import CliRunner
 
 from tests.helpers.accounts import STATE
 from tests.helpers.inventory import assert_nothing_left, live_endpoints, xacct_security_groups
-from tests.helpers.operators import grant, least_privilege
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import grant, world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi.cli import cli
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
-
-
-@pytest.fixture
-def world(world):
-    """The profiles xacct runs with are least-privilege operators (`xacct permissions --for all`), with the
-    sandbox's authorization deciding every request in-process (tests/helpers/operators.py)."""
-    with least_privilege(world) as operated:
-        yield operated
 
 
 def invoke(args):

@@ -3,7 +3,8 @@ request inside mock_aws, as it does on the sandbox's server, and the profiles `c
 pass xacct) become operators whose only policies are `xacct permissions --side SIDE --for all` for the world's
 accounts, region, cluster and VPC (sandbox/operators.py, the same code the sandbox seeds its operators with).
 world.consumer / world.provider become each account's administrator (a user with `*` on `*`), for set-up and
-inspection. A module opts in by overriding `world` (tests/test_lifecycle.py)."""
+inspection. A module opts in with `from tests.helpers.operators import world_of_operators  # noqa: F401`, which
+overrides the `world` fixture for that module."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 import boto3
+import pytest
 
 from tests.helpers.accounts import CONSUMER, PROVIDER, REGION, TEST_ADMIN_USER
 from tests.helpers.world import World
@@ -89,3 +91,10 @@ def _write_operator_profiles(keys: dict[str, tuple[str, str]]) -> None:
         config.write(f)
     with creds_path.open("w") as f:
         credentials.write(f)
+
+
+@pytest.fixture(name="world")
+def world_of_operators(world: World) -> Iterator[World]:
+    """conftest's world, with xacct's profiles least-privilege operators (least_privilege)."""
+    with least_privilege(world) as operated:
+        yield operated
