@@ -220,9 +220,12 @@ GRANTS: tuple[Grant, ...] = (
           # verify's temporary key is deleted at once, or by the next verify after a crash (ListAccessKeys finds a
           # key whose id a killed run could not record).
           (CONSUMER_USER,), implied=("iam:TagUser",)),
+    # verify acts as the adopted role: the consumer profile assumes it first (verify.py). sts:AssumeRole is authorised
+    # on the role (resource type `role`); the identity policy is needed unless the trust policy names this very
+    # principal (a trust policy naming the account delegates to identity policies).
     Grant("AdoptedConsumerRoleOnlyWithConsumerRole", C,
           {"iam:GetRole": ("setup", "status", "doctor"), "iam:GetRolePolicy": POLICY_READS, "iam:PutRolePolicy": SETUP,
-           "iam:DeleteRolePolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
+           "iam:DeleteRolePolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",), "sts:AssumeRole": ("verify",)},
           ("arn:{p}:iam::{consumer}:role/{app_role}",), only_with="consumer_role"),
     Grant("AdoptedConsumerUserOnlyWithConsumerUser", C,
           {"iam:GetUser": ("setup", "status", "doctor"), "iam:GetUserPolicy": POLICY_READS, "iam:PutUserPolicy": SETUP,
