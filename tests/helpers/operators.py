@@ -71,6 +71,20 @@ def least_privilege(world: World) -> Iterator[World]:
         enforce.uninstall()
 
 
+@contextmanager
+def authorization_paused() -> Iterator[None]:
+    """For a look no principal of the test may take on AWS (the secret's value: its policy denies all but the access
+    role): the sandbox's authorization stands aside for the block."""
+    from xacct_dataapi.sandbox.authz import enforce
+
+    was = enforce.enabled()
+    enforce.enable(False)
+    try:
+        yield
+    finally:
+        enforce.enable(was)
+
+
 def _write_operator_profiles(keys: dict[str, tuple[str, str]]) -> None:
     """`consumer` / `provider` in the test's AWS config and credentials files (tests.helpers.profiles) become static
     profiles of the operators' keys; `base` and `provider2` stay as they were (their keys are unknown to IAM, so under
