@@ -126,3 +126,14 @@ def test_a_missing_bucket_is_a_clear_error(world, bucket, args):
 def test_a_malformed_location_names_the_value(world):
     res = CliRunner().invoke(cli, ["list", "--state", "s3://"])
     assert res.exit_code == 2 and "s3://" in res.output
+
+
+def test_asking_whether_a_deployment_exists_does_not_download_its_state(world, bucket):
+    """`exists()` is a HEAD: a listing or a `--name` check must not fetch every state object's body."""
+    loc = S3Location.parse(f"{TEAM}orders.json")
+    assert not loc.exists()
+    bucket.put_object(Bucket=BUCKET, Key=loc.key, Body=b"{}")
+    sent: list[str] = []
+    state_s3._client().meta.events.register("before-call.s3", lambda model, **_: sent.append(model.name))
+    assert loc.exists()
+    assert sent == ["HeadObject"]

@@ -74,7 +74,8 @@ class S3Location:
         return self.key + ".lock"
 
     def exists(self) -> bool:
-        return _get(self, self.key) is not None
+        # HEAD, not GET: asking whether a deployment exists must not download its state.
+        return _head(self, self.key)
 
     def __str__(self) -> str:
         return f"{SCHEME}{self.bucket}/{self.key}"
@@ -110,6 +111,20 @@ def _failure(loc: S3Location, exc: BaseException, doing: str) -> StateError:
                           "to the credentials xacct uses for state (XACCT_STATE_PROFILE, else the default ones).")
     return StateError(f"S3 answered {code or type(exc).__name__} {doing} {loc}: {exc}.",
                       "Check the bucket, its region and your network; nothing was written.")
+
+
+def _head(loc: S3Location, key: str) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        _client().head_object(Bucket=loc.bucket, Key=key)
+    except ClientError as exc:
+        if _code(exc) in ("NoSuchKey", "404", "NotFound"):
+            return False
+        raise _failure(loc, exc, "reading") from None
+    except BotoCoreError as exc:
+        raise _failure(loc, exc, "reading") from None
+    return True
 
 
 def _get(loc: S3Location, key: str) -> tuple[bytes, str] | None:

@@ -135,9 +135,11 @@ def pytest_generate_tests(metafunc):
     for fixture, key in (("crash_point", "calls"), ("teardown_crash_point", "teardown_calls"),
                          ("replace_crash_point", "replace_calls"), ("migrate_crash_point", "migrate_calls")):
         if fixture in metafunc.fixturenames:
+            # Named by (label, occurrence), sorted: the two accounts' chains interleave differently from run to run
+            # (and from one pytest-xdist worker's collection to another's), the position within a chain does not.
             calls = clean_run()[key]
-            metafunc.parametrize(fixture, list(enumerate(calls, start=1)),
-                                 ids=[f"{k:02d}-{label.replace(':', '-')}" for k, label in enumerate(calls, start=1)])
+            points = sorted({kill_point(calls, k) for k in range(1, len(calls) + 1)})
+            metafunc.parametrize(fixture, points, ids=[f"{label.replace(':', '-')}-{n}" for label, n in points])
 
 
 def test_clean_run_has_crash_points():
@@ -195,12 +197,13 @@ def assert_each_chain_is_a_prefix_of_the_clean_one(made: list[str], clean: list[
 
 
 def test_kill_after_call_then_rerun_converges(world, password, monkeypatch, crash_point):
-    k, label = crash_point
-    hooks = CallHooks(kill_on=kill_point(clean_run()["calls"], k)).install(monkeypatch)
+    crash = crash_point
+    label = crash[0]
+    hooks = CallHooks(kill_on=crash).install(monkeypatch)
 
     with pytest.raises(Killed):
         invoke(world.setup_args(*SETUP_FLAGS))
-    assert hooks.dead and label in hooks.lost, f"the run diverged from the clean run before crash point {k}"
+    assert hooks.dead and label in hooks.lost, f"the run diverged from the clean run before crash point {crash}"
     assert_each_chain_is_a_prefix_of_the_clean_one(hooks.calls, clean_run()["calls"])
     before = list(hooks.calls)
 
@@ -234,16 +237,17 @@ def test_kill_after_call_then_rerun_converges(world, password, monkeypatch, cras
 
 def test_kill_during_teardown_then_rerun_finishes(world, password, monkeypatch, teardown_crash_point):
     """The same for teardown: killed right after each deletion AWS accepted, a re-run removes the rest."""
-    k, label = teardown_crash_point
+    crash = teardown_crash_point
+    label = crash[0]
     hooks = CallHooks().install(monkeypatch)
     res = invoke(world.setup_args(*SETUP_FLAGS))
     assert res.exit_code == 0, res.output
 
     hooks.revive()
-    hooks.kill_on = kill_point(clean_run()["teardown_calls"], k)
+    hooks.kill_on = crash
     with pytest.raises(Killed):
         invoke(["teardown", "--yes"])
-    assert hooks.dead and label in hooks.lost, f"the teardown diverged from the clean one before crash point {k}"
+    assert hooks.dead and label in hooks.lost, f"the teardown diverged from the clean one before crash point {crash}"
     assert_each_chain_is_a_prefix_of_the_clean_one(hooks.calls, clean_run()["teardown_calls"])
     before, lost = list(hooks.calls), list(hooks.lost)
     path = Path(STATE)
@@ -263,7 +267,8 @@ def test_kill_during_teardown_then_rerun_finishes(world, password, monkeypatch, 
 def test_kill_while_moving_to_another_vpc_then_rerun_converges(world, password, monkeypatch, replace_crash_point):
     """Replacement flow: killed after each call of a setup that moves the deployment to another VPC, a re-run
     finishes the move; the old VPC ends empty (nothing orphaned, nothing forgotten) and teardown leaves nothing."""
-    k, label = replace_crash_point
+    crash = replace_crash_point
+    label = crash[0]
     hooks = CallHooks().install(monkeypatch)
     assert invoke(world.setup_args(*SETUP_FLAGS)).exit_code == 0
     vpc_b, subnets_b = world.second_vpc()
@@ -271,10 +276,10 @@ def test_kill_while_moving_to_another_vpc_then_rerun_converges(world, password, 
     moved = world.args_in(world.setup_args(*SETUP_FLAGS), vpc_b, subnets_b)
 
     hooks.revive()
-    hooks.kill_on = kill_point(clean_run()["replace_calls"], k)
+    hooks.kill_on = crash
     with pytest.raises(Killed):
         invoke(moved)
-    assert hooks.dead and label in hooks.lost, f"the move diverged from the clean one before crash point {k}"
+    assert hooks.dead and label in hooks.lost, f"the move diverged from the clean one before crash point {crash}"
     assert_each_chain_is_a_prefix_of_the_clean_one(hooks.calls, clean_run()["replace_calls"])
     _load_state_checked(Path(STATE))
 
@@ -295,16 +300,17 @@ def test_kill_while_moving_the_role_under_its_path_then_rerun_converges(world, p
     """A role made at `/` (before the IAM path) is replaced by setup: killed after each call of that run (after the
     delete, before the create, ...), a re-run finishes the move, each change made once; the deployment ends as a
     fresh one (the role at the path, every policy naming its new ARN) and teardown leaves nothing."""
-    k, label = migrate_crash_point
+    crash = migrate_crash_point
+    label = crash[0]
     hooks = CallHooks().install(monkeypatch)
     with access_role_at_root(monkeypatch):
         assert invoke(world.setup_args(*SETUP_FLAGS)).exit_code == 0
 
     hooks.revive()
-    hooks.kill_on = kill_point(clean_run()["migrate_calls"], k)
+    hooks.kill_on = crash
     with pytest.raises(Killed):
         invoke(world.setup_args(*SETUP_FLAGS))
-    assert hooks.dead and label in hooks.lost, f"the migration diverged from the clean one before crash point {k}"
+    assert hooks.dead and label in hooks.lost, f"the migration diverged from the clean one before crash point {crash}"
     assert_each_chain_is_a_prefix_of_the_clean_one(hooks.calls, clean_run()["migrate_calls"])
     before = list(hooks.calls)
     _load_state_checked(Path(STATE))
