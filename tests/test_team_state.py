@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-# xacct runs as least-privilege operators, authorised as AWS would in-process (S3 is not authorised by the sandbox)
-from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi import state as state_mod
 from xacct_dataapi import state_s3
 from xacct_dataapi.cli import cli
