@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from tests.helpers.accounts import STATE
 from tests.helpers.inventory import assert_nothing_left, live_endpoints, xacct_security_groups
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import grant, world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi.cli import cli
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
@@ -24,6 +26,7 @@ def test_changing_the_vpc_replaces_the_endpoint_and_leaves_nothing_behind(world,
     (old_sg,) = xacct_security_groups(world.consumer, world.vpc_id)
     (old_ep,) = live_endpoints(world.consumer, world.vpc_id)
     vpc_b, subnets_b = world.second_vpc()
+    grant(world, vpc=vpc_b)  # the administrator's `xacct permissions --vpc VPC_B` for the move
     moved = world.args_in(world.setup_args("--enable-data-api", "--yes"), vpc_b, subnets_b)
 
     res = invoke([*moved, "--dry-run", "--output", "json"])
@@ -179,6 +182,7 @@ def test_two_deployments_share_one_endpoint_and_either_can_leave_first(world, pa
     orders_args = world.setup_args("--enable-data-api", "--yes", name="orders")
     billing_args = world.setup_args("--enable-data-api", "--yes", name="billing")
     billing_args[billing_args.index("--cluster") + 1] = billing["DBClusterIdentifier"]
+    grant(world, clusters=(world.cluster_id, billing["DBClusterIdentifier"]))  # `xacct permissions` per cluster
     assert invoke(orders_args).exit_code == 0
     res = invoke(billing_args)
     assert res.exit_code == 0, res.output

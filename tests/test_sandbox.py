@@ -185,7 +185,7 @@ class TestRunningSandbox:
         info = shared.info
         a, b = info.subnet_ids
         assert info.setup_command() == (
-            "xacct setup --consumer-profile xacct-consumer --provider-profile xacct-provider "
+            "xacct setup --consumer-profile xacct-operator-consumer --provider-profile xacct-operator-provider "
             f"--cluster xacct-sandbox-aurora --vpc {info.vpc_id} --subnets {a},{b} --enable-data-api"
         )
 
@@ -235,6 +235,38 @@ class TestRunningSandbox:
             res = run(teardown)
         assert res.returncode == 0, res.stdout + res.stderr
         assert resources_in_accounts(shared.info) == {"consumer": [], "provider": []}
+
+    def test_the_operator_profiles_hold_exactly_the_generated_policies(self, shared):
+        """The operators xacct runs as: in its own account, only `xacct permissions --for all`'s statements (as
+        managed policies), and refused what that policy does not grant."""
+        from xacct_dataapi.sandbox import operators
+        from xacct_dataapi.sandbox.info import botocore_session
+
+        info = shared.info
+        for side, (_admin, profile) in operators.PROFILES.items():
+            session = boto3.Session(botocore_session=botocore_session(info.config_file, info.credentials_file, profile))
+            account = info.consumer_account if side == "consumer" else info.provider_account
+            assert session.client("sts", endpoint_url=info.endpoint_url).get_caller_identity()["Account"] == account
+            admin_iam = boto3.Session(botocore_session=botocore_session(
+                info.config_file, info.credentials_file, _admin)).client("iam", endpoint_url=info.endpoint_url)
+            user = operators.OPERATOR_USER
+            assert admin_iam.list_user_policies(UserName=user)["PolicyNames"] == []
+            assert admin_iam.list_groups_for_user(UserName=user)["Groups"] == []
+            held = []
+            for attached in admin_iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]:
+                version = admin_iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+                held += admin_iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)[
+                    "PolicyVersion"]["Document"]["Statement"]
+            expected = operators.generated_policy(side, region=info.region, provider=info.provider_account,
+                                                  consumer=info.consumer_account, cluster=info.cluster_id,
+                                                  vpc=info.vpc_id)["Statement"]
+            def canonical(statements):
+                return sorted(json.dumps(s, sort_keys=True) for s in statements)
+
+            assert canonical(held) == canonical(expected)
+            with pytest.raises(ClientError) as denied:
+                session.client("iam", endpoint_url=info.endpoint_url).create_user(UserName="not-granted")
+            assert denied.value.response["Error"]["Code"] == "AccessDenied"
 
     def test_nothing_left_behind_initially(self, shared):
         assert resources_in_accounts(shared.info) == {"consumer": [], "provider": []}

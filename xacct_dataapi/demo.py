@@ -80,10 +80,14 @@ def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | N
         with phase("sandbox: two accounts on a local moto server") as p:
             sandbox = Sandbox(work / "sandbox", engine=engine)
             info = sandbox.start()
-            p.detail = f"consumer {info.consumer_account}, provider {info.provider_account}, {info.endpoint_url}"
+            p.detail = (f"consumer {info.consumer_account}, provider {info.provider_account}, {info.endpoint_url}; xacct "
+                        f"runs as {info.operator_consumer_profile} / {info.operator_provider_profile}, operators "
+                        "holding only what `xacct permissions --for all` prints")
         try:
             with sandbox_environment(info.env()):
-                cfg = Config(name="demo", consumer_profile=info.consumer_profile, provider_profile=info.provider_profile,
+                # As the least-privilege operators (sandbox/operators.py): a call the generated policies lack fails.
+                cfg = Config(name="demo", consumer_profile=info.operator_consumer_profile,
+                             provider_profile=info.operator_provider_profile,
                              cluster=info.cluster_id, vpc_id=info.vpc_id, subnet_ids=tuple(info.subnet_ids),
                              region=info.region, db_user="app_user", enable_data_api=True)
                 state_path = work / "state" / "demo.json"
@@ -115,7 +119,8 @@ def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | N
                         queue_statement_result(info, [[{"stringValue": "app_user@%"}, {"stringValue": "hello from the "
                                                         "provider account"}]], [{"name": "current_user", "typeName":
                                                         "VARCHAR"}, {"name": "message", "typeName": "VARCHAR"}])
-                    aws = Sessions.from_profiles(info.consumer_profile, info.provider_profile, info.region)
+                    aws = Sessions.from_profiles(info.operator_consumer_profile, info.operator_provider_profile,
+                                                 info.region)
                     v = verify(r.state, aws, sql=sql)
                     p.ok = bool(v.rows)
                     ui.note(render.rows_table(v.columns, v.rows))
@@ -126,7 +131,8 @@ def run_demo(ui: Terminal, engine: str = "aurora-postgresql", keep_dir: Path | N
                     p.detail = app.removal_summary(t.removed)
                 with phase("nothing left behind") as p:
                     result.leftovers = resources_in_accounts(info)
-                    by_model = left_by_deployment(aws, cfg.name, info.consumer_account, info.provider_account)
+                    admin = Sessions.from_profiles(info.consumer_profile, info.provider_profile, info.region)
+                    by_model = left_by_deployment(admin, cfg.name, info.consumer_account, info.provider_account)
                     for account, found in by_model.items():
                         result.leftovers.setdefault(account, []).extend(found)
                     p.ok = not any(result.leftovers.values())

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+# doctor (and the setup before it) runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.steps.test_steps_moto import Deployment
 from xacct_dataapi import aws as aws_mod
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 
 from xacct_dataapi import doctor, policies
 from xacct_dataapi.doctor.model import FAIL, OK, SKIPPED, WARN
+from xacct_dataapi.errors import AwsError
 
 OTHER = "333333333333"
 
@@ -143,12 +145,31 @@ def test_secret_key_named_by_id_not_arn(deployed):
     assert_only(report_of(deployed), "secret.kms-key", key["KeyId"])
 
 
+def report_by_a_secret_reader(dep):
+    """doctor run by someone allowed to read what the operator may not (the secret's value: the secret policy denies
+    everyone but the access role, as on AWS, test_the_operator_may_not_read_the_secret_value; a key whose policy
+    dropped the account statement): the sandbox's authorization is paused for this one run, to test how doctor
+    judges what it could read."""
+    from xacct_dataapi.sandbox.authz import enforce
+
+    enforce.enable(False)
+    try:
+        return report_of(dep)
+    finally:
+        enforce.enable(True)
+
+
+def test_the_operator_may_not_read_the_secret_value(deployed):
+    check = report_of(deployed).get("secret.value")
+    assert check.status == SKIPPED and "AccessDeniedException" in check.evidence, check
+
+
 def test_secret_value_without_dbname_only_warns_never_printed(deployed, password):
     """The Data API reads username and password only (it ignores dbname: aws/aws-cli#8577)."""
     value = {"username": "app_user", "password": password}
     deployed.world.provider.client("secretsmanager").put_secret_value(SecretId=deployed.names.secret,
                                                                        SecretString=json.dumps(value))
-    report = report_of(deployed)
+    report = report_by_a_secret_reader(deployed)
     check = report.get("secret.value")
     assert check.status == WARN and "no engine, dbname" in check.evidence, check
     assert failed(report) == []
@@ -159,7 +180,7 @@ def test_secret_value_without_password_fails_never_printed(deployed, password):
     value = {"username": "app_user", "engine": "postgres", "dbname": "orders"}
     deployed.world.provider.client("secretsmanager").put_secret_value(SecretId=deployed.names.secret,
                                                                        SecretString=json.dumps(value))
-    report = report_of(deployed)
+    report = report_by_a_secret_reader(deployed)
     assert_only(report, "secret.value", "lacks password")
 
 
@@ -187,8 +208,15 @@ def test_key_policy_loses_provider_root(deployed):
     key = kms.describe_key(KeyId=deployed.names.key_alias)["KeyMetadata"]
     doc = policies.parse(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
     doc["Statement"] = [s for s in doc["Statement"] if s["Sid"] != "EnableProviderAccountIamPolicies"]
-    kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=json.dumps(doc))
-    assert_only(report_of(deployed), "key.policy", "EnableProviderAccountIamPolicies")
+    # AWS refuses a policy that locks its caller out unless the safety check is bypassed (PutKeyPolicy).
+    kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=json.dumps(doc),
+                       BypassPolicyLockoutSafetyCheck=True)
+    # The operator's IAM policy no longer counts for the key: doctor cannot read it, and says why (as on AWS).
+    with pytest.raises(AwsError) as refused:
+        report_of(deployed)
+    assert "kms:DescribeKey" in refused.value.message and "no key policy allows" in refused.value.message
+    # Someone the key policy still admits gets the link named.
+    assert_only(report_by_a_secret_reader(deployed), "key.policy", "EnableProviderAccountIamPolicies")
 
 
 # --------------------------------------------------------------------------- provider: access role
@@ -207,7 +235,13 @@ def test_role_permissions_lose_kms(deployed):
     doc = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
     doc["Statement"] = [s for s in doc["Statement"] if s["Sid"] != "DecryptDbCredentials"]
     iam.put_role_policy(RoleName=name, PolicyName=policy, PolicyDocument=json.dumps(doc))
-    assert_only(report_of(deployed), "role.permissions", "DecryptDbCredentials")
+    report = report_of(deployed)
+    # IAM's own evaluation (the sandbox's SimulatePrincipalPolicy, as on AWS) confirms it: the role may not decrypt.
+    simulate = report.get("iam.simulate")
+    assert simulate.status == FAIL and "kms:Decrypt" in simulate.evidence, simulate
+    assert failed(report) == ["iam.simulate", "role.permissions"]
+    c = report.get("role.permissions")
+    assert "DecryptDbCredentials" in c.evidence and c.fix
 
 
 def test_simulation_denies(deployed, calls):

@@ -10,7 +10,10 @@ from botocore.stub import Stubber
 from rich.console import Console
 from typer.testing import CliRunner
 
+import pytest
+
 from tests.helpers.accounts import CONSUMER, PROVIDER
+from tests.helpers.world import World, seed
 from xacct_dataapi import doctor
 from xacct_dataapi.cli import cli
 from xacct_dataapi.doctor import reads
@@ -18,6 +21,14 @@ from xacct_dataapi.doctor.model import FAIL, OK, SKIPPED
 from xacct_dataapi.doctor.render import table
 from xacct_dataapi.doctor.run import hop_of
 from xacct_dataapi.errors import AwsError
+
+
+@pytest.fixture
+def world(sessions) -> World:
+    """conftest's administrator world, not tests/doctor's operators: stateless doctor reads chains built by hand under
+    names of the user's choosing, which `xacct permissions` (scoped to xacct's own names) does not cover."""
+    return seed(*sessions)
+
 
 EXTERNAL_ID = "hand-made-external-id-0001"
 

@@ -92,7 +92,8 @@ def sessions(info, monkeypatch):
 
 
 def setup_args(info, name):
-    return ["setup", "--consumer-profile", info.consumer_profile, "--provider-profile", info.provider_profile,
+    return ["setup", "--consumer-profile", info.operator_consumer_profile,
+            "--provider-profile", info.operator_provider_profile,
             "--cluster", info.cluster_id, "--vpc", info.vpc_id, "--subnets", ",".join(info.subnet_ids),
             "--enable-data-api", "--name", name]
 
@@ -161,6 +162,20 @@ def test_setup_status_rerun_verify_teardown(sandbox, monkeypatch):
     run(info, home, "teardown", "--name", "e2e", "--yes")
 
 
+def test_sandbox_up_offers_the_operator_and_the_admin_profiles(sandbox):
+    """`sandbox up` says which profiles hold only the generated policies (run xacct as them) and which are admins."""
+    info, _home, proc = sandbox
+    printed = ""
+    while "Stop it with" not in printed:
+        line = proc.stdout.readline()
+        assert line, printed
+        printed += line
+    flat = " ".join(printed.split())
+    assert f"{info.operator_consumer_profile} / {info.operator_provider_profile}, an operator" in flat
+    assert "`xacct permissions --for all`" in flat and f"{info.consumer_profile} / {info.provider_profile}, an administrator" in flat
+    assert "--consumer-profile xacct-operator-consumer" in flat  # the setup command it suggests runs as the operator
+
+
 def test_second_sandbox_up_on_the_same_dir_is_refused(sandbox):
     info, home, proc = sandbox
     res = subprocess.run([*xacct_cmd(), "sandbox", "up", "--dir", str(info.dir)], env=clean_env(), cwd=home,
@@ -173,7 +188,7 @@ def test_second_sandbox_up_on_the_same_dir_is_refused(sandbox):
 def test_bad_profile_is_a_usage_error(sandbox):
     info, home, _ = sandbox
     args = setup_args(info, "bad")
-    args[args.index(info.consumer_profile)] = "does-not-exist"
+    args[args.index(info.operator_consumer_profile)] = "does-not-exist"
     res = run(info, home, *args, "--yes", check=False)
     assert res.returncode == 2
     assert "does-not-exist" in res.stderr and "Traceback" not in res.stderr

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 import pytest
 
 from tests.e2e.test_cli_server import clean_env, xacct_cmd
-from xacct_dataapi.sandbox import Sandbox
+from xacct_dataapi.sandbox import Sandbox, operators
 from xacct_dataapi.sandbox.rdsdata import recorded_calls
 
 pytestmark = pytest.mark.server
@@ -46,7 +46,8 @@ def run(sb, home, *args, env: dict | None = None, code: int | None = 0):
 
 
 def setup(sb, home, name, *extra):
-    run(sb, home, "setup", "--consumer-profile", sb.consumer_profile, "--provider-profile", sb.provider_profile,
+    run(sb, home, "setup", "--consumer-profile", sb.operator_consumer_profile,
+        "--provider-profile", sb.operator_provider_profile,
         "--cluster", sb.cluster_id, "--vpc", sb.vpc_id, "--subnets", ",".join(sb.subnet_ids), "--enable-data-api",
         "--name", name, "--yes", *extra)
     return json.loads((home / ".xacct" / f"{name}.json").read_text())
@@ -149,36 +150,28 @@ def _role(sb, name: str, trusted: dict) -> str:
     return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(doc))["Role"]["Arn"]
 
 
-def _enforce_iam(sb, on: bool) -> None:
-    # moto checks IAM (and same-account trust policies) only when told to (docs/moto-gaps.md, IAM enforcement).
-    req = urllib.request.Request(f"{sb.endpoint_url}/moto-api/reset-auth", data=b"0" if on else b"inf", method="POST",
-                                 headers={"Content-Type": "text/plain"})
-    urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=10).read()
-
-
 def test_verify_acts_as_the_adopted_role_or_refuses(sb, home, monkeypatch):
-    admin = f"arn:aws:iam::{sb.consumer_account}:user/xacct-sandbox-admin"
-    role_arn = _role(sb, "app-role", {"AWS": admin})
+    # The trust policy names the account, so the operator's own identity policy decides: the generated
+    # `xacct permissions --consumer-role app-role` (sts:AssumeRole on it, for verify).
+    role_arn = _role(sb, "app-role", {"AWS": f"arn:aws:iam::{sb.consumer_account}:root"})
+    operators.grant(sb, consumer_role="app-role")
     setup(sb, home, "adopt", "--consumer-role", "app-role")
     verified = json.loads(run(sb, home, "verify", "--name", "adopt", "--output", "json").stdout)
     assert verified["principal"].startswith(f"arn:aws:sts::{sb.consumer_account}:assumed-role/app-role/")
     teardown(sb, home, "adopt")  # one rds-data endpoint per VPC
 
-    # A role the operator cannot assume (its trust admits another user; a Service principal crashes moto's trust
-    # check, docs/moto-gaps.md): exit 2, says what to pass, never OK.
+    # A role the operator cannot assume (its trust admits another user): exit 2, says what to pass, never OK.
     _role(sb, "ec2-app-role", {"AWS": f"arn:aws:iam::{sb.consumer_account}:user/the-application"})
+    operators.grant(sb, consumer_role="ec2-app-role")
     setup(sb, home, "ec2", "--consumer-role", "ec2-app-role")
-    _enforce_iam(sb, True)
-    try:
-        res = run(sb, home, "verify", "--name", "ec2", code=2)
-    finally:
-        _enforce_iam(sb, False)
+    res = run(sb, home, "verify", "--name", "ec2", code=2)  # the sandbox checks the trust policy, as AWS does
     assert "OK" not in res.stdout and "--as-profile" in res.stderr and "ec2-app-role" in res.stderr
     # --as-profile of another principal is refused too, naming who it is.
     res = run(sb, home, "verify", "--name", "ec2", "--as-profile", sb.consumer_profile, code=2)
     assert "xacct-sandbox-admin" in res.stderr and "OK" not in res.stdout
     assert role_arn
     teardown(sb, home, "ec2")
+    operators.grant(sb)  # back to the seeded `--for all`
 
 
 def test_verify_refuses_after_the_role_policy_is_deleted(sb, home):
@@ -214,7 +207,8 @@ def test_a_wrong_password_in_the_secret_fails_verify_and_doctor_names_the_secret
     assert "secret" in live["evidence"].split(".")[0] and secret_arn in live["evidence"], live
 
     # Put right again (as an operator would, with setup's --rotate-password): verify passes and says who it is.
-    run(sb, home, "setup", "--consumer-profile", sb.consumer_profile, "--provider-profile", sb.provider_profile,
+    run(sb, home, "setup", "--consumer-profile", sb.operator_consumer_profile,
+        "--provider-profile", sb.operator_provider_profile,
         "--cluster", sb.cluster_id, "--vpc", sb.vpc_id, "--subnets", ",".join(sb.subnet_ids), "--enable-data-api",
         "--name", "wrongpw", "--yes", "--rotate-password")
     verified = json.loads(run(sb, home, "verify", "--name", "wrongpw", "--output", "json").stdout)

@@ -31,7 +31,8 @@ def test_mysql_sqlalchemy_snippet_runs_as_printed(tmp_path, monkeypatch):
         sb = sandbox.info
         for k, v in sb.env().items():
             monkeypatch.setenv(k, v)
-        run(sb, tmp_path, "setup", "--consumer-profile", sb.consumer_profile, "--provider-profile", sb.provider_profile,
+        run(sb, tmp_path, "setup", "--consumer-profile", sb.operator_consumer_profile,
+            "--provider-profile", sb.operator_provider_profile,
             "--cluster", sb.cluster_id, "--vpc", sb.vpc_id, "--subnets", ",".join(sb.subnet_ids), "--enable-data-api",
             "--name", "my", "--yes")
         files = app_profile_files(sb, tmp_path, "xacct-my-data-api-client")

@@ -23,3 +23,8 @@ ROLE_PATH = f"/xacct/{REGION}/{CLUSTER_ID}/"
 
 def access_role_arn(name: str = DEPLOYMENT, account: str = PROVIDER) -> str:
     return f"arn:aws:iam::{account}:role{ROLE_PATH}xacct-{name}-data-api-access"
+
+# The users tests/helpers/operators.py makes in each account (an administrator, the least-privilege operator): the
+# test's own principals, not xacct's.
+TEST_ADMIN_USER = "xacct-test-admin"
+OPERATOR_USER = "xacct-operator"  # as sandbox/operators.py names it

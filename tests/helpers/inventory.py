@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import boto3
 
-from tests.helpers.accounts import (DEPLOYMENT, KEY_ALIAS, ROLE_NAME, ROLE_PATH, ROLE_POLICY, SECRET_NAME, SG_NAME, TAG,
-                                    USER_NAME, USER_POLICY, access_role_arn)
+from tests.helpers.accounts import (DEPLOYMENT, KEY_ALIAS, OPERATOR_USER, ROLE_NAME, ROLE_PATH, ROLE_POLICY, SECRET_NAME,
+                                    SG_NAME, TAG, TEST_ADMIN_USER, USER_NAME, USER_POLICY, access_role_arn)
 
 
 def client(session: boto3.Session, service: str):
@@ -46,7 +46,9 @@ def roles(provider: boto3.Session) -> list[dict]:
 
 
 def users(consumer: boto3.Session) -> list[dict]:
-    return client(consumer, "iam").list_users()["Users"]
+    """The account's users but the test's own (tests/helpers/operators.py)."""
+    return [u for u in client(consumer, "iam").list_users()["Users"]
+            if u["UserName"] not in (TEST_ADMIN_USER, OPERATOR_USER)]
 
 
 def xacct_security_groups(consumer: boto3.Session, vpc_id: str) -> list[dict]:

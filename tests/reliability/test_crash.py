@@ -24,6 +24,8 @@ from rich.traceback import Traceback
 from typer.testing import CliRunner
 
 from tests.helpers.accounts import SECRET_NAME, STATE
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import authorization_paused, grant, world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.helpers.hooks import CallHooks, Killed, client_error
 from tests.helpers.inventory import (assert_exactly_one_deployment, assert_nothing_left, live_endpoints, secrets,
                                      xacct_security_groups)
@@ -276,6 +278,7 @@ def test_kill_while_moving_to_another_vpc_then_rerun_converges(world, password, 
     hooks = CallHooks().install(monkeypatch)
     assert invoke(world.setup_args(*SETUP_FLAGS)).exit_code == 0
     vpc_b, subnets_b = world.second_vpc()
+    grant(world, vpc=vpc_b)  # the administrator's `xacct permissions --vpc VPC_B` for the move
     moved = world.args_in(world.setup_args(*SETUP_FLAGS), vpc_b, subnets_b)
 
     hooks.revive()
@@ -345,8 +348,9 @@ def test_password_never_written_or_printed(world, password, monkeypatch):
     assert res.exit_code == 0, res.output
     assert "provider:secretsmanager.CreateSecret" in hooks.calls
 
-    # Not vacuous: the password did reach AWS, inside the secret.
-    value = world.provider.client("secretsmanager").get_secret_value(SecretId=SECRET_NAME)
+    # Not vacuous: the password did reach AWS, inside the secret (which only the access role may read).
+    with authorization_paused():
+        value = world.provider.client("secretsmanager").get_secret_value(SecretId=SECRET_NAME)
     assert json.loads(value["SecretString"])["password"] == password
 
     path = Path(STATE)

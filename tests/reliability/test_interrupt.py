@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.helpers.accounts import KEY_ALIAS, STATE
 from tests.helpers.hooks import CallHooks
 from tests.helpers.inventory import assert_exactly_one_deployment, assert_nothing_left, client, roles, users

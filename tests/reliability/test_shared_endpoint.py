@@ -12,6 +12,8 @@ import traceback
 import pytest
 from typer.testing import CliRunner
 
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.helpers.inventory import live_endpoints, xacct_security_groups
 from tests.helpers.pipeline import apply_setup, plan_for
 from tests.helpers.world import seed

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.test_connect import app_profile_files, home, run, sb, setup, teardown  # noqa: F401 (fixtures)
+from xacct_dataapi.sandbox import operators
 
 pytestmark = pytest.mark.server
 
@@ -136,7 +137,9 @@ def test_without_the_key_policy_grant_secrets_manager_cannot_decrypt(sb, home, m
         doc = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
         # Without the account statement IAM policies no longer count; without the grant the role cannot decrypt.
         doc["Statement"] = [s for s in doc["Statement"] if s["Sid"] == "EnableProviderAccountIamPolicies"]
-        doc["Statement"][0]["Principal"] = {"AWS": f"arn:aws:iam::{sb.provider_account}:user/xacct-sandbox-admin"}
+        # The account statement names the admin and the operator (so doctor, run as the operator, still reads it).
+        doc["Statement"][0]["Principal"] = {"AWS": [f"arn:aws:iam::{sb.provider_account}:user/{user}"
+                                                    for user in ("xacct-sandbox-admin", operators.OPERATOR_USER)]}
         kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(doc))
 
     simulate = _broken_then_restored(sb, home, monkeypatch, "nokey", break_it, "key.policy",

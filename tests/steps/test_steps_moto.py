@@ -17,6 +17,8 @@ from botocore.exceptions import ClientError
 
 from tests.helpers.accounts import CONSUMER, PROVIDER, REGION, ROLE_PATH, access_role_arn
 from tests.helpers.inventory import tags_of
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import grant, world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.helpers.pipeline import apply_setup, apply_teardown, made_in_chain_order, plan_for, setup_context
 from tests.helpers.profiles import isolate
 from tests.helpers.world import open_sessions, seed
@@ -434,6 +436,7 @@ def test_adopted_consumer_role_gets_only_an_inline_policy_and_survives_teardown(
     app_role = iam.create_role(RoleName="orders-app", AssumeRolePolicyDocument=json.dumps(trust),
                                Tags=[{"Key": "team", "Value": "orders"}])["Role"]
 
+    grant(world, consumer_role="orders-app")  # `xacct permissions --consumer-role orders-app`
     dep = Deployment(world, password, consumer_role="orders-app")
     plan, _ = dep.apply()
     step6 = step_of(plan, 6)

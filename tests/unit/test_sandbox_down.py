@@ -1,4 +1,4 @@
-"""`xacct sandbox down` process handling (xacct_dataapi/sandbox/server.py), with stand-in processes: no moto."""
+"""`xacct sandbox down` process handling (xacct_dataapi/sandbox/updown.py), with stand-in processes: no moto."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from xacct_dataapi import sandbox
 from xacct_dataapi.cli import cli
 from xacct_dataapi.errors import XacctError
-from xacct_dataapi.sandbox import server
+from xacct_dataapi.sandbox import updown as server
 
 
 def record(dir, pid: int):

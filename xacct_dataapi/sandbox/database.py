@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xacct_dataapi.sandbox.seed import DATABASE_NAME, ENGINES, SandboxError
+from xacct_dataapi.sandbox.info import DATABASE_NAME, SandboxError
+from xacct_dataapi.sandbox.seed import ENGINES
 
 DATA_NAME = "postgres"
 PASSWORD_NAME = "db-password"
@@ -138,7 +139,7 @@ class Database:
                 if attempt == 2:
                     raise
         self._seed()
-        from xacct_dataapi.sandbox.seed import write_private
+        from xacct_dataapi.sandbox.info import write_private
 
         write_private(self.dir / PASSWORD_NAME, self.app.password + "\n")
 

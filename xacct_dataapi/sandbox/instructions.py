@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xacct_dataapi.sandbox.seed import SandboxInfo, botocore_session, client_config
+from xacct_dataapi.sandbox.info import SandboxInfo, botocore_session, client_config
 
 if TYPE_CHECKING:
     from xacct_dataapi.terminal import Terminal

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from xacct_dataapi.sandbox.seed import ADMIN_USER, SandboxInfo, botocore_session, client_config
+from xacct_dataapi.sandbox.info import ADMIN_USER, SandboxInfo, botocore_session, client_config
+from xacct_dataapi.sandbox.operators import OPERATOR_USER
 
 
 def resources_in_accounts(info: SandboxInfo) -> dict[str, list[str]]:
@@ -12,7 +13,7 @@ def resources_in_accounts(info: SandboxInfo) -> dict[str, list[str]]:
 
     Reports, as strings: customer-managed KMS keys not pending deletion, secrets not
     deleted, IAM roles and users named ``xacct-*`` (except the sandbox's own admin
-    user), security groups named ``xacct-*``, and VPC endpoints not in ``deleted`` state.
+    and operator users), security groups named ``xacct-*``, and VPC endpoints not in ``deleted`` state.
     Returns ``{"consumer": [...], "provider": [...]}``.
     """
     out: dict[str, list[str]] = {}
@@ -52,7 +53,7 @@ def resources_in_accounts(info: SandboxInfo) -> dict[str, list[str]]:
                     found.append(f"iam:role/{r['RoleName']}")
         for page in iam.get_paginator("list_users").paginate():
             for u in page.get("Users", []):
-                if u["UserName"].startswith("xacct-") and u["UserName"] != ADMIN_USER:
+                if u["UserName"].startswith("xacct-") and u["UserName"] not in (ADMIN_USER, OPERATOR_USER):
                     found.append(f"iam:user/{u['UserName']}")
 
         ec2 = client("ec2")

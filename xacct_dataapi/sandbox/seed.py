@@ -9,23 +9,16 @@ import json
 import os
 import secrets
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-CONSUMER_ACCOUNT = "111111111111"
-PROVIDER_ACCOUNT = "222222222222"
-REGION = "us-west-2"
-CONSUMER_PROFILE = "xacct-consumer"
-PROVIDER_PROFILE = "xacct-provider"
+from xacct_dataapi.sandbox.info import (ADMIN_USER, CLUSTER_ID, CONFIG_NAME, CONSUMER_ACCOUNT, CONSUMER_PROFILE,
+                                        CREDENTIALS_NAME, DATABASE_NAME, PROVIDER_ACCOUNT, PROVIDER_PROFILE, REGION,
+                                        SUBNETS, VPC_CIDR, SandboxError, SandboxInfo, botocore_session, client_config,
+                                        write_private)
+from xacct_dataapi.sandbox import operators
 
-ADMIN_USER = "xacct-sandbox-admin"
-CLUSTER_ID = "xacct-sandbox-aurora"
-DATABASE_NAME = "app"
-VPC_CIDR = "10.20.0.0/16"
-SUBNETS = (("us-west-2a", "10.20.1.0/24"), ("us-west-2b", "10.20.2.0/24"))
-# "An application inside the VPC": its address in the first subnet (authz/private.py reads it from the URL).
-APP_ADDRESS = "10.20.1.10"
+OPERATOR_PROFILES = tuple(operator for _admin, operator in operators.PROFILES.values())
 
 # Engine -> (EngineVersion, MasterUsername) of a Serverless v2 / provisioned cluster, whose Data API is switched by
 # the EnableHttpEndpoint / DisableHttpEndpoint operations (answered by the sandbox itself: realism.py). Versions with
@@ -43,191 +36,12 @@ ENGINES_V1: dict[str, tuple[str, str]] = {
 }
 ENGINE_MODES = ("provisioned", "serverless")
 
-CONFIG_NAME = "config"
-CREDENTIALS_NAME = "credentials"
-
-
-class SandboxError(Exception):
-    """The sandbox could not be started, seeded or verified."""
-
-
-
-@dataclass(frozen=True)
-class SandboxInfo:
-    """Everything a client needs to use a running sandbox (also saved as DIR/sandbox.json)."""
-
-    endpoint_url: str
-    dir: Path
-    config_file: Path
-    credentials_file: Path
-    region: str
-    consumer_account: str
-    provider_account: str
-    consumer_profile: str
-    provider_profile: str
-    vpc_id: str
-    vpc_cidr: str
-    subnet_ids: tuple[str, ...]
-    cluster_id: str
-    cluster_arn: str
-    engine: str
-    engine_mode: str = "provisioned"
-    # The sandbox's PostgreSQL (aurora-postgresql only; database.py): its port on 127.0.0.1, the DB user seeded
-    # in it and the file (0600) holding that user's password, which setup must put in the secret.
-    db_port: int = 0
-    db_user: str = ""
-    db_password_file: str = ""
-
-    def db_password(self) -> str:
-        """The seeded DB user's password (what a DB admin would hand the operator for `xacct setup`)."""
-        return Path(self.db_password_file).read_text().strip() if self.db_password_file else ""
-
-    def env(self) -> dict[str, str]:
-        """Environment variables that point an AWS SDK/CLI at the sandbox profiles.
-
-        Region and endpoint come from the profiles themselves. Note that
-        AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or MOTO_ACCOUNT_ID
-        in the caller's environment can still override them; callers that build
-        a child environment should drop those.
-        """
-        return {
-            "AWS_CONFIG_FILE": str(Path(self.config_file).resolve()),
-            "AWS_SHARED_CREDENTIALS_FILE": str(Path(self.credentials_file).resolve()),
-        }
-
-    def inside_vpc_env(self) -> dict[str, str]:
-        """The environment of "an application inside the consumer VPC" (at APP_ADDRESS): the same profiles, with
-        rds-data reached through the VPC (`/_vpc/VPC/ADDRESS`, authz/private.py), so its requests go through the VPC's
-        rds-data endpoint when one has private DNS and carry aws:SourceVpce. botocore's service-specific
-        AWS_ENDPOINT_URL_RDS_DATA beats the profile's endpoint_url."""
-        return {**self.env(), "AWS_ENDPOINT_URL_RDS_DATA": f"{self.endpoint_url.rstrip('/')}/_vpc/{self.vpc_id}/{APP_ADDRESS}"}
-
-    def setup_command(self, name: str | None = None, xacct: str = "xacct") -> str:
-        """The ``xacct setup`` invocation that wires this sandbox's two accounts together (`xacct`: how to run it)."""
-        import shlex
-
-        parts = [
-            "setup",
-            "--consumer-profile", self.consumer_profile,
-            "--provider-profile", self.provider_profile,
-            "--cluster", self.cluster_id,
-            "--vpc", self.vpc_id,
-            "--subnets", ",".join(self.subnet_ids),
-            "--enable-data-api", *(("--name", name) if name else ()),
-        ]  # fmt: skip
-        return " ".join([xacct, *(shlex.quote(p) for p in parts)])
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "endpoint_url": self.endpoint_url,
-            "dir": str(self.dir),
-            "config_file": str(self.config_file),
-            "credentials_file": str(self.credentials_file),
-            "region": self.region,
-            "consumer_account": self.consumer_account,
-            "provider_account": self.provider_account,
-            "consumer_profile": self.consumer_profile,
-            "provider_profile": self.provider_profile,
-            "vpc_id": self.vpc_id,
-            "vpc_cidr": self.vpc_cidr,
-            "subnet_ids": list(self.subnet_ids),
-            "cluster_id": self.cluster_id,
-            "cluster_arn": self.cluster_arn,
-            "engine": self.engine,
-            "engine_mode": self.engine_mode,
-            "db_port": self.db_port,
-            "db_user": self.db_user,
-            "db_password_file": self.db_password_file,
-        }
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> SandboxInfo:
-        """Inverse of ``to_json``; extra keys (``pid``, ``port``, ...) are ignored."""
-        try:
-            return cls(
-                endpoint_url=str(d["endpoint_url"]),
-                dir=Path(d["dir"]),
-                config_file=Path(d["config_file"]),
-                credentials_file=Path(d["credentials_file"]),
-                region=str(d["region"]),
-                consumer_account=str(d["consumer_account"]),
-                provider_account=str(d["provider_account"]),
-                consumer_profile=str(d["consumer_profile"]),
-                provider_profile=str(d["provider_profile"]),
-                vpc_id=str(d["vpc_id"]),
-                vpc_cidr=str(d["vpc_cidr"]),
-                subnet_ids=tuple(str(s) for s in d["subnet_ids"]),
-                cluster_id=str(d["cluster_id"]),
-                cluster_arn=str(d["cluster_arn"]),
-                engine=str(d["engine"]),
-                engine_mode=str(d.get("engine_mode", "provisioned")),
-                db_port=int(d.get("db_port") or 0),
-                db_user=str(d.get("db_user") or ""),
-                db_password_file=str(d.get("db_password_file") or ""),
-            )
-        except (KeyError, TypeError) as e:
-            raise ValueError(f"not a sandbox info document: missing or bad field {e}") from e
-
-    @property
-    def port(self) -> int:
-        from urllib.parse import urlparse
-
-        return int(urlparse(self.endpoint_url).port or 80)
-
-
-
-def client_config() -> Any:
-    from botocore.config import Config
-
-    # proxies={} (not None) disables environment proxies for the 127.0.0.1 endpoint.
-    return Config(
-        proxies={},
-        connect_timeout=5,
-        read_timeout=30,
-        retries={"max_attempts": 2, "mode": "standard"},
-    )
-
-
-def botocore_session(
-    config_file: Path | None = None,
-    credentials_file: Path | None = None,
-    profile: str | None = None,
-    loader_from: Any = None,
-) -> Any:
-    """A botocore session bound to the given files/profile, without touching os.environ.
-
-    Instance variables beat the AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE / AWS_PROFILE
-    environment variables, and an explicit profile drops the env-var credential provider.
-    Sharing ``loader_from``'s data loader avoids re-reading service models (speed).
-    """
-    import botocore.session
-
-    s = botocore.session.Session()
-    if loader_from is not None:
-        s.register_component("data_loader", loader_from.get_component("data_loader"))
-    if config_file is not None:
-        s.set_config_variable("config_file", str(config_file))
-    if credentials_file is not None:
-        s.set_config_variable("credentials_file", str(credentials_file))
-    if profile is not None:
-        s.set_config_variable("profile", profile)
-    return s
-
 
 def _account_header_hook(account_id: str) -> Callable[..., None]:
     def add_header(request: Any, **_: Any) -> None:
         request.headers["x-moto-account-id"] = account_id
 
     return add_header
-
-
-def write_private(path: Path, text: str) -> None:
-    """Atomically write ``text`` to ``path`` with mode 0600 (it holds access keys)."""
-    from xacct_dataapi.state import atomic_write
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, text.encode("utf-8"))
-
 
 
 def _warm_moto_ec2() -> None:
@@ -277,6 +91,11 @@ def _ini(sections: dict[str, dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def _write_credentials(path: Path, keys: dict[str, tuple[str, str]]) -> None:
+    write_private(path, _ini({p: {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
+                              for p, (key_id, secret) in keys.items()}))
+
+
 def seed_accounts(endpoint: str, dir: Path, engine: str, engine_mode: str = "provisioned",
                   master_password: str | None = None) -> SandboxInfo:
     """Bootstrap both accounts on the (freshly reset) moto server at `endpoint` and write DIR/{config,credentials}.
@@ -289,7 +108,8 @@ def seed_accounts(endpoint: str, dir: Path, engine: str, engine_mode: str = "pro
 
     # 1. Write the profiles' config (region, endpoint; no secrets yet).
     profile_config = {"region": REGION, "endpoint_url": endpoint, "output": "json"}
-    write_private(config_file, _ini({f"profile {p}": profile_config for p in (CONSUMER_PROFILE, PROVIDER_PROFILE)}))
+    write_private(config_file, _ini({f"profile {p}": profile_config
+                                     for p in (CONSUMER_PROFILE, PROVIDER_PROFILE, *OPERATOR_PROFILES)}))
 
     # 2. Mint per-account keys with header-tagged bootstrap clients. The bootstrap
     # session reads only the sandbox's own config (not ~/.aws, not AWS_PROFILE) and
@@ -322,8 +142,7 @@ def seed_accounts(endpoint: str, dir: Path, engine: str, engine_mode: str = "pro
         keys[profile] = (ak["AccessKeyId"], ak["SecretAccessKey"])
 
     # 3. Write the minted keys (0600, like the config).
-    write_private(credentials_file, _ini({p: {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
-                                          for p, (key_id, secret) in keys.items()}))
+    _write_credentials(credentials_file, keys)
 
     # 4. Verify each profile, as written, lands in its own account.
     sessions: dict[str, Any] = {}
@@ -410,6 +229,13 @@ def seed_accounts(endpoint: str, dir: Path, engine: str, engine_mode: str = "pro
             f"seeded cluster {CLUSTER_ID} is missing or its Data API is not off: {clusters!r}"
         )
     cluster_arn = clusters[0]["DBClusterArn"]
+
+    # 7. The least-privilege operators (operators.py): exactly `xacct permissions --for all` for this sandbox.
+    iam_by_side = {side: sessions[admin].create_client("iam", region_name=REGION, endpoint_url=endpoint, config=cfg)
+                   for side, (admin, _operator) in operators.PROFILES.items()}
+    keys |= operators.create(iam_by_side, region=REGION, provider=PROVIDER_ACCOUNT, consumer=CONSUMER_ACCOUNT,
+                             cluster=CLUSTER_ID, vpc=vpc_id)
+    _write_credentials(credentials_file, keys)
 
     return SandboxInfo(
         endpoint_url=endpoint,
