@@ -11,27 +11,22 @@ import json
 import logging
 import os
 import secrets
-import signal
 import socket
 import threading
 import time
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any
 
-from xacct_dataapi.errors import UsageError, WaitTimeout, XacctError
-from xacct_dataapi.sandbox import DEFAULT_DIR, limits, rdsdata
+from xacct_dataapi.errors import WaitTimeout
+from xacct_dataapi.sandbox import limits, rdsdata
 from xacct_dataapi.sandbox.authz import enforce, private
 from xacct_dataapi.sandbox import realism as layer
-from xacct_dataapi.sandbox.database import DatabaseUnavailable, database_for
+from xacct_dataapi.sandbox.database import database_for
 from xacct_dataapi.sandbox.realism import Realism
 from xacct_dataapi.sandbox.info import SandboxError, SandboxInfo, write_private
 from xacct_dataapi.sandbox.seed import ENGINE_MODES, ENGINES, seed_accounts
 from xacct_dataapi.waiting import Timing, until_true
-
-if TYPE_CHECKING:
-    from xacct_dataapi.terminal import Terminal
 
 HOST = "127.0.0.1"
 INFO_NAME = "sandbox.json"
