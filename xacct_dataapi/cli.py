@@ -64,6 +64,9 @@ cli = typer.Typer(
     rich_markup_mode=None,  # plain click help and usage errors: rich's help formatting costs more than all of click
 )
 
+from xacct_dataapi import cli_db  # noqa: E402  (the database user's options and `rotate`: issue 28)
+from xacct_dataapi.cli_db import AdminSecret, CreateDbUser, DbAccess, DbGrant, DbSchema, db_user_given  # noqa: E402
+
 Output = Annotated[str, typer.Option("--output", "-o", metavar="text|json", help="Output format: text or json.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 StateOpt = Annotated[Optional[Path], typer.Option("--state", help="State file (default .xacct/<name>.json).")]
@@ -125,6 +128,13 @@ def setup(
     client_cidr: Annotated[Optional[list[str]], typer.Option("--client-cidr", metavar="CIDR", help=(
         "A network the application calls from besides the VPC's own CIDR blocks (a peered VPC, on premises); "
         "repeatable. The endpoint's security group and the NACL check admit it."))] = None,
+    # --- the deployment's own database user (issue 28; options in cli_db.py) ---
+    create_db_user: CreateDbUser = None,
+    db_access: DbAccess = None,
+    db_schema: DbSchema = None,
+    db_grant: DbGrant = None,
+    admin_secret: AdminSecret = None,
+    # --- end of the database user's options ---
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
     output: Output = "text",
@@ -144,7 +154,8 @@ def setup(
              "enable_data_api": enable_data_api or None, "key_deletion_days": key_deletion_days,
              "endpoint_policy": endpoint_policy, "secret_readers": tuple(secret_reader) if secret_reader else None,
              "require_private_path": require_private_path or None,
-             "client_cidrs": tuple(client_cidr) if client_cidr else None}
+             "client_cidrs": tuple(client_cidr) if client_cidr else None,
+             **db_user_given(create_db_user, db_access, db_schema, db_grant, admin_secret)}
     cfg, changed = usecases.setup_config(path, name, given, rotate_password)
     cfg.validate()
     result = usecases.setup(cfg, path, ui, dry_run=dry_run, password_from_stdin=db_password_stdin,
@@ -580,6 +591,8 @@ def main() -> NoReturn:
     signal.signal(signal.SIGTERM, _terminate)
     exit_now(run())
 
+
+cli_db.register_rotate(cli, handles_errors, NameOpt, StateOpt, Output, WaitTimeout, Debug)  # `xacct rotate`
 
 if __name__ == "__main__":
     main()

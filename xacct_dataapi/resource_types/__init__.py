@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Iterable
 
 from xacct_dataapi.parallel import gather
-from xacct_dataapi.resource_types import ec2, iam, kms, rds, secrets
+from xacct_dataapi.resource_types import db, ec2, iam, kms, rds, secrets
 from xacct_dataapi.resource_types.base import GONE, NOT_OURS, OURS, NotOurs, Ownership, ResourceType
 
-TYPES: dict[str, ResourceType] = {t.kind: t for m in (kms, iam, secrets, ec2, rds) for t in m.TYPES}
+TYPES: dict[str, ResourceType] = {t.kind: t for m in (kms, iam, secrets, ec2, rds, db) for t in m.TYPES}
 
 __all__ = ["GONE", "NOT_OURS", "OURS", "NotOurs", "Ownership", "ResourceType", "TYPES", "for_kind", "screen"]
 

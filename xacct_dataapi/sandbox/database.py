@@ -75,6 +75,24 @@ def database_for(dir: Path, engine: str, master_password: str) -> Database | Non
     return Database(dir, Login(ENGINES[engine][1], master_password), DATABASE_NAME, secrets.token_urlsafe(18))
 
 
+def keep_master_secret(info: Any, master_password: str) -> None:
+    """RDS writes the master user's credentials into the secret it manages for the cluster (MasterUserSecret):
+    {"username", "password"}, the master user's own. moto's managed secret holds a fixed admin/P@55w0rd!; here it gets
+    what the sandbox's database was initialised with, so a client using it (xacct as the admin) logs in as AWS's would."""
+    import json
+
+    from moto.rds.models import rds_backends
+
+    cluster = rds_backends[info.provider_account][info.region].clusters[info.cluster_id]
+    managed = getattr(cluster, "master_user_secret", None)
+    if managed is None:  # Serverless v1: RDS cannot manage its master password
+        return
+    secret = managed.secret
+    version = secret.versions[secret.default_version_id]
+    version["secret_string"] = secret.secret_string = json.dumps(
+        {"username": cluster.master_username, "password": master_password})
+
+
 @dataclass(frozen=True)
 class Login:
     user: str
