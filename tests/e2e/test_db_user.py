@@ -20,7 +20,7 @@ from tests.helpers.hooks import CallHooks, Killed
 from xacct_dataapi.cli import cli
 from xacct_dataapi.sandbox.rdsdata import recorded_calls
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.usefixtures("fast_aws")]
 
 
 @pytest.fixture
@@ -151,46 +151,69 @@ def test_rotate_old_password_fails_app_works(sb, here):
     assert secret_value(sb, state["values"]["secret_arn"], "AWSPREVIOUS")["password"] == old
 
 
-ROTATION_CALLS = ("provider:secretsmanager.PutSecretValue", "provider:rds-data.ExecuteStatement",
-                  "provider:secretsmanager.UpdateSecretVersionStage")
+SECRET_CHANGES = ("provider:secretsmanager.PutSecretValue", "provider:secretsmanager.UpdateSecretVersionStage")
+SQL_CHANGES = ("DO ", "ALTER ROLE", "GRANT ", "REVOKE ")
+
+
+def change_points(sb, hooks: CallHooks, mark: int) -> list[tuple[str, int]]:
+    """Every change a clean run made, as CallHooks' kill_on: (label, its n-th occurrence). The statements through the
+    Data API are told apart by their SQL, from the sandbox's record of what was sent (reads are not crash points)."""
+    sent = [c["sql"] for c in recorded_calls(sb.provider_account, sb.region)[mark:] if c["operation"] == "ExecuteStatement"]
+    points, statements = [], 0
+    for n, label in enumerate(hooks.calls):
+        if label == "provider:rds-data.ExecuteStatement":
+            statements += 1
+            if sent[statements - 1].startswith(SQL_CHANGES):
+                points.append((label, statements))
+        elif label in SECRET_CHANGES:
+            points.append((label, hooks.calls[:n + 1].count(label)))
+    return points
 
 
 def test_a_kill_after_each_call_of_the_rotation_converges(sb, here, monkeypatch):
     setup(sb, "crash", "--db-user", "app_crash", "--create-db-user", "--db-access", "read")
     state = state_of(here, "crash")
-    hooks = CallHooks().install(monkeypatch)
+    secret = state["values"]["secret_arn"]
+    hooks, mark = CallHooks().install(monkeypatch), len(recorded_calls(sb.provider_account, sb.region))
     xacct("rotate", "--name", "crash", "--yes")
-    # The changes of one clean rotation, by position among the calls the hooks see (reads through the Data API
-    # count too: a kill after one of them is a crash point as well).
-    points = [n for n, label in enumerate(hooks.calls, 1) if label in ROTATION_CALLS]
-    assert [hooks.calls[n - 1] for n in points][:1] == ["provider:rds-data.ExecuteStatement"]
-    assert "provider:secretsmanager.PutSecretValue" in hooks.calls
-    for n in points:
-        before = secret_value(sb, state["values"]["secret_arn"], "AWSCURRENT")["password"]
+    points = change_points(sb, hooks, mark)
+    assert [label.split(".")[1] for label, _ in points] == ["PutSecretValue", "ExecuteStatement",
+                                                            "UpdateSecretVersionStage"]
+    for point in points:
+        before = secret_value(sb, secret, "AWSCURRENT")["password"]
         hooks.revive()
-        hooks.kill_at = n
+        hooks.kill_on = point
         with pytest.raises(Killed):
             xacct("rotate", "--name", "crash", "--yes")
         hooks.revive()
         xacct("rotate", "--name", "crash", "--yes")
-        current = secret_value(sb, state["values"]["secret_arn"], "AWSCURRENT")["password"]
-        assert current != before and logs_in(sb, state, current) and not logs_in(sb, state, before), hooks.lost
+        current = secret_value(sb, secret, "AWSCURRENT")["password"]
+        assert current != before and logs_in(sb, state, current) and not logs_in(sb, state, before), point
         assert as_app("crash", "SELECT current_user")["rows"] == [["app_crash"]]
-        labels = stages(sb, state["values"]["secret_arn"])
+        labels = stages(sb, secret)
         assert sum("AWSPENDING" in s for s in labels.values()) == 1 and ["AWSCURRENT", "AWSPENDING"] in labels.values()
 
 
 def test_a_kill_after_each_call_of_the_creation_converges(sb, here, monkeypatch):
-    hooks = CallHooks().install(monkeypatch)
-    for n, name in enumerate(("mk1", "mk2", "mk3"), 1):
+    hooks, mark = CallHooks().install(monkeypatch), len(recorded_calls(sb.provider_account, sb.region))
+    flags = ("--create-db-user", "--db-access", "write")
+    setup(sb, "mk0", "--db-user", "app_mk0", *flags)
+    points = change_points(sb, hooks, mark)
+    assert [label.split(".")[1] for label, _ in points][:3] == ["PutSecretValue", "ExecuteStatement",
+                                                                "UpdateSecretVersionStage"]
+    # The protocol's three calls and the first grant (the others are the same kind of statement).
+    first_grant = next(p for p in points[3:] if p[0].endswith("ExecuteStatement"))
+    for n, point in enumerate([*points[:3], first_grant], 1):
         hooks.revive()
-        hooks.kill_on = ({1: "provider:secretsmanager.PutSecretValue", 2: "provider:rds-data.ExecuteStatement",
-                          3: "provider:secretsmanager.UpdateSecretVersionStage"}[n], 1 if n != 2 else 1)
+        hooks.kill_on = point
         with pytest.raises(Killed):
-            setup(sb, name, "--db-user", f"app_{name}", "--create-db-user", "--db-access", "read")
+            setup(sb, f"mk{n}", "--db-user", f"app_mk{n}", *flags)
         hooks.revive()
-        setup(sb, name)
-        assert as_app(name, "SELECT current_user")["rows"] == [[f"app_{name}"]]
+        setup(sb, f"mk{n}")  # the same deployment again: its state file recorded every flag before the first change
+        assert as_app(f"mk{n}", "SELECT current_user")["rows"] == [[f"app_mk{n}"]]
+        assert as_admin(sb, "SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = :u",
+                        u=f"app_mk{n}") == as_admin(sb, "SELECT count(*) FROM information_schema.role_table_grants "
+                                                        "WHERE grantee = 'app_mk0'")
 
 
 def test_teardown_drops_the_user_it_made_and_keeps_others(sb, here, monkeypatch):
