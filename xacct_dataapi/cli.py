@@ -458,6 +458,8 @@ def permissions(
     vpc: Annotated[str, typer.Option("--vpc", help="Consumer VPC id.")] = "VPC_ID",
     consumer_role: Annotated[Optional[str], typer.Option("--consumer-role", help="Adopted consumer role name.")] = None,
     consumer_user: Annotated[Optional[str], typer.Option("--consumer-user", help="Adopted consumer user name.")] = None,
+    create_db_user: CreateDbUser = None,  # issue 28: the rotation protocol and SQL as the admin
+    admin_secret: AdminSecret = None,
     output: Output = "text",
     debug: Debug = False,
 ):
@@ -466,7 +468,8 @@ def permissions(
 
     ui = Terminal.open(output)
     given = {"region": region, "provider": provider_account, "consumer": consumer_account, "cluster": cluster,
-             "vpc": vpc, "consumer_role": consumer_role, "consumer_user": consumer_user}
+             "vpc": vpc, "consumer_role": consumer_role, "consumer_user": consumer_user,
+             "create_db_user": create_db_user, "admin_secret": admin_secret}
     placeholders = {"provider": "PROVIDER", "consumer": "CONSUMER", "cluster": "CLUSTER_ID", "vpc": "VPC_ID"}
     # --name of a recorded deployment fills every placeholder from its state; a flag given still wins.
     recorded = usecases.recorded_scope(name) if name != "*" else {}

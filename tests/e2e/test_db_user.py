@@ -133,9 +133,14 @@ def test_grants_are_desired_state(sb, here):
     as_admin(sb, "GRANT TRUNCATE ON greetings TO app_grants")
     status = json.loads(xacct("status", "--name", "grants", "--output", "json", code=1).output)
     assert "not asked for: TRUNCATE ON TABLE public.greetings" in json.dumps(status)
+    doctor = json.loads(xacct("doctor", "--name", "grants", "--output", "json", code=1).output)
+    check = next(c for c in doctor["checks"] if c["id"] == "db.user")
+    assert check["status"] == "fail" and "TRUNCATE ON TABLE public.greetings" in check["evidence"]
     setup(sb, "grants", "--db-access", "read")  # narrower: INSERT, UPDATE, DELETE and the TRUNCATE go
     rows = as_admin(sb, "SELECT privilege_type FROM information_schema.role_table_grants WHERE grantee = 'app_grants'")
     assert rows == [["SELECT"]]
+    doctor = json.loads(xacct("doctor", "--name", "grants", "--output", "json").output)
+    assert next(c for c in doctor["checks"] if c["id"] == "db.user")["status"] == "ok"
     assert "permission denied" in as_app("grants", "INSERT INTO greetings (message) VALUES ('no')", code=1)
 
 
@@ -149,6 +154,9 @@ def test_rotate_old_password_fails_app_works(sb, here):
     assert as_app("rot", "SELECT current_user")["rows"] == [["app_rot"]]
     assert old not in out and new not in out
     assert secret_value(sb, state["values"]["secret_arn"], "AWSPREVIOUS")["password"] == old
+    # status: in step, and when the password was last rotated (AWSCURRENT's CreatedDate, as Secrets Manager has it)
+    status = xacct("status", "--name", "rot").output
+    assert "password last rotated 20" in " ".join(status.split())
 
 
 SECRET_CHANGES = ("provider:secretsmanager.PutSecretValue", "provider:secretsmanager.UpdateSecretVersionStage")

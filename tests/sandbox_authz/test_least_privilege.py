@@ -54,13 +54,14 @@ def _admin(info, profile):
     return session
 
 
-def grant(info, command: str, name: str = "*", consumer_user: str | None = None) -> dict:
-    """Put exactly `xacct permissions --for COMMAND [--name NAME] [--consumer-user U]` on each operator."""
+def grant(info, command: str, name: str = "*", consumer_user: str | None = None, create_db_user: bool = False) -> dict:
+    """Put exactly `xacct permissions --for COMMAND [--name NAME] [--consumer-user U] [--create-db-user]` on each
+    operator."""
     docs = {}
     for side, profile in (("consumer", info.consumer_profile), ("provider", info.provider_profile)):
         doc = permissions.policy_for_cli(side, command, name=name, region=info.region, provider=info.provider_account,
                                          consumer=info.consumer_account, cluster=info.cluster_id, vpc=info.vpc_id,
-                                         consumer_user=consumer_user)
+                                         consumer_user=consumer_user, create_db_user=create_db_user or None)
         iam = _admin(info, profile).client("iam")
         attach_as_managed_policies(iam, doc)
         docs[side] = doc
@@ -96,7 +97,11 @@ def xacct(info, home, env, command: str, *args: str, code: int = 0):
     import subprocess
 
     adopted = args[args.index("--consumer-user") + 1] if "--consumer-user" in args else None
-    grant(info, command, args[args.index("--name") + 1], adopted)
+    name = args[args.index("--name") + 1]
+    recorded = home / ".xacct" / f"{name}.json"
+    db = "--create-db-user" in args or (recorded.exists() and json.loads(recorded.read_text())["config"].get(
+        "create_db_user", False))
+    grant(info, "setup" if command == "rotate" else command, name, adopted, db)  # rotate is a setup run
     password = info.db_password()  # the sandbox's real database checks it (sandbox/database.py)
     res = subprocess.run([*xacct_cmd(), command, *args], env=clean_env({**env, "XACCT_DB_PASSWORD": password}),
                          cwd=home, capture_output=True, text=True, timeout=180)
@@ -150,6 +155,20 @@ def test_the_lifecycle_runs_with_exactly_the_generated_policies(operators):
     kms = _admin(info, info.provider_profile).client("kms")
     states = {kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] for k in kms.list_keys()["Keys"]}
     assert states <= {"PendingDeletion"}, states
+
+
+def test_the_database_user_runs_with_exactly_the_generated_policies(operators):
+    """--create-db-user, rotate, status, doctor, teardown: GetRandomPassword, the rotation protocol's writes and SQL
+    through the Data API as the admin (reading the cluster's managed master user secret), nothing more."""
+    info, home, env = operators
+    xacct(info, home, env, "setup", *setup_args(info, "lpdb", "--db-user", "lp_reader", "--create-db-user",
+                                                "--db-access", "read"))
+    xacct(info, home, env, "rotate", "--name", "lpdb", "--yes", "--wait-timeout", "5")
+    xacct(info, home, env, "status", "--name", "lpdb")
+    assert "lp_reader" in xacct(info, home, env, "verify", "--name", "lpdb", "--wait-timeout", "5").stdout
+    doctor = json.loads(xacct(info, home, env, "doctor", "--name", "lpdb", "--output", "json").stdout)
+    assert next(c for c in doctor["checks"] if c["id"] == "db.user")["status"] == "ok"
+    xacct(info, home, env, "teardown", "--name", "lpdb", "--yes")
 
 
 def test_a_call_outside_the_generated_policy_is_refused(operators):

@@ -303,6 +303,15 @@ def _vpc_endpoint(t: Template, r: Resource, ctx) -> None:
     t.add("Endpoint", r.kind, "AWS::EC2::VPCEndpoint", props)
 
 
+def _db_user(t: Template, r: Resource, ctx) -> None:
+    grants = "; ".join(f"GRANT {g} TO {r.id}" for g in r.properties["grants"])
+    t.not_in_template[r.kind] = (
+        f"The database user {r.id} is made with SQL, which CloudFormation cannot run. After the stack: `xacct setup "
+        f"--create-db-user` on this deployment creates it through the Data API as the cluster's admin and moves the "
+        f"secret to a password only it and the database hold (AWSPENDING, then AWSCURRENT); or, as the admin, "
+        f"CREATE ROLE {r.id} LOGIN PASSWORD <the secret's password>; {grants}.")
+
+
 MAPPERS: dict[str, Callable[[Template, Resource, Any], None]] = {
     "kms_key": _kms_key, "kms_key_policy": _kms_key_policy, "kms_alias": _kms_alias,
     "secret": _secret, "secret_policy": _secret_policy,
@@ -311,6 +320,7 @@ MAPPERS: dict[str, Callable[[Template, Resource, Any], None]] = {
     "iam_user": _iam_user, "consumer_role": _adopted, "consumer_user": _adopted,
     "consumer_user_policy": _consumer_policy, "consumer_role_policy": _consumer_policy,
     "security_group": _security_group, "vpc_endpoint": _vpc_endpoint,
+    "db_user": _db_user,
 }
 
 

@@ -91,6 +91,11 @@ def keep_master_secret(info: Any, master_password: str) -> None:
     version = secret.versions[secret.default_version_id]
     version["secret_string"] = secret.secret_string = json.dumps(
         {"username": cluster.master_username, "password": master_password})
+    # It is encrypted with aws/secretsmanager, an AWS managed key (KeyManager AWS); moto makes that key as a customer's.
+    from moto.kms.models import kms_backends
+
+    kms = kms_backends[info.provider_account][info.region]
+    kms.keys[kms.get_key_id_from_alias("alias/aws/secretsmanager")].key_manager = "AWS"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -38,11 +39,13 @@ def grant_specs(cfg) -> list[db_sql.GrantSpec]:
     return specs + [db_sql.parse_grant(g) for g in cfg.db_grants]
 
 
-def versions(sm, secret_arn: str) -> tuple[str | None, str | None]:
-    """(AWSCURRENT's version id, AWSPENDING's) of the deployment's secret."""
+def versions(sm, secret_arn: str, *, dated: bool = False) -> tuple:
+    """(AWSCURRENT's version id, AWSPENDING's) of the deployment's secret; `dated`: and when AWSCURRENT's was made
+    (the last rotation, as Secrets Manager records it)."""
     found = sm.list_secret_version_ids(SecretId=secret_arn).get("Versions", [])
-    stage = {s: v["VersionId"] for v in found for s in v.get("VersionStages", [])}
-    return stage.get(CURRENT), stage.get(PENDING)
+    stage = {s: v for v in found for s in v.get("VersionStages", [])}
+    ids = tuple((stage.get(s) or {}).get("VersionId") for s in (CURRENT, PENDING))
+    return (*ids, (stage.get(CURRENT) or {}).get("CreatedDate")) if dated else ids
 
 
 def _admin(ctx, secret: str, **kw) -> db_admin.Admin:
@@ -54,7 +57,9 @@ def inspect(ctx, known) -> Inspection:
         return Inspection({"enabled": False})
     facts: dict = {"enabled": True, "versions": (None, None), "user": None, "drift": None, "db_error": None}
     if known.get("secret_arn"):
-        facts["versions"] = versions(ctx.client(Account.PROVIDER, "secretsmanager"), known["secret_arn"])
+        *facts["versions"], facts["rotated_at"] = versions(ctx.client(Account.PROVIDER, "secretsmanager"),
+                                                           known["secret_arn"], dated=True)
+        facts["versions"] = tuple(facts["versions"])
     secret = admin_secret(ctx)
     if secret is None or not ctx.cluster.http_endpoint_enabled:
         facts["db_error"] = "the Data API is off: the user is read and made once setup has turned it on"
@@ -103,13 +108,17 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     elif current is None or pending != current:
         reasons.append("the secret's current version is not the password the database holds (AWSPENDING "
                        f"{'is on another version' if pending else 'is on no version'}): a new one by the rotation protocol")
+        step.problems.append(reasons[-1])
     if facts["drift"] is not None and (facts["drift"].missing or facts["drift"].extra):
-        step.problems = facts["drift"].lines()
-        reasons.append("grants differ: " + "; ".join(step.problems))
+        step.problems += facts["drift"].lines()
+        reasons.append("grants differ: " + "; ".join(facts["drift"].lines()))
     if not ctx.state.find("db_user", name) and not reasons:
         reasons.append(f"database user {name} exists but was not recorded")
     if not reasons:
-        step.reason = f"database user {name} holds the current password and exactly the grants asked for"
+        when = facts.get("rotated_at")
+        step.reason = (f"database user {name} holds the current password and exactly the grants asked for"
+                       + (f"; password last rotated {when.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+                          if isinstance(when, datetime) else ""))
         return step
     step.action = Action.CREATE if user is None else Action.REPAIR
     step.reason = "; ".join(reasons)
