@@ -155,8 +155,8 @@ def test_rotate_old_password_fails_app_works(sb, here):
     assert old not in out and new not in out
     assert secret_value(sb, state["values"]["secret_arn"], "AWSPREVIOUS")["password"] == old
     # status: in step, and when the password was last rotated (AWSCURRENT's CreatedDate, as Secrets Manager has it)
-    status = xacct("status", "--name", "rot").output
-    assert "password last rotated 20" in " ".join(status.split())
+    status = xacct("status", "--name", "rot", "--output", "json").output
+    assert "password last rotated 20" in status
 
 
 SECRET_CHANGES = ("provider:secretsmanager.PutSecretValue", "provider:secretsmanager.UpdateSecretVersionStage")

@@ -95,7 +95,28 @@ def keep_master_secret(info: Any, master_password: str) -> None:
     from moto.kms.models import kms_backends
 
     kms = kms_backends[info.provider_account][info.region]
-    kms.keys[kms.get_key_id_from_alias("alias/aws/secretsmanager")].key_manager = "AWS"
+    key = kms.keys[kms.get_key_id_from_alias("alias/aws/secretsmanager")]
+    key.key_manager = "AWS"
+    key.policy = json.dumps(_aws_managed_secretsmanager_key_policy(info.provider_account, info.region))
+
+
+def _aws_managed_secretsmanager_key_policy(account: str, region: str) -> dict:
+    """aws/secretsmanager's key policy as AWS writes it: every principal of the account may use the key through Secrets
+    Manager (so reading a secret needs no kms permission of one's own), and read its metadata directly
+    (docs/aws-facts.md, "The database user")."""
+    via = {"StringEquals": {"kms:CallerAccount": account, "kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}
+    return {"Version": "2012-10-17", "Id": "auto-secretsmanager-2", "Statement": [
+        {"Sid": "Allow access through AWS Secrets Manager for all principals in the account that are authorized to use "
+                "AWS Secrets Manager", "Effect": "Allow", "Principal": {"AWS": "*"},
+         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:CreateGrant", "kms:DescribeKey"],
+         "Resource": "*", "Condition": via},
+        {"Sid": "Allow access through AWS Secrets Manager for all principals in the account that are authorized to use "
+                "AWS Secrets Manager", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:GenerateDataKey*",
+         "Resource": "*", "Condition": {"StringEquals": {"kms:CallerAccount": account},
+                                        "StringLike": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}},
+        {"Sid": "Allow direct access to key metadata to the account", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+         "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"], "Resource": "*"}]}
 
 
 @dataclass(frozen=True)
