@@ -121,6 +121,11 @@ def test_read_user_can_select_not_insert_and_nobody_sees_the_password(sb, here):
     password = secret_value(sb, secret_arn, "AWSCURRENT")["password"]
     assert len(password) == 32 and logs_in(sb, state, password)
     assert password not in everything_written(here, sb, [out])
+    # export: the secret as GenerateSecretString, and the SQL step CloudFormation cannot do, named.
+    xacct("export", "--name", "reader", "--out", str(here / "cfn"), "--format", "json")
+    provider_doc = json.loads((here / "cfn" / "provider.json").read_text())
+    assert "GenerateSecretString" in provider_doc["Resources"]["Secret"]["Properties"]
+    assert "xacct setup --create-db-user" in provider_doc["Metadata"]["xacct"]["not_in_template"]["db_user"]
     # A re-run changes nothing.
     again = setup(sb, "reader").output
     assert "No changes" in again and stages(sb, secret_arn) == stages(sb, secret_arn)

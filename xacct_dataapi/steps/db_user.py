@@ -90,6 +90,10 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     (want,) = desired
     user, name, deployment = facts["user"], want.id, ctx.names.deployment
     secret = want.properties["admin_secret"]
+    if "postgres" not in ctx.cluster.engine:
+        raise UsageError(f"--create-db-user: cluster {ctx.cluster.id} runs {ctx.cluster.engine}; xacct creates "
+                         "database users on Aurora PostgreSQL only so far.",
+                         "Drop --create-db-user and give the password of a user the DB admin made (XACCT_DB_PASSWORD).")
     if secret is None:
         raise UsageError(f"Cluster {ctx.cluster.id} has no RDS-managed master user secret to create {name} with.",
                          "Pass --admin-secret ARN (a secret holding the admin's username and password), or let RDS "
