@@ -181,5 +181,10 @@ def apply_grants(ops, admin: db_admin.Admin, user: str, specs: list[db_sql.Grant
         admin.run(data, sql, call=lambda **request: ops.call("rds-data", "execute_statement", **request))
 
 
+def applies(ctx) -> bool:
+    """With --create-db-user, or while a user it made is recorded (so it is never silently forgotten)."""
+    return bool(ctx.cfg.create_db_user or any(r.kind == "db_user" for r in ctx.state.resources))
+
+
 STEP = Step(NUMBER, "db_user", "Database user, password and grants (provider)", ("db_user",), inspect=inspect,
-            desired=desired, plan=plan, needs=("secret_arn",))
+            desired=desired, plan=plan, needs=("secret_arn",), applies=applies)
