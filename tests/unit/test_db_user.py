@@ -104,3 +104,20 @@ def test_options_are_checked_together():
     for fragment in ("only with --create-db-user", "'all' is not a preset", "'bad-name' is not a schema",
                      "DROP cannot be granted", "'nope' is not a Secrets Manager secret ARN"):
         assert fragment in text
+
+
+def test_teardown_trusts_the_database_not_the_row():
+    from xacct_dataapi.config import Names
+    from xacct_dataapi.errors import AwsError
+    from xacct_dataapi.resource_types.db import DbUser as DbUserType, admin_for
+
+    rtype, row = DbUserType(), ResourceRow(9, "db_user", "app_user", "provider")
+    assert not rtype.judge(DbUser("app_user", True, None), row, Names("orders")).ours  # made by someone else
+    assert not rtype.judge(DbUser("app_user", True, "xacct:deployment=orders2"), row, Names("orders")).ours
+    assert rtype.judge(DbUser("app_user", True, "xacct:deployment=orders"), row, Names("orders")).ours
+    cluster = "arn:aws:rds:us-west-2:222222222222:cluster:orders-aurora"
+    for where in (None, "{}", json.dumps({"admin_secret": "x; DROP", "database": "app"}),
+                  json.dumps({"admin_secret": MASTER, "database": "app; DROP"})):
+        with pytest.raises(AwsError):
+            admin_for("app_user", cluster, where)
+    assert admin_for("app_user", cluster, json.dumps({"admin_secret": MASTER, "database": "app"})).database == "app"
