@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from xacct_dataapi.db_options import db_user_problems
 from xacct_dataapi.errors import UsageError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?\Z")
@@ -139,6 +140,13 @@ class Config:
     secret_readers: tuple[str, ...] = ()  # role/user ARNs exempt from the secret policy's Deny
     client_cidrs: tuple[str, ...] = ()  # clients outside the VPC's own blocks (peered VPCs, on premises)
     require_private_path: bool = False  # the access role runs statements only through the deployment's endpoint
+    # --create-db-user (steps/db_user.py): xacct makes the DB user, its password and its grants.
+    create_db_user: bool = False
+    db_access: str | None = None  # read | write, on db_schema
+    db_schema: str | None = None
+    db_grants: tuple[str, ...] = ()
+    admin_secret: str | None = None  # default: the cluster's RDS-managed master user secret
+    rotate_db_password: bool = False  # `xacct rotate`: one run, never recorded
 
     @property
     def names(self) -> Names:
@@ -217,6 +225,7 @@ class Config:
             fail(UsageError(f"--client-cidr {' '.join(self.client_cidrs)}: together these admit the whole internet, "
                              "like 0.0.0.0/0.",
                              "Pass the networks the application's calls come from (a peered VPC, an on-premises range)."))
+        problems += db_user_problems(self)  # the --create-db-user options' own rules
         if not 7 <= self.key_deletion_days <= 30:
             fail(UsageError(f"--key-deletion-days {self.key_deletion_days} is out of range.", "AWS accepts 7 to 30 days."))
         if len(problems) == 1:
@@ -243,6 +252,8 @@ class Config:
             "secret_readers": list(self.secret_readers),
             "client_cidrs": list(self.client_cidrs),
             "require_private_path": self.require_private_path,
+            **({"create_db_user": True, "db_access": self.db_access, "db_schema": self.db_schema,
+                "db_grants": list(self.db_grants), "admin_secret": self.admin_secret} if self.create_db_user else {}),
         }
 
     @classmethod
@@ -270,4 +281,7 @@ class Config:
             secret_readers=tuple(data.get("secret_readers") or ()),
             client_cidrs=tuple(data.get("client_cidrs") or ()),
             require_private_path=bool(data.get("require_private_path")),
+            create_db_user=bool(data.get("create_db_user")), db_access=data.get("db_access"),
+            db_schema=data.get("db_schema"), db_grants=tuple(data.get("db_grants") or ()),
+            admin_secret=data.get("admin_secret"),
         )

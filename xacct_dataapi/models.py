@@ -330,6 +330,9 @@ class Step:
     discover: Callable[..., list] | None = None  # discover(finder) -> [ResourceRow], by name and tag, read-only
     # Teardown runs recorded rows in reverse; a rank moves a kind earlier (<0) or later (>0) than that.
     teardown_rank: dict = field(default_factory=dict)
+    # applies(ctx) -> bool: an optional step (the database user, with --create-db-user) is planned and reported only
+    # when it applies; it is always inspected (cheaply: its inspection reads nothing when it does not apply).
+    applies: Callable[..., bool] | None = None
 
     def make_plan(self, ctx, facts: dict) -> StepPlan:
         """desired(ctx), then plan() against the facts; the plan carries the desired resources and documents."""

@@ -64,6 +64,8 @@ class Scope:
     name: str = "*"
     consumer_role: str | None = None  # an adopted role (--consumer-role): its statement is added
     consumer_user: str | None = None  # an adopted user (--consumer-user)
+    create_db_user: bool = False  # --create-db-user: the rotation protocol and SQL as the admin
+    admin_secret: str | None = None  # its admin secret (default: RDS-managed master user secrets)
 
     def fields(self) -> dict[str, str]:
         tag_key, tag_value = (TAG_MANAGED, "xacct") if self.name == "*" else (TAG_DEPLOYMENT, self.name)
@@ -71,7 +73,9 @@ class Scope:
         cluster = self.cluster if self.cluster == "CLUSTER_ID" else self.cluster.lower()
         return {"p": self.partition, "region": self.region, "provider": self.provider, "consumer": self.consumer,
                 "cluster": cluster, "vpc": self.vpc, "name": self.name, "tag_key": tag_key, "tag_value": tag_value,
-                "app_role": self.consumer_role or "APP_ROLE", "app_user": self.consumer_user or "APP_USER"}
+                "app_role": self.consumer_role or "APP_ROLE", "app_user": self.consumer_user or "APP_USER",
+                "admin_secret": self.admin_secret or "arn:{p}:secretsmanager:{region}:{provider}:secret:rds!cluster-*"
+                .format(p=self.partition, region=self.region, provider=self.provider)}
 
 
 # Every statement, declared by what makes the calls: preflight's reads, then each resource type's module; the
@@ -253,8 +257,10 @@ def markdown() -> str:
     for side in (P, C):
         lines += [f"## {side.value.title()} profile policy (`xacct permissions --side {side.value}`)", "", "```json",
                   _json(policy(side)), "```", ""]
-    lines += ["With `--consumer-role` / `--consumer-user` (an adopted principal, not in the tables above), add the matching statement",
-              "(`xacct permissions --side consumer --consumer-role APP_ROLE` includes it):", ""]
+    lines += ["With `--consumer-role` / `--consumer-user` (an adopted principal, not in the tables above), or with",
+              "`--create-db-user` (the database user's password by the rotation protocol, SQL as the cluster's admin),",
+              "add the matching statements (`xacct permissions --side consumer --consumer-role APP_ROLE`, or",
+              "`--side provider --create-db-user [--admin-secret ARN]`, includes them):", ""]
     for g in all_grants():
         if g.only_with:
             lines += ["```json", _json(statement(g, Scope())), "```", ""]

@@ -94,6 +94,8 @@ def plan_setup(ctx, steps: Sequence[Step] | None = None) -> Plan:
     facts = inspect_all(ctx, steps)
     planned = []
     for step in steps:  # pure and ordered: planning may generate values (the external id) that later steps use
+        if step.applies is not None and not step.applies(ctx):
+            continue
         sp = step.make_plan(ctx, facts[step.key])
         replace_what_is_no_longer_desired(sp, step, ctx.state, ctx.values, steps)
         planned.append(sp)

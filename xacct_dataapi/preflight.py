@@ -32,6 +32,7 @@ class Cluster:
     tags: dict = field(default_factory=dict)  # the cluster's tags (xacct:data-api-enabled-by)
     engine_version: str = ""
     writer: str | None = None  # the writer instance's identifier (None: Serverless v1, no instances)
+    master_user_secret: str | None = None  # the ARN of the RDS-managed master user secret, if RDS manages it
 
     @property
     def is_serverless_v1(self) -> bool:
@@ -123,6 +124,7 @@ def describe_cluster(aws: Sessions, cfg: Config, provider_account: Callable[[], 
         engine_version=str(c.get("EngineVersion", "")),
         writer=next((m["DBInstanceIdentifier"] for m in c.get("DBClusterMembers") or [] if m.get("IsClusterWriter")),
                     None),
+        master_user_secret=(c.get("MasterUserSecret") or {}).get("SecretArn"),
     )
 
 

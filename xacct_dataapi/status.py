@@ -49,7 +49,7 @@ def status_report(plan: Plan, state: State, steps: Sequence[Step] | None = None)
     steps = registered() if steps is None else steps
     by_key = {s.key: s for s in plan.steps}
     reported = []
-    for st in numbered(tuple(steps)):
+    for st in (st for st in numbered(tuple(steps)) if st.key in by_key):  # an optional step may not apply
         sp = by_key[st.key]
         status, detail = step_status(sp, state, st.kinds)
         reported.append({

@@ -43,7 +43,12 @@ def xacct(info, home, env, command: str, *args: str, code: int = 0):
     import subprocess
 
     adopted = args[args.index("--consumer-user") + 1] if "--consumer-user" in args else None
-    operators.grant(info, command, args[args.index("--name") + 1], consumer_user=adopted)
+    name = args[args.index("--name") + 1]
+    recorded = home / ".xacct" / f"{name}.json"
+    db = "--create-db-user" in args or (recorded.exists() and json.loads(recorded.read_text())["config"].get(
+        "create_db_user", False))
+    # rotate is a setup run: it needs setup's policy
+    operators.grant(info, "setup" if command == "rotate" else command, name, consumer_user=adopted, create_db_user=db)
     password = info.db_password()  # the sandbox's real database checks it (sandbox/database.py)
     res = subprocess.run([*xacct_cmd(), command, *args], env=clean_env({**env, "XACCT_DB_PASSWORD": password}),
                          cwd=home, capture_output=True, text=True, timeout=180)
@@ -97,6 +102,20 @@ def test_the_lifecycle_runs_with_exactly_the_generated_policies(least):
     kms = _admin(info, info.provider_profile).client("kms")
     states = {kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] for k in kms.list_keys()["Keys"]}
     assert states <= {"PendingDeletion"}, states
+
+
+def test_the_database_user_runs_with_exactly_the_generated_policies(least):
+    """--create-db-user, rotate, status, doctor, teardown: GetRandomPassword, the rotation protocol's writes and SQL
+    through the Data API as the admin (reading the cluster's managed master user secret), nothing more."""
+    info, home, env = least
+    xacct(info, home, env, "setup", *setup_args(info, "lpdb", "--db-user", "lp_reader", "--create-db-user",
+                                                "--db-access", "read"))
+    xacct(info, home, env, "rotate", "--name", "lpdb", "--yes", "--wait-timeout", "5")
+    xacct(info, home, env, "status", "--name", "lpdb")
+    assert "lp_reader" in xacct(info, home, env, "verify", "--name", "lpdb", "--wait-timeout", "5").stdout
+    doctor = json.loads(xacct(info, home, env, "doctor", "--name", "lpdb", "--output", "json").stdout)
+    assert next(c for c in doctor["checks"] if c["id"] == "db.user")["status"] == "ok"
+    xacct(info, home, env, "teardown", "--name", "lpdb", "--yes")
 
 
 def test_a_call_outside_the_generated_policy_is_refused(least):

@@ -214,6 +214,7 @@ FRESH = {
     "access_role": ({"role": None, "policy": None}, Action.CREATE, ["create_role", "put_role_policy"]),
     "secret_policy": ({"found": {}}, Action.CREATE, ["put_resource_policy"]),
     "nacl_check": ({"acls": {SUBNETS[0]: default_acl(), SUBNETS[1]: default_acl()}}, Action.NOOP, []),
+    "db_user": ({"enabled": False}, Action.NOOP, []),
 }
 
 
@@ -354,6 +355,25 @@ def current_ctx(*, without_rows: tuple[str, ...] = ()) -> Context:
     return make_ctx(state=state, values=CURRENT_VALUES, data_api_on=True)
 
 
+def db_user_ctx() -> Context:
+    """A completed deployment with --create-db-user (steps/db_user.py)."""
+    import dataclasses
+
+    ctx = current_ctx()
+    ctx.cfg = dataclasses.replace(ctx.cfg, create_db_user=True, db_user="app_r", db_access="read")
+    master = f"arn:aws:secretsmanager:{REGION}:{PROVIDER}:secret:rds!cluster-1-AbCdEf"
+    ctx.cluster = dataclasses.replace(ctx.cluster, master_user_secret=master)
+    ctx.state.record(ResourceRow(9, "db_user", "app_r", "provider"))
+    return ctx
+
+
+def db_user_facts() -> dict:
+    from xacct_dataapi.db_admin import DbUser, grant_drift
+
+    return {"enabled": True, "versions": ("v2", "v2"), "user": DbUser("app_r", True, f"xacct:deployment={NAME}"),
+            "drift": grant_drift(set(), set()), "db_error": None}
+
+
 def tags(d: dict) -> list[dict]:
     return [{"Key": k, "Value": v} for k, v in d.items()]
 
@@ -436,6 +456,8 @@ CONTRACTS = [
     ("endpoint lost a subnet", "endpoint", current_ctx, current_facts("endpoint", endpoint__SubnetIds=[SUBNETS[0]]),
      Action.REPAIR, ["ec2:modify_vpc_endpoint"], "endpoint differs"),
     ("nacls pass https", "nacl_check", current_ctx, current_facts("nacl_check"), Action.NOOP, [], "pass tcp/443"),
+    ("db user in step with the secret", "db_user", lambda: db_user_ctx(), db_user_facts(), Action.NOOP, [],
+     "holds the current password"),
 ]
 
 

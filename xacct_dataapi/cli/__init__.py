@@ -28,6 +28,7 @@ COMMANDS = {
     "doctor": LazyCommand("xacct_dataapi.cli.doctor", "Check every link of the chain and name the broken one."),
     "demo": LazyCommand("xacct_dataapi.cli.demo", "Run the whole job against a throw-away local sandbox."),
     "permissions": LazyCommand("xacct_dataapi.cli.permissions", "Print the IAM policy your own profile needs."),
+    "rotate": LazyCommand("xacct_dataapi.cli.rotate", "Give the database user xacct created a new password."),
     "sandbox": LazyCommand("xacct_dataapi.cli.sandbox", "Start or stop a local two-account AWS sandbox."),
 }
 

@@ -5,6 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from xacct_dataapi.cli.db_user import AdminSecret, CreateDbUser
 from xacct_dataapi.cli.groups import Command
 from xacct_dataapi.cli.options import Debug, Output, command_app, handles_errors
 
@@ -25,6 +26,8 @@ def permissions(
     vpc: Annotated[str, typer.Option("--vpc", help="Consumer VPC id.")] = "VPC_ID",
     consumer_role: Annotated[Optional[str], typer.Option("--consumer-role", help="Adopted consumer role name.")] = None,
     consumer_user: Annotated[Optional[str], typer.Option("--consumer-user", help="Adopted consumer user name.")] = None,
+    create_db_user: CreateDbUser = None,  # the rotation protocol and SQL as the admin
+    admin_secret: AdminSecret = None,
     output: Output = "text",
     debug: Debug = False,
 ):
@@ -35,7 +38,8 @@ def permissions(
 
     ui = Terminal.open(output)
     given = {"region": region, "provider": provider_account, "consumer": consumer_account, "cluster": cluster,
-             "vpc": vpc, "consumer_role": consumer_role, "consumer_user": consumer_user}
+             "vpc": vpc, "consumer_role": consumer_role, "consumer_user": consumer_user,
+             "create_db_user": create_db_user, "admin_secret": admin_secret}
     doc = perms.policy_for_cli(side, for_, name=name, **permissions_scope(name, given))
     ui.print_json(doc)  # the policy is JSON either way; text adds a note on stderr
     if not ui.json:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from xacct_dataapi.cli.db_user import AdminSecret, CreateDbUser, DbAccess, DbGrant, DbSchema, db_user_given
 from xacct_dataapi.cli.groups import Command
 from xacct_dataapi.cli.options import Debug, NameOpt, Output, StateOpt, WaitTimeout, command_app, handles_errors
 
@@ -53,6 +54,11 @@ def setup(
     client_cidr: Annotated[Optional[list[str]], typer.Option("--client-cidr", metavar="CIDR", help=(
         "A network the application calls from besides the VPC's own CIDR blocks (a peered VPC, on premises); "
         "repeatable. The endpoint's security group and the NACL check admit it."))] = None,
+    create_db_user: CreateDbUser = None,
+    db_access: DbAccess = None,
+    db_schema: DbSchema = None,
+    db_grant: DbGrant = None,
+    admin_secret: AdminSecret = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
     output: Output = "text",
@@ -76,7 +82,8 @@ def setup(
              "enable_data_api": enable_data_api or None, "key_deletion_days": key_deletion_days,
              "endpoint_policy": endpoint_policy, "secret_readers": tuple(secret_reader) if secret_reader else None,
              "require_private_path": require_private_path or None,
-             "client_cidrs": tuple(client_cidr) if client_cidr else None}
+             "client_cidrs": tuple(client_cidr) if client_cidr else None,
+             **db_user_given(create_db_user, db_access, db_schema, db_grant, admin_secret)}
     cfg, changed = setup_config(path, name, given, rotate_password)
     cfg.validate()
     result = run_setup(cfg, path, ui, dry_run=dry_run, password_from_stdin=db_password_stdin,

@@ -37,7 +37,8 @@ def recorded_scope(name: str) -> dict:
     return {k: v for k, v in {
         "region": state.region, "provider": state.accounts.get("provider"), "consumer": state.accounts.get("consumer"),
         "cluster": cfg.cluster_id, "vpc": cfg.vpc_id, "consumer_role": cfg.consumer_role,
-        "consumer_user": cfg.consumer_user}.items() if v}
+        "consumer_user": cfg.consumer_user, "create_db_user": cfg.create_db_user, "admin_secret": cfg.admin_secret,
+    }.items() if v}
 
 
 # What `xacct permissions` prints where it knows no value (its options' defaults).

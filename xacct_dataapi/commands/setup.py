@@ -51,6 +51,22 @@ def password_source(from_stdin: bool, ui: Terminal, db_user: str = "the database
     return get
 
 
+def generated_password(aws: Sessions) -> Callable[[], str]:
+    """With --create-db-user: the secret's first version gets a password from GetRandomPassword, asked once; the
+    database user step replaces it by the rotation protocol before anyone uses it."""
+    from xacct_dataapi.db_admin import random_password
+    from xacct_dataapi.models import Account
+
+    cache: list[str] = []
+
+    def get() -> str:
+        if not cache:
+            cache.append(random_password(aws.client(Account.PROVIDER, "secretsmanager")))
+        return cache[0]
+
+    return get
+
+
 def needs_password(plan: Plan) -> bool:
     def has(value) -> bool:
         if isinstance(value, Sensitive):
@@ -98,6 +114,8 @@ RECORDED_FLAGS = (
     ("enable_data_api", "--enable-data-api"), ("key_deletion_days", "--key-deletion-days"),
     ("endpoint_policy", "--endpoint-policy"), ("secret_readers", "--secret-reader"),
     ("require_private_path", "--require-private-path"), ("client_cidrs", "--client-cidr"),
+    ("create_db_user", "--create-db-user"), ("db_access", "--db-access"), ("db_schema", "--db-schema"),
+    ("db_grants", "--db-grant"), ("admin_secret", "--admin-secret"),
 )
 REQUIRED_FLAGS = ("provider_profile", "cluster", "vpc_id", "subnet_ids")
 
@@ -166,6 +184,8 @@ def setup(cfg: Config, state_path: Path, ui: Terminal, *, dry_run: bool, passwor
         raise StateError(f"State file {state_path} belongs to deployment {existing.name!r}, not {cfg.name!r}.",
                          "Pass the matching --name, or another --state path.")
     aws = Sessions.from_profiles(cfg.consumer_profile, cfg.provider_profile, cfg.region)
+    if password is None and cfg.create_db_user:  # nobody types it: Secrets Manager makes it (steps/db_user.py)
+        password = generated_password(aws)
     password = password or password_source(password_from_stdin, ui, cfg.db_user)
     if dry_run:
         return _setup_locked(cfg, aws, state_path, existing, ui, True, password, wait_timeout, started, changed_inputs)

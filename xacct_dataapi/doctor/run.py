@@ -12,6 +12,7 @@ from xacct_dataapi.doctor.chain import Chain
 from xacct_dataapi.doctor.checks import P, C, cluster_checks, key_checks, policy_checks, secret_checks
 from xacct_dataapi.doctor.network import endpoint_checks, network_checks
 from xacct_dataapi.doctor.recorded import recorded_checks
+from xacct_dataapi.doctor.db_user import db_user_checks
 from xacct_dataapi.doctor.simulation import simulate_check
 from xacct_dataapi.doctor.model import FAIL, OK, SKIPPED, Check, DoctorReport
 from xacct_dataapi.errors import UsageError, XacctError
@@ -30,6 +31,7 @@ def run_checks(chain: Chain) -> list[Check]:
         why = "; ".join(f"{k}: {v}" for k, v in chain.unknown.items())
         return out + [Check("model", "access role", P, SKIPPED, f"the other links were not checked ({why})")]
     out += secret_checks(chain)
+    out += db_user_checks(chain)
     out += policy_checks(chain, "secret.policy", "secret", P, "secret_policy", chain.secret_policy,
                          chain.secret and chain.secret["ARN"], audit.SECRET_SENSITIVE)
     out += key_checks(chain)

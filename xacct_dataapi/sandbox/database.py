@@ -76,6 +76,50 @@ def database_for(dir: Path, engine: str, master_password: str) -> Database | Non
     return Database(dir, Login(ENGINES[engine][1], master_password), DATABASE_NAME, secrets.token_urlsafe(18))
 
 
+def keep_master_secret(info: Any, master_password: str) -> None:
+    """RDS writes the master user's credentials into the secret it manages for the cluster (MasterUserSecret):
+    {"username", "password"}, the master user's own. moto's managed secret holds a fixed admin/P@55w0rd!; here it gets
+    what the sandbox's database was initialised with, so a client using it (xacct as the admin) logs in as AWS's would."""
+    import json
+
+    from moto.rds.models import rds_backends
+
+    cluster = rds_backends[info.provider_account][info.region].clusters[info.cluster_id]
+    managed = getattr(cluster, "master_user_secret", None)
+    if managed is None:  # Serverless v1: RDS cannot manage its master password
+        return
+    secret = managed.secret
+    version = secret.versions[secret.default_version_id]
+    version["secret_string"] = secret.secret_string = json.dumps(
+        {"username": cluster.master_username, "password": master_password})
+    # It is encrypted with aws/secretsmanager, an AWS managed key (KeyManager AWS); moto makes that key as a customer's.
+    from moto.kms.models import kms_backends
+
+    kms = kms_backends[info.provider_account][info.region]
+    key = kms.keys[kms.get_key_id_from_alias("alias/aws/secretsmanager")]
+    key.key_manager = "AWS"
+    key.policy = json.dumps(_aws_managed_secretsmanager_key_policy(info.provider_account, info.region))
+
+
+def _aws_managed_secretsmanager_key_policy(account: str, region: str) -> dict:
+    """aws/secretsmanager's key policy as AWS writes it: every principal of the account may use the key through Secrets
+    Manager (so reading a secret needs no kms permission of one's own), and read its metadata directly
+    (docs/aws-facts.md, "The database user")."""
+    via = {"StringEquals": {"kms:CallerAccount": account, "kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}
+    return {"Version": "2012-10-17", "Id": "auto-secretsmanager-2", "Statement": [
+        {"Sid": "Allow access through AWS Secrets Manager for all principals in the account that are authorized to use "
+                "AWS Secrets Manager", "Effect": "Allow", "Principal": {"AWS": "*"},
+         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:CreateGrant", "kms:DescribeKey"],
+         "Resource": "*", "Condition": via},
+        {"Sid": "Allow access through AWS Secrets Manager for all principals in the account that are authorized to use "
+                "AWS Secrets Manager", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:GenerateDataKey*",
+         "Resource": "*", "Condition": {"StringEquals": {"kms:CallerAccount": account},
+                                        "StringLike": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}},
+        {"Sid": "Allow direct access to key metadata to the account", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+         "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"], "Resource": "*"}]}
+
+
 @dataclass(frozen=True)
 class Login:
     user: str

@@ -42,7 +42,7 @@ def resources_in_accounts(info: SandboxInfo) -> dict[str, list[str]]:
         sm = client("secretsmanager")
         for page in sm.get_paginator("list_secrets").paginate():
             for sec in page.get("SecretList", []):
-                if sec.get("DeletedDate"):
+                if sec.get("DeletedDate") or sec.get("OwningService"):  # a service's own (RDS's master user secret)
                     continue
                 found.append(f"secretsmanager:secret/{sec['Name']}")
 

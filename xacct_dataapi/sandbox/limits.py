@@ -257,10 +257,31 @@ def _check_alias(response: Any) -> None:
         raise NotAuthorizedException()
 
 
+def _current_follows_its_label() -> None:
+    """GetSecretValue without a stage returns the version labelled AWSCURRENT (API_GetSecretValue). moto answers from
+    its own default_version_id, which UpdateSecretVersionStage does not move: after a rotation protocol's last step,
+    moto (and every reader of AWSCURRENT, the Data API included) would go on returning the old password."""
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend.update_secret_version_stage
+    _saved.append((SecretsManagerBackend, "update_secret_version_stage",
+                   SecretsManagerBackend.__dict__.get("update_secret_version_stage")))
+
+    def update_secret_version_stage(self: Any, secret_id: str, version_stage: str, remove_from_version_id: str,
+                                    move_to_version_id: str) -> Any:
+        answer = original(self, secret_id, version_stage, remove_from_version_id, move_to_version_id)
+        if version_stage == "AWSCURRENT" and move_to_version_id:
+            self.secrets[secret_id].default_version_id = move_to_version_id
+        return answer
+
+    setattr(SecretsManagerBackend, "update_secret_version_stage", update_secret_version_stage)
+
+
 def _secrets_kms_patches() -> None:
     from moto.kms.responses import KmsResponse
     from moto.secretsmanager.responses import SecretsManagerResponse
 
+    _current_follows_its_label()
     _patch(SecretsManagerResponse, "create_secret", _check_secret_name)
     _patch(KmsResponse, "create_alias", _check_alias)
     _patch(KmsResponse, "update_alias", _check_alias)

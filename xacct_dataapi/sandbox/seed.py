@@ -214,7 +214,10 @@ def seed_accounts(endpoint: str, dir: Path, engine: str, engine_mode: str = "pro
         EngineVersion=version,
         **mode,
         MasterUsername=master_user,
-        MasterUserPassword=master_password or secrets.token_urlsafe(24),  # never printed nor stored
+        # RDS manages the master password in Secrets Manager (MasterUserSecret), as xacct's --create-db-user expects;
+        # Serverless v1 cannot (ManageMasterUserPassword is not supported there), so it gets one, never printed.
+        **({"MasterUserPassword": master_password or secrets.token_urlsafe(24)} if engine_mode == "serverless"
+           else {"ManageMasterUserPassword": True}),
         DatabaseName=DATABASE_NAME,
         Tags=[{"Key": "Name", "Value": CLUSTER_ID}],
     )

@@ -22,7 +22,7 @@ from xacct_dataapi.errors import WaitTimeout
 from xacct_dataapi.sandbox import limits, rdsdata
 from xacct_dataapi.sandbox.authz import enforce, private
 from xacct_dataapi.sandbox import realism as layer
-from xacct_dataapi.sandbox.database import database_for
+from xacct_dataapi.sandbox.database import database_for, keep_master_secret
 from xacct_dataapi.sandbox.realism import Realism
 from xacct_dataapi.sandbox.info import SandboxError, SandboxInfo, write_private
 from xacct_dataapi.sandbox.seed import ENGINE_MODES, ENGINES, seed_accounts
@@ -300,6 +300,7 @@ class Sandbox:
 
         enforce.enable(False)  # the seed mints the accounts' first keys with moto's account header, unauthorised
         info = seed_accounts(endpoint, self.dir, self.engine, self.engine_mode, master_password)
+        keep_master_secret(info, master_password)
         enforce.enable(True)  # from here on every request is authorised as AWS would (authz/enforce.py)
         if database is not None:
             info = dataclasses.replace(info, **database.wait_started())

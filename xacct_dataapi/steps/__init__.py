@@ -16,6 +16,7 @@ from xacct_dataapi.steps import (
     access_role,
     consumer_principal,
     data_api,
+    db_user,
     endpoint,
     key_policy,
     kms_key,
@@ -26,7 +27,8 @@ from xacct_dataapi.steps import (
 
 STEPS: tuple[Step, ...] = tuple(
     m.STEP
-    for m in (data_api, endpoint, kms_key, consumer_principal, key_policy, secret, access_role, secret_policy, nacl_check)
+    for m in (data_api, endpoint, kms_key, consumer_principal, key_policy, secret, access_role, secret_policy, nacl_check,
+              db_user)  # last: it needs the secret, and the Data API on
 )
 
 
