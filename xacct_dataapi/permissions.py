@@ -199,7 +199,16 @@ GRANTS: tuple[Grant, ...] = (
     Grant("JoinOrLeaveSharedEndpoint", C, {"ec2:CreateTags": ("setup", "teardown"), "ec2:DeleteTags": ("setup", "teardown")},
           (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"},
                               "ForAllValues:StringEquals": {"aws:TagKeys": ["xacct:member:{name}", "xacct:closing:{name}"]}}),
-    # ...rewrites its policy from the member tags, and, as the last member out, deletes it (whoever made it).
+    # Its membership facts are tags on its own group (steps/endpoint_members.py); it admits its members' client CIDRs
+    # on the endpoint's group, which may be another deployment's.
+    Grant("MembershipFactsOnOwnGroup", C, {"ec2:CreateTags": ("setup", "teardown"), "ec2:DeleteTags": ("setup", "teardown")},
+          (SG,), condition={**RESOURCE_TAG, "ForAllValues:StringEquals": {"aws:TagKeys": [
+              "xacct:endpoint", "xacct:cluster", "xacct:client-cidrs"]}}),
+    Grant("SharedEndpointGroupRules", C,
+          {"ec2:AuthorizeSecurityGroupIngress": ("setup", "teardown"), "ec2:AuthorizeSecurityGroupEgress": ("setup", "teardown"),
+           "ec2:RevokeSecurityGroupIngress": ("setup", "teardown"), "ec2:RevokeSecurityGroupEgress": ("setup", "teardown")},
+          (SG,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"}}),
+    # ...rewrites its policy from the members, and, as the last member out, deletes it (whoever made it).
     Grant("ConvergeSharedEndpoint", C, {"ec2:ModifyVpcEndpoint": ("setup", "teardown"), "ec2:DeleteVpcEndpoints": TEARDOWN},
           (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"}}),
     Grant("RepairEndpointSubnetsAndGroup", C, {"ec2:ModifyVpcEndpoint": SETUP},
