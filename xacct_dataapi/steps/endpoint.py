@@ -10,6 +10,8 @@ the last member out deletes the endpoint and its security group. An endpoint xac
 """
 from __future__ import annotations
 
+import re
+
 from xacct_dataapi import policies
 from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Names
 from xacct_dataapi.errors import UsageError
@@ -24,8 +26,8 @@ from xacct_dataapi.steps.endpoint_cleanup import delete_security_group
 from xacct_dataapi.steps.endpoint_create import create_or_join, settle
 from xacct_dataapi.steps.endpoint_joined import PENDING_STATES, available as _available, join_call, plan_joined
 from xacct_dataapi.steps.endpoint_members import (
-    ENDPOINT_TAG, LEGACY_MEMBER_TAG, MemberFacts, leave_or_delete_endpoint, list_member_groups, members_from,
-    policy_for,
+    ENDPOINT_TAG, LEGACY_MEMBER_TAG, TAG_VALUE_MAX, MemberFacts, describe, leave_or_delete_endpoint,
+    list_member_groups, members_from, policy_for,
 )
 from xacct_dataapi.steps.endpoint_rules import describe_rule, https_rule, permission_of, rules_of
 
@@ -134,6 +136,10 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     doc = want_ep.documents["endpoint_policy"]
     full_access = want_ep.properties["PolicyMode"] == "full"
     step = StepPlan(NUMBER, STEP.key, STEP.title, Action.NOOP, "")
+    if len(",".join(ctx.client_cidrs)) > TAG_VALUE_MAX:  # its member facts hold them in one EC2 tag value
+        raise UsageError(f"--client-cidr: {cidr} (with the VPC's own blocks) are {len(','.join(ctx.client_cidrs))} "
+                         f"characters together; the endpoint membership records them in one tag of {TAG_VALUE_MAX}.",
+                         "Pass fewer --client-cidr values (a wider network covers several).")
     if facts.get("joined"):
         return plan_joined(ctx, facts, want_sg, want_ep, step)
     reasons: list[str] = []
@@ -303,16 +309,14 @@ def discover(find) -> list[ResourceRow]:
     groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [names.security_group]}, tag])
     rows = [ResourceRow(NUMBER, "security_group", sg["GroupId"], Account.CONSUMER.value, name=names.security_group)
             for sg in groups["SecurityGroups"]]
-    joined = sorted({tag_dict(g.get("Tags")).get(ENDPOINT_TAG) for g in groups["SecurityGroups"]} - {None, ""})
+    joined = sorted(e for e in {tag_dict(g.get("Tags")).get(ENDPOINT_TAG, "") for g in groups["SecurityGroups"]}
+                    if re.fullmatch(r"vpce-[0-9a-f]{8,17}", e))  # read from AWS: only a well-formed id is looked up
     legacy = {"Name": "tag-key", "Values": [LEGACY_MEMBER_TAG + names.deployment]}  # joined before member groups
-    seen = set()
-    for query in ({"Filters": [tag]}, {"Filters": [legacy]}, {"Filters": [{"Name": "vpc-endpoint-id", "Values": joined}]}):
-        if query["Filters"][0]["Values"]:
-            for ep in ec2.describe_vpc_endpoints(**query)["VpcEndpoints"]:
-                if str(ep.get("State", "")).lower() not in ("deleted", "deleting") and ep["VpcEndpointId"] not in seen:
-                    seen.add(ep["VpcEndpointId"])
-                    rows.append(ResourceRow(NUMBER, "vpc_endpoint", ep["VpcEndpointId"], Account.CONSUMER.value,
-                                            name=names.endpoint))
+    found = [ep for filters in ([tag], [legacy]) for ep in ec2.describe_vpc_endpoints(Filters=filters)["VpcEndpoints"]]
+    found += [ep for ep in (describe(ec2, ep_id) for ep_id in joined) if ep]
+    for ep_id in dict.fromkeys(ep["VpcEndpointId"] for ep in found
+                               if str(ep.get("State", "")).lower() not in ("deleted", "deleting")):
+        rows.append(ResourceRow(NUMBER, "vpc_endpoint", ep_id, Account.CONSUMER.value, name=names.endpoint))
     return rows
 
 
