@@ -21,13 +21,13 @@ from xacct_dataapi.models import (
 )
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
-from xacct_dataapi.steps.common import iam_tags, not_ours, owned, tag_dict
+from xacct_dataapi.steps.common import access_role_path, iam_tags, not_ours, owned, tag_dict
 from xacct_dataapi.steps.endpoint_cleanup import delete_security_group
 from xacct_dataapi.steps.endpoint_create import create_or_join, settle
 from xacct_dataapi.steps.endpoint_joined import PENDING_STATES, available as _available, join_call, plan_joined
 from xacct_dataapi.steps.endpoint_members import (
     ENDPOINT_TAG, LEGACY_MEMBER_TAG, TAG_VALUE_MAX, MemberFacts, describe, leave_or_delete_endpoint,
-    list_member_groups, members_from, policy_for,
+    access_roles_on, list_member_groups, members_from,
 )
 from xacct_dataapi.steps.endpoint_rules import describe_rule, https_rule, permission_of, rules_of
 
@@ -98,7 +98,11 @@ def endpoint_policy(ctx) -> dict:
     """One statement per cluster its members use (the endpoint is shared by every deployment in the VPC)."""
     if ctx.cfg.endpoint_policy == "full":
         return policies.endpoint_full_access_policy()
-    return policy_for(members(ctx))
+    # Its own cluster's pattern from the context (an exported template names the cluster and account by parameter),
+    # the same as endpoint_members.access_roles_on(ARN) when the ARN is known.
+    own = policies.role_arn(ctx.provider_account, Names("*").access_role, ctx.partition, access_role_path(ctx))
+    others = {m.cluster_arn for m in members(ctx).values()} - {ctx.cluster.arn}
+    return policies.endpoint_policy_for_clusters([(own, ctx.cluster.arn), *((access_roles_on(c), c) for c in others)])
 
 
 def client_cidrs(ctx) -> list[str]:
