@@ -109,3 +109,29 @@ def test_sixty_deployments_in_one_vpc(sessions, monkeypatch):
 
 def diff(a: Counter, b: Counter) -> dict:
     return {k: (a[k], b[k]) for k in set(a) | set(b) if a[k] != b[k]}
+
+
+def test_the_sandbox_evaluates_the_policy_on_the_roles_arn_with_its_path():
+    """The sandbox's evaluator (as for every request through the endpoint: sandbox/authz/enforce.py puts the role's
+    ARN, path included, in aws:PrincipalArn) admits xacct's access role under the cluster's path, and refuses the same
+    name at `/`, another cluster's role, and another role under the path."""
+    from xacct_dataapi.sandbox.authz.decide import ALLOW, IMPLICIT_DENY, Principal, Question, decide
+    from xacct_dataapi.steps.endpoint_members import MemberFacts, policy_for
+
+    orders = "arn:aws:rds:us-west-2:222222222222:cluster:orders-aurora"
+    billing = "arn:aws:rds:us-west-2:222222222222:cluster:billing-aurora"
+    doc = policy_for({"a": MemberFacts(orders), "b": MemberFacts(billing)})
+    allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+    def through_endpoint(role_arn: str, cluster: str) -> str:
+        name = role_arn.rsplit("/", 1)[1]
+        who = Principal(f"arn:aws:sts::222222222222:assumed-role/{name}/s", "222222222222", role_arn, (allow_all,))
+        return decide(Question(who, "rds-data:ExecuteStatement", cluster, {"aws:principalarn": [role_arn]},
+                               resource_account="222222222222", endpoint_policy=doc)).decision
+
+    assert through_endpoint(role_of("zeta", "orders-aurora"), orders) == ALLOW
+    assert through_endpoint(role_of("zeta", "billing-aurora"), billing) == ALLOW
+    assert through_endpoint(role_of("zeta", "billing-aurora"), orders) == IMPLICIT_DENY
+    assert through_endpoint(f"arn:aws:iam::222222222222:role/{Names('zeta').access_role}", orders) == IMPLICIT_DENY
+    assert through_endpoint("arn:aws:iam::222222222222:role/xacct/us-west-2/orders-aurora/admin", orders) == IMPLICIT_DENY
+    assert through_endpoint(role_of("zeta", "search-aurora"), orders) == IMPLICIT_DENY
