@@ -67,6 +67,7 @@ def assert_admits_exactly(world, arns: dict[str, str], live: dict[str, str]) -> 
         assert not admits(doc, role_of("a", other), arns[cluster])
 
 
+@pytest.mark.timeout(900)  # ~180 setups, statuses and teardowns in moto: minutes on a loaded 2-CPU machine
 def test_sixty_deployments_in_one_vpc(sessions, monkeypatch):
     world = seed(*sessions, data_api_on=True)
     rds = world.provider.client("rds")

@@ -24,7 +24,9 @@ from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import access_role_path, iam_tags, not_ours, owned, tag_dict
 from xacct_dataapi.steps.endpoint_cleanup import delete_security_group
 from xacct_dataapi.steps.endpoint_create import create_or_join, settle
-from xacct_dataapi.steps.endpoint_joined import PENDING_STATES, available as _available, join_call, plan_joined
+from xacct_dataapi.steps.endpoint_joined import (
+    PENDING_STATES, available as _available, is_member, join_call, me, plan_joined,
+)
 from xacct_dataapi.steps.endpoint_members import (
     ENDPOINT_TAG, LEGACY_MEMBER_TAG, TAG_VALUE_MAX, MemberFacts, describe, leave_or_delete_endpoint,
     access_roles_on, list_member_groups, members_from,
@@ -39,17 +41,6 @@ LIVE_STATES = ("pendingacceptance", "pending", "available", "modifying", "failed
 
 def service_name(region: str) -> str:
     return f"com.amazonaws.{region}.rds-data"
-
-
-def me(ctx, group_id=None) -> MemberFacts:
-    """This deployment's facts as a member of the VPC's endpoint."""
-    return MemberFacts(ctx.cluster.arn, tuple(ctx.client_cidrs), group_id)
-
-
-def is_member(ctx, facts: dict) -> bool:
-    """AWS shows this deployment as a member: its own group names the endpoint, its cluster and its CIDRs."""
-    found = facts["members"].get(ctx.names.deployment)
-    return found is not None and found == me(ctx, facts["own"] and facts["own"]["GroupId"])
 
 
 def inspect(ctx, known) -> Inspection:

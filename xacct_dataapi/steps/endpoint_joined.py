@@ -15,6 +15,17 @@ from xacct_dataapi.steps.endpoint_rules import https_rule, rules_of
 PENDING_STATES = ("pending", "pendingacceptance", "modifying")
 
 
+def me(ctx, group_id=None) -> MemberFacts:
+    """This deployment's facts as a member of the VPC's endpoint."""
+    return MemberFacts(ctx.cluster.arn, tuple(ctx.client_cidrs), group_id)
+
+
+def is_member(ctx, facts: dict) -> bool:
+    """AWS shows this deployment as a member: its own group names the endpoint, its cluster and its CIDRs."""
+    found = facts["members"].get(ctx.names.deployment)
+    return found is not None and found == me(ctx, facts["own"] and facts["own"]["GroupId"])
+
+
 def available(endpoint_id, deferred: bool = False) -> Wait:
     # An endpoint that lands in `failed` or `rejected` stops the wait at once (waiting cannot help).
     return Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [endpoint_id]}, state=endpoint_state,
@@ -52,8 +63,6 @@ def _member_group(ctx, own: dict | None, want_sg: Resource, step: StepPlan) -> o
 def plan_joined(ctx, facts: dict, want_sg: Resource, want_ep: Resource, step: StepPlan) -> StepPlan:
     """Record the endpoint and its group as shared, keep this deployment's facts on its own group, and have the
     policy admit its cluster's access roles and the group its client CIDRs."""
-    from xacct_dataapi.steps.endpoint import is_member
-
     ep, sg, names = facts["endpoint"], facts["sg"], ctx.names
     ep_id, owner = ep["VpcEndpointId"], tag_dict(ep.get("Tags")).get(TAG_DEPLOYMENT)
     reasons = [f"joins endpoint {ep_id} of xacct deployment {owner!r} (one rds-data endpoint serves every cluster "
