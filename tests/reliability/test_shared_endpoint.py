@@ -1,7 +1,7 @@
 """The shared rds-data endpoint under concurrent setups and teardowns of different deployments in one VPC (issue 22;
 docs/reliability.md, "The shared endpoint"). Each interleaving is forced: one run is paused just before a chosen AWS
 call (a botocore before-call hook on that run's own clients) while the other runs, then released. Every assertion is
-on what AWS holds afterwards: the endpoint's member tags and policy, which endpoints and groups exist; and the same
+on what AWS holds afterwards: the endpoint's members (their groups' facts) and policy, which endpoints and groups exist; and the same
 for the cluster's Data API switch, which the deployments on one cluster share."""
 from __future__ import annotations
 
@@ -240,7 +240,7 @@ def test_the_last_two_members_leaving_together_delete_the_endpoint_and_its_group
 
 def test_three_first_setups_at_once_end_with_one_endpoint(world):
     """All three planned "create" (no endpoint yet) and send CreateVpcEndpoint together: AWS gives one of them the
-    VPC's private DNS name and refuses the others, which join that endpoint and delete their unused groups."""
+    VPC's private DNS name and refuses the others, which join that endpoint and keep their groups as member groups."""
     names = ("alpha", "bravo", "charlie")
     together = threading.Barrier(len(names), timeout=SLOW)
 

@@ -14,7 +14,7 @@ from xacct_dataapi.resource_types.base import NOT_OURS, OURS, Ownership, Resourc
 
 MEMBER_TAG = "xacct:member:"  # + a deployment's name (how steps/endpoint_members.py wrote members before)
 ENDPOINT_TAG = "xacct:endpoint"  # on a member's own group: the endpoint it is a member of
-CLOSING_TAG = "xacct:closing:"  # + a deployment that is leaving (its member tag already gone)
+CLOSING_TAG = "xacct:closing:"  # + a deployment that is leaving (its facts may be gone already)
 _DEAD = ("deleted", "deleting")
 
 
@@ -45,7 +45,7 @@ class VpcEndpoint(ResourceType):
             return Ownership(NOT_OURS, "it was not made by xacct")
         if (tags.get(TAG_DEPLOYMENT) == names.deployment or MEMBER_TAG + names.deployment in tags
                 or names.deployment in found.get("Members", ())
-                or CLOSING_TAG + names.deployment in tags):  # a leave interrupted after its member tag went
+                or CLOSING_TAG + names.deployment in tags):  # a leave interrupted after its facts went
             return Ownership(OURS, f"deployment {names.deployment!r} made, joined or is leaving it")
         return Ownership(NOT_OURS, f"deployment {names.deployment!r} is not one of its members")
 

@@ -241,7 +241,7 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
         if untagged:
             reasons.append(f"security group {sg_id} does not name this deployment's membership of endpoint {ep_id}")
         if not full_access and not policies.equal(ep.get("PolicyDocument") or "{}", doc):
-            reasons.append("its policy differs from the one its member tags derive")
+            reasons.append("its policy differs from the one its members derive")
             step.problems.append(f"endpoint {ep_id}: PolicyDocument")
         if untagged or (not full_access and not policies.equal(ep.get("PolicyDocument") or "{}", doc)):
             step.calls.append(join_call(ctx, ep_id, sg_id, "tag this deployment's group with its membership and "
