@@ -297,15 +297,16 @@ def leave(ops, endpoint_id: str, member: str, group_id: str | None) -> tuple[str
     """Remove this deployment's membership. Returns ("kept", endpoint, how many others) or ("last", endpoint, 0)
     when no member is left: the caller deletes the endpoint (`endpoint` None: already gone)."""
     ec2 = ops.client("ec2")
-    ep = describe(ec2, endpoint_id)
+    ep, members = read(ec2, endpoint_id)
     if ep is None:
         return "last", None, 0
     # The mark first: a leave interrupted after its facts went is still this deployment's (resource_types/ec2.py).
     mark = {"Key": CLOSING_TAG + member, "Value": "1"}
-    ops.call("ec2", "create_tags", Resources=[endpoint_id], Tags=[mark])
+    if tag_dict(ep.get("Tags")).get(mark["Key"]) != mark["Value"]:  # a re-run of a killed leave finds it made
+        ops.call("ec2", "create_tags", Resources=[endpoint_id], Tags=[mark])
     if LEGACY_MEMBER_TAG + member in tag_dict(ep.get("Tags")):
         ops.call("ec2", "delete_tags", Resources=[endpoint_id], Tags=[{"Key": LEGACY_MEMBER_TAG + member}])
-    if group_id:
+    if group_id and members.get(member, MemberFacts("")).group_id == group_id:  # a re-run finds them gone already
         try:
             ops.call("ec2", "delete_tags", Resources=[group_id], Tags=[{"Key": k} for k in FACT_TAGS])
         except ClientError as exc:
