@@ -187,29 +187,36 @@ def test_two_deployments_share_one_endpoint_and_either_can_leave_first(world, pa
     res = invoke(billing_args)
     assert res.exit_code == 0, res.output
 
+    from xacct_dataapi.steps.endpoint_members import read
+
+    ec2 = world.consumer.client("ec2")
     (ep,) = live_endpoints(world.consumer, world.vpc_id)
-    (sg,) = xacct_security_groups(world.consumer, world.vpc_id)
+    ep_group = ep["Groups"][0]["GroupId"]
+    members = read(ec2, ep["VpcEndpointId"])[1]
+    assert set(members) == {"orders", "billing"}  # each member's facts on its own group
+    assert {g["GroupId"] for g in xacct_security_groups(world.consumer, world.vpc_id)} == \
+        {ep_group} | {m.group_id for m in members.values()}
     statements = json.loads(ep["PolicyDocument"])["Statement"]
     assert sorted(s["Resource"] for s in statements) == sorted([world.cluster_arn, billing["DBClusterArn"]])
-    tags = {t["Key"]: t["Value"] for t in ep["Tags"]}
-    assert {"xacct:member:orders", "xacct:member:billing"} <= set(tags)
     for name in ("orders", "billing"):
         rows = {(r["kind"], r["id"]) for r in json.loads(Path(f".xacct/{name}.json").read_text())["resources"]}
-        assert ("vpc_endpoint", ep["VpcEndpointId"]) in rows and ("security_group", sg["GroupId"]) in rows
+        assert {("vpc_endpoint", ep["VpcEndpointId"]), ("security_group", ep_group),
+                ("security_group", members[name].group_id)} <= rows
     assert invoke(["setup", "--name", "billing", "--yes", "--output", "json"]).stdout.count('"calls_made": []') == 1
 
     second = "billing" if first == "orders" else "orders"
     res = invoke(["teardown", "--name", first, "--yes", "--output", "json"])
     assert res.exit_code == 0, res.output
-    outcome = {r["kind"]: r["outcome"] for r in json.loads(res.stdout)["result"]["removed"]}
-    assert outcome["vpc_endpoint"] == outcome["security_group"] == "kept for other deployments"
+    removed = json.loads(res.stdout)["result"]["removed"]
+    kept_rows = {r["kind"] for r in removed if r["outcome"] == "kept for other deployments"}
+    assert kept_rows == {"vpc_endpoint", "security_group"}, removed  # the endpoint and its group stay
     (kept,) = live_endpoints(world.consumer, world.vpc_id)
     assert kept["VpcEndpointId"] == ep["VpcEndpointId"]
     kept_cluster = billing["DBClusterArn"] if second == "billing" else world.cluster_arn
     assert [s["Resource"] for s in json.loads(kept["PolicyDocument"])["Statement"]] == [kept_cluster]
-    assert f"xacct:member:{first}" not in {t["Key"] for t in kept["Tags"]}
-    assert xacct_security_groups(world.consumer, world.vpc_id) == [sg] or \
-        [g["GroupId"] for g in xacct_security_groups(world.consumer, world.vpc_id)] == [sg["GroupId"]]
+    assert set(read(ec2, kept["VpcEndpointId"])[1]) == {second}
+    assert {g["GroupId"] for g in xacct_security_groups(world.consumer, world.vpc_id)} == \
+        {ep_group, members[second].group_id}
     status = invoke(["status", "--name", second, "--output", "json"])
     assert status.exit_code == 0, status.output  # the other deployment still has every step done
     verified = invoke(["verify", "--name", second, "--output", "json"])

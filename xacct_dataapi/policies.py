@@ -220,17 +220,14 @@ def endpoint_policy(access_role_arn: Any, cluster_arn: Any) -> dict:
     }
 
 
-def endpoint_policy_for_members(members: list[tuple[Any, Any]]) -> dict:
-    """Step 7 for an endpoint several deployments share (one interface endpoint serves every cluster in the region):
-    one statement per deployment, each admitting only its access role on its own cluster. One member gives
-    exactly endpoint_policy."""
-    if len(members) == 1:
-        return endpoint_policy(*members[0])
-    statements = []
-    for i, (role, cluster) in enumerate(sorted(members, key=lambda m: (str(m[0]), str(m[1]))), 1):
-        (statement,) = endpoint_policy(role, cluster)["Statement"]
-        statements.append({**statement, "Sid": f"OnlyAccessRoleToCluster{i}"})
-    return {"Version": VERSION, "Statement": statements}
+def endpoint_policy_for_clusters(grants: list[tuple[Any, Any]]) -> dict:
+    """Step 7 for the endpoint every deployment in a VPC shares: one statement per cluster in use, admitting the
+    principals whose aws:PrincipalArn matches its pattern (xacct's access roles on that cluster, which all sit under
+    one IAM path) and only on that cluster. Its size grows with the clusters, not with the deployments."""
+    return {"Version": VERSION, "Statement": [
+        {"Sid": f"XacctAccessRolesToCluster{i}", "Effect": "Allow", "Principal": "*", "Action": list(DATA_API_ACTIONS),
+         "Resource": cluster, "Condition": {"ArnLike": {"aws:PrincipalArn": roles}}}
+        for i, (roles, cluster) in enumerate(sorted(grants, key=lambda g: (str(g[1]), str(g[0]))), 1)]}
 
 
 def _many(values: list) -> Any:

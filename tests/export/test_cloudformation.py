@@ -121,7 +121,8 @@ def _consumer_params(dep: Deployment, principal: str) -> dict:
     v = dep.load().values
     return {"AWS::AccountId": CONSUMER, "AWS::Region": REGION, "AWS::Partition": "aws", "ExternalId": v["external_id"],
             "AccessRoleArn": v["access_role_arn"], "ClusterArn": v["cluster_arn"], "VpcId": dep.world.vpc_id,
-            "ClientCidr": dep.world.vpc_cidr, "ConsumerUser": principal, "SecurityGroup.GroupId": v["security_group_id"]}
+            "ClientCidr": dep.world.vpc_cidr, "ConsumerUser": principal, "SecurityGroup.GroupId": v["security_group_id"],
+            "ProviderAccountId": v["cluster_arn"].split(":")[4]}
 
 
 def _live_documents(dep: Deployment, principal_kind: str, principal: str) -> dict:

@@ -134,12 +134,13 @@ def assert_exactly_one_deployment(world, state: dict) -> None:
 
 
 def assert_policies_name_the_role(world, deployment: str, role_arn: str, vpc_id: str | None = None) -> None:
-    """The key, secret, endpoint and consumer policies and the endpoint's member tag name the access role by this
-    ARN (its path included), and by no other ARN of a role of that name (at `/`, before the path)."""
+    """The key, secret and consumer policies name the access role by this ARN (its path included), and by no other
+    ARN of a role of that name (at `/`, before the path); the endpoint's policy admits it by its path's pattern."""
     import json
+    from fnmatch import fnmatchcase
 
     from xacct_dataapi.config import Names
-    from xacct_dataapi.steps.endpoint_members import MEMBER_TAG, members_of
+    from xacct_dataapi.steps.endpoint_members import read
 
     n = Names(deployment)
     stale = f":role/{n.access_role}"  # the same role at path `/` (the legacy ARN, unless that is role_arn)
@@ -149,18 +150,19 @@ def assert_policies_name_the_role(world, deployment: str, role_arn: str, vpc_id:
     secret_policy = client(world.provider, "secretsmanager").get_resource_policy(SecretId=n.secret)["ResourcePolicy"]
     consumer_policy = json.dumps(client(world.consumer, "iam").get_user_policy(
         UserName=n.consumer_user, PolicyName=n.consumer_policy)["PolicyDocument"])
-    ep = next(e for e in live_endpoints(world.consumer, vpc_id or world.vpc_id)
-              if MEMBER_TAG + deployment in tags_of(e.get("Tags")))
-    member = tags_of(ep.get("Tags"))[MEMBER_TAG + deployment]
-    documents = {"key policy": key_policy, "secret policy": secret_policy, "consumer policy": consumer_policy,
-                 "endpoint policy": ep["PolicyDocument"]}
+    ec2 = client(world.consumer, "ec2")
+    found = [(e, read(ec2, e["VpcEndpointId"])[1]) for e in live_endpoints(world.consumer, vpc_id or world.vpc_id)]
+    ep, members = next((e, m) for e, m in found if deployment in m)
+    documents = {"key policy": key_policy, "secret policy": secret_policy, "consumer policy": consumer_policy}
     for what, text in documents.items():
         assert role_arn in text and (role_arn.endswith(stale) or stale not in text), f"the {what} must name {role_arn}: {text}"
     assert json.loads(key_policy)["Statement"][1]["Condition"]["ArnEquals"]["aws:PrincipalArn"] == role_arn
     assert json.loads(secret_policy)["Statement"][0]["Principal"]["AWS"] == role_arn
-    # The member tag holds the cluster ARN alone (an EC2 tag value is at most 256 characters); the role follows from
-    # the deployment's name and cluster (config.Names, whose path a legacy test replaces while it sets up).
-    assert member == world.cluster_arn and members_of(ep)[deployment][1] == world.cluster_arn
+    # The member's facts hold the cluster ARN; the endpoint admits the access roles under that cluster's path.
+    assert members[deployment].cluster_arn == world.cluster_arn
+    patterns = [s["Condition"]["ArnLike"]["aws:PrincipalArn"] for s in json.loads(ep["PolicyDocument"])["Statement"]
+                if s["Resource"] == world.cluster_arn]
+    assert len(patterns) == 1 and fnmatchcase(role_arn, patterns[0]), (role_arn, patterns)
 
 
 def assert_nothing_left(world) -> None:

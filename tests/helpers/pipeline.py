@@ -74,9 +74,11 @@ def made_in_chain_order(calls_made: list[str], plan: Plan) -> bool:
     consumer's chains run at once, so how the two interleave varies from run to run)."""
     chains: dict = {}
     for item in plan.calls:
-        # The membership check of a new endpoint only reads when the endpoint is this deployment's own.
-        if item.changes_aws and item.label != "ec2:confirm_endpoint_membership":
-            chains.setdefault(item.account, []).append(item.label.replace(":", "."))
+        # The membership check of a new endpoint writes this deployment's facts on its own group (CreateTags); the
+        # policy and rules it would rewrite are already the ones a sole member derives.
+        if item.changes_aws:
+            label = "ec2.create_tags" if item.label == "ec2:confirm_endpoint_membership" else item.label
+            chains.setdefault(item.account, []).append(label.replace(":", "."))
     for call in calls_made:
         heads = [chain for chain in chains.values() if chain and chain[0] == call]
         if not heads:

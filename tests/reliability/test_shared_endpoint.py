@@ -1,7 +1,7 @@
 """The shared rds-data endpoint under concurrent setups and teardowns of different deployments in one VPC (issue 22;
 docs/reliability.md, "The shared endpoint"). Each interleaving is forced: one run is paused just before a chosen AWS
 call (a botocore before-call hook on that run's own clients) while the other runs, then released. Every assertion is
-on what AWS holds afterwards: the endpoint's member tags and policy, which endpoints and groups exist; and the same
+on what AWS holds afterwards: the endpoint's members (their groups' facts) and policy, which endpoints and groups exist; and the same
 for the cluster's Data API switch, which the deployments on one cluster share."""
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from xacct_dataapi.errors import XacctError
 from xacct_dataapi.models import Account
 from xacct_dataapi.planner import plan_setup, plan_teardown
 from xacct_dataapi.runner import Runner
-from xacct_dataapi.steps.endpoint_members import members_of
+from xacct_dataapi.steps.endpoint_members import access_roles_on, read
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
 PASSWORD = "s3cret-Passw0rd-never-logged"
@@ -40,8 +40,17 @@ def world(sessions):
 
 
 def config(world, name: str, **extra) -> Config:
-    return Config(name=name, consumer_profile="consumer", provider_profile="provider", cluster=world.cluster_id,
-                  vpc_id=world.vpc_id, subnet_ids=world.subnet_ids, **extra).validate()
+    return Config(name=name, consumer_profile="consumer", provider_profile="provider",
+                  cluster=extra.pop("cluster", world.cluster_id), vpc_id=world.vpc_id, subnet_ids=world.subnet_ids,
+                  **extra).validate()
+
+
+def another_cluster(world, cluster_id: str) -> str:
+    """A second Aurora cluster in the provider account, Data API on: its ARN."""
+    return world.provider.client("rds").create_db_cluster(
+        DBClusterIdentifier=cluster_id, Engine="aurora-postgresql", EngineVersion="11.13", EngineMode="serverless",
+        MasterUsername="postgres", MasterUserPassword="seed-password-3", EnableHttpEndpoint=True,
+    )["DBCluster"]["DBClusterArn"]
 
 
 class Gate:
@@ -98,10 +107,10 @@ def teardown(name: str):
     return aws, lambda: Runner(aws, state, path).execute(plan)
 
 
-def status_ok(world, name: str) -> bool:
+def status_ok(world, name: str, **extra) -> bool:
     """`xacct status` would exit 0: planning this deployment's setup again finds nothing to do."""
     path = state_path_for(name)
-    ctx = build_context(config(world, name), Sessions.from_profiles("consumer", "provider", None),
+    ctx = build_context(config(world, name, **extra), Sessions.from_profiles("consumer", "provider", None),
                         state_mod.load(path), lambda: PASSWORD)
     return not plan_setup(ctx).changes
 
@@ -112,25 +121,33 @@ def endpoint_of(world) -> dict | None:
     return found[0] if found else None
 
 
+def members_of(world, ep: dict) -> dict:
+    """The endpoint's members as AWS shows them (their own groups' facts, one paged listing)."""
+    return read(world.consumer.client("ec2"), ep["VpcEndpointId"])[1]
+
+
 def admitted(ep: dict) -> set[tuple[str, str]]:
-    """(role, cluster) pairs the endpoint policy admits."""
-    return {(s["Condition"]["ArnEquals"]["aws:PrincipalArn"], s["Resource"])
+    """(role pattern, cluster) pairs the endpoint policy admits."""
+    return {(s["Condition"]["ArnLike"]["aws:PrincipalArn"], s["Resource"])
             for s in json.loads(ep["PolicyDocument"])["Statement"]}
 
 
-def assert_exactly(world, names: set[str]) -> None:
-    """The endpoint exists iff a member is left, its member tags are exactly `names`, its policy admits exactly their
-    access roles on the cluster, and no xacct security group but the endpoint's is left."""
+def assert_exactly(world, names: set[str], clusters: list[str] | None = None) -> None:
+    """The endpoint exists iff a member is left, its members are exactly `names`, its policy admits exactly the
+    access roles on their cluster, and no xacct security group is left but the endpoint's and the members' own."""
     ep = endpoint_of(world)
     groups = {g["GroupId"] for g in xacct_security_groups(world.consumer, world.vpc_id)}
     if not names:
         assert ep is None and groups == set()
         return
-    assert ep is not None and set(members_of(ep)) == names
+    members = members_of(world, ep)
+    assert ep is not None and set(members) == names
+    want = {(access_roles_on(c), c) for c in clusters or [world.cluster_arn]}
     role_path = Names.access_role_path(world.cluster_id, "us-west-2")
-    want = {(policies.role_arn("222222222222", Names(n).access_role, "aws", role_path), world.cluster_arn) for n in names}
+    assert access_roles_on(world.cluster_arn) == policies.role_arn("222222222222", "xacct-*-data-api-access", "aws",
+                                                                   role_path)
     assert admitted(ep) == want
-    assert groups == {g["GroupId"] for g in ep["Groups"]}
+    assert groups == {g["GroupId"] for g in ep["Groups"]} | {m.group_id for m in members.values()}
 
 
 def paused(aws_work, operation: str, nth: int = 1, **where) -> tuple[Run, Gate]:
@@ -161,16 +178,22 @@ def _run_now(work) -> BaseException | None:
 
 
 def test_two_joins_at_once_lose_no_update(world):
-    """B reads the member tags, then pauses before writing the policy they derive; C joins meanwhile. B's write is
-    stale (no C); its read-back sees C's tag and rewrites. Before: C's statement was lost, both setups said done."""
+    """B (on a second cluster) reads the members, then pauses before writing the policy they derive; C (on a third)
+    joins meanwhile. B's write is stale (no third cluster); its read-back sees C's facts and rewrites. Before: C's
+    statement was lost, both setups said done."""
+    clusters = [world.cluster_arn, another_cluster(world, "orders-b"), another_cluster(world, "orders-c")]
     assert _run_now(setup(world, "alpha")[1]) is None
-    run_b, gate = paused(setup(world, "bravo"), "ModifyVpcEndpoint")
-    assert _run_now(setup(world, "charlie")[1]) is None
-    assert members_of(endpoint_of(world)).keys() == {"alpha", "bravo", "charlie"}
+    run_b, gate = paused(setup(world, "bravo", cluster="orders-b"), "ModifyVpcEndpoint")
+    assert _run_now(setup(world, "charlie", cluster="orders-c")[1]) is None
+    assert members_of(world, endpoint_of(world)).keys() == {"alpha", "bravo", "charlie"}
     gate.released.set()
     assert run_b.finish() is None
-    assert_exactly(world, {"alpha", "bravo", "charlie"})
-    assert all(status_ok(world, n) for n in ("alpha", "bravo", "charlie"))
+    assert_exactly(world, {"alpha", "bravo", "charlie"}, clusters)
+    assert status_ok(world, "alpha") and status_ok(world, "bravo", cluster="orders-b")
+    assert status_ok(world, "charlie", cluster="orders-c")
+    for name in ("charlie", "alpha"):  # the third cluster's statement goes with its last member; the endpoint stays
+        assert _run_now(teardown(name)[1]) is None
+    assert_exactly(world, {"bravo"}, clusters[1:2])
 
 
 def test_a_join_before_the_last_members_decision_keeps_the_endpoint(world):
@@ -193,7 +216,7 @@ def test_a_join_after_the_last_members_decision_fails_and_a_rerun_makes_a_new_en
     run_a, gate = paused(teardown("alpha"), "DeleteVpcEndpoints")
     # B is let through at once; the gate only says when it is in its wait (join's read, converge's two, the wait's).
     run_b = reached(setup(world, "bravo"), "DescribeVpcEndpoints", nth=4)
-    assert "bravo" in members_of(endpoint_of(world))
+    assert "bravo" in members_of(world, endpoint_of(world))
     gate.released.set()
     assert run_a.finish() is None
     error = run_b.finish()
@@ -211,7 +234,7 @@ def test_the_last_two_members_leaving_together_delete_the_endpoint_and_its_group
         assert _run_now(setup(world, name)[1]) is None
     run_a, gate = paused(teardown("alpha"), "DeleteTags")
     assert _run_now(teardown("bravo")[1]) is None
-    assert set(members_of(endpoint_of(world))) == {"alpha"}
+    assert set(members_of(world, endpoint_of(world))) == {"alpha"}
     gate.released.set()
     assert run_a.finish() is None
     assert_exactly(world, set())
@@ -219,7 +242,7 @@ def test_the_last_two_members_leaving_together_delete_the_endpoint_and_its_group
 
 def test_three_first_setups_at_once_end_with_one_endpoint(world):
     """All three planned "create" (no endpoint yet) and send CreateVpcEndpoint together: AWS gives one of them the
-    VPC's private DNS name and refuses the others, which join that endpoint and delete their unused groups."""
+    VPC's private DNS name and refuses the others, which join that endpoint and keep their groups as member groups."""
     names = ("alpha", "bravo", "charlie")
     together = threading.Barrier(len(names), timeout=SLOW)
 
@@ -236,10 +259,11 @@ def test_three_first_setups_at_once_end_with_one_endpoint(world):
     assert [run.finish() for run in runs] == [None, None, None]
     assert_exactly(world, set(names))
     assert all(status_ok(world, n) for n in names)
-    recorded = {n: {r.kind: r.id for r in state_mod.load(state_path_for(n)).resources if r.step == 7} for n in names}
+    recorded = {n: {(r.kind, r.id) for r in state_mod.load(state_path_for(n)).resources if r.step == 7} for n in names}
     ep = endpoint_of(world)
-    assert all(rows == {"vpc_endpoint": ep["VpcEndpointId"], "security_group": ep["Groups"][0]["GroupId"]}
-               for rows in recorded.values()), recorded
+    members = members_of(world, ep)
+    assert all(rows == {("vpc_endpoint", ep["VpcEndpointId"]), ("security_group", ep["Groups"][0]["GroupId"]),
+                        ("security_group", members[n].group_id)} for n, rows in recorded.items()), recorded
     for name in names:
         assert _run_now(teardown(name)[1]) is None
     assert_exactly(world, set())

@@ -81,16 +81,18 @@ def test_the_lifecycle_runs_with_exactly_the_generated_policies(least):
     users = {u["UserName"] for u in _admin(info, info.consumer_profile).client("iam").list_users()["Users"]}
     assert "lp-app" in users and "xacct-lp1-data-api-client" not in users
 
-    # A second deployment in the same VPC joins the endpoint (CreateTags on an existing endpoint, ModifyVpcEndpoint
-    # of an endpoint another deployment created), then leaves it (DeleteTags) on teardown.
-    xacct(info, home, env, "setup", *setup_args(info, "lp2"))
+    # A second deployment in the same VPC joins the endpoint (its facts as CreateTags on its own group, the shared
+    # group's rules for its --client-cidr, a closing mark on an endpoint another deployment created), then leaves it
+    # (DeleteTags) on teardown.
+    xacct(info, home, env, "setup", *setup_args(info, "lp2", "--client-cidr", "192.168.7.0/24"))
     endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [info.vpc_id]},
                                                     {"Name": "vpc-endpoint-state", "Values": ["available"]}])
     (endpoint,) = endpoints["VpcEndpoints"]
-    assert {"xacct:member:lp1", "xacct:member:lp2"} <= {t["Key"] for t in endpoint.get("Tags", [])}
+    from xacct_dataapi.steps.endpoint_members import read
+
+    assert {"lp1", "lp2"} <= set(read(ec2, endpoint["VpcEndpointId"])[1])
     xacct(info, home, env, "teardown", "--name", "lp2", "--yes")
-    endpoint = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])["VpcEndpoints"][0]
-    assert "xacct:member:lp2" not in {t["Key"] for t in endpoint.get("Tags", [])}
+    assert "lp2" not in read(ec2, endpoint["VpcEndpointId"])[1]
 
     # Teardown by tag: the state file is gone, teardown finds the deployment by its names and tags.
     Path(home / ".xacct" / "lp1.json").unlink()

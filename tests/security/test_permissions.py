@@ -125,10 +125,10 @@ def test_name_narrows_to_one_deployment_and_the_shared_cluster_check_needs_no_ot
     scope = permissions.Scope(name="orders", region="eu-west-1", cluster="orders-aurora")
     doc = json.dumps(permissions.policy("provider", "all", scope))
     # xacct:managed-by only where the deployment tag cannot be the condition: the endpoint deployments in one VPC share
-    # (teardown keeps the key's deployment tag, so its deletion stays under the deployment's own tag).
+    # and its group's rules (teardown keeps the key's deployment tag, so its deletion stays under the deployment's own).
     by_managed = {st["Sid"] for side in ("provider", "consumer") for st in permissions.policy(side, "all", scope)["Statement"]
                   if "xacct:managed-by" in json.dumps(st)}
-    assert by_managed == {"ConvergeSharedEndpoint", "JoinOrLeaveSharedEndpoint"}
+    assert by_managed == {"ConvergeSharedEndpoint", "JoinOrLeaveSharedEndpoint", "SharedEndpointGroupRules"}
     assert "xacct:deployment" in doc
     assert "xacct:member:orders" in json.dumps(permissions.policy("consumer", "all", scope))  # only its member tag
     roles = {r for st in json.loads(doc)["Statement"] for r in ([st["Resource"]] if isinstance(st["Resource"], str)

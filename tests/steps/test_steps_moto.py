@@ -9,6 +9,8 @@ The pipeline is driven the way xacct_dataapi.app.setup drives it (tests/helpers/
 """
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -31,6 +33,7 @@ from xacct_dataapi.planner import plan_teardown
 from xacct_dataapi.runner import Runner
 from xacct_dataapi.state import State
 from xacct_dataapi.status import status_report
+from xacct_dataapi.steps.endpoint_members import MemberFacts, policy_for
 
 NAME = "orders"
 
@@ -333,7 +336,10 @@ class TestEachStepCreated:
         assert [g["GroupId"] for g in ep["Groups"]] == [sg["GroupId"]]
         assert ep["PrivateDnsEnabled"] is True
         assert_xacct_tags(ep["Tags"])
-        assert json.loads(ep["PolicyDocument"]) == policies.endpoint_policy(provider_role(shared)["Arn"], shared.world.cluster_arn)
+        doc = json.loads(ep["PolicyDocument"])
+        assert doc == policy_for({NAME: MemberFacts(shared.world.cluster_arn)})
+        (pattern,) = [s["Condition"]["ArnLike"]["aws:PrincipalArn"] for s in doc["Statement"]]
+        assert fnmatchcase(provider_role(shared)["Arn"], pattern)  # the access role, by its path
 
         provider_ec2 = shared.world.provider.client("ec2")
         assert provider_ec2.describe_security_groups(

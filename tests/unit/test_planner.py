@@ -19,6 +19,7 @@ from xacct_dataapi.models import Account, Action, JsonDoc, Ref, Sensitive, rende
 from xacct_dataapi.planner import plan_teardown
 from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.steps import STEPS, access_role, endpoint, kms_key
+from xacct_dataapi.steps.endpoint_members import MemberFacts, policy_for
 
 NAME = "orders"
 CLUSTER_ARN = f"arn:aws:rds:{REGION}:{PROVIDER}:cluster:orders-aurora"
@@ -102,7 +103,7 @@ def test_full_teardown_order():
 
 def test_full_teardown_parameters():
     by_method = {c.label: c for c in plan_teardown(full_state()).calls}
-    assert by_method["ec2:delete_vpc_endpoint_and_wait"].params == {"VpcEndpointId": VPCE, "Member": NAME}
+    assert by_method["ec2:delete_vpc_endpoint_and_wait"].params == {"VpcEndpointId": VPCE, "Member": NAME, "GroupId": SG}
     assert by_method["ec2:delete_security_group_when_released"].params == {"GroupId": SG}
     assert by_method["iam:delete_role_policy"].params == {"RoleName": ROLE, "PolicyName": ROLE_POLICY}
     assert by_method["iam:delete_role_with_policies"].params == {"RoleName": ROLE}
@@ -384,10 +385,12 @@ def current_facts(step_key: str, **changes) -> dict:
     secret_desc = {"ARN": SECRET_ARN, "Name": SECRET, "KmsKeyId": KEY_ARN,
                    "Tags": tags({**OURS, "xacct:connection": CONNECTION})}
     https = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": VPC_CIDR}]}
-    sg = {"GroupId": SG, "Tags": tags(OURS), "IpPermissions": [https], "IpPermissionsEgress": [https]}
+    member = {"xacct:endpoint": VPCE, "xacct:cluster": CLUSTER_ARN, "xacct:client-cidrs": VPC_CIDR}
+    sg = {"GroupId": SG, "GroupName": f"xacct-{NAME}-rds-data-endpoint", "Tags": tags({**OURS, **member}),
+          "IpPermissions": [https], "IpPermissionsEgress": [https]}
     ep = {"VpcEndpointId": VPCE, "State": "available", "SubnetIds": list(SUBNETS), "Groups": [{"GroupId": SG}],
-          "PrivateDnsEnabled": True, "Tags": tags({**OURS, f"xacct:member:{NAME}": f"{ROLE_ARN} {CLUSTER_ARN}"}),
-          "PolicyDocument": json.dumps(policies.endpoint_policy(ROLE_ARN, CLUSTER_ARN))}
+          "PrivateDnsEnabled": True, "Tags": tags(OURS),
+          "PolicyDocument": json.dumps(policy_for({NAME: MemberFacts(CLUSTER_ARN)}))}
     facts = {
         "data_api": {"enabled": True, "turned_on_unrecorded": False},
         "kms_key": {"key": key, "alias_target": KEY_ID},
@@ -396,7 +399,8 @@ def current_facts(step_key: str, **changes) -> dict:
         "secret_policy": {"policy": json.dumps(policies.secret_resource_policy(ROLE_ARN, SECRET_ARN))},
         "access_role": current_access_role_facts(),
         "consumer_principal": {"exists": True, "tags": OURS, "policy": policies.consumer_assume_policy(ROLE_ARN)},
-        "endpoint": {"sg": sg, "endpoint": ep, "conflicts": []},
+        "endpoint": {"sg": sg, "own": sg, "endpoint": ep, "conflicts": [], "joined": False,
+                     "members": {NAME: MemberFacts(CLUSTER_ARN, (VPC_CIDR,), SG)}},
         "nacl_check": {"acls": {SUBNETS[0]: default_acl(), SUBNETS[1]: default_acl()}},
     }[step_key]
     for path, value in changes.items():
@@ -451,8 +455,8 @@ CONTRACTS = [
     ("endpoint current", "endpoint", current_ctx, current_facts("endpoint"), Action.NOOP, [], "as expected"),
     ("endpoint still pending", "endpoint", current_ctx, current_facts("endpoint", endpoint__State="pending"),
      Action.REPAIR, ["wait"], "pending, not available"),
-    ("endpoint made before member tags", "endpoint", current_ctx, current_facts("endpoint", endpoint__Tags=tags(OURS)),
-     Action.REPAIR, ["ec2:join_shared_endpoint"], "member tag"),
+    ("endpoint whose group lost its membership facts", "endpoint", current_ctx, current_facts("endpoint", members={}),
+     Action.REPAIR, ["ec2:join_shared_endpoint"], "membership"),
     ("endpoint lost a subnet", "endpoint", current_ctx, current_facts("endpoint", endpoint__SubnetIds=[SUBNETS[0]]),
      Action.REPAIR, ["ec2:modify_vpc_endpoint"], "endpoint differs"),
     ("nacls pass https", "nacl_check", current_ctx, current_facts("nacl_check"), Action.NOOP, [], "pass tcp/443"),

@@ -24,7 +24,7 @@ from xacct_dataapi.errors import LockedError, StateError
 from xacct_dataapi.runner import Runner
 from xacct_dataapi.state import SCHEMA_VERSION, ResourceRow, State, load, locked, save
 from xacct_dataapi.steps import STEPS
-from xacct_dataapi.steps.endpoint_members import policy_for, policy_text, role_of
+from xacct_dataapi.steps.endpoint_members import MemberFacts, policy_for, policy_text
 
 REPO = Path(__file__).resolve().parents[2]
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -232,9 +232,9 @@ class FakeClient:
         "describe_db_clusters": {"DBClusters": [{"HttpEndpointEnabled": True}]},
         # As AWS describes the new endpoint: this deployment's member tag, the policy it derives, the group.
         "describe_vpc_endpoints": {"VpcEndpoints": [{
-            "VpcEndpointId": "vpce-0abc1234abcd12345", "State": "available",
+            "VpcEndpointId": "vpce-0abc1234abcd12345", "State": "available", "VpcId": "vpc-0abc1234",
             "Tags": [{"Key": "xacct:member:orders", "Value": CLUSTER_ARN}], "Groups": [{"GroupId": "sg-0abc1234abcd12345"}],
-            "PolicyDocument": policy_text(policy_for({"orders": (role_of("orders", CLUSTER_ARN), CLUSTER_ARN)}))}]},
+            "PolicyDocument": policy_text(policy_for({"orders": MemberFacts(CLUSTER_ARN)}))}]},
     }
 
     def __init__(self, service: str, log: list):

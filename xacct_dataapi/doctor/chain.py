@@ -24,6 +24,7 @@ from xacct_dataapi.state import State
 from xacct_dataapi.steps import registered
 from xacct_dataapi.steps.common import access_role_arn
 from xacct_dataapi.steps.endpoint import LIVE_STATES, service_name
+from xacct_dataapi.steps.endpoint_members import access_roles_on
 
 
 @dataclass
@@ -296,7 +297,7 @@ def _expected_stateless(chain: Chain) -> None:
     if role:
         chain.expected["consumer_assume_role"] = policies.consumer_assume_policy(role)
     if role and cluster:
-        chain.expected["endpoint_policy"] = policies.endpoint_policy(role, cluster)
+        chain.expected["endpoint_policy"] = policies.endpoint_policy_for_clusters([(access_roles_on(cluster), cluster)])
     if chain.endpoint is not None and policies.is_full_access(chain.endpoint.get("PolicyDocument")):
         chain.endpoint_mode = "full"
         chain.expected["endpoint_policy"] = policies.endpoint_full_access_policy()

@@ -292,6 +292,9 @@ def consumer_template(ctx: Context, external_id: str) -> dict:
         "ExternalId": {"Type": "String", "MinLength": 2, "MaxLength": 1224, "Default": external_id,
                        "AllowedPattern": r"[\w+=,.@:/-]*", "Description": "The provider stack's ExternalId output"},
     }
+    if ctx.cfg.endpoint_policy != "full":  # it admits the access roles under the cluster's IAM path in that account
+        parameters["ProviderAccountId"] = {"Type": "String", "Default": ctx.provider_account, "AllowedPattern": r"\d{12}",
+                                           "Description": "The provider account (in AccessRoleArn and ClusterArn)"}
     principal = ({"Fn::GetAtt": ["ConsumerUser", "Arn"]} if "ConsumerUser" in t.resources else cfn(tctx.principal.arn))
     outputs = {
         "ConsumerPrincipalArn": _output("The principal that may assume the access role", principal),

@@ -1,7 +1,8 @@
 """EC2: the rds-data interface endpoint and its security group, both shared by the deployments of one VPC.
 
 Shared means "ours" is membership, not authorship: a deployment may delete (or leave) an endpoint it made or joined,
-which AWS shows by the endpoint's `xacct:deployment` tag or this deployment's `xacct:member:<name>` tag. The security
+which AWS shows by the endpoint's `xacct:deployment` tag, this deployment's own group naming it (`xacct:endpoint`), or
+the older `xacct:member:<name>` tag on the endpoint. The security
 group is xacct's endpoint group (its name and tags say so) and either this deployment's, or the group of an endpoint
 this deployment is a member of, or no longer used by any endpoint (the last member's leftover).
 """
@@ -13,8 +14,9 @@ from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import NOT_OURS, OURS, Ownership, ResourceType, read_or_none, tags_of
 from xacct_dataapi.resource_types.grants import REQUEST_TAG, RESOURCE_TAG, SETUP, SG, TEARDOWN, VPCE, C, Grant
 
-MEMBER_TAG = "xacct:member:"  # + a deployment's name (steps/endpoint_members.py writes it)
-CLOSING_TAG = "xacct:closing:"  # + a deployment that is leaving (its member tag already gone)
+MEMBER_TAG = "xacct:member:"  # + a deployment's name (how steps/endpoint_members.py wrote members before)
+ENDPOINT_TAG = "xacct:endpoint"  # on a member's own group: the endpoint it is a member of
+CLOSING_TAG = "xacct:closing:"  # + a deployment that is leaving (its facts may be gone already)
 _DEAD = ("deleted", "deleting")
 
 
@@ -48,14 +50,20 @@ class VpcEndpoint(ResourceType):
     def read(self, client, row):
         found = read_or_none(client.describe_vpc_endpoints, VpcEndpointIds=[row.id])
         live = [e for e in (found or {}).get("VpcEndpoints", []) if str(e.get("State", "")).lower() not in _DEAD]
-        return {**live[0], "Tags": tags_of(live[0].get("Tags"))} if live else None
+        if not live:
+            return None
+        groups = client.describe_security_groups(Filters=[{"Name": f"tag:{ENDPOINT_TAG}", "Values": [row.id]}])
+        members = {tags_of(g.get("Tags")).get(TAG_DEPLOYMENT) for g in groups["SecurityGroups"]
+                   if g.get("GroupName") == Names(tags_of(g.get("Tags")).get(TAG_DEPLOYMENT) or "x").security_group}
+        return {**live[0], "Tags": tags_of(live[0].get("Tags")), "Members": members}
 
     def judge(self, found, row, names):
         tags = found["Tags"]
         if tags.get(TAG_MANAGED) != "xacct":
             return Ownership(NOT_OURS, "it was not made by xacct")
         if (tags.get(TAG_DEPLOYMENT) == names.deployment or MEMBER_TAG + names.deployment in tags
-                or CLOSING_TAG + names.deployment in tags):  # a leave interrupted after its member tag went
+                or names.deployment in found.get("Members", ())
+                or CLOSING_TAG + names.deployment in tags):  # a leave interrupted after its facts went
             return Ownership(OURS, f"deployment {names.deployment!r} made, joined or is leaving it")
         return Ownership(NOT_OURS, f"deployment {names.deployment!r} is not one of its members")
 
@@ -122,7 +130,16 @@ GRANTS: tuple[Grant, ...] = (
     Grant("JoinOrLeaveSharedEndpoint", C, {"ec2:CreateTags": ("setup", "teardown"), "ec2:DeleteTags": ("setup", "teardown")},
           (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"},
                               "ForAllValues:StringEquals": {"aws:TagKeys": ["xacct:member:{name}", "xacct:closing:{name}"]}}),
-    # ...rewrites its policy from the member tags, and, as the last member out, deletes it (whoever made it).
+    # Its membership facts are tags on its own group (steps/endpoint_members.py); it admits its members' client CIDRs
+    # on the endpoint's group, which may be another deployment's.
+    Grant("MembershipFactsOnOwnGroup", C, {"ec2:CreateTags": ("setup", "teardown"), "ec2:DeleteTags": ("setup", "teardown")},
+          (SG,), condition={**RESOURCE_TAG, "ForAllValues:StringEquals": {"aws:TagKeys": [
+              "xacct:endpoint", "xacct:cluster", "xacct:client-cidrs"]}}),
+    Grant("SharedEndpointGroupRules", C,
+          {"ec2:AuthorizeSecurityGroupIngress": ("setup", "teardown"), "ec2:AuthorizeSecurityGroupEgress": ("setup", "teardown"),
+           "ec2:RevokeSecurityGroupIngress": ("setup", "teardown"), "ec2:RevokeSecurityGroupEgress": ("setup", "teardown")},
+          (SG,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"}}),
+    # ...rewrites its policy from the members, and, as the last member out, deletes it (whoever made it).
     Grant("ConvergeSharedEndpoint", C, {"ec2:ModifyVpcEndpoint": ("setup", "teardown"), "ec2:DeleteVpcEndpoints": TEARDOWN},
           (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"}}),
     Grant("RepairEndpointSubnetsAndGroup", C, {"ec2:ModifyVpcEndpoint": SETUP},

@@ -4,32 +4,38 @@ CreateVpcEndpoint has no name, so the endpoint is found by its xacct:deployment 
 creation through TagSpecifications). Only one endpoint per VPC can hold rds-data's private DNS name, and one
 interface endpoint serves every cluster of the region: a deployment whose VPC already has an xacct endpoint
 joins it, and a setup whose create AWS refuses for that reason joins the endpoint that won. Membership is
-coordinated through AWS alone (endpoint_members.py): one `xacct:member:<name>` tag per member, a policy
-rewritten from the tags until it reads back the same, and the last member out deletes the endpoint and its
-security group. An endpoint xacct did not make is never adopted.
+coordinated through AWS alone (endpoint_members.py): each member's facts are tags on its own security group, the
+policy (one statement per cluster) and the group's rules are rewritten from them until they read back the same, and
+the last member out deletes the endpoint and its security group. An endpoint xacct did not make is never adopted.
 """
 from __future__ import annotations
 
+import re
+
 from xacct_dataapi import policies
-from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED
+from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Names
 from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import (
-    Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Ref, Resource, Step, StepPlan, Wait,
+    Account, Action, Bookkeeping, Call, Inspection, JsonDoc, Operation, Record, Ref, Resource, Step, StepPlan,
     WaitFor,
 )
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
-from xacct_dataapi.steps.common import access_role_arn, iam_tags, not_ours, owned, tag_dict
-from xacct_dataapi.steps.endpoint_cleanup import delete_security_group, endpoint_state
+from xacct_dataapi.steps.common import access_role_path, iam_tags, not_ours, owned, tag_dict
+from xacct_dataapi.steps.endpoint_cleanup import delete_security_group
+from xacct_dataapi.steps.endpoint_create import create_or_join, settle
+from xacct_dataapi.steps.endpoint_joined import (
+    PENDING_STATES, available as _available, is_member, join_call, me, plan_joined,
+)
 from xacct_dataapi.steps.endpoint_members import (
-    FULL_HINT, MEMBER_TAG, create_or_join, join, leave_or_delete_endpoint, member_value, members_of, settle, too_many,
+    ENDPOINT_TAG, LEGACY_MEMBER_TAG, TAG_VALUE_MAX, MemberFacts, describe, leave_or_delete_endpoint,
+    access_roles_on, list_member_groups, members_from,
 )
 from xacct_dataapi.steps.endpoint_rules import describe_endpoint_change, https_rule, rule_repairs
 
 NUMBER = 7
 KINDS = ("security_group", "vpc_endpoint")
 
-PENDING_STATES = ("pending", "pendingacceptance", "modifying")
 LIVE_STATES = ("pendingacceptance", "pending", "available", "modifying", "failed", "rejected")
 
 
@@ -37,19 +43,9 @@ def service_name(region: str) -> str:
     return f"com.amazonaws.{region}.rds-data"
 
 
-def member_tag(ctx) -> dict:
-    return {"Key": MEMBER_TAG + ctx.names.deployment, "Value": member_value(ctx.cluster.arn)}
-
-
-def _tagged_member(ctx, ep: dict) -> bool:
-    """The endpoint carries this deployment's member tag, naming its role and cluster (either value form)."""
-    return (member_tag(ctx)["Key"] in tag_dict(ep.get("Tags"))
-            and members_of(ep).get(ctx.names.deployment) == (access_role_arn(ctx), ctx.cluster.arn))
-
-
 def inspect(ctx, known) -> Inspection:
     ec2 = ctx.client(Account.CONSUMER, "ec2")
-    sgs_r, endpoints_r = gather(  # both at once: one round trip
+    sgs_r, endpoints_r, groups_r = gather(  # all at once: one round trip
         lambda: ec2.describe_security_groups(Filters=[
             {"Name": "vpc-id", "Values": [ctx.cfg.vpc_id]},
             {"Name": "group-name", "Values": [ctx.names.security_group]},
@@ -57,10 +53,11 @@ def inspect(ctx, known) -> Inspection:
         lambda: ec2.describe_vpc_endpoints(Filters=[
             {"Name": "vpc-id", "Values": [ctx.cfg.vpc_id]},
             {"Name": "service-name", "Values": [service_name(ctx.region)]},
-        ])["VpcEndpoints"])
-    sgs, endpoints = unwrap(sgs_r), unwrap(endpoints_r)
+        ])["VpcEndpoints"],
+        lambda: list_member_groups(ec2, ctx.cfg.vpc_id))
+    sgs, endpoints, groups = unwrap(sgs_r), unwrap(endpoints_r), unwrap(groups_r)
     sg = sgs[0] if sgs else None
-    sg_id = sg["GroupId"] if sg and owned(tag_dict(sg.get("Tags")), ctx.names.deployment) else None
+    own = sg if sg and owned(tag_dict(sg.get("Tags")), ctx.names.deployment) else None
     live = [e for e in endpoints if str(e.get("State", "")).lower() in LIVE_STATES]
     ours = [e for e in live if owned(tag_dict(e.get("Tags")), ctx.names.deployment)]
     xacct_made = [e for e in live if e not in ours and e.get("PrivateDnsEnabled")
@@ -70,25 +67,47 @@ def inspect(ctx, known) -> Inspection:
     joined = ep is not None and not ours
     if joined and ep.get("Groups"):
         # Joining another deployment's endpoint: its security group is the one that counts (and is shared too).
-        sg = ec2.describe_security_groups(GroupIds=[ep["Groups"][0]["GroupId"]])["SecurityGroups"][0]
-        sg_id = sg["GroupId"]
-    members = {k: list(v) for k, v in members_of(ep).items() if k != ctx.names.deployment} if ep else {}
-    return Inspection({"sg": sg, "endpoint": ep, "joined": joined, "conflicts": others},
-                      {"security_group_id": sg_id, "endpoint_id": ep and ep["VpcEndpointId"],
-                       "endpoint_members": members or None})
+        shared = ep["Groups"][0]["GroupId"]
+        sg = next((g for g in groups if g["GroupId"] == shared), None) or \
+            ec2.describe_security_groups(GroupIds=[shared])["SecurityGroups"][0]
+    members = members_from(ep, groups)
+    others_facts = {k: [m.cluster_arn, m.cidrs and list(m.cidrs)] for k, m in members.items() if k != ctx.names.deployment}
+    return Inspection({"sg": sg, "own": own, "endpoint": ep, "joined": joined, "conflicts": others, "members": members},
+                      {"security_group_id": sg["GroupId"] if joined and sg else own and own["GroupId"],
+                       "member_group_id": own and own["GroupId"],
+                       "endpoint_id": ep and ep["VpcEndpointId"], "endpoint_members": others_facts or None})
+
+
+def members(ctx) -> dict[str, MemberFacts]:
+    """Every member of the VPC's endpoint as inspected, this deployment as it wants to be."""
+    found = {k: MemberFacts(c, None if cidrs is None else tuple(cidrs))
+             for k, (c, cidrs) in (ctx.values.get("endpoint_members") or {}).items()}
+    return {**found, ctx.names.deployment: me(ctx)}
 
 
 def endpoint_policy(ctx) -> dict:
-    """This deployment's grant plus every other member's (the endpoint is shared by every deployment in the VPC)."""
+    """One statement per cluster its members use (the endpoint is shared by every deployment in the VPC)."""
     if ctx.cfg.endpoint_policy == "full":
         return policies.endpoint_full_access_policy()
-    others = [tuple(pair) for pair in (ctx.values.get("endpoint_members") or {}).values()]
-    return policies.endpoint_policy_for_members([(access_role_arn(ctx), ctx.cluster.arn), *others])
+    # Its own cluster's pattern from the context (an exported template names the cluster and account by parameter),
+    # the same as endpoint_members.access_roles_on(ARN) when the ARN is known.
+    own = policies.role_arn(ctx.provider_account, Names("*").access_role, ctx.partition, access_role_path(ctx))
+    others = {m.cluster_arn for m in members(ctx).values()} - {ctx.cluster.arn}
+    return policies.endpoint_policy_for_clusters([(own, ctx.cluster.arn), *((access_roles_on(c), c) for c in others)])
+
+
+def client_cidrs(ctx) -> list[str]:
+    """What the endpoint's group admits: every member's client CIDRs (this deployment's VPC and --client-cidr)."""
+    return sorted({c for m in members(ctx).values() for c in (m.cidrs or ())})
 
 
 def desired(ctx) -> list[Resource]:
-    names, cidr, vpc = ctx.names, ctx.client_cidrs, ctx.cfg.vpc_id
-    return [
+    names, cidr, vpc = ctx.names, client_cidrs(ctx), ctx.cfg.vpc_id
+    member_group = ctx.values.get("member_group_id")
+    shared_group = ctx.values.get("security_group_id")
+    own = [Resource("security_group", ctx.known("member_group_id"), Account.CONSUMER, tags={**names.tags(), "Name":
+                    names.security_group}, properties={"GroupName": names.security_group, "VpcId": vpc})]
+    return ([] if member_group is None or member_group == shared_group else own) + [
         Resource("security_group", ctx.known("security_group_id"), Account.CONSUMER,
                  tags={**names.tags(), "Name": names.security_group},
                  properties={"GroupName": names.security_group, "VpcId": vpc,
@@ -97,7 +116,7 @@ def desired(ctx) -> list[Resource]:
                              # The endpoint only ever answers: egress is HTTPS to the clients, not AWS's allow-all.
                              "Egress": [https_rule(cidr, "HTTPS to the clients only")]}),
         Resource("vpc_endpoint", ctx.known("endpoint_id"), Account.CONSUMER,
-                 tags={**names.tags(), "Name": names.endpoint, member_tag(ctx)["Key"]: member_tag(ctx)["Value"]},
+                 tags={**names.tags(), "Name": names.endpoint},
                  properties={"VpcEndpointType": "Interface", "VpcId": vpc, "ServiceName": service_name(ctx.region),
                              "SubnetIds": list(ctx.cfg.subnet_ids), "PrivateDnsEnabled": True,
                              # "full" sends no policy at all: AWS then applies its default, which works for every service.
@@ -107,13 +126,17 @@ def desired(ctx) -> list[Resource]:
 
 
 def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
-    want_sg, want_ep = desired
+    want_sg, want_ep = desired[-2:]
     names, cidr = ctx.names, ", ".join(ctx.client_cidrs)
     doc = want_ep.documents["endpoint_policy"]
     full_access = want_ep.properties["PolicyMode"] == "full"
     step = StepPlan(NUMBER, STEP.key, STEP.title, Action.NOOP, "")
+    if len(",".join(ctx.client_cidrs)) > TAG_VALUE_MAX:  # its member facts hold them in one EC2 tag value
+        raise UsageError(f"--client-cidr: {cidr} (with the VPC's own blocks) are {len(','.join(ctx.client_cidrs))} "
+                         f"characters together; the endpoint membership records them in one tag of {TAG_VALUE_MAX}.",
+                         "Pass fewer --client-cidr values (a wider network covers several).")
     if facts.get("joined"):
-        return _plan_joined(ctx, facts, want_ep, step)
+        return plan_joined(ctx, facts, want_sg, want_ep, step)
     reasons: list[str] = []
     sg = facts["sg"]
     (ingress,), (egress,) = want_sg.properties["Ingress"], want_sg.properties["Egress"]
@@ -196,15 +219,15 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
             modify["ResetPolicy"] = True
         elif not full_access and policies.is_full_access(ep.get("PolicyDocument")):
             modify["PolicyDocument"] = JsonDoc(doc)  # back from --endpoint-policy full: converging leaves full alone
-        untagged = not _tagged_member(ctx, ep)
+        untagged = not is_member(ctx, facts)
         if untagged:
-            reasons.append(f"endpoint {ep_id} does not carry this deployment's member tag")
+            reasons.append(f"security group {sg_id} does not name this deployment's membership of endpoint {ep_id}")
         if not full_access and not policies.equal(ep.get("PolicyDocument") or "{}", doc):
-            reasons.append("its policy differs from the one its member tags derive")
+            reasons.append("its policy differs from the one its members derive")
             step.problems.append(f"endpoint {ep_id}: PolicyDocument")
         if untagged or (not full_access and not policies.equal(ep.get("PolicyDocument") or "{}", doc)):
-            step.calls.append(_join(ctx, ep_id, "tag the endpoint with this deployment's membership and rewrite its "
-                                                "policy from the member tags"))
+            step.calls.append(join_call(ctx, ep_id, sg_id, "tag this deployment's group with its membership and "
+                                                           "rewrite the endpoint's policy and rules from the members"))
         if modify:
             reasons.append("endpoint differs: " + describe_endpoint_change(modify))
             step.problems.append(f"endpoint {ep_id}: " + ", ".join(modify))
@@ -224,17 +247,15 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
         # before the rules leaves a recorded group whose missing and extra rules the re-run repairs (above).
         step.calls += new_group_rules
     if ep is None:
-        # Last: confirm the membership; if the endpoint turned out to be another deployment's, this run's new group
-        # is unused, so it is deleted and the endpoint's group recorded instead (the row of ours forgotten).
+        # Last: write this deployment's facts on its group and confirm the membership; if the endpoint turned out to
+        # be another deployment's, this run's group stays as its member group and the endpoint's is recorded too.
         step.calls.append(Operation(
             Account.CONSUMER, name="ec2:confirm_endpoint_membership", run=settle,
             params={"VpcEndpointId": Ref("endpoint_id"), "Member": names.deployment, "ClusterArn": ctx.cluster.arn,
-                    "OwnGroupId": sg_id, "OwnGroupName": names.security_group},
-            outputs={"security_group_id": "SecurityGroupId", "replaced_security_group_id": "Replaced",
-                     "security_group_name": "GroupName"},
+                    "OwnGroupId": sg_id, "OwnGroupName": names.security_group, "Cidrs": list(ctx.client_cidrs)},
+            outputs={"security_group_id": "SecurityGroupId", "security_group_name": "GroupName"},
             record=Record("security_group", Ref("security_group_id"), name=Ref("security_group_name")),
-            forget=("security_group", Ref("replaced_security_group_id")),
-            description="confirm this deployment's membership of the endpoint (its tag, the policy admitting it)"))
+            description="confirm this deployment's membership of the endpoint (its facts, the policy admitting it)"))
     # A recorded group or endpoint that is not the one kept here (another VPC, or deleted by hand) is not forgotten
     # here: the planner replaces it (its teardown, which looks it up by its own id) after this step's calls.
     if step.calls:
@@ -245,19 +266,15 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return step
 
 
-def _available(endpoint_id, deferred: bool = False) -> Wait:
-    # An endpoint that lands in `failed` or `rejected` stops the wait at once (waiting cannot help).
-    return Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [endpoint_id]}, state=endpoint_state,
-                pending=PENDING_STATES, target=("available",),
-                what="the rds-data endpoint to become available", account=Account.CONSUMER, deferred=deferred)
-
-
 def teardown(row, state) -> list:
     if row.kind == "vpc_endpoint":
+        own = next((r.id for r in state.resources if r.kind == "security_group"
+                    and r.name == Names(state.name).security_group), None)
         return [Operation(Account.CONSUMER, name="ec2:delete_vpc_endpoint_and_wait", run=leave_or_delete_endpoint,
-                          params={"VpcEndpointId": row.id, "Member": state.name}, forget=(row.kind, row.id),
+                          params={"VpcEndpointId": row.id, "Member": state.name, "GroupId": own},
+                          forget=(row.kind, row.id),
                           description=f"delete endpoint {row.id} (or, if other deployments share it, remove only "
-                                      "this deployment's grant)")]
+                                      "this deployment's membership)")]
     return [Operation(Account.CONSUMER, name="ec2:delete_security_group_when_released", run=delete_security_group,
                       params={"GroupId": row.id}, forget=(row.kind, row.id),
                       description=f"delete security group {row.id} (retrying while the endpoint's interfaces linger)")]
@@ -266,17 +283,17 @@ def teardown(row, state) -> list:
 def discover(find) -> list[ResourceRow]:
     ec2 = find.client(Account.CONSUMER, "ec2")
     names, tag = find.names, {"Name": f"tag:{TAG_DEPLOYMENT}", "Values": [find.names.deployment]}
+    groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [names.security_group]}, tag])
     rows = [ResourceRow(NUMBER, "security_group", sg["GroupId"], Account.CONSUMER.value, name=names.security_group)
-            for sg in ec2.describe_security_groups(
-                Filters=[{"Name": "group-name", "Values": [names.security_group]}, tag])["SecurityGroups"]]
-    member = {"Name": "tag-key", "Values": [MEMBER_TAG + names.deployment]}  # a shared endpoint it joined
-    seen = set()
-    for filters in ([tag], [member]):
-        for ep in ec2.describe_vpc_endpoints(Filters=filters)["VpcEndpoints"]:
-            if str(ep.get("State", "")).lower() not in ("deleted", "deleting") and ep["VpcEndpointId"] not in seen:
-                seen.add(ep["VpcEndpointId"])
-                rows.append(ResourceRow(NUMBER, "vpc_endpoint", ep["VpcEndpointId"], Account.CONSUMER.value,
-                                        name=names.endpoint))
+            for sg in groups["SecurityGroups"]]
+    joined = sorted(e for e in {tag_dict(g.get("Tags")).get(ENDPOINT_TAG, "") for g in groups["SecurityGroups"]}
+                    if re.fullmatch(r"vpce-[0-9a-f]{8,17}", e))  # read from AWS: only a well-formed id is looked up
+    legacy = {"Name": "tag-key", "Values": [LEGACY_MEMBER_TAG + names.deployment]}  # joined before member groups
+    found = [ep for filters in ([tag], [legacy]) for ep in ec2.describe_vpc_endpoints(Filters=filters)["VpcEndpoints"]]
+    found += [ep for ep in (describe(ec2, ep_id) for ep_id in joined) if ep]
+    for ep_id in dict.fromkeys(ep["VpcEndpointId"] for ep in found
+                               if str(ep.get("State", "")).lower() not in ("deleted", "deleting")):
+        rows.append(ResourceRow(NUMBER, "vpc_endpoint", ep_id, Account.CONSUMER.value, name=names.endpoint))
     return rows
 
 
@@ -285,52 +302,3 @@ STEP = Step(NUMBER, "endpoint", "Security group and rds-data endpoint (consumer)
             discover=discover,
             # The endpoint goes first (AWS releases its interfaces while the rest is deleted), its group late.
             teardown_rank={"vpc_endpoint": -1, "security_group": 1})
-
-
-def _plan_joined(ctx, facts: dict, want_ep: Resource, step: StepPlan) -> StepPlan:
-    """Join another xacct deployment's endpoint in this VPC: record it (and its security group) as shared, add this
-    deployment's member tag and its statement to the policy. Subnets, private DNS and the group's rules stay the
-    business of the deployment that made it."""
-    ep, sg, names = facts["endpoint"], facts["sg"], ctx.names
-    ep_id, owner = ep["VpcEndpointId"], tag_dict(ep.get("Tags")).get(TAG_DEPLOYMENT)
-    reasons = [f"joins endpoint {ep_id} of xacct deployment {owner!r} (one rds-data endpoint serves every cluster "
-               "of the region; each member's policy statement admits only its own role and cluster)"]
-    for kind, rid, name in (("vpc_endpoint", ep_id, None), ("security_group", sg and sg["GroupId"], sg and sg.get("GroupName"))):
-        if rid and not ctx.state.find(kind, rid):
-            step.calls.append(Bookkeeping(Account.CONSUMER, record=Record(kind, rid, name=name),
-                                          description=f"record shared {kind.replace('_', ' ')} {rid}"))
-    doc = want_ep.documents["endpoint_policy"]
-    untagged = not _tagged_member(ctx, ep)
-    if policies.is_full_access(ep.get("PolicyDocument")):
-        reasons.append("its policy is AWS's full-access default, which admits this deployment's role already")
-    elif want_ep.properties["PolicyMode"] == "full":
-        raise UsageError(f"--endpoint-policy full: endpoint {ep_id} in {ctx.cfg.vpc_id} is shared with deployment "
-                         f"{owner!r}, whose restricted policy admits only its members.",
-                         "Join it with the default --endpoint-policy restricted (this deployment's statement is added).")
-    elif untagged:
-        problem = too_many(ep_id, ctx.cfg.vpc_id, {**members_of(ep), names.deployment: (access_role_arn(ctx),
-                                                                                         ctx.cluster.arn)}, names.deployment)
-        if problem:
-            raise UsageError(f"Deployment {names.deployment!r} cannot join: {problem}.", FULL_HINT)
-        reasons.append("its policy gains this deployment's statement")
-    elif not policies.equal(ep.get("PolicyDocument") or "{}", doc):
-        reasons.append("its policy differs from the one its member tags derive")
-    if untagged or not (policies.is_full_access(ep.get("PolicyDocument"))
-                        or policies.equal(ep.get("PolicyDocument") or "{}", doc)):
-        step.calls.append(_join(ctx, ep_id, "tag the endpoint with this deployment's membership and admit its access "
-                                            "role on its cluster (the policy rewritten from the member tags)"))
-    if str(ep.get("State", "")).lower() != "available":
-        step.calls.append(WaitFor(Account.CONSUMER, wait=_available(ep_id),
-                                  description=f"wait for endpoint {ep_id} to become available"))
-    if step.calls:
-        step.action = Action.CREATE if not ctx.state.find("vpc_endpoint", ep_id) else Action.REPAIR
-        step.reason = "; ".join(reasons)
-    else:
-        step.reason = f"member of endpoint {ep_id} (made by deployment {owner!r}), admitted by its policy"
-    return step
-
-
-def _join(ctx, ep_id: str, description: str) -> Operation:
-    return Operation(Account.CONSUMER, name="ec2:join_shared_endpoint", run=join,
-                     params={"VpcEndpointId": ep_id, "Member": ctx.names.deployment, "ClusterArn": ctx.cluster.arn},
-                     description=description)
