@@ -22,13 +22,13 @@ from xacct_dataapi.models import (
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import access_role_path, iam_tags, not_ours, owned, tag_dict
-from xacct_dataapi.steps.endpoint_cleanup import delete_security_group
+from xacct_dataapi.steps.endpoint_cleanup import delete_security_group, leave_or_delete_endpoint
 from xacct_dataapi.steps.endpoint_create import create_or_join, settle
 from xacct_dataapi.steps.endpoint_joined import (
     PENDING_STATES, available as _available, is_member, join_call, me, plan_joined,
 )
 from xacct_dataapi.steps.endpoint_members import (
-    ENDPOINT_TAG, LEGACY_MEMBER_TAG, TAG_VALUE_MAX, MemberFacts, describe, leave_or_delete_endpoint,
+    ENDPOINT_TAG, LEGACY_MEMBER_TAG, TAG_VALUE_MAX, MemberFacts, describe,
     access_roles_on, list_member_groups, members_from,
 )
 from xacct_dataapi.steps.endpoint_rules import describe_endpoint_change, https_rule, rule_repairs

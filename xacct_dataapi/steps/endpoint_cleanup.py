@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import NOTHING_CHANGED
-from xacct_dataapi.steps.endpoint_members import describe
+from xacct_dataapi.steps.endpoint_members import describe, leave
 
 
 def endpoint_state(resp: dict) -> str:
@@ -68,3 +68,14 @@ def delete_security_group(ops, GroupId: str) -> dict:
     ops.wait_until(f"security group {GroupId} to be released by the endpoint's network interfaces "
                    "(DependencyViolation)", deleted)
     return outcome
+
+
+def leave_or_delete_endpoint(ops, VpcEndpointId: str, Member: str, GroupId: str | None = None) -> dict:
+    """Teardown of a member: the last one out deletes the endpoint; any other removes only its facts (and the
+    statement and rules no one else needs)."""
+    outcome, ep, others = leave(ops, VpcEndpointId, Member, GroupId)
+    if outcome == "last":
+        return delete_endpoint(ops, VpcEndpointId, ep) if ep is not None else {NOTHING_CHANGED: "already gone"}
+    ops.note(f"Kept endpoint {VpcEndpointId}: {others} other deployment(s) use it; removed only {Member}'s "
+             "membership (its policy statement and rules unless another member needs them).")
+    return {NOTHING_CHANGED: f"kept: shared with {others} other deployment(s)"}

@@ -29,7 +29,6 @@ from botocore.exceptions import ClientError
 from xacct_dataapi import policies
 from xacct_dataapi.config import CLUSTER_ARN_RE, NAME_RE, TAG_DEPLOYMENT, TAG_MANAGED, Names
 from xacct_dataapi.errors import WaitTimeout, XacctError, error_code
-from xacct_dataapi.models import NOTHING_CHANGED
 from xacct_dataapi.steps.common import tag_dict
 from xacct_dataapi.steps.endpoint_rules import https_rule, permission_of, rules_of
 
@@ -319,16 +318,3 @@ def leave(ops, endpoint_id: str, member: str, group_id: str | None) -> tuple[str
     ops.call("ec2", "delete_tags", Resources=[endpoint_id], Tags=[mark])  # only this run's own mark (key and value)
     converge(ops, endpoint_id)
     return "kept", ep, len(others)
-
-
-def leave_or_delete_endpoint(ops, VpcEndpointId: str, Member: str, GroupId: str | None = None) -> dict:
-    """Teardown of a member: the last one out deletes the endpoint; any other removes only its facts (and the
-    statement and rules no one else needs)."""
-    from xacct_dataapi.steps.endpoint_cleanup import delete_endpoint
-
-    outcome, ep, others = leave(ops, VpcEndpointId, Member, GroupId)
-    if outcome == "last":
-        return delete_endpoint(ops, VpcEndpointId, ep) if ep is not None else {NOTHING_CHANGED: "already gone"}
-    ops.note(f"Kept endpoint {VpcEndpointId}: {others} other deployment(s) use it; removed only {Member}'s "
-             "membership (its policy statement and rules unless another member needs them).")
-    return {NOTHING_CHANGED: f"kept: shared with {others} other deployment(s)"}
