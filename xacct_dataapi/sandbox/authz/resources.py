@@ -82,7 +82,12 @@ def _iam(op: str, p: dict, acct: str, region: str) -> list[Target]:
         return [Target(found.arn, acct, tag_context("aws:ResourceTag", found.tags)
                        | (request_tags(p.get("Tags")) if tagging else {}))]
     if "PolicyArn" in p:
-        return [Target(str(p["PolicyArn"]), arn_account(str(p["PolicyArn"])))]
+        arn = str(p["PolicyArn"])
+        # An AWS managed policy (arn:aws:iam::aws:policy/...) belongs to no account: any principal whose identity
+        # policy allows it may read or attach it, with no resource policy to pass ("AWS managed policies", IAM User
+        # Guide), so it is judged as the caller's own account's resource.
+        owner = arn_account(arn)
+        return [Target(arn, acct if owner == "aws" else owner)]
     return [Target("*")]
 
 
