@@ -29,8 +29,9 @@ class Reporter:
 
     def step_started(self, step: StepPlan) -> None: ...
 
-    def call_done(self, step: StepPlan, call: PlanItem, changed: bool = True) -> None:
-        """`changed` is False when the item found nothing to do (already done, or already gone)."""
+    def call_done(self, step: StepPlan, call: PlanItem, changed: bool = True, why: str | None = None) -> None:
+        """`changed` is False when the item found nothing to do (already done, already gone, or kept because other
+        deployments use it); `why` then says which."""
 
     def waiting(self, what: str, elapsed: float | None = None, limit: float | None = None) -> None:
         """A wait or retry in progress (`elapsed` seconds so far, `limit` the --wait-timeout), called before every

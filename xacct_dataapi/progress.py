@@ -96,12 +96,14 @@ class ProgressReporter(Reporter):
         row.status, row.started = "running", self.clock()
         self._line(f"{row.label}: running")
 
-    def call_done(self, step: StepPlan, call: PlanItem, changed: bool = True) -> None:
+    def call_done(self, step: StepPlan, call: PlanItem, changed: bool = True, why: str | None = None) -> None:
         self._row(step).detail = call.description
         # The two accounts' steps run at once, so their lines interleave: each names its step.
         which = f"[{step.number}]" if step.number else "[Data API]"
         if changed or not call.changes_aws:
             self._line(f"    ✓ {which} {call.description}")
+        elif str(why).startswith("kept: "):  # a shared resource other deployments still use: not gone, not ours alone
+            self._line(f"    · {which} {call.description}: kept for other deployments ({why[len('kept: '):]})")
         else:
             self._line(f"    · {which} {call.description}: nothing to do (already done or already gone)")
 

@@ -61,7 +61,7 @@ class Runner:
             self._check_interrupt(step)
             if self._stop.is_set():
                 return  # the other chain failed: its error is raised; this one stops between calls
-            self.reporter.call_done(step, item, self._run(step, item))
+            self.reporter.call_done(step, item, *self._run(step, item))
         self.reporter.step_done(step)
 
     def _check_interrupt(self, step: StepPlan | None) -> None:
@@ -87,7 +87,7 @@ class Runner:
             if self.state_path is not None:
                 state_mod.save(self.state, self.state_path)
 
-    def _run(self, step: StepPlan, item: PlanItem) -> bool:  # False: it found it already done, or already gone
+    def _run(self, step: StepPlan, item: PlanItem) -> tuple[bool, str | None]:  # (False, why): nothing to do
         # Values the item's parameters name (a new external id) are recorded before it runs, never after.
         with self._lock:
             self.state.values.update(item.store)
@@ -102,7 +102,7 @@ class Runner:
                 self._deferred.append((step, item))
             else:  # a wait in line (the Data API turning off at teardown): polled as often as the deferred ones
                 wait_all([self._probe(step, item)], timeout=self.wait_timeout, timing=self.timing)
-        return changed
+        return changed, response.get(NOTHING_CHANGED)
 
     def _guarded(self, step: StepPlan, item: PlanItem, fn: Callable[[], Any]) -> Any:
         try:

@@ -253,7 +253,7 @@ def test_secret_policy_invalid_principal_is_retried_with_growing_delays_then_suc
     step = secret_policy_step(aws, state)
     clock = FakeClock()
     waited: list[str] = []
-    reporter = SimpleNamespace(step_started=lambda s: None, call_done=lambda s, c, changed=True: None, step_done=lambda s: None,
+    reporter = SimpleNamespace(step_started=lambda s: None, call_done=lambda s, c, changed=True, why=None: None, step_done=lambda s: None,
                                waiting=lambda what, *_: waited.append(what))
     runner = Runner(aws, state, state_path, reporter, sleep=clock.sleep, clock=clock)
     runner.execute(Plan("setup", [step]))

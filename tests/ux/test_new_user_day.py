@@ -112,6 +112,21 @@ def test_teardown_reports_what_it_kept_for_other_deployments(world, password):
     assert outcome["iam_role"] == outcome["secret"] == "deleted"
 
 
+
+def test_teardown_progress_says_kept_for_shared_resources(world, password):
+    """The progress lines too (not only the summary): the endpoint the other deployment still uses is "kept for other
+    deployments", never "nothing to do (already done or already gone)"."""
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="orders")).exit_code == 0
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="billing")).exit_code == 0
+    res = invoke(["teardown", "--name", "billing", "--yes"])
+    assert res.exit_code == 0, res.output
+    lines = [" ".join(line.split()) for line in res.output.splitlines()]
+    endpoint = [line for line in lines if "delete endpoint" in line and "·" in line]
+    assert endpoint and all("kept for other deployments (shared with 1 other deployment(s))" in line
+                            for line in endpoint), lines
+    assert not any("already gone" in line for line in endpoint), endpoint
+
+
 # --- 80 columns: no id or ARN split, none cut ---------------------------------------------------------------------
 
 ID_PREFIXES = ("arn:", "vpc-", "vpce-", "subnet-", "sg-", "xacct-")
