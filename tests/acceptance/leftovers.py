@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.helpers.inventory import tags_of
 from xacct_dataapi.config import TAG_DEPLOYMENT
-from xacct_dataapi.steps.endpoint_members import MEMBER_TAG
+from xacct_dataapi.steps.endpoint_members import LEGACY_MEMBER_TAG as MEMBER_TAG
 
 
 def _pages(client, operation: str, key: str, **kwargs) -> list[dict]:

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 # xacct runs as least-privilege operators, authorised as AWS would in-process
-from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
+from tests.helpers.operators import grant, world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.helpers.inventory import live_endpoints, xacct_security_groups
 from tests.helpers.pipeline import apply_setup, plan_for
 from tests.helpers.world import seed
@@ -182,6 +182,7 @@ def test_two_joins_at_once_lose_no_update(world):
     joins meanwhile. B's write is stale (no third cluster); its read-back sees C's facts and rewrites. Before: C's
     statement was lost, both setups said done."""
     clusters = [world.cluster_arn, another_cluster(world, "orders-b"), another_cluster(world, "orders-c")]
+    grant(world, clusters=(world.cluster_id, "orders-b", "orders-c"))  # as an administrator would, for three clusters
     assert _run_now(setup(world, "alpha")[1]) is None
     run_b, gate = paused(setup(world, "bravo", cluster="orders-b"), "ModifyVpcEndpoint")
     assert _run_now(setup(world, "charlie", cluster="orders-c")[1]) is None
