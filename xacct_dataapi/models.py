@@ -16,6 +16,12 @@ from typing import Any, Callable
 # A response carrying this key made no change (already done, already gone, or deliberately skipped):
 # the item's Wait, if any, is not run.
 NOTHING_CHANGED = "_xacct_nothing_changed"
+KEPT = "kept: "  # a NOTHING_CHANGED reason so prefixed: the shared resource stays, other deployments use it
+
+
+def kept_for_others(why: object) -> str | None:
+    """Why an item left a shared resource in place for other deployments (the reason after KEPT), else None."""
+    return why[len(KEPT):] if isinstance(why, str) and why.startswith(KEPT) else None
 
 
 class Account(str, enum.Enum):

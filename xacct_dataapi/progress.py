@@ -17,7 +17,7 @@ from rich.text import Text
 
 from xacct_dataapi.durations import clock as fmt_clock, wait_line
 from xacct_dataapi.hooks import Reporter
-from xacct_dataapi.models import Plan, PlanItem, StepPlan
+from xacct_dataapi.models import Plan, PlanItem, StepPlan, kept_for_others
 
 PLAIN_WAIT_EVERY = 15.0
 MARK = {"pending": ("·", "dim"), "running": ("…", "cyan"), "done": ("✓", "green"), "skipped": ("–", "dim"),
@@ -102,8 +102,8 @@ class ProgressReporter(Reporter):
         which = f"[{step.number}]" if step.number else "[Data API]"
         if changed or not call.changes_aws:
             self._line(f"    ✓ {which} {call.description}")
-        elif str(why).startswith("kept: "):  # a shared resource other deployments still use: not gone, not ours alone
-            self._line(f"    · {which} {call.description}: kept for other deployments ({why[len('kept: '):]})")
+        elif kept_for_others(why) is not None:  # a shared resource other deployments still use: not gone
+            self._line(f"    · {which} {call.description}: kept for other deployments ({kept_for_others(why)})")
         else:
             self._line(f"    · {which} {call.description}: nothing to do (already done or already gone)")
 

@@ -13,7 +13,7 @@ from xacct_dataapi.aws import Sessions
 from xacct_dataapi import connect as connect_mod
 from xacct_dataapi.context import check_accounts
 from xacct_dataapi.errors import AwsError, Declined, StateError, UsageError
-from xacct_dataapi.models import Plan
+from xacct_dataapi.models import Plan, kept_for_others
 from xacct_dataapi.ownership import screen_state
 from xacct_dataapi.planner import plan_teardown, teardown_order
 from xacct_dataapi.runner import Runner
@@ -47,7 +47,7 @@ def _removal(row, item, changed: bool, why: str | None = None) -> dict:
     other deployments (a shared endpoint), or only forgotten (an adopted principal left in place, a policy that
     went with its resource)."""
     if item.changes_aws:
-        outcome = ("deleted" if changed else "kept for other deployments" if str(why).startswith("kept")
+        outcome = ("deleted" if changed else "kept for other deployments" if kept_for_others(why) is not None
                    else "left in place" if str(why).startswith("left") else "already gone")
     else:
         outcome = "left in place" if not row.created else "went with its resource"

@@ -10,8 +10,8 @@ from botocore.exceptions import ClientError
 from xacct_dataapi.config import Names
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import (
-    NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, Operation, Record, Resource, Retry, Step, StepPlan,
-    Wait, WaitFor,
+    KEPT, NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, Operation, Record, Resource, Retry, Step,
+    StepPlan, Wait, WaitFor,
 )
 
 from xacct_dataapi.resource_types.rds import TAG_ENABLED_BY
@@ -156,7 +156,7 @@ def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | Non
     if others:
         _untag(ops, ClusterArn, marked)
         ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(others)} use it.")
-        return {NOTHING_CHANGED: "kept: in use by other xacct deployments"}
+        return {NOTHING_CHANGED: KEPT + "in use by other xacct deployments"}
     older = deployments_before_the_path(iam, Deployment)  # after: not needed while one on the path uses the cluster
     if older:
         _untag(ops, ClusterArn, marked)
@@ -164,7 +164,7 @@ def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | Non
                  "by an older xacct (access role at path /) and may use it. Re-run their `xacct setup` (it moves "
                  "the role under the cluster's path); once none uses this cluster, turn the Data API off with "
                  f"`aws rds disable-http-endpoint --resource-arn {ClusterArn}`.")
-        return {NOTHING_CHANGED: "kept: maybe in use by older xacct deployments"}
+        return {NOTHING_CHANGED: KEPT + "maybe in use by older xacct deployments"}
     if TAG_ENABLED_BY not in tags and found.get("HttpEndpointEnabled"):
         # On, but xacct's tag is gone: whoever removed it took the switch over; xacct leaves it as it is.
         _untag(ops, ClusterArn, marked)

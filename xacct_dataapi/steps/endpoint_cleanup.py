@@ -5,7 +5,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from xacct_dataapi.errors import error_code
-from xacct_dataapi.models import NOTHING_CHANGED
+from xacct_dataapi.models import KEPT, NOTHING_CHANGED
 from xacct_dataapi.steps.endpoint_members import describe, leave
 
 
@@ -63,7 +63,7 @@ def delete_security_group(ops, GroupId: str) -> dict:
              if str(e.get("State", "")).lower() not in ("deleted", "deleting")
              and GroupId in {g["GroupId"] for g in e.get("Groups", [])}]
     if users:  # a shared endpoint kept for other deployments still uses it
-        return {NOTHING_CHANGED: f"kept: used by endpoint {', '.join(users)}"}
+        return {NOTHING_CHANGED: f"{KEPT}used by endpoint {', '.join(users)}"}
     ops.wait_until(f"the network interfaces using security group {GroupId} to disappear", interfaces_gone)
     ops.wait_until(f"security group {GroupId} to be released by the endpoint's network interfaces "
                    "(DependencyViolation)", deleted)
@@ -78,4 +78,4 @@ def leave_or_delete_endpoint(ops, VpcEndpointId: str, Member: str, GroupId: str 
         return delete_endpoint(ops, VpcEndpointId, ep) if ep is not None else {NOTHING_CHANGED: "already gone"}
     ops.note(f"Kept endpoint {VpcEndpointId}: {others} other deployment(s) use it; removed only {Member}'s "
              "membership (its policy statement and rules unless another member needs them).")
-    return {NOTHING_CHANGED: f"kept: shared with {others} other deployment(s)"}
+    return {NOTHING_CHANGED: f"{KEPT}shared with {others} other deployment(s)"}
