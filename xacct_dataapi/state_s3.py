@@ -113,32 +113,27 @@ def _failure(loc: S3Location, exc: BaseException, doing: str) -> StateError:
                       "Check the bucket, its region and your network; nothing was written.")
 
 
-def _head(loc: S3Location, key: str) -> bool:
+def _read_or_none(loc: S3Location, call, key: str) -> dict | None:
+    """One read of `key` (GetObject or HeadObject), or None if there is no such object; any other fault named."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        _client().head_object(Bucket=loc.bucket, Key=key)
+        return call(Bucket=loc.bucket, Key=key)
     except ClientError as exc:
         if _code(exc) in ("NoSuchKey", "404", "NotFound"):
-            return False
-        raise _failure(loc, exc, "reading") from None
-    except BotoCoreError as exc:
-        raise _failure(loc, exc, "reading") from None
-    return True
-
-
-def _get(loc: S3Location, key: str) -> tuple[bytes, str] | None:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        got = _client().get_object(Bucket=loc.bucket, Key=key)
-    except ClientError as exc:
-        if _code(exc) in ("NoSuchKey", "404"):
             return None
         raise _failure(loc, exc, "reading") from None
     except BotoCoreError as exc:
         raise _failure(loc, exc, "reading") from None
-    return got["Body"].read(), got["ETag"]
+
+
+def _head(loc: S3Location, key: str) -> bool:
+    return _read_or_none(loc, _client().head_object, key) is not None
+
+
+def _get(loc: S3Location, key: str) -> tuple[bytes, str] | None:
+    got = _read_or_none(loc, _client().get_object, key)
+    return None if got is None else (got["Body"].read(), got["ETag"])
 
 
 def read(loc: S3Location) -> bytes | None:
