@@ -13,6 +13,8 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.steps import ssm_parameter_type
 from tests.steps.test_steps_moto import Deployment
 from xacct_dataapi import doctor, graph, permissions, resource_types, steps
