@@ -151,14 +151,37 @@ def authorize(resp: Any) -> None:
             raise
 
 
+def authorize_s3(resp: Any, bucket_name: str | None, key_name: str | None) -> bool:
+    """An S3 request decided (authz/s3.py) while enabled: raises moto's S3 AccessDenied if AWS would refuse it."""
+    from moto.s3.exceptions import S3ClientError
+
+    from xacct_dataapi.sandbox.authz import s3
+
+    action = s3.action_of(resp)
+    if not _state["enabled"]:
+        return False
+    if action is None or signing_service(resp.headers) != "s3":
+        return True
+    try:
+        who = identify(resp.current_account, resp.headers)
+        targets = s3.targets(resp, action, bucket_name, key_name)
+        if targets is not None:
+            check(who, action, targets, base_context(who, resp.region, "s3"))
+    except _Refusal as refusal:
+        code = refusal.code if refusal.code == "InvalidClientTokenId" else "AccessDenied"
+        raise S3ClientError(code, refusal.message) from None
+    return True
+
+
 def install() -> None:
     """Put `authorize` in moto's request path (idempotent); it decides only while enabled."""
     from moto.core.responses import BaseResponse
 
-    from xacct_dataapi.sandbox.authz import simulate
+    from xacct_dataapi.sandbox.authz import s3, simulate
 
     with _lock:
         simulate.install()
+        s3.install(authorize_s3)  # moto's S3 asks for authorization outside call_action
         if _state["installed"] is not None:
             return
         original = BaseResponse.call_action
@@ -188,10 +211,11 @@ def install() -> None:
 def uninstall() -> None:
     from moto.core.responses import BaseResponse
 
-    from xacct_dataapi.sandbox.authz import simulate
+    from xacct_dataapi.sandbox.authz import s3, simulate
 
     with _lock:
         simulate.uninstall()
+        s3.uninstall()
         if _state["installed"] is not None:
             BaseResponse.call_action = _state["installed"]  # type: ignore[method-assign]
             _state["installed"] = None
