@@ -92,7 +92,7 @@ def check(who: Principal, action: str, targets: list[Target], base: dict, endpoi
     for t in targets:
         act = t.action or action
         q = Question(who, act, t.resource, base | t.context, t.account, t.policy, t.kind,
-                     endpoint_policy if act.startswith("rds-data:") else None)
+                     endpoint_policy if act.startswith("rds-data:") else None, t.grants)
         decision = decide(q)
         _state["decisions"] += 1
         if not decision.allowed:
@@ -108,10 +108,11 @@ def forward_secret_read(who: Principal, params: dict, region: str) -> None:
     check(who, "secretsmanager:GetSecretValue", [target], base)
     key_id = getattr(secret, "kms_key_id", None) if secret is not None else None
     if key_id:
-        from xacct_dataapi.sandbox.authz.resources import key_target
+        from xacct_dataapi.sandbox.authz.resources import key_target, secret_encryption_context
 
         account = target.account or who.account
-        kms = key_target(account, target.resource.split(":")[3], str(key_id), via_secretsmanager(region, who.account))
+        kms = key_target(account, target.resource.split(":")[3], str(key_id),
+                         via_secretsmanager(region, who.account) | secret_encryption_context(secret))
         check(who, "kms:Decrypt", [kms], base_context(who, region, "kms") | kms.context)
 
 
