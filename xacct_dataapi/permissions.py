@@ -279,6 +279,10 @@ def markdown() -> str:
     for side in (P, C):
         lines += [f"## {side.value.title()} profile policy (`xacct permissions --side {side.value}`)", "", "```json",
                   _json(policy(side)), "```", ""]
+    lines += ["With team state (`--state s3://BUCKET/PREFIX/`), the profile XACCT_STATE_PROFILE names (else the default",
+              "credentials) also needs the state objects and their locks under PREFIX, and a listing of the bucket under",
+              "PREFIX only: `xacct permissions --side SIDE --state-bucket s3://BUCKET/PREFIX/` adds them:", "",
+              "```json", _json(state_bucket_statements("s3://BUCKET/PREFIX/")), "```", ""]
     lines += ["With `--consumer-role` / `--consumer-user` (an adopted principal, not in the tables above), or with",
               "`--create-db-user` (the database user's password by the rotation protocol, SQL as the cluster's admin),",
               "add the matching statements (`xacct permissions --side consumer --consumer-role APP_ROLE`, or",
