@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,12 @@ SECRET_ARN_RE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:se
 
 TAG_DEPLOYMENT = "xacct:deployment"
 TAG_MANAGED = "xacct:managed-by"
+
+
+def new_external_id() -> str:
+    """A new external id for the access role's trust policy: not a secret (AWS: it guards against the confused deputy),
+    but unguessable, and recorded."""
+    return f"xacct-{secrets.token_hex(16)}"
 
 
 def state_dir(base: Path | None = None) -> Path:

@@ -92,6 +92,7 @@ def inspect_all(ctx, steps: Sequence[Step] | None = None) -> dict[str, dict]:
 def plan_setup(ctx, steps: Sequence[Step] | None = None) -> Plan:
     steps = registered() if steps is None else steps
     facts = inspect_all(ctx, steps)
+    generate_missing_values(ctx, steps)
     planned = []
     for step in steps:  # pure and ordered: planning may generate values (the external id) that later steps use
         if step.applies is not None and not step.applies(ctx):
@@ -100,6 +101,14 @@ def plan_setup(ctx, steps: Sequence[Step] | None = None) -> Plan:
         replace_what_is_no_longer_desired(sp, step, ctx.state, ctx.values, steps)
         planned.append(sp)
     return Plan("setup", planned)
+
+
+def generate_missing_values(ctx, steps: Sequence[Step]) -> None:
+    """Each value a step generates (Step.generates) that neither the state nor an inspection knows is made now, once,
+    before any plan reads it; ctx.generated names them."""
+    made = {key: make() for step in steps for key, make in step.generates.items() if ctx.values.get(key) is None}
+    ctx.values.update(made)
+    ctx.generated = ctx.generated | frozenset(made)
 
 
 def no_longer_desired(step_plan: StepPlan, step: Step, state: State, values: dict) -> list[ResourceRow]:
