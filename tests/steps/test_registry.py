@@ -326,3 +326,31 @@ def test_another_deployments_alias_in_the_namespace_is_refused(reporting, world,
     with pytest.raises(UsageError, match=f"KMS alias named '{REPORTING_ALIAS}' already exists.*not tagged"):
         Deployment(world, password).plan()
     assert target(kms, REPORTING_ALIAS) == theirs
+
+
+def test_discovery_pages_through_the_aliases_of_the_deployments_keys(world):
+    """Aliases carry no tags: discovery lists those of the keys tagged for the deployment (ListAliases by KeyId,
+    which the sandbox answers in pages of 50 as AWS does), reads only the ones in its namespace, and asks nothing
+    of the account's other keys, however many deployments it holds."""
+    from xacct_dataapi.aws import Sessions
+    from xacct_dataapi.discover import Finder
+    from xacct_dataapi.resource_types import TYPES
+
+    kms = world.provider.client("kms")
+    ours = kms.create_key(Tags=[{"TagKey": k, "TagValue": v} for k, v in Names("orders").tags().items()])
+    theirs = kms.create_key(Tags=[{"TagKey": k, "TagValue": v} for k, v in Names("orders-x").tags().items()])
+    mine = [f"{REPORTING_ALIAS}-{n:02}" for n in range(60)]
+    for alias in mine:
+        kms.create_alias(AliasName=alias, TargetKeyId=ours["KeyMetadata"]["KeyId"])
+    kms.create_alias(AliasName="alias/xacct-orders-x/reporting", TargetKeyId=ours["KeyMetadata"]["KeyId"])
+    kms.create_alias(AliasName="alias/xacct-orders-x", TargetKeyId=theirs["KeyMetadata"]["KeyId"])
+    assert kms.list_aliases(KeyId=ours["KeyMetadata"]["KeyId"])["Truncated"]  # 61 aliases: more than one page
+
+    finder = Finder(Sessions.from_profiles("consumer", "provider", REGION), "orders")
+    calls: list[tuple[str, dict]] = []
+    finder.client(Account.PROVIDER, "kms").meta.events.register(
+        "provide-client-params.kms.*", lambda params, model, **_: calls.append((model.name, dict(params))))
+    found = TYPES["kms_alias"].find(finder)
+    assert [alias for alias, _ in found] == mine
+    assert [p["KeyId"] for name, p in calls if name == "ListAliases"] == [ours["KeyMetadata"]["Arn"]] * 2
+    assert not any("orders-x" in str(p) or theirs["KeyMetadata"]["KeyId"] in str(p) for _, p in calls)
