@@ -8,6 +8,7 @@ is not this deployment's.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -297,6 +298,30 @@ def test_a_declared_step_reusing_a_kind_is_everywhere(reporting, operators, pass
     assert target(kms, REPORTING_ALIAS) == key_id and target(kms, OWN_ALIAS) == key_id
     kms.schedule_key_deletion(KeyId=other["KeyMetadata"]["KeyId"], PendingWindowInDays=7)
 
+    # adopt: the alias exists and is ours, but the state file lost its row: recorded again, under step 10.
+    state = dep.load()
+    state.forget("kms_alias", REPORTING_ALIAS)
+    state_mod.save(state, dep.path)
+    ctx, plan = dep.plan()
+    assert [c.label for c in step10(plan).calls] == ["record"]
+    dep.apply(ctx, plan)
+    assert dep.load().find("kms_alias", REPORTING_ALIAS).step == 10
+
+    # replace: the declaration now names another alias; the old one is deleted (guarded) after the new one is made,
+    # and only step 10's row is replaced: the key step's own alias stays.
+    renamed = f"{REPORTING_ALIAS}-v2"
+    moved = declare(10, "reporting_alias", "Reporting alias (provider)", ("kms_alias",),
+                    lambda c: [dataclasses.replace(reporting_desired(c)[0], id=renamed)], needs=("key_id",))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(steps, "STEPS", steps.STEPS[:-1] + (moved,))
+        ctx, plan = dep.plan()
+        assert step10(plan).action is Action.REPLACE
+        assert [c.label for c in step10(plan).calls] == ["kms:create_alias", "kms:delete_alias"]
+        assert next(s for s in plan.steps if s.key == "kms_key").action is Action.NOOP
+        dep.apply(ctx, plan)
+        assert target(kms, REPORTING_ALIAS) is None and target(kms, renamed) == key_id == target(kms, OWN_ALIAS)
+        assert [(r.step, r.id) for r in dep.load().resources if r.kind == "kms_alias"] == [(1, OWN_ALIAS), (10, renamed)]
+
     # teardown: a state row naming `orders-x`'s alias (pointing at our key!) is refused, by its guard alone too.
     foreign = state_mod.ResourceRow(10, "kms_alias", "alias/xacct-orders-x/reporting", "provider")
     lone = state_mod.State(name="orders", region=REGION, resources=[foreign])
@@ -310,7 +335,7 @@ def test_a_declared_step_reusing_a_kind_is_everywhere(reporting, operators, pass
     plan, runner, state = dep.teardown()
     guarded = [c for s in plan.steps for c in s.calls if c.label.endswith("delete_alias")]
     assert len(guarded) == 2 and all(c.guard["deployment"] == "orders" for c in guarded)
-    assert target(kms, OWN_ALIAS) is None and target(kms, REPORTING_ALIAS) is None
+    assert target(kms, OWN_ALIAS) is None and target(kms, renamed) is None
     assert runner.calls_made.count("kms.delete_alias") == 2 and not state.find("kms_alias")
     assert target(kms, foreign.id) == key_id
     kms.delete_alias(AliasName=foreign.id)
