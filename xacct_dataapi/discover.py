@@ -101,7 +101,8 @@ def discover(aws: Sessions, name: str, consumer_account: str, provider_account: 
             shared = sum(kind in s.kinds for s in steps) > 1
             owner = _named_by(steps, kind, naming) if shared else {}
             mine = [(rid, arn) for rid, arn in found[kind] if owner.get(rid, step_for_kind(kind, steps)) is step]
-            state.resources.extend(ResourceRow(step.number, kind, rid, rtype.account.value, arn=arn) for rid, arn in mine)
+            state.resources.extend(ResourceRow(step.number, kind, rid, rtype.account.value, arn=arn)
+                                   for rid, arn in mine)
         if step.discover is not None:  # shared resources: the steps that share them know how to find them
             state.resources.extend(step.discover(find))
     return state

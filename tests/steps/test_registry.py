@@ -1,10 +1,10 @@
 """Adding a step is one declaration; adding a kind of resource is one module more. A tenth step that reuses a kind
 another step records (a second KMS alias, in the deployment's alias namespace) is `declare(...)` and nothing else; a
-tenth step that brings a new kind (an SSM parameter, tests/steps/ssm_parameter_type.py) and is otherwise only `declare(...)` is put in the
-registries (as one entry in steps.STEPS and one in resource_types.MODULES would) and is then picked up by plan,
-the executor, status, status --graph, doctor, export, permissions, discovery by tag and teardown with no other edit;
-the generic planner (steps/declared.py) creates it, adopts it, repairs its drift, replaces it and refuses one that
-is not this deployment's.
+tenth step that brings a new kind (an SSM parameter, tests/steps/ssm_parameter_type.py) and is otherwise only
+`declare(...)` is put in the registries (as one entry in steps.STEPS and one in resource_types.MODULES would) and,
+either way, is then picked up by plan, the executor, status, status --graph, doctor, export, permissions, discovery
+by tag and teardown with no other edit; the generic planner (steps/declared.py) creates it, adopts it, repairs its
+drift, replaces it and refuses one that is not this deployment's.
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import Account, Action, Resource, StepPlan
 from xacct_dataapi.ownership import screen_state
 from xacct_dataapi.resource_types.base import NotOurs
+from xacct_dataapi.resource_types.kms import alias_logical_id
 from xacct_dataapi.runner import Runner
 from xacct_dataapi.planner import inspection_waves, no_longer_desired, plan_teardown
 from xacct_dataapi.steps import kms_key
@@ -212,6 +213,11 @@ def test_the_alias_namespace_is_the_deployments_own():
     assert not orders.owns_alias("alias/xacct-orders-x") and not orders.owns_alias("alias/xacct-orders-x/reporting")
     assert not Names("orders-x").owns_alias(REPORTING_ALIAS) and not orders.owns_alias("alias/xacct-ordersx")
     assert not orders.owns_alias("alias/aws/xacct-orders")
+    # Each alias its own logical id in a template, alphanumeric; `a-b` and `a_b` are two aliases, two ids.
+    ids = {alias_logical_id(f"{OWN_ALIAS}/{s}", OWN_ALIAS) for s in ("a-b", "a_b", "a/b", "ab")}
+    assert len(ids) == 4 and all(i.isalnum() and i.lower().startswith("keyaliasab") for i in ids)
+    assert alias_logical_id(OWN_ALIAS, OWN_ALIAS) == "KeyAlias"
+    assert len(alias_logical_id(f"{OWN_ALIAS}/" + "x" * 230, OWN_ALIAS)) <= 255
 
 
 def test_the_key_step_no_longer_desires_only_its_own_rows():
@@ -270,6 +276,8 @@ def test_a_declared_step_reusing_a_kind_is_everywhere(reporting, operators, pass
     aliases = {lid: r["Properties"] for lid, r in provider["Resources"].items() if r["Type"] == "AWS::KMS::Alias"}
     assert sorted(p["AliasName"] for p in aliases.values()) == [OWN_ALIAS, REPORTING_ALIAS] and len(aliases) == 2
     assert all(p["TargetKeyId"] == {"Ref": "Key"} for p in aliases.values())
+    assert aliases["KeyAlias"]["AliasName"] == OWN_ALIAS
+    assert [lid for lid in aliases if lid != "KeyAlias"][0].startswith("KeyAliasReporting")
 
     # permissions: the alias statement covers the namespace and nothing of `orders-x`'s.
     doc = permissions.policy_for_cli("provider", "all", name="orders", region=REGION, provider=PROVIDER,
@@ -320,7 +328,8 @@ def test_a_declared_step_reusing_a_kind_is_everywhere(reporting, operators, pass
         assert next(s for s in plan.steps if s.key == "kms_key").action is Action.NOOP
         dep.apply(ctx, plan)
         assert target(kms, REPORTING_ALIAS) is None and target(kms, renamed) == key_id == target(kms, OWN_ALIAS)
-        assert [(r.step, r.id) for r in dep.load().resources if r.kind == "kms_alias"] == [(1, OWN_ALIAS), (10, renamed)]
+        rows = [(r.step, r.id) for r in dep.load().resources if r.kind == "kms_alias"]
+        assert rows == [(1, OWN_ALIAS), (10, renamed)]
 
     # teardown: a state row naming `orders-x`'s alias (pointing at our key!) is refused, by its guard alone too.
     foreign = state_mod.ResourceRow(10, "kms_alias", "alias/xacct-orders-x/reporting", "provider")
