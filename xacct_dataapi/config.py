@@ -73,6 +73,12 @@ class Names:
     def key_alias(self) -> str:
         return f"alias/{self.prefix}"
 
+    def owns_alias(self, alias: str) -> bool:
+        """The deployment's alias namespace: `alias/xacct-<name>` itself, or any alias under `alias/xacct-<name>/`.
+        A deployment name holds no '/' (NAME_RE), so deployment `orders` never claims `orders-x`'s aliases.
+        KMS alias names: 1-256 characters of [A-Za-z0-9/_-], `alias/aws/` reserved (docs/aws-facts.md)."""
+        return alias == self.key_alias or alias.startswith(self.key_alias + "/")
+
     @property
     def secret(self) -> str:
         return f"{self.prefix}/db-credentials"
