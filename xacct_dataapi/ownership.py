@@ -16,7 +16,7 @@ from xacct_dataapi.errors import AwsError, error_code
 from xacct_dataapi.models import Account
 from xacct_dataapi.resource_types import NOT_OURS, Ownership, screen
 from xacct_dataapi.state import ResourceRow, State
-from xacct_dataapi.steps import registered, step_for_kind
+from xacct_dataapi.steps import registered, step_for_row
 
 
 @dataclass
@@ -38,7 +38,7 @@ DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 
 
 def _execution_index(row: ResourceRow) -> int:
-    return [s.key for s in registered()].index(step_for_kind(row.kind).key)
+    return [s.key for s in registered()].index(step_for_row(row).key)
 
 
 def screen_state(aws: Sessions, state: State) -> Screened:

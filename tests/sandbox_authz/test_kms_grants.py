@@ -16,7 +16,7 @@ from tests.helpers.accounts import CONSUMER, PROVIDER, REGION, STATE, TEST_ADMIN
 # xacct runs as least-privilege operators, authorised as AWS would in-process
 from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi.cli import cli
-from xacct_dataapi.sandbox.authz.decide import KMS_KEY, Principal, Question, decide
+from xacct_dataapi.policy_eval.decide import KMS_KEY, Principal, Question, decide
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
 
