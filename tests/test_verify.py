@@ -1,6 +1,7 @@
 """verify in the moto world: who it acts as, what it sends, what it retries and what it does not."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world
 from xacct_dataapi import verify as verify_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.errors import AwsError
-from xacct_dataapi.state import load
+from xacct_dataapi.state import State, load
 from xacct_dataapi.waiting import Timing
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
@@ -87,6 +88,37 @@ def test_a_secret_that_stays_unreadable_times_out_as_the_secret_hop(world, passw
         verify_mod.verify(state, Sessions.from_profiles("consumer", "provider", None), wait_timeout=30,
                           timing=Timing(sleep=lambda s: None, clock=lambda: next(clock)))
     assert "Timed out after 30s" in exc.value.message and "steps 3-5" in exc.value.hint
+
+
+def _saved_minutes_ago(state, minutes: float):
+    state.updated_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60 * minutes))
+    return state
+
+
+def test_a_denial_long_after_the_last_setup_is_final_at_once(world, password, monkeypatch):
+    """IAM has long propagated what setup wrote: AccessDenied is the answer (a statement removed by hand, a call from
+    outside the VPC of a --require-private-path deployment), not a reason to wait two minutes."""
+    state = _saved_minutes_ago(_setup(world), 10)
+    sent = _data_api_answers(monkeypatch, *["AccessDeniedException"] * 50)
+    with pytest.raises(AwsError, match="at the Data API call: AccessDeniedException: AccessDeniedException from the test") as exc:
+        _verify(state)
+    assert len(sent) == 1 and "Timed out" not in exc.value.message and "step 5" in exc.value.hint
+
+
+def test_a_cluster_resuming_long_after_the_last_setup_is_still_waited_for(world, password, monkeypatch):
+    state = _saved_minutes_ago(_setup(world), 10)
+    sent = _data_api_answers(monkeypatch, "DatabaseResumingException", "DatabaseResumingException")
+    assert _verify(state).database == "orders" and len(sent) == 3
+
+
+@pytest.mark.parametrize("minutes, left", [(0, 120.0), (1, 60.0), (2, 0.0), (30, 0.0), (-5, 120.0)])
+def test_propagation_left_counts_from_the_last_save(minutes, left):
+    state = _saved_minutes_ago(State(name="orders"), minutes)
+    assert verify_mod.propagation_left(state) == pytest.approx(left, abs=2)
+
+
+def test_propagation_left_is_the_whole_window_when_the_age_is_unknown():
+    assert verify_mod.propagation_left(State(name="orders")) == verify_mod.PROPAGATION_TIMEOUT
 
 
 @pytest.mark.parametrize("identity, principal, same", [

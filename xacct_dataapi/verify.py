@@ -18,6 +18,7 @@ aws/aws-cli#8577, aws/aws-cdk#17182).
 """
 from __future__ import annotations
 
+import calendar
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +46,10 @@ STS_PROPAGATION_CODES = ("InvalidClientTokenId", "AccessDenied")
 # (same model) appear for a moment just after EnableHttpEndpoint and while a cluster resumes (docs/aws-facts.md).
 DATA_API_RETRY_CODES = ("AccessDeniedException", "ForbiddenException", "SecretsErrorException",
                         "DatabaseResumingException", "HttpEndpointNotEnabledException", "DatabaseUnavailableException")
+# The denials that only propagation explains: retried only while what the last setup wrote may still be propagating
+# (propagation_left). Later, a denial is final (a statement removed by hand, a call from outside the VPC of a
+# --require-private-path deployment) and verify says so at once instead of after two minutes.
+PROPAGATION_CODES = ("AccessDenied", "AccessDeniedException", "ForbiddenException", "SecretsErrorException")
 # The database refusing the secret's username/password: PostgreSQL's SQLSTATE 28P01 text and MySQL's error 1045 text,
 # as the Data API passes them on (DatabaseErrorException, or BadRequestException on Serverless v1).
 _LOGIN_REFUSED = ("password authentication failed", "access denied for user")
@@ -121,9 +126,30 @@ class VerifyResult:
                 "seconds": round(self.seconds, 2)}
 
 
-def _retry(fn: Callable[[], Any], codes: tuple[str, ...], timeout: float, what: str, timing: Timing | None) -> Any:
-    return retry_when(fn, lambda exc: isinstance(exc, ClientError) and error_code(exc) in codes, timeout=timeout,
-                      what=what, timing=timing)
+def _retry(fn: Callable[[], Any], codes: tuple[str, ...], timeout: float, what: str, timing: Timing | None,
+           settled_by: float | None = None) -> Any:
+    """fn() retried on `codes` for at most `timeout` seconds; a code of PROPAGATION_CODES only until the clock reads
+    `settled_by` (when IAM has propagated what the last setup wrote: a denial after that is the answer)."""
+    clock = (timing or Timing()).clock
+
+    def retryable(exc: BaseException) -> bool:
+        code = error_code(exc) if isinstance(exc, ClientError) else None
+        if code not in codes:
+            return False
+        return code not in PROPAGATION_CODES or settled_by is None or clock() < settled_by
+
+    return retry_when(fn, retryable, timeout=timeout, what=what, timing=timing)
+
+
+def propagation_left(state: State, now: float | None = None) -> float:
+    """Seconds IAM may still be propagating what the deployment's last save wrote (PROPAGATION_TIMEOUT after it);
+    unknown age: the whole of it."""
+    try:
+        saved = calendar.timegm(time.strptime(state.updated_at or "", "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return PROPAGATION_TIMEOUT
+    age = (time.time() if now is None else now) - saved
+    return min(PROPAGATION_TIMEOUT, max(0.0, PROPAGATION_TIMEOUT - age))
 
 
 def _session(creds: dict, aws: Sessions, profile: str | None) -> boto3.Session:
@@ -196,6 +222,7 @@ def verify(state: State, aws: Sessions, *, sql: str = DEFAULT_SQL, as_profile: s
                          "recorded).", "Run `xacct setup` first, then `xacct status` to see what is missing.")
     database = database or v.get("database") or state.config.get("db_name")
     timeout = min(wait_timeout, PROPAGATION_TIMEOUT)
+    settled_by = (timing or Timing()).clock() + propagation_left(state)
     delete_leftover_keys(aws.client(Account.CONSUMER, "iam"), state, save)
     cleanup = ExitStack()  # deletes the temporary access key, if one is minted
     hop = "assume"
@@ -212,14 +239,15 @@ def verify(state: State, aws: Sessions, *, sql: str = DEFAULT_SQL, as_profile: s
         assumed = _retry(lambda: sts.assume_role(RoleArn=role_arn, RoleSessionName="xacct-verify",
                                                  ExternalId=external_id, DurationSeconds=900),
                          STS_PROPAGATION_CODES, timeout,
-                         "the access role to admit the consumer principal (IAM propagation)", timing)
+                         "the access role to admit the consumer principal (IAM propagation)", timing, settled_by)
         hop = "data-api"
         rds_data = _session(assumed["Credentials"], aws, as_profile or aws.consumer_profile).client("rds-data", region_name=aws.region)
         params = {"resourceArn": cluster_arn, "secretArn": secret_arn, "sql": sql, "includeResultMetadata": True}
         if database:
             params["database"] = database
         response = _retry(lambda: rds_data.execute_statement(**params), DATA_API_RETRY_CODES, timeout,
-                          "the Data API to accept the statement (IAM propagation or the cluster resuming)", timing)
+                          "the Data API to accept the statement (IAM propagation or the cluster resuming)", timing,
+                          settled_by)
     except (ClientError, WaitTimeout) as exc:
         cause = exc.__cause__ if isinstance(exc, WaitTimeout) else exc
         if error_code(cause) in ("DatabaseErrorException", "BadRequestException") and any(
