@@ -94,13 +94,14 @@ class Retry:
 
 @dataclass(frozen=True)
 class Wait:
-    """Poll a read call until the resource settles (terraform's StateChangeConf): `state(response)` names the
-    state; a state in `pending` keeps polling, one in `target` is done, anything else fails at once."""
+    """Poll a read call until the resource settles (terraform's StateChangeConf, as data like a botocore waiter's
+    `path` acceptors): `state` is a JMESPath expression naming the state in the read's response (waiting.state_of
+    evaluates it); a value in `pending` keeps polling, one in `target` is done, anything else fails at once."""
 
     service: str
     method: str
     params: dict
-    state: Callable[[dict], str]
+    state: str  # JMESPath over the response, e.g. "VpcEndpoints[0].State"; waiting.py adds lower() to the language
     pending: tuple[str, ...]
     target: tuple[str, ...]
     what: str
@@ -129,7 +130,8 @@ class PlanItem:
     forget: tuple[str, str] | None = None  # (kind, id) to drop from the state once done
     store: dict = field(default_factory=dict)  # literal values recorded BEFORE the item runs
     wait: Wait | None = None
-    # A delete that runs only once AWS shows the resource is the deployment's: {"kind", "id", "deployment"}.
+    # A delete that runs only once AWS shows the resource is the deployment's: {"kind", "id", "reads", "deployment"}
+    # and the row's "arn" and "name" when it has them (resource_types.before_delete reads it again from these).
     guard: dict | None = None
 
     # What the plan shows in its "call" column; Call names the AWS operation.
@@ -170,11 +172,10 @@ class Call(PlanItem):
 @dataclass
 class Operation(PlanItem):
     """Several AWS calls that must happen together (delete a role with its inline policies, delete a security
-    group once the endpoint's network interfaces are gone). The step that plans it implements `run`; the
-    executor only calls it, so it knows nothing about any AWS service."""
+    group once the endpoint's network interfaces are gone). `name` is a procedure the planning module registered
+    (procedures.py); the executor looks it up and calls it with `params`, so it knows nothing about any AWS service."""
 
-    name: str  # e.g. "iam:delete_role_with_policies"
-    run: Callable[..., dict]  # run(ops: OperationContext, **params) -> response
+    name: str  # e.g. "iam:delete_role_with_policies": procedures.lookup(name)(ops: OperationContext, **params)
     params: dict = field(default_factory=dict)
 
     @property
@@ -303,7 +304,6 @@ def render_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [render_value(v) for v in value]
     return value
-
 
 
 @dataclass

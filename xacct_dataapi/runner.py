@@ -25,7 +25,7 @@ from xacct_dataapi.models import NOTHING_CHANGED, Call, Operation, Plan, PlanIte
 from xacct_dataapi.plan_order import step_dependencies
 from xacct_dataapi.parallel import run_graph
 from xacct_dataapi.state import ResourceRow, State
-from xacct_dataapi.waiting import Probe, Timing, retry_when, wait_all
+from xacct_dataapi.waiting import Probe, Timing, retry_when, state_of, wait_all
 
 # XacctError: a wait that timed out or hit a bad state; ResponseParserError: an endpoint answering non-AWS text.
 AWS_FAILURES = (ClientError, BotoCoreError, ResponseParserError, XacctError)
@@ -116,9 +116,11 @@ class Runner:
             raise StepFailed(step.number, step.title, item.label, exc) from exc
 
     def _perform(self, item: PlanItem) -> dict:
-        params = self._resolve(item.params)
+        params, ops = self._resolve(item.params), OperationContext(self, item.account)
+        if item.guard is not None and (gone := ops.screen(item.guard)):  # AWS must show the row is ours first
+            return gone
         if isinstance(item, Operation):
-            return item.run(OperationContext(self, item.account), **params) or {}
+            return ops.run(item.name, **params)
         if not isinstance(item, Call):
             return {}  # Bookkeeping and WaitFor make no call
         method = getattr(self.aws.client(item.account, item.service), item.method)
@@ -133,16 +135,14 @@ class Runner:
             self.calls_made.append(f"{item.service}.{item.method}")
             return response
 
-        if item.retry is None:
-            return attempt()
-        return retry_when(attempt, item.retry.matches, timeout=self.wait_timeout,
-                          what=item.retry.reason, timing=self.timing)
+        return attempt() if item.retry is None else retry_when(attempt, item.retry.matches, timeout=self.wait_timeout,
+                                                               what=item.retry.reason, timing=self.timing)
 
     def _probe(self, step: StepPlan, item: PlanItem) -> Probe:
         wait = item.wait
         read = self._guarded(step, item, lambda: getattr(self.aws.client(wait.account, wait.service), wait.method))
         params = self._resolve(wait.params)
-        return Probe(lambda: wait.state(read(**params)), wait.pending, wait.target, wait.naming(params),
+        return Probe(lambda: state_of(wait.state, read(**params)), wait.pending, wait.target, wait.naming(params),
                      guard=lambda fn: self._guarded(step, item, fn))
 
     def _record(self, step: StepPlan, item: PlanItem, response: dict) -> None:  # under self._lock
