@@ -1,7 +1,6 @@
 """The executor's seams: what the UI hears from it (Reporter), what a step's composite Operation may use and how
 the executor finds one by name and screens a guarded delete (OperationContext), and how Ctrl-C reaches it
-(deferred_sigint). Steps and the UI depend on these, never on
-the executor itself."""
+(deferred_sigint). Steps and the UI depend on these, never on the executor itself."""
 from __future__ import annotations
 
 import signal
