@@ -45,7 +45,7 @@ def for_kind(kind: str) -> ResourceType | None:
 def before_delete(ops, guard: dict) -> dict | None:
     """A guarded item's check right before it runs (ResourceType.before_delete), through the client of the item's
     account (`ops.client(service)`): None to go ahead, the "already gone" response, or NotOurs raised."""
-    rtype = TYPES.get(guard["kind"])
+    rtype = for_kind(guard["kind"])
     if rtype is None:  # a guard is made only by a registered type: anything else is a bug in xacct
         raise AssertionError(f"internal error: a guarded item names kind {guard['kind']!r}, which no resource type reads")
     return rtype.before_delete(ops.client(rtype.service), guard)
