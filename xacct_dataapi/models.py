@@ -8,9 +8,13 @@ until the runner serialises them, so a dry run can print them exactly as they wi
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Callable
+
+# The values a plan's parameters hold, and how they resolve and render, re-exported: the plan's vocabulary is here.
+from xacct_dataapi.plan_values import (  # noqa: F401
+    JsonDoc, Ref, SecretInput, Sensitive, dig, render_value, resolve_value,
+)
 
 
 # A response carrying this key made no change (already done, already gone, or deliberately skipped):
@@ -27,41 +31,6 @@ def kept_for_others(why: object) -> str | None:
 class Account(str, enum.Enum):
     CONSUMER = "consumer"
     PROVIDER = "provider"
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A value an earlier call produces (or the state file already holds), e.g. Ref('key_arn')."""
-
-    key: str
-
-    def __str__(self) -> str:
-        return "${" + self.key + "}"
-
-
-class Sensitive:
-    """A secret value: resolved only at execution, rendered as '********' everywhere else."""
-
-    __slots__ = ("_get", "preview")
-
-    def __init__(self, get: Callable[[], str], preview: Any = None):
-        self._get = get
-        self.preview = preview  # a safe view for plans (e.g. the secret's keys with the password masked)
-
-    def reveal(self) -> str:
-        return self._get()
-
-    def __repr__(self) -> str:
-        return "Sensitive('********')"
-
-    __str__ = __repr__
-
-
-@dataclass(frozen=True)
-class JsonDoc:
-    """A JSON document parameter (a policy, a secret string); serialised after Refs resolve."""
-
-    doc: Any
 
 
 @dataclass(frozen=True)
@@ -264,46 +233,6 @@ class Plan:
     @property
     def changes(self) -> bool:
         return any(s.calls for s in self.steps)
-
-
-def resolve_value(value: Any, values: dict) -> Any:
-    """The value as AWS receives it: Refs from `values`, secrets revealed, documents serialised compactly."""
-    if isinstance(value, Ref):
-        if values.get(value.key) is None:
-            # A plan naming a value no earlier item produced is a bug in xacct, not an AWS failure.
-            raise AssertionError(f"internal error: the plan refers to {value}, which no earlier call produced")
-        return values[value.key]
-    if isinstance(value, Sensitive):
-        return value.reveal()
-    if isinstance(value, JsonDoc):
-        return json.dumps(resolve_value(value.doc, values), separators=(",", ":"))
-    if isinstance(value, dict):
-        return {k: resolve_value(v, values) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [resolve_value(v, values) for v in value]
-    return value
-
-
-def dig(data: Any, path: str) -> Any:
-    """response["A"]["B"] for the path "A.B"."""
-    for part in path.split("."):
-        data = data[part]
-    return data
-
-
-def render_value(value: Any) -> Any:
-    """A JSON-able view of a param value: Refs as ${key}, secrets masked, documents as dicts."""
-    if isinstance(value, Ref):
-        return str(value)
-    if isinstance(value, Sensitive):
-        return value.preview if value.preview is not None else "********"
-    if isinstance(value, JsonDoc):
-        return render_value(value.doc)
-    if isinstance(value, dict):
-        return {k: render_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [render_value(v) for v in value]
-    return value
 
 
 @dataclass

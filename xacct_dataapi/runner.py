@@ -34,13 +34,13 @@ AWS_FAILURES = (ClientError, BotoCoreError, ResponseParserError, XacctError)
 class Runner:
     def __init__(self, aws: Sessions, state: State, state_path: Path | None, reporter: Reporter | None = None, *,
                  wait_timeout: float = 300.0, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic):
-        self.aws, self.state, self.state_path, self.wait_timeout = aws, state, state_path, wait_timeout
+                 clock: Callable[[], float] = time.monotonic, secrets: dict[str, Callable[[], str]] | None = None):
+        self.aws, self.state, self.state_path, self.wait_timeout, self.secrets = (aws, state, state_path, wait_timeout,
+                                                                                  secrets or {})  # name -> ask for it
         self.reporter, self.timing = reporter or Reporter(), Timing(clock=clock, sleep=sleep, on_wait=self._on_wait)
         self.calls_made: list[str] = []  # "service.method" of every AWS call that changed something
         self.notes: list[str] = []  # things the operator should know (e.g. what was deliberately left)
-        # (item, whether it changed AWS, why not) for each row it forgot: "already gone", "kept: shared", ...
-        self.forgotten: list[tuple[PlanItem, bool, str | None]] = []
+        self.forgotten: list[tuple[PlanItem, bool, str | None]] = []  # per row forgotten: (item, changed AWS?, why not)
         self._interrupt, self._stop = InterruptRequest(), threading.Event()
         self._lock = threading.RLock()  # the state and its file: the chains record one item at a time
 
@@ -80,7 +80,7 @@ class Runner:
 
     def _resolve(self, value: Any) -> Any:
         with self._lock:
-            return resolve_value(value, self.state.values)
+            return resolve_value(value, self.state.values, self.secrets)
 
     def save(self) -> None:
         with self._lock:  # one writer of the state file at a time; the chains' records land whole, one by one

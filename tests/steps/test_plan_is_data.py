@@ -21,7 +21,7 @@ from tests.helpers.world import open_sessions, seed
 from xacct_dataapi import procedures
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.config import Config, Names, state_path_for
-from xacct_dataapi.models import Action, Operation, Plan, Sensitive, Wait
+from xacct_dataapi.models import Action, Operation, Plan, SecretInput, Sensitive, Wait
 from xacct_dataapi.planner import plan_teardown
 from xacct_dataapi.render import plan_json
 from xacct_dataapi.state import ResourceRow, State
@@ -34,12 +34,8 @@ pytestmark = pytest.mark.usefixtures("fast_aws")
 
 
 def callables_in(value, where: str = "plan") -> list[str]:
-    """Where a callable sits inside a plan value: every dataclass field, dict key and value, list and tuple item.
-
-    A Sensitive is the one value that is not walked into: the secret's content is resolved only when the call is
-    sent (the operator's password is asked for then, never in a dry run); every rendering masks it (checked below)."""
-    if isinstance(value, Sensitive):
-        return []
+    """Where a callable sits inside a plan value: every dataclass field (a Sensitive's document and its SecretInputs
+    too), dict key and value, list and tuple item."""
     if callable(value) and not isinstance(value, type):
         return [f"{where}: {value!r}"]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -173,6 +169,8 @@ def test_the_plans_are_the_kinds_they_claim(plans):
     def actions(kind: str) -> set[Action]:
         return {s.action for s in plans[kind].steps}
 
+    (secret,) = [c.params["SecretString"] for c in plans["first setup"].calls if "SecretString" in c.params]
+    assert isinstance(secret, Sensitive) and secret.doc["password"] == SecretInput("db_password")  # data, not a getter
     waits = [c.wait for c in plans["first setup"].calls if c.wait is not None]
     assert {w.method for w in waits} == {"describe_db_clusters", "describe_vpc_endpoints"}
     assert {"ec2:create_vpc_endpoint", "ec2:confirm_endpoint_membership"} <= labels("first setup")

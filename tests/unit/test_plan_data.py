@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from xacct_dataapi.models import (
-    Account, Action, Call, JsonDoc, Plan, Record, Ref, Retry, Sensitive, StepPlan, WaitFor,
+    Account, Action, Call, JsonDoc, Plan, Record, Ref, Retry, SecretInput, Sensitive, StepPlan, WaitFor,
 )
 from xacct_dataapi.planner import plan_teardown
 from xacct_dataapi.render import plan_json
@@ -24,7 +24,7 @@ def items(plan: Plan) -> list[dict]:
 
 def test_a_setup_item_is_data_with_its_secret_masked():
     create = Call(Account.PROVIDER, "secretsmanager", "create_secret",
-                  {"Name": "xacct-orders/db-credentials", "SecretString": Sensitive(lambda: SECRET, {"password": "***"}),
+                  {"Name": "xacct-orders/db-credentials", "SecretString": Sensitive({"username": "app", "password": SecretInput("db_password")}),
                    "Tags": [{"Key": "xacct:deployment", "Value": "orders"}]},
                   outputs={"secret_arn": "ARN"}, record=Record("secret", "xacct-orders/db-credentials", arn=Ref("secret_arn")),
                   retry=Retry(("InvalidRequestException",), ("scheduled for deletion",), "still being deleted"))
@@ -32,7 +32,7 @@ def test_a_setup_item_is_data_with_its_secret_masked():
                   {"SecretId": Ref("secret_arn"), "ResourcePolicy": JsonDoc({"Version": "2012-10-17", "Statement": []})})
     (made, put) = items(Plan("setup", [StepPlan(3, "secret", "Secret", Action.CREATE, "new", [create, policy])]))
     assert (made["service"], made["operation"]) == ("secretsmanager", "create_secret")
-    assert made["params"]["SecretString"] == {"password": "***"}
+    assert made["params"]["SecretString"] == {"username": "app", "password": "********"}
     assert made["records"] == {"kind": "secret", "id": "xacct-orders/db-credentials", "arn": "${secret_arn}",
                                "adopted": False}
     assert made["outputs"] == {"secret_arn": "ARN"}
