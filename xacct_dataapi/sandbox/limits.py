@@ -32,6 +32,8 @@ IAM_ROLE_INLINE_MAX = 10_240  # "Role policy size": all inline policies of a rol
 IAM_USER_INLINE_MAX = 2_048  # "User policy size": all inline policies of a user together
 # KMS API reference, CreateAlias: AliasName 1-256 characters; the prefix alias/aws/ is reserved for AWS managed keys.
 KMS_ALIAS_MAX = 256
+# KMS API reference, ListAliases: at most Limit aliases a page (1-100, default 50), then Truncated and NextMarker.
+KMS_ALIASES_PAGE, KMS_ALIASES_PAGE_MAX = 50, 100
 
 _PRIVATE_DNS_LIVE = ("pendingacceptance", "pending", "available", "modifying")
 _saved: list[tuple[Any, str, Any]] = []
@@ -277,6 +279,29 @@ def _current_follows_its_label() -> None:
     setattr(SecretsManagerBackend, "update_secret_version_stage", update_secret_version_stage)
 
 
+def _page_aliases() -> None:
+    """ListAliases in pages, as AWS answers it (moto answers every alias at once): a reader that does not follow
+    NextMarker misses the aliases after the first page."""
+    from moto.kms.exceptions import ValidationException
+    from moto.kms.responses import KmsResponse
+
+    original = KmsResponse.list_aliases
+    _saved.append((KmsResponse, "list_aliases", KmsResponse.__dict__.get("list_aliases")))
+
+    def list_aliases(self: Any) -> str:
+        limit = int(self._get_param("Limit") or KMS_ALIASES_PAGE)
+        if not 1 <= limit <= KMS_ALIASES_PAGE_MAX:
+            raise ValidationException(f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
+                                      f"constraint: Member must have value between 1 and {KMS_ALIASES_PAGE_MAX}")
+        aliases = json.loads(original(self))["Aliases"]
+        start = int(self._get_param("Marker") or 0)
+        more = start + limit < len(aliases)
+        return json.dumps({"Aliases": aliases[start:start + limit], "Truncated": more,
+                           **({"NextMarker": str(start + limit)} if more else {})})
+
+    setattr(KmsResponse, "list_aliases", list_aliases)
+
+
 def _secrets_kms_patches() -> None:
     from moto.kms.responses import KmsResponse
     from moto.secretsmanager.responses import SecretsManagerResponse
@@ -285,6 +310,7 @@ def _secrets_kms_patches() -> None:
     _patch(SecretsManagerResponse, "create_secret", _check_secret_name)
     _patch(KmsResponse, "create_alias", _check_alias)
     _patch(KmsResponse, "update_alias", _check_alias)
+    _page_aliases()
 
 
 def install() -> None:
