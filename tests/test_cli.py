@@ -38,6 +38,19 @@ def test_setup_status_rerun_teardown(world, password):
     step5 = next(s for s in plan["steps"] if s["number"] == 5)
     trust = step5["documents"]["access_role_trust"]["Statement"][0]
     assert trust["Condition"]["StringEquals"]["sts:ExternalId"] == "${external_id}"  # generated at apply, not shown twice
+    # Every item is data (issue 26): an Operation's procedure and the function it names, a wait's read and the JMESPath
+    # naming its state, the secret's content with only the password masked.
+    items = {c["call"]: c for s in plan["steps"] for c in s["calls"]}
+    switch = items["rds:modify_db_cluster"]["wait"]  # the seeded cluster is Serverless v1
+    assert (switch["operation"], switch["state"], switch["while"], switch["until"]) == (
+        "describe_db_clusters", "DBClusters[0].HttpEndpointEnabled && 'on' || 'off'", ["off"], ["on"])
+    assert {"matcher": "path", "argument": switch["state"], "expected": "on", "state": "success"} in switch["acceptors"]
+    endpoint = items["ec2:create_vpc_endpoint"]
+    assert endpoint["procedure"] == {"name": "ec2:create_vpc_endpoint",
+                                     "function": "xacct_dataapi.steps.endpoint_create.create_or_join"}
+    assert endpoint["params"]["Create"]["VpcId"] == world.vpc_id and endpoint["wait"]["until"] == ["available"]
+    secret = items["secretsmanager:create_secret"]["params"]["SecretString"]
+    assert secret["password"] == "********" and secret["username"]
     # Nothing was created by the dry run.
     assert world.provider.client("iam").list_roles()["Roles"] == []
 
@@ -410,6 +423,15 @@ def test_teardown_dry_run_changes_nothing(world, password):
     assert res.exit_code == 0, res.output
     plan = json.loads(res.stdout)
     assert plan["kind"] == "teardown" and plan["steps"][0]["number"] == 7
+    items = [c for s in plan["steps"] for c in s["calls"]]
+    for item in items:  # every delete: what AWS must show first; every composite one: the function it runs
+        assert item["call"] in ("forget", "kms:delete_alias", "iam:delete_role_policy", "iam:delete_user_policy") or (
+            item["procedure"]["function"].startswith("xacct_dataapi.") and item["procedure"]["name"] == item["call"])
+        assert ("guard" in item) == (item["call"] != "forget"), item
+    switch_off = next(c for c in items if c["call"] == "rds:disable_data_api_unless_shared")
+    assert switch_off["guard"] == {"kind": "data_api", "id": world.cluster_id, "reads": "Data API switch of cluster",
+                                   "deployment": "default", "arn": world.cluster_arn}
+    assert (switch_off["wait"]["while"], switch_off["wait"]["until"]) == (["on"], ["off"])
     assert Path(STATE).read_bytes() == before
     assert world.provider.client("iam").get_role(RoleName=ROLE_NAME)
 

@@ -12,7 +12,7 @@ from xacct_dataapi import aws_reads
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.config import Config
 from xacct_dataapi.errors import UsageError
-from xacct_dataapi.models import Account, Ref, Sensitive
+from xacct_dataapi.models import Account, Ref, SecretInput, Sensitive
 from xacct_dataapi.policies import partition_of
 from xacct_dataapi.parallel import Pending
 from xacct_dataapi.state import State
@@ -20,6 +20,8 @@ from xacct_dataapi.preflight import (  # noqa: F401  (the facts types, and the r
     Cluster, ConsumerPrincipal, check_accounts, check_data_api_support, check_endpoint_service, describe_cluster,
     describe_network, describe_principal, endpoint_service_proven, partition_for_region, principal_identity,
 )
+
+DB_PASSWORD = "db_password"  # the secret input the secret string names (Context.secret_inputs)
 
 
 @dataclass(frozen=True)
@@ -146,17 +148,15 @@ class Context:
         return {"fields": fields, "connection": f"{cfg.db_user}@{cluster.endpoint}:{cluster.port}/{dbname}"}
 
     def secret_string(self) -> Sensitive:
+        """The secret's content: every field, and the password as the operator's secret input, asked for only when the
+        secret is written (a plan shows every key, with only the password masked)."""
         fields = self.secret_fields()["fields"]
+        return Sensitive({"username": fields["username"], "password": SecretInput(DB_PASSWORD),
+                          **{k: fields[k] for k in ("engine", "host", "port", "dbname")}})
 
-        def build() -> str:
-            import json
-
-            return json.dumps({"username": fields["username"], "password": self.password(), **{
-                k: fields[k] for k in ("engine", "host", "port", "dbname")}})
-
-        # A plan shows every key of the secret, with only the password masked.
-        return Sensitive(build, preview={"username": fields["username"], "password": "********",
-                                         **{k: fields[k] for k in ("engine", "host", "port", "dbname")}})
+    def secret_inputs(self) -> dict:
+        """Where the executor asks for the secret inputs a plan names (Runner(secrets=...)): the password source."""
+        return {DB_PASSWORD: self.password}
 
 
 def start_context(cfg: Config, aws: Sessions, state: State, password: Callable[[], str], *,

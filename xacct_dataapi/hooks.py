@@ -1,6 +1,6 @@
-"""The executor's seams: what the UI hears from it (Reporter), what a step's composite Operation may use
-(OperationContext), and how Ctrl-C reaches it (deferred_sigint). Steps and the UI depend on these, never on
-the executor itself."""
+"""The executor's seams: what the UI hears from it (Reporter), what a step's composite Operation may use and how
+the executor finds one by name and screens a guarded delete (OperationContext), and how Ctrl-C reaches it
+(deferred_sigint). Steps and the UI depend on these, never on the executor itself."""
 from __future__ import annotations
 
 import signal
@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from typing import Any, Callable, Protocol
 
 from xacct_dataapi.models import Account, PlanItem, StepPlan
+from xacct_dataapi.procedures import lookup
+from xacct_dataapi.resource_types import before_delete
 from xacct_dataapi.waiting import until_true
 
 
@@ -53,6 +55,15 @@ class OperationContext:
         response = getattr(self.client(service), method)(**params)
         self.runner.calls_made.append(f"{service}.{method}")
         return response
+
+    def run(self, procedure: str, **params) -> dict:
+        """An Operation's registered procedure (procedures.py), by its name."""
+        return lookup(procedure)(self, **params) or {}
+
+    def screen(self, guard: dict) -> dict | None:
+        """Before a guarded delete, read the resource again (resource_types.before_delete): None when AWS shows it is
+        the deployment's, the "already gone" response when it is gone; NotOurs is raised for anything else."""
+        return before_delete(self, guard)
 
     def wait_until(self, what: str, probe: Callable[[], bool]) -> None:
         until_true(probe, timeout=self.runner.wait_timeout, what=what, timing=self.runner.timing)

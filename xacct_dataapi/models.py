@@ -8,9 +8,13 @@ until the runner serialises them, so a dry run can print them exactly as they wi
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Callable
+
+# The values a plan's parameters hold, and how they resolve and render, re-exported: the plan's vocabulary is here.
+from xacct_dataapi.plan_values import (  # noqa: F401
+    JsonDoc, Ref, SecretInput, Sensitive, dig, render_value, resolve_value,
+)
 
 
 # A response carrying this key made no change (already done, already gone, or deliberately skipped):
@@ -27,41 +31,6 @@ def kept_for_others(why: object) -> str | None:
 class Account(str, enum.Enum):
     CONSUMER = "consumer"
     PROVIDER = "provider"
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A value an earlier call produces (or the state file already holds), e.g. Ref('key_arn')."""
-
-    key: str
-
-    def __str__(self) -> str:
-        return "${" + self.key + "}"
-
-
-class Sensitive:
-    """A secret value: resolved only at execution, rendered as '********' everywhere else."""
-
-    __slots__ = ("_get", "preview")
-
-    def __init__(self, get: Callable[[], str], preview: Any = None):
-        self._get = get
-        self.preview = preview  # a safe view for plans (e.g. the secret's keys with the password masked)
-
-    def reveal(self) -> str:
-        return self._get()
-
-    def __repr__(self) -> str:
-        return "Sensitive('********')"
-
-    __str__ = __repr__
-
-
-@dataclass(frozen=True)
-class JsonDoc:
-    """A JSON document parameter (a policy, a secret string); serialised after Refs resolve."""
-
-    doc: Any
 
 
 @dataclass(frozen=True)
@@ -94,13 +63,14 @@ class Retry:
 
 @dataclass(frozen=True)
 class Wait:
-    """Poll a read call until the resource settles (terraform's StateChangeConf): `state(response)` names the
-    state; a state in `pending` keeps polling, one in `target` is done, anything else fails at once."""
+    """Poll a read call until the resource settles (terraform's StateChangeConf, as data like a botocore waiter's
+    `path` acceptors): `state` is a JMESPath expression naming the state in the read's response (waiting.state_of
+    evaluates it); a value in `pending` keeps polling, one in `target` is done, anything else fails at once."""
 
     service: str
     method: str
     params: dict
-    state: Callable[[dict], str]
+    state: str  # JMESPath over the response, e.g. "VpcEndpoints[0].State"; waiting.py adds lower() to the language
     pending: tuple[str, ...]
     target: tuple[str, ...]
     what: str
@@ -129,7 +99,8 @@ class PlanItem:
     forget: tuple[str, str] | None = None  # (kind, id) to drop from the state once done
     store: dict = field(default_factory=dict)  # literal values recorded BEFORE the item runs
     wait: Wait | None = None
-    # A delete that runs only once AWS shows the resource is the deployment's: {"kind", "id", "deployment"}.
+    # A delete that runs only once AWS shows the resource is the deployment's: {"kind", "id", "reads", "deployment"}
+    # and the row's "arn" and "name" when it has them (resource_types.before_delete reads it again from these).
     guard: dict | None = None
 
     # What the plan shows in its "call" column; Call names the AWS operation.
@@ -170,11 +141,10 @@ class Call(PlanItem):
 @dataclass
 class Operation(PlanItem):
     """Several AWS calls that must happen together (delete a role with its inline policies, delete a security
-    group once the endpoint's network interfaces are gone). The step that plans it implements `run`; the
-    executor only calls it, so it knows nothing about any AWS service."""
+    group once the endpoint's network interfaces are gone). `name` is a procedure the planning module registered
+    (procedures.py); the executor looks it up and calls it with `params`, so it knows nothing about any AWS service."""
 
-    name: str  # e.g. "iam:delete_role_with_policies"
-    run: Callable[..., dict]  # run(ops: OperationContext, **params) -> response
+    name: str  # e.g. "iam:delete_role_with_policies": procedures.lookup(name)(ops: OperationContext, **params)
     params: dict = field(default_factory=dict)
 
     @property
@@ -263,47 +233,6 @@ class Plan:
     @property
     def changes(self) -> bool:
         return any(s.calls for s in self.steps)
-
-
-def resolve_value(value: Any, values: dict) -> Any:
-    """The value as AWS receives it: Refs from `values`, secrets revealed, documents serialised compactly."""
-    if isinstance(value, Ref):
-        if values.get(value.key) is None:
-            # A plan naming a value no earlier item produced is a bug in xacct, not an AWS failure.
-            raise AssertionError(f"internal error: the plan refers to {value}, which no earlier call produced")
-        return values[value.key]
-    if isinstance(value, Sensitive):
-        return value.reveal()
-    if isinstance(value, JsonDoc):
-        return json.dumps(resolve_value(value.doc, values), separators=(",", ":"))
-    if isinstance(value, dict):
-        return {k: resolve_value(v, values) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [resolve_value(v, values) for v in value]
-    return value
-
-
-def dig(data: Any, path: str) -> Any:
-    """response["A"]["B"] for the path "A.B"."""
-    for part in path.split("."):
-        data = data[part]
-    return data
-
-
-def render_value(value: Any) -> Any:
-    """A JSON-able view of a param value: Refs as ${key}, secrets masked, documents as dicts."""
-    if isinstance(value, Ref):
-        return str(value)
-    if isinstance(value, Sensitive):
-        return value.preview if value.preview is not None else "********"
-    if isinstance(value, JsonDoc):
-        return render_value(value.doc)
-    if isinstance(value, dict):
-        return {k: render_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [render_value(v) for v in value]
-    return value
-
 
 
 @dataclass

@@ -16,8 +16,10 @@ from rich.text import Text
 from xacct_dataapi import cost
 from xacct_dataapi.errors import XacctError
 from xacct_dataapi.layout import Prose
-from xacct_dataapi.models import Action, Plan, PlanItem, StepPlan, render_value
+from xacct_dataapi.models import Action, Operation, Plan, PlanItem, StepPlan, render_value
+from xacct_dataapi.procedures import function_of
 from xacct_dataapi.progress import ProgressReporter  # noqa: F401 (Terminal.progress returns it)
+from xacct_dataapi.waiting import acceptors
 
 ACTION_STYLE = {Action.CREATE: "green", Action.REPAIR: "yellow", Action.REPLACE: "yellow", Action.NOOP: "dim",
                 Action.CHECK: "red", Action.DELETE: "red"}
@@ -32,8 +34,10 @@ def make_console(stderr: bool = False) -> Console:
 
 
 def call_json(call: PlanItem) -> dict:
-    """One item as data: what it calls (service, operation, parameters with secrets masked), what it records,
-    forgets and stores, what it retries on, what it waits for, and what AWS must show before a delete runs."""
+    """One item as data: what it calls (service, operation, parameters with secrets masked; for an Operation the
+    registered procedure and the function it names), what it records, forgets and stores, what it retries on, what
+    it waits for (the read polled, the JMESPath naming the state, the values meaning pending and done), and what AWS
+    must show before a delete runs."""
     service, _, operation = call.label.partition(":") if call.changes_aws else ("", "", "")
     doc = {
         "account": call.account.value,
@@ -43,6 +47,8 @@ def call_json(call: PlanItem) -> dict:
         "service": service or None,
         "operation": operation or None,
     }
+    if isinstance(call, Operation):
+        doc["procedure"] = {"name": call.name, "function": function_of(call.name)}
     if call.record is not None:
         r = call.record
         doc["records"] = {"kind": r.kind, "id": render_value(r.id), "arn": render_value(r.arn),
@@ -64,8 +70,10 @@ def call_json(call: PlanItem) -> dict:
     if call.wait is not None:
         w = call.wait
         doc["wait"] = {"account": w.account.value, "service": w.service, "operation": w.method,
-                       "params": render_value(w.params), "state": getattr(w.state, "__name__", str(w.state)),
-                       "while": list(w.pending), "until": list(w.target), "what": w.what, "deferred": w.deferred}
+                       "params": render_value(w.params), "state": w.state, "while": list(w.pending),
+                       "until": list(w.target), "what": w.what, "deferred": w.deferred,
+                       # botocore's waiter model shape; unlike botocore's, any other value fails the wait at once
+                       "acceptors": acceptors(w.state, w.pending, w.target), "otherwise": "failure"}
     return doc
 
 

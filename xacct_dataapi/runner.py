@@ -25,7 +25,7 @@ from xacct_dataapi.models import NOTHING_CHANGED, Call, Operation, Plan, PlanIte
 from xacct_dataapi.plan_order import step_dependencies
 from xacct_dataapi.parallel import run_graph
 from xacct_dataapi.state import ResourceRow, State
-from xacct_dataapi.waiting import Probe, Timing, retry_when, wait_all
+from xacct_dataapi.waiting import Probe, Timing, retry_when, state_of, wait_all
 
 # XacctError: a wait that timed out or hit a bad state; ResponseParserError: an endpoint answering non-AWS text.
 AWS_FAILURES = (ClientError, BotoCoreError, ResponseParserError, XacctError)
@@ -34,13 +34,13 @@ AWS_FAILURES = (ClientError, BotoCoreError, ResponseParserError, XacctError)
 class Runner:
     def __init__(self, aws: Sessions, state: State, state_path: Path | None, reporter: Reporter | None = None, *,
                  wait_timeout: float = 300.0, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic):
-        self.aws, self.state, self.state_path, self.wait_timeout = aws, state, state_path, wait_timeout
+                 clock: Callable[[], float] = time.monotonic, secrets: dict[str, Callable[[], str]] | None = None):
+        self.aws, self.state, self.state_path, self.wait_timeout, self.secrets = (aws, state, state_path, wait_timeout,
+                                                                                  secrets or {})  # name -> ask for it
         self.reporter, self.timing = reporter or Reporter(), Timing(clock=clock, sleep=sleep, on_wait=self._on_wait)
         self.calls_made: list[str] = []  # "service.method" of every AWS call that changed something
         self.notes: list[str] = []  # things the operator should know (e.g. what was deliberately left)
-        # (item, whether it changed AWS, why not) for each row it forgot: "already gone", "kept: shared", ...
-        self.forgotten: list[tuple[PlanItem, bool, str | None]] = []
+        self.forgotten: list[tuple[PlanItem, bool, str | None]] = []  # per row forgotten: (item, changed AWS?, why not)
         self._interrupt, self._stop = InterruptRequest(), threading.Event()
         self._lock = threading.RLock()  # the state and its file: the chains record one item at a time
 
@@ -80,7 +80,7 @@ class Runner:
 
     def _resolve(self, value: Any) -> Any:
         with self._lock:
-            return resolve_value(value, self.state.values)
+            return resolve_value(value, self.state.values, self.secrets)
 
     def save(self) -> None:
         with self._lock:  # one writer of the state file at a time; the chains' records land whole, one by one
@@ -116,9 +116,11 @@ class Runner:
             raise StepFailed(step.number, step.title, item.label, exc) from exc
 
     def _perform(self, item: PlanItem) -> dict:
-        params = self._resolve(item.params)
+        params, ops = self._resolve(item.params), OperationContext(self, item.account)
+        if item.guard is not None and (gone := ops.screen(item.guard)):  # AWS must show the row is ours first
+            return gone
         if isinstance(item, Operation):
-            return item.run(OperationContext(self, item.account), **params) or {}
+            return ops.run(item.name, **params)
         if not isinstance(item, Call):
             return {}  # Bookkeeping and WaitFor make no call
         method = getattr(self.aws.client(item.account, item.service), item.method)
@@ -133,16 +135,14 @@ class Runner:
             self.calls_made.append(f"{item.service}.{item.method}")
             return response
 
-        if item.retry is None:
-            return attempt()
-        return retry_when(attempt, item.retry.matches, timeout=self.wait_timeout,
-                          what=item.retry.reason, timing=self.timing)
+        return attempt() if item.retry is None else retry_when(attempt, item.retry.matches, timeout=self.wait_timeout,
+                                                               what=item.retry.reason, timing=self.timing)
 
     def _probe(self, step: StepPlan, item: PlanItem) -> Probe:
         wait = item.wait
         read = self._guarded(step, item, lambda: getattr(self.aws.client(wait.account, wait.service), wait.method))
         params = self._resolve(wait.params)
-        return Probe(lambda: wait.state(read(**params)), wait.pending, wait.target, wait.naming(params),
+        return Probe(lambda: state_of(wait.state, read(**params)), wait.pending, wait.target, wait.naming(params),
                      guard=lambda fn: self._guarded(step, item, fn))
 
     def _record(self, step: StepPlan, item: PlanItem, response: dict) -> None:  # under self._lock

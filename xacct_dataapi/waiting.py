@@ -15,6 +15,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, TypeVar
 
+import jmespath
+from jmespath import functions
+
 from xacct_dataapi.errors import AwsError, WaitTimeout
 from xacct_dataapi.parallel import gather, unwrap
 
@@ -43,6 +46,30 @@ class Timing:
 
 class UnexpectedState(AwsError):
     """A resource reached a state that is neither pending nor the target (e.g. an endpoint that `failed`)."""
+
+
+class _StateFunctions(functions.Functions):
+    """JMESPath's functions plus lower(): AWS documents some states in one case and returns them in another
+    (EC2's VpcEndpoint State: "Available" in the API reference, "available" on the wire)."""
+
+    @functions.signature({"types": ["string"]})
+    def _func_lower(self, text: str) -> str:
+        return text.lower()
+
+
+_STATE_OPTIONS = jmespath.Options(custom_functions=_StateFunctions())
+
+
+def state_of(expression: str, response: dict) -> Any:
+    """The state a Wait's JMESPath `expression` names in a read's response (what its pending and target values mean)."""
+    return jmespath.search(expression, response, options=_STATE_OPTIONS)
+
+
+def acceptors(expression: str, pending: Collection, target: Collection) -> list[dict]:
+    """A wait as botocore's waiter models write it (`path` acceptors: argument, expected, state). botocore keeps
+    waiting when no acceptor matches; xacct's waits fail at once instead (the caller says so next to these)."""
+    return ([{"matcher": "path", "argument": expression, "expected": value, "state": "success"} for value in target]
+            + [{"matcher": "path", "argument": expression, "expected": value, "state": "retry"} for value in pending])
 
 
 def retry_when(fn: Callable[[], T], retryable: Callable[[BaseException], bool], *, timeout: float, what: str,

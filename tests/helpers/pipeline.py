@@ -35,7 +35,7 @@ def setup_runner(ctx: Context, plan: Plan, path: Path, **runner_kwargs) -> Runne
     """prepare_state, then the Runner app.setup makes, with the state saved before the first call as app does it.
     The caller runs `runner.execute(plan)` (or uses apply_setup)."""
     existing = path.exists()
-    runner = Runner(ctx.aws, prepare_state(ctx), path, **runner_kwargs)
+    runner = Runner(ctx.aws, prepare_state(ctx), path, secrets=ctx.secret_inputs(), **runner_kwargs)
     if plan.changes or not existing:
         runner.save()
     return runner

@@ -159,3 +159,32 @@ def test_the_guard_refuses_right_before_the_delete_when_the_plan_is_stale(world,
     assert iam.get_role(RoleName=role)["Role"]["RoleName"] == role
     assert iam.list_role_policies(RoleName=role)["PolicyNames"]  # its inline policy too: refused with its role
     assert json.loads(STATE.read_text())["resources"], "refused rows stay recorded"
+
+
+def test_the_guard_reads_again_mid_run_after_the_screen_passed(world, password, monkeypatch):
+    """The plan carries each guard as data (issue 26) and the executor reads the resource when the item runs, not when
+    the plan was made: teardown's screen passes, the run starts, and after its first provider call lands the key is
+    retagged for another deployment. The alias (ours only while it points at a key tagged for this deployment) and
+    the key are then refused by name; both stay in AWS, untouched, and recorded."""
+    from tests.helpers.hooks import CallHooks
+
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="orders")).exit_code == 0
+    kms = world.provider.client("kms")
+    key_id = next(r["id"] for r in json.loads(STATE.read_text())["resources"] if r["kind"] == "kms_key")
+
+    retagged: list[str] = []
+
+    def retag(n: int, label: str) -> None:  # once, right after the first provider call AWS accepted
+        if label.startswith("provider:") and not retagged:
+            kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "xacct:deployment", "TagValue": HAND}])
+            retagged.append(label)
+
+    hooks = CallHooks(after=retag).install(monkeypatch)
+    res = invoke(["teardown", "--name", "orders", "--yes"])
+    assert res.exit_code == 1, res.output
+    assert retagged and hooks.calls.index(retagged[0]) < len(hooks.calls) - 1  # the run went on after the retag
+    assert "Not deleting KMS alias alias/xacct-orders" in " ".join(res.output.split())
+    assert "provider:kms.DeleteAlias" not in hooks.calls and "provider:kms.ScheduleKeyDeletion" not in hooks.calls
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert kms.describe_key(KeyId="alias/xacct-orders")["KeyMetadata"]["KeyId"] == key_id
+    assert {r["kind"] for r in json.loads(STATE.read_text())["resources"]} >= {"kms_key", "kms_alias"}

@@ -97,7 +97,7 @@ class Deployment:
         return plan_for(self.cfg, self.password, self.path)
 
     def runner(self, ctx, state: State) -> Runner:
-        return Runner(ctx.aws, state, self.path, sleep=self.sleeps.append)
+        return Runner(ctx.aws, state, self.path, sleep=self.sleeps.append, secrets=ctx.secret_inputs())
 
     def apply(self, ctx=None, plan: Plan | None = None) -> tuple[Plan, Runner]:
         """What commands.setup._setup_locked does after the plan is confirmed (tests.helpers.pipeline.apply_setup)."""

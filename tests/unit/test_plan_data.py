@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 
 from xacct_dataapi.models import (
-    Account, Action, Call, JsonDoc, Plan, Record, Ref, Retry, Sensitive, StepPlan, Wait, WaitFor,
+    Account, Action, Call, JsonDoc, Plan, Record, Ref, Retry, SecretInput, Sensitive, StepPlan, WaitFor,
 )
 from xacct_dataapi.planner import plan_teardown
 from xacct_dataapi.render import plan_json
+from xacct_dataapi.steps.endpoint_joined import ENDPOINT_STATE, available
 from xacct_dataapi.state import ResourceRow, State
 
 SECRET = "n0t-for-any-eyes"
@@ -23,7 +24,7 @@ def items(plan: Plan) -> list[dict]:
 
 def test_a_setup_item_is_data_with_its_secret_masked():
     create = Call(Account.PROVIDER, "secretsmanager", "create_secret",
-                  {"Name": "xacct-orders/db-credentials", "SecretString": Sensitive(lambda: SECRET, {"password": "***"}),
+                  {"Name": "xacct-orders/db-credentials", "SecretString": Sensitive({"username": "app", "password": SecretInput("db_password")}),
                    "Tags": [{"Key": "xacct:deployment", "Value": "orders"}]},
                   outputs={"secret_arn": "ARN"}, record=Record("secret", "xacct-orders/db-credentials", arn=Ref("secret_arn")),
                   retry=Retry(("InvalidRequestException",), ("scheduled for deletion",), "still being deleted"))
@@ -31,7 +32,7 @@ def test_a_setup_item_is_data_with_its_secret_masked():
                   {"SecretId": Ref("secret_arn"), "ResourcePolicy": JsonDoc({"Version": "2012-10-17", "Statement": []})})
     (made, put) = items(Plan("setup", [StepPlan(3, "secret", "Secret", Action.CREATE, "new", [create, policy])]))
     assert (made["service"], made["operation"]) == ("secretsmanager", "create_secret")
-    assert made["params"]["SecretString"] == {"password": "***"}
+    assert made["params"]["SecretString"] == {"username": "app", "password": "********"}
     assert made["records"] == {"kind": "secret", "id": "xacct-orders/db-credentials", "arn": "${secret_arn}",
                                "adopted": False}
     assert made["outputs"] == {"secret_arn": "ARN"}
@@ -42,19 +43,20 @@ def test_a_setup_item_is_data_with_its_secret_masked():
 
 
 def test_a_wait_is_data():
-    def endpoint_state(response: dict) -> str:
-        return response["VpcEndpoints"][0]["State"]
-
-    wait = Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [Ref("endpoint_id")]}, state=endpoint_state,
-                pending=("pending",), target=("available",), what="the endpoint to become available",
-                account=Account.CONSUMER, deferred=True)
+    wait = available(Ref("endpoint_id"), deferred=True)
     (item,) = items(Plan("setup", [StepPlan(7, "endpoint", "Endpoint", Action.CHECK, "pending",
                                             [WaitFor(Account.CONSUMER, wait=wait)])]))
     assert item["service"] is None and item["call"] == "wait"
     assert item["wait"] == {"account": "consumer", "service": "ec2", "operation": "describe_vpc_endpoints",
-                            "params": {"VpcEndpointIds": ["${endpoint_id}"]}, "state": "endpoint_state",
-                            "while": ["pending"], "until": ["available"], "what": "the endpoint to become available",
-                            "deferred": True}
+                            "params": {"VpcEndpointIds": ["${endpoint_id}"]}, "state": ENDPOINT_STATE,
+                            "while": ["pending", "pendingacceptance", "modifying"], "until": ["available"],
+                            "what": "the rds-data endpoint to become available", "deferred": True,
+                            "acceptors": [
+                                {"matcher": "path", "argument": ENDPOINT_STATE, "expected": "available",
+                                 "state": "success"},
+                                *({"matcher": "path", "argument": ENDPOINT_STATE, "expected": pending, "state": "retry"}
+                                  for pending in ("pending", "pendingacceptance", "modifying"))],
+                            "otherwise": "failure"}
 
 
 def test_a_teardown_delete_is_data_with_its_guard():

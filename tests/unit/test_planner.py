@@ -15,7 +15,7 @@ from xacct_dataapi import policies
 from xacct_dataapi.config import Config
 from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context, Inputs
 from xacct_dataapi.errors import UsageError
-from xacct_dataapi.models import Account, Action, JsonDoc, Ref, Sensitive, render_value
+from xacct_dataapi.models import Account, Action, JsonDoc, Ref, Sensitive, render_value, resolve_value
 from xacct_dataapi.planner import generate_missing_values, plan_teardown
 from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.steps import STEPS, access_role, endpoint, kms_key
@@ -336,10 +336,12 @@ def test_endpoint_with_a_conflicting_private_dns_endpoint_is_a_usage_error():
 def test_secret_string_is_sensitive_until_execution():
     from xacct_dataapi.steps import secret
 
-    (call,) = secret.STEP.make_plan(make_ctx(), {"secret": None}).calls
+    ctx = make_ctx()
+    (call,) = secret.STEP.make_plan(ctx, {"secret": None}).calls
     assert isinstance(call.params["SecretString"], Sensitive)
     assert PASSWORD not in repr(call.params) and PASSWORD not in str(call.params["SecretString"])
-    assert json.loads(call.params["SecretString"].reveal())["password"] == PASSWORD
+    assert json.loads(resolve_value(call.params["SecretString"], {}, ctx.secret_inputs()))["password"] == PASSWORD
+    assert "password" in call.params["SecretString"].preview and PASSWORD not in json.dumps(render_value(call.params))
     assert call.params["KmsKeyId"] == Ref("key_arn")
 
 

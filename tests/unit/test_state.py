@@ -304,7 +304,7 @@ def test_state_never_contains_the_password(tmp_path, monkeypatch):
             assert PASSWORD not in f.read_text(errors="replace"), f.name
 
     monkeypatch.setattr(state_mod, "save", checking_save)
-    Runner(aws, s, path, sleep=lambda _: None).execute(plan)
+    Runner(aws, s, path, sleep=lambda _: None, secrets=ctx.secret_inputs()).execute(plan)
 
     # The password did go to AWS (so the check below is not vacuous) ...
     (create_secret,) = [p for svc, m, p in aws.log if m == "create_secret"]

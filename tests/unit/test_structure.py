@@ -109,7 +109,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("resource types", {"resource_types"}),
     ("state", {"state", "state_s3"}),
     ("AWS", {"aws", "aws_reads", "db_admin", "waiting", "parallel"}),
-    ("vocabulary", {"models", "plan_order", "policies", "policy_diff", "policy_eval", "db_sql", "errors", "nacl",
+    ("vocabulary", {"models", "plan_values", "procedures", "plan_order", "policies", "policy_diff", "policy_eval",
+                    "db_sql", "errors", "nacl",
                     "data_api_support", "cost", "layout", "vantage", "durations", "config", "db_options"}),
 ]
 # The sandbox is not part of what runs against real AWS: only the commands that start it may import it.

@@ -223,7 +223,7 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     record_deployment(ctx)
     started = time.monotonic()  # report the time spent applying, not the time at the prompts
     progress = ui.progress(plan)
-    runner = Runner(aws, state, state_path, progress, wait_timeout=wait_timeout)
+    runner = Runner(aws, state, state_path, progress, wait_timeout=wait_timeout, secrets=ctx.secret_inputs())
     if plan.changes or existing is None:
         runner.save()
     if plan.changes and not ui.json:

@@ -34,11 +34,21 @@ def grants() -> tuple:
     """Every registered module's grants, in module order."""
     return tuple(g for m in MODULES for g in getattr(m, "GRANTS", ()))
 
-__all__ = ["GONE", "NOT_OURS", "OURS", "NotOurs", "Ownership", "ResourceType", "TYPES", "for_kind", "grants", "register", "unregister", "screen"]
+__all__ = ["GONE", "NOT_OURS", "OURS", "NotOurs", "Ownership", "ResourceType", "TYPES", "before_delete", "for_kind",
+           "grants", "register", "unregister", "screen"]
 
 
 def for_kind(kind: str) -> ResourceType | None:
     return TYPES.get(kind)
+
+
+def before_delete(ops, guard: dict) -> dict | None:
+    """A guarded item's check right before it runs (ResourceType.before_delete), through the client of the item's
+    account (`ops.client(service)`): None to go ahead, the "already gone" response, or NotOurs raised."""
+    rtype = for_kind(guard["kind"])
+    if rtype is None:  # a guard is made only by a registered type: anything else is a bug in xacct
+        raise AssertionError(f"internal error: a guarded item names kind {guard['kind']!r}, which no resource type reads")
+    return rtype.before_delete(ops.client(rtype.service), guard)
 
 
 def screen(client_for, rows: Iterable, deployment: str) -> dict[tuple[str, str], Ownership | BaseException]:

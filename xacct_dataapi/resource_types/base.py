@@ -3,8 +3,9 @@ deployment's. The second question guards every delete: a state file is untrusted
 from another deployment, or simply stale), so no row is deleted on its word alone.
 
 A kind's module (kms.py, iam.py, secrets.py, ec2.py, rds.py) defines one ResourceType per state-file row kind; the
-registry in __init__ maps kinds to them. `guard` wraps a delete item of the plan so that, right before it runs, the
-resource is read again and its ownership checked (the plan-time screen in commands may be minutes old).
+registry in __init__ maps kinds to them. `guard` marks a delete item of the plan (as data: the recorded row) so that,
+right before it runs, the executor has `before_delete` read the resource again and check its ownership (the plan-time
+screen in commands may be minutes old).
 """
 from __future__ import annotations
 
@@ -15,11 +16,9 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Names
-from xacct_dataapi.errors import AwsError, error_code
+from xacct_dataapi.errors import AwsError
 from xacct_dataapi import policy_diff as policies
-from xacct_dataapi.models import (
-    NOTHING_CHANGED, Account, Bookkeeping, Call, Operation, PlanItem, Record, render_value,
-)
+from xacct_dataapi.models import NOTHING_CHANGED, Account, Bookkeeping, PlanItem, Record, render_value
 
 OURS, NOT_OURS, GONE = "ours", "not ours", "gone"
 # A policy naming a principal IAM has not yet propagated is refused with one of these (bounded retry).
@@ -151,28 +150,32 @@ class ResourceType:
                        "stale). Nothing was deleted; check the resource, then remove its row from the state file.")
 
     def guard(self, item: PlanItem, row, deployment: str) -> PlanItem:
-        """The same delete, run only after AWS shows the resource is this deployment's (read again right before)."""
+        """The same delete, run only after AWS shows the resource is this deployment's: the item carries the guard as
+        data (the row as recorded), and the executor reads the resource again right before it runs (before_delete)."""
         if not item.changes_aws:
             return item
-        inner = _as_operation(item)
+        guard = {"kind": row.kind, "id": row.id, "reads": self.noun, "deployment": deployment,
+                 **{key: value for key, value in (("arn", row.arn), ("name", row.name)) if value is not None}}
+        return replace(item, description=f"{item.description}, once AWS shows it is deployment {deployment}'s",
+                       guard=guard)
 
-        def run(ops, **params) -> dict:
-            verdict = self.ownership(ops.client(self.service), row, deployment)
-            if verdict.verdict == GONE:
-                return {NOTHING_CHANGED: "already gone"}
-            if not verdict.ours:
-                raise self.refusal(row, verdict, deployment)
-            return inner.run(ops, **params)
-
-        return replace(inner, run=run, description=f"{inner.description}, once AWS shows it is deployment {deployment}'s",
-                       guard={"kind": row.kind, "id": row.id, "reads": self.noun, "deployment": deployment})
+    def before_delete(self, client, guard: dict) -> dict | None:
+        """Right before a guarded delete: None when AWS shows the resource is the guard's deployment's, the
+        "already gone" response when it is gone (nothing to delete), and NotOurs raised for anything else."""
+        row = _Probe(guard["id"], guard.get("arn"), guard.get("name"), guard["kind"])
+        verdict = self.ownership(client, row, guard["deployment"])
+        if verdict.verdict == GONE:
+            return {NOTHING_CHANGED: "already gone"}
+        if not verdict.ours:
+            raise self.refusal(row, verdict, guard["deployment"])
+        return None
 
 
 class _Probe:
-    """A row-shaped handle for a resource known only by its name (discovery)."""
+    """A row-shaped handle for a resource known only by its name (discovery), or by a guard's copy of its row."""
 
-    def __init__(self, id_: str):
-        self.id, self.arn = id_, None
+    def __init__(self, id_: str, arn: str | None = None, name: str | None = None, kind: str | None = None):
+        self.id, self.arn, self.name, self.kind = id_, arn, name, kind
 
 
 class ForgetOnly(ResourceType):
@@ -228,25 +231,6 @@ class PolicyDocument(ForgetOnly):
 
     def record(self, resource, found) -> Record:
         return Record(self.kind, resource.id, arn=resource.arn)
-
-
-def _as_operation(item: PlanItem) -> Operation:
-    """A plain Call as an Operation with the same label, parameters and bookkeeping, so a guard can run first."""
-    if isinstance(item, Operation):
-        return item
-    assert isinstance(item, Call), item
-    call = item
-
-    def run(ops, **params) -> dict:
-        try:
-            return ops.call(call.service, call.method, **params)
-        except ClientError as exc:
-            if error_code(exc) in call.ok_codes:
-                return {NOTHING_CHANGED: error_code(exc)}
-            raise
-
-    return Operation(call.account, name=call.label, run=run, params=call.params, description=call.description,
-                     outputs=call.outputs, record=call.record, forget=call.forget, store=call.store, wait=call.wait)
 
 
 def account_of(row) -> Account:

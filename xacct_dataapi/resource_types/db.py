@@ -13,6 +13,7 @@ from xacct_dataapi import db_admin, db_sql
 from xacct_dataapi.db_options import SCHEMA_RE, SECRET_ARN_RE
 from xacct_dataapi.errors import AwsError
 from xacct_dataapi.models import NOTHING_CHANGED, Account, Operation
+from xacct_dataapi.procedures import procedure
 from xacct_dataapi.config import CLUSTER_ARN_RE
 from xacct_dataapi.resource_types.base import NOT_OURS, OURS, Ownership, ResourceType
 from xacct_dataapi.resource_types.grants import CLUSTER, READS, SECRET, SETUP, Grant, P
@@ -53,11 +54,12 @@ class DbUser(ResourceType):
         return Ownership(OURS, f"database user {found.name} carries this deployment's comment")
 
     def delete(self, row, state) -> list:
-        return [Operation(Account.PROVIDER, name="rds-data:drop_user_unless_owner", run=drop_user,
+        return [Operation(Account.PROVIDER, name="rds-data:drop_user_unless_owner",
                           params={"user": row.id, "row_arn": row.arn, "row_name": row.name},
                           forget=(row.kind, row.id), description=f"drop database user {row.id} (its grants first)")]
 
 
+@procedure("rds-data:drop_user_unless_owner")
 def drop_user(ops, *, user: str, row_arn: str, row_name: str) -> dict:
     data = ops.client("rds-data")
     admin = admin_for(user, row_arn, row_name, timeout=ops.runner.wait_timeout, timing=ops.runner.timing)

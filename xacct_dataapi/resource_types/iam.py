@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, Operation
+from xacct_dataapi.procedures import procedure
 from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import (
     NOT_OURS, OURS, ForgetOnly, Ownership, ResourceType, _Probe, read_or_none, tags_of, tagged_for,
@@ -29,7 +30,7 @@ class _Principal(ResourceType):
         return self.name_for(names)
 
     def delete(self, row, state) -> list:
-        return [Operation(self.account, name=self.operation, run=delete_iam_principal,
+        return [Operation(self.account, name=self.operation,
                           params={f"{self.entity.title()}Name": row.id}, forget=(row.kind, row.id),
                           description=f"delete {self.entity} {row.id}")]
 
@@ -78,6 +79,7 @@ class ConsumerUser(_Principal):
         return names.consumer_user
 
 
+@procedure("iam:delete_role_with_policies", "iam:delete_user_with_dependents")
 def delete_iam_principal(ops, RoleName: str | None = None, UserName: str | None = None) -> dict:
     """AWS refuses to delete a role or user that still has policies, access keys or a login profile
     (DeleteConflict): remove those first. Already gone counts as done."""

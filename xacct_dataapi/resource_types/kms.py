@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, JsonDoc, Operation, Record, Retry
+from xacct_dataapi.procedures import procedure
 from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import (
     GONE, INVALID_PRINCIPAL, NOT_OURS, OURS, Ownership, PolicyDocument, ResourceType, _Probe, read_or_none,
@@ -59,11 +60,12 @@ class KmsKey(ResourceType):
 
     def delete(self, row, state) -> list:
         days = int(state.config.get("key_deletion_days") or 7)
-        return [Operation(Account.PROVIDER, name="kms:schedule_key_deletion", run=schedule_key_deletion,
+        return [Operation(Account.PROVIDER, name="kms:schedule_key_deletion",
                           params={"KeyId": row.id, "PendingWindowInDays": days}, forget=(row.kind, row.id),
                           description=f"schedule key {row.id} for deletion in {days} days")]
 
 
+@procedure("kms:schedule_key_deletion")
 def schedule_key_deletion(ops, KeyId: str, PendingWindowInDays: int) -> dict:
     """Already gone, or already pending deletion, counts as done (a re-run after a crash repeats no call).
 

@@ -7,6 +7,7 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, JsonDoc, Operation, Record, Retry
+from xacct_dataapi.procedures import procedure
 from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import (
     INVALID_PRINCIPAL, NOT_OURS, OURS, Ownership, PolicyDocument, ResourceType, read_or_none, tags_of, tagged_for,
@@ -55,12 +56,13 @@ class Secret(ResourceType):
         else:
             # A copy of credentials the operator holds: no recovery window, so the name is free again at once.
             params["ForceDeleteWithoutRecovery"] = True
-        return [Operation(Account.PROVIDER, name="secretsmanager:delete_secret_unless_gone", run=delete_secret,
+        return [Operation(Account.PROVIDER, name="secretsmanager:delete_secret_unless_gone",
                           params=params, forget=(row.kind, row.id),
                           description=f"delete secret {row.id} " + (f"(recoverable for {days} days)" if days else
                                                                     "at once, without a recovery window"))]
 
 
+@procedure("secretsmanager:delete_secret_unless_gone")
 def delete_secret(ops, SecretId: str, **how) -> dict:
     """Look the secret up by its ARN first: DeleteSecret with ForceDeleteWithoutRecovery succeeds even for a secret
     that no longer exists ("If you forcibly delete an already deleted or nonexistent secret, the operation does not

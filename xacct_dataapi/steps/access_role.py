@@ -16,7 +16,6 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi import policies
 from xacct_dataapi.config import EXTERNAL_ID_RE, new_external_id
-from xacct_dataapi.resource_types.iam import delete_iam_principal
 from xacct_dataapi.resource_types.widening import role_policy_names, role_widenings
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.models import (
@@ -125,7 +124,7 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
         # re-run creates it (the plan above); a crash after the create finds it at the right path.
         step.action = Action.REPLACE
         step.reason = f"role at path {have_path} → {want_path}: IAM cannot move a role; replaced"
-        step.calls += [Operation(Account.PROVIDER, name="iam:delete_role_with_policies", run=delete_iam_principal,
+        step.calls += [Operation(Account.PROVIDER, name="iam:delete_role_with_policies",
                                  params={"RoleName": iam_name},
                                  description=f"delete role {iam_name} at path {have_path} (IAM cannot change a "
                                              "role's path)"),

@@ -14,6 +14,7 @@ from xacct_dataapi.models import (
     StepPlan, Wait, WaitFor,
 )
 
+from xacct_dataapi.procedures import procedure
 from xacct_dataapi.resource_types.rds import TAG_ENABLED_BY
 
 NUMBER = 0
@@ -44,12 +45,12 @@ def desired(ctx) -> list[Resource]:
                      properties={"HttpEndpointEnabled": True, "EngineMode": c.engine_mode})]
 
 
-def _state(on_off: dict) -> str:
-    return "on" if on_off["DBClusters"][0].get("HttpEndpointEnabled") else "off"
+# The switch's state in DescribeDBClusters (JMESPath, waiting.state_of): "on" while HttpEndpointEnabled, else "off".
+SWITCH_STATE = "DBClusters[0].HttpEndpointEnabled && 'on' || 'off'"
 
 
 def _wait(cluster_id: str, on: bool) -> Wait:
-    return Wait("rds", "describe_db_clusters", {"DBClusterIdentifier": cluster_id}, state=_state,
+    return Wait("rds", "describe_db_clusters", {"DBClusterIdentifier": cluster_id}, state=SWITCH_STATE,
                 pending=("off",) if on else ("on",), target=("on",) if on else ("off",),
                 what=f"the Data API of cluster {cluster_id} to turn {'on' if on else 'off'}", account=Account.PROVIDER,
                 deferred=on)  # turning on overlaps with the other steps; nothing before the end needs it
@@ -132,6 +133,7 @@ def deployments_before_the_path(iam, deployment: str) -> list[str]:
     return sorted(found)
 
 
+@procedure("rds:disable_data_api_unless_shared")
 def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | None, Deployment: str) -> dict:
     """Off again only if no other xacct deployment uses the cluster (turning it off would break their path).
     Serverless v1 switches with ModifyDBCluster; v2 and provisioned clusters with DisableHttpEndpoint. The cluster is
@@ -195,14 +197,11 @@ def _untag(ops, cluster_arn: str, keys: list[str]) -> None:
         ops.call("rds", "remove_tags_from_resource", ResourceName=cluster_arn, TagKeys=keys)
 
 
-def _switch_state(described: dict) -> str:
-    cluster = described["DBClusters"][0]
-    if any(t["Key"].startswith(CLOSING_TAG) for t in cluster.get("TagList") or []):
-        return "being decided"
-    if cluster.get("HttpEndpointEnabled"):
-        return "on"
-    return ("off: another xacct deployment's teardown turned it off while this setup ran (it saw no deployment "
-            "left on the cluster); run setup again with --enable-data-api")
+# While a teardown's closing mark is on the cluster, "being decided"; then "on", or "off" with what happened (JMESPath).
+STAYS_ON_STATE = (f"DBClusters[0].TagList[?starts_with(Key, '{CLOSING_TAG}')] && 'being decided' || "
+                  "DBClusters[0].HttpEndpointEnabled && 'on' || 'off: another xacct deployment\\'s teardown turned it "
+                  "off while this setup ran (it saw no deployment left on the cluster); run setup again with "
+                  "--enable-data-api'")
 
 
 def confirm_wait(ctx) -> WaitFor:
@@ -210,13 +209,13 @@ def confirm_wait(ctx) -> WaitFor:
     exists, the switch must still be on, after any teardown deciding about it (its closing mark) has decided."""
     c = ctx.cluster
     return WaitFor(Account.PROVIDER, wait=Wait(
-        "rds", "describe_db_clusters", {"DBClusterIdentifier": c.id}, state=_switch_state,
+        "rds", "describe_db_clusters", {"DBClusterIdentifier": c.id}, state=STAYS_ON_STATE,
         pending=("being decided",), target=("on",), what=f"the Data API of cluster {c.id} to stay on",
         account=Account.PROVIDER), description=f"confirm the Data API of cluster {c.id} is still on")
 
 
 def teardown(row, state) -> list:
-    return [Operation(Account.PROVIDER, name="rds:disable_data_api_unless_shared", run=disable_data_api,
+    return [Operation(Account.PROVIDER, name="rds:disable_data_api_unless_shared",
                       params={"ClusterId": row.id, "ClusterArn": row.arn,
                               "EngineMode": state.values.get("cluster_engine_mode"), "Deployment": state.name},
                       forget=(row.kind, row.id), wait=_wait(row.id, False),

@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from xacct_dataapi import db_admin, db_sql
 from xacct_dataapi.errors import AwsError, UsageError, error_message
 from xacct_dataapi.models import Account, Action, Inspection, Operation, Record, Resource, Step, StepPlan
+from xacct_dataapi.procedures import procedure
 
 NUMBER = 9
 PENDING, CURRENT = "AWSPENDING", "AWSCURRENT"
@@ -131,7 +132,7 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
               "grants": want.properties["grants"], "fields": ctx.secret_fields()["fields"],
               "rotate": bool(ctx.cfg.rotate_db_password)}
     step.calls.append(Operation(
-        Account.PROVIDER, name="db:converge_user", run=converge_user, params=params,
+        Account.PROVIDER, name="db:converge_user", params=params,
         outputs={"db_user_password_version": "version"},
         record=Record("db_user", name, arn=ctx.cluster.arn,
                       name=json.dumps({"database": params["database"], "admin_secret": secret}, sort_keys=True)),
@@ -139,6 +140,7 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return step
 
 
+@procedure("db:converge_user")
 def converge_user(ops, *, cluster_arn, admin_secret, database, secret_arn, user, deployment, grants, fields,
                   rotate) -> dict:
     """Read everything again (the plan may be minutes old), then do only what is still needed."""

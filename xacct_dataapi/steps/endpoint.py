@@ -22,8 +22,8 @@ from xacct_dataapi.models import (
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.state import ResourceRow
 from xacct_dataapi.steps.common import access_role_path, iam_tags, not_ours, owned, tag_dict
-from xacct_dataapi.steps.endpoint_cleanup import delete_security_group, leave_or_delete_endpoint
-from xacct_dataapi.steps.endpoint_create import create_or_join, settle
+# They register the procedures this step's Operations name (procedures.py).
+from xacct_dataapi.steps import endpoint_cleanup, endpoint_create  # noqa: F401
 from xacct_dataapi.steps.endpoint_joined import (
     PENDING_STATES, available as _available, is_member, join_call, me, plan_joined,
 )
@@ -192,7 +192,7 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
         # An Operation, not a Call: when another setup in this VPC made its endpoint first, AWS refuses a second
         # one with private DNS, and this deployment joins that one instead (endpoint_members.create_or_join).
         step.calls.append(Operation(
-            Account.CONSUMER, name="ec2:create_vpc_endpoint", run=create_or_join,
+            Account.CONSUMER, name="ec2:create_vpc_endpoint",
             params={"Create": create, "Member": names.deployment, "ClusterArn": ctx.cluster.arn},
             outputs={"endpoint_id": "VpcEndpoint.VpcEndpointId"},
             record=Record("vpc_endpoint", Ref("endpoint_id"), name=names.endpoint),
@@ -250,7 +250,7 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
         # Last: write this deployment's facts on its group and confirm the membership; if the endpoint turned out to
         # be another deployment's, this run's group stays as its member group and the endpoint's is recorded too.
         step.calls.append(Operation(
-            Account.CONSUMER, name="ec2:confirm_endpoint_membership", run=settle,
+            Account.CONSUMER, name="ec2:confirm_endpoint_membership",
             params={"VpcEndpointId": Ref("endpoint_id"), "Member": names.deployment, "ClusterArn": ctx.cluster.arn,
                     "OwnGroupId": sg_id, "OwnGroupName": names.security_group, "Cidrs": list(ctx.client_cidrs)},
             outputs={"security_group_id": "SecurityGroupId", "security_group_name": "GroupName"},
@@ -270,12 +270,12 @@ def teardown(row, state) -> list:
     if row.kind == "vpc_endpoint":
         own = next((r.id for r in state.resources if r.kind == "security_group"
                     and r.name == Names(state.name).security_group), None)
-        return [Operation(Account.CONSUMER, name="ec2:delete_vpc_endpoint_and_wait", run=leave_or_delete_endpoint,
+        return [Operation(Account.CONSUMER, name="ec2:delete_vpc_endpoint_and_wait",
                           params={"VpcEndpointId": row.id, "Member": state.name, "GroupId": own},
                           forget=(row.kind, row.id),
                           description=f"delete endpoint {row.id} (or, if other deployments share it, remove only "
                                       "this deployment's membership)")]
-    return [Operation(Account.CONSUMER, name="ec2:delete_security_group_when_released", run=delete_security_group,
+    return [Operation(Account.CONSUMER, name="ec2:delete_security_group_when_released",
                       params={"GroupId": row.id}, forget=(row.kind, row.id),
                       description=f"delete security group {row.id} (retrying while the endpoint's interfaces linger)")]
 

@@ -6,12 +6,8 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import KEPT, NOTHING_CHANGED
+from xacct_dataapi.procedures import procedure
 from xacct_dataapi.steps.endpoint_members import describe, leave
-
-
-def endpoint_state(resp: dict) -> str:
-    eps = resp.get("VpcEndpoints", [])
-    return str(eps[0].get("State", "")).lower() if eps else "deleted"
 
 
 def _endpoint_by_id(ec2, endpoint_id: str) -> dict | None:
@@ -35,6 +31,7 @@ def delete_endpoint(ops, VpcEndpointId: str, found: dict | None = None) -> dict:
     return {}
 
 
+@procedure("ec2:delete_security_group_when_released")
 def delete_security_group(ops, GroupId: str) -> dict:
     """The endpoint's network interfaces hold the group for minutes after the endpoint is deleted: wait for them
     to go, then delete, retrying while AWS still answers DependencyViolation."""
@@ -70,6 +67,7 @@ def delete_security_group(ops, GroupId: str) -> dict:
     return outcome
 
 
+@procedure("ec2:delete_vpc_endpoint_and_wait")
 def leave_or_delete_endpoint(ops, VpcEndpointId: str, Member: str, GroupId: str | None = None) -> dict:
     """Teardown of a member: the last one out deletes the endpoint; any other removes only its facts (and the
     statement and rules no one else needs)."""

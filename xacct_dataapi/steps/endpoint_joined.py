@@ -8,11 +8,12 @@ from xacct_dataapi.config import TAG_DEPLOYMENT
 from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import Account, Action, Bookkeeping, Call, Operation, Record, Ref, Resource, StepPlan, Wait, WaitFor
 from xacct_dataapi.steps.common import iam_tags, tag_dict
-from xacct_dataapi.steps.endpoint_cleanup import endpoint_state
 from xacct_dataapi.steps.endpoint_members import FULL_HINT, MemberFacts, join, too_many
 from xacct_dataapi.steps.endpoint_rules import https_rule, rules_of
 
 PENDING_STATES = ("pending", "pendingacceptance", "modifying")
+# The endpoint's State in DescribeVpcEndpoints, lower-cased (JMESPath, waiting.state_of); "deleted" when none is listed.
+ENDPOINT_STATE = "length(VpcEndpoints || `[]`) == `0` && 'deleted' || lower(VpcEndpoints[0].State || '')"
 
 
 def me(ctx, group_id=None) -> MemberFacts:
@@ -28,13 +29,13 @@ def is_member(ctx, facts: dict) -> bool:
 
 def available(endpoint_id, deferred: bool = False) -> Wait:
     # An endpoint that lands in `failed` or `rejected` stops the wait at once (waiting cannot help).
-    return Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [endpoint_id]}, state=endpoint_state,
+    return Wait("ec2", "describe_vpc_endpoints", {"VpcEndpointIds": [endpoint_id]}, state=ENDPOINT_STATE,
                 pending=PENDING_STATES, target=("available",),
                 what="the rds-data endpoint to become available", account=Account.CONSUMER, deferred=deferred)
 
 
 def join_call(ctx, ep_id: str, group_id, description: str) -> Operation:
-    return Operation(Account.CONSUMER, name="ec2:join_shared_endpoint", run=join,
+    return Operation(Account.CONSUMER, name="ec2:join_shared_endpoint",
                      params={"VpcEndpointId": ep_id, "Member": ctx.names.deployment, "ClusterArn": ctx.cluster.arn,
                              "GroupId": group_id, "Cidrs": list(ctx.client_cidrs)},
                      description=description)

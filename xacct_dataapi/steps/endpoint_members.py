@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from xacct_dataapi import policies
 from xacct_dataapi.config import CLUSTER_ARN_RE, NAME_RE, TAG_DEPLOYMENT, TAG_MANAGED, Names
 from xacct_dataapi.errors import WaitTimeout, XacctError, error_code
+from xacct_dataapi.procedures import procedure
 from xacct_dataapi.steps.common import tag_dict
 from xacct_dataapi.steps.endpoint_rules import https_rule, permission_of, rules_of
 
@@ -230,6 +231,7 @@ def converge(ops, endpoint_id: str) -> tuple[dict | None, dict[str, MemberFacts]
                      "Run the same command again once the other xacct runs in this VPC have finished.")
 
 
+@procedure("ec2:join_shared_endpoint")
 def join(ops, VpcEndpointId: str, Member: str, ClusterArn: str, GroupId: str, Cidrs: list) -> dict:
     """Write this deployment's facts on its own group, converge, and confirm the membership is in effect."""
     ec2 = ops.client("ec2")
