@@ -211,7 +211,7 @@ FRESH = {
     "kms_key": ({"key": None, "alias_target": None}, Action.CREATE, ["create_key", "create_alias"]),
     "consumer_principal": ({"exists": False, "tags": {}, "policy": None}, Action.CREATE, ["create_user", "put_user_policy"]),
     "key_policy": ({"found": {}}, Action.CREATE, ["put_key_policy"]),  # a declared step: nothing found
-    "secret": ({"secret": None}, Action.CREATE, ["create_secret"]),
+    "secret": ({"found": {}}, Action.CREATE, ["create_secret"]),
     "access_role": ({"found": {}}, Action.CREATE, ["create_role", "put_role_policy"]),
     "secret_policy": ({"found": {}}, Action.CREATE, ["put_resource_policy"]),
     "nacl_check": ({"acls": {SUBNETS[0]: default_acl(), SUBNETS[1]: default_acl()}}, Action.NOOP, []),
@@ -356,7 +356,7 @@ def test_endpoint_with_a_conflicting_private_dns_endpoint_is_a_usage_error():
 def test_secret_string_is_sensitive_until_execution():
     from xacct_dataapi.steps import secret
 
-    (call,) = secret.STEP.make_plan(make_ctx(), {"secret": None}).calls
+    (call,) = secret.STEP.make_plan(make_ctx(), {"found": {}}).calls
     assert isinstance(call.params["SecretString"], Sensitive)
     assert PASSWORD not in repr(call.params) and PASSWORD not in str(call.params["SecretString"])
     assert json.loads(call.params["SecretString"].reveal())["password"] == PASSWORD
@@ -434,6 +434,8 @@ def current_facts(step_key: str, **changes) -> dict:
     declared = {"key_policy": ("kms_key_policy", KEY_ID), "secret_policy": ("secret_policy", SECRET)}
     if step_key in declared:  # a declared step's facts: what AWS holds of each desired resource (steps/declared.py)
         return {"found": {declared[step_key]: facts["policy"] and {"Document": facts["policy"]}}}
+    if step_key == "secret":
+        return {"found": {("secret", SECRET): facts["secret"]}, "foreign": []}
     return facts
 
 
@@ -460,7 +462,12 @@ CONTRACTS = [
     ("key policy with a statement added by hand", "key_policy", current_ctx,
      current_facts("key_policy", policy=extra_statement(policies.key_policy(PROVIDER, ROLE_ARN, REGION))),
      Action.REPAIR, ["kms:put_key_policy"], "differs"),
-    ("secret current", "secret", current_ctx, current_facts("secret"), Action.NOOP, [], "encrypted with the xacct key"),
+    ("secret current", "secret", current_ctx, current_facts("secret"), Action.NOOP, [], f"secret {SECRET} is current"),
+    ("secret for another database user", "secret", current_ctx,
+     current_facts("secret", secret__Tags=tags({**OURS, "xacct:connection": "someone@elsewhere:5432/x"})),
+     Action.REPAIR, ["secretsmanager:update_secret", "secretsmanager:tag_resource"], "holds credentials for someone@"),
+    ("secret made by a killed run", "secret", lambda: current_ctx(without_rows=("secret",)), current_facts("secret"),
+     Action.REPAIR, ["record"], "exists but was not recorded"),
     ("secret scheduled for deletion", "secret", current_ctx, current_facts("secret", secret__DeletedDate="2026-11-30"),
      Action.REPAIR, ["secretsmanager:restore_secret", "secretsmanager:update_secret", "secretsmanager:tag_resource"],
      "scheduled for deletion"),
@@ -531,4 +538,20 @@ def test_an_inline_policy_iam_returns_url_encoded_is_compared_decoded():
     client = SimpleNamespace(get_role_policy=lambda **kw: {"PolicyDocument": quote(json.dumps(perms), safe="")})
     found = AccessRolePolicy().read_part(client, SimpleNamespace(id=f"{ROLE}/{ROLE_POLICY}", arn=None))
     assert found["Document"] == perms and found["Principal"] == ROLE
+
+def test_rotate_password_writes_new_credentials_without_calling_it_drift():
+    import dataclasses
+
+    from xacct_dataapi.steps import secret
+
+    ctx = current_ctx()
+    ctx.cfg = dataclasses.replace(ctx.cfg, rotate_password=True)
+    plan = secret.STEP.make_plan(ctx, current_facts("secret"))
+    assert (plan.action, [c.label for c in plan.calls]) == (
+        Action.REPAIR, ["secretsmanager:update_secret", "secretsmanager:tag_resource"])
+    assert plan.problems == [] and plan.reason == f"--rotate-password: new credentials for {CONNECTION}"
+    update = plan.calls[0]
+    assert update.params["SecretId"] == SECRET_ARN and "KmsKeyId" not in update.params  # the key is right
+    assert isinstance(update.params["SecretString"], Sensitive)
+    assert PASSWORD not in json.dumps(render_value(update.params)) and "********" in json.dumps(render_value(update.params))
 

@@ -155,7 +155,7 @@ def from_state(aws: Sessions, state: State, cfg: Config) -> Chain:
     chain.trust = chain.role and chain.role["Trust"]
     chain.permissions = (_declared(facts, "access_role", "iam_role_policy") or {}).get("Document")
     chain.role_arn = (chain.role or {}).get("Arn") or access_role_arn(ctx)
-    chain.secret = facts["secret"]["secret"]
+    chain.secret = _declared(facts, "secret", "secret")
     chain.secret_arn = (chain.secret or {}).get("ARN") or v.get("secret_arn")
     chain.secret_policy = (_declared(facts, "secret_policy", "secret_policy") or {}).get("Document")
     chain.key = facts["kms_key"]["key"]

@@ -89,6 +89,11 @@ class ResourceType:
         """How what AWS holds (`found`, from `read`) differs from the desired resource, one line each."""
         return []
 
+    def requested(self, found, resource) -> list[str]:
+        """Changes the desired resource asks for although nothing differs (new credentials), one line each: planned
+        with `update`, named in the reason, no problem."""
+        return []
+
     def drift(self, found, resource) -> list[dict]:
         """Each differing policy statement as data (`status --output json`), when `differences` named some."""
         return []
@@ -102,6 +107,10 @@ class ResourceType:
         ForceNew), one line each: the generic planner deletes the resource through its type (guarded) and creates it
         again, with whatever lives inside it (`inside`)."""
         return []
+
+    # The generic planner reads a desired resource by its name (whatever holds that name now, which a create would
+    # collide with), or, for a document on another resource, through the ARN the desired resource names.
+    reads_through_arn = False
 
     # The kind of resource this one lives in (an inline policy in its role): read beside it, gone with it.
     inside: str | None = None
@@ -233,6 +242,8 @@ class PolicyDocument(DocumentDiff, ForgetOnly):
     compared with the desired document (as AWS would hold it: a value not yet known never compares equal), written
     whole, recorded; at teardown only forgotten (it goes with its resource). Subclasses set `document` (the desired
     resource's document name) and implement `read_document` and `put`."""
+
+    reads_through_arn = True
 
     def read_document(self, client, row):
         raise NotImplementedError

@@ -62,7 +62,8 @@ def _read_all(ctx, desired: list[Resource]) -> tuple[dict, list[str]]:
 
     def read(r: Resource):
         rtype, probe = TYPES[r.kind], _Probe(r.id)
-        probe.arn = None if isinstance(r.arn, Ref) else r.arn  # known only once its resource is this deployment's
+        if rtype.reads_through_arn:  # known only once its resource is this deployment's
+            probe.arn = None if isinstance(r.arn, Ref) else r.arn
         client = ctx.client(r.account, rtype.service)
         return (rtype.read_part if containers[(r.kind, r.id)] else rtype.read)(client, probe)
 
@@ -150,15 +151,16 @@ def plan_resources(ctx, step: StepPlan, found: dict, desired: list[Resource], fo
             replaced.append(r)
             reasons.append("; ".join(why) + "; replaced")
             continue
-        diffs = rtype.differences(have, r)
-        if diffs:
-            step.calls += rtype.update(have, r)
+        diffs, asked = rtype.differences(have, r), rtype.requested(have, r)
+        updates = rtype.update(have, r) if diffs or asked else []
+        if updates:
+            step.calls += updates
             step.problems += diffs
-            step.drift += rtype.drift(have, r)
+            step.drift += rtype.drift(have, r) if diffs else []
             updated = True
-            reasons.append(f"{rtype.noun} {r.id} differs: " + "; ".join(diffs))
+            reasons.append(f"{rtype.noun} {r.id} differs: " + "; ".join(diffs) if diffs else "; ".join(asked))
         bookkeeping, why_record = _recorded(ctx, r, have)
-        if bookkeeping:
+        if bookkeeping and not any(item.record and item.record.kind == r.kind for item in updates):
             step.calls += bookkeeping
             adopted = True
             reasons.append(why_record)
