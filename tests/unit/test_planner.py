@@ -209,7 +209,7 @@ FRESH = {
                  ["create_security_group", "create_vpc_endpoint", "authorize_security_group_ingress",
                   "revoke_security_group_egress", "authorize_security_group_egress", "confirm_endpoint_membership"]),
     "kms_key": ({"key": None, "alias_target": None}, Action.CREATE, ["create_key", "create_alias"]),
-    "consumer_principal": ({"exists": False, "tags": {}, "policy": None}, Action.CREATE, ["create_user", "put_user_policy"]),
+    "consumer_principal": ({"found": {}}, Action.CREATE, ["create_user", "put_user_policy"]),
     "key_policy": ({"found": {}}, Action.CREATE, ["put_key_policy"]),  # a declared step: nothing found
     "secret": ({"found": {}}, Action.CREATE, ["create_secret"]),
     "access_role": ({"found": {}}, Action.CREATE, ["create_role", "put_role_policy"]),
@@ -436,6 +436,12 @@ def current_facts(step_key: str, **changes) -> dict:
         return {"found": {declared[step_key]: facts["policy"] and {"Document": facts["policy"]}}}
     if step_key == "secret":
         return {"found": {("secret", SECRET): facts["secret"]}, "foreign": []}
+    if step_key == "consumer_principal":
+        user = {"UserName": USER, "Name": USER, "Arn": USER_ARN, "Tags": facts["tags"]}
+        policy = facts["policy"] and {"Principal": USER, "PolicyName": CONSUMER_POLICY, "Document": facts["policy"],
+                                      "Owner": None}
+        return {"found": {("iam_user", USER): facts["exists"] and user,
+                          ("consumer_user_policy", f"{USER}/{CONSUMER_POLICY}"): policy}, "foreign": []}
     return facts
 
 
@@ -483,7 +489,16 @@ CONTRACTS = [
                                          ("iam_role_policy", f"{ROLE}/{ROLE_POLICY}"): None}),
      Action.CREATE, ["iam:put_role_policy"], "no inline policy"),
     ("consumer user current", "consumer_principal", current_ctx, current_facts("consumer_principal"), Action.NOOP, [],
-     "may assume"),
+     f"IAM user {USER} is current"),
+    ("consumer user's policy edited", "consumer_principal", current_ctx,
+     current_facts("consumer_principal", policy=json.loads(extra_statement(policies.consumer_assume_policy(ROLE_ARN)))),
+     Action.REPAIR, ["iam:put_user_policy"], "inline policy"),
+    ("consumer user's policy names another role", "consumer_principal", current_ctx,  # ours: it is on our user
+     current_facts("consumer_principal", policy=policies.consumer_assume_policy("arn:aws:iam::999999999999:role/x")),
+     Action.REPAIR, ["iam:put_user_policy"], "differs"),
+    ("another deployment's user", "consumer_principal", current_ctx,
+     current_facts("consumer_principal", tags={"xacct:deployment": "other", "xacct:managed-by": "xacct"}),
+     None, [], ""),
     ("endpoint current", "endpoint", current_ctx, current_facts("endpoint"), Action.NOOP, [], "as expected"),
     ("endpoint still pending", "endpoint", current_ctx, current_facts("endpoint", endpoint__State="pending"),
      Action.REPAIR, ["wait"], "pending, not available"),
@@ -539,6 +554,7 @@ def test_an_inline_policy_iam_returns_url_encoded_is_compared_decoded():
     found = AccessRolePolicy().read_part(client, SimpleNamespace(id=f"{ROLE}/{ROLE_POLICY}", arn=None))
     assert found["Document"] == perms and found["Principal"] == ROLE
 
+
 def test_rotate_password_writes_new_credentials_without_calling_it_drift():
     import dataclasses
 
@@ -555,3 +571,18 @@ def test_rotate_password_writes_new_credentials_without_calling_it_drift():
     assert isinstance(update.params["SecretString"], Sensitive)
     assert PASSWORD not in json.dumps(render_value(update.params)) and "********" in json.dumps(render_value(update.params))
 
+
+def test_an_adopted_role_is_recorded_as_not_created_and_gets_only_the_policy():
+    arn = f"arn:aws:iam::{CONSUMER}:role/app/orders-app"
+    ctx = make_ctx(principal=ConsumerPrincipal("role", "orders-app", arn, adopted=True))
+    from xacct_dataapi.steps import consumer_principal
+
+    facts = {"found": {("consumer_role", "orders-app"): {"RoleName": "orders-app", "Arn": arn},
+                       ("consumer_role_policy", f"orders-app/{CONSUMER_POLICY}"): None}, "foreign": []}
+    plan = consumer_principal.STEP.make_plan(ctx, facts)
+    assert (plan.action, [c.label for c in plan.calls]) == (Action.CREATE, ["record", "iam:put_role_policy"])
+    record, put = plan.calls
+    assert (record.record.kind, record.record.id, record.record.arn, record.record.created) == (
+        "consumer_role", "orders-app", arn, False)
+    assert put.params["RoleName"] == "orders-app" and put.record.kind == "consumer_role_policy"
+    assert "create_role" not in [c.label for c in plan.calls]  # never made, tagged or changed by xacct

@@ -162,7 +162,8 @@ def from_state(aws: Sessions, state: State, cfg: Config) -> Chain:
     chain.key_arn = (chain.key or {}).get("Arn") or v.get("key_arn")
     chain.key_policy = (_declared(facts, "key_policy", "kms_key_policy") or {}).get("Document")
     chain.principal_arn = ctx.principal.arn
-    chain.principal_policy = facts["consumer_principal"]["policy"]
+    chain.principal_policy = (_declared(facts, "consumer_principal", "consumer_role_policy", "consumer_user_policy")
+                              or {}).get("Document")
     chain.endpoint = facts["endpoint"]["endpoint"]
     chain.other_endpoints = list(facts["endpoint"]["conflicts"])
     chain.external_id = v.get("external_id")

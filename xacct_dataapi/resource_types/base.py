@@ -112,8 +112,9 @@ class ResourceType:
     # collide with), or, for a document on another resource, through the ARN the desired resource names.
     reads_through_arn = False
 
-    # The kind of resource this one lives in (an inline policy in its role): read beside it, gone with it.
-    inside: str | None = None
+    # The kinds of resource this one lives in (an inline policy in its role), its id `<container id>/...`: read beside
+    # it, this deployment's when it is (a planner's verdict; a delete's guard still judges it alone), gone with it.
+    inside: tuple[str, ...] = ()
 
     def read_part(self, client, row) -> Any:
         """`read` minus what the resource it lives in (`inside`) tells, when that is read at the same time."""

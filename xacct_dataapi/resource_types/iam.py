@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 from xacct_dataapi import policies
 from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.config import EXTERNAL_ID_RE, Names
-from xacct_dataapi.errors import error_code
+from xacct_dataapi.errors import UsageError, error_code
 from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, JsonDoc, Operation, Record, Retry
 from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import (
@@ -138,6 +138,10 @@ class ConsumerUser(_Principal):
     def cloudformation(self, t, r, ctx) -> None:
         t.add("ConsumerUser", r.kind, "AWS::IAM::User", {"UserName": r.id, "Tags": cfn_tags(r.tags)})
 
+    def create(self, r) -> list:
+        return [Call(r.account, "iam", "create_user", {"UserName": r.id, "Tags": cfn_tags(r.tags)},
+                     record=Record(self.kind, r.id, arn=r.arn), description=f"create user {r.id}")]
+
     def name_for(self, names) -> str:
         return names.consumer_user
 
@@ -171,7 +175,28 @@ def delete_iam_principal(ops, RoleName: str | None = None, UserName: str | None 
 
 
 class AdoptedPrincipal(ForgetOnly):
-    """An adopted consumer principal is never deleted: only the inline policy xacct added (its own row) is removed."""
+    """An adopted consumer principal is never created, changed or deleted: only the inline policy xacct added (its
+    own row) is. The generic planner reads it (preflight found it) and records it, `created` false."""
+
+    service = "iam"
+
+    def __init__(self, kind: str, entity: str):
+        super().__init__(kind, Account.CONSUMER, f"leave adopted {entity} {{row.id}} in place")
+        self.entity, self.noun = entity, f"adopted IAM {entity}"
+
+    def read(self, client, row):
+        found = read_or_none(getattr(client, f"get_{self.entity}"), **{f"{self.entity.title()}Name": row.id})
+        return found and found[self.entity.title()]
+
+    def judge(self, found, row, names):
+        return Ownership(OURS, f"the application's own {self.entity}, adopted: xacct only adds its inline policy")
+
+    def create(self, r) -> list:
+        raise UsageError(f"The {self.entity} {r.id} to adopt does not exist in the consumer account.",
+                         f"Create it first, or leave out --consumer-{self.entity} to have xacct make a user.")
+
+    def record(self, r, found) -> Record:
+        return Record(self.kind, r.id, arn=found["Arn"], created=False)
 
     def cloudformation(self, t, r, ctx) -> None:
         t.leave_out(r.kind, f"{r.properties['Type']} {r.id} is the application's own: the template only adds its "
@@ -179,9 +204,7 @@ class AdoptedPrincipal(ForgetOnly):
 
 
 # The inline policies xacct puts on these principals are resource_types/iam_policy.py's (their grants are here).
-TYPES = (AccessRole(), ConsumerUser(),
-         AdoptedPrincipal("consumer_role", Account.CONSUMER, "leave adopted role {row.id} in place"),
-         AdoptedPrincipal("consumer_user", Account.CONSUMER, "leave adopted user {row.id} in place"))
+TYPES = (AccessRole(), ConsumerUser(), AdoptedPrincipal("consumer_role", "role"), AdoptedPrincipal("consumer_user", "user"))
 
 # The operator's IAM grants for these calls (permissions.py assembles them; docs/permissions.md).
 GRANTS: tuple[Grant, ...] = (

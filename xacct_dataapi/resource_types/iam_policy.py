@@ -81,7 +81,7 @@ class _InlinePolicy(DocumentDiff, ResourceType):
 class AccessRolePolicy(_InlinePolicy):
     kind, entity, principal_type, account = "iam_role_policy", "role", AccessRole(), Account.PROVIDER
     doctor_link = "access role"
-    inside, document, what = "iam_role", "access_role_permissions", "permissions "
+    inside, document, what = ("iam_role",), "access_role_permissions", "permissions "
 
     def create(self, r) -> list:
         return [self.put(r, "attach the Data API permissions")]
@@ -97,7 +97,10 @@ class AccessRolePolicy(_InlinePolicy):
 
 class ConsumerRolePolicy(_InlinePolicy):
     kind, entity, account = "consumer_role_policy", "role", Account.CONSUMER
-    doctor_link = "consumer principal"
+    doctor_link, document, inside = "consumer principal", "consumer_assume_role", ("consumer_role",)
+
+    def create(self, r) -> list:
+        return [self.put(r, f"let {self.entity} {r.id.split('/', 1)[0]} assume the access role")]
 
     def cloudformation(self, t, r, ctx) -> None:
         principal = ctx.principal
@@ -112,7 +115,7 @@ class ConsumerRolePolicy(_InlinePolicy):
 
 
 class ConsumerUserPolicy(ConsumerRolePolicy):
-    kind, entity = "consumer_user_policy", "user"
+    kind, entity, inside = "consumer_user_policy", "user", ("iam_user", "consumer_user")
 
 
 TYPES = (AccessRolePolicy(), ConsumerRolePolicy(), ConsumerUserPolicy())

@@ -2,7 +2,8 @@
 same for all of them, done here with each resource's type (resource_types):
 
 - absent (or gone)                  -> the type's create items (which record the row);
-- present, not this deployment's    -> refused, naming the resource (nothing is adopted or changed);
+- present, not this deployment's    -> refused, naming the resource (nothing is adopted or changed); what lives in
+                                       a resource of ours (its type's `inside`: an inline policy) is ours;
 - present, ours, differing          -> the type's update items, each difference a problem line;
 - differing where AWS cannot update -> replaced in place (terraform's ForceNew; the type's `replacement`): deleted
                                        through its type, guarded, then created again with what lives in it; refused
@@ -49,8 +50,8 @@ class _Inspecting:
 
 def _container(r: Resource, readable: list[Resource]) -> Resource | None:
     """The desired resource `r` lives in (its type's `inside`; its id is `<container id>/...`), if declared too."""
-    kind = TYPES[r.kind].inside
-    return next((c for c in readable if kind and c.kind == kind and str(r.id).startswith(f"{c.id}/")), None)
+    kinds = TYPES[r.kind].inside
+    return next((c for c in readable if c.kind in kinds and str(r.id).startswith(f"{c.id}/")), None)
 
 
 def _read_all(ctx, desired: list[Resource]) -> tuple[dict, list[str]]:
@@ -125,14 +126,18 @@ def _recorded(ctx, r: Resource, have) -> tuple[list[PlanItem], str]:
 def plan_resources(ctx, step: StepPlan, found: dict, desired: list[Resource], foreign: list[str] = (),
                    after_create: Callable[..., list[PlanItem]] | None = None) -> StepPlan:
     """The generic diff of each desired resource against what AWS holds (module docstring)."""
-    reasons, created, replaced, updated, adopted = [], [], [], False, False
+    reasons, created, replaced, updated, adopted, verdicts = [], [], [], False, False, {}
     for r in desired:
-        rtype = TYPES[r.kind]
+        rtype, container = TYPES[r.kind], _container(r, desired)
         have = found.get((r.kind, r.id))
-        if any(rtype.inside == old.kind and str(r.id).startswith(f"{old.id}/") for old in replaced):
+        if container in replaced:
             step.calls += _made(r)  # it went with the resource it lives in
             continue
-        verdict = rtype.judge(have, _Probe(r.id), ctx.names) if have is not None else None
+        verdict = None
+        if have is not None:
+            # What lives in a resource of this deployment's is its own: repaired when it differs, never refused.
+            verdict = verdicts.get((container.kind, container.id)) if container else None
+            verdict = verdicts[(r.kind, r.id)] = verdict or rtype.judge(have, _Probe(r.id), ctx.names)
         if verdict is not None and verdict.verdict == NOT_OURS:
             raise refusal(r, verdict.why, ctx.names.deployment)
         if have is None or verdict.verdict == GONE:
