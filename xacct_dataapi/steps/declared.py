@@ -174,7 +174,9 @@ def plan_resources(ctx, step: StepPlan, found: dict, desired: list[Resource], fo
     # The strongest of what the step does names it: a create beside an adoption is still a create.
     step.action = (Action.REPLACE if replaced else Action.REPAIR if updated else Action.CREATE if created
                    else Action.REPAIR if adopted else Action.NOOP)
-    step.reason = "; ".join(reasons) or ", ".join(f"{TYPES[r.kind].noun} {r.id} is current" for r in desired)
+    step.reason = "; ".join(reasons) or ", ".join(
+        f"with its {TYPES[r.kind].noun}" if _container(r, desired) else f"{TYPES[r.kind].noun} {r.id} is current"
+        for r in desired)
     return step
 
 
