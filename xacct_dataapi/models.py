@@ -194,6 +194,7 @@ class Resource:
     documents: dict = field(default_factory=dict)  # name -> policy document (from policies.py)
     tags: dict = field(default_factory=dict)
     arn: Any = None
+    stores: dict = field(default_factory=dict)  # values recorded before it is made (a new external id it names)
 
 
 class Action(str, enum.Enum):

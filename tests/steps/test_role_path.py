@@ -137,3 +137,27 @@ def test_a_deployment_set_up_before_the_path_keeps_the_data_api_on_until_it_is_m
     assert other_deployments_on_cluster(iam, world.cluster_arn, NAME) == ["legacy"]
     assert_policies_name_the_role(world, "legacy", ARN.replace(f"xacct-{NAME}-", "xacct-legacy-"), vpc)
     assert [r["RoleName"] for r in iam.list_roles(PathPrefix=PATH)["Roles"]] == ["xacct-legacy-data-api-access"]
+
+
+def test_the_replacement_deletes_the_old_role_only_while_aws_shows_it_is_this_deployments(world, password,
+                                                                                          monkeypatch):
+    """Between the plan and its delete, the role at `/` is re-tagged for another deployment (another operator, a
+    hand edit): the guarded delete reads it again, refuses, and the role, its tags and its policy stay."""
+    from xacct_dataapi.errors import StepFailed
+    from xacct_dataapi.resource_types import NotOurs
+
+    dep = Deployment(world, password)
+    legacy_setup(dep, monkeypatch)
+    iam = world.provider.client("iam")
+    ctx, plan = dep.plan()
+    (delete,) = [c for c in step_of(plan, 5).calls if c.label == "iam:delete_role_with_policies"]
+    assert delete.guard == {"kind": "iam_role", "id": dep.names.access_role, "reads": "IAM role", "deployment": NAME}
+
+    iam.tag_role(RoleName=dep.names.access_role, Tags=[{"Key": "xacct:deployment", "Value": "someone-else"}])
+    with pytest.raises((NotOurs, StepFailed)) as info:
+        dep.apply(ctx, plan)
+    assert dep.names.access_role in str(info.value) and "Not deleting" in str(info.value)
+    role = iam.get_role(RoleName=dep.names.access_role)["Role"]
+    assert role["Path"] == "/" and {"Key": "xacct:deployment", "Value": "someone-else"} in role["Tags"]
+    assert iam.list_role_policies(RoleName=dep.names.access_role)["PolicyNames"] == [dep.names.access_role_policy]
+    assert dep.load().find("iam_role", dep.names.access_role)  # still recorded: nothing was deleted

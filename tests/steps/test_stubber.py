@@ -41,7 +41,7 @@ from xacct_dataapi.planner import plan_teardown
 from xacct_dataapi.runner import Runner
 from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.steps import data_api, secret_policy
-from xacct_dataapi.steps.common import INVALID_PRINCIPAL
+from xacct_dataapi.resource_types.base import INVALID_PRINCIPAL
 
 CLUSTER_ID = "orders-v2"
 CLUSTER_ARN = f"arn:aws:rds:{REGION}:{PROVIDER}:cluster:{CLUSTER_ID}"

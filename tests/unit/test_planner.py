@@ -211,10 +211,10 @@ FRESH = {
                  ["create_security_group", "create_vpc_endpoint", "authorize_security_group_ingress",
                   "revoke_security_group_egress", "authorize_security_group_egress", "confirm_endpoint_membership"]),
     "kms_key": ({"key": None, "alias_target": None}, Action.CREATE, ["create_key", "create_alias"]),
-    "consumer_principal": ({"exists": False, "tags": {}, "policy": None}, Action.CREATE, ["create_user", "put_user_policy"]),
+    "consumer_principal": ({"found": {}}, Action.CREATE, ["create_user", "put_user_policy"]),
     "key_policy": ({"found": {}}, Action.CREATE, ["put_key_policy"]),  # a declared step: nothing found
-    "secret": ({"secret": None}, Action.CREATE, ["create_secret"]),
-    "access_role": ({"role": None, "policy": None}, Action.CREATE, ["create_role", "put_role_policy"]),
+    "secret": ({"found": {}}, Action.CREATE, ["create_secret"]),
+    "access_role": ({"found": {}}, Action.CREATE, ["create_role", "put_role_policy"]),
     "secret_policy": ({"found": {}}, Action.CREATE, ["put_resource_policy"]),
     "nacl_check": ({"acls": {SUBNETS[0]: default_acl(), SUBNETS[1]: default_acl()}}, Action.NOOP, []),
     "db_user": ({"enabled": False}, Action.NOOP, []),
@@ -275,9 +275,16 @@ def current_access_role_facts() -> dict:
     trust["Statement"][0] = dict(reversed(list(trust["Statement"][0].items())))
     perms = policies.access_role_permissions(CLUSTER_ARN, SECRET_ARN, KEY_ARN, REGION)
     perms["Statement"].reverse()
-    return {"role": {"RoleName": ROLE, "Path": ROLE_PATH, "Arn": ROLE_ARN}, "trust": trust,
-            "tags": {"xacct:deployment": NAME, "xacct:managed-by": "xacct"},
-            "policy": quote(json.dumps(perms), safe="")}  # URL-encoded, as IAM returns it
+    return access_role_facts(trust, perms)
+
+
+def access_role_facts(trust, perms, *, path: str = ROLE_PATH, tags: dict | None = None) -> dict:
+    """A declared step's facts (steps/declared.py): what the IAM types read of the role and its inline policy."""
+    arn = f"arn:aws:iam::{PROVIDER}:role{path}{ROLE}"
+    role = {"RoleName": ROLE, "Name": ROLE, "Path": path, "Arn": arn, "Trust": trust,
+            "Tags": {"xacct:deployment": NAME, "xacct:managed-by": "xacct"} if tags is None else tags}
+    policy = perms and {"Principal": ROLE, "PolicyName": ROLE_POLICY, "Document": perms, "Owner": role}
+    return {"found": {("iam_role", ROLE): role, ("iam_role_policy", f"{ROLE}/{ROLE_POLICY}"): policy}, "foreign": []}
 
 
 def test_access_role_with_matching_trust_and_permissions_is_a_noop():
@@ -291,7 +298,8 @@ def test_access_role_with_matching_trust_and_permissions_is_a_noop():
 
 def test_access_role_with_another_external_id_is_repaired():
     facts = current_access_role_facts()
-    facts["trust"] = policies.access_role_trust_policy(CONSUMER, USER_ARN, "xacct-somebody-else")
+    facts["found"][("iam_role", ROLE)]["Trust"] = policies.access_role_trust_policy(CONSUMER, USER_ARN,
+                                                                                    "xacct-somebody-else")
     plan = access_role.STEP.make_plan(current_access_role_ctx(), facts)
     assert plan.action is Action.REPAIR
     assert [c.method for c in plan.calls] == ["update_assume_role_policy"]
@@ -302,25 +310,39 @@ def test_access_role_with_another_external_id_is_repaired():
 def test_access_role_at_the_root_path_is_replaced_in_one_step():
     """A role made before the path (at `/`): IAM cannot move it, so the one step deletes it (with its inline
     policy) and creates it at the cluster's path, then puts the policy back; same external id."""
-    facts = current_access_role_facts()
-    facts["role"] = {"RoleName": ROLE, "Path": "/", "Arn": f"arn:aws:iam::{PROVIDER}:role/{ROLE}"}
+    current = current_access_role_facts()["found"]
+    facts = access_role_facts(current[("iam_role", ROLE)]["Trust"],
+                              current[("iam_role_policy", f"{ROLE}/{ROLE_POLICY}")]["Document"], path="/")
     plan = access_role.STEP.make_plan(current_access_role_ctx(), facts)
     assert plan.action is Action.REPLACE
     assert plan.reason == f"role at path / → {ROLE_PATH}: IAM cannot move a role; replaced"
     assert [c.label for c in plan.calls] == ["iam:delete_role_with_policies", "iam:create_role", "iam:put_role_policy"]
     delete, create, _ = plan.calls
     assert delete.params == {"RoleName": ROLE} and delete.forget is None  # the row stays: same name, made again
+    # Guarded as every delete is: right before it runs, AWS must show the role is this deployment's.
+    assert delete.guard == {"kind": "iam_role", "id": ROLE, "reads": "IAM role", "deployment": NAME}
     assert create.params["Path"] == ROLE_PATH and create.record.kind == "iam_role" and create.record.id == ROLE
     assert create.params["AssumeRolePolicyDocument"] == JsonDoc(
         policies.access_role_trust_policy(CONSUMER, USER_ARN, EXTERNAL_ID))
 
 
 def test_access_role_not_ours_is_refused():
-    facts = current_access_role_facts()
-    facts["tags"] = {}
+    current = current_access_role_facts()["found"]
+    facts = access_role_facts(current[("iam_role", ROLE)]["Trust"], None, tags={})
     with pytest.raises(UsageError) as info:
         access_role.STEP.make_plan(current_access_role_ctx(), facts)
     assert ROLE in info.value.message and "xacct:deployment" in info.value.message
+
+
+def test_access_role_at_the_root_path_carrying_a_foreign_policy_is_not_replaced():
+    """Replacing the role would delete what xacct did not add (an attached policy): the step only reports it."""
+    current = current_access_role_facts()["found"]
+    facts = access_role_facts(current[("iam_role", ROLE)]["Trust"],
+                              current[("iam_role_policy", f"{ROLE}/{ROLE_POLICY}")]["Document"], path="/")
+    facts["foreign"] = ["attached policy arn:aws:iam::aws:policy/AdministratorAccess on role ..."]
+    plan = access_role.STEP.make_plan(current_access_role_ctx(), facts)
+    assert (plan.action, plan.calls) == (Action.CHECK, [])
+    assert "must be replaced" in plan.reason and plan.foreign == facts["foreign"]
 
 
 def test_endpoint_with_a_conflicting_private_dns_endpoint_is_a_usage_error():
@@ -337,7 +359,7 @@ def test_secret_string_is_sensitive_until_execution():
     from xacct_dataapi.steps import secret
 
     ctx = make_ctx()
-    (call,) = secret.STEP.make_plan(ctx, {"secret": None}).calls
+    (call,) = secret.STEP.make_plan(ctx, {"found": {}}).calls
     assert isinstance(call.params["SecretString"], Sensitive)
     assert PASSWORD not in repr(call.params) and PASSWORD not in str(call.params["SecretString"])
     assert json.loads(resolve_value(call.params["SecretString"], {}, ctx.secret_inputs()))["password"] == PASSWORD
@@ -416,6 +438,14 @@ def current_facts(step_key: str, **changes) -> dict:
     declared = {"key_policy": ("kms_key_policy", KEY_ID), "secret_policy": ("secret_policy", SECRET)}
     if step_key in declared:  # a declared step's facts: what AWS holds of each desired resource (steps/declared.py)
         return {"found": {declared[step_key]: facts["policy"] and {"Document": facts["policy"]}}}
+    if step_key == "secret":
+        return {"found": {("secret", SECRET): facts["secret"]}, "foreign": []}
+    if step_key == "consumer_principal":
+        user = {"UserName": USER, "Name": USER, "Arn": USER_ARN, "Tags": facts["tags"]}
+        policy = facts["policy"] and {"Principal": USER, "PolicyName": CONSUMER_POLICY, "Document": facts["policy"],
+                                      "Owner": None}
+        return {"found": {("iam_user", USER): facts["exists"] and user,
+                          ("consumer_user_policy", f"{USER}/{CONSUMER_POLICY}"): policy}, "foreign": []}
     return facts
 
 
@@ -442,7 +472,12 @@ CONTRACTS = [
     ("key policy with a statement added by hand", "key_policy", current_ctx,
      current_facts("key_policy", policy=extra_statement(policies.key_policy(PROVIDER, ROLE_ARN, REGION))),
      Action.REPAIR, ["kms:put_key_policy"], "differs"),
-    ("secret current", "secret", current_ctx, current_facts("secret"), Action.NOOP, [], "encrypted with the xacct key"),
+    ("secret current", "secret", current_ctx, current_facts("secret"), Action.NOOP, [], f"secret {SECRET} is current"),
+    ("secret for another database user", "secret", current_ctx,
+     current_facts("secret", secret__Tags=tags({**OURS, "xacct:connection": "someone@elsewhere:5432/x"})),
+     Action.REPAIR, ["secretsmanager:update_secret", "secretsmanager:tag_resource"], "holds credentials for someone@"),
+    ("secret made by a killed run", "secret", lambda: current_ctx(without_rows=("secret",)), current_facts("secret"),
+     Action.REPAIR, ["record"], "exists but was not recorded"),
     ("secret scheduled for deletion", "secret", current_ctx, current_facts("secret", secret__DeletedDate="2026-11-30"),
      Action.REPAIR, ["secretsmanager:restore_secret", "secretsmanager:update_secret", "secretsmanager:tag_resource"],
      "scheduled for deletion"),
@@ -451,11 +486,23 @@ CONTRACTS = [
     ("secret policy current", "secret_policy", current_ctx, current_facts("secret_policy"), Action.NOOP, [], "current"),
     ("secret policy missing", "secret_policy", current_ctx, current_facts("secret_policy", policy=None), Action.CREATE,
      ["secretsmanager:put_resource_policy"], "no secret policy"),
-    ("access role current", "access_role", current_ctx, current_facts("access_role"), Action.NOOP, [], "expected trust"),
-    ("access role lost its inline policy", "access_role", current_ctx, current_facts("access_role", policy=None),
-     Action.REPAIR, ["iam:put_role_policy"], "is missing"),
+    ("access role current", "access_role", current_ctx, current_facts("access_role"), Action.NOOP, [],
+     "IAM role xacct-orders-data-api-access is current"),
+    ("access role lost its inline policy", "access_role", current_ctx,
+     current_facts("access_role", found={**current_facts("access_role")["found"],
+                                         ("iam_role_policy", f"{ROLE}/{ROLE_POLICY}"): None}),
+     Action.CREATE, ["iam:put_role_policy"], "no inline policy"),
     ("consumer user current", "consumer_principal", current_ctx, current_facts("consumer_principal"), Action.NOOP, [],
-     "may assume"),
+     f"IAM user {USER} is current"),
+    ("consumer user's policy edited", "consumer_principal", current_ctx,
+     current_facts("consumer_principal", policy=json.loads(extra_statement(policies.consumer_assume_policy(ROLE_ARN)))),
+     Action.REPAIR, ["iam:put_user_policy"], "inline policy"),
+    ("consumer user's policy names another role", "consumer_principal", current_ctx,  # ours: it is on our user
+     current_facts("consumer_principal", policy=policies.consumer_assume_policy("arn:aws:iam::999999999999:role/x")),
+     Action.REPAIR, ["iam:put_user_policy"], "differs"),
+    ("another deployment's user", "consumer_principal", current_ctx,
+     current_facts("consumer_principal", tags={"xacct:deployment": "other", "xacct:managed-by": "xacct"}),
+     None, [], ""),
     ("endpoint current", "endpoint", current_ctx, current_facts("endpoint"), Action.NOOP, [], "as expected"),
     ("endpoint still pending", "endpoint", current_ctx, current_facts("endpoint", endpoint__State="pending"),
      Action.REPAIR, ["wait"], "pending, not available"),
@@ -472,6 +519,11 @@ CONTRACTS = [
 @pytest.mark.parametrize("case, step_key, ctx, facts, action, items, reason", CONTRACTS, ids=[c[0] for c in CONTRACTS])
 def test_step_contract(case, step_key, ctx, facts, action, items, reason):
     step = next(s for s in STEPS if s.key == step_key)
+    if action is None:  # another deployment's resource: refused by name, nothing planned
+        with pytest.raises(UsageError) as info:
+            step.make_plan(ctx(), facts)
+        assert "not deployment 'orders'" in info.value.message and info.value.exit_code == 2
+        return
     planned = step.make_plan(ctx(), facts)
     assert (planned.action, [c.label for c in planned.calls]) == (action, items), planned.reason
     assert reason in planned.reason
@@ -495,3 +547,46 @@ def test_status_of_a_pending_endpoint_is_pending_not_done(unrecorded):
     status, detail = step_status(planned, ctx.state, endpoint.STEP.kinds)
     assert status == "pending"
     assert any("pending" in d for d in detail)
+
+
+def test_an_inline_policy_iam_returns_url_encoded_is_compared_decoded():
+    """IAM returns policy documents URL-encoded (boto3 decodes them, a raw client may not): the type decodes it."""
+    from xacct_dataapi.resource_types.iam_policy import AccessRolePolicy
+
+    perms = policies.access_role_permissions(CLUSTER_ARN, SECRET_ARN, KEY_ARN, REGION)
+    client = SimpleNamespace(get_role_policy=lambda **kw: {"PolicyDocument": quote(json.dumps(perms), safe="")})
+    found = AccessRolePolicy().read_part(client, SimpleNamespace(id=f"{ROLE}/{ROLE_POLICY}", arn=None))
+    assert found["Document"] == perms and found["Principal"] == ROLE
+
+
+def test_rotate_password_writes_new_credentials_without_calling_it_drift():
+    import dataclasses
+
+    from xacct_dataapi.steps import secret
+
+    ctx = current_ctx()
+    ctx.cfg = dataclasses.replace(ctx.cfg, rotate_password=True)
+    plan = secret.STEP.make_plan(ctx, current_facts("secret"))
+    assert (plan.action, [c.label for c in plan.calls]) == (
+        Action.REPAIR, ["secretsmanager:update_secret", "secretsmanager:tag_resource"])
+    assert plan.problems == [] and plan.reason == f"--rotate-password: new credentials for {CONNECTION}"
+    update = plan.calls[0]
+    assert update.params["SecretId"] == SECRET_ARN and "KmsKeyId" not in update.params  # the key is right
+    assert isinstance(update.params["SecretString"], Sensitive)
+    assert PASSWORD not in json.dumps(render_value(update.params)) and "********" in json.dumps(render_value(update.params))
+
+
+def test_an_adopted_role_is_recorded_as_not_created_and_gets_only_the_policy():
+    arn = f"arn:aws:iam::{CONSUMER}:role/app/orders-app"
+    ctx = make_ctx(principal=ConsumerPrincipal("role", "orders-app", arn, adopted=True))
+    from xacct_dataapi.steps import consumer_principal
+
+    facts = {"found": {("consumer_role", "orders-app"): {"RoleName": "orders-app", "Arn": arn},
+                       ("consumer_role_policy", f"orders-app/{CONSUMER_POLICY}"): None}, "foreign": []}
+    plan = consumer_principal.STEP.make_plan(ctx, facts)
+    assert (plan.action, [c.label for c in plan.calls]) == (Action.CREATE, ["record", "iam:put_role_policy"])
+    record, put = plan.calls
+    assert (record.record.kind, record.record.id, record.record.arn, record.record.created) == (
+        "consumer_role", "orders-app", arn, False)
+    assert put.params["RoleName"] == "orders-app" and put.record.kind == "consumer_role_policy"
+    assert "create_role" not in [c.label for c in plan.calls]  # never made, tagged or changed by xacct

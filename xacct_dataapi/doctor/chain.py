@@ -151,22 +151,28 @@ def from_state(aws: Sessions, state: State, cfg: Config) -> Chain:
         chain.model_problems[step.key] = list(planned.problems)
         chain.expected.update(render_value(planned.documents))
     v = ctx.values
-    role = facts["access_role"]
-    chain.role, chain.trust, chain.permissions = role["role"], role.get("trust"), role.get("policy")
+    chain.role = _declared(facts, "access_role", "iam_role")
+    chain.trust = chain.role and chain.role["Trust"]
+    chain.permissions = (_declared(facts, "access_role", "iam_role_policy") or {}).get("Document")
     chain.role_arn = (chain.role or {}).get("Arn") or access_role_arn(ctx)
-    chain.secret = facts["secret"]["secret"]
+    chain.secret = _declared(facts, "secret", "secret")
     chain.secret_arn = (chain.secret or {}).get("ARN") or v.get("secret_arn")
-    chain.secret_policy = next((f["Document"] for f in facts["secret_policy"]["found"].values() if f), None)
+    chain.secret_policy = (_declared(facts, "secret_policy", "secret_policy") or {}).get("Document")
     chain.key = facts["kms_key"]["key"]
     chain.key_arn = (chain.key or {}).get("Arn") or v.get("key_arn")
-    # A declared step: its facts are what AWS holds of each desired resource (steps/declared.py).
-    chain.key_policy = next((f["Document"] for f in facts["key_policy"]["found"].values() if f), None)
+    chain.key_policy = (_declared(facts, "key_policy", "kms_key_policy") or {}).get("Document")
     chain.principal_arn = ctx.principal.arn
-    chain.principal_policy = facts["consumer_principal"]["policy"]
+    chain.principal_policy = (_declared(facts, "consumer_principal", "consumer_role_policy", "consumer_user_policy")
+                              or {}).get("Document")
     chain.endpoint = facts["endpoint"]["endpoint"]
     chain.other_endpoints = list(facts["endpoint"]["conflicts"])
     chain.external_id = v.get("external_id")
     return chain
+
+
+def _declared(facts: dict, step_key: str, *kinds: str) -> dict | None:
+    """What AWS holds of a declared step's resource of one of `kinds`: what its types read (steps/declared.py)."""
+    return next((f for (k, _), f in facts[step_key]["found"].items() if k in kinds and f), None)
 
 
 def _role_policies(iam, name: str) -> dict | None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Iterable
 
 from xacct_dataapi.parallel import gather
-from xacct_dataapi.resource_types import db, ec2, iam, kms, rds, secrets
+from xacct_dataapi.resource_types import db, ec2, iam, iam_policy, kms, rds, secrets
 from xacct_dataapi.resource_types.base import GONE, NOT_OURS, OURS, NotOurs, Ownership, ResourceType
 
 # A new kind of resource is one module here and one entry in MODULES. Module order is the order of their grants in
 # the operator's policy (permissions.py).
-MODULES: list = [rds, kms, secrets, ec2, iam, db]
+MODULES: list = [rds, kms, secrets, ec2, iam, iam_policy, db]
 TYPES: dict[str, ResourceType] = {t.kind: t for m in MODULES for t in m.TYPES}
 
 

@@ -88,6 +88,11 @@ class ResourceType:
         """How what AWS holds (`found`, from `read`) differs from the desired resource, one line each."""
         return []
 
+    def requested(self, found, resource) -> list[str]:
+        """Changes the desired resource asks for although nothing differs (new credentials), one line each: planned
+        with `update`, named in the reason, no problem."""
+        return []
+
     def drift(self, found, resource) -> list[dict]:
         """Each differing policy statement as data (`status --output json`), when `differences` named some."""
         return []
@@ -95,6 +100,33 @@ class ResourceType:
     def update(self, found, resource) -> list[PlanItem]:
         """The items that bring the resource to its desired properties (after `differences` named some)."""
         raise NotImplementedError(f"resource type {self.kind} cannot be updated by a declared step")
+
+    def replacement(self, found, resource) -> list[str]:
+        """How what AWS holds differs from the desired resource in a property AWS cannot change in place (terraform's
+        ForceNew), one line each: the generic planner deletes the resource through its type (guarded) and creates it
+        again, with whatever lives inside it (`inside`)."""
+        return []
+
+    # The generic planner reads a desired resource by its name (whatever holds that name now, which a create would
+    # collide with), or, for a document on another resource, through the ARN the desired resource names.
+    reads_through_arn = False
+
+    # The kinds of resource this one lives in (an inline policy in its role), its id `<container id>/...`: read beside
+    # it, this deployment's when it is (a planner's verdict; a delete's guard still judges it alone), gone with it.
+    inside: tuple[str, ...] = ()
+
+    def read_part(self, client, row) -> Any:
+        """`read` minus what the resource it lives in (`inside`) tells, when that is read at the same time."""
+        return self.read(client, row)
+
+    def joined(self, found, container) -> Any:
+        """What `read_part` found, completed with what was read of the resource it lives in (None: absent)."""
+        return found
+
+    def values(self, found, resource, names: Names, known: dict) -> dict:
+        """The values (ARNs, ids) that what AWS holds gives the steps after this one (None: no longer known), for
+        a declared step that `provides` them; `known`: the values known before this inspection."""
+        return {}
 
     def foreign(self, client, resource) -> list[str]:
         """What reaches the resource that xacct did not make (a KMS grant on the key), one finding line each: the
@@ -191,13 +223,31 @@ class ForgetOnly(ResourceType):
         return [Bookkeeping(self.account, forget=(row.kind, row.id), description=self.why.format(row=row))]
 
 
-class PolicyDocument(ForgetOnly):
+class DocumentDiff:
+    """A type whose desired resource names one policy document (`document`) that AWS holds in `found[held]`: compared
+    as AWS would hold it (a value not yet known never compares equal), each differing statement a line (after
+    `what`) and, as data, its drift."""
+
+    document, held, what = "", "Document", ""
+
+    def _want(self, resource):
+        return render_value(resource.documents[self.document])
+
+    def differences(self, found, resource) -> list[str]:
+        have, want = found[self.held], self._want(resource)
+        return [] if policies.equal(have, want) else [f"{self.what}{d}" for d in policies.differing_statements(have, want)]
+
+    def drift(self, found, resource) -> list[dict]:
+        return policies.statement_drift(found[self.held], self._want(resource), self.document)
+
+
+class PolicyDocument(DocumentDiff, ForgetOnly):
     """A resource's policy document (a key policy, a secret's resource policy) as a declared step's resource: read,
     compared with the desired document (as AWS would hold it: a value not yet known never compares equal), written
     whole, recorded; at teardown only forgotten (it goes with its resource). Subclasses set `document` (the desired
     resource's document name) and implement `read_document` and `put`."""
 
-    document = ""
+    reads_through_arn = True
 
     def read_document(self, client, row):
         raise NotImplementedError
@@ -213,21 +263,11 @@ class PolicyDocument(ForgetOnly):
         # Read through its resource, which its own step found as this deployment's (that step refuses any other).
         return Ownership(OURS, f"it is the {self.noun} of this deployment's resource")
 
-    def _want(self, resource):
-        return render_value(resource.documents[self.document])
-
     def create(self, resource) -> list[PlanItem]:
         return [self.put(resource)]
 
     def update(self, found, resource) -> list[PlanItem]:
         return [self.put(resource)]  # the document is written whole
-
-    def differences(self, found, resource) -> list[str]:
-        want = self._want(resource)
-        return [] if policies.equal(found["Document"], want) else policies.differing_statements(found["Document"], want)
-
-    def drift(self, found, resource) -> list[dict]:
-        return policies.statement_drift(found["Document"], self._want(resource), self.document)
 
     def record(self, resource, found) -> Record:
         return Record(self.kind, resource.id, arn=resource.arn)

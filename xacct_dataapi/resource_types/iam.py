@@ -1,22 +1,27 @@
-"""IAM: the provider's access role and its inline policy, the consumer user xacct may create, and the inline
-policy xacct adds to a consumer principal (its own, or one it adopted: an adopted principal is never deleted)."""
+"""IAM: the provider's access role, the consumer user xacct may create, and a consumer principal it adopted (never
+deleted); their inline policies are iam_policy.py's. The operator's IAM grants of both modules are here."""
 from __future__ import annotations
-
-import json
-from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
-from xacct_dataapi.errors import error_code
-from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, Operation
+from xacct_dataapi import policies
+from xacct_dataapi.aws import is_not_found
+from xacct_dataapi.config import EXTERNAL_ID_RE, Names
+from xacct_dataapi.errors import UsageError, error_code
+from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, JsonDoc, Operation, Record, Retry
 from xacct_dataapi.procedures import procedure
 from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import (
-    NOT_OURS, OURS, ForgetOnly, Ownership, ResourceType, _Probe, read_or_none, tags_of, tagged_for,
+    INVALID_PRINCIPAL, NOT_OURS, OURS, DocumentDiff, ForgetOnly, Ownership, ResourceType, _Probe, read_or_none, tags_of, tagged_for,
 )
+from xacct_dataapi.resource_types.widening import role_policy_names, role_widenings
 from xacct_dataapi.resource_types.grants import (
     ACCESS_ROLE, CONSUMER_USER, FINDS, LEGACY_ACCESS_ROLE, POLICY_READS, READS, REPLACES, SETUP, TEARDOWN, C, Grant, P,
 )
+
+
+# A policy naming a principal IAM has not yet propagated is refused for a few seconds (bounded retry).
+NEW_PRINCIPAL = Retry(INVALID_PRINCIPAL, ("principal",), "a new IAM principal is not yet visible")
 
 
 class _Principal(ResourceType):
@@ -39,8 +44,10 @@ class _Principal(ResourceType):
         found = read_or_none(getattr(client, f"get_{self.entity}"), **key)
         if found is None:
             return None
-        tags = getattr(client, f"list_{self.entity}_tags")(**key).get("Tags")
-        return {"Name": row.id, "Arn": found[self.entity.title()]["Arn"], "Tags": tags_of(tags)}
+        entity = found[self.entity.title()]
+        # GetRole and GetUser return the tags; ListRoleTags/ListUserTags only where a response leaves them out.
+        tags = entity.get("Tags") or getattr(client, f"list_{self.entity}_tags")(**key).get("Tags")
+        return {**entity, "Name": row.id, "Arn": entity["Arn"], "Tags": tags_of(tags)}
 
     def judge(self, found, row, names):
         if found["Name"] != self.name_for(names):
@@ -50,12 +57,69 @@ class _Principal(ResourceType):
         return Ownership(OURS, f"{self.entity} {row.id} carries this deployment's name and tags")
 
 
-class AccessRole(_Principal):
+class AccessRole(DocumentDiff, _Principal):
+    """The provider's access role, declared by steps/access_role.py: created with its trust policy at the cluster's
+    IAM path; the trust policy restored when it differs; a role at another path replaced (IAM cannot move a role:
+    UpdateRole takes no Path, https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateRole.html)."""
+
     kind, service, noun, entity = "iam_role", "iam", "IAM role", "role"
     doctor_link = "access role"
     operation = "iam:delete_role_with_policies"
     # The external id is a template parameter, named by the trust policy.
     cfn_refs = {"access_role_arn": ("AccessRole", "Arn"), "external_id": ("ExternalId", None)}
+    document, held, what = "access_role_trust", "Trust", "trust "
+
+    def read(self, client, row):
+        found = super().read(client, row)
+        if found is not None:
+            found["Trust"] = policies.parse(found.get("AssumeRolePolicyDocument") or "{}")
+        return found
+
+    def create(self, r) -> list:
+        return [Call(r.account, "iam", "create_role",
+                     {"RoleName": r.id, "AssumeRolePolicyDocument": JsonDoc(r.documents[self.document]),
+                      **r.properties, "Tags": cfn_tags(r.tags)},  # IAM's tags have CloudFormation's shape
+                     outputs={"access_role_arn": "Role.Arn"}, record=Record(self.kind, r.id, arn=r.arn),
+                     retry=NEW_PRINCIPAL, description=f"create the access role at path {r.properties['Path']}")]
+
+    def replacement(self, found, r) -> list[str]:
+        have, want = found.get("Path", "/"), r.properties["Path"]
+        return [] if have == want else [f"role at path {have} → {want}: IAM cannot move a role"]
+
+    def update(self, found, r) -> list:
+        return [Call(r.account, "iam", "update_assume_role_policy",
+                     {"RoleName": r.id, "PolicyDocument": JsonDoc(r.documents[self.document])},
+                     retry=NEW_PRINCIPAL, description="restore the trust policy")]
+
+    def values(self, found, r, names, known) -> dict:
+        if found is None:
+            return {"access_role_arn": None}
+        if not self.judge(found, _Probe(r.id), names).ours:
+            return {}
+        # A role at another path is about to be replaced: its ARN is not the one the other policies must name (the
+        # create call produces that one).
+        out = {"access_role_arn": found["Arn"] if not self.replacement(found, r) else None}
+        # A run that died after CreateRole never recorded the external id: it lives in the trust policy. Only one AWS
+        # would accept: a value read from AWS is untrusted input (it ends up in the operator's AWS config through
+        # `connect`); anything else is left to the trust-policy repair, with a new external id.
+        external_id = policies.external_id_of(found["Trust"])
+        if not known.get("external_id") and external_id and EXTERNAL_ID_RE.match(external_id):
+            out["external_id"] = external_id
+        return out
+
+    def foreign(self, client, r) -> list[str]:
+        """What else gives the role's holders permissions (resource_types.widening): named, never removed."""
+        try:
+            listed = role_policy_names(client, r.id)
+        except ClientError as exc:
+            if is_not_found(exc):
+                return []
+            raise
+        ours = Names(Names.deployment_of_access_role(r.id) or "").access_role_policy
+        if not listed[0] and listed[1] in ([], [ours]):
+            return []
+        role = read_or_none(client.get_role, RoleName=r.id)  # the finding names the role's own ARN
+        return [w.line() for w in role_widenings(client, r.id, role["Role"]["Arn"], ours, listed)] if role else []
 
     def cloudformation(self, t, r, ctx) -> None:
         t.add("AccessRole", r.kind, "AWS::IAM::Role", {
@@ -74,6 +138,10 @@ class ConsumerUser(_Principal):
 
     def cloudformation(self, t, r, ctx) -> None:
         t.add("ConsumerUser", r.kind, "AWS::IAM::User", {"UserName": r.id, "Tags": cfn_tags(r.tags)})
+
+    def create(self, r) -> list:
+        return [Call(r.account, "iam", "create_user", {"UserName": r.id, "Tags": cfn_tags(r.tags)},
+                     record=Record(self.kind, r.id, arn=r.arn), description=f"create user {r.id}")]
 
     def name_for(self, names) -> str:
         return names.consumer_user
@@ -108,95 +176,37 @@ def delete_iam_principal(ops, RoleName: str | None = None, UserName: str | None 
     return {}
 
 
-class _InlinePolicy(ResourceType):
-    """A row `<principal>/<policy>`: ours if the policy has this deployment's name and its principal is ours (the
-    access role) or its document names this deployment's access role (the policy added to a consumer principal)."""
+class AdoptedPrincipal(ForgetOnly):
+    """An adopted consumer principal is never created, changed or deleted: only the inline policy xacct added (its
+    own row) is. The generic planner reads it (preflight found it) and records it, `created` false."""
 
-    service, noun = "iam", "inline policy"
-    entity = ""
-    principal_type: ResourceType | None = None
+    service = "iam"
 
-    def policy_name(self, names) -> str:
-        raise NotImplementedError
+    def __init__(self, kind: str, entity: str):
+        super().__init__(kind, Account.CONSUMER, f"leave adopted {entity} {{row.id}} in place")
+        self.entity, self.noun = entity, f"adopted IAM {entity}"
 
     def read(self, client, row):
-        principal, policy = row.id.split("/", 1)
-        found = read_or_none(getattr(client, f"get_{self.entity}_policy"),
-                             **{f"{self.entity.title()}Name": principal, "PolicyName": policy})
-        if found is None:
-            return None
-        document = found["PolicyDocument"]
-        if isinstance(document, str):  # IAM returns it URL-encoded; boto3 decodes it, a raw client may not
-            document = json.loads(unquote(document))
-        owner = self.principal_type.read(client, _Probe(principal)) if self.principal_type else None
-        return {"Principal": principal, "PolicyName": policy, "Document": document, "Owner": owner}
+        found = read_or_none(getattr(client, f"get_{self.entity}"), **{f"{self.entity.title()}Name": row.id})
+        return found and found[self.entity.title()]
 
     def judge(self, found, row, names):
-        if found["PolicyName"] != self.policy_name(names):
-            return Ownership(NOT_OURS, f"this deployment's policy is named {self.policy_name(names)}")
-        if self.principal_type is not None:
-            owner = found["Owner"]
-            verdict = self.principal_type.judge(owner, _Probe(found["Principal"]), names) if owner else None
-            if verdict is None or not verdict.ours:
-                return Ownership(NOT_OURS, f"{self.entity} {found['Principal']} is not this deployment's")
-        elif names.access_role not in json.dumps(found["Document"]):
-            return Ownership(NOT_OURS, f"its document does not name this deployment's access role {names.access_role}")
-        return Ownership(OURS, f"policy {found['PolicyName']} is this deployment's")
+        return Ownership(OURS, f"the application's own {self.entity}, adopted: xacct only adds its inline policy")
 
-    def delete(self, row, state) -> list:
-        """The inline policy xacct put on a role or user (`<principal>/<policy>`)."""
-        principal, policy = row.id.split("/", 1)
-        entity = self.entity.title()
-        return [Call(self.account, "iam", f"delete_{self.entity}_policy", {f"{entity}Name": principal,
-                                                                          "PolicyName": policy},
-                     forget=(row.kind, row.id), ok_codes=("NoSuchEntity",),
-                     description=f"delete inline policy {policy} from {principal}")]
+    def create(self, r) -> list:
+        raise UsageError(f"The {self.entity} {r.id} to adopt does not exist in the consumer account.",
+                         f"Create it first, or leave out --consumer-{self.entity} to have xacct make a user.")
 
-
-class AccessRolePolicy(_InlinePolicy):
-    kind, entity, principal_type, account = "iam_role_policy", "role", AccessRole(), Account.PROVIDER
-    doctor_link = "access role"
-
-    def cloudformation(self, t, r, ctx) -> None:
-        t.add("AccessRolePolicy", r.kind, "AWS::IAM::RolePolicy", {
-            "RoleName": {"Ref": "AccessRole"}, "PolicyName": r.properties["PolicyName"],
-            "PolicyDocument": r.documents["access_role_permissions"]})
-
-    def policy_name(self, names) -> str:
-        return names.access_role_policy
-
-
-class ConsumerRolePolicy(_InlinePolicy):
-    kind, entity, account = "consumer_role_policy", "role", Account.CONSUMER
-    doctor_link = "consumer principal"
-
-    def cloudformation(self, t, r, ctx) -> None:
-        principal = ctx.principal
-        type_, key = ("AWS::IAM::RolePolicy", "RoleName") if principal.kind == "role" else ("AWS::IAM::UserPolicy",
-                                                                                          "UserName")
-        name = {"Ref": "ConsumerUser"} if not principal.adopted else principal.name
-        t.add("ConsumerPolicy", r.kind, type_, {key: name, "PolicyName": r.properties["PolicyName"],
-                                                "PolicyDocument": r.documents["consumer_assume_role"]})
-
-    def policy_name(self, names) -> str:
-        return names.consumer_policy
-
-
-class ConsumerUserPolicy(ConsumerRolePolicy):
-    kind, entity = "consumer_user_policy", "user"
-
-
-class AdoptedPrincipal(ForgetOnly):
-    """An adopted consumer principal is never deleted: only the inline policy xacct added (its own row) is removed."""
+    def record(self, r, found) -> Record:
+        return Record(self.kind, r.id, arn=found["Arn"], created=False)
 
     def cloudformation(self, t, r, ctx) -> None:
         t.leave_out(r.kind, f"{r.properties['Type']} {r.id} is the application's own: the template only adds its "
                             "inline policy, in every consumer account that has it.")
 
 
-TYPES = (AccessRole(), ConsumerUser(), AccessRolePolicy(), ConsumerRolePolicy(), ConsumerUserPolicy(),
-         AdoptedPrincipal("consumer_role", Account.CONSUMER, "leave adopted role {row.id} in place"),
-         AdoptedPrincipal("consumer_user", Account.CONSUMER, "leave adopted user {row.id} in place"))
+# The inline policies xacct puts on these principals are resource_types/iam_policy.py's (their grants are here).
+TYPES = (AccessRole(), ConsumerUser(), AdoptedPrincipal("consumer_role", "role"), AdoptedPrincipal("consumer_user", "user"))
 
 # The operator's IAM grants for these calls (permissions.py assembles them; docs/permissions.md).
 GRANTS: tuple[Grant, ...] = (

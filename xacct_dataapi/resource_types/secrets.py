@@ -6,7 +6,8 @@ import json
 from botocore.exceptions import ClientError
 
 from xacct_dataapi.aws import is_not_found
-from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, JsonDoc, Operation, Record, Retry
+from xacct_dataapi.config import TAG_DEPLOYMENT, Names
+from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, JsonDoc, Operation, Record, Ref, Retry
 from xacct_dataapi.procedures import procedure
 from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import (
@@ -15,6 +16,8 @@ from xacct_dataapi.resource_types.base import (
 from xacct_dataapi.resource_types.grants import FINDS, KEYS, READS, SECRET, SETUP, TEARDOWN, Grant, P
 
 
+TAG_CONNECTION = "xacct:connection"
+SCHEDULED = Retry(("InvalidRequestException",), ("scheduled for deletion",), "a secret of this name is still being deleted")
 # Generated at create, never in a template or a parameter: these characters break connection strings.
 PASSWORD_EXCLUDE = "\"'@/\\ "
 
@@ -34,6 +37,63 @@ class Secret(ResourceType):
 
     def name_of(self, names) -> str:
         return names.secret
+
+    # What the generic planner asks (steps/secret.py declares it). The desired resource is read by its name: a secret
+    # of that name, whoever made it, is what CreateSecret would collide with. Its SecretString is Sensitive (masked
+    # in every plan, never in the state); what it points at, minus the password, is its TAG_CONNECTION tag, so a
+    # change is seen without reading the secret (its policy denies GetSecretValue to all but the access role).
+    def create(self, r) -> list:
+        p = r.properties
+        return [Call(r.account, "secretsmanager", "create_secret",
+                     {"Name": r.id, "Description": p["Description"], "KmsKeyId": p["KmsKeyId"],
+                      "SecretString": p["SecretString"], "Tags": cfn_tags(r.tags)},
+                     outputs={"secret_arn": "ARN"}, record=Record(self.kind, r.id, arn=Ref("secret_arn")),
+                     retry=SCHEDULED, description="create the secret")]
+
+    def _key_matches(self, found, r) -> bool:
+        """KmsKeyId as DescribeSecret returns it (as it was given): the key's ARN, its id or its alias."""
+        arn, alias = r.properties["KmsKeyId"], Names(r.tags.get(TAG_DEPLOYMENT, "")).key_alias
+        return isinstance(arn, str) and found.get("KmsKeyId") in (arn, arn.rsplit("/", 1)[-1], alias)
+
+    def differences(self, found, r) -> list[str]:
+        if found.get("DeletedDate"):
+            return [f"secret {r.id} is scheduled for deletion"]
+        if not self._key_matches(found, r):
+            return [f"secret {r.id} is encrypted with {found.get('KmsKeyId') or 'the AWS managed key'}, not the xacct "
+                    "key"]
+        have, want = tags_of(found.get("Tags")).get(TAG_CONNECTION), r.tags[TAG_CONNECTION]
+        return [] if have == want else [f"secret {r.id} holds credentials for {have or 'an unknown user'}, setup asks "
+                                        f"for {want}"]
+
+    def requested(self, found, r) -> list[str]:
+        return [f"--rotate-password: new credentials for {r.tags[TAG_CONNECTION]}"] if r.properties.get("Rotate") else []
+
+    def update(self, found, r) -> list:
+        """Write the credentials again (a new version: changing the key does not re-encrypt old ones), under the xacct
+        key when that differs, and re-tag what they point at; a secret scheduled for deletion is restored first."""
+        arn, record = found["ARN"], Record(self.kind, r.id, arn=found["ARN"])
+        if found.get("DeletedDate"):
+            restore = Call(r.account, "secretsmanager", "restore_secret", {"SecretId": arn}, record=record,
+                           outputs={"secret_arn": "ARN"}, description="restore the secret")
+            return [restore, *self._rewrite(r, arn, "write fresh credentials under the key", with_key=True)]
+        if not self._key_matches(found, r):
+            return self._rewrite(r, arn, "re-encrypt with the xacct key", with_key=True, record=record)
+        return self._rewrite(r, arn, "write the new credentials", record=record)
+
+    def _rewrite(self, r, arn: str, description: str, *, with_key=False, record=None) -> list:
+        key = {"KmsKeyId": r.properties["KmsKeyId"]} if with_key else {}
+        return [Call(r.account, "secretsmanager", "update_secret",
+                     {"SecretId": arn, **key, "SecretString": r.properties["SecretString"]}, record=record,
+                     description=description),
+                Call(r.account, "secretsmanager", "tag_resource",
+                     {"SecretId": arn, "Tags": cfn_tags({TAG_CONNECTION: r.tags[TAG_CONNECTION]})},
+                     description="record what the secret points at")]
+
+    def values(self, found, r, names, known) -> dict:
+        # A secret scheduled for deletion has no policy to read: its ARN is known again once restored (the output
+        # of restore_secret), and none of another deployment's is ever named.
+        ours = found is not None and self.judge(found, r, names).ours and not found.get("DeletedDate")
+        return {"secret_arn": found["ARN"] if ours else None}
 
     def live(self, found) -> bool:
         return not found.get("DeletedDate")

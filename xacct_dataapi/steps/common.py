@@ -4,7 +4,7 @@ from __future__ import annotations
 from xacct_dataapi import policies
 from xacct_dataapi.config import TAG_DEPLOYMENT
 from xacct_dataapi.errors import UsageError
-from xacct_dataapi.resource_types.base import INVALID_PRINCIPAL, tags_of as tag_dict  # noqa: F401  (the steps' names)
+from xacct_dataapi.resource_types.base import tags_of as tag_dict  # noqa: F401  (the steps' name)
 
 
 def access_role_path(ctx) -> str:
