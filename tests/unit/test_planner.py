@@ -320,7 +320,8 @@ def test_access_role_at_the_root_path_is_replaced_in_one_step():
     delete, create, _ = plan.calls
     assert delete.params == {"RoleName": ROLE} and delete.forget is None  # the row stays: same name, made again
     # Guarded as every delete is: right before it runs, AWS must show the role is this deployment's.
-    assert delete.guard == {"kind": "iam_role", "id": ROLE, "reads": "IAM role", "deployment": NAME}
+    assert delete.guard == {"kind": "iam_role", "id": ROLE, "reads": "IAM role", "deployment": NAME,
+                            "arn": f"arn:aws:iam::{PROVIDER}:role/{ROLE}"}
     assert create.params["Path"] == ROLE_PATH and create.record.kind == "iam_role" and create.record.id == ROLE
     assert create.params["AssumeRolePolicyDocument"] == JsonDoc(
         policies.access_role_trust_policy(CONSUMER, USER_ARN, EXTERNAL_ID))

@@ -274,10 +274,10 @@ def fresh_context(aws, state: State) -> Context:
 FRESH_FACTS = {
     "data_api": {"enabled": False},
     "kms_key": {"key": None, "alias_target": None},
-    "consumer_principal": {"exists": False, "tags": {}, "policy": None},
+    "consumer_principal": {"found": {}},
     "key_policy": {"found": {}},  # a declared step: nothing found (steps/declared.py)
-    "secret": {"secret": None},
-    "access_role": {"role": None, "policy": None},
+    "secret": {"found": {}},
+    "access_role": {"found": {}},
     "secret_policy": {"found": {}},
     "endpoint": {"sg": None, "endpoint": None, "conflicts": []},
     "nacl_check": {"acls": {}},
