@@ -107,3 +107,22 @@ def test_list_refresh_names_a_refused_listing_call(world, password, monkeypatch)
     assert res.exit_code == 1, res.output
     assert "--for list" in res.output and "Traceback" not in res.output
     assert json.loads(xacct("list", "--output", "json"))[0]["name"] == "alpha"  # without --refresh: the state alone
+
+
+@pytest.mark.parametrize("side, service, call, params", [
+    ("provider", "resourcegroupstaggingapi", "get_resources", ("ResourcesPerPage", 100)),
+    ("provider", "secretsmanager", "list_secrets", ("MaxResults", 100)),
+    ("provider", "kms", "list_aliases", ("Limit", 100)),
+    ("consumer", "ec2", "describe_security_groups", ("MaxResults", 1000)),
+    ("consumer", "ec2", "describe_vpc_endpoints", ("MaxResults", 1000)),
+])
+def test_the_sandbox_takes_the_page_sizes_aws_takes(world, side, service, call, params):
+    """list --refresh asks for the largest pages AWS allows (commands/refresh.py); one more is refused, as AWS does."""
+    from botocore.exceptions import ClientError
+
+    param, most = params
+    client = getattr(world, side).client(service)
+    getattr(client, call)(**{param: most})
+    with pytest.raises(ClientError) as refused:
+        getattr(client, call)(**{param: most + 1})
+    assert str(most + 1) in str(refused.value)

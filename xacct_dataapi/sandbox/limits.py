@@ -287,6 +287,42 @@ def _secrets_kms_patches() -> None:
     _patch(KmsResponse, "update_alias", _check_alias)
 
 
+# Page sizes the listing calls accept (docs/aws-facts.md, "Listing in bulk"); moto takes any. (operation's response
+# class, handler, parameter, most, the service's validation error)
+def _page_size_patches() -> None:
+    from moto.ec2.exceptions import InvalidParameterValueError
+    from moto.ec2.responses.security_groups import SecurityGroups
+    from moto.ec2.responses.vpcs import VPCs
+    from moto.kms.exceptions import ValidationException
+    from moto.kms.responses import KmsResponse
+    from moto.resourcegroupstaggingapi.exceptions import ResourceGroupsTaggingAPIError
+    from moto.resourcegroupstaggingapi.responses import ResourceGroupsTaggingAPIResponse
+    from moto.secretsmanager.exceptions import InvalidParameterException
+    from moto.secretsmanager.responses import SecretsManagerResponse
+
+    def validation(error: Callable[[str], Exception]) -> Callable[[str, str, int], Exception]:
+        return lambda value, param, most: error(f"1 validation error detected: Value '{value}' at '{param}' failed to "
+                                                f"satisfy constraint: Member must have value less than or equal to {most}")
+
+    for cls, name, param, most, error in (
+            (ResourceGroupsTaggingAPIResponse, "get_resources", "ResourcesPerPage", 100,
+             validation(lambda m: ResourceGroupsTaggingAPIError("InvalidParameterException", m))),
+            (SecretsManagerResponse, "list_secrets", "MaxResults", 100, validation(InvalidParameterException)),
+            (KmsResponse, "list_aliases", "Limit", 100, validation(ValidationException)),
+            (SecurityGroups, "describe_security_groups", "MaxResults", 1000,
+             lambda value, *_: InvalidParameterValueError(value)),
+            (VPCs, "describe_vpc_endpoints", "MaxResults", 1000, lambda value, *_: InvalidParameterValueError(value))):
+        _patch(cls, name, _page_size_guard(param, most, error))
+
+
+def _page_size_guard(param: str, most: int, error: Callable[[str, str, int], Exception]) -> Callable[[Any], None]:
+    def guard(response: Any) -> None:
+        value = response._get_param(param)
+        if value is not None and not 1 <= int(value) <= most:
+            raise error(str(value), param[0].lower() + param[1:], most)
+    return guard
+
+
 def install() -> None:
     """Patch moto's response classes in this process (idempotent; `uninstall` restores them)."""
     with _install_lock:
@@ -295,6 +331,7 @@ def install() -> None:
         _ec2_patches()
         _iam_patches()
         _secrets_kms_patches()
+        _page_size_patches()
 
 
 def uninstall() -> None:
