@@ -31,6 +31,7 @@ RESOURCES_PER_PAGE = 100  # GetResources: at most 100 (docs/aws-facts.md)
 ALIASES_PER_PAGE = 100  # ListAliases: Limit at most 100
 SECRETS_PER_PAGE = 100  # ListSecrets: MaxResults at most 100
 EC2_PAGE = 1000  # DescribeSecurityGroups / DescribeVpcEndpoints: MaxResults at most 1,000
+IAM_PAGE = {"PageSize": 1000}  # ListRoles / ListUsers: MaxItems at most 1,000 (default 100)
 
 LIST = ("list",)
 # The operator's IAM grants for these reads (permissions.py assembles them). Statements of their own, although
@@ -115,13 +116,15 @@ def _named(items: list[dict], key: str, pattern: re.Pattern) -> dict[str, str]:
 
 
 def _roles(aws: Sessions) -> dict[str, dict[str, str]]:
-    roles = _pages(aws.client(Account.PROVIDER, "iam"), "list_roles", "Roles", PathPrefix=f"/xacct/{aws.region}/")
+    roles = _pages(aws.client(Account.PROVIDER, "iam"), "list_roles", "Roles", PathPrefix=f"/xacct/{aws.region}/",
+                   PaginationConfig=IAM_PAGE)
     return {"iam_role": {r["RoleName"]: _valid(Names.deployment_of_access_role(r["RoleName"])) for r in roles
                          if _valid(Names.deployment_of_access_role(r.get("RoleName") or ""))}}
 
 
 def _users(aws: Sessions) -> dict[str, dict[str, str]]:
-    return {"iam_user": _named(_pages(aws.client(Account.CONSUMER, "iam"), "list_users", "Users"), "UserName", _USER)}
+    users = _pages(aws.client(Account.CONSUMER, "iam"), "list_users", "Users", PaginationConfig=IAM_PAGE)
+    return {"iam_user": _named(users, "UserName", _USER)}
 
 
 def _ec2(aws: Sessions) -> dict[str, dict[str, str]]:
@@ -138,8 +141,8 @@ def _ec2(aws: Sessions) -> dict[str, dict[str, str]]:
 def read_inventory(aws: Sessions, what: str) -> Inventory:
     """Every listing call for one pair of accounts, at once. `what` names the pair in an error."""
     results = gather(lambda: aws.account_id(Account.CONSUMER), lambda: aws.account_id(Account.PROVIDER),
-                     lambda: _keys(aws), lambda: _secrets(aws), lambda: _clusters(aws), lambda: _roles(aws), lambda: _users(aws),
-                     lambda: _ec2(aws))
+                     lambda: _keys(aws), lambda: _secrets(aws), lambda: _clusters(aws), lambda: _roles(aws),
+                     lambda: _users(aws),                     lambda: _ec2(aws))
     for _, exc in results:
         if isinstance(exc, ClientError):
             raise AwsError(f"list --refresh ({what}): AWS refused a listing call: "
