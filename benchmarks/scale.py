@@ -60,9 +60,18 @@ def measure(counts: list[int]) -> list[dict]:
                     raise SystemExit(f"{what} failed with N={n}:\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}")
                 row[what] = {"wall_s": round(run.wall, 2), "requests": len(run.requests), "reads": run.reads,
                              "writes": run.writes, "exit": run.returncode,
-                             "by_op": dict(Counter(f"{r.service}:{r.op}" for r in run.requests))}
+                             "by_op": dict(Counter(f"{r.service}:{r.op}" for r in run.requests)),
+                             # the server's own time beyond the latency (moto's work), by operation
+                             "server_s_by_op": server_time(run.requests)}
             rows.append(row)
     return rows
+
+
+def server_time(requests) -> dict[str, float]:
+    spent: Counter = Counter()
+    for r in requests:
+        spent[f"{r.service}:{r.op}"] += max(0.0, r.end - r.start - LATENCY_MS / 1000)
+    return {op: round(t, 2) for op, t in spent.most_common()}
 
 
 def table(rows: list[dict]) -> str:
@@ -77,6 +86,12 @@ def table(rows: list[dict]) -> str:
             if len(set(counts)) > 1:
                 lines.append(f"    {what + ': ' + op:<48}" + "".join(f"{c:>7}" for c in counts))
     lines.append(f"  {'seeding the others (s, no latency)':<52}" + "".join(f"{r['seeding_s']:>7.0f}" for r in rows))
+    lines.append("  the sandbox's own time beyond the latency (s), its three largest operations at the last N:")
+    for what in COMMANDS:
+        spent = rows[-1][what].get("server_s_by_op", {})
+        top = ", ".join(f"{op.split(':')[1]} {t:.1f}" for op, t in list(spent.items())[:3])
+        lines.append(f"    {what:<20}" + "".join(f"{sum(r[what].get('server_s_by_op', {}).values()):>7.1f}"
+                                                  for r in rows) + f"  {top}")
     return "\n".join(lines)
 
 
