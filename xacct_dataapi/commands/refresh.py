@@ -142,11 +142,10 @@ def read_inventory(aws: Sessions, what: str) -> Inventory:
     """Every listing call for one pair of accounts, at once. `what` names the pair in an error."""
     results = gather(lambda: aws.account_id(Account.CONSUMER), lambda: aws.account_id(Account.PROVIDER),
                      lambda: _keys(aws), lambda: _secrets(aws), lambda: _clusters(aws), lambda: _roles(aws),
-                     lambda: _users(aws),                     lambda: _ec2(aws))
+                     lambda: _users(aws), lambda: _ec2(aws))
     for _, exc in results:
         if isinstance(exc, ClientError):
-            raise AwsError(f"list --refresh ({what}): AWS refused a listing call: "
-                           f"{error_message(exc)}.",
+            raise AwsError(f"list --refresh ({what}): AWS refused a listing call: {error_message(exc)}.",
                            "Give the profile the reads of `xacct permissions --side consumer|provider --for list`.")
     consumer, provider, *parts = [unwrap(r) for r in results]
     inventory = Inventory({"consumer": consumer, "provider": provider})
