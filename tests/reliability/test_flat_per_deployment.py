@@ -10,7 +10,7 @@ from tests.helpers.counting import RequestCounter
 from xacct_dataapi.cli import cli
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
-OTHERS = 3
+OTHERS = 2
 
 
 def xacct(*args: str) -> None:
