@@ -165,3 +165,17 @@ def test_kms_alias_rules(info):
     assert refused(kms.create_alias, AliasName="alias/" + "a" * 250, TargetKeyId=key)["Code"] == "AlreadyExistsException"
     names = {a["AliasName"] for a in kms.list_aliases(KeyId=key)["Aliases"]}
     assert names == {"alias/" + "a" * 250}
+
+
+def test_kms_list_aliases_answers_in_pages(info):
+    kms = client(PROVIDER_PROFILE, "kms")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    made = [f"alias/pages/{n:02}" for n in range(7)]
+    for alias in made:
+        kms.create_alias(AliasName=alias, TargetKeyId=key)
+    assert refused(kms.list_aliases, KeyId=key, Limit=101)["Code"] == "ValidationException"
+    first = kms.list_aliases(KeyId=key, Limit=5)
+    assert len(first["Aliases"]) == 5 and first["Truncated"] and first["NextMarker"]
+    rest = kms.list_aliases(KeyId=key, Limit=5, Marker=first["NextMarker"])
+    assert len(rest["Aliases"]) == 2 and not rest["Truncated"] and "NextMarker" not in rest
+    assert sorted(a["AliasName"] for a in first["Aliases"] + rest["Aliases"]) == made

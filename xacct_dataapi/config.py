@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,12 @@ SECRET_ARN_RE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:se
 
 TAG_DEPLOYMENT = "xacct:deployment"
 TAG_MANAGED = "xacct:managed-by"
+
+
+def new_external_id() -> str:
+    """A new external id for the access role's trust policy: not a secret (AWS: it guards against the confused deputy),
+    but unguessable, and recorded."""
+    return f"xacct-{secrets.token_hex(16)}"
 
 
 def state_dir(base: Path | None = None) -> Path:
@@ -65,6 +72,12 @@ class Names:
     @property
     def key_alias(self) -> str:
         return f"alias/{self.prefix}"
+
+    def owns_alias(self, alias: str) -> bool:
+        """The deployment's alias namespace: `alias/xacct-<name>` itself, or any alias under `alias/xacct-<name>/`.
+        A deployment name holds no '/' (NAME_RE), so deployment `orders` never claims `orders-x`'s aliases.
+        KMS alias names: 1-256 characters of [A-Za-z0-9/_-], `alias/aws/` reserved (docs/aws-facts.md)."""
+        return alias == self.key_alias or alias.startswith(self.key_alias + "/")
 
     @property
     def secret(self) -> str:

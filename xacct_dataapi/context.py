@@ -5,7 +5,6 @@ nothing has been created yet, so the operator fixes the input and re-runs. start
 """
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -23,49 +22,83 @@ from xacct_dataapi.preflight import (  # noqa: F401  (the facts types, and the r
 )
 
 
-@dataclass
-class Context:
-    """What a step needs to know. Built by start_context, whose preflight lookups are still running when the step
-    inspections start: a field that holds a Pending (the cluster, the principal, ...) is waited for when first read,
-    so each inspection waits only for what it uses, and all reads form one concurrent wave."""
+@dataclass(frozen=True)
+class Inputs:
+    """Everything preflight resolved from AWS about the operator's inputs (accounts, cluster, VPC, principal): read
+    once, never changed. `gone`: recorded inputs (the VPC, a subnet) that no longer exist (status reports them)."""
 
-    cfg: Config
-    aws: Sessions
-    state: State
     consumer_account: str
     provider_account: str
     cluster: Cluster
     vpc_cidr: str | None  # the primary block; None only when the recorded VPC is gone (status)
     principal: ConsumerPrincipal
+    vpc_cidrs: tuple[str, ...] = ()  # every associated IPv4 block of the VPC, primary first
+    gone: tuple[str, ...] = ()
+
+    def get(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+# The order a one-by-one check meets the inputs' problems: the first of them is the one reported.
+_CHECK_ORDER = ("consumer_account", "provider_account", "cluster", "vpc_cidrs", "vpc_cidr", "gone",
+                "endpoint_service", "principal")
+
+
+class InputsInFlight:
+    """preflight's lookups, all started at once (start_context): `get(name)` waits for that one only, so each step
+    inspection waits only for what it reads; `resolve()` waits for all and returns the Inputs, raising the first
+    problem in _CHECK_ORDER."""
+
+    def __init__(self, lookups: dict[str, Pending]):
+        self._lookups = lookups
+
+    def get(self, name: str) -> Any:
+        return self._lookups[name].get()
+
+    def resolve(self) -> Inputs:
+        got = {name: self.get(name) for name in _CHECK_ORDER if name in self._lookups}
+        got.pop("endpoint_service", None)  # a check only: it raises or returns nothing
+        return Inputs(**{**got, "vpc_cidrs": tuple(got["vpc_cidrs"] or ()), "gone": tuple(got["gone"] or ())})
+
+
+@dataclass
+class Context:
+    """What a step needs to know: the validated config, the Inputs (or, right after start_context, the lookups that
+    make them, still running), and the values known so far (from the state, then from the inspections). `generated`
+    names the values this run made up (the planner, from Step.generates): a document shows such a value as a Ref,
+    so a dry run shows no value the real run would not use."""
+
+    cfg: Config
+    aws: Sessions
+    state: State
+    inputs: Inputs | InputsInFlight
     password: Callable[[], str] = field(default=lambda: "")
     values: dict[str, Any] = field(default_factory=dict)  # known values: state + what inspect found
-    gone: list[str] = field(default_factory=list)  # recorded inputs (the VPC, a subnet) that no longer exist
-    vpc_cidrs: list[str] = field(default_factory=list)  # every associated IPv4 block of the VPC, primary first
-    endpoint_service_checked: Any = None  # start_context: the rds-data endpoint service check (a Pending)
-    settled: bool = True  # False while start_context's lookups may still raise; settle() then checks them in order
+    generated: frozenset[str] = frozenset()
 
-    def __getattribute__(self, name: str) -> Any:
-        value = object.__getattribute__(self, name)
-        if type(value) is Pending:
-            value = value.get()  # waits for the lookup; raises its error
-            object.__setattr__(self, name, value)
-        return value
+    def _input(self, name: str) -> Any:
+        return self.inputs.get(name)
+
+    consumer_account = property(lambda self: self._input("consumer_account"))
+    provider_account = property(lambda self: self._input("provider_account"))
+    cluster = property(lambda self: self._input("cluster"))
+    vpc_cidr = property(lambda self: self._input("vpc_cidr"))
+    vpc_cidrs = property(lambda self: list(self._input("vpc_cidrs")))
+    gone = property(lambda self: list(self._input("gone")))
+    principal = property(lambda self: self._input("principal"))
 
     def settle(self) -> "Context":
-        """Wait for every preflight lookup and raise the first problem in the order a one-by-one check meets them
-        (accounts, cluster, Data API, network, endpoint service, principal); then record what they found."""
-        if self.settled:
+        """Wait for every preflight lookup and raise the first problem (InputsInFlight.resolve); then record what
+        they found among the values."""
+        if isinstance(self.inputs, Inputs):
             return self
-        for name in ("consumer_account", "provider_account", "cluster", "vpc_cidrs", "vpc_cidr", "gone",
-                     "endpoint_service_checked", "principal"):
-            getattr(self, name)
+        self.inputs = self.inputs.resolve()
         cluster = self.cluster
         self.values.setdefault("cluster_arn", cluster.arn)
         self.values["consumer_principal_arn"] = self.principal.arn
         # Setup records these with the other values, so a reader of the state (export) can rebuild the context offline.
         self.values.update({"cluster_engine": cluster.engine, "cluster_endpoint": cluster.endpoint,
                             "cluster_port": cluster.port, "cluster_database": cluster.database, "vpc_cidr": self.vpc_cidr})
-        self.settled = True
         return self
 
     @property
@@ -96,16 +129,13 @@ class Context:
         return value if value is not None else Ref(key)
 
     def external_id(self) -> str:
-        if not self.values.get("external_id"):
-            # Not a secret (AWS: it guards against confused deputies), but unguessable and recorded.
-            self.values["external_id"] = f"xacct-{secrets.token_hex(16)}"
-            self.new_external_id = True
+        """The external id: recorded, found on the role by its inspection, or new (made by the planner,
+        Step.generates); read only after the inspections."""
         return self.values["external_id"]
 
     def external_id_param(self) -> Any:
         """The external id for a document: a Ref while it is new, so a dry run shows no value the real run won't use."""
-        value = self.external_id()
-        return Ref("external_id") if getattr(self, "new_external_id", False) else value
+        return Ref("external_id") if "external_id" in self.generated else self.external_id()
 
     def secret_fields(self) -> dict:
         """The secret's content without the password, and a one-line summary of it."""
@@ -162,15 +192,15 @@ def start_context(cfg: Config, aws: Sessions, state: State, password: Callable[[
             return [], [exc.message]
 
     network_r = Pending(network)
-    skip_service = endpoint_service_proven(cfg, state, aws.region)
-    return Context(
-        cfg, aws, state, Pending(lambda: accounts.get()[0]), Pending(lambda: accounts.get()[1]), Pending(cluster),
-        Pending(lambda: (network_r.get()[0] or [None])[0]),
-        Pending(lambda: describe_principal(aws, cfg, lambda: accounts.get()[0], partition_for_region(aws.region))),
-        password, values=dict(state.values), gone=Pending(lambda: network_r.get()[1]),
-        vpc_cidrs=Pending(lambda: network_r.get()[0]),
-        endpoint_service_checked=None if skip_service else Pending(lambda: check_endpoint_service(aws, cfg, subnets.get)),
-        settled=False)
+    lookups = {
+        "consumer_account": Pending(lambda: accounts.get()[0]), "provider_account": Pending(lambda: accounts.get()[1]),
+        "cluster": Pending(cluster), "vpc_cidrs": Pending(lambda: network_r.get()[0]),
+        "vpc_cidr": Pending(lambda: (network_r.get()[0] or [None])[0]), "gone": Pending(lambda: network_r.get()[1]),
+        "principal": Pending(lambda: describe_principal(aws, cfg, lambda: accounts.get()[0],
+                                                        partition_for_region(aws.region)))}
+    if not endpoint_service_proven(cfg, state, aws.region):
+        lookups["endpoint_service"] = Pending(lambda: check_endpoint_service(aws, cfg, subnets.get))
+    return Context(cfg, aws, state, InputsInFlight(lookups), password, values=dict(state.values))
 
 
 def build_context(cfg: Config, aws: Sessions, state: State, password: Callable[[], str], *,

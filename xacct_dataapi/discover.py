@@ -16,10 +16,11 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi.aws import Sessions, is_not_found
 from xacct_dataapi.config import TAG_DEPLOYMENT, Names
-from xacct_dataapi.models import Account, Step
+from xacct_dataapi.models import Account, Ref, Step
+from xacct_dataapi.preflight import partition_for_region
 from xacct_dataapi.resource_types import TYPES
 from xacct_dataapi.state import ResourceRow, State
-from xacct_dataapi.steps import registered
+from xacct_dataapi.steps import registered, step_for_kind
 
 
 class Finder:
@@ -27,6 +28,7 @@ class Finder:
 
     def __init__(self, aws: Sessions, name: str):
         self.aws, self.names = aws, Names(name)
+        self._tagged: dict[tuple, set[str]] = {}  # one tag search per resource type (the key's and its aliases')
 
     def client(self, account: Account, service: str):
         return self.aws.client(account, service)
@@ -43,9 +45,42 @@ class Finder:
 
     def tagged_arns(self, account: Account, resource_type: str, key: str = TAG_DEPLOYMENT) -> set[str]:
         """ARNs carrying this deployment's name in tag `key`, through the Resource Groups Tagging API."""
+        if (account, resource_type, key) in self._tagged:
+            return set(self._tagged[(account, resource_type, key)])
         pages = self.client(account, "resourcegroupstaggingapi").get_paginator("get_resources").paginate(
             TagFilters=[{"Key": key, "Values": [self.names.deployment]}], ResourceTypeFilters=[resource_type])
-        return {m["ResourceARN"] for page in pages for m in page.get("ResourceTagMappingList", [])}
+        arns = {m["ResourceARN"] for page in pages for m in page.get("ResourceTagMappingList", [])}
+        self._tagged[(account, resource_type, key)] = arns
+        return set(arns)
+
+
+class _Naming:
+    """What a step's `desired()` may read when discovery asks which resources it names: the deployment's names, the
+    accounts and region; every value an inspection would find is unknown (a Ref). A desired() that reads more (the
+    configuration, the cluster) names nothing this way."""
+
+    def __init__(self, names: Names, region: str, consumer: str, provider: str):
+        self.names, self.region, self.partition = names, region, partition_for_region(region or "")
+        self.consumer_account, self.provider_account = consumer, provider
+
+    @staticmethod
+    def known(key: str) -> Ref:
+        return Ref(key)
+
+
+def _named_by(steps: Sequence[Step], kind: str, naming: _Naming) -> dict[str, Step]:
+    """Which of the steps declaring `kind` names which id of it, when more than one step declares the kind (two KMS
+    aliases): a discovered row is attributed to the step whose declaration names it, as the executor records it."""
+    named: dict[str, Step] = {}
+    for step in (s for s in steps if kind in s.kinds):
+        try:
+            desired = step.desired(naming)
+        except AttributeError:
+            continue
+        for r in desired:
+            if r.kind == kind and isinstance(r.id, str):
+                named.setdefault(r.id, step)
+    return named
 
 
 def discover(aws: Sessions, name: str, consumer_account: str, provider_account: str,
@@ -54,11 +89,20 @@ def discover(aws: Sessions, name: str, consumer_account: str, provider_account: 
                   profiles={"consumer": aws.consumer_profile, "provider": aws.provider_profile})
     find = Finder(aws, name)
     steps = registered() if steps is None else steps
+    naming = _Naming(find.names, aws.region, consumer_account, provider_account)
+    found: dict[str, list] = {}  # kind -> (id, arn): each kind's type asked once, however many steps declare it
     for step in steps:
         for kind in step.kinds:  # each kind's resource type finds its own (by name, or by tag), judged as ours
             rtype = TYPES.get(kind)
-            found = rtype.find(find) if rtype is not None else []
-            state.resources.extend(ResourceRow(step.number, kind, rid, rtype.account.value, arn=arn) for rid, arn in found)
+            if rtype is None:
+                continue
+            if kind not in found:
+                found[kind] = rtype.find(find)
+            shared = sum(kind in s.kinds for s in steps) > 1
+            owner = _named_by(steps, kind, naming) if shared else {}
+            mine = [(rid, arn) for rid, arn in found[kind] if owner.get(rid, step_for_kind(kind, steps)) is step]
+            state.resources.extend(ResourceRow(step.number, kind, rid, rtype.account.value, arn=arn)
+                                   for rid, arn in mine)
         if step.discover is not None:  # shared resources: the steps that share them know how to find them
             state.resources.extend(step.discover(find))
     return state

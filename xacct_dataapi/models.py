@@ -339,6 +339,7 @@ class Step:
     # applies(ctx) -> bool: an optional step (the database user, with --create-db-user) is planned and reported only
     # when it applies; it is always inspected (cheaply: its inspection reads nothing when it does not apply).
     applies: Callable[..., bool] | None = None
+    generates: dict = field(default_factory=dict)  # value -> its maker, run by the planner if unknown (ctx.generated)
 
     def make_plan(self, ctx, facts: dict) -> StepPlan:
         """desired(ctx), then plan() against the facts; the plan carries the desired resources and documents."""

@@ -16,7 +16,7 @@ from xacct_dataapi.errors import AwsError
 from xacct_dataapi.models import Account
 from xacct_dataapi.resource_types import NOT_OURS, Ownership, screen
 from xacct_dataapi.state import ResourceRow, State
-from xacct_dataapi.steps import registered, step_for_kind
+from xacct_dataapi.steps import registered, step_for_row
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Screened:
 
 
 def _execution_index(row: ResourceRow) -> int:
-    return [s.key for s in registered()].index(step_for_kind(row.kind).key)
+    return [s.key for s in registered()].index(step_for_row(row).key)
 
 
 def screen_state(aws: Sessions, state: State) -> Screened:

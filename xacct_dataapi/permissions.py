@@ -239,7 +239,8 @@ def markdown() -> str:
         "| cluster | `arn:aws:rds:REGION:PROVIDER:cluster:CLUSTER_ID` |",
         "| KMS keys | `arn:aws:kms:REGION:PROVIDER:key/*`: key ids are random, so changes are limited to keys tagged "
         "`xacct:managed-by=xacct`; reads stay unconditioned because xacct must look at whatever key the alias points at. |",
-        "| KMS alias | `arn:aws:kms:REGION:PROVIDER:alias/xacct-*` |",
+        "| KMS aliases | `arn:aws:kms:REGION:PROVIDER:alias/xacct-*` and `.../alias/xacct-*/*`; with `--name N`, "
+        "`alias/xacct-N` and `alias/xacct-N/*` (never `alias/xacct-N*`, which would match deployment `N-x`'s) |",
         "| secret | `arn:aws:secretsmanager:REGION:PROVIDER:secret:xacct-*/db-credentials-??????` (AWS adds 6 random "
         "characters) and the bare name: `DescribeSecret` by name before the secret exists is checked against the bare "
         "name, and without it \"not found\" becomes `AccessDeniedException` |",

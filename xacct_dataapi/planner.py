@@ -19,7 +19,7 @@ from xacct_dataapi.models import Action, Inspection, Plan, Ref, Step, StepPlan
 from xacct_dataapi.parallel import gather, unwrap
 from xacct_dataapi.resource_types import for_kind
 from xacct_dataapi.state import ResourceRow, State
-from xacct_dataapi.steps import registered, step_for_kind
+from xacct_dataapi.steps import recorded_by, registered, step_for_row
 
 
 def inspection_waves(steps: Sequence[Step], known: frozenset[str] | set[str] = frozenset()) -> list[list[Step]]:
@@ -92,6 +92,7 @@ def inspect_all(ctx, steps: Sequence[Step] | None = None) -> dict[str, dict]:
 def plan_setup(ctx, steps: Sequence[Step] | None = None) -> Plan:
     steps = registered() if steps is None else steps
     facts = inspect_all(ctx, steps)
+    generate_missing_values(ctx, steps)
     planned = []
     for step in steps:  # pure and ordered: planning may generate values (the external id) that later steps use
         if step.applies is not None and not step.applies(ctx):
@@ -102,10 +103,20 @@ def plan_setup(ctx, steps: Sequence[Step] | None = None) -> Plan:
     return Plan("setup", planned)
 
 
-def no_longer_desired(step_plan: StepPlan, step: Step, state: State, values: dict) -> list[ResourceRow]:
+def generate_missing_values(ctx, steps: Sequence[Step]) -> None:
+    """Each value a step generates (Step.generates) that neither the state nor an inspection knows is made now, once,
+    before any plan reads it; ctx.generated names them."""
+    made = {key: make() for step in steps for key, make in step.generates.items() if ctx.values.get(key) is None}
+    ctx.values.update(made)
+    ctx.generated = ctx.generated | frozenset(made)
+
+
+def no_longer_desired(step_plan: StepPlan, step: Step, state: State, values: dict,
+                      steps: Sequence[Step] | None = None) -> list[ResourceRow]:
     """Recorded rows of this step that its desired resources no longer name: an input changed (another VPC, another
     consumer principal, another cluster), or the resource was replaced. A desired id still unknown (a Ref: it is
-    about to be made) names no recorded row."""
+    about to be made) names no recorded row. Only the rows this step recorded: another step that declares the same
+    kind (a second KMS alias) keeps its own (steps.step_for_row)."""
     wanted = set()
     for r in step_plan.desired:
         rid = r.id
@@ -113,7 +124,7 @@ def no_longer_desired(step_plan: StepPlan, step: Step, state: State, values: dic
             rid = values.get(rid.key)
         if rid is not None:
             wanted.add((r.kind, str(rid)))
-    return [row for row in state.resources if row.kind in step.kinds and (row.kind, row.id) not in wanted]
+    return [row for row in recorded_by(step, state.resources, steps) if (row.kind, row.id) not in wanted]
 
 
 def replace_what_is_no_longer_desired(step_plan: StepPlan, step: Step, state: State, values: dict,
@@ -121,7 +132,7 @@ def replace_what_is_no_longer_desired(step_plan: StepPlan, step: Step, state: St
     """Never forget what still exists: each recorded row no longer desired is deleted by the step's own teardown
     (which looks it up by its own id, and counts "already gone" as done) after the step has made its replacement.
     Only then is the row forgotten, so a crash at any point leaves it recorded and a re-run finishes the job."""
-    old = no_longer_desired(step_plan, step, state, values)
+    old = no_longer_desired(step_plan, step, state, values, steps)
     if not old:
         return
     ordered = [row for row in teardown_order(state, steps) if row in old]
@@ -144,7 +155,7 @@ def teardown_order(state: State, steps: Sequence[Step] | None = None) -> list[Re
     rows = list(reversed(state.resources))
 
     def rank(row: ResourceRow) -> int:
-        return step_for_kind(row.kind, steps).teardown_rank.get(row.kind, 0)
+        return step_for_row(row, steps).teardown_rank.get(row.kind, 0)
 
     return sorted(rows, key=rank)  # stable: reverse recorded order within a rank
 
@@ -165,7 +176,7 @@ def plan_teardown(state: State, steps: Sequence[Step] | None = None) -> Plan:
     steps = registered() if steps is None else steps
     planned: list[StepPlan] = []
     for row in teardown_order(state, steps):
-        step = step_for_kind(row.kind, steps)
+        step = step_for_row(row, steps)
         items = teardown_items(step, row, state)
         if planned and planned[-1].key == step.key:
             planned[-1].calls.extend(items)

@@ -5,7 +5,7 @@ from typing import Sequence
 
 from xacct_dataapi.models import Action, Plan, Resource, Step, StepPlan, render_value
 from xacct_dataapi.state import State
-from xacct_dataapi.steps import numbered, registered
+from xacct_dataapi.steps import numbered, recorded_by, registered, step_for_row
 
 
 def _only_records(step: StepPlan) -> bool:
@@ -18,8 +18,10 @@ def _recreates_recorded(step: StepPlan, recorded_kinds: set[str]) -> bool:
     return any(c.record is not None and c.changes_aws and c.record.kind in recorded_kinds for c in step.calls)
 
 
-def step_status(step: StepPlan, state: State, kinds: tuple[str, ...]) -> tuple[str, list[str]]:
-    recorded = {r.kind for r in state.resources if r.kind in kinds}
+def step_status(step: StepPlan, state: State, kinds: tuple[str, ...],
+                steps: Sequence[Step] | None = None) -> tuple[str, list[str]]:
+    # The kinds of the rows this step recorded (another step may record rows of the same kind: steps.step_for_row).
+    recorded = {r.kind for r in state.resources if r.kind in kinds and step_for_row(r, steps).key == step.key}
     failed = (state.last_error or {}).get("step") == step.number
     if step.foreign:  # kept by setup, so no re-run clears it: the operator removes it
         return "failed", list(step.foreign) + ([step.reason] if step.action is not Action.NOOP else [])
@@ -51,7 +53,7 @@ def status_report(plan: Plan, state: State, steps: Sequence[Step] | None = None)
     reported = []
     for st in (st for st in numbered(tuple(steps)) if st.key in by_key):  # an optional step may not apply
         sp = by_key[st.key]
-        status, detail = step_status(sp, state, st.kinds)
+        status, detail = step_status(sp, state, st.kinds, steps)
         reported.append({
             "number": st.number,
             "key": st.key,
@@ -64,7 +66,7 @@ def status_report(plan: Plan, state: State, steps: Sequence[Step] | None = None)
             "desired": [_desired_json(r) for r in sp.desired],
             "resources": [
                 {"kind": r.kind, "id": r.id, "arn": r.arn, "account": r.account, "created": r.created}
-                for r in state.resources if r.kind in st.kinds
+                for r in recorded_by(st, state.resources, steps)
             ],
         })
     data_api = by_key.get("data_api")

@@ -118,7 +118,7 @@ def test_the_sandbox_evaluates_the_policy_on_the_roles_arn_with_its_path():
     """The sandbox's evaluator (as for every request through the endpoint: sandbox/authz/enforce.py puts the role's
     ARN, path included, in aws:PrincipalArn) admits xacct's access role under the cluster's path, and refuses the same
     name at `/`, another cluster's role, and another role under the path."""
-    from xacct_dataapi.sandbox.authz.decide import ALLOW, IMPLICIT_DENY, Principal, Question, decide
+    from xacct_dataapi.policy_eval.decide import ALLOW, IMPLICIT_DENY, Principal, Question, decide
     from xacct_dataapi.steps.endpoint_members import MemberFacts, policy_for
 
     orders = "arn:aws:rds:us-west-2:222222222222:cluster:orders-aurora"

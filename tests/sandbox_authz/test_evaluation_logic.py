@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from xacct_dataapi.sandbox.authz.decide import (ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, KMS_KEY, ROLE_TRUST, Principal,
+from xacct_dataapi.policy_eval.decide import (ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, KMS_KEY, ROLE_TRUST, Principal,
                                                 Question, decide)
-from xacct_dataapi.sandbox.authz.policy import conditions_hold
+from xacct_dataapi.policy_eval.policy import conditions_hold
 
 A, B = "111111111111", "222222222222"
 USER = Principal(f"arn:aws:iam::{A}:user/alice", A, f"arn:aws:iam::{A}:user/alice")

@@ -209,7 +209,7 @@ def test_other_deployments_are_the_roles_under_the_clusters_path():
 def test_an_adopted_principal_at_an_iam_path_is_covered_and_no_other(kind, option):
     """IAM ARNs carry the path (user/team/app): the adopted principal's statement covers it at any path, and only it
     (a name is unique in its account and holds no "/")."""
-    from xacct_dataapi.sandbox.authz.decide import ALLOW, Principal, Question, decide
+    from xacct_dataapi.policy_eval.decide import ALLOW, Principal, Question, decide
 
     consumer = "111111111111"
     doc = permissions.policy("consumer", "setup", permissions.Scope(consumer=consumer, **{option: "app"}))

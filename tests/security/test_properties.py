@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from xacct_dataapi import permissions, policies
 from xacct_dataapi.config import Config
-from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context
+from xacct_dataapi.planner import generate_missing_values
+from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context, Inputs
 from xacct_dataapi.models import Account, render_value
 from xacct_dataapi.state import State
 from xacct_dataapi.steps import STEPS
@@ -64,8 +65,10 @@ def context(d) -> Context:
               "access_role_arn": policies.role_arn(d.provider, cfg.names.access_role, d.partition),
               "endpoint_id": "vpce-0123456789abcdef0", "external_id": "xacct-" + "0" * 32, "security_group_id": "sg-0abc"}
     aws = SimpleNamespace(region=d.region)
-    return Context(cfg, aws, State(name=d.name), d.consumer, d.provider, cluster, "10.0.0.0/16", principal,
-                   lambda: "pw", values=values)
+    ctx = Context(cfg, aws, State(name=d.name), Inputs(d.consumer, d.provider, cluster, "10.0.0.0/16", principal),
+                  lambda: "pw", values=values)
+    generate_missing_values(ctx, STEPS)  # as plan_setup does after the inspections (the external id)
+    return ctx
 
 
 def documents(ctx) -> dict[str, dict]:

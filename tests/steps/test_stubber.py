@@ -30,7 +30,9 @@ from xacct_dataapi import policies
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.aws import RETRY_CONFIG, Sessions
 from xacct_dataapi.config import TAG_DEPLOYMENT, Config, state_path_for
-from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context
+from xacct_dataapi.planner import generate_missing_values
+from xacct_dataapi.steps import STEPS
+from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context, Inputs
 from xacct_dataapi.errors import StepFailed, WaitTimeout
 from xacct_dataapi.models import Account, Action, Plan
 from xacct_dataapi.planner import plan_teardown
@@ -91,7 +93,10 @@ def provider_ctx(aws: FakeSessions, state: State, **values) -> Context:
                       http_endpoint_enabled=False)
     principal = ConsumerPrincipal("user", "xacct-orders-data-api-client",
                                   f"arn:aws:iam::{CONSUMER}:user/xacct-orders-data-api-client", adopted=False)
-    return Context(cfg, aws, state, CONSUMER, PROVIDER, cluster, "10.20.0.0/16", principal, values=dict(values))
+    ctx = Context(cfg, aws, state, Inputs(CONSUMER, PROVIDER, cluster, "10.20.0.0/16", principal),
+                  values=dict(values))
+    generate_missing_values(ctx, STEPS)  # as plan_setup does after the inspections (the external id)
+    return ctx
 
 
 # --------------------------------------------------------------------------- a) Data API on Serverless v2 / provisioned

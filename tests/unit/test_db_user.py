@@ -50,7 +50,7 @@ def test_the_sql_carries_a_verifier_never_the_password():
 def ctx_with(**cfg):
     ctx = make_ctx(values={"secret_arn": "arn:aws:secretsmanager:us-west-2:222222222222:secret:s-AbCdEf"})
     ctx.cfg = dataclasses.replace(ctx.cfg, create_db_user=True, db_user="app_r", db_access="read", **cfg).validate()
-    ctx.cluster = dataclasses.replace(ctx.cluster, master_user_secret=MASTER)
+    ctx.inputs = dataclasses.replace(ctx.inputs, cluster=dataclasses.replace(ctx.cluster, master_user_secret=MASTER))
     return ctx
 
 
@@ -90,7 +90,7 @@ def test_a_user_xacct_did_not_create_is_refused():
 
 def test_no_admin_secret_names_the_fix():
     ctx = ctx_with()
-    ctx.cluster = dataclasses.replace(ctx.cluster, master_user_secret=None)
+    ctx.inputs = dataclasses.replace(ctx.inputs, cluster=dataclasses.replace(ctx.cluster, master_user_secret=None))
     with pytest.raises(UsageError, match="--admin-secret"):
         db_user.STEP.make_plan(ctx, facts())
 

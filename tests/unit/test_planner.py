@@ -13,10 +13,10 @@ import pytest
 from tests.helpers.accounts import CONSUMER, PROVIDER, REGION
 from xacct_dataapi import policies
 from xacct_dataapi.config import Config
-from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context
+from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context, Inputs
 from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import Account, Action, JsonDoc, Ref, Sensitive, render_value
-from xacct_dataapi.planner import plan_teardown
+from xacct_dataapi.planner import generate_missing_values, plan_teardown
 from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.steps import STEPS, access_role, endpoint, kms_key
 from xacct_dataapi.steps.endpoint_members import MemberFacts, policy_for
@@ -191,9 +191,11 @@ def make_ctx(*, values: dict | None = None, state: State | None = None, principa
                       "orders-aurora.cluster-c0ffee.us-west-2.rds.amazonaws.com", 5432, "orders", data_api_on)
     principal = principal or ConsumerPrincipal("user", USER, USER_ARN, adopted=False)
     aws = SimpleNamespace(region=REGION)  # the region and nothing else: no client, so no AWS call can happen
-    return Context(cfg, aws, state or State(name=NAME), CONSUMER, PROVIDER, cluster, VPC_CIDR, principal,
-                   lambda: PASSWORD, values={"cluster_arn": CLUSTER_ARN, "consumer_principal_arn": principal.arn,
-                                             **(values or {})})
+    ctx = Context(cfg, aws, state or State(name=NAME), Inputs(CONSUMER, PROVIDER, cluster, VPC_CIDR, principal),
+                  lambda: PASSWORD, values={"cluster_arn": CLUSTER_ARN, "consumer_principal_arn": principal.arn,
+                                            **(values or {})})
+    generate_missing_values(ctx, STEPS)  # as plan_setup does after the inspections (the external id)
+    return ctx
 
 
 def default_acl() -> dict:
@@ -363,7 +365,7 @@ def db_user_ctx() -> Context:
     ctx = current_ctx()
     ctx.cfg = dataclasses.replace(ctx.cfg, create_db_user=True, db_user="app_r", db_access="read")
     master = f"arn:aws:secretsmanager:{REGION}:{PROVIDER}:secret:rds!cluster-1-AbCdEf"
-    ctx.cluster = dataclasses.replace(ctx.cluster, master_user_secret=master)
+    ctx.inputs = dataclasses.replace(ctx.inputs, cluster=dataclasses.replace(ctx.cluster, master_user_secret=master))
     ctx.state.record(ResourceRow(9, "db_user", "app_r", "provider"))
     return ctx
 

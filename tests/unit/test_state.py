@@ -19,7 +19,8 @@ from tests.helpers.accounts import CONSUMER, PROVIDER, REGION
 from tests.helpers.pipeline import prepare_state
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.config import Config
-from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context
+from xacct_dataapi.planner import generate_missing_values
+from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context, Inputs
 from xacct_dataapi.errors import LockedError, StateError
 from xacct_dataapi.runner import Runner
 from xacct_dataapi.state import SCHEMA_VERSION, ResourceRow, State, load, locked, save
@@ -264,8 +265,10 @@ def fresh_context(aws, state: State) -> Context:
                       "orders-aurora.cluster-c0ffee.us-west-2.rds.amazonaws.com", 5432, "orders", False)
     user = cfg.names.consumer_user
     principal = ConsumerPrincipal("user", user, f"arn:aws:iam::{CONSUMER}:user/{user}", adopted=False)
-    return Context(cfg, aws, state, CONSUMER, PROVIDER, cluster, "10.20.0.0/16", principal, lambda: PASSWORD,
-                   values={"cluster_arn": CLUSTER_ARN, "consumer_principal_arn": principal.arn})
+    ctx = Context(cfg, aws, state, Inputs(CONSUMER, PROVIDER, cluster, "10.20.0.0/16", principal), lambda: PASSWORD,
+                  values={"cluster_arn": CLUSTER_ARN, "consumer_principal_arn": principal.arn})
+    generate_missing_values(ctx, STEPS)  # as plan_setup does after the inspections (the external id)
+    return ctx
 
 
 FRESH_FACTS = {

@@ -94,3 +94,61 @@ def test_the_executor_is_small_and_names_no_aws_service():
     strings = {n.value for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     services = {"ec2", "iam", "kms", "rds", "rds-data", "secretsmanager", "sts", "ssm", "resourcegroupstaggingapi"}
     assert not services & (names | attrs | strings)
+
+
+# The layers of docs/architecture.md, top to bottom: a module may import from its own layer and the layers below.
+# Keyed by the first name under the package (a module or a sub-package); a new one must be given its layer here.
+LAYERS: list[tuple[str, set[str]]] = [
+    ("cli", {"cli", "__main__"}),
+    ("use cases", {"commands", "app", "demo", "doctor", "export", "permissions"}),
+    ("presentation", {"terminal", "render", "progress", "graph"}),
+    ("teardown's screen", {"ownership", "discover"}),
+    ("planner and recipe", {"planner", "steps", "status"}),
+    ("executor", {"runner", "hooks"}),
+    ("inputs", {"context", "preflight", "connect", "verify"}),
+    ("resource types", {"resource_types"}),
+    ("state", {"state", "state_s3"}),
+    ("AWS", {"aws", "aws_reads", "db_admin", "waiting", "parallel"}),
+    ("vocabulary", {"models", "plan_order", "policies", "policy_diff", "policy_eval", "db_sql", "errors", "nacl",
+                    "data_api_support", "cost", "layout", "vantage", "durations", "config", "db_options"}),
+]
+# The sandbox is not part of what runs against real AWS: only the commands that start it may import it.
+SANDBOX_USERS = {"xacct_dataapi.cli.demo", "xacct_dataapi.cli.sandbox", "xacct_dataapi.demo"}
+
+
+def _layer(module: str) -> int | str | None:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return None  # the package itself
+    if parts[1] == "sandbox":
+        return "sandbox"
+    for rank, (_, heads) in enumerate(LAYERS):
+        if parts[1] in heads:
+            return rank
+    return f"no layer for {module}"
+
+
+def test_every_module_has_a_layer():
+    assert [m for m in _modules() if isinstance(_layer(m), str) and _layer(m) != "sandbox"] == []
+
+
+def test_no_import_runs_up_a_layer_or_into_the_sandbox():
+    modules = _modules()
+    wrong = []
+    for name, path in sorted(modules.items()):
+        mine = _layer(name)
+        if mine == "sandbox" or mine is None:
+            continue  # the sandbox stands beside the product and may use it
+        for imported in sorted(_imports(name, path, modules)):
+            theirs = _layer(imported)
+            if theirs == "sandbox" and name not in SANDBOX_USERS:
+                wrong.append(f"{name} -> {imported} (the sandbox)")
+            elif isinstance(theirs, int) and isinstance(mine, int) and theirs < mine:
+                wrong.append(f"{name} ({LAYERS[mine][0]}) -> {imported} ({LAYERS[theirs][0]})")
+    assert wrong == []
+
+
+def test_the_layer_check_sees_an_upward_import():
+    assert _layer("xacct_dataapi.runner") > _layer("xacct_dataapi.commands.setup")
+    assert _layer("xacct_dataapi.sandbox.authz.enforce") == "sandbox"
+    assert _layer("xacct_dataapi.someday") == "no layer for xacct_dataapi.someday"

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from xacct_dataapi import policies
 from xacct_dataapi.aws import Sessions, is_not_found
 from xacct_dataapi.config import ROLE_ARN_RE, Config
-from xacct_dataapi.context import Context, check_accounts, describe_cluster, describe_principal, partition_for_region
+from xacct_dataapi.context import Context, Inputs, check_accounts, describe_cluster, describe_principal, partition_for_region
 from xacct_dataapi.doctor import reads
 from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import Account, render_value
@@ -120,8 +120,8 @@ def _context(chain: Chain, cfg: Config, state: State) -> Context | None:
         return None
     c = chain.cluster_model
     principal = describe_principal(chain.aws, cfg, lambda: chain.consumer_account, chain.partition)
-    ctx = Context(cfg, chain.aws, state, chain.consumer_account, chain.provider_account, c, chain.vpc["CidrBlock"],
-                  principal, lambda: "", values=dict(state.values))
+    inputs = Inputs(chain.consumer_account, chain.provider_account, c, chain.vpc["CidrBlock"], principal)
+    ctx = Context(cfg, chain.aws, state, inputs, lambda: "", values=dict(state.values))
     ctx.values.setdefault("cluster_arn", c.arn)
     ctx.values["consumer_principal_arn"] = principal.arn
     return ctx

@@ -9,7 +9,7 @@ policy and no CallerArn is InvalidInput, so on AWS the simulation never ran. So 
    deployment, which runs only through its endpoint);
 2. evaluates the resource policies it reads itself (the secret's and the key's) with AWS's single-account logic
    (an explicit deny wins; a KMS key policy must allow, directly or by naming the account) — the sandbox's evaluator,
-   xacct_dataapi/sandbox/authz/decide.py, which is pure Python and cites its rules.
+   xacct_dataapi/policy_eval/decide.py, which is pure Python and cites its rules.
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def asks(chain: Chain) -> list[tuple[str, str, list[dict], Any, str]]:
 def resource_side(chain: Chain, role: str, action: str, resource: str, entries: list[dict], policy: Any,
                   kind: str, identity_allows: bool) -> tuple[str, tuple[str, ...]]:
     """The decision once the resource's own policy is added to what the identity simulation said."""
-    from xacct_dataapi.sandbox.authz.decide import Principal, Question, decide
+    from xacct_dataapi.policy_eval.decide import Principal, Question, decide
 
     session = f"arn:aws:sts::{chain.provider_account}:assumed-role/{role.rsplit('/', 1)[-1]}/xacct"
     identity = ({"Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]},) if identity_allows else ()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.config import Config
-from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context, build_context
+from xacct_dataapi.context import Cluster, ConsumerPrincipal, Context, Inputs, build_context
 from xacct_dataapi.errors import StateError, UsageError
 from xacct_dataapi.export import cloudformation, emit, readme
 from xacct_dataapi.state import State
@@ -56,8 +56,8 @@ def recorded_context(state: State) -> Context | None:
     arn = v["consumer_principal_arn"]
     principal = ConsumerPrincipal("role" if cfg.consumer_role else "user", arn.rsplit("/", 1)[-1], arn,
                                   adopted=bool(cfg.consumer_role or cfg.consumer_user))
-    return Context(cfg, aws, state, accounts["consumer"], accounts["provider"], cluster, v["vpc_cidr"], principal,
-                   _no_password, values=dict(v))
+    inputs = Inputs(accounts["consumer"], accounts["provider"], cluster, v["vpc_cidr"], principal)
+    return Context(cfg, aws, state, inputs, _no_password, values=dict(v))
 
 
 def _no_password() -> str:

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from xacct_dataapi import policies
-from xacct_dataapi.context import Context
+from xacct_dataapi.config import new_external_id
+from xacct_dataapi.context import Context, Inputs
 from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import Account, Ref, Resource
 from xacct_dataapi.resource_types import TYPES
@@ -110,11 +111,10 @@ def template_context(ctx: Context, side: Account) -> TemplateContext:
                    if side is Account.PROVIDER else "${ClusterArn}")
     cfg = dataclasses.replace(ctx.cfg, vpc_id="${VpcId}")
     principal = dataclasses.replace(ctx.principal, arn=_arn_in(ctx.principal.arn, consumer))
-    tctx = TemplateContext(cfg, ctx.aws, State(name=ctx.cfg.name), consumer, provider,
-                           dataclasses.replace(ctx.cluster, arn=cluster_arn), "${ClientCidr}", principal, _no_password,
-                           values={})
-    tctx.external_id()  # no value: documents name the ExternalId parameter (Ref("external_id"))
-    return tctx
+    inputs = Inputs(consumer, provider, dataclasses.replace(ctx.cluster, arn=cluster_arn), "${ClientCidr}", principal)
+    # No external id: documents name the ExternalId parameter (Ref("external_id")).
+    return TemplateContext(cfg, ctx.aws, State(name=ctx.cfg.name), inputs, _no_password, values={},
+                           generated=frozenset({"external_id"}))
 
 
 def desired(tctx: TemplateContext, side: Account) -> list[Resource]:
@@ -311,5 +311,5 @@ def consumer_template(ctx: Context, external_id: str) -> dict:
 
 def templates(ctx: Context, consumers: Consumers | None = None) -> dict[str, dict]:
     """{"provider": template, "consumer": template} for the context's deployment."""
-    external_id = ctx.values.get("external_id") or ctx.external_id()
+    external_id = ctx.values.get("external_id") or new_external_id()
     return {"provider": provider_template(ctx, consumers, external_id), "consumer": consumer_template(ctx, external_id)}

@@ -38,6 +38,9 @@ P, C = Account.PROVIDER, Account.CONSUMER
 CLUSTER = "arn:{p}:rds:{region}:{provider}:cluster:{cluster}"
 KEYS = "arn:{p}:kms:{region}:{provider}:key/*"
 ALIAS = "arn:{p}:kms:{region}:{provider}:alias/xacct-{name}"
+# The aliases under the deployment's own (config.Names.owns_alias); not `alias/xacct-{name}*`, which would also
+# match deployment `{name}-x`'s.
+ALIASES = "arn:{p}:kms:{region}:{provider}:alias/xacct-{name}/*"
 SECRET = "arn:{p}:secretsmanager:{region}:{provider}:secret:xacct-{name}/db-credentials"
 # A role's ARN, the resource IAM authorises its calls on, includes its path (config.Names.access_role_path).
 ACCESS_ROLE = "arn:{p}:iam::{provider}:role/xacct/{region}/{cluster}/xacct-{name}-data-api-access"

@@ -1,18 +1,21 @@
 """KMS: the deployment's key and its alias. The key policy is no row of its own to delete (it goes with the key)."""
 from __future__ import annotations
 
+import hashlib
+import re
+
 from botocore.exceptions import ClientError
 
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, JsonDoc, Operation, Record, Retry
 from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import (
-    GONE, INVALID_PRINCIPAL, NOT_OURS, OURS, Ownership, PolicyDocument, ResourceType, read_or_none, tags_of,
-    tagged_for,
+    GONE, INVALID_PRINCIPAL, NOT_OURS, OURS, Ownership, PolicyDocument, ResourceType, _Probe, read_or_none,
+    tags_of, tagged_for,
 )
 from xacct_dataapi.resource_types.widening import key_grant_widenings
 from xacct_dataapi.resource_types.grants import (
-    ALIAS, FINDS, KEYS, READS, REQUEST_TAG, RESOURCE_TAG, SETUP, TEARDOWN, Grant, P,
+    ALIAS, ALIASES, FINDS, KEYS, READS, REQUEST_TAG, RESOURCE_TAG, SETUP, TEARDOWN, Grant, P,
 )
 
 _GOING = ("PendingDeletion", "PendingReplicaDeletion")
@@ -80,15 +83,29 @@ def schedule_key_deletion(ops, KeyId: str, PendingWindowInDays: int) -> dict:
 
 
 class KmsAlias(ResourceType):
-    """An alias is ours if it has this deployment's name and points at a key tagged for this deployment."""
+    """An alias is ours if it is in this deployment's namespace (Names.owns_alias: `alias/xacct-<name>` or under
+    `alias/xacct-<name>/`) and points at a key tagged for this deployment. The kms_key step writes the deployment's
+    own alias itself; a declared step may add more in the namespace (create / differences / update / record).
+    Aliases carry no tags of their own: discovery lists the aliases of the deployment's keys (found by tag)."""
 
     kind, service, noun, doctor_link = "kms_alias", "kms", "KMS alias", "key"
 
     def cloudformation(self, t, r, ctx) -> None:
-        t.add("KeyAlias", r.kind, "AWS::KMS::Alias", {"AliasName": r.id, "TargetKeyId": r.properties["TargetKeyId"]})
+        t.add(alias_logical_id(r.id, ctx.names.key_alias), r.kind, "AWS::KMS::Alias",
+              {"AliasName": r.id, "TargetKeyId": r.properties["TargetKeyId"]})
 
-    def name_of(self, names) -> str:
-        return names.key_alias
+    def find(self, finder) -> list:
+        """ListAliases filtered by each of this deployment's keys (tagged; pending deletion too, its aliases still
+        exist), paged: one listing per key, never one per alias or per deployment in the account."""
+        kms, out = finder.client(self.account, "kms"), []
+        for key_arn in sorted(finder.tagged_arns(self.account, "kms:key")):
+            pages = kms.get_paginator("list_aliases").paginate(KeyId=key_arn)
+            for alias in (a for page in pages for a in page.get("Aliases", [])):
+                name = alias["AliasName"]
+                found = self.read(kms, _Probe(name)) if finder.names.owns_alias(name) else None
+                if found is not None and self.judge(found, _Probe(name), finder.names).ours:
+                    out.append((name, alias.get("AliasArn")))
+        return sorted(out)
 
     def read(self, client, row):
         meta = read_or_none(client.describe_key, KeyId=row.id)
@@ -100,15 +117,45 @@ class KmsAlias(ResourceType):
                 if key.get("KeyManager") != "AWS" else {}}
 
     def judge(self, found, row, names):
-        if found["Alias"] != names.key_alias:
-            return Ownership(NOT_OURS, f"this deployment's alias is {names.key_alias}")
+        if not names.owns_alias(found["Alias"]):
+            return Ownership(NOT_OURS, f"this deployment's aliases are {names.key_alias} and those under "
+                                       f"{names.key_alias}/")
         if not tagged_for(found["Tags"], names.deployment):
             return Ownership(NOT_OURS, f"it points at key {found['TargetKeyId']}, not tagged for this deployment")
         return Ownership(OURS, f"it points at this deployment's key {found['TargetKeyId']}")
 
+    def create(self, r) -> list:
+        return [Call(r.account, "kms", "create_alias", {"AliasName": r.id, "TargetKeyId": r.properties["TargetKeyId"]},
+                     record=self.record(r, {}), description=f"create {r.id}")]
+
+    def differences(self, found, r) -> list[str]:
+        want = r.properties["TargetKeyId"]  # a Ref while the key is still to be made: never equal
+        if found["TargetKeyId"] == want:
+            return []
+        return [f"{r.id} points at key {found['TargetKeyId']}, desired "
+                + (f"key {want}" if isinstance(want, str) else "the new key")]
+
+    def update(self, found, r) -> list:
+        return [Call(r.account, "kms", "update_alias", {"AliasName": r.id, "TargetKeyId": r.properties["TargetKeyId"]},
+                     description=f"point {r.id} at the key")]
+
+    def record(self, r, found) -> Record:
+        return Record(self.kind, r.id, arn=r.arn)
+
     def delete(self, row, state) -> list:
         return [Call(Account.PROVIDER, "kms", "delete_alias", {"AliasName": row.id}, forget=(row.kind, row.id),
                      ok_codes=("NotFoundException",), description=f"delete {row.id}")]
+
+
+def alias_logical_id(alias: str, own_alias: str) -> str:
+    """The template's logical id of an alias: `KeyAlias` for the deployment's own, and for one under it the letters
+    and digits of its suffix plus a digest of the whole name (logical ids are alphanumeric, at most 255 characters,
+    unique in the template; `a-b` and `a_b` are two aliases)."""
+    if alias == own_alias:
+        return "KeyAlias"
+    suffix = alias[len(own_alias) + 1:] if alias.startswith(own_alias + "/") else alias
+    readable = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", suffix))[:200]
+    return f"KeyAlias{readable}{hashlib.sha256(alias.encode()).hexdigest()[:8]}"
 
 
 class KeyPolicy(PolicyDocument):
@@ -155,6 +202,10 @@ GRANTS: tuple[Grant, ...] = (
     # Teardown keeps the key's tag (resource_types/kms.py): untagging first would void this statement's condition.
     Grant("ManageXacctKeys", P, {"kms:PutKeyPolicy": SETUP, "kms:EnableKey": SETUP, "kms:ScheduleKeyDeletion": TEARDOWN},
           (KEYS,), condition=RESOURCE_TAG),
+    # CreateAlias / UpdateAlias / DeleteAlias are authorised on the alias and on the key it names (both).
     Grant("ManageXacctAliases", P, {"kms:CreateAlias": SETUP, "kms:UpdateAlias": SETUP, "kms:DeleteAlias": TEARDOWN},
-          (ALIAS, KEYS)),
+          (ALIAS, ALIASES, KEYS)),
+    Grant("ListKeyAliases", P, {"kms:ListAliases": TEARDOWN}, ("*",),
+          why_star="ListAliases is authorised by IAM policy on `*` only (KMS API reference, ListAliases); "
+                   "discovery filters it by the deployment's keys."),
 )

@@ -32,6 +32,8 @@ IAM_ROLE_INLINE_MAX = 10_240  # "Role policy size": all inline policies of a rol
 IAM_USER_INLINE_MAX = 2_048  # "User policy size": all inline policies of a user together
 # KMS API reference, CreateAlias: AliasName 1-256 characters; the prefix alias/aws/ is reserved for AWS managed keys.
 KMS_ALIAS_MAX = 256
+# KMS API reference, ListAliases: at most Limit aliases a page (1-100, default 50), then Truncated and NextMarker.
+KMS_ALIASES_PAGE, KMS_ALIASES_PAGE_MAX = 50, 100
 
 _PRIVATE_DNS_LIVE = ("pendingacceptance", "pending", "available", "modifying")
 _saved: list[tuple[Any, str, Any]] = []
@@ -277,6 +279,29 @@ def _current_follows_its_label() -> None:
     setattr(SecretsManagerBackend, "update_secret_version_stage", update_secret_version_stage)
 
 
+def _page_aliases() -> None:
+    """ListAliases in pages, as AWS answers it (moto answers every alias at once): a reader that does not follow
+    NextMarker misses the aliases after the first page."""
+    from moto.kms.exceptions import ValidationException
+    from moto.kms.responses import KmsResponse
+
+    original = KmsResponse.list_aliases
+    _saved.append((KmsResponse, "list_aliases", KmsResponse.__dict__.get("list_aliases")))
+
+    def list_aliases(self: Any) -> str:
+        limit = int(self._get_param("Limit") or KMS_ALIASES_PAGE)
+        if not 1 <= limit <= KMS_ALIASES_PAGE_MAX:
+            raise ValidationException(f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
+                                      f"constraint: Member must have value between 1 and {KMS_ALIASES_PAGE_MAX}")
+        aliases = json.loads(original(self))["Aliases"]
+        start = int(self._get_param("Marker") or 0)
+        more = start + limit < len(aliases)
+        return json.dumps({"Aliases": aliases[start:start + limit], "Truncated": more,
+                           **({"NextMarker": str(start + limit)} if more else {})})
+
+    setattr(KmsResponse, "list_aliases", list_aliases)
+
+
 def _secrets_kms_patches() -> None:
     from moto.kms.responses import KmsResponse
     from moto.secretsmanager.responses import SecretsManagerResponse
@@ -285,42 +310,7 @@ def _secrets_kms_patches() -> None:
     _patch(SecretsManagerResponse, "create_secret", _check_secret_name)
     _patch(KmsResponse, "create_alias", _check_alias)
     _patch(KmsResponse, "update_alias", _check_alias)
-
-
-# Page sizes the listing calls accept (docs/aws-facts.md, "Listing in bulk"); moto takes any. (operation's response
-# class, handler, parameter, most, the service's validation error)
-def _page_size_patches() -> None:
-    from moto.ec2.exceptions import InvalidParameterValueError
-    from moto.ec2.responses.security_groups import SecurityGroups
-    from moto.ec2.responses.vpcs import VPCs
-    from moto.kms.exceptions import ValidationException
-    from moto.kms.responses import KmsResponse
-    from moto.resourcegroupstaggingapi.exceptions import ResourceGroupsTaggingAPIError
-    from moto.resourcegroupstaggingapi.responses import ResourceGroupsTaggingAPIResponse
-    from moto.secretsmanager.exceptions import InvalidParameterException
-    from moto.secretsmanager.responses import SecretsManagerResponse
-
-    def validation(error: Callable[[str], Exception]) -> Callable[[str, str, int], Exception]:
-        return lambda value, param, most: error(f"1 validation error detected: Value '{value}' at '{param}' failed to "
-                                                f"satisfy constraint: Member must have value less than or equal to {most}")
-
-    for cls, name, param, most, error in (
-            (ResourceGroupsTaggingAPIResponse, "get_resources", "ResourcesPerPage", 100,
-             validation(lambda m: ResourceGroupsTaggingAPIError("InvalidParameterException", m))),
-            (SecretsManagerResponse, "list_secrets", "MaxResults", 100, validation(InvalidParameterException)),
-            (KmsResponse, "list_aliases", "Limit", 100, validation(ValidationException)),
-            (SecurityGroups, "describe_security_groups", "MaxResults", 1000,
-             lambda value, *_: InvalidParameterValueError(value)),
-            (VPCs, "describe_vpc_endpoints", "MaxResults", 1000, lambda value, *_: InvalidParameterValueError(value))):
-        _patch(cls, name, _page_size_guard(param, most, error))
-
-
-def _page_size_guard(param: str, most: int, error: Callable[[str, str, int], Exception]) -> Callable[[Any], None]:
-    def guard(response: Any) -> None:
-        value = response._get_param(param)
-        if value is not None and not 1 <= int(value) <= most:
-            raise error(str(value), param[0].lower() + param[1:], most)
-    return guard
+    _page_aliases()
 
 
 def install() -> None:
@@ -331,7 +321,9 @@ def install() -> None:
         _ec2_patches()
         _iam_patches()
         _secrets_kms_patches()
-        _page_size_patches()
+        from xacct_dataapi.sandbox.page_sizes import install_page_sizes
+
+        install_page_sizes(_patch)
 
 
 def uninstall() -> None:

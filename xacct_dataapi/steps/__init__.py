@@ -45,8 +45,26 @@ def numbered(steps: tuple[Step, ...] | None = None) -> tuple[Step, ...]:
 
 
 def step_for_kind(kind: str, steps: tuple[Step, ...] | None = None) -> Step:
+    """The first step (in execution order) that declares `kind`: the one a row of it belongs to unless it says
+    otherwise (step_for_row)."""
     steps = registered() if steps is None else steps
     for s in steps:
         if kind in s.kinds:
             return s
     raise KeyError(kind)
+
+
+def step_for_row(row, steps: tuple[Step, ...] | None = None) -> Step:
+    """The step that recorded `row`. Several steps may declare one kind (a second KMS alias): the row's display
+    number (ResourceRow.step, written by the executor) tells them apart; a row whose number no step declaring its
+    kind carries (an old state file, where one step declared it) belongs to the first."""
+    steps = registered() if steps is None else steps
+    declaring = [s for s in steps if row.kind in s.kinds]
+    if not declaring:
+        raise KeyError(row.kind)
+    return next((s for s in declaring if s.number == row.step), declaring[0])
+
+
+def recorded_by(step: Step, rows, steps: tuple[Step, ...] | None = None) -> list:
+    """The rows among `rows` that `step` recorded (step_for_row)."""
+    return [r for r in rows if r.kind in step.kinds and step_for_row(r, steps).key == step.key]

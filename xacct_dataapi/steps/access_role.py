@@ -15,7 +15,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from xacct_dataapi import policies
-from xacct_dataapi.config import EXTERNAL_ID_RE
+from xacct_dataapi.config import EXTERNAL_ID_RE, new_external_id
 from xacct_dataapi.resource_types.iam import delete_iam_principal
 from xacct_dataapi.resource_types.widening import role_policy_names, role_widenings
 from xacct_dataapi.aws import is_not_found
@@ -171,4 +171,4 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
 
 STEP = Step(NUMBER, "access_role", "Access role for the Data API (provider)", ("iam_role", "iam_role_policy"),
             inspect=inspect, desired=desired, plan=plan,
-            provides=("access_role_arn", "external_id"))
+            provides=("access_role_arn", "external_id"), generates={"external_id": new_external_id})

@@ -19,7 +19,7 @@ import threading
 import warnings
 from typing import Any
 
-from xacct_dataapi.sandbox.authz.decide import EXPLICIT_DENY, Decision, Principal, Question, decide
+from xacct_dataapi.policy_eval.decide import EXPLICIT_DENY, Decision, Principal, Question, decide
 from xacct_dataapi.sandbox.authz.resources import Target, secret_target, via_secretsmanager
 from xacct_dataapi.sandbox.authz.caller import Refusal as _Refusal, identity_policies, request_params
 from xacct_dataapi.sandbox.authz.resources_net import resolve

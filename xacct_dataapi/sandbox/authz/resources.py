@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from xacct_dataapi.sandbox.authz.decide import KMS_KEY, OTHER, ROLE_TRUST
+from xacct_dataapi.policy_eval.decide import KMS_KEY, OTHER, ROLE_TRUST
 
 Lookup = Callable[..., Any]
 

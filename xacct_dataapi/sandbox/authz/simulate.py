@@ -17,8 +17,8 @@ import json
 import re
 from typing import Any
 
-from xacct_dataapi.sandbox.authz.decide import Principal, Question, decide
-from xacct_dataapi.sandbox.authz.policy import statements_of
+from xacct_dataapi.policy_eval.decide import Principal, Question, decide
+from xacct_dataapi.policy_eval.policy import statements_of
 
 _SOURCE = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):(user|group|role)/(?:.*/)?([\w+=,.@-]+)$")
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from xacct_dataapi.sandbox.authz.policy import Context, Statement, statements_of
+from xacct_dataapi.policy_eval.policy import Context, Statement, statements_of
 
 ALLOW, EXPLICIT_DENY, IMPLICIT_DENY = "allowed", "explicitDeny", "implicitDeny"
 KMS_KEY, ROLE_TRUST, OTHER = "kms-key", "role-trust", "other"
