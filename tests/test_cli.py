@@ -1,6 +1,7 @@
 """CLI tests (typer CliRunner, in-process moto): the happy path end to end, and every bad input."""
 from __future__ import annotations
 
+import configparser
 import io
 import fnmatch
 import json
@@ -12,7 +13,8 @@ from typer.testing import CliRunner
 
 from tests.helpers.accounts import (CONSUMER, access_role_arn, PROVIDER, ROLE_NAME, ROLE_POLICY, SECRET_NAME, SG_NAME, STATE, USER_NAME,
                                     USER_POLICY)
-from tests.helpers.profiles import write_profiles
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import authorization_paused, grant, world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi import policies
 from xacct_dataapi.cli import cli
 
@@ -103,7 +105,7 @@ def test_unknown_profile(world, password):
 
 def test_same_account(world, password):
     args = world.setup_args("--yes")
-    args[args.index("provider")] = "provider2"  # resolves to the consumer account
+    args[args.index("provider")] = "consumer"  # the consumer account's operator as the provider's too
     _assert_usage_error(invoke(args), CONSUMER, "different accounts")
 
 
@@ -116,9 +118,21 @@ def test_subnet_not_in_vpc(world, password):
 
 
 def test_unknown_cluster(world, password):
+    grant(world, clusters=("no-such-cluster",))  # `xacct permissions --cluster no-such-cluster`: then not found
     args = world.setup_args("--yes")
     args[args.index("--cluster") + 1] = "no-such-cluster"
     _assert_usage_error(invoke(args), "no-such-cluster", PROVIDER)
+
+
+def test_unknown_cluster_outside_the_operators_policy_is_refused_with_the_reason(world, password):
+    """On AWS a least-privilege provider profile may describe its one cluster only: a mistyped id is refused, not
+    reported missing; xacct says so instead of hinting at a missing cluster."""
+    args = world.setup_args("--yes")
+    args[args.index("--cluster") + 1] = "no-such-cluster"
+    res = invoke(args)
+    assert res.exit_code == 1, res.output
+    text = " ".join(res.output.split())
+    assert "no-such-cluster" in text and "AccessDenied" in text and "Check the identifier" in text
 
 
 def test_empty_subnets(world, password):
@@ -149,7 +163,8 @@ def test_password_from_stdin(world):
                         input="piped-Passw0rd\n", catch_exceptions=False)
     assert res.exit_code == 0, res.output
     sm = world.provider.client("secretsmanager")
-    value = json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])
+    with authorization_paused():  # the secret's policy denies its value to all but the access role
+        value = json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])
     assert value["password"] == "piped-Passw0rd"
     assert set(value) == {"username", "password", "engine", "host", "port", "dbname"}
     assert "piped-Passw0rd" not in Path(STATE).read_text()
@@ -255,7 +270,8 @@ def test_teardown_without_state_finds_resources_by_tag(world, password):
     assert res.exit_code == 0, res.output
     assert "tagged xacct:deployment=default" in res.output
     assert world.provider.client("iam").list_roles()["Roles"] == []
-    assert world.consumer.client("iam").list_users()["Users"] == []
+    assert [u["UserName"] for u in world.consumer.client("iam").list_users()["Users"]
+            if u["UserName"].startswith("xacct-default")] == []  # the test's administrator and operator remain
     assert world.provider.client("secretsmanager").list_secrets()["SecretList"] == []
     keys = world.provider.client("kms").list_keys()["Keys"]
     assert all(world.provider.client("kms").describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
@@ -267,7 +283,11 @@ def test_teardown_without_state_finds_resources_by_tag(world, password):
 
 
 def test_profiles_in_different_regions_need_region(world, password, tmp_path):
-    assert write_profiles(tmp_path, regions={"consumer": "eu-west-1"})["AWS_CONFIG_FILE"] == os.environ["AWS_CONFIG_FILE"]
+    config = configparser.ConfigParser()  # the consumer operator's profile, in another region
+    config.read(os.environ["AWS_CONFIG_FILE"])
+    config["profile consumer"]["region"] = "eu-west-1"
+    with open(os.environ["AWS_CONFIG_FILE"], "w") as f:
+        config.write(f)
     res = invoke(world.setup_args("--enable-data-api", "--yes"))
     _assert_usage_error(res, "eu-west-1", "us-west-2", "--region")
     res = invoke(world.setup_args("--enable-data-api", "--yes", "--region", "us-west-2"))
@@ -364,7 +384,8 @@ def test_changing_db_user_rewrites_the_secret(world, password):
     assert secret_string["username"] == "reporting" and secret_string["password"] == "********"
     res = invoke(world.setup_args("--enable-data-api", "--yes", "--db-user", "reporting"))
     assert res.exit_code == 0, res.output
-    value = json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])
+    with authorization_paused():  # the secret's policy denies its value to all but the access role
+        value = json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])
     assert value["username"] == "reporting" and value["password"] == password
     tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=SECRET_NAME)["Tags"]}
     assert tags["xacct:connection"].startswith("reporting@")
@@ -378,7 +399,8 @@ def test_rotate_password(world, password, monkeypatch):
     res = invoke(world.setup_args("--enable-data-api", "--yes", "--rotate-password"))
     assert res.exit_code == 0, res.output
     sm = world.provider.client("secretsmanager")
-    assert json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])["password"] == "rotated-Passw0rd"
+    with authorization_paused():  # the secret's policy denies its value to all but the access role
+        assert json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])["password"] == "rotated-Passw0rd"
 
 
 def test_teardown_dry_run_changes_nothing(world, password):

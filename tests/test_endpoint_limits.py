@@ -12,6 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers.inventory import live_endpoints
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import grant, world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi.cli import cli
 from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Names
 from xacct_dataapi.steps.endpoint_members import (
@@ -46,9 +48,11 @@ def fill(world, clusters: list[str]) -> dict:
 
 
 def long_cluster(world) -> str:
-    return world.provider.client("rds").create_db_cluster(
+    arn = world.provider.client("rds").create_db_cluster(
         DBClusterIdentifier=LONG_CLUSTER, Engine="aurora-postgresql", EngineVersion="11.13", EngineMode="serverless",
         MasterUsername="postgres", MasterUserPassword="seed-password-3", EnableHttpEndpoint=True)["DBCluster"]["DBClusterArn"]
+    grant(world, clusters=(world.cluster_id, LONG_CLUSTER))  # the administrator's `xacct permissions --cluster` for it
+    return arn
 
 
 def test_the_policy_of_500_members_on_one_cluster_is_one_statement():

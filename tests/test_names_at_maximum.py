@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers.inventory import live_endpoints
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import grant, world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi import policies
 from xacct_dataapi.cli import cli
 from xacct_dataapi.config import CLUSTER_ARN_RE, NAME_RE, REGION_RE, Names
@@ -72,6 +74,7 @@ def test_a_setup_at_the_maximum_passes_the_sandboxs_limits_and_tears_down(world,
     rds.create_db_cluster(DBClusterIdentifier=CLUSTER_ID, Engine="aurora-postgresql", EngineVersion="11.13",
                           EngineMode="serverless", MasterUsername="postgres", MasterUserPassword="seed-password-3",
                           EnableHttpEndpoint=True)
+    grant(world, clusters=(CLUSTER_ID,))  # the administrator's `xacct permissions --cluster` for it
     args = world.setup_args("--yes", "--client-cidr", "192.168.0.0/24", name=NAME)
     args[args.index("--cluster") + 1] = CLUSTER_ID
     res = CliRunner().invoke(cli, args)

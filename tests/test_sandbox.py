@@ -259,7 +259,9 @@ class TestRunningSandbox:
                     "PolicyVersion"]["Document"]["Statement"]
             expected = operators.generated_policy(side, region=info.region, provider=info.provider_account,
                                                   consumer=info.consumer_account, cluster=info.cluster_id,
-                                                  vpc=info.vpc_id)["Statement"]
+                                                  vpc=info.vpc_id, state_bucket=info.team_state)["Statement"]
+            assert {"TeamStateObjects", "TeamStateList"} <= {s["Sid"] for s in expected}  # --state-bucket's too
+
             def canonical(statements):
                 return sorted(json.dumps(s, sort_keys=True) for s in statements)
 

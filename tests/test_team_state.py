@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import grant, world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi import state as state_mod
 from xacct_dataapi import state_s3
 from xacct_dataapi.cli import cli
@@ -31,8 +33,9 @@ def bucket(world, monkeypatch):
     monkeypatch.setenv("XACCT_STATE_PROFILE", "consumer")
     monkeypatch.setattr(state_s3, "_clients", {})
     monkeypatch.setattr(state_s3, "_etags", {})
-    s3 = world.consumer.client("s3")
+    s3 = world.consumer.client("s3")  # the administrator's: makes the bucket, and looks at it
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    grant(world, state_bucket=TEAM)  # the operators get `xacct permissions --state-bucket TEAM` too
     return s3
 
 
@@ -135,3 +138,58 @@ def test_asking_whether_a_deployment_exists_does_not_download_its_state(world, b
     state_s3._client().meta.events.register("before-call.s3", lambda model, **_: sent.append(model.name))
     assert loc.exists()
     assert sent == ["HeadObject"]
+
+
+def operator_s3():
+    import boto3
+
+    return boto3.Session(profile_name="consumer").client("s3")
+
+
+def test_without_the_state_statements_the_operator_is_refused(world, monkeypatch):
+    """S3 is authorised in the sandbox as on AWS: the operator holding only `--for all` (no --state-bucket) may not
+    read the team state, and xacct says which permissions to grant and how to print them."""
+    monkeypatch.setenv("XACCT_STATE_PROFILE", "consumer")
+    monkeypatch.setattr(state_s3, "_clients", {})
+    world.consumer.client("s3").create_bucket(Bucket=BUCKET,
+                                              CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    res = CliRunner().invoke(cli, ["list", "--state", TEAM])
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "Access denied" in text and f"--state-bucket {TEAM}" in text
+
+
+def test_the_state_statements_reach_the_prefix_and_nothing_else(world, bucket):
+    from botocore.exceptions import ClientError
+
+    bucket.put_object(Bucket=BUCKET, Key="elsewhere/secret.json", Body=b"{}")
+    s3 = operator_s3()
+    with pytest.raises(ClientError, match="AccessDenied"):
+        s3.get_object(Bucket=BUCKET, Key="elsewhere/secret.json")
+    with pytest.raises(ClientError, match="AccessDenied"):
+        s3.list_objects_v2(Bucket=BUCKET)  # no s3:prefix: outside the listing statement's condition
+    with pytest.raises(ClientError, match="AccessDenied"):
+        s3.put_object(Bucket=BUCKET, Key="elsewhere/x.json", Body=b"{}")
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="xacct/").get("KeyCount") == 0
+    s3.put_object(Bucket=BUCKET, Key="xacct/a.json", Body=b"{}", IfNoneMatch="*")
+    with pytest.raises(ClientError, match="PreconditionFailed"):  # the conditional write, as the lock takes it
+        s3.put_object(Bucket=BUCKET, Key="xacct/a.json", Body=b"{}", IfNoneMatch="*")
+    # A missing key is 403, not 404, to a caller who may list the bucket only under a prefix (the implied
+    # ListBucket check carries no s3:prefix in the sandbox); state_s3 then lists under the key to tell.
+    with pytest.raises(ClientError) as missing:
+        s3.head_object(Bucket=BUCKET, Key="xacct/none.json")
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert not S3Location.parse(f"{TEAM}none.json").exists() and S3Location.parse(f"{TEAM}a.json").exists()
+
+
+def test_permissions_prints_the_state_statements():
+    res = CliRunner().invoke(cli, ["permissions", "--side", "consumer", "--for", "status", "--output", "json",
+                                   "--state-bucket", TEAM])
+    assert res.exit_code == 0, res.output
+    by_sid = {st["Sid"]: st for st in json.loads(res.stdout)["Statement"]}
+    assert by_sid["TeamStateObjects"]["Resource"] == f"arn:aws:s3:::{BUCKET}/xacct/*"
+    assert by_sid["TeamStateList"] == {"Sid": "TeamStateList", "Effect": "Allow", "Action": "s3:ListBucket",
+                                       "Resource": f"arn:aws:s3:::{BUCKET}",
+                                       "Condition": {"StringLike": {"s3:prefix": "xacct/*"}}}
+    bad = CliRunner().invoke(cli, ["permissions", "--side", "consumer", "--state-bucket", "s3://b/x*/"])
+    assert bad.exit_code == 2 and "s3://b/x*/" in bad.output

@@ -8,6 +8,8 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from tests.helpers.accounts import CONSUMER, STATE, USER_NAME
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi import verify as verify_mod
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.errors import AwsError

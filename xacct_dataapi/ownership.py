@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.discover import discover
-from xacct_dataapi.errors import AwsError
+from xacct_dataapi.errors import AwsError, error_code
 from xacct_dataapi.models import Account
 from xacct_dataapi.resource_types import NOT_OURS, Ownership, screen
 from xacct_dataapi.state import ResourceRow, State
@@ -32,20 +32,31 @@ class Screened:
                         "resources by hand; this deployment's own resources were found by tag and torn down.")
 
 
+# The read was refused: the operator's permissions (`xacct permissions`) cover xacct's own names and tags only, so
+# a row naming anything else cannot be shown to be this deployment's, and is left alone like one shown not to be.
+DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+
+
 def _execution_index(row: ResourceRow) -> int:
     return [s.key for s in registered()].index(step_for_row(row).key)
 
 
 def screen_state(aws: Sessions, state: State) -> Screened:
-    """Drop the rows AWS shows are not this deployment's from `state` (in memory only) and add the deployment's
-    resources found by name and tag instead; rows that could not be read stay (their guarded delete reads again)."""
+    """Drop the rows AWS shows are not this deployment's (or refuses to show at all: DENIED) from `state` (in memory
+    only) and add the deployment's resources found by name and tag instead; rows that could not be read for another
+    reason (throttled, a network fault) stay (their guarded delete reads again)."""
     verdicts = screen(lambda row, service: aws.client(Account(row.account), service), state.resources, state.name)
     refused = []
     for row in list(state.resources):
         verdict = verdicts.get((row.kind, row.id))
         if isinstance(verdict, Ownership) and verdict.verdict == NOT_OURS:
             refused.append((row, verdict.why))
-            state.forget(row.kind, row.id)
+        elif isinstance(verdict, BaseException) and error_code(verdict) in DENIED:
+            refused.append((row, f"the profile may not read it ({error_code(verdict)}): xacct's permissions reach "
+                                 "only its own names and tags"))
+        else:
+            continue
+        state.forget(row.kind, row.id)
     if not refused:
         return Screened()
     accounts = state.accounts or {}

@@ -139,8 +139,27 @@ def star_actions() -> list[tuple[str, str]]:
     return [(a, g.why_star) for g in all_grants() if g.resources == ("*",) for a in sorted(g.actions)]
 
 
-def policy_for_cli(side: str, command: str, *, name: str = "*", region: str | None = None, **scope: Any) -> dict:
-    """`xacct permissions`: the options checked, then policy()."""
+def state_bucket_statements(url: str, partition: str = "aws") -> list[dict]:
+    """The team state (`--state s3://BUCKET/PREFIX/`, state_s3.py) for the profile XACCT_STATE_PROFILE names: the
+    state objects and their `.lock` objects under PREFIX (read, write, delete; conditional writes need no more than
+    s3:PutObject, a HEAD is s3:GetObject), and listing the bucket only under PREFIX (`s3:prefix`)."""
+    from xacct_dataapi.state_s3 import S3Location
+
+    loc = S3Location.parse(url).folder if url.startswith("s3://") else None
+    if loc is None or any(c in loc.bucket + loc.key for c in "*?$"):
+        raise UsageError(f"--state-bucket {url!r} is not a team state location.",
+                         "Use the --state value: s3://BUCKET/PREFIX/ (no wildcards).")
+    bucket = f"arn:{partition}:s3:::{loc.bucket}"
+    listing: dict = {"Sid": "TeamStateList", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket}
+    if loc.key:
+        listing["Condition"] = {"StringLike": {"s3:prefix": f"{loc.key}*"}}
+    return [{"Sid": "TeamStateObjects", "Effect": "Allow", "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+             "Resource": f"{bucket}/{loc.key}*"}, listing]
+
+
+def policy_for_cli(side: str, command: str, *, name: str = "*", region: str | None = None,
+                   state_bucket: str | None = None, **scope: Any) -> dict:
+    """`xacct permissions`: the options checked, then policy() (and the team state's statements, `state_bucket`)."""
     if side not in ("provider", "consumer"):
         raise UsageError(f"--side {side!r} is not supported.", "Use --side provider or --side consumer.")
     if command != "all" and command not in COMMANDS:
@@ -151,7 +170,10 @@ def policy_for_cli(side: str, command: str, *, name: str = "*", region: str | No
         raise UsageError(f"--region {region!r} is not an AWS region name.", "Use a region code such as us-west-2.")
     filled = Scope(name=name, **({"region": region, "partition": partition_for_region(region)} if region else {}),
                    **{k: v for k, v in scope.items() if v is not None})
-    return policy(side, command, filled)
+    doc = policy(side, command, filled)
+    if state_bucket:
+        doc["Statement"] += state_bucket_statements(state_bucket, filled.partition)
+    return doc
 
 
 def cli_note(doc: dict) -> str:
@@ -259,6 +281,10 @@ def markdown() -> str:
     for side in (P, C):
         lines += [f"## {side.value.title()} profile policy (`xacct permissions --side {side.value}`)", "", "```json",
                   _json(policy(side)), "```", ""]
+    lines += ["With team state (`--state s3://BUCKET/PREFIX/`), the profile XACCT_STATE_PROFILE names (else the default",
+              "credentials) also needs the state objects and their locks under PREFIX, and a listing of the bucket under",
+              "PREFIX only: `xacct permissions --side SIDE --state-bucket s3://BUCKET/PREFIX/` adds them:", "",
+              "```json", _json(state_bucket_statements("s3://BUCKET/PREFIX/")), "```", ""]
     lines += ["With `--consumer-role` / `--consumer-user` (an adopted principal, not in the tables above), or with",
               "`--create-db-user` (the database user's password by the rotation protocol, SQL as the cluster's admin),",
               "add the matching statements (`xacct permissions --side consumer --consumer-role APP_ROLE`, or",

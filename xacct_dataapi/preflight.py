@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from xacct_dataapi import aws_reads, data_api_support
 from xacct_dataapi.aws import Sessions, is_not_found
 from xacct_dataapi.config import CLUSTER_ARN_RE, ROLE_ARN_RE, Config
-from xacct_dataapi.errors import AwsError, StateError, UsageError, error_message
+from xacct_dataapi.errors import AwsError, StateError, UsageError, error_code, error_message
 from xacct_dataapi.models import Account
 from xacct_dataapi.policies import user_arn
 from xacct_dataapi.resource_types.grants import CLUSTER, FINDS, READS, TEARDOWN, C, Grant, P
@@ -106,6 +106,16 @@ def describe_cluster(aws: Sessions, cfg: Config, provider_account: Callable[[], 
                 f"--cluster {cfg.cluster!r}: no such DB cluster in provider account {provider_account()}, region {aws.region}.",
                 hint,
             ) from None
+        if error_code(error) in ("AccessDenied", "AccessDeniedException"):
+            # A least-privilege profile may describe its one cluster only: a mistyped id, or the consumer's profile
+            # given as the provider's, is refused rather than not found.
+            if _exists_in_consumer(aws, cfg):
+                raise UsageError(f"--cluster {cfg.cluster!r}: the provider profile may not describe it, and the "
+                                 "consumer profile's account has it: were --consumer-profile and --provider-profile "
+                                 "swapped?", "--provider-profile is the account that owns the cluster.") from None
+            raise AwsError(f"Could not describe cluster {cfg.cluster!r}: {error_message(error)}.",
+                           "Check the identifier: `xacct permissions --side provider --cluster ID` grants one cluster, "
+                           "so another id is refused, not reported missing.") from None
         raise AwsError(f"Could not describe cluster {cfg.cluster!r}: {error_message(error)}.") from None
     c = found[0]
     if not str(c.get("Engine", "")).startswith("aurora"):

@@ -108,7 +108,8 @@ def _failure(loc: S3Location, exc: BaseException, doing: str) -> StateError:
     if code in ("AccessDenied", "403", "Forbidden"):
         return StateError(f"Access denied {doing} {loc}.",
                           "Grant s3:GetObject, s3:PutObject, s3:DeleteObject and s3:ListBucket on the bucket and prefix "
-                          "to the credentials xacct uses for state (XACCT_STATE_PROFILE, else the default ones).")
+                          "to the credentials xacct uses for state (XACCT_STATE_PROFILE, else the default ones): "
+                          f"`xacct permissions --side SIDE --state-bucket {loc.folder}` prints them.")
     return StateError(f"S3 answered {code or type(exc).__name__} {doing} {loc}: {exc}.",
                       "Check the bucket, its region and your network; nothing was written.")
 
@@ -122,9 +123,25 @@ def _read_or_none(loc: S3Location, call, key: str) -> dict | None:
     except ClientError as exc:
         if _code(exc) in ("NoSuchKey", "404", "NotFound"):
             return None
+        if _code(exc) in ("AccessDenied", "403", "Forbidden") and not _listed(loc, key):
+            return None
         raise _failure(loc, exc, "reading") from None
     except BotoCoreError as exc:
         raise _failure(loc, exc, "reading") from None
+
+
+def _listed(loc: S3Location, key: str) -> bool:
+    """Whether `key` exists, by listing under it: S3 answers a read of a missing key with 403 unless the caller may
+    list the bucket (GetObject/HeadObject, "Permissions"), and the least policy lists under the prefix only
+    (`xacct permissions --state-bucket`), which such a read may not count as. A refused listing counts as listed:
+    the read's own refusal is then the error."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        found = _client().list_objects_v2(Bucket=loc.bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+    except (ClientError, BotoCoreError):
+        return True
+    return any(o.get("Key") == key for o in found)
 
 
 def _head(loc: S3Location, key: str) -> bool:

@@ -16,6 +16,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import grant, world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.steps.test_steps_moto import Deployment
 from xacct_dataapi import export as export_mod
 from xacct_dataapi import policies
@@ -39,6 +41,7 @@ def mysql_world(world):
         DBClusterIdentifier="orders-mysql", Engine="aurora-mysql", EngineVersion="5.7.mysql_aurora.2.07.2",
         EngineMode="serverless", MasterUsername="admin", MasterUserPassword="seed-password-1",
         DatabaseName="orders")["DBCluster"]
+    grant(world, clusters=(world.cluster_id, c["DBClusterIdentifier"]))  # `xacct permissions --cluster` for it
     return dataclasses.replace(world, cluster_id=c["DBClusterIdentifier"], cluster_arn=c["DBClusterArn"])
 
 
@@ -95,6 +98,7 @@ def test_every_export_variant_lints_clean(world, password, tmp_path, private, po
 
 def test_json_format_and_adopted_role_and_full_endpoint_policy_lint_clean(world, password, tmp_path):
     world.consumer.client("iam").create_role(RoleName="orders-app", AssumeRolePolicyDocument="{}")
+    grant(world, consumer_role="orders-app")  # `xacct permissions --consumer-role orders-app`
     dep = deploy(world, password, consumer_role="orders-app", endpoint_policy="full")
     docs = export(dep, tmp_path / "out", fmt="json")
     assert [f.name for f in docs["_files"]] == ["provider.json", "consumer.json", "README.md"]
@@ -181,6 +185,7 @@ def test_every_policy_document_equals_what_setup_wrote(world, password, tmp_path
 
 def test_adopted_role_documents_equal_what_setup_wrote(world, password, tmp_path):
     world.consumer.client("iam").create_role(RoleName="orders-app", AssumeRolePolicyDocument="{}")
+    grant(world, consumer_role="orders-app")  # `xacct permissions --consumer-role orders-app`
     dep = deploy(world, password, consumer_role="orders-app")
     docs = export(dep, tmp_path / "out")
     _assert_documents_match(dep, docs, "role", "orders-app")

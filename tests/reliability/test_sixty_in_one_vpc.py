@@ -14,6 +14,7 @@ import pytest
 
 from tests.helpers.counting import RequestCounter
 from tests.helpers.inventory import live_endpoints, xacct_security_groups
+from tests.helpers.operators import grant, least_privilege
 from tests.helpers.pipeline import apply_setup, apply_teardown, plan_for
 from tests.helpers.world import seed
 from xacct_dataapi import policies
@@ -69,14 +70,19 @@ def assert_admits_exactly(world, arns: dict[str, str], live: dict[str, str]) -> 
 
 @pytest.mark.timeout(900)  # ~180 setups, statuses and teardowns in moto: minutes on a loaded 2-CPU machine
 def test_sixty_deployments_in_one_vpc(sessions, monkeypatch):
-    world = seed(*sessions, data_api_on=True)
-    rds = world.provider.client("rds")
-    arns = {world.cluster_id: world.cluster_arn}
-    for cluster in CLUSTERS[1:]:
-        arns[cluster] = rds.create_db_cluster(
-            DBClusterIdentifier=cluster, Engine="aurora-postgresql", EngineVersion="11.13", EngineMode="serverless",
-            MasterUsername="postgres", MasterUserPassword="seed-password-3", EnableHttpEndpoint=True,
-        )["DBCluster"]["DBClusterArn"]
+    with least_privilege(seed(*sessions, data_api_on=True)) as world:  # xacct as least-privilege operators
+        rds = world.provider.client("rds")
+        arns = {world.cluster_id: world.cluster_arn}
+        for cluster in CLUSTERS[1:]:
+            arns[cluster] = rds.create_db_cluster(
+                DBClusterIdentifier=cluster, Engine="aurora-postgresql", EngineVersion="11.13", EngineMode="serverless",
+                MasterUsername="postgres", MasterUserPassword="seed-password-3", EnableHttpEndpoint=True,
+            )["DBCluster"]["DBClusterArn"]
+        grant(world, clusters=CLUSTERS)  # the administrator's `xacct permissions --cluster` for each
+        sixty_deployments(world, arns, monkeypatch)
+
+
+def sixty_deployments(world, arns: dict[str, str], monkeypatch) -> None:
     counter = RequestCounter().install(monkeypatch)
     names = {f"d{i:02d}": CLUSTERS[i % 2 if i < COUNT - 1 else 2] for i in range(COUNT)}  # the last on a third
     live: dict[str, str] = {}

@@ -133,3 +133,28 @@ def test_a_call_outside_the_generated_policy_is_refused(least):
                          text=True, timeout=180)
     assert res.returncode == 1, res.stdout + res.stderr
     assert "is not authorized to perform" in res.stdout + res.stderr
+
+
+def test_team_state_in_the_sandbox_s_bucket_runs_with_exactly_the_generated_policies(least):
+    """The sandbox seeds a team state bucket and grants the operators `xacct permissions --state-bucket` for it: a
+    deployment kept there is set up, listed and torn down by the operators, the state object's lock and body
+    written with conditional PUTs that S3, in the sandbox, authorises as AWS does (authz/s3.py)."""
+    info, home, env = least
+    team = info.team_state
+    assert team.startswith("s3://xacct-team-state-")
+    env = {**env, "XACCT_STATE_PROFILE": info.operator_consumer_profile}
+    xacct(info, home, env, "setup", *setup_args(info, "lpteam", "--state", team))
+    assert not (home / ".xacct" / "lpteam.json").exists()
+    s3 = _admin(info, info.consumer_profile).client("s3")
+    bucket, prefix = team[len("s3://"):].split("/", 1)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    assert keys == [f"{prefix}lpteam.json"]
+    operators.grant(info, "status", "lpteam")
+    import subprocess
+
+    listed = subprocess.run([*xacct_cmd(), "list", "--state", team, "--output", "json"], env=clean_env(env), cwd=home,
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert [d["name"] for d in json.loads(listed.stdout)] == ["lpteam"]
+    xacct(info, home, env, "teardown", "--name", "lpteam", "--state", team, "--yes")
+    assert s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount") == 0

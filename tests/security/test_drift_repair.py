@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi.cli import cli
 from xacct_dataapi.config import Names
 

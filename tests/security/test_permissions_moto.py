@@ -13,6 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers.accounts import STATE
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi import aws as aws_mod
 from xacct_dataapi import permissions
 from xacct_dataapi.cli import cli
@@ -68,12 +70,12 @@ class Recorder:
 
 def test_every_call_is_in_the_generated_policy_for_its_command(world, password, monkeypatch):
     rec = Recorder(monkeypatch)
-    rec.run("setup", world.setup_args("--enable-data-api", "--yes", "--require-private-path")[1:])
-    rec.run("status", [])
-    rec.run("verify", [])
-    rec.run("teardown", ["--yes"])
-    # Again, then lose the state file: teardown finds the deployment by name and tag.
     rec.run("setup", world.setup_args("--enable-data-api", "--yes")[1:])
+    rec.run("status", [])
+    rec.run("verify", [])  # from outside the VPC: a --require-private-path deployment refuses it, as on AWS
+    rec.run("teardown", ["--yes"])
+    # Again, private path only, then lose the state file: teardown finds the deployment by name and tag.
+    rec.run("setup", world.setup_args("--enable-data-api", "--yes", "--require-private-path")[1:])
     Path(STATE).unlink()
     rec.run("teardown", ["--yes", "--consumer-profile", "consumer", "--provider-profile", "provider"])
     # The calls the issue names were really made (the recorder saw them, so the policy has them).

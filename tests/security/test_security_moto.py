@@ -8,6 +8,8 @@ import json
 import pytest
 
 from tests.helpers.accounts import CONSUMER, PROVIDER, REGION
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.helpers.pipeline import apply_setup, plan_for
 from xacct_dataapi import policies
 from xacct_dataapi import state as state_mod

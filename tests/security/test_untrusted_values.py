@@ -10,6 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers.accounts import CONSUMER, PROVIDER, ROLE_NAME, STATE, access_role_arn
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.cli import cli
 from xacct_dataapi.state import ResourceRow, State

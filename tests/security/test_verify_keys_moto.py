@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from tests.helpers.accounts import STATE, USER_NAME
 from tests.helpers.hooks import Killed
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi import verify as verify_mod
 from xacct_dataapi.cli import cli
 

@@ -9,6 +9,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.helpers.world import aws_managed_policy
 from xacct_dataapi import policies
 from xacct_dataapi.cli import cli

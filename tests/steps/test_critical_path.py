@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 
 from tests.helpers.counting import RequestCounter
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.helpers.pipeline import apply_setup, plan_for, setup_context
 from xacct_dataapi import app
 from xacct_dataapi import state as state_mod

@@ -69,7 +69,8 @@ def step10(plan):
     return next(s for s in plan.steps if s.number == 10)
 
 
-def test_a_declared_step_with_a_new_kind_is_everywhere(registered, world, password, tmp_path):
+def test_a_declared_step_with_a_new_kind_is_everywhere(registered, operators, password, tmp_path):
+    world = operators  # xacct as least-privilege operators (`--name orders`)
     dep = Deployment(world, password)
     waves = [[s.key for s in wave] for wave in inspection_waves(steps.registered())]
     assert "kms_key" in waves[0] and "audit_marker" in waves[1]
@@ -118,7 +119,8 @@ def test_a_declared_step_with_a_new_kind_is_everywhere(registered, world, passwo
     assert "ssm.delete_parameter" in runner.calls_made
 
 
-def test_the_generic_planner_adopts_repairs_replaces_and_refuses(registered, world, password):
+def test_the_generic_planner_adopts_repairs_replaces_and_refuses(registered, operators, password):
+    world = operators  # xacct as least-privilege operators (`--name orders`)
     dep = Deployment(world, password)
     dep.apply()
     ssm = world.provider.client("ssm")
@@ -350,9 +352,10 @@ def test_a_declared_step_reusing_a_kind_is_everywhere(reporting, operators, pass
     kms.delete_alias(AliasName=foreign.id)
 
 
-def test_another_deployments_alias_in_the_namespace_is_refused(reporting, world, password):
+def test_another_deployments_alias_in_the_namespace_is_refused(reporting, operators, password):
     """An alias of this deployment's name that points at a key tagged for another deployment is neither adopted nor
     repointed."""
+    world = operators  # xacct as least-privilege operators (`--name orders`)
     kms = world.provider.client("kms")
     theirs = kms.create_key(Tags=[{"TagKey": "xacct:deployment", "TagValue": "orders-x"},
                                   {"TagKey": "xacct:managed-by", "TagValue": "xacct"}])["KeyMetadata"]["KeyId"]

@@ -16,6 +16,8 @@ import pytest
 from tests.helpers.accounts import PROVIDER, REGION
 from tests.helpers.counting import teardown_requests
 from tests.helpers.inventory import assert_nothing_left, assert_policies_name_the_role, data_api_on, roles
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.steps.test_steps_moto import Deployment, step_of
 from xacct_dataapi import policies
 from xacct_dataapi.config import Names

@@ -25,6 +25,8 @@ from botocore.stub import Stubber
 from tests.helpers.accounts import CONSUMER, PROVIDER, REGION
 from tests.helpers.clock import FakeClock
 from tests.helpers.inventory import customer_keys
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.helpers.pipeline import apply_setup, made_in_chain_order, plan_for
 from xacct_dataapi import policies
 from xacct_dataapi import state as state_mod

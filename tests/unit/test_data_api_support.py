@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import grant, world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi.cli import cli
 from xacct_dataapi.data_api_support import verdict
 
@@ -48,6 +50,7 @@ def test_setup_refuses_to_turn_the_data_api_on_for_an_unsupported_version(world,
     rds = world.provider.client("rds")
     rds.create_db_cluster(DBClusterIdentifier="old-pg", Engine="aurora-postgresql", EngineVersion="13.7",
                           MasterUsername="postgres", MasterUserPassword="seed-password-1")
+    grant(world, clusters=("old-pg",))  # the administrator's `xacct permissions --cluster old-pg`
     args = world.setup_args("--enable-data-api", "--yes")
     args[args.index("--cluster") + 1] = "old-pg"
     res = CliRunner().invoke(cli, args)

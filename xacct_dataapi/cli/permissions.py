@@ -28,6 +28,9 @@ def permissions(
     consumer_user: Annotated[Optional[str], typer.Option("--consumer-user", help="Adopted consumer user name.")] = None,
     create_db_user: CreateDbUser = None,  # the rotation protocol and SQL as the admin
     admin_secret: AdminSecret = None,
+    state_bucket: Annotated[Optional[str], typer.Option(
+        "--state-bucket", metavar="s3://BUCKET/PREFIX/",
+        help="Add the team state's statements (for the profile XACCT_STATE_PROFILE names).")] = None,
     output: Output = "text",
     debug: Debug = False,
 ):
@@ -40,7 +43,7 @@ def permissions(
     given = {"region": region, "provider": provider_account, "consumer": consumer_account, "cluster": cluster,
              "vpc": vpc, "consumer_role": consumer_role, "consumer_user": consumer_user,
              "create_db_user": create_db_user, "admin_secret": admin_secret}
-    doc = perms.policy_for_cli(side, for_, name=name, **permissions_scope(name, given))
+    doc = perms.policy_for_cli(side, for_, name=name, state_bucket=state_bucket, **permissions_scope(name, given))
     ui.print_json(doc)  # the policy is JSON either way; text adds a note on stderr
     if not ui.json:
         ui.note(perms.cli_note(doc))

@@ -12,6 +12,12 @@ From the IAM User Guide:
 - "Cross-account policy evaluation logic"
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html):
   from another account, the caller's identity policy AND the resource's policy must both allow.
+- KMS grants ("Grants in AWS KMS", https://docs.aws.amazon.com/kms/latest/developerguide/grants.html): "the grant
+  allows the grantee principal to call the specified grant operations on the KMS key provided that all conditions
+  specified in the grant are met"; a grant allows, never denies, so an explicit deny still wins. A grant to a role
+  covers its sessions. Constraints: EncryptionContextSubset / EncryptionContextEquals against the request's
+  `kms:EncryptionContext:*` keys (keys case-insensitive, values case-sensitive, "GrantConstraints", KMS API
+  reference). From another account the sandbox also wants the caller's identity policy, as for the key policy.
 - VPC endpoint policies ("Control access to VPC endpoints using endpoint policies",
   https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html) do not grant: a request through an
   endpoint must also be allowed by its policy.
@@ -53,6 +59,7 @@ class Question:
     resource_policy: Any = None
     resource_kind: str = OTHER
     endpoint_policy: Any = None  # the VPC endpoint's policy when the request goes through one
+    grants: tuple = ()  # a KMS key's grants: dicts of GranteePrincipal, Operations, Constraints, GrantId
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,24 @@ def _scan(statements: list[Statement], q: Question, *, resource_policy: bool) ->
     return deny, direct, via_account
 
 
+def _constraints_hold(constraints: dict | None, context: dict) -> bool:
+    prefix = "kms:encryptioncontext:"
+    given = {k[len(prefix):]: v[0] for k, v in context.items() if k.startswith(prefix) and v}
+    subset = (constraints or {}).get("EncryptionContextSubset")
+    equals = (constraints or {}).get("EncryptionContextEquals")
+    if subset is not None and any(given.get(k.lower()) != v for k, v in subset.items()):
+        return False
+    return equals is None or {k.lower(): v for k, v in equals.items()} == given
+
+
+def granted(q: Question) -> list[str]:
+    """The KMS grants that give the caller this operation on the key ("grant:ID")."""
+    operation = q.action.split(":", 1)[-1]
+    return [f"grant:{g.get('GrantId')}" for g in q.grants
+            if g.get("GranteePrincipal") in (q.principal.arn, q.principal.principal_arn)
+            and operation in (g.get("Operations") or []) and _constraints_hold(g.get("Constraints"), q.context)]
+
+
 def decide(q: Question) -> Decision:
     idn_deny, idn_allow, _ = _scan(statements_of(q.principal.identity_policies), q, resource_policy=False)
     res_deny, res_direct, res_account = _scan(statements_of([q.resource_policy]), q, resource_policy=True)
@@ -118,6 +143,9 @@ def decide(q: Question) -> Decision:
         # The key policy / trust policy must allow; naming only the account hands over to identity policies.
         if same_account and direct:
             return Decision(ALLOW, tuple(direct))
+        by_grant = granted(q) if q.resource_kind == KMS_KEY else []
+        if by_grant and (same_account or identity):
+            return Decision(ALLOW, tuple(by_grant + identity))
         if (direct or delegated) and identity:
             return Decision(ALLOW, tuple(direct + delegated + identity))
         which = "key policy" if q.resource_kind == KMS_KEY else "trust policy"

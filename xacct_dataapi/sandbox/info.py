@@ -61,6 +61,9 @@ class SandboxInfo:
     # The least-privilege operators (operators.py): what `setup_command()` and the tests run xacct as.
     operator_consumer_profile: str = OPERATOR_CONSUMER_PROFILE
     operator_provider_profile: str = OPERATOR_PROVIDER_PROFILE
+    # A team state location (`--state`, state_s3.py) in the consumer account, which both operators may use
+    # (`xacct permissions --state-bucket`): empty for a sandbox seeded before it had one.
+    team_state: str = ""
 
     def db_password(self) -> str:
         """The seeded DB user's password (what a DB admin would hand the operator for `xacct setup`)."""
@@ -125,6 +128,7 @@ class SandboxInfo:
             "db_password_file": self.db_password_file,
             "operator_consumer_profile": self.operator_consumer_profile,
             "operator_provider_profile": self.operator_provider_profile,
+            "team_state": self.team_state,
         }
 
     @classmethod
@@ -153,6 +157,7 @@ class SandboxInfo:
                 db_password_file=str(d.get("db_password_file") or ""),
                 operator_consumer_profile=str(d.get("operator_consumer_profile") or OPERATOR_CONSUMER_PROFILE),
                 operator_provider_profile=str(d.get("operator_provider_profile") or OPERATOR_PROVIDER_PROFILE),
+                team_state=str(d.get("team_state") or ""),
             )
         except (KeyError, TypeError) as e:
             raise ValueError(f"not a sandbox info document: missing or bad field {e}") from e

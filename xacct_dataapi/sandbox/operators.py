@@ -61,13 +61,15 @@ def attach(iam: Any, doc: dict, user: str = OPERATOR_USER) -> list[str]:
 
 def generated_policy(side: str, *, region: str, provider: str, consumer: str, cluster: str, vpc: str,
                      command: str = "all", name: str = "*", consumer_user: str | None = None,
-                     consumer_role: str | None = None, create_db_user: bool = False) -> dict:
+                     consumer_role: str | None = None, create_db_user: bool = False,
+                     state_bucket: str | None = None) -> dict:
     """Exactly what `xacct permissions --side SIDE --for COMMAND --name NAME ...` prints for these values."""
     from xacct_dataapi import permissions
 
     return permissions.policy_for_cli(side, command, name=name, region=region, provider=provider, consumer=consumer,
                                       cluster=cluster, vpc=vpc, consumer_user=consumer_user,
-                                      consumer_role=consumer_role, create_db_user=create_db_user or None)
+                                      consumer_role=consumer_role, create_db_user=create_db_user or None,
+                                      state_bucket=state_bucket)
 
 
 def create(iam_by_side: dict[str, Any], **scope: Any) -> dict[str, tuple[str, str]]:
@@ -85,7 +87,7 @@ def create(iam_by_side: dict[str, Any], **scope: Any) -> dict[str, tuple[str, st
 def grant(info: Any, command: str = "all", name: str = "*", *, consumer_user: str | None = None,
           consumer_role: str | None = None, create_db_user: bool = False) -> dict[str, dict]:
     """Give a running sandbox's operators exactly `xacct permissions --for COMMAND --name NAME [--consumer-user U]
-    [--consumer-role R]` (through the admin profiles); returns each side's policy."""
+    [--consumer-role R] --state-bucket TEAM_STATE` (through the admin profiles); returns each side's policy."""
     from xacct_dataapi.sandbox.info import botocore_session, client_config
 
     docs = {}
@@ -96,6 +98,7 @@ def grant(info: Any, command: str = "all", name: str = "*", *, consumer_user: st
         docs[side] = generated_policy(side, region=info.region, provider=info.provider_account,
                                       consumer=info.consumer_account, cluster=info.cluster_id, vpc=info.vpc_id,
                                       command=command, name=name, consumer_user=consumer_user,
-                                      consumer_role=consumer_role, create_db_user=create_db_user)
+                                      consumer_role=consumer_role, create_db_user=create_db_user,
+                                      state_bucket=getattr(info, "team_state", "") or None)
         attach(iam, docs[side])
     return docs

@@ -18,6 +18,7 @@ from xacct_dataapi.sandbox.info import (ADMIN_USER, CLUSTER_ID, CONFIG_NAME, CON
                                         write_private)
 from xacct_dataapi.sandbox import operators
 
+TEAM_STATE_BUCKET = f"xacct-team-state-{CONSUMER_ACCOUNT}"
 OPERATOR_PROFILES = tuple(operator for _admin, operator in operators.PROFILES.values())
 
 # Engine -> (EngineVersion, MasterUsername) of a Serverless v2 / provisioned cluster, whose Data API is switched by
@@ -233,11 +234,18 @@ def seed_accounts(endpoint: str, dir: Path, engine: str, engine_mode: str = "pro
         )
     cluster_arn = clusters[0]["DBClusterArn"]
 
-    # 7. The least-privilege operators (operators.py): exactly `xacct permissions --for all` for this sandbox.
+    # 7. A bucket for team state (`--state s3://BUCKET/xacct/`), as an administrator would make it: versioned.
+    team_state = f"s3://{TEAM_STATE_BUCKET}/xacct/"
+    s3 = sessions[CONSUMER_PROFILE].create_client("s3", region_name=REGION, endpoint_url=endpoint, config=cfg)
+    s3.create_bucket(Bucket=TEAM_STATE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=TEAM_STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+
+    # 8. The least-privilege operators (operators.py): exactly `xacct permissions --for all --state-bucket` for
+    # this sandbox.
     iam_by_side = {side: sessions[admin].create_client("iam", region_name=REGION, endpoint_url=endpoint, config=cfg)
                    for side, (admin, _operator) in operators.PROFILES.items()}
     keys |= operators.create(iam_by_side, region=REGION, provider=PROVIDER_ACCOUNT, consumer=CONSUMER_ACCOUNT,
-                             cluster=CLUSTER_ID, vpc=vpc_id)
+                             cluster=CLUSTER_ID, vpc=vpc_id, state_bucket=team_state)
     _write_credentials(credentials_file, keys)
 
     return SandboxInfo(
@@ -257,4 +265,5 @@ def seed_accounts(endpoint: str, dir: Path, engine: str, engine_mode: str = "pro
         cluster_arn=cluster_arn,
         engine=engine,
         engine_mode=engine_mode,
+        team_state=team_state,
     )

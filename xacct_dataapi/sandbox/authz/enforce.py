@@ -92,7 +92,7 @@ def check(who: Principal, action: str, targets: list[Target], base: dict, endpoi
     for t in targets:
         act = t.action or action
         q = Question(who, act, t.resource, base | t.context, t.account, t.policy, t.kind,
-                     endpoint_policy if act.startswith("rds-data:") else None)
+                     endpoint_policy if act.startswith("rds-data:") else None, t.grants)
         decision = decide(q)
         _state["decisions"] += 1
         if not decision.allowed:
@@ -108,10 +108,11 @@ def forward_secret_read(who: Principal, params: dict, region: str) -> None:
     check(who, "secretsmanager:GetSecretValue", [target], base)
     key_id = getattr(secret, "kms_key_id", None) if secret is not None else None
     if key_id:
-        from xacct_dataapi.sandbox.authz.resources import key_target
+        from xacct_dataapi.sandbox.authz.resources import key_target, secret_encryption_context
 
         account = target.account or who.account
-        kms = key_target(account, target.resource.split(":")[3], str(key_id), via_secretsmanager(region, who.account))
+        kms = key_target(account, target.resource.split(":")[3], str(key_id),
+                         via_secretsmanager(region, who.account) | secret_encryption_context(secret))
         check(who, "kms:Decrypt", [kms], base_context(who, region, "kms") | kms.context)
 
 
@@ -151,14 +152,37 @@ def authorize(resp: Any) -> None:
             raise
 
 
+def authorize_s3(resp: Any, bucket_name: str | None, key_name: str | None) -> bool:
+    """An S3 request decided (authz/s3.py) while enabled: raises moto's S3 AccessDenied if AWS would refuse it."""
+    from moto.s3.exceptions import S3ClientError
+
+    from xacct_dataapi.sandbox.authz import s3
+
+    action = s3.action_of(resp)
+    if not _state["enabled"]:
+        return False
+    if action is None or signing_service(resp.headers) != "s3":
+        return True
+    try:
+        who = identify(resp.current_account, resp.headers)
+        targets = s3.targets(resp, action, bucket_name, key_name)
+        if targets is not None:
+            check(who, action, targets, base_context(who, resp.region, "s3"))
+    except _Refusal as refusal:
+        code = refusal.code if refusal.code == "InvalidClientTokenId" else "AccessDenied"
+        raise S3ClientError(code, refusal.message) from None
+    return True
+
+
 def install() -> None:
     """Put `authorize` in moto's request path (idempotent); it decides only while enabled."""
     from moto.core.responses import BaseResponse
 
-    from xacct_dataapi.sandbox.authz import simulate
+    from xacct_dataapi.sandbox.authz import s3, simulate
 
     with _lock:
         simulate.install()
+        s3.install(authorize_s3)  # moto's S3 asks for authorization outside call_action
         if _state["installed"] is not None:
             return
         original = BaseResponse.call_action
@@ -188,10 +212,11 @@ def install() -> None:
 def uninstall() -> None:
     from moto.core.responses import BaseResponse
 
-    from xacct_dataapi.sandbox.authz import simulate
+    from xacct_dataapi.sandbox.authz import s3, simulate
 
     with _lock:
         simulate.uninstall()
+        s3.uninstall()
         if _state["installed"] is not None:
             BaseResponse.call_action = _state["installed"]  # type: ignore[method-assign]
             _state["installed"] = None

@@ -27,6 +27,7 @@ class Target:
     policy: Any = None
     kind: str = OTHER
     action: str | None = None  # another action than the request's (the implied tag action, a forward call)
+    grants: tuple = ()  # a KMS key's grants (decide.Question.grants)
 
 
 def tag_context(prefix: str, tags: Any) -> dict:
@@ -138,7 +139,8 @@ def key_target(account: str, region: str, key_id: str, extra: dict | None = None
         return Target(arn, account, dict(extra or {}), None, OTHER, action)
     tags = kms_backends[account][region].list_resource_tags(key.id).get("Tags", [])
     ctx = tag_context("aws:ResourceTag", tags) | (extra or {})
-    return Target(key.arn, account, ctx, key.policy, KMS_KEY, action)
+    grants = tuple(g.to_json() for g in getattr(key, "grants", {}).values())
+    return Target(key.arn, account, ctx, key.policy, KMS_KEY, action, grants)
 
 
 def _kms(op: str, p: dict, acct: str, region: str) -> list[Target]:
@@ -224,8 +226,17 @@ def _sm_encrypt(acct: str, region: str, key_id: Any, writes: bool) -> list[Targe
     return [key_target(acct, region, str(key_id), via_secretsmanager(region, acct), "kms:GenerateDataKey")]
 
 
+def secret_encryption_context(secret: Any) -> dict:
+    """The encryption context Secrets Manager uses with the secret's key: SecretARN and SecretVersionId ("How
+    Secrets Manager uses AWS KMS", Secrets Manager User Guide)."""
+    ctx = {"kms:encryptioncontext:secretarn": [str(secret.arn)]}
+    version = getattr(secret, "default_version_id", None)
+    return ctx | ({"kms:encryptioncontext:secretversionid": [str(version)]} if version else {})
+
+
 def _sm_decrypt(acct: str, region: str, secret: Any) -> list[Target]:
     key_id = getattr(secret, "kms_key_id", None)
     if not key_id:
         return []
-    return [key_target(acct, region, str(key_id), via_secretsmanager(region, acct), "kms:Decrypt")]
+    extra = via_secretsmanager(region, acct) | secret_encryption_context(secret)
+    return [key_target(acct, region, str(key_id), extra, "kms:Decrypt")]

@@ -1,4 +1,4 @@
-"""The resources of EC2, RDS and rds-data requests (resources.py has IAM, STS, KMS and Secrets Manager).
+"""The resources of EC2, RDS, rds-data and SSM requests (resources.py has IAM, STS, KMS and Secrets Manager).
 
 EC2 ("Actions, resources, and condition keys for Amazon EC2",
 https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html): CreateVpcEndpoint is
@@ -7,6 +7,11 @@ and the new security-group; `aws:RequestTag`/`aws:TagKeys` only on the new resou
 checked as `ec2:CreateTags` on the new resource with `ec2:CreateAction` set to the create action ("Grant permission
 to tag resources during creation", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html).
 Describe calls take no resource (`*`), except DescribeVpcAttribute (the vpc).
+
+SSM ("Actions, resources, and condition keys for AWS Systems Manager",
+https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html): a parameter's
+actions are authorised on `arn:aws:ssm:REGION:ACCOUNT:parameter/NAME` (the name without its leading `/`),
+DescribeParameters on `*`; PutParameter's tags are `aws:RequestTag`.
 """
 from __future__ import annotations
 
@@ -108,10 +113,19 @@ def _rds_data(op: str, p: dict, acct: str, region: str) -> list[Target]:
     return [_cluster_target(str(p.get("resourceArn") or ""), acct, region)]
 
 
+def _ssm(op: str, p: dict, acct: str, region: str) -> list[Target]:
+    name = p.get("Name") or (p.get("ResourceId") if p.get("ResourceType") == "Parameter" else None)
+    if not name:
+        return [Target("*")]
+    arn = f"arn:aws:ssm:{region}:{acct}:parameter/{str(name).lstrip('/')}"
+    extra = request_tags(p.get("Tags")) if op in ("PutParameter", "AddTagsToResource") else {}
+    return [Target(arn, acct, extra)]
+
+
 def resolve(prefix: str, op: str, p: dict, acct: str, region: str) -> list[Target]:
     from xacct_dataapi.sandbox.authz import resources as r
 
     table = {"iam": r._iam, "sts": r._sts, "kms": r._kms, "secretsmanager": r._secretsmanager,
-             "ec2": _ec2, "rds": _rds, "rds-data": _rds_data}
+             "ec2": _ec2, "rds": _rds, "rds-data": _rds_data, "ssm": _ssm}
     resolver = table.get(prefix)
     return resolver(op, p, acct, region) if resolver else [Target("*")]
