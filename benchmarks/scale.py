@@ -1,26 +1,29 @@
 """Requests and wall time of one deployment's commands when N-1 other deployments share its VPC, accounts and
-cluster (issue 27): setup of the N-th member, status, list and teardown, at 100 ms latency per request.
+cluster (issue 27): setup of the N-th member, status, verify, doctor, list, list --refresh and teardown, at 100 ms
+latency per request.
 
-Usage: .venv/bin/python benchmarks/scale.py [N ...] [--json]   (default 1 50; 500 takes tens of minutes)
+Usage: .venv/bin/python benchmarks/scale.py [N ...] [--json]   (default 1 50 500; 500 takes a few minutes)
 
-For each N a fresh sandbox: the N-1 others are set up in this process without latency (app.setup: xacct's own code,
-without a process start each; they join the VPC's one rds-data endpoint), then the sandbox's latency goes to 100 ms
-and `xacct setup --name target` (the N-th member), `xacct status`, `xacct list` and `xacct teardown` run as processes
-whose requests the server counts. The per-deployment commands should make the same requests whatever N (paging
-aside: a DescribeSecurityGroups page holds 1,000 member groups); `list` reads the state files alone.
+For each N a fresh sandbox: the N-1 others are seeded without latency (benchmarks/seeding.py: two set up by xacct's
+own code in this process, the rest copies of the second one's AWS-side facts and state file), then the sandbox's
+latency goes to 100 ms and `xacct setup --name target` (the N-th member), `xacct status`, `verify`, `doctor`, `list`,
+`list --refresh` and `teardown` run as processes whose requests the server counts. The per-deployment commands
+should make the same requests whatever N (paging aside: a DescribeSecurityGroups page holds 1,000 member groups);
+`list` reads the state files alone, `list --refresh` one round of paged listing calls per pair of accounts.
 """
 from __future__ import annotations
 
 import json
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
-from teardown_growth import make_others  # noqa: E402
+from seeding import seed_members  # noqa: E402
 
 LATENCY_MS = 100.0
 
@@ -28,8 +31,14 @@ LATENCY_MS = 100.0
 def commands(bench: harness.Bench) -> list[tuple[str, list[str]]]:
     return [("setup of the N-th", bench.xacct_setup("target")),
             ("status", bench.xacct("status", "--name", "target")),
+            ("verify", bench.xacct("verify", "--name", "target")),
+            ("doctor", bench.xacct("doctor", "--name", "target")),
             ("list", bench.xacct("list")),
+            ("list --refresh", bench.xacct("list", "--refresh")),
             ("teardown", bench.xacct("teardown", "--name", "target", "--yes"))]
+
+
+COMMANDS = ("setup of the N-th", "status", "verify", "doctor", "list", "list --refresh", "teardown")
 
 
 def measure(counts: list[int]) -> list[dict]:
@@ -39,39 +48,56 @@ def measure(counts: list[int]) -> list[dict]:
     rows = []
     for n in counts:
         with tempfile.TemporaryDirectory(prefix="xacct-scale-") as tmp, harness.sandbox(Path(tmp), Realism()) as bench:
-            make_others(bench, n - 1)
+            t0 = time.monotonic()
+            seed_members(bench, n - 1)
+            row: dict = {"n": n, "seeding_s": round(time.monotonic() - t0, 1)}
+            # verify signs in as the database user: the password the sandbox seeded its PostgreSQL with.
+            bench.env["XACCT_DB_PASSWORD"] = bench.info.db_password() or harness.PASSWORD
             layer._world_now().realism = Realism(latency_ms=LATENCY_MS)
-            row: dict = {"n": n}
             for what, argv in commands(bench):
                 run = bench.run(argv)
-                if run.returncode not in (0,) and what != "status":
+                if run.returncode != 0:
                     raise SystemExit(f"{what} failed with N={n}:\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}")
                 row[what] = {"wall_s": round(run.wall, 2), "requests": len(run.requests), "reads": run.reads,
                              "writes": run.writes, "exit": run.returncode,
-                             "by_op": dict(Counter(f"{r.service}:{r.op}" for r in run.requests))}
+                             "by_op": dict(Counter(f"{r.service}:{r.op}" for r in run.requests)),
+                             # the server's own time beyond the latency (moto's work), by operation
+                             "server_s_by_op": server_time(run.requests)}
             rows.append(row)
     return rows
 
 
+def server_time(requests) -> dict[str, float]:
+    spent: Counter = Counter()
+    for r in requests:
+        spent[f"{r.service}:{r.op}"] += max(0.0, r.end - r.start - LATENCY_MS / 1000)
+    return {op: round(t, 2) for op, t in spent.most_common()}
+
+
 def table(rows: list[dict]) -> str:
-    head = "".join(f"{'N=' + str(r['n']):>16}" for r in rows)
-    lines = [f"  {'at 100 ms a request':<22}{head}", f"  {'':<22}" + "".join(f"{'requests  wall s':>16}" for _ in rows)]
-    for what in ("setup of the N-th", "status", "list", "teardown"):
-        lines.append(f"  {what:<22}" + "".join(f"{r[what]['requests']:>8}{r[what]['wall_s']:>8.1f}" for r in rows))
-    ops = sorted({op for r in rows for what in ("setup of the N-th", "teardown") for op in r[what]["by_op"]})
-    differing = [op for op in ops if len({r[w]["by_op"].get(op, 0) for r in rows for w in ("setup of the N-th",)}) > 1
-                 or len({r["teardown"]["by_op"].get(op, 0) for r in rows}) > 1]
-    if differing:
-        lines.append("  operations whose count differs with N (setup / teardown):")
-        for op in differing:
-            lines.append(f"    {op:<40}" + "".join(
-                f"{r['setup of the N-th']['by_op'].get(op, 0):>7}/{r['teardown']['by_op'].get(op, 0):<8}" for r in rows))
+    head = "".join(f"{'N=' + str(r['n']):>18}" for r in rows)
+    lines = [f"  {'at 100 ms a request':<20}{head}", f"  {'':<20}" + "".join(f"{'requests  wall s':>18}" for _ in rows)]
+    for what in COMMANDS:
+        lines.append(f"  {what:<20}" + "".join(f"{r[what]['requests']:>10}{r[what]['wall_s']:>8.1f}" for r in rows))
+    lines.append("  operations whose count differs with N:")
+    for what in COMMANDS:
+        for op in sorted({op for r in rows for op in r[what]["by_op"]}):
+            counts = [r[what]["by_op"].get(op, 0) for r in rows]
+            if len(set(counts)) > 1:
+                lines.append(f"    {what + ': ' + op:<48}" + "".join(f"{c:>7}" for c in counts))
+    lines.append(f"  {'seeding the others (s, no latency)':<52}" + "".join(f"{r['seeding_s']:>7.0f}" for r in rows))
+    lines.append("  the sandbox's own time beyond the latency (s), its three largest operations at the last N:")
+    for what in COMMANDS:
+        spent = rows[-1][what].get("server_s_by_op", {})
+        top = ", ".join(f"{op.split(':')[1]} {t:.1f}" for op, t in list(spent.items())[:3])
+        lines.append(f"    {what:<20}" + "".join(f"{sum(r[what].get('server_s_by_op', {}).values()):>7.1f}"
+                                                  for r in rows) + f"  {top}")
     return "\n".join(lines)
 
 
 def main() -> None:
     args = [a for a in sys.argv[1:] if a != "--json"]
-    rows = measure([int(a) for a in args] or [1, 50])
+    rows = measure([int(a) for a in args] or [1, 50, 500])
     if "--json" in sys.argv:
         print(json.dumps(rows))
         return

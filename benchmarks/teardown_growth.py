@@ -22,6 +22,11 @@ import harness  # noqa: E402
 
 
 def make_others(bench: harness.Bench, count: int) -> None:
+    set_up(bench, [f"other{i}" for i in range(count)])
+
+
+def set_up(bench: harness.Bench, names: list[str]) -> None:
+    """Each of `names` set up by xacct's own code in this process (app.setup), in the sandbox's VPC and cluster."""
     from rich.console import Console
 
     from xacct_dataapi import app
@@ -33,8 +38,8 @@ def make_others(bench: harness.Bench, count: int) -> None:
     ui = Terminal(out=quiet, err=quiet, yes=True)
     info = bench.info
     with sandbox_environment(info.env()):
-        for i in range(count):
-            cfg = Config(name=f"other{i}", consumer_profile=info.consumer_profile, provider_profile=info.provider_profile,
+        for name in names:
+            cfg = Config(name=name, consumer_profile=info.consumer_profile, provider_profile=info.provider_profile,
                          cluster=info.cluster_id, vpc_id=info.vpc_id, subnet_ids=tuple(info.subnet_ids),
                          region=info.region, enable_data_api=True)
             app.setup(cfg, state_path_for(cfg.name, bench.work), ui, dry_run=False, password_from_stdin=False,

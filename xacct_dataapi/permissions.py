@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xacct_dataapi import preflight, resource_types
+from xacct_dataapi.commands import refresh  # list --refresh's reads
 from xacct_dataapi.config import NAME_RE, REGION_RE, TAG_DEPLOYMENT, TAG_MANAGED
 from xacct_dataapi.context import partition_for_region
 from xacct_dataapi.errors import UsageError
@@ -23,7 +24,7 @@ from xacct_dataapi.models import Account
 from xacct_dataapi.resource_types.grants import C, Grant, P
 
 VERSION = "2012-10-17"
-COMMANDS = ("setup", "status", "teardown", "verify", "doctor")
+COMMANDS = ("setup", "status", "teardown", "verify", "doctor", "list")
 
 # IAM service authorization reference (actions, resource types, condition keys), one page per service prefix.
 SAR = "https://docs.aws.amazon.com/service-authorization/latest/reference/"
@@ -81,7 +82,7 @@ class Scope:
 # Every statement, declared by what makes the calls: preflight's reads, then each resource type's module; the
 # provider's first (the order of docs/permissions.md's tables).
 def all_grants() -> tuple[Grant, ...]:
-    return tuple(sorted(preflight.GRANTS + resource_types.grants(), key=lambda g: g.side is not P))
+    return tuple(sorted(preflight.GRANTS + resource_types.grants() + refresh.GRANTS, key=lambda g: g.side is not P))
 
 
 GRANTS = all_grants()  # as registered at import; the functions below read the registry when called
@@ -217,7 +218,7 @@ def markdown() -> str:
         "for one profile and one command with",
         "",
         "```",
-        "xacct permissions --side provider|consumer [--for setup|status|teardown|verify|doctor|all] [--output json]",
+        "xacct permissions --side provider|consumer [--for setup|status|teardown|verify|doctor|list|all] [--output json]",
         "                  [--name NAME] [--region R] [--provider-account ID] [--consumer-account ID] [--cluster ID] [--vpc ID]",
         "```",
         "",

@@ -245,12 +245,27 @@ def deployments_table(found: list[dict]) -> Table:
                 f"\nendpoint shared with {', '.join(shared[1])}" if shared[1] else "")
         table.add_row(d["name"], f"{d.get('consumer') or '?'} → {d.get('provider') or '?'}\n{d.get('region') or '?'}",
                       f"{d.get('cluster') or '?'}\n{d.get('vpc') or '?'}",
-                      f"{d['summary']}" + (f", {d['resources']} resources" if "resources" in d else "") + note,
+                      f"{d['summary']}" + (f", {d['resources']} resources" if "resources" in d else "") + note
+                      + _in_aws(d),
                       "?" if usd is None else f"{usd:.2f}")
     if any(d.get("monthly_cost") for d in found):
         table.caption = f"≈ $/month: what each deployment keeps running ({cost.NOTE}); docs/cost.md"
         table.caption_justify = "left"
     return table
+
+
+def _in_aws(d: dict) -> str:
+    """`list --refresh`: what AWS showed of the deployment's recorded resources (commands/refresh.py)."""
+    found = d.get("aws")
+    if found is None:
+        return ""
+    if not found.get("checked"):
+        return f"\nAWS not checked: {found.get('why')}"
+    if found.get("missing"):
+        return f"\nAWS lacks: {', '.join(found['missing'])}"
+    if d.get("state_file") is None:  # found in AWS alone
+        return f"\nAWS has: {', '.join(found['present'])}"
+    return f"\nAWS has all {len(found['present'])} checked" if found["present"] else "\nnothing recorded to check"
 
 
 def _column_names(columns: list[str], rows: list[list[Any]]) -> list[str]:

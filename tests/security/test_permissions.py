@@ -200,7 +200,7 @@ def test_other_deployments_are_the_roles_under_the_clusters_path():
                 {"RoleName": "xacct-other-data-api-access", "Path": path},
                 {"RoleName": "hand-made", "Path": path + "deeper/"}])
     assert other_deployments_on_cluster(iam, "arn:aws:rds:r:1:cluster:c", "mine") == ["other"]
-    assert iam.asked == [("list_roles", {"PathPrefix": path})]
+    assert iam.asked == [("list_roles", {"PathPrefix": path, "PaginationConfig": {"PageSize": 1000}})]
     with pytest.raises(ClientError):
         other_deployments_on_cluster(_Iam(code="AccessDenied"), "arn:aws:rds:r:1:cluster:c", "mine")
 

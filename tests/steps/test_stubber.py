@@ -190,7 +190,7 @@ def test_data_api_teardown_for_provisioned_cluster_uses_disable_http_endpoint(st
     aws = FakeSessions()
     iam = aws.stub(Account.PROVIDER, "iam")
     # No other xacct deployment uses the cluster: nothing under its IAM path.
-    iam.add_response("list_roles", {"Roles": []}, {"PathPrefix": f"/xacct/{REGION}/{CLUSTER_ID}/"})
+    iam.add_response("list_roles", {"Roles": []}, {"PathPrefix": f"/xacct/{REGION}/{CLUSTER_ID}/", "MaxItems": 1000})
     # Nor one set up before the path (an access role at `/`): the account's roles, 1000 a page.
     iam.add_response("list_roles", {"Roles": [_role("/", "xacct-orders-data-api-access"),
                                               _role("/service-role/", "xacct-x-data-api-access"),

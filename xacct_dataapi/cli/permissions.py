@@ -16,7 +16,7 @@ app = command_app()
 @handles_errors
 def permissions(
     side: Annotated[str, typer.Option("--side", metavar="provider|consumer", help="Which profile the policy is for.")],
-    for_: Annotated[str, typer.Option("--for", metavar="setup|status|teardown|verify|doctor|all",
+    for_: Annotated[str, typer.Option("--for", metavar="setup|status|teardown|verify|doctor|list|all",
                                       help="Only what this command calls (default: all).")] = "all",
     name: Annotated[str, typer.Option("--name", help="Confine to one deployment (default: every xacct deployment).")] = "*",
     region: Annotated[Optional[str], typer.Option("--region", help="Region (also sets the partition).")] = None,

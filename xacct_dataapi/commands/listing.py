@@ -52,9 +52,10 @@ def permissions_scope(name: str, given: dict) -> dict:
     return {k: v if v not in (None, PLACEHOLDERS.get(k)) else recorded.get(k, v) for k, v in given.items()}
 
 
-def list_deployments(base: Path | None = None, where: Path | S3Location | None = None) -> list[dict]:
+def list_deployments(base: Path | None = None, where: Path | S3Location | None = None, refresh: bool = False) -> list[dict]:
     """Every deployment with a state file in .xacct/ (or under the team state's S3 prefix, `where` or XACCT_STATE),
-    summarised from the state alone (no call to the deployments' accounts)."""
+    summarised from the state alone (no call to the deployments' accounts); with `refresh`, also what AWS still holds
+    of each, and the deployments AWS holds with no state file here (commands/refresh.py: listing calls in bulk)."""
     if where is not None and not isinstance(where, S3Location):
         raise UsageError(f"--state {where}: list takes a team state location (s3://BUCKET/PREFIX/).",
                          "Run it without --state to list the state files in .xacct/ here.")
@@ -65,7 +66,7 @@ def list_deployments(base: Path | None = None, where: Path | S3Location | None =
     else:
         folder = state_dir(base)
         paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    found = []
+    found, listed = [], []
     for path in paths:
         try:
             state = state_mod.load(path)
@@ -86,7 +87,15 @@ def list_deployments(base: Path | None = None, where: Path | S3Location | None =
                       "consumer": state.accounts.get("consumer"), "provider": state.accounts.get("provider"),
                       "cluster": c.get("cluster"), "vpc": c.get("vpc_id"), "resources": len(state.resources),
                       "summary": summary, "monthly_cost": cost.for_state(state), "endpoint": endpoint})
-    return _count_shared_endpoints_once(found)
+        listed.append((found[-1], [(r.kind, r.id) for r in state.resources],
+                       (state.profiles.get("consumer"), state.profiles.get("provider"), state.region)))
+    found = _count_shared_endpoints_once(found)
+    if not refresh:
+        return found
+    from xacct_dataapi.commands.refresh import refresh as ask_aws
+
+    unreadable = [d for d in found if "region" not in d]
+    return ask_aws(listed) + unreadable
 
 
 def _count_shared_endpoints_once(found: list[dict]) -> list[dict]:

@@ -321,6 +321,9 @@ def install() -> None:
         _ec2_patches()
         _iam_patches()
         _secrets_kms_patches()
+        from xacct_dataapi.sandbox.page_sizes import install_page_sizes
+
+        install_page_sizes(_patch)
 
 
 def uninstall() -> None:

@@ -99,20 +99,29 @@ def other_deployments_on_cluster(iam, cluster_arn: str, deployment: str) -> list
     """Other xacct deployments whose access role may run statements on this cluster (read-only).
 
     Every deployment's access role lives under the cluster's IAM path (config.Names.access_role_path), so they are
-    the roles one ListRoles(PathPrefix=that path) returns, whatever else the account holds: a page per 100 roles on
-    this cluster (1 in practice), no read per role. A role of a deployment last set up by an xacct older than the
-    path sits at `/` and is not seen: re-running that deployment's setup moves it (docs/how-it-works.md)."""
+    the roles one ListRoles(PathPrefix=that path) returns, whatever else the account holds, no read per role. Only
+    whether there is one matters: the pages (1,000 roles each, the most ListRoles gives) are read until one shows
+    another deployment, so the cost stays one request with 500 others on the cluster (benchmarks/scale.py; it was a
+    page per 100). A role of a deployment last set up by an xacct older than the path sits at `/` and is not seen:
+    re-running that deployment's setup moves it (docs/how-it-works.md)."""
     region, cluster_id = cluster_arn.split(":")[3], cluster_arn.rsplit(":", 1)[1]
     path, own = Names.access_role_path(cluster_id, region), Names(deployment).access_role
-    found = []
-    for page in iam.get_paginator("list_roles").paginate(PathPrefix=path):
+    found: list[str] = []
+    for page in iam.get_paginator("list_roles").paginate(PathPrefix=path, PaginationConfig={"PageSize": 1000}):
         for role in page.get("Roles", []):
             name = role["RoleName"]
             # PathPrefix matches deeper paths too (/xacct/REGION/CLUSTER/more/): only xacct's own path counts.
             if name == own or role.get("Path") != path:
                 continue
             found.append(Names.deployment_of_access_role(name) or name)
+        if found:
+            break
     return sorted(found)
+
+
+def some_of(names: list[str], shown: int = 3) -> str:
+    """A few names for a one-line note (hundreds of deployments may share a cluster)."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def deployments_before_the_path(iam, deployment: str) -> list[str]:
@@ -157,12 +166,12 @@ def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | Non
     others = other_deployments_on_cluster(iam, ClusterArn, Deployment)
     if others:
         _untag(ops, ClusterArn, marked)
-        ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(others)} use it.")
+        ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {some_of(others)} use it.")
         return {NOTHING_CHANGED: KEPT + "in use by other xacct deployments"}
     older = deployments_before_the_path(iam, Deployment)  # after: not needed while one on the path uses the cluster
     if older:
         _untag(ops, ClusterArn, marked)
-        ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {', '.join(older)} were set up "
+        ops.note(f"Left the Data API on for cluster {ClusterId}: xacct deployment(s) {some_of(older)} were set up "
                  "by an older xacct (access role at path /) and may use it. Re-run their `xacct setup` (it moves "
                  "the role under the cluster's path); once none uses this cluster, turn the Data API off with "
                  f"`aws rds disable-http-endpoint --resource-arn {ClusterArn}`.")

@@ -1,0 +1,128 @@
+"""`xacct list --refresh` (issue 27): what AWS still holds of each deployment, read in bulk, run as the least-privilege
+operators holding only `xacct permissions --for list` (the sandbox's authorization decides every request in-process).
+Deployments set up, one torn down, one whose state file is gone, one whose secret was deleted behind xacct's back;
+the listing is checked against what AWS holds, and its requests do not grow with the number of deployments."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.helpers.accounts import CONSUMER, PROVIDER, REGION
+from tests.helpers.counting import RequestCounter
+from tests.helpers.operators import authorization_paused, world_of_operators  # noqa: F401 (the `world` fixture)
+from xacct_dataapi import state as state_mod
+from xacct_dataapi.cli import cli
+from xacct_dataapi.commands.refresh import CHECKED
+from xacct_dataapi.config import Names, state_path_for
+from xacct_dataapi.sandbox import operators
+
+pytestmark = pytest.mark.usefixtures("fast_aws")
+
+
+def xacct(*args: str) -> str:
+    res = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def only_list_permissions(world) -> None:
+    """Each operator's policy becomes exactly `xacct permissions --side S --for list`."""
+    for side, admin in (("consumer", world.consumer), ("provider", world.provider)):
+        operators.attach(admin.client("iam"), operators.generated_policy(
+            side, region=REGION, provider=PROVIDER, consumer=CONSUMER, cluster=world.cluster_id, vpc=world.vpc_id,
+            command="list"))
+
+
+def all_permissions(world) -> None:
+    for side, admin in (("consumer", world.consumer), ("provider", world.provider)):
+        operators.attach(admin.client("iam"), operators.generated_policy(
+            side, region=REGION, provider=PROVIDER, consumer=CONSUMER, cluster=world.cluster_id, vpc=world.vpc_id))
+
+
+def refreshed(world, counter: RequestCounter) -> tuple[dict[str, dict], int]:
+    only_list_permissions(world)
+    counter.take()
+    out = json.loads(xacct("list", "--refresh", "--output", "json"))
+    requests = sum(counter.take().values())
+    all_permissions(world)
+    return {d["name"]: d for d in out}, requests
+
+
+def checked_rows(name: str) -> list[str]:
+    return [r.kind for r in state_mod.load(state_path_for(name)).resources if r.kind in CHECKED]
+
+
+def test_list_refresh_shows_what_aws_holds(world, password, monkeypatch):
+    counter = RequestCounter().install(monkeypatch)
+    for name in ("alpha", "bravo"):
+        xacct(*world.setup_args("--enable-data-api", "--yes", name=name))
+    two, requests_with_two = refreshed(world, counter)
+    assert set(two) == {"alpha", "bravo"}
+    for name in ("charlie", "delta", "echo"):
+        xacct(*world.setup_args("--yes", name=name))
+
+    # charlie torn down (AWS and its state gone); delta's state file lost; echo's secret deleted behind xacct's back.
+    xacct("teardown", "--name", "charlie", "--yes")
+    assert not Path(state_path_for("charlie")).exists()
+    Path(state_path_for("delta")).unlink()
+    with authorization_paused():
+        world.provider.client("secretsmanager").delete_secret(SecretId=Names("echo").secret,
+                                                              ForceDeleteWithoutRecovery=True)
+    listed, requests_with_five = refreshed(world, counter)
+
+    assert set(listed) == {"alpha", "bravo", "delta", "echo"}
+    for name in ("alpha", "bravo"):  # every checked row AWS holds (alpha's includes the Data API switch)
+        assert listed[name]["aws"] == {"checked": True, "present": checked_rows(name), "missing": []}
+    assert "data_api" in listed["alpha"]["aws"]["present"]
+    echo = listed["echo"]["aws"]
+    assert echo["missing"] == ["secret"] and set(echo["present"]) == set(checked_rows("echo")) - {"secret"}
+    # delta: found in AWS alone, by its tags and names, what it still holds there.
+    assert listed["delta"]["state_file"] is None and listed["delta"]["consumer"] == CONSUMER
+    assert set(listed["delta"]["aws"]["present"]) == {"kms_key", "kms_alias", "secret", "iam_role", "iam_user",
+                                                    "security_group"}
+    ec2 = world.consumer.client("ec2")
+    assert ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["xacct-delta-rds-data-endpoint"]}])[
+        "SecurityGroups"]  # what the listing says, AWS holds
+    # Flat: one round of listing calls per pair of accounts, whatever the number of deployments (one page each here).
+    assert requests_with_five == requests_with_two <= 10, (requests_with_two, requests_with_five)
+
+    # At 80 columns, as an operator's terminal shows it.
+    monkeypatch.setenv("COLUMNS", "80")
+    only_list_permissions(world)
+    text = xacct("list", "--refresh")
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    assert "AWS lacks:" in text and "no state file" in text and "AWS has all 9" in text and "charlie" not in text
+
+
+def test_list_refresh_names_a_refused_listing_call(world, password, monkeypatch):
+    xacct(*world.setup_args("--enable-data-api", "--yes", name="alpha"))
+    for side, admin in (("consumer", world.consumer), ("provider", world.provider)):  # status's reads only
+        operators.attach(admin.client("iam"), operators.generated_policy(
+            side, region=REGION, provider=PROVIDER, consumer=CONSUMER, cluster=world.cluster_id, vpc=world.vpc_id,
+            command="status"))
+    res = CliRunner().invoke(cli, ["list", "--refresh"])
+    assert res.exit_code == 1, res.output
+    assert "--for list" in res.output and "Traceback" not in res.output
+    assert json.loads(xacct("list", "--output", "json"))[0]["name"] == "alpha"  # without --refresh: the state alone
+
+
+@pytest.mark.parametrize("side, service, call, params", [
+    ("provider", "resourcegroupstaggingapi", "get_resources", ("ResourcesPerPage", 100)),
+    ("provider", "secretsmanager", "list_secrets", ("MaxResults", 100)),
+    ("provider", "kms", "list_aliases", ("Limit", 100)),
+    ("consumer", "ec2", "describe_security_groups", ("MaxResults", 1000)),
+    ("consumer", "ec2", "describe_vpc_endpoints", ("MaxResults", 1000)),
+])
+def test_the_sandbox_takes_the_page_sizes_aws_takes(world, side, service, call, params):
+    """list --refresh asks for the largest pages AWS allows (commands/refresh.py); one more is refused, as AWS does."""
+    from botocore.exceptions import ClientError
+
+    param, most = params
+    client = getattr(world, side).client(service)
+    getattr(client, call)(**{param: most})
+    with pytest.raises(ClientError) as refused:
+        getattr(client, call)(**{param: most + 1})
+    assert str(most + 1) in str(refused.value)

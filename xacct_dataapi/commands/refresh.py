@@ -1,0 +1,191 @@
+"""`xacct list --refresh`: what AWS still holds of each listed deployment, read in bulk.
+
+One round of paged listing calls per pair of accounts and region the state files name (never one per deployment),
+all at once: in the provider, the keys and clusters xacct tagged (the Resource Groups Tagging API), the aliases, the
+secrets tagged `xacct:deployment` (ListSecrets, which leaves out those scheduled for deletion), the roles under
+`/xacct/REGION/` (every access role's path); in the consumer, the security groups and endpoints tagged
+`xacct:managed-by=xacct` and the users (ListUsers: xacct's users sit at `/`, and ListUsers returns no tags). Each
+deployment's recorded rows of those kinds are looked up in what came back; the rows that belong to one of them (the
+policies, the database user) go with it and are not read.
+Deployment names seen in AWS with no state file here are listed too. Whatever AWS returns is untrusted: a name
+that is not a valid deployment name is ignored.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+
+from xacct_dataapi.aws import Sessions
+from xacct_dataapi.config import NAME_RE, TAG_DEPLOYMENT, TAG_MANAGED, Names
+from xacct_dataapi.errors import AwsError, error_message
+from xacct_dataapi.models import Account
+from xacct_dataapi.parallel import gather, unwrap
+from xacct_dataapi.resource_types.grants import C, Grant, P
+from xacct_dataapi.resource_types.rds import TAG_ENABLED_BY as ENABLED_BY
+
+CHECKED = ("kms_key", "kms_alias", "secret", "data_api", "iam_role", "iam_user", "security_group", "vpc_endpoint")
+_USER = re.compile(r"^xacct-(.+)-data-api-client$")
+RESOURCES_PER_PAGE = 100  # GetResources: at most 100 (docs/aws-facts.md)
+ALIASES_PER_PAGE = 100  # ListAliases: Limit at most 100
+SECRETS_PER_PAGE = 100  # ListSecrets: MaxResults at most 100
+EC2_PAGE = 1000  # DescribeSecurityGroups / DescribeVpcEndpoints: MaxResults at most 1,000
+IAM_PAGE = {"PageSize": 1000}  # ListRoles / ListUsers: MaxItems at most 1,000 (default 100)
+
+LIST = ("list",)
+# The operator's IAM grants for these reads (permissions.py assembles them). Statements of their own, although
+# setup and teardown's statements hold some of the same actions: what `list --refresh` needs stays in one place.
+GRANTS: tuple[Grant, ...] = (
+    Grant("ListXacctResources", P, {"tag:GetResources": LIST, "iam:ListRoles": LIST, "kms:ListAliases": LIST,
+                                    "secretsmanager:ListSecrets": LIST}, ("*",),
+          why_star="These List actions have no resource type: `list --refresh` reads the keys and clusters xacct "
+                   "tagged, the aliases, the tagged secrets, and the access roles under `/xacct/REGION/`."),
+    Grant("ListXacctConsumerResources", C,
+          {"ec2:DescribeSecurityGroups": LIST, "ec2:DescribeVpcEndpoints": LIST, "iam:ListUsers": LIST}, ("*",),
+          why_star="These Describe and List actions have no resource type: `list --refresh` reads the groups and "
+                   "endpoints tagged `xacct:managed-by`, and the account's users (xacct's sit at `/`)."),
+)
+
+
+@dataclass
+class Inventory:
+    """What one pair of accounts holds: per checked kind, resource id -> the deployment it is tagged or named for
+    ("" when AWS names none, e.g. the shared endpoint)."""
+
+    accounts: dict[str, str]
+    found: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def names(self) -> set[str]:
+        return {name for ids in self.found.values() for name in ids.values() if name}
+
+    def kinds_of(self, name: str) -> list[str]:
+        return [kind for kind in CHECKED if name in self.found.get(kind, {}).values()]
+
+
+def _valid(name: str | None) -> str:
+    return name if name and NAME_RE.match(name) else ""
+
+
+def _tags(items: list[dict] | None) -> dict[str, str]:
+    return {t.get("Key"): t.get("Value") for t in items or [] if isinstance(t, dict)}
+
+
+def _pages(client, operation: str, key: str, **kwargs) -> list[dict]:
+    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])]
+
+
+def _tagged(aws: Sessions, filters: list[dict], types: list[str]) -> list[tuple[str, dict[str, str]]]:
+    items = _pages(aws.client(Account.PROVIDER, "resourcegroupstaggingapi"), "get_resources", "ResourceTagMappingList",
+                   TagFilters=filters, ResourceTypeFilters=types, ResourcesPerPage=RESOURCES_PER_PAGE)
+    return [(m["ResourceARN"], _tags(m.get("Tags"))) for m in items]
+
+
+def _keys(aws: Sessions) -> dict[str, dict[str, str]]:
+    """Keys tagged for a deployment that its alias still names: teardown deletes the alias and schedules the key's
+    deletion, but leaves the key its tag (resource_types/kms.py), and GetResources says nothing of a key's state."""
+    tagged, aliases = gather(
+        lambda: _tagged(aws, [{"Key": TAG_MANAGED, "Values": ["xacct"]}], ["kms:key"]),
+        lambda: _pages(aws.client(Account.PROVIDER, "kms"), "list_aliases", "Aliases", Limit=ALIASES_PER_PAGE))
+    named = {a.get("AliasName"): a.get("TargetKeyId") for a in unwrap(aliases)}
+    keys = {}
+    for arn, tags in unwrap(tagged):
+        key_id, name = arn.rsplit("/", 1)[1], _valid(tags.get(TAG_DEPLOYMENT))
+        if name and named.get(Names(name).key_alias) == key_id:
+            keys[key_id] = name
+    names = {alias: _valid(alias[len("alias/xacct-"):]) for alias in named if (alias or "").startswith("alias/xacct-")}
+    return {"kms_key": keys, "kms_alias": {alias: name for alias, name in names.items() if name}}
+
+
+def _secrets(aws: Sessions) -> dict[str, dict[str, str]]:
+    """ListSecrets leaves out the secrets scheduled for deletion (teardown's, unless --secret-recovery-days 0)."""
+    found = _pages(aws.client(Account.PROVIDER, "secretsmanager"), "list_secrets", "SecretList",
+                   Filters=[{"Key": "tag-key", "Values": [TAG_DEPLOYMENT]}], MaxResults=SECRETS_PER_PAGE)
+    named = [(s.get("Name"), _valid(_tags(s.get("Tags")).get(TAG_DEPLOYMENT))) for s in found]
+    return {"secret": {secret: name for secret, name in named if name and secret == Names(name).secret}}
+
+
+def _clusters(aws: Sessions) -> dict[str, dict[str, str]]:
+    found = _tagged(aws, [{"Key": ENABLED_BY}], ["rds:cluster"])
+    return {"data_api": {arn.rsplit(":", 1)[1]: _valid(tags.get(ENABLED_BY)) for arn, tags in found}}
+
+
+def _named(items: list[dict], key: str, pattern: re.Pattern) -> dict[str, str]:
+    matches = [(item.get(key) or "", pattern.match(item.get(key) or "")) for item in items]
+    return {value: match.group(1) for value, match in matches if match and _valid(match.group(1))}
+
+
+def _roles(aws: Sessions) -> dict[str, dict[str, str]]:
+    roles = _pages(aws.client(Account.PROVIDER, "iam"), "list_roles", "Roles", PathPrefix=f"/xacct/{aws.region}/",
+                   PaginationConfig=IAM_PAGE)
+    return {"iam_role": {r["RoleName"]: _valid(Names.deployment_of_access_role(r["RoleName"])) for r in roles
+                         if _valid(Names.deployment_of_access_role(r.get("RoleName") or ""))}}
+
+
+def _users(aws: Sessions) -> dict[str, dict[str, str]]:
+    users = _pages(aws.client(Account.CONSUMER, "iam"), "list_users", "Users", PaginationConfig=IAM_PAGE)
+    return {"iam_user": _named(users, "UserName", _USER)}
+
+
+def _ec2(aws: Sessions) -> dict[str, dict[str, str]]:
+    ec2, managed = aws.client(Account.CONSUMER, "ec2"), [{"Name": f"tag:{TAG_MANAGED}", "Values": ["xacct"]}]
+    groups, endpoints = gather(
+        lambda: _pages(ec2, "describe_security_groups", "SecurityGroups", Filters=managed, MaxResults=EC2_PAGE),
+        lambda: _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=managed, MaxResults=EC2_PAGE))
+    return {"security_group": {g["GroupId"]: _valid(_tags(g.get("Tags")).get(TAG_DEPLOYMENT)) for g in unwrap(groups)},
+            # Shared by every member: present for each member that records it, named for none.
+            "vpc_endpoint": {e["VpcEndpointId"]: "" for e in unwrap(endpoints)
+                             if e.get("State", "").lower() not in ("deleted", "deleting")}}
+
+
+def read_inventory(aws: Sessions, what: str) -> Inventory:
+    """Every listing call for one pair of accounts, at once. `what` names the pair in an error."""
+    results = gather(lambda: aws.account_id(Account.CONSUMER), lambda: aws.account_id(Account.PROVIDER),
+                     lambda: _keys(aws), lambda: _secrets(aws), lambda: _clusters(aws), lambda: _roles(aws),
+                     lambda: _users(aws), lambda: _ec2(aws))
+    for _, exc in results:
+        if isinstance(exc, ClientError):
+            raise AwsError(f"list --refresh ({what}): AWS refused a listing call: {error_message(exc)}.",
+                           "Give the profile the reads of `xacct permissions --side consumer|provider --for list`.")
+    consumer, provider, *parts = [unwrap(r) for r in results]
+    inventory = Inventory({"consumer": consumer, "provider": provider})
+    for part in parts:
+        inventory.found.update(part)
+    return inventory
+
+
+def compare(deployment: dict, rows: list[tuple[str, str]], inventory: Inventory) -> dict:
+    """What AWS shows of one deployment's recorded rows (kind, id) of the checked kinds."""
+    recorded = {"consumer": deployment.get("consumer"), "provider": deployment.get("provider")}
+    if recorded != inventory.accounts:
+        return {"checked": False, "why": f"the profiles now reach accounts {inventory.accounts}, the state records "
+                                         f"{recorded}"}
+    present, missing = [], []
+    for kind, rid in rows:
+        if kind in CHECKED:
+            (present if rid in inventory.found.get(kind, {}) else missing).append(kind)
+    return {"checked": True, "present": present, "missing": missing}
+
+
+def refresh(listed: list[tuple[dict, list[tuple[str, str]], tuple]]) -> list[dict]:
+    """`listed`: (entry, its recorded rows (kind, id), (consumer profile, provider profile, region)) per state file.
+    Each entry gains `aws` (what AWS shows of it); the deployments AWS shows with no state file are appended."""
+    pairs = sorted({where for _, _, where in listed}, key=str)
+    results = gather(*[lambda where=where: read_inventory(Sessions.from_profiles(*where), _describe(where))
+                       for where in pairs])
+    inventories = dict(zip(pairs, [unwrap(r) for r in results]))
+    out = []
+    for entry, rows, where in listed:
+        out.append({**entry, "aws": compare(entry, rows, inventories[where])})
+    for where, inventory in inventories.items():
+        known = {entry["name"] for entry, _, w in listed if w == where}
+        for name in sorted(inventory.names() - known):
+            out.append({"name": name, "state_file": None, "region": where[2], **inventory.accounts,
+                        "summary": "no state file here", "aws": {"checked": True, "present": inventory.kinds_of(name),
+                                                                 "missing": []}})
+    return out
+
+
+def _describe(where: tuple) -> str:
+    consumer, provider, region = where
+    return f"--consumer-profile {consumer}, --provider-profile {provider}, region {region}"
