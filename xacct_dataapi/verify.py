@@ -34,6 +34,7 @@ from xacct_dataapi.errors import AwsError, UsageError, WaitTimeout, error_code, 
 from xacct_dataapi.models import Account
 from xacct_dataapi.state import State
 from xacct_dataapi.waiting import Timing, retry_when
+from xacct_dataapi.vantage import outside_in_sandbox
 
 # A new access key, role or policy takes seconds to be honoured everywhere (IAM is eventually consistent:
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
@@ -233,7 +234,10 @@ def verify(state: State, aws: Sessions, *, sql: str = DEFAULT_SQL, as_profile: s
                          "recorded).", "Run `xacct setup` first, then `xacct status` to see what is missing.")
     database = database or v.get("database") or state.config.get("db_name")
     timeout = min(wait_timeout, PROPAGATION_TIMEOUT)
-    settled_by = (timing or Timing()).clock() + propagation_left(state)
+    private = bool(state.config.get("require_private_path"))
+    # In the sandbox a shell outside the VPC is known to be outside: its denials under --require-private-path are final.
+    outside = private and outside_in_sandbox(str(state.config.get("vpc_id") or ""))
+    settled_by = (timing or Timing()).clock() + (0.0 if outside else propagation_left(state))
     delete_leftover_keys(aws.client(Account.CONSUMER, "iam"), state, save)
     cleanup = ExitStack()  # deletes the temporary access key, if one is minted
     hop = "assume"
@@ -256,9 +260,10 @@ def verify(state: State, aws: Sessions, *, sql: str = DEFAULT_SQL, as_profile: s
         params = {"resourceArn": cluster_arn, "secretArn": secret_arn, "sql": sql, "includeResultMetadata": True}
         if database:
             params["database"] = database
-        response = _retry(lambda: rds_data.execute_statement(**params), DATA_API_RETRY_CODES, timeout,
-                          "the Data API to accept the statement (IAM propagation or the cluster resuming)", timing,
-                          settled_by)
+        waiting_for = "the Data API to accept the statement (IAM propagation or the cluster resuming" + (
+            f"; with --require-private-path only from inside the VPC, through {v.get('endpoint_id')})" if private else ")")
+        response = _retry(lambda: rds_data.execute_statement(**params), DATA_API_RETRY_CODES, timeout, waiting_for,
+                          timing, settled_by)
     except (ClientError, WaitTimeout) as exc:
         cause = exc.__cause__ if isinstance(exc, WaitTimeout) else exc
         if error_code(cause) in ("DatabaseErrorException", "BadRequestException") and any(
@@ -271,10 +276,10 @@ def verify(state: State, aws: Sessions, *, sql: str = DEFAULT_SQL, as_profile: s
             hop = "secret"
         what = {"assume": f"assuming {role_arn}", "data-api": "the Data API call", "secret": "the Data API's secret"}[hop]
         detail = exc.message if isinstance(exc, WaitTimeout) else f"{error_message(exc)}."
-        private = (f" The deployment was set up with --require-private-path: the access role runs statements only "
-                   f"through endpoint {v.get('endpoint_id')} (aws:SourceVpce), so from outside that VPC AccessDenied "
-                   "is expected." if state.config.get("require_private_path") else "")
-        raise AwsError(f"Verification failed at {what}: {detail}", _FIX_BY_HOP[hop] + private) from None
+        private_hint = (f" The deployment was set up with --require-private-path: the access role runs statements "
+                        f"only through endpoint {v.get('endpoint_id')} (aws:SourceVpce), so from outside that VPC "
+                        "AccessDenied is expected." if private else "")
+        raise AwsError(f"Verification failed at {what}: {detail}", _FIX_BY_HOP[hop] + private_hint) from None
     finally:
         cleanup.close()
     records = response.get("records", [])
