@@ -40,13 +40,22 @@ def edit(path: Path, change) -> None:
     path.write_text(json.dumps(state))
 
 
-@pytest.fixture
-def two(world, password):
-    """Deployments `orders` and `billing`, set up side by side by the same operators."""
-    for name in ("orders", "billing"):
+def set_up(world, *names: str):
+    for name in names:
         res = invoke(world.setup_args("--enable-data-api", "--yes", name=name))
         assert res.exit_code == 0, res.output
     return world
+
+
+@pytest.fixture
+def two(world, password):
+    """Deployments `orders` and `billing`, set up side by side by the same operators."""
+    return set_up(world, "orders", "billing")
+
+
+@pytest.fixture
+def orders(world, password):
+    return set_up(world, "orders")
 
 
 def key_state(world, key_id: str) -> str:
@@ -109,23 +118,23 @@ def test_verify_deletes_no_key_of_another_deployments_user(two, entry):
     assert json.loads(ORDERS.read_text())["values"].get(verify_mod.TEMP_KEYS) == []
 
 
-def test_verify_deletes_no_key_of_its_own_user_made_long_before_the_record(two):
+def test_verify_deletes_no_key_of_its_own_user_made_long_before_the_record(orders):
     """A `since` long before any verify (edited, or a clock far off): the application's own key of orders' user, made
     outside xacct, is no temporary key of verify's and stays."""
     user = Names("orders").consumer_user
-    app_key = two.consumer.client("iam").create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+    app_key = orders.consumer.client("iam").create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
     edit(ORDERS, lambda state: state["values"].__setitem__(
         verify_mod.TEMP_KEYS, [{"user": user, "since": "2000-01-01T00:00:00+00:00"}]))
 
     res = invoke(["verify", "--name", "orders"])
 
     assert res.exit_code == 0, res.output
-    assert access_keys(two, user) == [app_key]
+    assert access_keys(orders, user) == [app_key]
 
 
 @pytest.mark.parametrize("entries", [["not a record"], [{"user": Names("orders").consumer_user, "since": "yesterday"}],
                                      [{"since": "2026-12-07T08:00:00+00:00"}], "not a list"])
-def test_verify_drops_a_malformed_record_of_temporary_keys(two, entries):
+def test_verify_drops_a_malformed_record_of_temporary_keys(orders, entries):
     edit(ORDERS, lambda state: state["values"].__setitem__(verify_mod.TEMP_KEYS, entries))
     res = invoke(["verify", "--name", "orders"])
     assert res.exit_code == 0, res.output
