@@ -157,6 +157,9 @@ def state_bucket_statements(url: str, partition: str = "aws") -> list[dict]:
              "Resource": f"{bucket}/{loc.key}*"}, listing]
 
 
+_FLAGS = {"provider": "--provider-account", "consumer": "--consumer-account"}  # the scope keys named otherwise
+
+
 def policy_for_cli(side: str, command: str, *, name: str = "*", region: str | None = None,
                    state_bucket: str | None = None, **scope: Any) -> dict:
     """`xacct permissions`: the options checked, then policy() (and the team state's statements, `state_bucket`)."""
@@ -168,6 +171,11 @@ def policy_for_cli(side: str, command: str, *, name: str = "*", region: str | No
         raise UsageError(f"--name {name!r} is not a valid deployment name.", "Use the --name given to setup.")
     if region is not None and not REGION_RE.match(region):
         raise UsageError(f"--region {region!r} is not an AWS region name.", "Use a region code such as us-west-2.")
+    for key, value in scope.items():  # each lands in a statement's Resource, where these are IAM's wildcards
+        if isinstance(value, str) and any(c in value for c in "*?$"):
+            flag = _FLAGS.get(key, f"--{key.replace('_', '-')}")
+            raise UsageError(f"{flag} {value!r} holds a wildcard or policy variable (* ? $): the statement would reach "
+                             "every resource it matches.", f"Pass the one exact value {flag} names.")
     filled = Scope(name=name, **({"region": region, "partition": partition_for_region(region)} if region else {}),
                    **{k: v for k, v in scope.items() if v is not None})
     doc = policy(side, command, filled)

@@ -22,7 +22,7 @@ import calendar
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
 import boto3
@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.aws import _session as profile_session
+from xacct_dataapi.config import Names
 from xacct_dataapi.errors import AwsError, UsageError, WaitTimeout, error_code, error_message
 from xacct_dataapi.models import Account
 from xacct_dataapi.state import State
@@ -71,18 +72,47 @@ _FIX_BY_HOP = {
 # Recorded before use (the id as soon as AWS returns it; never the secret), so a run killed while holding one
 # leaves a record the next verify deletes.
 TEMP_KEYS = "verify_temporary_keys"
+# A killed run made its key right after saving the record (a save to a team state in S3 takes seconds): a key made
+# more than this after `since`, or before it, is someone else's (the application's own key of the user), never one
+# of verify's.
+MINT_WINDOW = timedelta(minutes=5)
+
+
+def own_user(state: State) -> str | None:
+    """The one user verify mints keys for and deletes keys of: the consumer user xacct made for this deployment. A
+    state file is untrusted: a row or record naming any other user (another deployment's) is never acted on."""
+    name = Names(state.name).consumer_user
+    return name if any(r.kind == "iam_user" and r.created and r.id == name for r in state.resources) else None
+
+
+def _since(entry: Any, user: str | None) -> datetime | None:
+    """When a record of a temporary key was made, if it is a well-formed record of `user`'s key (else None)."""
+    if not (user and isinstance(entry, dict) and entry.get("user") == user and isinstance(entry.get("since"), str)
+            and isinstance(entry.get("id") or "", str)):
+        return None
+    try:
+        since = datetime.fromisoformat(entry["since"])
+    except ValueError:
+        return None
+    return since if since.tzinfo else since.replace(tzinfo=timezone.utc)
 
 
 def delete_leftover_keys(iam, state: State, save: Callable[[], None]) -> None:
-    """Delete the temporary keys an earlier verify recorded but did not see deleted (it was killed)."""
-    for entry in list(state.values.get(TEMP_KEYS) or []):
-        ids = [entry["id"]] if entry.get("id") else [
-            # Killed between CreateAccessKey and recording its id: the user's keys made since the record.
-            k["AccessKeyId"] for k in iam.list_access_keys(UserName=entry["user"]).get("AccessKeyMetadata", [])
-            if k["CreateDate"] >= datetime.fromisoformat(entry["since"])]
+    """Delete the temporary keys an earlier verify recorded but did not see deleted (it was killed). A record that is
+    not a well-formed one of this deployment's own user (edited, or from another deployment) is dropped unread."""
+    user, entries = own_user(state), state.values.get(TEMP_KEYS)
+    if entries is not None and not isinstance(entries, list):
+        state.values[TEMP_KEYS], entries = [], []
+        save()
+    for entry in list(entries or []):
+        since = _since(entry, user)
+        ids = [] if since is None else [entry["id"]] if entry.get("id") else [
+            # Killed between CreateAccessKey and recording its id: the user's keys made just after the record.
+            k["AccessKeyId"] for k in iam.list_access_keys(UserName=user).get("AccessKeyMetadata", [])
+            if since <= k["CreateDate"] <= since + MINT_WINDOW]
         for key_id in ids:
             try:
-                iam.delete_access_key(UserName=entry["user"], AccessKeyId=key_id)
+                iam.delete_access_key(UserName=user, AccessKeyId=key_id)
             except ClientError as exc:
                 if error_code(exc) != "NoSuchEntity":
                     raise
@@ -199,11 +229,11 @@ def _principal_session(state: State, aws: Sessions, as_profile: str | None, clea
     cfg = state.config
     if as_profile:
         return profile_session(as_profile, aws.region, "--as-profile"), f"--as-profile {as_profile!r}"
-    user_row = next((r for r in state.resources if r.kind == "iam_user" and r.created), None)
-    if user_row is not None:
+    user = own_user(state)
+    if user is not None:
         iam = aws.client(Account.CONSUMER, "iam")
-        minted = cleanup.enter_context(temporary_access_key(iam, state, save, user_row.id))
-        return _session(minted, aws, aws.consumer_profile), f"a temporary access key of user {user_row.id}"
+        minted = cleanup.enter_context(temporary_access_key(iam, state, save, user))
+        return _session(minted, aws, aws.consumer_profile), f"a temporary access key of user {user}"
     if cfg.get("consumer_role"):
         sts = aws.client(Account.CONSUMER, "sts")
         if same_principal(sts.get_caller_identity()["Arn"], principal_arn):

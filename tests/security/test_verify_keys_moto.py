@@ -15,6 +15,7 @@ from tests.helpers.hooks import Killed
 from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi import verify as verify_mod
 from xacct_dataapi.cli import cli
+from xacct_dataapi.state import State
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
 
@@ -95,7 +96,7 @@ def test_a_key_whose_id_was_never_recorded_is_found_by_its_creation_time(deploye
         def delete_access_key(self, UserName, AccessKeyId):
             deleted.append(AccessKeyId)
 
-    st = type("S", (), {"values": state["values"]})()
+    st = State.from_json(state, Path(STATE))
     verify_mod.delete_leftover_keys(FakeIam(), st, lambda: None)
     assert deleted == ["AKIAKILLEDBEFORERECORD"]  # not the key made before the record
     assert st.values[verify_mod.TEMP_KEYS] == []

@@ -114,6 +114,7 @@ class ResourceType:
     # The kinds of resource this one lives in (an inline policy in its role), its id `<container id>/...`: read beside
     # it, this deployment's when it is (a planner's verdict; a delete's guard still judges it alone), gone with it.
     inside: tuple[str, ...] = ()
+    refused_fix = ""  # the fix a refusal names, when not "another --name, or remove that resource"
 
     def read_part(self, client, row) -> Any:
         """`read` minus what the resource it lives in (`inside`) tells, when that is read at the same time."""

@@ -82,10 +82,11 @@ def _read_all(ctx, desired: list[Resource]) -> tuple[dict, list[str]]:
 
 def refusal(r: Resource, why: str, deployment: str) -> UsageError:
     noun = TYPES[r.kind].noun
-    return UsageError(f"A {noun} named {r.id!r} already exists in the {r.account.value} account but is not deployment "
-                      f"{deployment!r}'s: {why}.",
-                      "xacct will not adopt or change it. Choose another deployment name with --name, or remove "
-                      "that resource.")
+    article = "An" if noun[:1].lower() in "aeiou" else "A"
+    return UsageError(f"{article} {noun} named {r.id!r} already exists in the {r.account.value} account but is not "
+                      f"deployment {deployment!r}'s: {why}.",
+                      "xacct will not adopt or change it. " + (TYPES[r.kind].refused_fix or "Choose another deployment "
+                                                               "name with --name, or remove that resource."))
 
 
 def _named(resource_id) -> str:
