@@ -57,6 +57,9 @@ PROPAGATION_CODES = ("AccessDenied", "AccessDeniedException", "ForbiddenExceptio
 _LOGIN_REFUSED = ("password authentication failed", "access denied for user")
 DEFAULT_SQL = "SELECT current_user"  # its answer names the DB user the Data API logged in as (the secret's username)
 PROPAGATION_TIMEOUT = 120.0  # terraform-provider-aws's IAM propagationTimeout (internal/service/iam/wait.go)
+# The last save's time comes from whichever machine saved it (team state): a clock behind ours makes the save look
+# older than it is, so a denial is retried this long however old the save looks (IAM's tail is seconds, not minutes).
+PROPAGATION_GRACE = 15.0
 
 _FIX_BY_HOP = {
     "assume": "The access role's trust policy must admit this principal with the external id; `xacct status` "
@@ -267,7 +270,7 @@ def verify(state: State, aws: Sessions, *, sql: str = DEFAULT_SQL, as_profile: s
     private = bool(state.config.get("require_private_path"))
     # In the sandbox a shell outside the VPC is known to be outside: its denials under --require-private-path are final.
     outside = private and outside_in_sandbox(str(state.config.get("vpc_id") or ""))
-    settled_by = (timing or Timing()).clock() + (0.0 if outside else propagation_left(state))
+    settled_by = (timing or Timing()).clock() + (0.0 if outside else max(PROPAGATION_GRACE, propagation_left(state)))
     delete_leftover_keys(aws.client(Account.CONSUMER, "iam"), state, save)
     cleanup = ExitStack()  # deletes the temporary access key, if one is minted
     hop = "assume"
