@@ -145,10 +145,15 @@ def state_bucket_statements(url: str, partition: str = "aws") -> list[dict]:
     s3:PutObject, a HEAD is s3:GetObject), and listing the bucket only under PREFIX (`s3:prefix`)."""
     from xacct_dataapi.state_s3 import S3Location
 
+    if url.startswith("s3://") and not url.endswith(("/", ".json")):
+        url += "/"  # s3://B/team names the folder team/, not the bucket's root
     loc = S3Location.parse(url).folder if url.startswith("s3://") else None
     if loc is None or any(c in loc.bucket + loc.key for c in "*?$"):
         raise UsageError(f"--state-bucket {url!r} is not a team state location.",
                          "Use the --state value: s3://BUCKET/PREFIX/ (no wildcards).")
+    if not loc.key:
+        raise UsageError(f"--state-bucket {url!r} is the bucket's root: the statements would cover every object in "
+                         f"bucket {loc.bucket}.", f"Keep team state under a prefix: s3://{loc.bucket}/xacct/.")
     bucket = f"arn:{partition}:s3:::{loc.bucket}"
     listing: dict = {"Sid": "TeamStateList", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket}
     if loc.key:
