@@ -33,7 +33,7 @@ KEY_POLICY_STAR_SIDS = {"EnableProviderAccountIamPolicies", "AllowAccessRoleDecr
 AWS_DEFAULT_KEY_POLICY_ACTION = ("EnableProviderAccountIamPolicies", "kms:*")
 
 names = st.from_regex(r"\A[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?\Z")
-accounts = st.from_regex(r"\A\d{12}\Z")
+accounts = st.from_regex(r"\A[0-9]{12}\Z")  # AWS account ids are ASCII digits (\d would draw any Unicode digit)
 partitions = st.sampled_from(sorted(REGIONS))
 cluster_ids = st.from_regex(r"\A[A-Za-z][A-Za-z0-9-]{0,62}\Z")
 
