@@ -87,6 +87,8 @@ def test_stateless_doctor_finds_a_chain_built_with_plain_boto3(world, calls):
     assert made["secret"] in ev["secret.exists"]  # found from the role's permissions, not guessed
     assert made["key"] in ev["secret.kms-key"]
     assert report.get("role.trust").status == OK  # external id read from the trust policy; Sids ignored
+    # The operator's simulation of the role is answered (a denied SimulatePrincipalPolicy would be SKIPPED, not FAIL).
+    assert report.get("iam.simulate").status == OK, report.get("iam.simulate")
     # Everything passed, but verify acts only as the consumer principal, and doctor holds no key of a user it did
     # not create: the live statement is skipped, naming --as-profile, never faked with the operator's profile.
     live = report.get("live.statement")
