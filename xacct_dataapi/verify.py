@@ -96,7 +96,18 @@ def temporary_access_key(iam, state: State, save: Callable[[], None], user: str)
     entry = {"user": user, "since": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
     state.values[TEMP_KEYS] = [*(state.values.get(TEMP_KEYS) or []), entry]
     save()
-    minted = iam.create_access_key(UserName=user)["AccessKey"]
+    try:
+        minted = iam.create_access_key(UserName=user)["AccessKey"]
+    except ClientError as exc:
+        state.values[TEMP_KEYS] = [e for e in state.values[TEMP_KEYS] if e is not entry]  # none was made
+        save()
+        if error_code(exc) != "LimitExceeded":
+            raise
+        # Not the trust policy, as the generic "failed at assuming" would say: the user holds IAM's two keys.
+        raise AwsError(f"verify acts as user {user} with a temporary access key of its own, and the user already "
+                       f"has the two access keys IAM allows ({error_message(exc)}).",
+                       "Pass --as-profile with the profile that holds one of its keys (the application's), or delete "
+                       f"a key it no longer uses (`aws iam list-access-keys --user-name {user}`).") from None
     entry["id"] = minted["AccessKeyId"]
     save()
     try:

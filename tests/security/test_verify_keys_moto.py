@@ -99,3 +99,17 @@ def test_a_key_whose_id_was_never_recorded_is_found_by_its_creation_time(deploye
     verify_mod.delete_leftover_keys(FakeIam(), st, lambda: None)
     assert deleted == ["AKIAKILLEDBEFORERECORD"]  # not the key made before the record
     assert st.values[verify_mod.TEMP_KEYS] == []
+
+
+def test_a_user_holding_its_two_keys_is_named_not_blamed_on_the_trust_policy(deployed):
+    """A new user's trial: `connect` says to make the user an access key; with two of them (a rotation), verify's own
+    temporary key hits IAM's quota of two, and verify blamed the access role's trust policy. It now names the quota
+    and the way out (--as-profile), makes no key, and leaves no record behind."""
+    iam = deployed.consumer.client("iam")
+    held = sorted(iam.create_access_key(UserName=USER_NAME)["AccessKey"]["AccessKeyId"] for _ in range(2))
+    res = invoke(["verify"])
+    assert res.exit_code == 1, res.output
+    said = " ".join(res.output.split())
+    assert f"user {USER_NAME}" in said and "the two access keys IAM allows" in said and "--as-profile" in said
+    assert "trust policy" not in said
+    assert sorted(keys(deployed)) == held and recorded() == []

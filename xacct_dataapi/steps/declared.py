@@ -88,6 +88,15 @@ def refusal(r: Resource, why: str, deployment: str) -> UsageError:
                       "that resource.")
 
 
+def _named(resource_id) -> str:
+    """A resource's name for a reason line. A Ref names what an earlier step has not made yet (the key policy's key):
+    its placeholder (${key_id}) means nothing to a reader, so the reason says which resource is still to come."""
+    if isinstance(resource_id, Ref):
+        made_by = resource_id.key.removesuffix("_id").removesuffix("_arn").replace("_", " ")
+        return f"(the {made_by} is not made yet)"
+    return str(resource_id)
+
+
 def _made(r: Resource) -> list[PlanItem]:
     """The type's create items, the first one recording the values the resource names before it runs."""
     items = TYPES[r.kind].create(r)
@@ -143,7 +152,7 @@ def plan_resources(ctx, step: StepPlan, found: dict, desired: list[Resource], fo
         if have is None or verdict.verdict == GONE:
             step.calls += _made(r)
             created.append(r)
-            reasons.append(f"no {rtype.noun} {r.id}")
+            reasons.append(f"no {rtype.noun} {_named(r.id)}")
             continue
         why = rtype.replacement(have, r)
         if why and foreign:  # deleting it would remove what xacct did not add: not xacct's to remove
