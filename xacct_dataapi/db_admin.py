@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from xacct_dataapi import db_sql
-from xacct_dataapi.errors import AwsError, error_code
+from xacct_dataapi.errors import AwsError, error_code, error_message, explain
 from xacct_dataapi.waiting import Timing, retry_when
 
 # The Data API just switched on, a paused cluster resuming (verify.DATA_API_RETRY_CODES says where each is from).
@@ -40,9 +40,16 @@ class Admin:
 
 def random_password(sm: Any) -> str:
     """A new password from Secrets Manager (GetRandomPassword), made of characters a SQL literal holds as they are;
-    checked again here, since what AWS returns is untrusted input."""
-    password = sm.get_random_password(PasswordLength=db_sql.PASSWORD_LENGTH, ExcludeCharacters=db_sql.PASSWORD_EXCLUDE,
-                                      RequireEachIncludedType=True)["RandomPassword"]
+    checked again here, since what AWS returns is untrusted input. A refusal is AWS's answer, not a bug: it is asked
+    for lazily, where no step's error handling would name it (the secret's first version)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        password = sm.get_random_password(PasswordLength=db_sql.PASSWORD_LENGTH,
+                                          ExcludeCharacters=db_sql.PASSWORD_EXCLUDE,
+                                          RequireEachIncludedType=True)["RandomPassword"]
+    except ClientError as exc:
+        raise AwsError(f"Secrets Manager GetRandomPassword failed: {error_message(exc)}", explain(exc)) from None
     if len(password) < db_sql.PASSWORD_LENGTH or any(c in password for c in db_sql.PASSWORD_EXCLUDE + " "):
         raise AwsError("GetRandomPassword returned a password shorter than asked or with an excluded character.",
                        "Nothing was stored; re-run.")

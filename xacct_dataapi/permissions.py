@@ -17,7 +17,7 @@ from typing import Any
 
 from xacct_dataapi import preflight, resource_types
 from xacct_dataapi.commands import refresh  # list --refresh's reads
-from xacct_dataapi.config import NAME_RE, REGION_RE, TAG_DEPLOYMENT, TAG_MANAGED
+from xacct_dataapi.config import NAME_RE, REGION_RE, ROLE_ARN_RE, SECRET_ARN_RE, TAG_DEPLOYMENT, TAG_MANAGED
 from xacct_dataapi.context import partition_for_region
 from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import Account
@@ -67,6 +67,8 @@ class Scope:
     consumer_user: str | None = None  # an adopted user (--consumer-user)
     create_db_user: bool = False  # --create-db-user: the rotation protocol and SQL as the admin
     admin_secret: str | None = None  # its admin secret (default: RDS-managed master user secrets)
+    role_arn: str | None = None  # stateless doctor of a chain xacct did not make: its role (--role-arn)
+    secret_arn: str | None = None  # and its secret (--secret-arn)
 
     def fields(self) -> dict[str, str]:
         tag_key, tag_value = (TAG_MANAGED, "xacct") if self.name == "*" else (TAG_DEPLOYMENT, self.name)
@@ -75,6 +77,7 @@ class Scope:
         return {"p": self.partition, "region": self.region, "provider": self.provider, "consumer": self.consumer,
                 "cluster": cluster, "vpc": self.vpc, "name": self.name, "tag_key": tag_key, "tag_value": tag_value,
                 "app_role": self.consumer_role or "APP_ROLE", "app_user": self.consumer_user or "APP_USER",
+                "chain_role": self.role_arn or "ROLE_ARN", "chain_secret": self.secret_arn or "SECRET_ARN",
                 "admin_secret": self.admin_secret or "arn:{p}:secretsmanager:{region}:{provider}:secret:rds!cluster-*"
                 .format(p=self.partition, region=self.region, provider=self.provider)}
 
@@ -176,6 +179,12 @@ def policy_for_cli(side: str, command: str, *, name: str = "*", region: str | No
         raise UsageError(f"--name {name!r} is not a valid deployment name.", "Use the --name given to setup.")
     if region is not None and not REGION_RE.match(region):
         raise UsageError(f"--region {region!r} is not an AWS region name.", "Use a region code such as us-west-2.")
+    for option, value, syntax, example in (
+            ("--role-arn", scope.get("role_arn"), ROLE_ARN_RE, "arn:aws:iam::PROVIDER:role/NAME"),
+            ("--secret-arn", scope.get("secret_arn"), SECRET_ARN_RE,
+             "arn:aws:secretsmanager:REGION:PROVIDER:secret:NAME-AbCdEf")):
+        if value is not None and not syntax.match(value):
+            raise UsageError(f"{option} {value!r} is not an ARN of that kind.", f"Give the full ARN, e.g. {example}.")
     for key, value in scope.items():  # each lands in a statement's Resource, where these are IAM's wildcards
         if isinstance(value, str) and any(c in value for c in "*?$"):
             flag = _FLAGS.get(key, f"--{key.replace('_', '-')}")
@@ -298,10 +307,13 @@ def markdown() -> str:
               "credentials) also needs the state objects and their locks under PREFIX, and a listing of the bucket under",
               "PREFIX only: `xacct permissions --side SIDE --state-bucket s3://BUCKET/PREFIX/` adds them:", "",
               "```json", _json(state_bucket_statements("s3://BUCKET/PREFIX/")), "```", ""]
-    lines += ["With `--consumer-role` / `--consumer-user` (an adopted principal, not in the tables above), or with",
+    lines += ["With `--consumer-role` / `--consumer-user` (an adopted principal, not in the tables above), with",
               "`--create-db-user` (the database user's password by the rotation protocol, SQL as the cluster's admin),",
-              "add the matching statements (`xacct permissions --side consumer --consumer-role APP_ROLE`, or",
-              "`--side provider --create-db-user [--admin-secret ARN]`, includes them):", ""]
+              "or for `doctor` without a state file of a chain xacct did not make (`--role-arn`, `--secret-arn`: the",
+              "role the application assumes and its secret, read and simulated, never the secret's value), add the",
+              "matching statements (`xacct permissions --side consumer --consumer-role APP_ROLE`,",
+              "`--side provider --create-db-user [--admin-secret ARN]`, or `--side provider --for doctor --role-arn ARN",
+              "--secret-arn ARN`, includes them):", ""]
     for g in all_grants():
         if g.only_with:
             lines += ["```json", _json(statement(g, Scope())), "```", ""]

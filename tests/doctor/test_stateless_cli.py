@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import pytest
 
 from tests.helpers.accounts import CONSUMER, PROVIDER
-from tests.helpers.world import World, seed
+from tests.helpers.operators import grant
 from xacct_dataapi import doctor
 from xacct_dataapi.cli import cli
 from xacct_dataapi.doctor import reads
@@ -23,18 +23,12 @@ from xacct_dataapi.doctor.run import hop_of
 from xacct_dataapi.errors import AwsError
 
 
-@pytest.fixture
-def world(sessions) -> World:
-    """conftest's administrator world, not tests/doctor's operators: stateless doctor reads chains built by hand under
-    names of the user's choosing, which `xacct permissions` (scoped to xacct's own names) does not cover."""
-    return seed(*sessions)
-
-
 EXTERNAL_ID = "hand-made-external-id-0001"
 
 
 def build_by_hand(world) -> dict:
-    """The recipe, step by step, with boto3 only: names and Sids of our own choosing."""
+    """The recipe, step by step, with boto3 only: names and Sids of our own choosing, made by each account's
+    administrator (world.consumer / world.provider). doctor runs as tests/doctor's least-privilege operators."""
     kms, sm = world.provider.client("kms"), world.provider.client("secretsmanager")
     iam_p, iam_c, ec2 = world.provider.client("iam"), world.consumer.client("iam"), world.consumer.client("ec2")
     user = iam_c.create_user(UserName="orders-app")["User"]["Arn"]
@@ -82,6 +76,9 @@ def stateless_args(world, *extra) -> list[str]:
 
 def test_stateless_doctor_finds_a_chain_built_with_plain_boto3(world, calls):
     made = build_by_hand(world)
+    # The administrator's `xacct permissions --for all --consumer-user orders-app --role-arn ROLE --secret-arn SECRET`:
+    # the chain's names are not xacct's, so the operators may read them only when granted.
+    grant(world, consumer_user="orders-app", role_arn=made["role"], secret_arn=made["secret"])
     report = doctor.run(None, consumer_profile="consumer", provider_profile="provider", cluster=world.cluster_id,
                         vpc=world.vpc_id, role_arn=made["role"])
     assert [c.to_json() for c in report.checks if c.status == FAIL] == []
@@ -90,6 +87,8 @@ def test_stateless_doctor_finds_a_chain_built_with_plain_boto3(world, calls):
     assert made["secret"] in ev["secret.exists"]  # found from the role's permissions, not guessed
     assert made["key"] in ev["secret.kms-key"]
     assert report.get("role.trust").status == OK  # external id read from the trust policy; Sids ignored
+    # The operator's simulation of the role is answered (a denied SimulatePrincipalPolicy would be SKIPPED, not FAIL).
+    assert report.get("iam.simulate").status == OK, report.get("iam.simulate")
     # Everything passed, but verify acts only as the consumer principal, and doctor holds no key of a user it did
     # not create: the live statement is skipped, naming --as-profile, never faked with the operator's profile.
     live = report.get("live.statement")

@@ -36,8 +36,18 @@ def xacct(*args: str, code: int = 0):
     return res
 
 
+@pytest.fixture(scope="module", autouse=True)
+def operators_may_make_db_users(sb):
+    """The administrator's `xacct permissions --for all --create-db-user` for the sandbox's operators: setup, rotate,
+    verify and teardown run as them (the test's own looks use the admin profiles: provider(), as_admin())."""
+    from xacct_dataapi.sandbox import operators
+
+    operators.grant(sb, create_db_user=True)
+
+
 def setup(sb, name: str, *extra: str, code: int = 0):
-    return xacct("setup", "--consumer-profile", sb.consumer_profile, "--provider-profile", sb.provider_profile,
+    return xacct("setup", "--consumer-profile", sb.operator_consumer_profile,
+                 "--provider-profile", sb.operator_provider_profile,
                  "--cluster", sb.cluster_id, "--vpc", sb.vpc_id, "--subnets", ",".join(sb.subnet_ids),
                  "--enable-data-api", "--name", name, "--yes", *extra, code=code)
 

@@ -47,19 +47,22 @@ def teardown_requests(directory, others: int, mp) -> tuple[Counter, bool]:
     """In a fresh moto world under `directory`: deployment `default` turns the cluster's Data API on, `others` more
     deployments use the same cluster (each from a VPC of its own, so the consumer side of the teardown is the same
     whatever their number), then `default` is torn down. Returns the teardown's requests and whether the cluster's
-    Data API is still on afterwards (what AWS says)."""
+    Data API is still on afterwards (what AWS says). xacct runs as least-privilege operators, granted `xacct
+    permissions` for every VPC (tests/helpers/operators.py)."""
     from moto import mock_aws
 
+    from tests.helpers.operators import grant, least_privilege
     from tests.helpers.pipeline import apply_setup, apply_teardown, plan_for
     from tests.helpers.profiles import isolate
     from tests.helpers.world import open_sessions, seed
     from xacct_dataapi.config import Config, state_path_for
+    from xacct_dataapi.sandbox import limits
 
     directory.mkdir(parents=True, exist_ok=True)
     isolate(mp, directory)
+    limits.install()
     counter = RequestCounter().install(mp)
-    with mock_aws(config={"core": {"mock_credentials": False}}):
-        world = seed(*open_sessions())
+    with mock_aws(config={"core": {"mock_credentials": False}}), least_privilege(seed(*open_sessions())) as world:
         ec2 = world.consumer.client("ec2")
         placements = [(world.vpc_id, world.subnet_ids)]
         for i in range(others):
@@ -68,6 +71,8 @@ def teardown_requests(directory, others: int, mp) -> tuple[Counter, bool]:
             ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
             subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{40 + i}.1.0/24", AvailabilityZone="us-west-2a")
             placements.append((vpc, (subnet["Subnet"]["SubnetId"],)))
+        if others:
+            grant(world, vpcs=tuple(vpc for vpc, _ in placements))  # the administrator's, for each VPC
         for i, (vpc, subnets) in enumerate(placements):
             cfg = Config(name="default" if i == 0 else f"other{i}", consumer_profile="consumer",
                          provider_profile="provider", cluster=world.cluster_id, vpc_id=vpc, subnet_ids=subnets,

@@ -31,18 +31,20 @@ def _admin_session(bootstrap: boto3.Session) -> boto3.Session:
                          region_name=REGION)
 
 
-def grant(world: World, *, clusters: tuple[str, ...] = (), vpc: str | None = None, **adopted: str) -> None:
+def grant(world: World, *, clusters: tuple[str, ...] = (), vpc: str | None = None, vpcs: tuple[str, ...] = (),
+          **adopted: str) -> None:
     """Give the operators `xacct permissions --for all` again, as an administrator would for more than the world's
     cluster and VPC: the generated policy for each of `clusters` (default: the world's) in `vpc` (default: the
-    world's), every statement once (a repeated Sid numbered, IAM wants them unique within a policy); `adopted`:
-    consumer_role= / consumer_user=, as `xacct permissions --consumer-role / --consumer-user` adds them."""
+    world's), or in each of `vpcs`, every statement once (a repeated Sid numbered, IAM wants them unique within a
+    policy); `adopted`: consumer_role= / consumer_user= / role_arn= / secret_arn=, as `xacct permissions
+    --consumer-role / --consumer-user / --role-arn / --secret-arn` adds them."""
     from xacct_dataapi.sandbox import operators
 
     for side, admin in (("consumer", world.consumer), ("provider", world.provider)):
         statements: list[dict] = []
-        for cluster in clusters or (world.cluster_id,):
+        for cluster, in_vpc in [(c, v) for c in clusters or (world.cluster_id,) for v in vpcs or (vpc or world.vpc_id,)]:
             doc = operators.generated_policy(side, region=REGION, provider=PROVIDER, consumer=CONSUMER,
-                                             cluster=cluster, vpc=vpc or world.vpc_id, **adopted)
+                                             cluster=cluster, vpc=in_vpc, **adopted)
             for st in doc["Statement"]:
                 if st in statements:
                     continue

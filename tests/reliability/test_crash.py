@@ -25,7 +25,8 @@ from typer.testing import CliRunner
 
 from tests.helpers.accounts import SECRET_NAME, STATE
 # xacct runs as least-privilege operators, authorised as AWS would in-process
-from tests.helpers.operators import authorization_paused, grant, world_of_operators  # noqa: F401 (the `world` fixture)
+from tests.helpers.operators import (authorization_paused, grant, least_privilege,  # noqa: F401 (the `world` fixture)
+                                     world_of_operators)
 from tests.helpers.hooks import CallHooks, Killed, client_error
 from tests.helpers.inventory import (assert_exactly_one_deployment, assert_nothing_left, live_endpoints, secrets,
                                      xacct_security_groups)
@@ -58,16 +59,20 @@ def resource_shape(state: dict) -> list[tuple]:
 @contextmanager
 def collection_world(prefix: str):
     """A fresh moto backend at collection time, with the two-account world seeded and every mutating call recorded:
-    yields (world, hooks, state_path)."""
+    yields (world, hooks, state_path). xacct runs as the least-privilege operators the tests use (world_of_operators),
+    so the clean runs are the operators' calls and a call their policy denies fails the collection."""
     from moto import mock_aws
+
+    from xacct_dataapi.sandbox import limits
 
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp, pytest.MonkeyPatch.context() as mp:
         isolate(mp, Path(tmp))
         mp.setenv("XACCT_DB_PASSWORD", "collection-time-password")
         speed_up_aws(mp)
-        hooks = CallHooks().install(mp)
-        with mock_aws(config={"core": {"mock_credentials": False}}):
-            yield seed(*open_sessions()), hooks, Path(tmp) / "clean.json"
+        limits.install()
+        with mock_aws(config={"core": {"mock_credentials": False}}), least_privilege(seed(*open_sessions())) as world:
+            hooks = CallHooks().install(mp)  # after the operators are made: only xacct's calls are recorded
+            yield world, hooks, Path(tmp) / "clean.json"
 
 
 def run_clean(args: list[str], state_path: Path, what: str) -> None:
@@ -91,6 +96,7 @@ def record_replacement_run() -> list[str]:
     """The mutating calls of a setup that moves a deployment to another VPC (replace, never forget)."""
     with collection_world("xacct-replace-run-") as (world, hooks, state_path):
         vpc, subnets = world.second_vpc()
+        grant(world, vpc=vpc)  # the administrator's `xacct permissions --vpc VPC_B` for the move, as the test does
         for args in (world.setup_args(*SETUP_FLAGS), world.args_in(world.setup_args(*SETUP_FLAGS), vpc, subnets)):
             hooks.calls.clear()
             run_clean(args, state_path, "replacement")

@@ -7,6 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers.counting import RequestCounter
+# xacct runs as least-privilege operators, authorised as AWS would in-process
+from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi.cli import cli
 
 pytestmark = pytest.mark.usefixtures("fast_aws")

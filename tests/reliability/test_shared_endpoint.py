@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 # xacct runs as least-privilege operators, authorised as AWS would in-process
-from tests.helpers.operators import grant, world_of_operators  # noqa: F401 (the `world` fixture)
+from tests.helpers.operators import grant, least_privilege, world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.helpers.inventory import live_endpoints, xacct_security_groups
 from tests.helpers.pipeline import apply_setup, plan_for
 from tests.helpers.world import seed
@@ -303,7 +303,9 @@ def test_racing_soak_twenty_deployments_in_one_vpc(world):
 
 @pytest.fixture
 def world_off(sessions):
-    return seed(*sessions, data_api_on=False)
+    """The cluster's Data API off; xacct as least-privilege operators, as in `world` (world_of_operators)."""
+    with least_privilege(seed(*sessions, data_api_on=False)) as world:
+        yield world
 
 
 def data_api(world) -> tuple[bool, set[str]]:

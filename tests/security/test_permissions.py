@@ -154,6 +154,25 @@ def test_adopted_principal_statements_only_when_asked():
     assert "AdoptedConsumerRoleOnlyWithConsumerRole" in sids and "AdoptedConsumerUserOnlyWithConsumerUser" not in sids
 
 
+def test_a_chain_xacct_did_not_make_is_readable_by_doctor_only_when_named():
+    """`--role-arn` / `--secret-arn` (doctor without a state file) grant doctor's reads on exactly those ARNs, for
+    doctor (and all) only; setup gains nothing, and neither option grants the secret's value."""
+    role, secret = "arn:aws:iam::222222222222:role/team/orders-data-api", \
+        "arn:aws:secretsmanager:us-west-2:222222222222:secret:orders/db-AbCdEf"
+    assert not {"ChainRoleOnlyWithRoleArn", "ChainSecretOnlyWithSecretArn"} & {
+        s["Sid"] for s in permissions.policy("provider", "doctor")["Statement"]}
+    res = CliRunner().invoke(cli, ["permissions", "--side", "provider", "--for", "doctor", "--output", "json",
+                                   "--role-arn", role, "--secret-arn", secret])
+    assert res.exit_code == 0, res.output
+    chain = {s["Sid"]: s for s in json.loads(res.stdout)["Statement"] if s["Sid"].startswith("Chain")}
+    assert chain["ChainRoleOnlyWithRoleArn"]["Resource"] == role
+    assert "iam:SimulatePrincipalPolicy" in chain["ChainRoleOnlyWithRoleArn"]["Action"]
+    assert chain["ChainSecretOnlyWithSecretArn"]["Resource"] == secret
+    assert "secretsmanager:GetSecretValue" not in json.dumps(chain)
+    setup = permissions.policy("provider", "setup", permissions.Scope(role_arn=role, secret_arn=secret))
+    assert role not in json.dumps(setup) and secret not in json.dumps(setup)
+
+
 def test_cli_prints_the_generated_policy():
     res = CliRunner().invoke(cli, ["permissions", "--side", "provider", "--for", "teardown", "--output", "json",
                                    "--region", "cn-north-1", "--name", "orders"])
@@ -164,7 +183,9 @@ def test_cli_prints_the_generated_policy():
 
 
 @pytest.mark.parametrize("args", [["--side", "both"], ["--side", "provider", "--for", "deploy"],
-                                  ["--side", "consumer", "--name", "bad_name!"]])
+                                  ["--side", "consumer", "--name", "bad_name!"],
+                                  ["--side", "provider", "--role-arn", "orders-data-api"],
+                                  ["--side", "provider", "--secret-arn", "arn:aws:iam::222222222222:role/r"]])
 def test_cli_rejects_bad_options(args):
     res = CliRunner().invoke(cli, ["permissions", *args])
     assert res.exit_code == 2, res.output

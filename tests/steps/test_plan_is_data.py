@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.operators import grant, least_privilege
 from tests.helpers.pipeline import apply_setup, plan_for
 from tests.helpers.profiles import isolate
 from tests.helpers.world import open_sessions, seed
@@ -70,8 +71,9 @@ def plans(tmp_path_factory) -> dict[str, Plan]:
     with pytest.MonkeyPatch.context() as mp:
         isolate(mp, tmp_path_factory.mktemp("plan-is-data"))
         limits.install()
-        with mock_aws(config={"core": {"mock_credentials": False}}):
-            world = seed(*open_sessions())  # the Data API is off: the first setup turns it on
+        # xacct as least-privilege operators (world_of_operators); world.consumer / .provider the administrators
+        with mock_aws(config={"core": {"mock_credentials": False}}), \
+                least_privilege(seed(*open_sessions())) as world:  # the Data API is off: the first setup turns it on
             orders = config(world, "orders", enable_data_api=True)
             with pytest.MonkeyPatch.context() as legacy:  # an xacct older than the role path made the role at `/`
                 legacy.setattr(Names, "access_role_path", staticmethod(lambda cluster_id, region: "/"))
@@ -86,6 +88,7 @@ def plans(tmp_path_factory) -> dict[str, Plan]:
             world.consumer.client("iam").create_role(RoleName="orders-app", AssumeRolePolicyDocument=json.dumps(
                 {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
                                                          "Action": "sts:AssumeRole"}]}))
+            grant(world, consumer_role="orders-app")  # the administrator's `xacct permissions --consumer-role`
             setup(config(world, "orders", enable_data_api=True, consumer_role="orders-app"), made,
                   "consumer user replaced by an adopted role", apply=False)
             for name, key in (("billing", "teardown leaves the shared endpoint"), ("orders", "teardown deletes it")):

@@ -365,10 +365,12 @@ def test_another_deployments_alias_in_the_namespace_is_refused(reporting, operat
     assert target(kms, REPORTING_ALIAS) == theirs
 
 
-def test_discovery_pages_through_the_aliases_of_the_deployments_keys(world):
+def test_discovery_pages_through_the_aliases_of_the_deployments_keys(operators):
     """Aliases carry no tags: discovery lists those of the keys tagged for the deployment (ListAliases by KeyId,
     which the sandbox answers in pages of 50 as AWS does), reads only the ones in its namespace, and asks nothing
-    of the account's other keys, however many deployments it holds."""
+    of the account's other keys, however many deployments it holds. Discovery runs as the operator of `--name
+    orders`; the keys and aliases are made by the account's administrator."""
+    world = operators
     from xacct_dataapi.aws import Sessions
     from xacct_dataapi.discover import Finder
     from xacct_dataapi.resource_types import TYPES

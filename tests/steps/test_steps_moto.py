@@ -12,6 +12,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 import json
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -20,7 +21,7 @@ from botocore.exceptions import ClientError
 from tests.helpers.accounts import CONSUMER, PROVIDER, REGION, ROLE_PATH, access_role_arn
 from tests.helpers.inventory import tags_of
 # xacct runs as least-privilege operators, authorised as AWS would in-process
-from tests.helpers.operators import grant, world_of_operators  # noqa: F401 (the `world` fixture)
+from tests.helpers.operators import authorization_paused, grant, least_privilege, world_of_operators  # noqa: F401
 from tests.helpers.pipeline import apply_setup, apply_teardown, made_in_chain_order, plan_for, setup_context
 from tests.helpers.profiles import isolate
 from tests.helpers.world import open_sessions, seed
@@ -121,15 +122,32 @@ PASSWORD = "s3cret-Passw0rd-class-shared"
 
 @pytest.fixture(scope="class")
 def shared(tmp_path_factory) -> Deployment:
-    """One deployment for the read-only per-step tests (same seed as tests/conftest.py's `world`)."""
+    """One deployment for the read-only per-step tests (same seed as tests/conftest.py's `world`), set up by
+    least-privilege operators as `world_of_operators` does; dep.world.consumer / .provider are the accounts'
+    administrators, for looking. Each test's own profiles (conftest's isolated_aws_env) are pointed back at this
+    fixture's, whose `consumer` / `provider` are the operators (operator_profiles)."""
     from moto import mock_aws
 
+    from xacct_dataapi.sandbox import limits
+
     with pytest.MonkeyPatch.context() as mp:
-        isolate(mp, tmp_path_factory.mktemp("shared"))
-        with mock_aws(config={"core": {"mock_credentials": False}}):
-            dep = Deployment(seed(*open_sessions()), PASSWORD)
+        directory = tmp_path_factory.mktemp("shared")
+        isolate(mp, directory)
+        limits.install()
+        with mock_aws(config={"core": {"mock_credentials": False}}), \
+                least_privilege(seed(*open_sessions())) as world:
+            dep = Deployment(world, PASSWORD)
+            dep.profiles = {var: os.environ[var] for var in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
             dep.first_plan, dep.first_runner = dep.apply()
             yield dep
+
+
+@pytest.fixture
+def operator_profiles(shared, monkeypatch) -> Deployment:
+    """The shared deployment, with this test's `consumer` / `provider` profiles its operators' again."""
+    for var, value in shared.profiles.items():
+        monkeypatch.setenv(var, value)
+    return shared
 
 
 def provider_role(dep: Deployment) -> dict:
@@ -223,7 +241,9 @@ class TestEachStepCreated:
         assert desc["KmsKeyId"] == key["Arn"]  # the full ARN, never a bare id
         assert_xacct_tags(desc["Tags"])
         assert desc["ARN"].startswith(f"arn:aws:secretsmanager:{REGION}:{PROVIDER}:secret:{shared.names.secret}-")
-        value = json.loads(shared.world.provider.client("secretsmanager").get_secret_value(SecretId=desc["ARN"])["SecretString"])
+        with authorization_paused():  # only the access role may read the value, as on AWS
+            value = json.loads(shared.world.provider.client("secretsmanager").get_secret_value(
+                SecretId=desc["ARN"])["SecretString"])
         cluster = shared.world.provider.client("rds").describe_db_clusters(
             DBClusterIdentifier=shared.world.cluster_id)["DBClusters"][0]
         assert value == {"username": "app_user", "password": PASSWORD, "engine": "postgres",
@@ -375,7 +395,8 @@ class TestEachStepCreated:
         assert not [r for r in reasons.values() if "${" in r], reasons
         assert reasons[2] == "no key policy (the key is not made yet)"
 
-    def test_second_run_is_all_noop_and_makes_no_aws_call(self, shared):
+    def test_second_run_is_all_noop_and_makes_no_aws_call(self, operator_profiles):
+        shared = operator_profiles  # the re-run as the operators who set it up
         before = shared.path.read_bytes()
         ctx, plan = shared.plan()
         assert [s.action for s in plan.steps] == [Action.NOOP] * len(plan.steps)

@@ -121,3 +121,23 @@ def test_teardown_trusts_the_database_not_the_row():
         with pytest.raises(AwsError):
             admin_for("app_user", cluster, where)
     assert admin_for("app_user", cluster, json.dumps({"admin_secret": MASTER, "database": "app"})).database == "app"
+
+
+def test_a_refused_random_password_is_awss_answer_naming_the_call_not_a_bug():
+    """GetRandomPassword is asked lazily (the secret's first version), where no step names a failed call: a denial
+    is an AwsError (exit 1) naming the operation and the missing permission, not "Internal error"."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from xacct_dataapi.db_admin import random_password
+    from xacct_dataapi.errors import AwsError
+
+    sm = boto3.client("secretsmanager", region_name="us-west-2", aws_access_key_id="a", aws_secret_access_key="b")
+    with Stubber(sm) as stub:
+        stub.add_client_error("get_random_password", "AccessDeniedException", "not authorized to perform: "
+                              "secretsmanager:GetRandomPassword")
+        with pytest.raises(AwsError) as info:
+            random_password(sm)
+    assert info.value.exit_code == 1
+    assert "GetRandomPassword" in info.value.message and "AccessDeniedException" in info.value.message
+    assert "lacks a permission" in (info.value.hint or "")

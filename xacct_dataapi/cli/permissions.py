@@ -26,6 +26,10 @@ def permissions(
     vpc: Annotated[str, typer.Option("--vpc", help="Consumer VPC id.")] = "VPC_ID",
     consumer_role: Annotated[Optional[str], typer.Option("--consumer-role", help="Adopted consumer role name.")] = None,
     consumer_user: Annotated[Optional[str], typer.Option("--consumer-user", help="Adopted consumer user name.")] = None,
+    role_arn: Annotated[Optional[str], typer.Option(
+        "--role-arn", help="doctor without a state file: the role of a chain xacct did not make.")] = None,
+    secret_arn: Annotated[Optional[str], typer.Option(
+        "--secret-arn", help="doctor without a state file: that chain's secret.")] = None,
     create_db_user: CreateDbUser = None,  # the rotation protocol and SQL as the admin
     admin_secret: AdminSecret = None,
     state_bucket: Annotated[Optional[str], typer.Option(
@@ -42,7 +46,8 @@ def permissions(
     ui = Terminal.open(output)
     given = {"region": region, "provider": provider_account, "consumer": consumer_account, "cluster": cluster,
              "vpc": vpc, "consumer_role": consumer_role, "consumer_user": consumer_user,
-             "create_db_user": create_db_user, "admin_secret": admin_secret}
+             "create_db_user": create_db_user, "admin_secret": admin_secret, "role_arn": role_arn,
+             "secret_arn": secret_arn}
     doc = perms.policy_for_cli(side, for_, name=name, state_bucket=state_bucket, **permissions_scope(name, given))
     ui.print_json(doc)  # the policy is JSON either way; text adds a note on stderr
     if not ui.json:

@@ -3,7 +3,7 @@ assembles them into `xacct permissions` and docs/permissions.md).
 
 A Grant is one statement: actions, each with the commands that call it, on ARN patterns of the deployment's names
 (filled by permissions.Scope: {p} partition, {region}, {provider}, {consumer}, {cluster}, {vpc}, {name}, {tag_key},
-{tag_value}, {app_role}, {app_user}), with its condition keys.
+{tag_value}, {app_role}, {app_user}, {chain_role}, {chain_secret}), with its condition keys.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class Grant:
     resources: tuple[str, ...]
     condition: dict | None = None
     why_star: str = ""  # required when resources == ("*",): why the action takes no narrower resource
-    only_with: str = ""  # a Scope field that must be set (an adopted principal)
+    only_with: str = ""  # a Scope field that must be set (an adopted principal, a chain xacct did not make)
     implied: tuple[str, ...] = ()  # actions IAM checks on the side of another call, never called directly
 
     def commands_of(self, action: str) -> tuple[str, ...]:

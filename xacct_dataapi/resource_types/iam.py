@@ -234,7 +234,8 @@ GRANTS: tuple[Grant, ...] = (
            "iam:GetUserPolicy": POLICY_READS, "iam:CreateUser": SETUP, "iam:TagUser": SETUP, "iam:PutUserPolicy": SETUP,
            # setup too: adopting the application's own principal (--consumer-user/--consumer-role) replaces the user
            # xacct made, which setup then deletes (planner.replace_what_is_no_longer_desired).
-           "iam:DeleteUserPolicy": REPLACES, "iam:ListUserPolicies": REPLACES,
+           # doctor too: without a state file it reads the trusted principal's inline policies (doctor/chain.py).
+           "iam:DeleteUserPolicy": REPLACES, "iam:ListUserPolicies": REPLACES + ("doctor",),
            "iam:ListAttachedUserPolicies": REPLACES, "iam:DetachUserPolicy": REPLACES,
            "iam:ListAccessKeys": ("setup", "teardown", "verify"), "iam:CreateAccessKey": ("verify",),
            "iam:DeleteAccessKey": ("setup", "verify", "teardown"), "iam:DeleteLoginProfile": REPLACES,
@@ -247,6 +248,7 @@ GRANTS: tuple[Grant, ...] = (
     # principal (a trust policy naming the account delegates to identity policies).
     Grant("AdoptedConsumerRoleOnlyWithConsumerRole", C,
           {"iam:GetRole": ("setup", "status", "doctor"), "iam:GetRolePolicy": POLICY_READS, "iam:PutRolePolicy": SETUP,
+           "iam:ListRolePolicies": ("doctor",),  # stateless doctor reads the trusted principal's inline policies
            "iam:DeleteRolePolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",), "sts:AssumeRole": ("verify",)},
           # An IAM name is unique in its account whatever the path, and a name holds no "/": `*/NAME` matches that
           # one principal at any path (IAM ARNs carry the path: role/PATH/NAME), `NAME` the one at the root.
@@ -254,7 +256,14 @@ GRANTS: tuple[Grant, ...] = (
           only_with="consumer_role"),
     Grant("AdoptedConsumerUserOnlyWithConsumerUser", C,
           {"iam:GetUser": ("setup", "status", "doctor"), "iam:GetUserPolicy": POLICY_READS, "iam:PutUserPolicy": SETUP,
+           "iam:ListUserPolicies": ("doctor",),  # stateless doctor reads the trusted principal's inline policies
            "iam:DeleteUserPolicy": TEARDOWN, "iam:SimulatePrincipalPolicy": ("doctor",)},
           ("arn:{p}:iam::{consumer}:user/{app_user}", "arn:{p}:iam::{consumer}:user/*/{app_user}"),
           only_with="consumer_user"),
+    # doctor without a state file, of a chain xacct did not make (`doctor --role-arn ARN`): the role the application
+    # assumes, its policies read and simulated (doctor/chain.py stateless).
+    Grant("ChainRoleOnlyWithRoleArn", P,
+          {"iam:GetRole": ("doctor",), "iam:ListRolePolicies": ("doctor",), "iam:GetRolePolicy": ("doctor",),
+           "iam:ListAttachedRolePolicies": ("doctor",), "iam:SimulatePrincipalPolicy": ("doctor",)},
+          ("{chain_role}",), only_with="role_arn"),
 )

@@ -180,4 +180,9 @@ GRANTS: tuple[Grant, ...] = (
           # AWS adds "-" and 6 random characters; DescribeSecret by name before it exists is checked against the
           # bare name, where the suffixed pattern alone would turn "not found" into AccessDenied.
           (SECRET, SECRET + "-??????")),
+    # doctor without a state file, of a chain xacct did not make: its secret (`doctor --secret-arn`, or the one the
+    # role's policy names), described and its policy read, never its value.
+    Grant("ChainSecretOnlyWithSecretArn", P,
+          {"secretsmanager:DescribeSecret": ("doctor",), "secretsmanager:GetResourcePolicy": ("doctor",)},
+          ("{chain_secret}",), only_with="secret_arn"),
 )

@@ -62,14 +62,15 @@ def attach(iam: Any, doc: dict, user: str = OPERATOR_USER) -> list[str]:
 def generated_policy(side: str, *, region: str, provider: str, consumer: str, cluster: str, vpc: str,
                      command: str = "all", name: str = "*", consumer_user: str | None = None,
                      consumer_role: str | None = None, create_db_user: bool = False,
-                     state_bucket: str | None = None) -> dict:
+                     state_bucket: str | None = None, role_arn: str | None = None,
+                     secret_arn: str | None = None) -> dict:
     """Exactly what `xacct permissions --side SIDE --for COMMAND --name NAME ...` prints for these values."""
     from xacct_dataapi import permissions
 
     return permissions.policy_for_cli(side, command, name=name, region=region, provider=provider, consumer=consumer,
                                       cluster=cluster, vpc=vpc, consumer_user=consumer_user,
                                       consumer_role=consumer_role, create_db_user=create_db_user or None,
-                                      state_bucket=state_bucket)
+                                      state_bucket=state_bucket, role_arn=role_arn, secret_arn=secret_arn)
 
 
 def create(iam_by_side: dict[str, Any], **scope: Any) -> dict[str, tuple[str, str]]:
