@@ -128,9 +128,10 @@ class ResourceType:
         step's reads; otherwise `locate` asks for it only if what the reads name will not do."""
         return None
 
-    def locate(self, found: dict, names: Names, search: Callable[[], Any]) -> Any:
+    def locate(self, found: dict, resource, names: Names, read: Callable[[], Any], search: Callable[[], Any]) -> Any:
         """This deployment's resource of a `located` kind (what `read` returns) or None, given what the planner read
-        of the step's other resources (`found`, by (kind, id)), which may name it, and `search()`."""
+        of the step's other resources (`found`, by (kind, id)), which may name it, `read()` (the recorded one: the
+        desired resource's id when it is no Ref) and `search()`."""
         return search()
 
     def read_part(self, client, row) -> Any:

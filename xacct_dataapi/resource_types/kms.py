@@ -65,12 +65,15 @@ class KmsKey(ResourceType):
                 return {**meta, "Tags": tagged[arn]}
         return None
 
-    def locate(self, found, names, search):
-        """The key the deployment's alias names (read beside it: no call of its own) if usable and tagged for it."""
+    def locate(self, found, r, names, read, search):
+        """The recorded key while it is usable and this deployment's (an alias moved by hand to another key is
+        pointed back), else the key the alias names (read beside it: no call of its own), else the tag search."""
         alias = found.get(("kms_alias", names.key_alias))
-        key = alias and alias.get("Key")
-        if key and _usable(key) and tagged_for(alias["Tags"], names.deployment):
-            return {**key, "Tags": alias["Tags"]}
+        named = alias and alias.get("Key") and {**alias["Key"], "Tags": alias["Tags"]}
+        recorded = None if isinstance(r.id, Ref) else named if named and named["KeyId"] == r.id else read()
+        for key in (recorded, named):
+            if key and _usable(key) and tagged_for(key["Tags"], names.deployment):
+                return key
         return search()
 
     def create(self, r) -> list:

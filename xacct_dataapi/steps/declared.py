@@ -88,8 +88,9 @@ def _read_all(ctx, desired: list[Resource]) -> tuple[dict, list[str], list]:
     searched = {id(r): result for r, result in zip(early, results[2 * len(readable):])}
     pairs = []
     for r in located:
-        have = TYPES[r.kind].locate(found, ctx.names, lambda r=r: unwrap(searched[id(r)]) if id(r) in searched
-                                    else search(r))
+        rtype = TYPES[r.kind]
+        have = rtype.locate(found, r, ctx.names, lambda: rtype.read(ctx.client(r.account, rtype.service), _Probe(r.id)),
+                            lambda: unwrap(searched[id(r)]) if id(r) in searched else search(r))
         if have is not None:
             found[(r.kind, TYPES[r.kind].id_of(have))] = have
         pairs.append((r, have))
