@@ -39,8 +39,9 @@ class KmsKey(ResourceType):
             "Enabled": p["Enabled"], "PendingWindowInDays": ctx.cfg.key_deletion_days, "Tags": cfn_tags(r.tags)})
 
     # What the generic planner asks (steps/kms_key.py declares it). CreateKey has no name and no idempotency token, so
-    # the key is `located`: the one the deployment's alias names, else one tagged for the deployment (a run that died
-    # before recording its CreateKey). A key pending deletion is never reused: a new one is made and the old one left.
+    # the key is `located` (`locate`): the recorded one, else the one the deployment's alias names, else one tagged for
+    # the deployment (a run that died before recording its CreateKey), each only while usable and tagged for it. A
+    # key pending deletion is never reused: a new one is made and the old one left as it is.
     located = True
 
     def id_of(self, found) -> str:
