@@ -179,3 +179,14 @@ def test_kms_list_aliases_answers_in_pages(info):
     rest = kms.list_aliases(KeyId=key, Limit=5, Marker=first["NextMarker"])
     assert len(rest["Aliases"]) == 2 and not rest["Truncated"] and "NextMarker" not in rest
     assert sorted(a["AliasName"] for a in first["Aliases"] + rest["Aliases"]) == made
+
+
+def test_kms_list_grants_of_a_key_that_is_gone_is_not_found(info):
+    """A new user's trial: `xacct status` of a deployment whose key was gone (its state file outlived a sandbox)
+    failed on an HTML "500 Internal Server Error" from ListGrants, where AWS answers NotFoundException."""
+    kms = client(PROVIDER_PROFILE, "kms")
+    gone = "faf0e0ff-d9a0-4253-81b5-8b1c819af251"
+    err = refused(kms.list_grants, KeyId=gone)
+    assert err["Code"] == "NotFoundException" and gone in err["Message"] and "does not exist" in err["Message"]
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    assert kms.list_grants(KeyId=key)["Grants"] == []  # a key that exists still answers

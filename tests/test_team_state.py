@@ -193,3 +193,18 @@ def test_permissions_prints_the_state_statements():
                                        "Condition": {"StringLike": {"s3:prefix": "xacct/*"}}}
     bad = CliRunner().invoke(cli, ["permissions", "--side", "consumer", "--state-bucket", "s3://b/x*/"])
     assert bad.exit_code == 2 and "s3://b/x*/" in bad.output
+
+
+def test_permissions_for_a_state_bucket_never_cover_the_whole_bucket():
+    def statements(url):
+        res = CliRunner().invoke(cli, ["permissions", "--side", "consumer", "--for", "status", "--output", "json",
+                                       "--state-bucket", url])
+        return res, res.exit_code == 0 and {st["Sid"]: st for st in json.loads(res.stdout)["Statement"]}
+
+    # Without the trailing slash the last part is still the folder, not an object at the bucket's root.
+    _, by_sid = statements(f"s3://{BUCKET}/xacct")
+    assert by_sid["TeamStateObjects"]["Resource"] == f"arn:aws:s3:::{BUCKET}/xacct/*"
+    assert by_sid["TeamStateList"]["Condition"] == {"StringLike": {"s3:prefix": "xacct/*"}}
+    for root in (f"s3://{BUCKET}/", f"s3://{BUCKET}/orders.json"):
+        res, _ = statements(root)
+        assert res.exit_code == 2 and "bucket's root" in res.output and f"s3://{BUCKET}/xacct/" in res.output

@@ -16,10 +16,12 @@ VPC_RE = re.compile(r"^vpc-[0-9a-f]{8,17}\Z")
 CLUSTER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:rds:([a-z0-9-]+):(\d{12}):cluster:([A-Za-z][A-Za-z0-9-]{0,62})\Z")
 CLUSTER_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}\Z")
 DB_USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}\Z")
-IAM_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}\Z")
+# IAM names: ASCII letters and digits with +=,.@_- (IAM API reference, CreateRole RoleName): \w alone admits Unicode.
+IAM_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}\Z", re.ASCII)
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}\Z")
-PRINCIPAL_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}\Z")
-ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]{1,64})\Z")
+PRINCIPAL_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}\Z",
+                              re.ASCII)
+ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]{1,64})\Z", re.ASCII)
 # STS AssumeRole ExternalId: 2-1224 characters of [\w+=,.@:/-] (STS API reference, AssumeRole, ExternalId).
 EXTERNAL_ID_RE = re.compile(r"^[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
 SECRET_ARN_RE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]{1,512}\Z", re.ASCII)

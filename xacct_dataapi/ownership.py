@@ -45,11 +45,15 @@ def screen_state(aws: Sessions, state: State) -> Screened:
     """Drop the rows AWS shows are not this deployment's (or refuses to show at all: DENIED) from `state` (in memory
     only) and add the deployment's resources found by name and tag instead; rows that could not be read for another
     reason (throttled, a network fault) stay (their guarded delete reads again)."""
-    verdicts = screen(lambda row, service: aws.client(Account(row.account), service), state.resources, state.name)
+    declared = {kind for step in registered() for kind in step.kinds}
+    verdicts = screen(lambda row, service: aws.client(Account(row.account), service),
+                      [row for row in state.resources if row.kind in declared], state.name)
     refused = []
     for row in list(state.resources):
         verdict = verdicts.get((row.kind, row.id))
-        if isinstance(verdict, Ownership) and verdict.verdict == NOT_OURS:
+        if row.kind not in declared:  # no step of this xacct records it, so none reads or deletes it
+            refused.append((row, f"no step of this xacct records a {row.kind!r}"))
+        elif isinstance(verdict, Ownership) and verdict.verdict == NOT_OURS:
             refused.append((row, verdict.why))
         elif isinstance(verdict, BaseException) and error_code(verdict) in DENIED:
             refused.append((row, f"the profile may not read it ({error_code(verdict)}): xacct's permissions reach "

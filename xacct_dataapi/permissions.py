@@ -145,16 +145,24 @@ def state_bucket_statements(url: str, partition: str = "aws") -> list[dict]:
     s3:PutObject, a HEAD is s3:GetObject), and listing the bucket only under PREFIX (`s3:prefix`)."""
     from xacct_dataapi.state_s3 import S3Location
 
+    if url.startswith("s3://") and not url.endswith(("/", ".json")):
+        url += "/"  # s3://B/team names the folder team/, not the bucket's root
     loc = S3Location.parse(url).folder if url.startswith("s3://") else None
     if loc is None or any(c in loc.bucket + loc.key for c in "*?$"):
         raise UsageError(f"--state-bucket {url!r} is not a team state location.",
                          "Use the --state value: s3://BUCKET/PREFIX/ (no wildcards).")
+    if not loc.key:
+        raise UsageError(f"--state-bucket {url!r} is the bucket's root: the statements would cover every object in "
+                         f"bucket {loc.bucket}.", f"Keep team state under a prefix: s3://{loc.bucket}/xacct/.")
     bucket = f"arn:{partition}:s3:::{loc.bucket}"
     listing: dict = {"Sid": "TeamStateList", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket}
     if loc.key:
         listing["Condition"] = {"StringLike": {"s3:prefix": f"{loc.key}*"}}
     return [{"Sid": "TeamStateObjects", "Effect": "Allow", "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
              "Resource": f"{bucket}/{loc.key}*"}, listing]
+
+
+_FLAGS = {"provider": "--provider-account", "consumer": "--consumer-account"}  # the scope keys named otherwise
 
 
 def policy_for_cli(side: str, command: str, *, name: str = "*", region: str | None = None,
@@ -168,6 +176,11 @@ def policy_for_cli(side: str, command: str, *, name: str = "*", region: str | No
         raise UsageError(f"--name {name!r} is not a valid deployment name.", "Use the --name given to setup.")
     if region is not None and not REGION_RE.match(region):
         raise UsageError(f"--region {region!r} is not an AWS region name.", "Use a region code such as us-west-2.")
+    for key, value in scope.items():  # each lands in a statement's Resource, where these are IAM's wildcards
+        if isinstance(value, str) and any(c in value for c in "*?$"):
+            flag = _FLAGS.get(key, f"--{key.replace('_', '-')}")
+            raise UsageError(f"{flag} {value!r} holds a wildcard or policy variable (* ? $): the statement would reach "
+                             "every resource it matches.", f"Pass the one exact value {flag} names.")
     filled = Scope(name=name, **({"region": region, "partition": partition_for_region(region)} if region else {}),
                    **{k: v for k, v in scope.items() if v is not None})
     doc = policy(side, command, filled)

@@ -97,10 +97,12 @@ def plan_setup(ctx, steps: Sequence[Step] | None = None) -> Plan:
     for step in steps:  # pure and ordered: planning may generate values (the external id) that later steps use
         if step.applies is not None and not step.applies(ctx):
             continue
-        sp = step.make_plan(ctx, facts[step.key])
-        replace_what_is_no_longer_desired(sp, step, ctx.state, ctx.values, steps)
-        planned.append(sp)
-    return Plan("setup", planned)
+        planned.append((step, step.make_plan(ctx, facts[step.key])))
+    # A row's step number is the state file's word: what any step still desires is no other step's to replace.
+    desired = {key for _, sp in planned for key in _desired_keys(sp, ctx.values)}
+    for step, sp in planned:
+        replace_what_is_no_longer_desired(sp, step, ctx.state, ctx.values, steps, desired)
+    return Plan("setup", [sp for _, sp in planned])
 
 
 def generate_missing_values(ctx, steps: Sequence[Step]) -> None:
@@ -117,22 +119,23 @@ def no_longer_desired(step_plan: StepPlan, step: Step, state: State, values: dic
     consumer principal, another cluster), or the resource was replaced. A desired id still unknown (a Ref: it is
     about to be made) names no recorded row. Only the rows this step recorded: another step that declares the same
     kind (a second KMS alias) keeps its own (steps.step_for_row)."""
-    wanted = set()
-    for r in step_plan.desired:
-        rid = r.id
-        if isinstance(rid, Ref):
-            rid = values.get(rid.key)
-        if rid is not None:
-            wanted.add((r.kind, str(rid)))
+    wanted = _desired_keys(step_plan, values)
     return [row for row in recorded_by(step, state.resources, steps) if (row.kind, row.id) not in wanted]
 
 
+def _desired_keys(step_plan: StepPlan, values: dict) -> set[tuple[str, str]]:
+    """(kind, id) of each desired resource whose id is known (a Ref: about to be made, naming no recorded row)."""
+    ids = [(r.kind, values.get(r.id.key) if isinstance(r.id, Ref) else r.id) for r in step_plan.desired]
+    return {(kind, str(rid)) for kind, rid in ids if rid is not None}
+
+
 def replace_what_is_no_longer_desired(step_plan: StepPlan, step: Step, state: State, values: dict,
-                                      steps: Sequence[Step]) -> None:
+                                      steps: Sequence[Step], elsewhere: set | frozenset = frozenset()) -> None:
     """Never forget what still exists: each recorded row no longer desired is deleted by the step's own teardown
     (which looks it up by its own id, and counts "already gone" as done) after the step has made its replacement.
     Only then is the row forgotten, so a crash at any point leaves it recorded and a re-run finishes the job."""
-    old = no_longer_desired(step_plan, step, state, values, steps)
+    old = [row for row in no_longer_desired(step_plan, step, state, values, steps)
+           if (row.kind, row.id) not in elsewhere]  # `elsewhere`: what any step of the plan desires
     if not old:
         return
     ordered = [row for row in teardown_order(state, steps) if row in old]

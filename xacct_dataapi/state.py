@@ -99,11 +99,11 @@ class State:
             return cls(
                 name=data["name"],
                 region=data.get("region"),
-                profiles=dict(data.get("profiles") or {}),
-                accounts=dict(data.get("accounts") or {}),
-                config=dict(data.get("config") or {}),
-                values=dict(data.get("values") or {}),
-                resources=[ResourceRow(**r) for r in data.get("resources") or []],
+                profiles=_mapping(data, "profiles"),
+                accounts=_mapping(data, "accounts"),
+                config=_mapping(data, "config"),
+                values=_mapping(data, "values"),
+                resources=[_row(r) for r in data.get("resources") or []],
                 last_error=data.get("last_error"),
                 created_at=data.get("created_at"),
                 updated_at=data.get("updated_at"),
@@ -114,6 +114,31 @@ class State:
                 f"It was left untouched. Restore {path}.bak if present (`cp {path}.bak {path}`), or move it aside and "
                 f"run `xacct teardown --name {_name_hint(path)} --consumer-profile CP --provider-profile PP` to find resources by tag.",
             ) from None
+
+
+# A row's fields as xacct writes them: a state file is untrusted input, and a row of another shape (an id that is a
+# list, an account that is neither side) is refused when the file is read, not met as a crash mid-teardown.
+_ROW_FIELDS = {"step": int, "kind": str, "id": str, "account": str, "arn": (str, type(None)),
+               "name": (str, type(None)), "created": bool}
+
+
+def _row(data: Any) -> ResourceRow:
+    row = ResourceRow(**data)  # TypeError for a missing or unknown field, or a row that is no object
+    bad = [f"{key} {getattr(row, key)!r}" for key, kind in _ROW_FIELDS.items()
+           if not isinstance(getattr(row, key), kind) or (key == "step" and isinstance(row.step, bool))]
+    if row.account not in ("consumer", "provider"):
+        bad.append(f"account {row.account!r} (consumer or provider)")
+    if bad or not row.kind or not row.id:
+        raise TypeError(f"resource row {data.get('kind')!r} {data.get('id')!r} has " + (", ".join(bad) or "an empty "
+                                                                                       "kind or id"))
+    return row
+
+
+def _mapping(data: dict, key: str) -> dict:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise TypeError(f"{key!r} is {type(value).__name__}, not an object")
+    return dict(value)
 
 
 def _now() -> str:

@@ -15,6 +15,15 @@ INSIDE = re.compile(r"/_vpc/([^/]+)/([^/]+)/?$")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def outside_in_sandbox(vpc_id: str) -> bool:
+    """True only when this shell is known to reach the sandbox's rds-data from outside `vpc_id` (on AWS: never known)."""
+    url = os.environ.get("AWS_ENDPOINT_URL_RDS_DATA") or ""
+    inside = INSIDE.search(urlparse(url).path)
+    if inside and urlparse(url).hostname in LOOPBACK:
+        return inside.group(1) != vpc_id
+    return urlparse(os.environ.get("AWS_ENDPOINT_URL") or url).hostname in LOOPBACK or _profiles_on_loopback()
+
+
 def in_sandbox(vpc_id: str) -> str:
     """A sentence on which way this shell reaches rds-data in the sandbox, or "" when it is not the sandbox's."""
     url = os.environ.get("AWS_ENDPOINT_URL_RDS_DATA") or ""

@@ -22,7 +22,7 @@ import calendar
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
 import boto3
@@ -30,10 +30,12 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi.aws import Sessions
 from xacct_dataapi.aws import _session as profile_session
+from xacct_dataapi.config import Names
 from xacct_dataapi.errors import AwsError, UsageError, WaitTimeout, error_code, error_message
 from xacct_dataapi.models import Account
 from xacct_dataapi.state import State
 from xacct_dataapi.waiting import Timing, retry_when
+from xacct_dataapi.vantage import outside_in_sandbox
 
 # A new access key, role or policy takes seconds to be honoured everywhere (IAM is eventually consistent:
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
@@ -55,6 +57,9 @@ PROPAGATION_CODES = ("AccessDenied", "AccessDeniedException", "ForbiddenExceptio
 _LOGIN_REFUSED = ("password authentication failed", "access denied for user")
 DEFAULT_SQL = "SELECT current_user"  # its answer names the DB user the Data API logged in as (the secret's username)
 PROPAGATION_TIMEOUT = 120.0  # terraform-provider-aws's IAM propagationTimeout (internal/service/iam/wait.go)
+# The last save's time comes from whichever machine saved it (team state): a clock behind ours makes the save look
+# older than it is, so a denial is retried this long however old the save looks (IAM's tail is seconds, not minutes).
+PROPAGATION_GRACE = 15.0
 
 _FIX_BY_HOP = {
     "assume": "The access role's trust policy must admit this principal with the external id; `xacct status` "
@@ -70,18 +75,47 @@ _FIX_BY_HOP = {
 # Recorded before use (the id as soon as AWS returns it; never the secret), so a run killed while holding one
 # leaves a record the next verify deletes.
 TEMP_KEYS = "verify_temporary_keys"
+# A killed run made its key right after saving the record (a save to a team state in S3 takes seconds): a key made
+# more than this after `since`, or before it, is someone else's (the application's own key of the user), never one
+# of verify's.
+MINT_WINDOW = timedelta(minutes=5)
+
+
+def own_user(state: State) -> str | None:
+    """The one user verify mints keys for and deletes keys of: the consumer user xacct made for this deployment. A
+    state file is untrusted: a row or record naming any other user (another deployment's) is never acted on."""
+    name = Names(state.name).consumer_user
+    return name if any(r.kind == "iam_user" and r.created and r.id == name for r in state.resources) else None
+
+
+def _since(entry: Any, user: str | None) -> datetime | None:
+    """When a record of a temporary key was made, if it is a well-formed record of `user`'s key (else None)."""
+    if not (user and isinstance(entry, dict) and entry.get("user") == user and isinstance(entry.get("since"), str)
+            and isinstance(entry.get("id") or "", str)):
+        return None
+    try:
+        since = datetime.fromisoformat(entry["since"])
+    except ValueError:
+        return None
+    return since if since.tzinfo else since.replace(tzinfo=timezone.utc)
 
 
 def delete_leftover_keys(iam, state: State, save: Callable[[], None]) -> None:
-    """Delete the temporary keys an earlier verify recorded but did not see deleted (it was killed)."""
-    for entry in list(state.values.get(TEMP_KEYS) or []):
-        ids = [entry["id"]] if entry.get("id") else [
-            # Killed between CreateAccessKey and recording its id: the user's keys made since the record.
-            k["AccessKeyId"] for k in iam.list_access_keys(UserName=entry["user"]).get("AccessKeyMetadata", [])
-            if k["CreateDate"] >= datetime.fromisoformat(entry["since"])]
+    """Delete the temporary keys an earlier verify recorded but did not see deleted (it was killed). A record that is
+    not a well-formed one of this deployment's own user (edited, or from another deployment) is dropped unread."""
+    user, entries = own_user(state), state.values.get(TEMP_KEYS)
+    if entries is not None and not isinstance(entries, list):
+        state.values[TEMP_KEYS], entries = [], []
+        save()
+    for entry in list(entries or []):
+        since = _since(entry, user)
+        ids = [] if since is None else [entry["id"]] if entry.get("id") else [
+            # Killed between CreateAccessKey and recording its id: the user's keys made just after the record.
+            k["AccessKeyId"] for k in iam.list_access_keys(UserName=user).get("AccessKeyMetadata", [])
+            if since <= k["CreateDate"] <= since + MINT_WINDOW]
         for key_id in ids:
             try:
-                iam.delete_access_key(UserName=entry["user"], AccessKeyId=key_id)
+                iam.delete_access_key(UserName=user, AccessKeyId=key_id)
             except ClientError as exc:
                 if error_code(exc) != "NoSuchEntity":
                     raise
@@ -96,7 +130,18 @@ def temporary_access_key(iam, state: State, save: Callable[[], None], user: str)
     entry = {"user": user, "since": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
     state.values[TEMP_KEYS] = [*(state.values.get(TEMP_KEYS) or []), entry]
     save()
-    minted = iam.create_access_key(UserName=user)["AccessKey"]
+    try:
+        minted = iam.create_access_key(UserName=user)["AccessKey"]
+    except ClientError as exc:
+        state.values[TEMP_KEYS] = [e for e in state.values[TEMP_KEYS] if e is not entry]  # none was made
+        save()
+        if error_code(exc) != "LimitExceeded":
+            raise
+        # Not the trust policy, as the generic "failed at assuming" would say: the user holds IAM's two keys.
+        raise AwsError(f"verify acts as user {user} with a temporary access key of its own, and the user already "
+                       f"has the two access keys IAM allows ({error_message(exc)}).",
+                       "Pass --as-profile with the profile that holds one of its keys (the application's), or delete "
+                       f"a key it no longer uses (`aws iam list-access-keys --user-name {user}`).") from None
     entry["id"] = minted["AccessKeyId"]
     save()
     try:
@@ -187,11 +232,11 @@ def _principal_session(state: State, aws: Sessions, as_profile: str | None, clea
     cfg = state.config
     if as_profile:
         return profile_session(as_profile, aws.region, "--as-profile"), f"--as-profile {as_profile!r}"
-    user_row = next((r for r in state.resources if r.kind == "iam_user" and r.created), None)
-    if user_row is not None:
+    user = own_user(state)
+    if user is not None:
         iam = aws.client(Account.CONSUMER, "iam")
-        minted = cleanup.enter_context(temporary_access_key(iam, state, save, user_row.id))
-        return _session(minted, aws, aws.consumer_profile), f"a temporary access key of user {user_row.id}"
+        minted = cleanup.enter_context(temporary_access_key(iam, state, save, user))
+        return _session(minted, aws, aws.consumer_profile), f"a temporary access key of user {user}"
     if cfg.get("consumer_role"):
         sts = aws.client(Account.CONSUMER, "sts")
         if same_principal(sts.get_caller_identity()["Arn"], principal_arn):
@@ -222,7 +267,10 @@ def verify(state: State, aws: Sessions, *, sql: str = DEFAULT_SQL, as_profile: s
                          "recorded).", "Run `xacct setup` first, then `xacct status` to see what is missing.")
     database = database or v.get("database") or state.config.get("db_name")
     timeout = min(wait_timeout, PROPAGATION_TIMEOUT)
-    settled_by = (timing or Timing()).clock() + propagation_left(state)
+    private = bool(state.config.get("require_private_path"))
+    # In the sandbox a shell outside the VPC is known to be outside: its denials under --require-private-path are final.
+    outside = private and outside_in_sandbox(str(state.config.get("vpc_id") or ""))
+    settled_by = (timing or Timing()).clock() + (0.0 if outside else max(PROPAGATION_GRACE, propagation_left(state)))
     delete_leftover_keys(aws.client(Account.CONSUMER, "iam"), state, save)
     cleanup = ExitStack()  # deletes the temporary access key, if one is minted
     hop = "assume"
@@ -245,9 +293,10 @@ def verify(state: State, aws: Sessions, *, sql: str = DEFAULT_SQL, as_profile: s
         params = {"resourceArn": cluster_arn, "secretArn": secret_arn, "sql": sql, "includeResultMetadata": True}
         if database:
             params["database"] = database
-        response = _retry(lambda: rds_data.execute_statement(**params), DATA_API_RETRY_CODES, timeout,
-                          "the Data API to accept the statement (IAM propagation or the cluster resuming)", timing,
-                          settled_by)
+        waiting_for = "the Data API to accept the statement (IAM propagation or the cluster resuming" + (
+            f"; with --require-private-path only from inside the VPC, through {v.get('endpoint_id')})" if private else ")")
+        response = _retry(lambda: rds_data.execute_statement(**params), DATA_API_RETRY_CODES, timeout, waiting_for,
+                          timing, settled_by)
     except (ClientError, WaitTimeout) as exc:
         cause = exc.__cause__ if isinstance(exc, WaitTimeout) else exc
         if error_code(cause) in ("DatabaseErrorException", "BadRequestException") and any(
@@ -260,10 +309,10 @@ def verify(state: State, aws: Sessions, *, sql: str = DEFAULT_SQL, as_profile: s
             hop = "secret"
         what = {"assume": f"assuming {role_arn}", "data-api": "the Data API call", "secret": "the Data API's secret"}[hop]
         detail = exc.message if isinstance(exc, WaitTimeout) else f"{error_message(exc)}."
-        private = (f" The deployment was set up with --require-private-path: the access role runs statements only "
-                   f"through endpoint {v.get('endpoint_id')} (aws:SourceVpce), so from outside that VPC AccessDenied "
-                   "is expected." if state.config.get("require_private_path") else "")
-        raise AwsError(f"Verification failed at {what}: {detail}", _FIX_BY_HOP[hop] + private) from None
+        private_hint = (f" The deployment was set up with --require-private-path: the access role runs statements "
+                        f"only through endpoint {v.get('endpoint_id')} (aws:SourceVpce), so from outside that VPC "
+                        "AccessDenied is expected." if private else "")
+        raise AwsError(f"Verification failed at {what}: {detail}", _FIX_BY_HOP[hop] + private_hint) from None
     finally:
         cleanup.close()
     records = response.get("records", [])

@@ -61,8 +61,13 @@ _STATE_OPTIONS = jmespath.Options(custom_functions=_StateFunctions())
 
 
 def state_of(expression: str, response: dict) -> Any:
-    """The state a Wait's JMESPath `expression` names in a read's response (what its pending and target values mean)."""
-    return jmespath.search(expression, response, options=_STATE_OPTIONS)
+    """The state a Wait's JMESPath `expression` names in a read's response (what its pending and target values mean).
+    A response of another shape than AWS documents (a State that is no string, for lower()) is untrusted input: its
+    state is one no wait expects, so the wait stops at once naming it (UnexpectedState), not an internal error."""
+    try:
+        return jmespath.search(expression, response, options=_STATE_OPTIONS)
+    except jmespath.exceptions.JMESPathError as exc:
+        return f"unreadable: {exc}"
 
 
 def acceptors(expression: str, pending: Collection, target: Collection) -> list[dict]:

@@ -109,6 +109,30 @@ def test_list_refresh_names_a_refused_listing_call(world, password, monkeypatch)
     assert json.loads(xacct("list", "--output", "json"))[0]["name"] == "alpha"  # without --refresh: the state alone
 
 
+def test_list_refresh_takes_an_alias_for_a_deployment_only_as_kms_does(world, password):
+    """An alias is a deployment's when it is in its namespace and points at a key tagged for it (KmsAlias.judge), not
+    on its name alone: a hand-made `alias/xacct-ghost` on an untagged key is no deployment `ghost`, and one naming
+    `orders` but pointing elsewhere is not orders' alias; an alias under `alias/xacct-orders/` (a step reusing the
+    alias type, recorded under its own step number) is orders' and present."""
+    xacct(*world.setup_args("--enable-data-api", "--yes", name="orders"))
+    kms = world.provider.client("kms")
+    with authorization_paused():
+        foreign = kms.create_key(Description="hand-made")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName="alias/xacct-ghost", TargetKeyId=foreign)
+        kms.create_alias(AliasName="alias/xacct-orders-x", TargetKeyId=foreign)
+        key_id = kms.describe_key(KeyId=Names("orders").key_alias)["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName="alias/xacct-orders/reporting", TargetKeyId=key_id)
+    state = state_mod.load(state_path_for("orders"))
+    state.resources.append(state_mod.ResourceRow(10, "kms_alias", "alias/xacct-orders/reporting", "provider"))
+    state_mod.save(state, state_path_for("orders"))
+
+    listed, _ = refreshed(world, RequestCounter())
+
+    assert set(listed) == {"orders"}, listed  # no `ghost`, no `orders-x`
+    assert listed["orders"]["aws"]["missing"] == [], listed["orders"]["aws"]
+    assert listed["orders"]["aws"]["present"].count("kms_alias") == 2
+
+
 @pytest.mark.parametrize("side, service, call, params", [
     ("provider", "resourcegroupstaggingapi", "get_resources", ("ResourcesPerPage", 100)),
     ("provider", "secretsmanager", "list_secrets", ("MaxResults", 100)),

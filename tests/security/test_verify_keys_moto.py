@@ -15,6 +15,7 @@ from tests.helpers.hooks import Killed
 from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi import verify as verify_mod
 from xacct_dataapi.cli import cli
+from xacct_dataapi.state import State
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
 
@@ -95,7 +96,21 @@ def test_a_key_whose_id_was_never_recorded_is_found_by_its_creation_time(deploye
         def delete_access_key(self, UserName, AccessKeyId):
             deleted.append(AccessKeyId)
 
-    st = type("S", (), {"values": state["values"]})()
+    st = State.from_json(state, Path(STATE))
     verify_mod.delete_leftover_keys(FakeIam(), st, lambda: None)
     assert deleted == ["AKIAKILLEDBEFORERECORD"]  # not the key made before the record
     assert st.values[verify_mod.TEMP_KEYS] == []
+
+
+def test_a_user_holding_its_two_keys_is_named_not_blamed_on_the_trust_policy(deployed):
+    """A new user's trial: `connect` says to make the user an access key; with two of them (a rotation), verify's own
+    temporary key hits IAM's quota of two, and verify blamed the access role's trust policy. It now names the quota
+    and the way out (--as-profile), makes no key, and leaves no record behind."""
+    iam = deployed.consumer.client("iam")
+    held = sorted(iam.create_access_key(UserName=USER_NAME)["AccessKey"]["AccessKeyId"] for _ in range(2))
+    res = invoke(["verify"])
+    assert res.exit_code == 1, res.output
+    said = " ".join(res.output.split())
+    assert f"user {USER_NAME}" in said and "the two access keys IAM allows" in said and "--as-profile" in said
+    assert "trust policy" not in said
+    assert sorted(keys(deployed)) == held and recorded() == []

@@ -151,7 +151,8 @@ def test_the_replacement_deletes_the_old_role_only_while_aws_shows_it_is_this_de
     iam = world.provider.client("iam")
     ctx, plan = dep.plan()
     (delete,) = [c for c in step_of(plan, 5).calls if c.label == "iam:delete_role_with_policies"]
-    assert delete.guard == {"kind": "iam_role", "id": dep.names.access_role, "reads": "IAM role", "deployment": NAME}
+    assert delete.guard == {"kind": "iam_role", "id": dep.names.access_role, "reads": "IAM role", "deployment": NAME,
+                            "arn": f"arn:aws:iam::{PROVIDER}:role/{dep.names.access_role}"}
 
     iam.tag_role(RoleName=dep.names.access_role, Tags=[{"Key": "xacct:deployment", "Value": "someone-else"}])
     with pytest.raises((NotOurs, StepFailed)) as info:

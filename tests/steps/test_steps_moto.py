@@ -368,6 +368,13 @@ class TestEachStepCreated:
         assert kinds == sorted(["data_api", "kms_key", "kms_alias", "kms_key_policy", "secret", "secret_policy", "iam_role",
                                 "iam_role_policy", "iam_user", "consumer_user_policy", "security_group", "vpc_endpoint"])
 
+    def test_first_plan_reasons_name_no_placeholder(self, shared):
+        """A new user's first plan (and `status` of an interrupted setup) read "no key policy ${key_id}": the key
+        policy's key is made in step 1 of the same run, so its id was a placeholder. Every reason is readable."""
+        reasons = {s.number: " ".join(s.reason.split()) for s in shared.first_plan.steps}
+        assert not [r for r in reasons.values() if "${" in r], reasons
+        assert reasons[2] == "no key policy (the key is not made yet)"
+
     def test_second_run_is_all_noop_and_makes_no_aws_call(self, shared):
         before = shared.path.read_bytes()
         ctx, plan = shared.plan()

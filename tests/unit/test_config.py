@@ -81,13 +81,16 @@ def test_both_consumer_role_and_user():
     assert "--consumer-role" in err.message and "--consumer-user" in err.message
 
 
-@pytest.mark.parametrize("bad", ["has space", "arn:aws:iam::111111111111:user/orders-app", "x" * 65])
+@pytest.mark.parametrize("bad", ["has space", "arn:aws:iam::111111111111:user/orders-app", "x" * 65,
+                                 "\u043erders-app",  # a Cyrillic o: IAM names are ASCII
+                                 "arn:aws:iam::111111111111:role/\u043erders-app"])
 def test_bad_consumer_role_is_named(bad):
     assert repr(bad) in usage_error(good(consumer_role=bad)).message
 
 
 def test_bad_consumer_user_is_named():
     assert repr("a/b") in usage_error(good(consumer_user="a/b")).message
+    assert repr("\u043erders-app") in usage_error(good(consumer_user="\u043erders-app")).message
 
 
 @pytest.mark.parametrize("days", [6, 31, 0, -1])

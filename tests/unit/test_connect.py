@@ -24,7 +24,7 @@ def make_state(**values) -> State:
             "consumer_principal_arn": USER, "database": "orders", "cluster_engine": "aurora-postgresql"}
     return State(name="orders", region=REGION, accounts={"consumer": CONSUMER, "provider": PROVIDER},
                  values={**base, **values},
-                 resources=[ResourceRow(6, "iam_user", "xacct-orders-data-api-client", CONSUMER, arn=USER)])
+                 resources=[ResourceRow(6, "iam_user", "xacct-orders-data-api-client", "consumer", arn=USER)])
 
 
 def handoff(**values) -> connect.HandOff:

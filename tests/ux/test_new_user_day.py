@@ -249,3 +249,16 @@ def test_connect_says_which_way_this_shell_reaches_the_data_api_in_the_sandbox(w
     assert f"inside another VPC, vpc-0other (AWS_ENDPOINT_URL_RDS_DATA), so outside {world.vpc_id}" in network_path()
     monkeypatch.setenv("AWS_ENDPOINT_URL_RDS_DATA", "http://127.0.0.1:4566")
     assert "In this shell (the sandbox): outside the VPC" in network_path()
+
+
+def test_the_printed_snippets_say_what_to_install(world, password):
+    """A new user's trial (2026-12-07): `connect --format python` in the venv `make demo` made failed with
+    ModuleNotFoundError: aurora_data_api, which is not among xacct's dependencies. Each snippet names its packages
+    (the pip names the test extra pins, pyproject.toml)."""
+    assert invoke(world.setup_args("--enable-data-api", "--yes", name="orders")).exit_code == 0
+    needs = {"python": "pip install boto3 aurora-data-api",
+             "sqlalchemy": "pip install boto3 sqlalchemy sqlalchemy-aurora-data-api"}
+    for fmt, line in needs.items():
+        res = invoke(["connect", "--name", "orders", "--format", fmt])
+        assert res.exit_code == 0, res.output
+        assert f"# Needs: {line} " in res.stdout.splitlines()[1] + " ", res.stdout

@@ -87,14 +87,14 @@ def _keys(aws: Sessions) -> dict[str, dict[str, str]]:
     tagged, aliases = gather(
         lambda: _tagged(aws, [{"Key": TAG_MANAGED, "Values": ["xacct"]}], ["kms:key"]),
         lambda: _pages(aws.client(Account.PROVIDER, "kms"), "list_aliases", "Aliases", Limit=ALIASES_PER_PAGE))
-    named = {a.get("AliasName"): a.get("TargetKeyId") for a in unwrap(aliases)}
-    keys = {}
-    for arn, tags in unwrap(tagged):
-        key_id, name = arn.rsplit("/", 1)[1], _valid(tags.get(TAG_DEPLOYMENT))
-        if name and named.get(Names(name).key_alias) == key_id:
-            keys[key_id] = name
-    names = {alias: _valid(alias[len("alias/xacct-"):]) for alias in named if (alias or "").startswith("alias/xacct-")}
-    return {"kms_key": keys, "kms_alias": {alias: name for alias, name in names.items() if name}}
+    named = {a.get("AliasName") or "": a.get("TargetKeyId") for a in unwrap(aliases)}
+    tagged_for = {arn.rsplit("/", 1)[-1]: _valid(tags.get(TAG_DEPLOYMENT)) for arn, tags in unwrap(tagged)}
+    keys = {key_id: name for key_id, name in tagged_for.items() if name and named.get(Names(name).key_alias) == key_id}
+    # An alias is a deployment's as KMS shows it (KmsAlias.judge): in its namespace and pointing at a key tagged for
+    # it; anyone may name an alias `alias/xacct-ghost`, and a step may add one under `alias/xacct-NAME/`.
+    owners = {alias: tagged_for.get(target) for alias, target in named.items()}
+    return {"kms_key": keys,
+            "kms_alias": {alias: name for alias, name in owners.items() if name and Names(name).owns_alias(alias)}}
 
 
 def _secrets(aws: Sessions) -> dict[str, dict[str, str]]:

@@ -78,6 +78,7 @@ def probe_sql(h: HandOff) -> str:
 
 def python_snippet(h: HandOff, profile_name: str) -> str:
     return f'''# As the consumer principal, with the profile from `xacct connect --name {h.name} --format profile --write`.
+# Needs: pip install boto3 aurora-data-api (not among xacct's own dependencies)
 import boto3
 import aurora_data_api
 
@@ -112,6 +113,7 @@ AuroraMySQLDataAPIDialect._detect_charset = lambda self, connection: "utf8mb4"
 def sqlalchemy_snippet(h: HandOff, profile_name: str) -> str:
     fix = _MYSQL_CHARSET_FIX if h.dialect == "mysql" else ""
     return f'''# As the consumer principal, with the profile from `xacct connect --name {h.name} --format profile --write`.
+# Needs: pip install boto3 sqlalchemy sqlalchemy-aurora-data-api (not among xacct's own dependencies)
 import boto3
 from sqlalchemy import create_engine, text
 {fix}

@@ -114,6 +114,7 @@ class ResourceType:
     # The kinds of resource this one lives in (an inline policy in its role), its id `<container id>/...`: read beside
     # it, this deployment's when it is (a planner's verdict; a delete's guard still judges it alone), gone with it.
     inside: tuple[str, ...] = ()
+    refused_fix = ""  # the fix a refusal names, when not "another --name, or remove that resource"
 
     # A kind whose id AWS makes (CreateKey takes no name): the generic planner does not read it by the desired id but
     # asks `locate` which one is this deployment's, and keys what it found by the id AWS gave it (`id_of`).

@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 
 from xacct_dataapi import policies
 from xacct_dataapi.aws import is_not_found
-from xacct_dataapi.config import EXTERNAL_ID_RE, Names
+from xacct_dataapi.config import EXTERNAL_ID_RE, TAG_DEPLOYMENT, Names
 from xacct_dataapi.errors import UsageError, error_code
 from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, JsonDoc, Operation, Record, Retry
 from xacct_dataapi.procedures import procedure
@@ -185,12 +185,18 @@ class AdoptedPrincipal(ForgetOnly):
     def __init__(self, kind: str, entity: str):
         super().__init__(kind, Account.CONSUMER, f"leave adopted {entity} {{row.id}} in place")
         self.entity, self.noun = entity, f"adopted IAM {entity}"
+        self.refused_fix = f"Pass --consumer-{entity} the application's own {entity}, or leave it out."
 
     def read(self, client, row):
         found = read_or_none(getattr(client, f"get_{self.entity}"), **{f"{self.entity.title()}Name": row.id})
         return found and found[self.entity.title()]
 
     def judge(self, found, row, names):
+        # GetRole / GetUser return the tags. Another deployment's principal is no application's: its teardown deletes
+        # it with every inline policy (this one's too), and writing into it is writing into what is not ours.
+        owner = tags_of(found.get("Tags")).get(TAG_DEPLOYMENT)
+        if owner and owner != names.deployment:
+            return Ownership(NOT_OURS, f"xacct made it for deployment {owner!r} (tagged {TAG_DEPLOYMENT}={owner})")
         return Ownership(OURS, f"the application's own {self.entity}, adopted: xacct only adds its inline policy")
 
     def create(self, r) -> list:

@@ -113,6 +113,10 @@ class KmsKey(ResourceType):
                                                        .get("Tags"))}
 
     def judge(self, found, row, names):
+        # read() goes by the row's ARN, delete() by its id: a row whose two name different keys (half edited) is
+        # nobody's, or the guard would pass on one key and ScheduleKeyDeletion take the other.
+        if row.id not in (found["KeyId"], found.get("Arn")):
+            return Ownership(NOT_OURS, f"the row's id {row.id} and ARN {row.arn} name two different keys")
         if found.get("KeyManager") == "AWS":
             return Ownership(NOT_OURS, "it is an AWS managed key")
         if found.get("KeyState") in _GOING:  # nothing left to do to it, whoever's it is

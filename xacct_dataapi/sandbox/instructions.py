@@ -50,10 +50,18 @@ def second_vpc(info: SandboxInfo) -> tuple[str, str, tuple[str, ...]] | None:
     return (vpcs[0]["VpcId"], vpcs[0]["CidrBlock"], picked) if len(picked) == 2 else None
 
 
+def operator_exports(info: SandboxInfo) -> dict[str, str]:
+    """The operator shell's exports: the sandbox's profiles, and AWS_ENDPOINT_URL because a profile the operator adds
+    (`xacct connect --write`'s role profile, a credentials-only profile for the user xacct made) has no endpoint_url
+    of its own: without it, its first call (STS, to assume the role) would leave the machine for real AWS."""
+    return {**info.env(), "AWS_ENDPOINT_URL": info.endpoint_url}
+
+
 def print_instructions(ui: Terminal, info: SandboxInfo, sql_shell: str) -> None:
     xacct = xacct_command()
-    ui.print("Point your shell at it (the operator, outside the VPC: requests carry no aws:SourceVpce):")
-    for k, v in info.env().items():
+    ui.print("Point your shell at it (the operator, outside the VPC: requests carry no aws:SourceVpce; "
+             "AWS_ENDPOINT_URL keeps a profile you add, such as the one `xacct connect --write` writes, here too):")
+    for k, v in operator_exports(info).items():
         ui.print(f"  export {k}={shlex.quote(v)}", soft_wrap=True)
     ui.print(f"An application inside the consumer VPC ({info.vpc_id}) adds this: its rds-data calls go through the "
              "VPC's rds-data endpoint (once setup made one), which checks its security group and policy and sets "

@@ -310,6 +310,8 @@ def _secrets_kms_patches() -> None:
     _patch(SecretsManagerResponse, "create_secret", _check_secret_name)
     _patch(KmsResponse, "create_alias", _check_alias)
     _patch(KmsResponse, "update_alias", _check_alias)
+    # AWS: NotFoundException for a key that is gone; moto 5.2 answered ListGrants with a KeyError (HTTP 500).
+    _patch(KmsResponse, "list_grants", lambda response: response._validate_cmk_id(response._get_param("KeyId")))
     _page_aliases()
 
 

@@ -99,10 +99,20 @@ def _read_all(ctx, desired: list[Resource]) -> tuple[dict, list[str], list]:
 
 def refusal(r: Resource, why: str, deployment: str) -> UsageError:
     noun = TYPES[r.kind].noun
-    return UsageError(f"A {noun} named {r.id!r} already exists in the {r.account.value} account but is not deployment "
-                      f"{deployment!r}'s: {why}.",
-                      "xacct will not adopt or change it. Choose another deployment name with --name, or remove "
-                      "that resource.")
+    article = "An" if noun[:1].lower() in "aeiou" else "A"
+    return UsageError(f"{article} {noun} named {r.id!r} already exists in the {r.account.value} account but is not "
+                      f"deployment {deployment!r}'s: {why}.",
+                      "xacct will not adopt or change it. " + (TYPES[r.kind].refused_fix or "Choose another deployment "
+                                                               "name with --name, or remove that resource."))
+
+
+def _named(resource_id) -> str:
+    """A resource's name for a reason line. A Ref names what an earlier step has not made yet (the key policy's key):
+    its placeholder (${key_id}) means nothing to a reader, so the reason says which resource is still to come."""
+    if isinstance(resource_id, Ref):
+        made_by = resource_id.key.removesuffix("_id").removesuffix("_arn").replace("_", " ")
+        return f"(the {made_by} is not made yet)"
+    return str(resource_id)
 
 
 def _made(r: Resource) -> list[PlanItem]:
@@ -160,7 +170,7 @@ def plan_resources(ctx, step: StepPlan, found: dict, desired: list[Resource], fo
         if have is None or verdict.verdict == GONE:
             step.calls += _made(r)
             created.append(r)
-            reasons.append(f"no {rtype.noun} {r.id}")
+            reasons.append(f"no {rtype.noun} {_named(r.id)}")
             continue
         why = rtype.replacement(have, r)
         if why and foreign:  # deleting it would remove what xacct did not add: not xacct's to remove
