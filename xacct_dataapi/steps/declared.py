@@ -170,7 +170,9 @@ def plan_resources(ctx, step: StepPlan, found: dict, desired: list[Resource], fo
         if have is None or verdict.verdict == GONE:
             step.calls += _made(r)
             created.append(r)
-            reasons.append(f"no {rtype.noun} {_named(r.id)}")
+            # a located kind has no name to give: none of this deployment's was found
+            reasons.append(f"no {rtype.noun} of deployment {ctx.names.deployment!r}" if rtype.located
+                           else f"no {rtype.noun} {_named(r.id)}")
             continue
         why = rtype.replacement(have, r)
         if why and foreign:  # deleting it would remove what xacct did not add: not xacct's to remove
