@@ -394,6 +394,7 @@ class TestEachStepCreated:
         reasons = {s.number: " ".join(s.reason.split()) for s in shared.first_plan.steps}
         assert not [r for r in reasons.values() if "${" in r], reasons
         assert reasons[2] == "no key policy (the key is not made yet)"
+        assert reasons[1] == "no KMS key of deployment 'orders'; no KMS alias alias/xacct-orders"
 
     def test_second_run_is_all_noop_and_makes_no_aws_call(self, operator_profiles):
         shared = operator_profiles  # the re-run as the operators who set it up

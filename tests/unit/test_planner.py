@@ -210,7 +210,7 @@ FRESH = {
                  # the endpoint right after its group (it takes minutes to become available), then the rules
                  ["create_security_group", "create_vpc_endpoint", "authorize_security_group_ingress",
                   "revoke_security_group_egress", "authorize_security_group_egress", "confirm_endpoint_membership"]),
-    "kms_key": ({"key": None, "alias_target": None}, Action.CREATE, ["create_key", "create_alias"]),
+    "kms_key": ({"found": {}}, Action.CREATE, ["create_key", "create_alias"]),  # declared: nothing found
     "consumer_principal": ({"found": {}}, Action.CREATE, ["create_user", "put_user_policy"]),
     "key_policy": ({"found": {}}, Action.CREATE, ["put_key_policy"]),  # a declared step: nothing found
     "secret": ({"found": {}}, Action.CREATE, ["create_secret"]),
@@ -245,7 +245,7 @@ def test_fresh_plans_record_resources_in_the_order_the_teardown_state_assumes():
 
 
 def test_kms_key_without_a_key_creates_key_and_alias():
-    plan = kms_key.STEP.make_plan(make_ctx(), {"key": None, "alias_target": None})
+    plan = kms_key.STEP.make_plan(make_ctx(), {"found": {}})
     assert plan.action is Action.CREATE
     assert [(c.account, c.service, c.method) for c in plan.calls] == [
         (Account.PROVIDER, "kms", "create_key"), (Account.PROVIDER, "kms", "create_alias")]
@@ -258,8 +258,12 @@ def test_kms_key_without_a_key_creates_key_and_alias():
 
 
 def test_kms_key_pending_deletion_alias_is_repointed():
-    plan = kms_key.STEP.make_plan(make_ctx(), {"key": None, "alias_target": "old-key-id"})
+    """The alias names a key pending deletion, which no search locates: a new key, and the alias pointed at it."""
+    alias = {"Alias": ALIAS, "TargetKeyId": "old-key-id", "Tags": OURS,
+             "Key": {"KeyId": "old-key-id", "KeyState": "PendingDeletion", "KeyManager": "CUSTOMER"}}
+    plan = kms_key.STEP.make_plan(make_ctx(), {"found": {("kms_alias", ALIAS): alias}})
     assert [c.method for c in plan.calls] == ["create_key", "update_alias"]
+    assert plan.calls[1].params == {"AliasName": ALIAS, "TargetKeyId": Ref("key_id")}
 
 
 def current_access_role_ctx():
@@ -420,7 +424,7 @@ def current_facts(step_key: str, **changes) -> dict:
           "PolicyDocument": json.dumps(policy_for({NAME: MemberFacts(CLUSTER_ARN)}))}
     facts = {
         "data_api": {"enabled": True, "turned_on_unrecorded": False},
-        "kms_key": {"key": key, "alias_target": KEY_ID},
+        "kms_key": {"key": key, "alias": {"Alias": ALIAS, "TargetKeyId": KEY_ID, "Tags": OURS, "Key": key}},
         "key_policy": {"policy": json.dumps(policies.key_policy(PROVIDER, ROLE_ARN, REGION, "aws"))},
         "secret": {"secret": secret_desc},
         "secret_policy": {"policy": json.dumps(policies.secret_resource_policy(ROLE_ARN, SECRET_ARN))},
@@ -436,6 +440,9 @@ def current_facts(step_key: str, **changes) -> dict:
         for p in parents:
             target = target[p]
         target[leaf] = value
+    if step_key == "kms_key":  # the key as its type locates it (tags from the alias's read), the alias as read
+        found = {("kms_alias", ALIAS): facts["alias"]}
+        return {"found": {**found, ("kms_key", KEY_ID): {**facts["key"], "Tags": OURS}}, "foreign": []}
     declared = {"key_policy": ("kms_key_policy", KEY_ID), "secret_policy": ("secret_policy", SECRET)}
     if step_key in declared:  # a declared step's facts: what AWS holds of each desired resource (steps/declared.py)
         return {"found": {declared[step_key]: facts["policy"] and {"Document": facts["policy"]}}}
@@ -462,13 +469,16 @@ CONTRACTS = [
     ("data_api on", "data_api", current_ctx, current_facts("data_api"), Action.NOOP, [], "already on"),
     ("data_api turned on by a killed run", "data_api", current_ctx,
      current_facts("data_api", turned_on_unrecorded=True), Action.REPAIR, ["record"], "did not record"),
-    ("kms key current", "kms_key", current_ctx, current_facts("kms_key"), Action.NOOP, [], "exists, enabled"),
+    ("kms key current", "kms_key", current_ctx, current_facts("kms_key"), Action.NOOP, [],
+     f"KMS key {KEY_ID} is current, KMS alias {ALIAS} is current"),
     ("kms key disabled", "kms_key", current_ctx, current_facts("kms_key", key__KeyState="Disabled"), Action.REPAIR,
      ["kms:enable_key"], "disabled"),
     ("kms key found by tag only", "kms_key", lambda: current_ctx(without_rows=("kms_key", "kms_alias")),
-     current_facts("kms_key"), Action.REPAIR, ["record", "record"], "found by tag"),
-    ("kms alias missing", "kms_key", current_ctx, current_facts("kms_key", alias_target=None), Action.REPAIR,
-     ["kms:create_alias"], "alias"),
+     current_facts("kms_key"), Action.REPAIR, ["record", "record"], f"KMS key {KEY_ID} exists but was not recorded"),
+    ("kms alias missing", "kms_key", current_ctx, current_facts("kms_key", alias=None), Action.CREATE,
+     ["kms:create_alias"], f"no KMS alias {ALIAS}"),
+    ("kms alias moved by hand", "kms_key", current_ctx, current_facts("kms_key", alias__TargetKeyId="other-key"),
+     Action.REPAIR, ["kms:update_alias"], f"{ALIAS} points at key other-key, desired key {KEY_ID}"),
     ("key policy current", "key_policy", current_ctx, current_facts("key_policy"), Action.NOOP, [], "current"),
     ("key policy with a statement added by hand", "key_policy", current_ctx,
      current_facts("key_policy", policy=extra_statement(policies.key_policy(PROVIDER, ROLE_ARN, REGION))),

@@ -273,7 +273,7 @@ def fresh_context(aws, state: State) -> Context:
 
 FRESH_FACTS = {
     "data_api": {"enabled": False},
-    "kms_key": {"key": None, "alias_target": None},
+    "kms_key": {"found": {}},
     "consumer_principal": {"found": {}},
     "key_policy": {"found": {}},  # a declared step: nothing found (steps/declared.py)
     "secret": {"found": {}},

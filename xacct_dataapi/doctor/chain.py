@@ -158,7 +158,7 @@ def from_state(aws: Sessions, state: State, cfg: Config) -> Chain:
     chain.secret = _declared(facts, "secret", "secret")
     chain.secret_arn = (chain.secret or {}).get("ARN") or v.get("secret_arn")
     chain.secret_policy = (_declared(facts, "secret_policy", "secret_policy") or {}).get("Document")
-    chain.key = facts["kms_key"]["key"]
+    chain.key = _declared(facts, "kms_key", "kms_key")
     chain.key_arn = (chain.key or {}).get("Arn") or v.get("key_arn")
     chain.key_policy = (_declared(facts, "key_policy", "kms_key_policy") or {}).get("Document")
     chain.principal_arn = ctx.principal.arn

@@ -116,6 +116,25 @@ class ResourceType:
     inside: tuple[str, ...] = ()
     refused_fix = ""  # the fix a refusal names, when not "another --name, or remove that resource"
 
+    # A kind whose id AWS makes (CreateKey takes no name): the generic planner does not read it by the desired id but
+    # asks `locate` which one is this deployment's, and keys what it found by the id AWS gave it (`id_of`).
+    located = False
+
+    def id_of(self, found) -> str:
+        return found["Id"]
+
+    def search(self, client_for: Callable[[str], Any], names: Names) -> Any:
+        """This deployment's resource of a `located` kind, found by its tag (what `read` returns), or None;
+        `client_for(service)` gives a client in the resource's account. A run that records none starts it beside the
+        step's reads; otherwise `locate` asks for it only if what the reads name will not do."""
+        return None
+
+    def locate(self, found: dict, resource, names: Names, read: Callable[[], Any], search: Callable[[], Any]) -> Any:
+        """This deployment's resource of a `located` kind (what `read` returns) or None, given what the planner read
+        of the step's other resources (`found`, by (kind, id)), which may name it, `read()` (the recorded one: the
+        desired resource's id when it is no Ref) and `search()`."""
+        return search()
+
     def read_part(self, client, row) -> Any:
         """`read` minus what the resource it lives in (`inside`) tells, when that is read at the same time."""
         return self.read(client, row)

@@ -6,8 +6,9 @@ import re
 
 from botocore.exceptions import ClientError
 
+from xacct_dataapi.config import TAG_DEPLOYMENT
 from xacct_dataapi.errors import error_code
-from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, JsonDoc, Operation, Record, Retry
+from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, JsonDoc, Operation, Record, Ref, Retry
 from xacct_dataapi.procedures import procedure
 from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import (
@@ -22,6 +23,11 @@ from xacct_dataapi.resource_types.grants import (
 _GOING = ("PendingDeletion", "PendingReplicaDeletion")
 
 
+def _usable(meta: dict) -> bool:
+    """A key the deployment can use again: not on its way out, not AWS managed."""
+    return meta.get("KeyState") not in _GOING and meta.get("KeyManager") != "AWS"
+
+
 class KmsKey(ResourceType):
     kind, service, noun, doctor_link = "kms_key", "kms", "KMS key", "key"
     cfn_refs = {"key_id": ("Key", None), "key_arn": ("Key", "Arn")}
@@ -31,6 +37,63 @@ class KmsKey(ResourceType):
         t.add("Key", r.kind, "AWS::KMS::Key", {
             "Description": p["Description"], "KeyUsage": p["KeyUsage"], "KeySpec": p["KeySpec"],
             "Enabled": p["Enabled"], "PendingWindowInDays": ctx.cfg.key_deletion_days, "Tags": cfn_tags(r.tags)})
+
+    # What the generic planner asks (steps/kms_key.py declares it). CreateKey has no name and no idempotency token, so
+    # the key is `located` (`locate`): the recorded one, else the one the deployment's alias names, else one tagged for
+    # the deployment (a run that died before recording its CreateKey), each only while usable and tagged for it. A
+    # key pending deletion is never reused: a new one is made and the old one left as it is.
+    located = True
+
+    def id_of(self, found) -> str:
+        return found["KeyId"]
+
+    def search(self, client_for, names):
+        """The first key (by ARN) tagged for this deployment and still usable, through the tagging API; None without
+        tag:GetResources (then the alias alone finds the key)."""
+        kms, tagging = client_for("kms"), client_for("resourcegroupstaggingapi")
+        try:
+            pages = tagging.get_paginator("get_resources").paginate(
+                TagFilters=[{"Key": TAG_DEPLOYMENT, "Values": [names.deployment]}], ResourceTypeFilters=["kms:key"])
+            tagged = {m["ResourceARN"]: tags_of(m.get("Tags")) for p in pages for m in p.get("ResourceTagMappingList", [])}
+        except ClientError:
+            return None
+        for arn in sorted(a for a, tags in tagged.items() if tagged_for(tags, names.deployment)):
+            try:
+                meta = kms.describe_key(KeyId=arn)["KeyMetadata"]
+            except ClientError:
+                continue
+            if _usable(meta):
+                return {**meta, "Tags": tagged[arn]}
+        return None
+
+    def locate(self, found, r, names, read, search):
+        """The recorded key while it is usable and this deployment's (an alias moved by hand to another key is
+        pointed back), else the key the alias names (read beside it: no call of its own), else the tag search."""
+        alias = found.get(("kms_alias", names.key_alias))
+        named = alias and alias.get("Key") and {**alias["Key"], "Tags": alias["Tags"]}
+        recorded = None if isinstance(r.id, Ref) else named if named and named["KeyId"] == r.id else read()
+        for key in (recorded, named):
+            if key and _usable(key) and tagged_for(key["Tags"], names.deployment):
+                return key
+        return search()
+
+    def create(self, r) -> list:
+        props = {k: v for k, v in r.properties.items() if k != "Enabled"}  # CreateKey makes it enabled
+        return [Call(r.account, "kms", "create_key",
+                     {**props, "Tags": [{"TagKey": k, "TagValue": v} for k, v in r.tags.items()]},
+                     outputs={"key_id": "KeyMetadata.KeyId", "key_arn": "KeyMetadata.Arn"},
+                     record=Record(self.kind, Ref("key_id"), arn=Ref("key_arn")),
+                     description="create the customer-managed key")]
+
+    def differences(self, found, r) -> list[str]:
+        return [f"key {found['KeyId']} is disabled"] if r.properties["Enabled"] and found["KeyState"] == "Disabled" \
+            else []
+
+    def update(self, found, r) -> list:
+        return [Call(r.account, "kms", "enable_key", {"KeyId": found["KeyId"]}, description="re-enable the key")]
+
+    def values(self, found, r, names, known) -> dict:
+        return {"key_id": found and found["KeyId"], "key_arn": found and found["Arn"]}
 
     def find(self, finder) -> list:
         """Through the tagging API (CreateKey takes no name): keys tagged for this deployment, not pending deletion."""
@@ -75,7 +138,7 @@ def schedule_key_deletion(ops, KeyId: str, PendingWindowInDays: int) -> dict:
 
     The key keeps its xacct:deployment tag: the operator's ScheduleKeyDeletion grant is conditioned on that tag
     (aws:ResourceTag), so untagging first would deny the deletion; a key pending deletion is skipped by the tag
-    search (steps/kms_key.py `_usable`), so a later setup of the same name only pays one DescribeKey for it."""
+    search (KmsKey.search), so a later setup of the same name only pays one DescribeKey for it."""
     try:
         state = ops.client("kms").describe_key(KeyId=KeyId)["KeyMetadata"].get("KeyState")
     except ClientError as exc:
@@ -90,8 +153,9 @@ def schedule_key_deletion(ops, KeyId: str, PendingWindowInDays: int) -> dict:
 
 class KmsAlias(ResourceType):
     """An alias is ours if it is in this deployment's namespace (Names.owns_alias: `alias/xacct-<name>` or under
-    `alias/xacct-<name>/`) and points at a key tagged for this deployment. The kms_key step writes the deployment's
-    own alias itself; a declared step may add more in the namespace (create / differences / update / record).
+    `alias/xacct-<name>/`) and points at a key tagged for this deployment. The kms_key step declares the deployment's
+    own alias; another declared step may add more in the namespace (create / differences / update / record). Its
+    read keeps the key it names (`Key`): the key's `locate` needs no call of its own.
     Aliases carry no tags of their own: discovery lists the aliases of the deployment's keys (found by tag)."""
 
     kind, service, noun, doctor_link = "kms_alias", "kms", "KMS alias", "key"
@@ -118,7 +182,7 @@ class KmsAlias(ResourceType):
         if meta is None:
             return None
         key = meta["KeyMetadata"]
-        return {"Alias": row.id, "TargetKeyId": key["KeyId"],
+        return {"Alias": row.id, "TargetKeyId": key["KeyId"], "Key": key,
                 "Tags": tags_of(client.list_resource_tags(KeyId=key["KeyId"]).get("Tags"))
                 if key.get("KeyManager") != "AWS" else {}}
 
@@ -143,7 +207,7 @@ class KmsAlias(ResourceType):
 
     def update(self, found, r) -> list:
         return [Call(r.account, "kms", "update_alias", {"AliasName": r.id, "TargetKeyId": r.properties["TargetKeyId"]},
-                     description=f"point {r.id} at the key")]
+                     record=self.record(r, found), description=f"point {r.id} at the key")]
 
     def record(self, r, found) -> Record:
         return Record(self.kind, r.id, arn=r.arn)

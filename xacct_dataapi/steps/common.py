@@ -22,10 +22,6 @@ def iam_tags(tags: dict[str, str]) -> list[dict]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-def kms_tags(tags: dict[str, str]) -> list[dict]:
-    return [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
-
-
 def owned(tags: dict[str, str], deployment: str) -> bool:
     return tags.get(TAG_DEPLOYMENT) == deployment
 

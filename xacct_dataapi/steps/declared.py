@@ -54,12 +54,18 @@ def _container(r: Resource, readable: list[Resource]) -> Resource | None:
     return next((c for c in readable if c.kind in kinds and str(r.id).startswith(f"{c.id}/")), None)
 
 
-def _read_all(ctx, desired: list[Resource]) -> tuple[dict, list[str]]:
+def _read_all(ctx, desired: list[Resource]) -> tuple[dict, list[str], list]:
     """What AWS holds for each desired resource whose name is known (a Ref: made by this run, nothing to read), and
     what reaches it that xacct did not make (its type's `foreign`), all read at the same time: one round trip. A
-    resource that lives in another one declared beside it is read without it, then joined to what was read of it."""
-    readable = [r for r in desired if not isinstance(r.id, Ref)]
+    resource that lives in another one declared beside it is read without it, then joined to what was read of it.
+    A resource whose id AWS makes (its type is `located`) is found by its type, keyed by the id AWS gave it: the
+    search by tag starts beside the reads when no id is recorded; the third value pairs each with what was found."""
+    readable = [r for r in desired if not isinstance(r.id, Ref) and not TYPES[r.kind].located]
+    located = [r for r in desired if TYPES[r.kind].located]
     containers = {(r.kind, r.id): _container(r, readable) for r in readable}
+
+    def search(r: Resource):
+        return TYPES[r.kind].search(lambda service: ctx.client(r.account, service), ctx.names)
 
     def read(r: Resource):
         rtype, probe = TYPES[r.kind], _Probe(r.id)
@@ -71,13 +77,24 @@ def _read_all(ctx, desired: list[Resource]) -> tuple[dict, list[str]]:
     def foreign(r: Resource) -> list[str]:
         return TYPES[r.kind].foreign(ctx.client(r.account, TYPES[r.kind].service), r)
 
-    results = gather(*(lambda r=r: read(r) for r in readable), *(lambda r=r: foreign(r) for r in readable))
+    early = [r for r in located if isinstance(r.id, Ref)]
+    results = gather(*(lambda r=r: read(r) for r in readable), *(lambda r=r: foreign(r) for r in readable),
+                     *(lambda r=r: search(r) for r in early))
     found = {(r.kind, r.id): unwrap(result) for r, result in zip(readable, results)}
     for r in readable:
         container = containers[(r.kind, r.id)]
         if container is not None:
             found[(r.kind, r.id)] = TYPES[r.kind].joined(found[(r.kind, r.id)], found[(container.kind, container.id)])
-    return found, [line for result in results[len(readable):] for line in unwrap(result)]
+    searched = {id(r): result for r, result in zip(early, results[2 * len(readable):])}
+    pairs = []
+    for r in located:
+        rtype = TYPES[r.kind]
+        have = rtype.locate(found, r, ctx.names, lambda: rtype.read(ctx.client(r.account, rtype.service), _Probe(r.id)),
+                            lambda: unwrap(searched[id(r)]) if id(r) in searched else search(r))
+        if have is not None:
+            found[(r.kind, TYPES[r.kind].id_of(have))] = have
+        pairs.append((r, have))
+    return found, [line for result in results[len(readable):2 * len(readable)] for line in unwrap(result)], pairs
 
 
 def refusal(r: Resource, why: str, deployment: str) -> UsageError:
@@ -153,7 +170,9 @@ def plan_resources(ctx, step: StepPlan, found: dict, desired: list[Resource], fo
         if have is None or verdict.verdict == GONE:
             step.calls += _made(r)
             created.append(r)
-            reasons.append(f"no {rtype.noun} {_named(r.id)}")
+            # a located kind has no name to give: none of this deployment's was found
+            reasons.append(f"no {rtype.noun} of deployment {ctx.names.deployment!r}" if rtype.located
+                           else f"no {rtype.noun} {_named(r.id)}")
             continue
         why = rtype.replacement(have, r)
         if why and foreign:  # deleting it would remove what xacct did not add: not xacct's to remove
@@ -199,11 +218,13 @@ def declare(number: int, key: str, title: str, kinds: tuple[str, ...], desired: 
 
     def inspect(ctx, known) -> Inspection:
         want = desired(_Inspecting(ctx, known))
-        found, foreign = _read_all(ctx, want)
+        found, foreign, located = _read_all(ctx, want)
         values = {}
         for r in want:
-            if (r.kind, r.id) in found:
+            if (r.kind, r.id) in found and not TYPES[r.kind].located:
                 values.update(TYPES[r.kind].values(found[(r.kind, r.id)], r, ctx.names, known))
+        for r, have in located:  # None when none is found: the value is no longer known
+            values.update(TYPES[r.kind].values(have, r, ctx.names, known))
         return Inspection({"found": found, "foreign": foreign}, {k: v for k, v in values.items() if k in provides})
 
     def plan(ctx, facts: dict, want: list[Resource]) -> StepPlan:
