@@ -111,7 +111,7 @@ def create_sg(a, n: N) -> dict:
 
 def create_endpoint(a, n: N, sg_id: str, provider: str, cluster_arn: str) -> dict:
     member = {MEMBER_TAG + n.deployment: f"{role_arn(provider, n)} {cluster_arn}"}
-    doc = policies.endpoint_policy_for_members([(role_arn(provider, n), cluster_arn)])
+    doc = policies.endpoint_policy_for_clusters([(role_arn(provider, n), cluster_arn)])  # its one role, exactly
     return {"VpcEndpointType": "Interface", "VpcId": a.vpc, "ServiceName": service_name(a.region),
             "SubnetIds": list(a.subnets), "PrivateDnsEnabled": True, "SecurityGroupIds": [sg_id],
             "PolicyDocument": json.dumps(doc),
@@ -214,7 +214,7 @@ def compare(a, n: N, r: dict) -> list[str]:
             or not eps[0].get("PrivateDnsEnabled") or not sgs \
             or {g["GroupId"] for g in eps[0].get("Groups", [])} != {sgs[0]["GroupId"]} \
             or not policies.equal(eps[0].get("PolicyDocument") or "{}",
-                                  policies.endpoint_policy_for_members([(role_arn(provider, n), cluster["DBClusterArn"])])):
+                                  policies.endpoint_policy_for_clusters([(role_arn(provider, n), cluster["DBClusterArn"])])):
         problems.append("endpoint")
     key = r["key"]["KeyMetadata"]
     if key.get("KeyState") != "Enabled":
