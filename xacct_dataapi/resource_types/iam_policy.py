@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote
 
+from xacct_dataapi.config import ROLE_ARN_RE
 from xacct_dataapi.models import Account, Call, JsonDoc, Record
 from xacct_dataapi.resource_types.base import (
     NOT_OURS, OURS, DocumentDiff, Ownership, ResourceType, _Probe, read_or_none,
@@ -66,7 +67,7 @@ class _InlinePolicy(DocumentDiff, ResourceType):
             verdict = self.principal_type.judge(owner, _Probe(found["Principal"]), names) if owner else None
             if verdict is None or not verdict.ours:
                 return Ownership(NOT_OURS, f"{self.entity} {found['Principal']} is not this deployment's")
-        elif names.access_role not in json.dumps(found["Document"]):
+        elif names.access_role not in roles_named(found["Document"]):
             return Ownership(NOT_OURS, f"its document does not name this deployment's access role {names.access_role}")
         return Ownership(OURS, f"policy {found['PolicyName']} is this deployment's")
 
@@ -95,6 +96,20 @@ class AccessRolePolicy(_InlinePolicy):
 
     def policy_name(self, names) -> str:
         return names.access_role_policy
+
+
+def roles_named(document) -> set[str]:
+    """The names of the roles a policy document's statements name by ARN (a Resource ending in role/[path/]NAME): the
+    consumer policy is ours only if it names the access role itself, not a role whose name merely contains it."""
+    found = set()
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    for statement in statements if isinstance(statements, list) else [statements]:
+        resources = statement.get("Resource") if isinstance(statement, dict) else None
+        for arn in resources if isinstance(resources, list) else [resources]:
+            match = ROLE_ARN_RE.match(arn) if isinstance(arn, str) else None
+            if match:
+                found.add(match.group(2))
+    return found
 
 
 class ConsumerRolePolicy(_InlinePolicy):
