@@ -15,30 +15,37 @@ INSIDE = re.compile(r"/_vpc/([^/]+)/([^/]+)/?$")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def outside_in_sandbox(vpc_id: str) -> bool:
-    """True only when this shell is known to reach the sandbox's rds-data from outside `vpc_id` (on AWS: never known)."""
+def _standing() -> tuple[str, str, str] | None:
+    """Where this shell reaches the sandbox's rds-data from: ("inside", VPC, ADDRESS) from AWS_ENDPOINT_URL_RDS_DATA,
+    ("outside", "", "") when the sandbox is reached with no VPC in the path, None when it is not the sandbox's."""
     url = os.environ.get("AWS_ENDPOINT_URL_RDS_DATA") or ""
     inside = INSIDE.search(urlparse(url).path)
     if inside and urlparse(url).hostname in LOOPBACK:
-        return inside.group(1) != vpc_id
-    return urlparse(os.environ.get("AWS_ENDPOINT_URL") or url).hostname in LOOPBACK or _profiles_on_loopback()
+        return ("inside", *inside.groups())
+    if urlparse(os.environ.get("AWS_ENDPOINT_URL") or url).hostname in LOOPBACK or _profiles_on_loopback():
+        return ("outside", "", "")
+    return None
+
+
+def outside_in_sandbox(vpc_id: str) -> bool:
+    """True only when this shell is known to reach the sandbox's rds-data from outside `vpc_id` (on AWS: never known)."""
+    where = _standing()
+    return where is not None and where[:2] != ("inside", vpc_id)
 
 
 def in_sandbox(vpc_id: str) -> str:
     """A sentence on which way this shell reaches rds-data in the sandbox, or "" when it is not the sandbox's."""
-    url = os.environ.get("AWS_ENDPOINT_URL_RDS_DATA") or ""
-    inside = INSIDE.search(urlparse(url).path)
-    if inside and urlparse(url).hostname in LOOPBACK:
-        vpc, address = inside.groups()
-        if vpc == vpc_id:
-            return (f" In this shell (the sandbox): inside {vpc_id}, as {address} (AWS_ENDPOINT_URL_RDS_DATA), so "
-                    "rds-data calls go through the endpoint.")
-        return (f" In this shell (the sandbox): inside another VPC, {vpc} (AWS_ENDPOINT_URL_RDS_DATA), so outside "
-                f"{vpc_id}.")
-    if urlparse(os.environ.get("AWS_ENDPOINT_URL") or url).hostname in LOOPBACK or _profiles_on_loopback():
+    where = _standing()
+    if where is None:
+        return ""
+    how, vpc, address = where
+    if how == "outside":
         return (" In this shell (the sandbox): outside the VPC; the application's environment that `xacct sandbox up` "
                 "prints (AWS_ENDPOINT_URL_RDS_DATA=…/_vpc/VPC/ADDRESS) is inside it.")
-    return ""
+    if vpc == vpc_id:
+        return (f" In this shell (the sandbox): inside {vpc_id}, as {address} (AWS_ENDPOINT_URL_RDS_DATA), so "
+                "rds-data calls go through the endpoint.")
+    return f" In this shell (the sandbox): inside another VPC, {vpc} (AWS_ENDPOINT_URL_RDS_DATA), so outside {vpc_id}."
 
 
 def _profiles_on_loopback() -> bool:
