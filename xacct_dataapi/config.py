@@ -92,9 +92,18 @@ class Names:
     @staticmethod
     def deployment_of_access_role(role_name: str) -> str | None:
         """The deployment an access role is named for (the inverse of access_role), or None for another name."""
-        head, tail = "xacct-", "-data-api-access"
-        name = role_name[len(head):-len(tail)] if role_name.startswith(head) and role_name.endswith(tail) else ""
-        return name if name and Names(name).access_role == role_name else None
+        return Names._deployment_named(role_name, "access_role", "-data-api-access")
+
+    @staticmethod
+    def deployment_of_consumer_user(user_name: str) -> str | None:
+        """The deployment a consumer user is named for (the inverse of consumer_user), or None for another name."""
+        return Names._deployment_named(user_name, "consumer_user", "-data-api-client")
+
+    @staticmethod
+    def _deployment_named(name: str, attribute: str, tail: str) -> str | None:
+        head = "xacct-"
+        deployment = name[len(head):-len(tail)] if name.startswith(head) and name.endswith(tail) else ""
+        return deployment if deployment and getattr(Names(deployment), attribute) == name else None
 
     @staticmethod
     def access_role_path(cluster_id: str, region: str) -> str:

@@ -12,7 +12,6 @@ that is not a valid deployment name is ignored.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
@@ -22,11 +21,11 @@ from xacct_dataapi.config import NAME_RE, TAG_DEPLOYMENT, TAG_MANAGED, Names
 from xacct_dataapi.errors import AwsError, error_message
 from xacct_dataapi.models import Account
 from xacct_dataapi.parallel import gather, unwrap
+from xacct_dataapi.resource_types.base import tags_of
 from xacct_dataapi.resource_types.grants import C, Grant, P
 from xacct_dataapi.resource_types.rds import TAG_ENABLED_BY as ENABLED_BY
 
 CHECKED = ("kms_key", "kms_alias", "secret", "data_api", "iam_role", "iam_user", "security_group", "vpc_endpoint")
-_USER = re.compile(r"^xacct-(.+)-data-api-client$")
 RESOURCES_PER_PAGE = 100  # GetResources: at most 100 (docs/aws-facts.md)
 ALIASES_PER_PAGE = 100  # ListAliases: Limit at most 100
 SECRETS_PER_PAGE = 100  # ListSecrets: MaxResults at most 100
@@ -67,10 +66,6 @@ def _valid(name: str | None) -> str:
     return name if name and NAME_RE.match(name) else ""
 
 
-def _tags(items: list[dict] | None) -> dict[str, str]:
-    return {t.get("Key"): t.get("Value") for t in items or [] if isinstance(t, dict)}
-
-
 def _pages(client, operation: str, key: str, **kwargs) -> list[dict]:
     return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])]
 
@@ -78,7 +73,7 @@ def _pages(client, operation: str, key: str, **kwargs) -> list[dict]:
 def _tagged(aws: Sessions, filters: list[dict], types: list[str]) -> list[tuple[str, dict[str, str]]]:
     items = _pages(aws.client(Account.PROVIDER, "resourcegroupstaggingapi"), "get_resources", "ResourceTagMappingList",
                    TagFilters=filters, ResourceTypeFilters=types, ResourcesPerPage=RESOURCES_PER_PAGE)
-    return [(m["ResourceARN"], _tags(m.get("Tags"))) for m in items]
+    return [(m["ResourceARN"], tags_of(m.get("Tags"))) for m in items]
 
 
 def _keys(aws: Sessions) -> dict[str, dict[str, str]]:
@@ -101,7 +96,7 @@ def _secrets(aws: Sessions) -> dict[str, dict[str, str]]:
     """ListSecrets leaves out the secrets scheduled for deletion (teardown's, unless --secret-recovery-days 0)."""
     found = _pages(aws.client(Account.PROVIDER, "secretsmanager"), "list_secrets", "SecretList",
                    Filters=[{"Key": "tag-key", "Values": [TAG_DEPLOYMENT]}], MaxResults=SECRETS_PER_PAGE)
-    named = [(s.get("Name"), _valid(_tags(s.get("Tags")).get(TAG_DEPLOYMENT))) for s in found]
+    named = [(s.get("Name"), _valid(tags_of(s.get("Tags")).get(TAG_DEPLOYMENT))) for s in found]
     return {"secret": {secret: name for secret, name in named if name and secret == Names(name).secret}}
 
 
@@ -110,21 +105,21 @@ def _clusters(aws: Sessions) -> dict[str, dict[str, str]]:
     return {"data_api": {arn.rsplit(":", 1)[1]: _valid(tags.get(ENABLED_BY)) for arn, tags in found}}
 
 
-def _named(items: list[dict], key: str, pattern: re.Pattern) -> dict[str, str]:
-    matches = [(item.get(key) or "", pattern.match(item.get(key) or "")) for item in items]
-    return {value: match.group(1) for value, match in matches if match and _valid(match.group(1))}
+def _named_for(items: list[dict], key: str, deployment_of) -> dict[str, str]:
+    """name -> the deployment it is named for (Names' inverse of the name xacct gives), for the names that are one."""
+    named = [(item.get(key) or "", _valid(deployment_of(item.get(key) or ""))) for item in items]
+    return {value: name for value, name in named if name}
 
 
 def _roles(aws: Sessions) -> dict[str, dict[str, str]]:
     roles = _pages(aws.client(Account.PROVIDER, "iam"), "list_roles", "Roles", PathPrefix=f"/xacct/{aws.region}/",
                    PaginationConfig=IAM_PAGE)
-    return {"iam_role": {r["RoleName"]: _valid(Names.deployment_of_access_role(r["RoleName"])) for r in roles
-                         if _valid(Names.deployment_of_access_role(r.get("RoleName") or ""))}}
+    return {"iam_role": _named_for(roles, "RoleName", Names.deployment_of_access_role)}
 
 
 def _users(aws: Sessions) -> dict[str, dict[str, str]]:
     users = _pages(aws.client(Account.CONSUMER, "iam"), "list_users", "Users", PaginationConfig=IAM_PAGE)
-    return {"iam_user": _named(users, "UserName", _USER)}
+    return {"iam_user": _named_for(users, "UserName", Names.deployment_of_consumer_user)}
 
 
 def _ec2(aws: Sessions) -> dict[str, dict[str, str]]:
@@ -132,7 +127,7 @@ def _ec2(aws: Sessions) -> dict[str, dict[str, str]]:
     groups, endpoints = gather(
         lambda: _pages(ec2, "describe_security_groups", "SecurityGroups", Filters=managed, MaxResults=EC2_PAGE),
         lambda: _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=managed, MaxResults=EC2_PAGE))
-    return {"security_group": {g["GroupId"]: _valid(_tags(g.get("Tags")).get(TAG_DEPLOYMENT)) for g in unwrap(groups)},
+    return {"security_group": {g["GroupId"]: _valid(tags_of(g.get("Tags")).get(TAG_DEPLOYMENT)) for g in unwrap(groups)},
             # Shared by every member: present for each member that records it, named for none.
             "vpc_endpoint": {e["VpcEndpointId"]: "" for e in unwrap(endpoints)
                              if e.get("State", "").lower() not in ("deleted", "deleting")}}

@@ -42,8 +42,9 @@ class NotOurs(AwsError):
 
 
 def tags_of(tags: list[dict] | None) -> dict[str, str]:
-    """Tag lists in any of AWS's spellings (Key/Value, TagKey/TagValue) as one dict."""
-    return {t.get("Key", t.get("TagKey")): t.get("Value", t.get("TagValue")) for t in tags or []}
+    """Tag lists in any of AWS's spellings (Key/Value, TagKey/TagValue) as one dict; an item that is no mapping (a
+    response is untrusted) is skipped."""
+    return {t.get("Key", t.get("TagKey")): t.get("Value", t.get("TagValue")) for t in tags or [] if isinstance(t, dict)}
 
 
 def tagged_for(tags: dict[str, str], deployment: str) -> bool:
