@@ -48,6 +48,14 @@ def is_not_found(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in NOT_FOUND_CODES
 
 
+# The codes of a call the caller's permissions do not allow (IAM, STS and S3; the JSON services; EC2).
+DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+
+
+def is_access_denied(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in DENIED_CODES
+
+
 def _parse_each_file_once(loader) -> None:
     """Two threads that need the same model file at once (both accounts' first STS client) parse it once: the second
     waits for the first, then takes the loader's cached copy. botocore's Loader caches without a lock

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xacct_dataapi.aws import Sessions
+from xacct_dataapi.aws import Sessions, is_access_denied
 from xacct_dataapi.discover import discover
 from xacct_dataapi.errors import AwsError, error_code
 from xacct_dataapi.models import Account
@@ -32,9 +32,6 @@ class Screened:
                         "resources by hand; this deployment's own resources were found by tag and torn down.")
 
 
-# The read was refused: the operator's permissions (`xacct permissions`) cover xacct's own names and tags only, so
-# a row naming anything else cannot be shown to be this deployment's, and is left alone like one shown not to be.
-DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 
 
 def _execution_index(row: ResourceRow) -> int:
@@ -42,8 +39,8 @@ def _execution_index(row: ResourceRow) -> int:
 
 
 def screen_state(aws: Sessions, state: State) -> Screened:
-    """Drop the rows AWS shows are not this deployment's (or refuses to show at all: DENIED) from `state` (in memory
-    only) and add the deployment's resources found by name and tag instead; rows that could not be read for another
+    """Drop the rows AWS shows are not this deployment's (or refuses to show at all: aws.is_access_denied) from
+    `state` (in memory only) and add the deployment's resources found by name and tag instead; rows that could not be read for another
     reason (throttled, a network fault) stay (their guarded delete reads again)."""
     declared = {kind for step in registered() for kind in step.kinds}
     verdicts = screen(lambda row, service: aws.client(Account(row.account), service),
@@ -55,7 +52,9 @@ def screen_state(aws: Sessions, state: State) -> Screened:
             refused.append((row, f"no step of this xacct records a {row.kind!r}"))
         elif isinstance(verdict, Ownership) and verdict.verdict == NOT_OURS:
             refused.append((row, verdict.why))
-        elif isinstance(verdict, BaseException) and error_code(verdict) in DENIED:
+        elif is_access_denied(verdict):
+            # The operator's permissions (`xacct permissions`) cover xacct's own names and tags only: a row naming
+            # anything else cannot be shown to be this deployment's, and is left alone like one shown not to be.
             refused.append((row, f"the profile may not read it ({error_code(verdict)}): xacct's permissions reach "
                                  "only its own names and tags"))
         else:

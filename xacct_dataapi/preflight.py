@@ -9,9 +9,9 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError
 
 from xacct_dataapi import aws_reads, data_api_support
-from xacct_dataapi.aws import Sessions, is_not_found
+from xacct_dataapi.aws import Sessions, is_access_denied, is_not_found
 from xacct_dataapi.config import CLUSTER_ARN_RE, ROLE_ARN_RE, Config
-from xacct_dataapi.errors import AwsError, StateError, UsageError, error_code, error_message
+from xacct_dataapi.errors import AwsError, StateError, UsageError, error_message
 from xacct_dataapi.models import Account
 from xacct_dataapi.policies import user_arn
 from xacct_dataapi.resource_types.grants import CLUSTER, FINDS, READS, TEARDOWN, C, Grant, P
@@ -106,7 +106,7 @@ def describe_cluster(aws: Sessions, cfg: Config, provider_account: Callable[[], 
                 f"--cluster {cfg.cluster!r}: no such DB cluster in provider account {provider_account()}, region {aws.region}.",
                 hint,
             ) from None
-        if error_code(error) in ("AccessDenied", "AccessDeniedException"):
+        if is_access_denied(error):
             # A least-privilege profile may describe its one cluster only: a mistyped id, or the consumer's profile
             # given as the provider's, is refused rather than not found.
             if _exists_in_consumer(aws, cfg):
