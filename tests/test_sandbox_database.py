@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
 
 import boto3
 import pytest
@@ -192,3 +193,32 @@ def test_the_printed_sql_shell_opens_on_the_database(pg):
                          capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "app_user|t"
+
+
+def test_a_statement_waiting_on_a_row_lock_holds_up_no_other_request(pg, api, monkeypatch):
+    """The sandbox answers one moto request at a time (sandbox.MOTO_LOCK), but not the Data API's SQL: an UPDATE that
+    waits on another transaction's row lock must not stop that transaction's commit, nor any other request, from
+    being answered (else the sandbox deadlocks where AWS does not)."""
+    api("execute_statement", database="app", sql="CREATE TABLE IF NOT EXISTS counters (id int PRIMARY KEY, n int)")
+    api("execute_statement", database="app", sql="INSERT INTO counters VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
+    holder = api("begin_transaction", database="app")["transactionId"]
+    api("execute_statement", transactionId=holder, sql="UPDATE counters SET n = n + 1 WHERE id = 1")
+    waited: dict = {}
+
+    def blocked_update():
+        try:
+            waited["result"] = api("execute_statement", database="app", sql="UPDATE counters SET n = n + 10 WHERE id = 1")
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            waited["result"] = exc
+
+    waiter = threading.Thread(target=blocked_update, daemon=True)
+    waiter.start()
+    waiter.join(1.0)
+    assert waiter.is_alive(), "the second UPDATE did not wait on the row lock: the test proves nothing"
+    # Answered while the statement waits: another service's request, and the commit that releases the lock.
+    assert provider(pg.info, monkeypatch, "iam").list_roles()["ResponseMetadata"]["HTTPStatusCode"] == 200
+    api("commit_transaction", transactionId=holder)
+    waiter.join(30)
+    assert not waiter.is_alive() and isinstance(waited["result"], dict), waited.get("result")
+    out = api("execute_statement", database="app", sql="SELECT n FROM counters WHERE id = 1")
+    assert out["records"][0][0]["longValue"] == 11  # both updates

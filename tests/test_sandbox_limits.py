@@ -4,6 +4,7 @@ the limit itself is still accepted, and that nothing was made by the refused req
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -13,7 +14,7 @@ from botocore.exceptions import ClientError  # noqa: E402
 
 from tests.test_sandbox import client, use_profiles  # noqa: E402
 from xacct_dataapi.sandbox import CONSUMER_PROFILE, PROVIDER_PROFILE, Sandbox  # noqa: E402
-from xacct_dataapi.sandbox import limits  # noqa: E402
+from xacct_dataapi.sandbox import MOTO_LOCK, limits  # noqa: E402
 
 pytestmark = pytest.mark.server
 SERVICE = "com.amazonaws.us-west-2.rds-data"
@@ -190,3 +191,36 @@ def test_kms_list_grants_of_a_key_that_is_gone_is_not_found(info):
     assert err["Code"] == "NotFoundException" and gone in err["Message"] and "does not exist" in err["Message"]
     key = kms.create_key()["KeyMetadata"]["Arn"]
     assert kms.list_grants(KeyId=key)["Grants"] == []  # a key that exists still answers
+
+
+def _finishes_while_the_lock_is_held(call, seconds: float) -> bool:
+    """Whether `call()` in another thread finishes within `seconds` while this thread holds MOTO_LOCK (as a request
+    mid-flight does); after the lock is released it must finish either way."""
+    done = threading.Event()
+
+    def run():
+        try:
+            call()
+        except ClientError:
+            pass  # an AWS error is an answer too
+        done.set()
+
+    with MOTO_LOCK:
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        finished = done.wait(seconds)
+    assert done.wait(30), "the request never finished after the lock was released"
+    worker.join()
+    return finished
+
+
+def test_each_request_is_atomic_as_on_aws(info):
+    """moto's backends are dicts its handlers iterate; two requests at once failed in CI with "dictionary changed size
+    during iteration" (Secrets Manager's store, EC2's tag table), a 500 AWS never gives. Every request but the Data
+    API's waits for the one in flight: while the lock is held, none of Secrets Manager, IAM, KMS or EC2 answers."""
+    for call in (lambda: client(PROVIDER_PROFILE, "secretsmanager").list_secrets(),
+                 lambda: client(PROVIDER_PROFILE, "iam").list_roles(),
+                 lambda: client(PROVIDER_PROFILE, "kms").list_aliases(),
+                 lambda: client(CONSUMER_PROFILE, "ec2").describe_vpc_endpoints()):
+        assert not _finishes_while_the_lock_is_held(call, 0.5)
+

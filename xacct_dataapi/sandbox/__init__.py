@@ -41,10 +41,20 @@ is raised.
 from __future__ import annotations
 
 import importlib
+import threading
 from pathlib import Path
 from typing import Any
 
 DEFAULT_DIR = Path(".xacct/sandbox")
+
+# One moto request at a time, its authorisation and its answer's serialisation included. AWS applies each request
+# atomically; moto's backends are plain dicts that its handlers iterate, so two requests at once can fail with
+# "dictionary changed size during iteration" (a 500 AWS never gives): seen for EC2's tag table and for Secrets
+# Manager's secret store. Taken by limits.py around every request but the Data API's, by the authorisation layer, by
+# the realism layer when it applies a queued change, and by rdsdata.py for its reads of moto but not its SQL: a
+# statement may wait on a row lock that only a later request (another transaction's commit) releases. Re-entrant: the layers nest. Under the GIL, serialising pure-Python handlers
+# costs next to no throughput.
+MOTO_LOCK = threading.RLock()
 
 # Imported on first use (PEP 562), so that `xacct --help` (whose options name DEFAULT_DIR) imports neither boto3 nor
 # moto: name -> the module that defines it.

@@ -14,7 +14,7 @@ import re
 import threading
 from typing import Any, Callable
 
-from xacct_dataapi.sandbox import restore_patches
+from xacct_dataapi.sandbox import MOTO_LOCK, restore_patches
 
 # AWS PrivateLink quotas: "Characters per VPC endpoint policy: 20,480 (including white space)", not adjustable.
 ENDPOINT_POLICY_MAX = 20_480
@@ -38,7 +38,6 @@ KMS_ALIASES_PAGE, KMS_ALIASES_PAGE_MAX = 50, 100
 _PRIVATE_DNS_LIVE = ("pendingacceptance", "pending", "available", "modifying")
 _saved: list[tuple[Any, str, Any]] = []
 _install_lock = threading.Lock()
-_ec2_lock = threading.RLock()  # one EC2 request at a time (_ec2_patches says why)
 
 
 def iam_size(document: Any) -> int:
@@ -157,18 +156,26 @@ def _ec2_patches() -> None:
     _patch(EC2Response, "create_vpc_endpoint", _check_create_endpoint)
     _patch(EC2Response, "modify_vpc_endpoint", _check_modify_endpoint)
 
-    # One EC2 request at a time, its answer's serialisation included. AWS creates an endpoint with its
-    # TagSpecifications in one step, where moto lists the endpoint and then adds the tags one by one; and moto reads
-    # its tag table while serialising an answer, which a concurrent CreateTags changes ("dictionary changed size
-    # during iteration": a 500 that AWS never gives). The private-DNS check and its create are one step too.
-    original_call = EC2Response.call_action
-    _saved.append((EC2Response, "call_action", EC2Response.__dict__.get("call_action")))
+    # AWS creates an endpoint with its TagSpecifications in one step, where moto lists the endpoint and then adds the
+    # tags one by one; the private-DNS check and its create are one step too. Both hold because every request runs
+    # under MOTO_LOCK (_one_request_at_a_time).
 
-    def call_action(self: Any) -> Any:
-        with _ec2_lock:
-            return original_call(self)
 
-    setattr(EC2Response, "call_action", call_action)
+def _one_request_at_a_time() -> None:
+    """Every moto request under MOTO_LOCK but the Data API's, which takes it only for its reads of moto (the sandbox
+    package says why)."""
+    from moto.core.responses import BaseResponse
+
+    original = BaseResponse._dispatch
+    _saved.append((BaseResponse, "_dispatch", BaseResponse.__dict__.get("_dispatch")))
+
+    def _dispatch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self, "service_name", None) == "rds-data":
+            return original(self, *args, **kwargs)
+        with MOTO_LOCK:
+            return original(self, *args, **kwargs)
+
+    setattr(BaseResponse, "_dispatch", _dispatch)
 
 
 # --- IAM: names, paths, policy sizes ------------------------------------------------------------------------------
@@ -320,6 +327,7 @@ def install() -> None:
     with _install_lock:
         if _saved:
             return
+        _one_request_at_a_time()
         _ec2_patches()
         _iam_patches()
         _secrets_kms_patches()

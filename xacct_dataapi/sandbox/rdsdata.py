@@ -33,6 +33,7 @@ import re
 import threading
 from typing import Any
 
+from xacct_dataapi.sandbox import MOTO_LOCK
 from xacct_dataapi.sandbox.dataapi_postgres import DataApiError, Transactions, database_error, run_statement
 
 _PATHS = {
@@ -86,10 +87,13 @@ def _response_class() -> type:
         def _answer(self, operation: str) -> str:
             call = self._record(operation)
             try:
-                cluster = _cluster(call.get("resourceArn") or "")
-                if "postgres" in cluster.engine and _database is not None:
-                    return json.dumps(_postgres(operation, call, cluster, self._get_param))
-                return json.dumps(self._emulated(operation, call))
+                # moto's backends under MOTO_LOCK, as every other request; the SQL outside it, for a statement may wait
+                # on a row lock that only a later request (another transaction's commit) releases.
+                with MOTO_LOCK:
+                    cluster = _cluster(call.get("resourceArn") or "")
+                    if not ("postgres" in cluster.engine and _database is not None):
+                        return json.dumps(self._emulated(operation, call))
+                return json.dumps(_postgres(operation, call, cluster, self._get_param))
             except DataApiError as exc:
                 raise DataApiFailure(exc) from None
 
@@ -171,7 +175,8 @@ def _login(secret_arn: str) -> Any:
 
     parts = _arn_parts(secret_arn, "secretArn")
     try:
-        value = secretsmanager_backends[parts["account"]][parts["region"]].get_secret_value(secret_arn, None, None)
+        with MOTO_LOCK:
+            value = secretsmanager_backends[parts["account"]][parts["region"]].get_secret_value(secret_arn, None, None)
     except Exception as exc:  # not found, scheduled for deletion, ...: moto's own message
         raise DataApiError("SecretsErrorException",
                            f"Error fetching secret {secret_arn} : {getattr(exc, 'message', exc)}") from None

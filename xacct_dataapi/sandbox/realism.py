@@ -34,7 +34,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from xacct_dataapi.sandbox import restore_patches
+from xacct_dataapi.sandbox import MOTO_LOCK, restore_patches
 
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):(role|user)/(?:[^\s]*/)?([\w+=,.@-]+)$")
 
@@ -87,8 +87,9 @@ class _World:
         with self.lock:
             ready = [c for t, c in self.due if t <= now]
             self.due = [(t, c) for t, c in self.due if t > now]
-        for change in ready:
-            change()
+        with MOTO_LOCK:  # a change edits moto's backends, as a request does
+            for change in ready:
+                change()
 
     def young_principals(self, document: Any) -> list[str]:
         """ARNs of IAM roles/users in the policy's Principal elements that IAM does not resolve yet."""

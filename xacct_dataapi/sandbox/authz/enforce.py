@@ -19,6 +19,7 @@ import threading
 import warnings
 from typing import Any
 
+from xacct_dataapi.sandbox import MOTO_LOCK
 from xacct_dataapi.policy_eval.decide import EXPLICIT_DENY, Decision, Principal, Question, decide
 from xacct_dataapi.sandbox.authz.resources import Target, secret_target, via_secretsmanager
 from xacct_dataapi.sandbox.authz.caller import Refusal as _Refusal, identity_policies, request_params
@@ -164,10 +165,11 @@ def authorize_s3(resp: Any, bucket_name: str | None, key_name: str | None) -> bo
     if action is None or signing_service(resp.headers) != "s3":
         return True
     try:
-        who = identify(resp.current_account, resp.headers)
-        targets = s3.targets(resp, action, bucket_name, key_name)
-        if targets is not None:
-            check(who, action, targets, base_context(who, resp.region, "s3"))
+        with MOTO_LOCK:  # it reads IAM's backend, which another request may be changing
+            who = identify(resp.current_account, resp.headers)
+            targets = s3.targets(resp, action, bucket_name, key_name)
+            if targets is not None:
+                check(who, action, targets, base_context(who, resp.region, "s3"))
     except _Refusal as refusal:
         code = refusal.code if refusal.code == "InvalidClientTokenId" else "AccessDenied"
         raise S3ClientError(code, refusal.message) from None
@@ -191,7 +193,8 @@ def install() -> None:
         def call_action(self: Any) -> Any:
             if _state["enabled"]:
                 try:
-                    authorize(self)
+                    with MOTO_LOCK:  # it reads IAM's backend, which another request may be changing
+                        authorize(self)
                 except _Refusal as refusal:
                     from moto.core.exceptions import ServiceException
                     from moto.core.responses import ActionResult
