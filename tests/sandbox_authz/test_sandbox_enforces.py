@@ -186,3 +186,30 @@ def test_simulate_principal_policy_input_rules(sb, home):
     assert through["EvalDecision"] == "allowed"
     iam.delete_role_policy(RoleName="sim-role", PolicyName="p")
     iam.delete_role(RoleName="sim-role")
+
+
+def test_every_service_xacct_calls_is_authorised(sb, home):
+    """Each service's requests go through the sandbox's authorisation, not only some: an ungranted call by the
+    operators is refused with that service's own error code. Was: limits.py wrapped EC2's handler around moto's
+    original one, so every EC2 request skipped authorisation and an EC2 gap in `xacct permissions` could not fail a
+    test (the generated tag-key condition compared `xacct:member:*` with StringEquals, refused on AWS)."""
+    consumer = boto3.Session(profile_name=sb.operator_consumer_profile)
+    provider = boto3.Session(profile_name=sb.operator_provider_profile)
+    elsewhere = f"arn:aws:iam::{sb.provider_account}:role/not-xacct"
+    refused = {
+        "ec2": lambda: consumer.client("ec2").create_vpc(CidrBlock="10.9.0.0/16"),
+        "iam": lambda: consumer.client("iam").create_user(UserName="not-xacct"),
+        "sts": lambda: consumer.client("sts").assume_role(RoleArn=elsewhere, RoleSessionName="probe"),
+        "kms": lambda: provider.client("kms").create_key(),  # untagged: the operator may only make tagged keys
+        "secretsmanager": lambda: provider.client("secretsmanager").create_secret(Name="not-xacct", SecretString="x"),
+        "rds": lambda: provider.client("rds").delete_db_cluster(DBClusterIdentifier=sb.cluster_arn.rsplit(":", 1)[-1],
+                                                                SkipFinalSnapshot=True),
+        "s3": lambda: consumer.client("s3").create_bucket(
+            Bucket="not-xacct", CreateBucketConfiguration={"LocationConstraint": sb.region}),
+    }
+    codes = {service: code_of(call)[0] for service, call in refused.items()}
+    assert codes == {"ec2": "UnauthorizedOperation", "iam": "AccessDenied", "sts": "AccessDenied",
+                     "kms": "AccessDeniedException", "secretsmanager": "AccessDeniedException",
+                     "rds": "AccessDenied", "s3": "AccessDenied"}
+    ec2 = boto3.Session(profile_name=sb.consumer_profile).client("ec2")
+    assert not [v for v in ec2.describe_vpcs()["Vpcs"] if v["CidrBlock"] == "10.9.0.0/16"]  # and nothing was made

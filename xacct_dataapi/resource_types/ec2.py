@@ -126,10 +126,12 @@ GRANTS: tuple[Grant, ...] = (
     Grant("ManageXacctEndpoint", C, {"ec2:ModifyVpcEndpoint": SETUP, "ec2:DeleteVpcEndpoints": TEARDOWN}, (VPCE,),
           condition=RESOURCE_TAG),
     # The rds-data endpoint of a VPC is shared by its deployments (docs/reliability.md, "The shared endpoint"): each
-    # adds and removes only its own member tag and closing mark, on any endpoint xacct made...
+    # adds and removes only its own member tag and closing mark, on any endpoint xacct made... StringLike: the policy
+    # for any deployment (--name omitted) names the keys `xacct:member:*`, a wildcard StringEquals would compare
+    # literally; a deployment name holds no * or ? (config.NAME_RE), so with --name it matches that name alone.
     Grant("JoinOrLeaveSharedEndpoint", C, {"ec2:CreateTags": ("setup", "teardown"), "ec2:DeleteTags": ("setup", "teardown")},
           (VPCE,), condition={"StringEquals": {f"aws:ResourceTag/{TAG_MANAGED}": "xacct"},
-                              "ForAllValues:StringEquals": {"aws:TagKeys": ["xacct:member:{name}", "xacct:closing:{name}"]}}),
+                              "ForAllValues:StringLike": {"aws:TagKeys": ["xacct:member:{name}", "xacct:closing:{name}"]}}),
     # Its membership facts are tags on its own group (steps/endpoint_members.py); it admits its members' client CIDRs
     # on the endpoint's group, which may be another deployment's.
     Grant("MembershipFactsOnOwnGroup", C, {"ec2:CreateTags": ("setup", "teardown"), "ec2:DeleteTags": ("setup", "teardown")},
