@@ -366,6 +366,7 @@ def test_teardown_leaves_data_api_on_for_another_deployment(world, password):
     ec2.modify_vpc_attribute(VpcId=vpc2, EnableDnsSupport={"Value": True})
     ec2.modify_vpc_attribute(VpcId=vpc2, EnableDnsHostnames={"Value": True})
     sub2 = ec2.create_subnet(VpcId=vpc2, CidrBlock="10.30.1.0/24", AvailabilityZone="us-west-2a")["Subnet"]["SubnetId"]
+    grant(world, vpcs=(world.vpc_id, vpc2))  # `xacct permissions --vpc VPC,VPC2`: the operator works in both
     args = world.setup_args("--yes", name="second")
     args[args.index("--vpc") + 1], args[args.index("--subnets") + 1] = vpc2, sub2
     res = invoke(args)  # the Data API is already on: not this deployment's change

@@ -257,9 +257,15 @@ class TestRunningSandbox:
                 version = admin_iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
                 held += admin_iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)[
                     "PolicyVersion"]["Document"]["Statement"]
+            # In the sandbox's VPC and the account's default VPC, where `sandbox up` offers a move (`--vpc A,B`).
+            default_vpc = boto3.Session(botocore_session=botocore_session(
+                info.config_file, info.credentials_file, info.consumer_profile)).client(
+                "ec2", endpoint_url=info.endpoint_url).describe_vpcs(
+                Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
             expected = operators.generated_policy(side, region=info.region, provider=info.provider_account,
                                                   consumer=info.consumer_account, cluster=info.cluster_id,
-                                                  vpc=info.vpc_id, state_bucket=info.team_state)["Statement"]
+                                                  vpc=f"{info.vpc_id},{default_vpc}",
+                                                  state_bucket=info.team_state)["Statement"]
             assert {"TeamStateObjects", "TeamStateList"} <= {s["Sid"] for s in expected}  # --state-bucket's too
 
             def canonical(statements):

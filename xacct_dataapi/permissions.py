@@ -17,7 +17,7 @@ from typing import Any
 
 from xacct_dataapi import preflight, resource_types
 from xacct_dataapi.commands import refresh  # list --refresh's reads
-from xacct_dataapi.config import NAME_RE, REGION_RE, ROLE_ARN_RE, SECRET_ARN_RE, TAG_DEPLOYMENT, TAG_MANAGED
+from xacct_dataapi.config import NAME_RE, REGION_RE, ROLE_ARN_RE, SECRET_ARN_RE, TAG_DEPLOYMENT, TAG_MANAGED, VPC_RE
 from xacct_dataapi.context import partition_for_region
 from xacct_dataapi.errors import UsageError
 from xacct_dataapi.models import Account
@@ -61,7 +61,7 @@ class Scope:
     provider: str = "PROVIDER"
     consumer: str = "CONSUMER"
     cluster: str = "CLUSTER_ID"
-    vpc: str = "VPC_ID"
+    vpc: str = "VPC_ID"  # one VPC id, or several joined by commas (a move's old and new VPC)
     name: str = "*"
     consumer_role: str | None = None  # an adopted role (--consumer-role): its statement is added
     consumer_user: str | None = None  # an adopted user (--consumer-user)
@@ -69,6 +69,9 @@ class Scope:
     admin_secret: str | None = None  # its admin secret (default: RDS-managed master user secrets)
     role_arn: str | None = None  # stateless doctor of a chain xacct did not make: its role (--role-arn)
     secret_arn: str | None = None  # and its secret (--secret-arn)
+
+    def vpcs(self) -> tuple[str, ...]:
+        return tuple(v for v in self.vpc.split(",") if v) or ("VPC_ID",)
 
     def fields(self) -> dict[str, str]:
         tag_key, tag_value = (TAG_MANAGED, "xacct") if self.name == "*" else (TAG_DEPLOYMENT, self.name)
@@ -114,8 +117,11 @@ def statement(grant: Grant, scope: Scope, command: str = "all") -> dict | None:
     if not actions:
         return None
     fields = scope.fields()
+    # A pattern naming the VPC stands for each VPC in scope (IAM has no list inside one ARN).
+    resources = [_fill(r, {**fields, "vpc": vpc}) for r in grant.resources
+                 for vpc in (scope.vpcs() if "{vpc}" in r else (fields["vpc"],))]
     st: dict = {"Sid": grant.sid, "Effect": "Allow", "Action": _one_or_list(actions),
-                "Resource": _one_or_list([_fill(r, fields) for r in grant.resources])}
+                "Resource": _one_or_list(resources)}
     if grant.condition:
         st["Condition"] = _fill(grant.condition, fields)
     return st
@@ -185,6 +191,11 @@ def policy_for_cli(side: str, command: str, *, name: str = "*", region: str | No
              "arn:aws:secretsmanager:REGION:PROVIDER:secret:NAME-AbCdEf")):
         if value is not None and not syntax.match(value):
             raise UsageError(f"{option} {value!r} is not an ARN of that kind.", f"Give the full ARN, e.g. {example}.")
+    vpcs = str(scope.get("vpc") or "VPC_ID").split(",")
+    if scope.get("vpc") not in (None, "VPC_ID") and not all(VPC_RE.match(v) for v in vpcs):
+        bad = next((v for v in vpcs if not VPC_RE.match(v)), scope.get("vpc"))
+        raise UsageError(f"--vpc {scope.get('vpc')!r}: {bad!r} is not a VPC id.",
+                         "Give vpc-0123456789abcdef0, or several joined by commas for a move (old,new).")
     for key, value in scope.items():  # each lands in a statement's Resource, where these are IAM's wildcards
         if isinstance(value, str) and any(c in value for c in "*?$"):
             flag = _FLAGS.get(key, f"--{key.replace('_', '-')}")

@@ -35,16 +35,16 @@ def grant(world: World, *, clusters: tuple[str, ...] = (), vpc: str | None = Non
           **adopted: str) -> None:
     """Give the operators `xacct permissions --for all` again, as an administrator would for more than the world's
     cluster and VPC: the generated policy for each of `clusters` (default: the world's) in `vpc` (default: the
-    world's), or in each of `vpcs`, every statement once (a repeated Sid numbered, IAM wants them unique within a
-    policy); `adopted`: consumer_role= / consumer_user= / role_arn= / secret_arn=, as `xacct permissions
+    world's), or in all of `vpcs` (`xacct permissions --vpc A,B`), every statement once (a repeated Sid numbered, IAM
+    wants them unique within a policy); `adopted`: consumer_role= / consumer_user= / role_arn= / secret_arn=, as `xacct permissions
     --consumer-role / --consumer-user / --role-arn / --secret-arn` adds them."""
     from xacct_dataapi.sandbox import operators
 
     for side, admin in (("consumer", world.consumer), ("provider", world.provider)):
         statements: list[dict] = []
-        for cluster, in_vpc in [(c, v) for c in clusters or (world.cluster_id,) for v in vpcs or (vpc or world.vpc_id,)]:
+        for cluster in clusters or (world.cluster_id,):
             doc = operators.generated_policy(side, region=REGION, provider=PROVIDER, consumer=CONSUMER,
-                                             cluster=cluster, vpc=in_vpc, **adopted)
+                                             cluster=cluster, vpc=",".join(vpcs) or vpc or world.vpc_id, **adopted)
             for st in doc["Statement"]:
                 if st in statements:
                     continue

@@ -96,7 +96,7 @@ def record_replacement_run() -> list[str]:
     """The mutating calls of a setup that moves a deployment to another VPC (replace, never forget)."""
     with collection_world("xacct-replace-run-") as (world, hooks, state_path):
         vpc, subnets = world.second_vpc()
-        grant(world, vpc=vpc)  # the administrator's `xacct permissions --vpc VPC_B` for the move, as the test does
+        grant(world, vpcs=(world.vpc_id, vpc))  # the administrator's `xacct permissions --vpc VPC_A,VPC_B` for the move
         for args in (world.setup_args(*SETUP_FLAGS), world.args_in(world.setup_args(*SETUP_FLAGS), vpc, subnets)):
             hooks.calls.clear()
             run_clean(args, state_path, "replacement")
@@ -284,7 +284,7 @@ def test_kill_while_moving_to_another_vpc_then_rerun_converges(world, password, 
     hooks = CallHooks().install(monkeypatch)
     assert invoke(world.setup_args(*SETUP_FLAGS)).exit_code == 0
     vpc_b, subnets_b = world.second_vpc()
-    grant(world, vpc=vpc_b)  # the administrator's `xacct permissions --vpc VPC_B` for the move
+    grant(world, vpcs=(world.vpc_id, vpc_b))  # the administrator's `xacct permissions --vpc VPC_A,VPC_B` for the move
     moved = world.args_in(world.setup_args(*SETUP_FLAGS), vpc_b, subnets_b)
 
     hooks.revive()

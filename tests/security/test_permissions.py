@@ -185,10 +185,28 @@ def test_cli_prints_the_generated_policy():
 @pytest.mark.parametrize("args", [["--side", "both"], ["--side", "provider", "--for", "deploy"],
                                   ["--side", "consumer", "--name", "bad_name!"],
                                   ["--side", "provider", "--role-arn", "orders-data-api"],
-                                  ["--side", "provider", "--secret-arn", "arn:aws:iam::222222222222:role/r"]])
+                                  ["--side", "provider", "--secret-arn", "arn:aws:iam::222222222222:role/r"],
+                                  ["--side", "consumer", "--vpc", "vpc-0123456789abcdef0,vpc-*"],
+                                  ["--side", "consumer", "--vpc", "vpc-0123456789abcdef0,"]])
 def test_cli_rejects_bad_options(args):
     res = CliRunner().invoke(cli, ["permissions", *args])
     assert res.exit_code == 2, res.output
+
+
+def test_several_vpcs_for_a_move_each_named_where_a_statement_names_the_vpc():
+    """A move takes the operator into a second VPC: `--vpc OLD,NEW` names both wherever a statement names the VPC
+    (DescribeVpcAttribute, CreateVpcEndpoint's VPC), and nothing else changes."""
+    old, new = "vpc-0123456789abcdef0", "vpc-0fedcba9876543210"
+    one = permissions.policy("consumer", "all", permissions.Scope(consumer="111111111111", vpc=old))
+    both = permissions.policy("consumer", "all", permissions.Scope(consumer="111111111111", vpc=f"{old},{new}"))
+    vpc_arns = lambda doc: {r for st in doc["Statement"] for r in ([st["Resource"]] if isinstance(  # noqa: E731
+        st["Resource"], str) else st["Resource"]) if ":vpc/" in r}
+    assert vpc_arns(one) == {f"arn:aws:ec2:REGION:111111111111:vpc/{old}"}
+    assert vpc_arns(both) == {f"arn:aws:ec2:REGION:111111111111:vpc/{v}" for v in (old, new)}
+    assert [st["Sid"] for st in one["Statement"]] == [st["Sid"] for st in both["Statement"]]
+    res = CliRunner().invoke(cli, ["permissions", "--side", "consumer", "--vpc", f"{old},{new}", "--output", "json"])
+    assert res.exit_code == 0, res.output
+    assert vpc_arns(json.loads(res.stdout)) == {f"arn:aws:ec2:REGION:CONSUMER:vpc/{v}" for v in (old, new)}
 
 
 class _Iam:

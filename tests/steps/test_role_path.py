@@ -17,7 +17,7 @@ from tests.helpers.accounts import PROVIDER, REGION
 from tests.helpers.counting import teardown_requests
 from tests.helpers.inventory import assert_nothing_left, assert_policies_name_the_role, data_api_on, roles
 # xacct runs as least-privilege operators, authorised as AWS would in-process
-from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
+from tests.helpers.operators import grant, world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.steps.test_steps_moto import Deployment, step_of
 from xacct_dataapi import policies
 from xacct_dataapi.config import Names
@@ -117,6 +117,7 @@ def test_a_deployment_set_up_before_the_path_keeps_the_data_api_on_until_it_is_m
     enabler = Deployment(world, password)
     enabler.apply()
     vpc, subnets = world.second_vpc()
+    grant(world, vpcs=(world.vpc_id, vpc))  # `xacct permissions --vpc VPC_A,VPC_B`: the operator works in both
     other = Deployment(world, password, name="legacy")
     other.cfg = dataclasses.replace(other.cfg, vpc_id=vpc, subnet_ids=subnets)
     legacy_setup(other, monkeypatch)

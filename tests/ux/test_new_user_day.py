@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers.accounts import STATE
+from tests.helpers.operators import grant
 from xacct_dataapi.cli import cli
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
@@ -165,6 +166,7 @@ def test_at_80_columns_every_id_and_arn_is_whole_on_one_line(world, password, mo
     ids = ids_recorded("orders", "billing")
     assert any(i.startswith("arn:") and len(i) > 80 for i in ids) or len(ids) > 10
     vpc, subnets = world.second_vpc()
+    grant(world, vpcs=(world.vpc_id, vpc))  # `xacct permissions --vpc VPC_A,VPC_B`: the operator may plan the move
     runs = {
         "plan (new)": world.setup_args("--enable-data-api", "--dry-run", name="reports"),
         "plan (move)": world.args_in(world.setup_args("--dry-run", name="orders"), vpc, subnets),
@@ -201,6 +203,7 @@ def test_the_plan_counts_a_replacement_and_shows_what_changed_on_stdout(world, p
     on stderr, away from the plan."""
     assert invoke(world.setup_args("--enable-data-api", "--yes", name="orders")).exit_code == 0
     vpc, subnets = world.second_vpc()
+    grant(world, vpcs=(world.vpc_id, vpc))  # `xacct permissions --vpc VPC_A,VPC_B`: the operator may plan the move
     move = world.args_in(world.setup_args("--dry-run", name="orders"), vpc, subnets)
     res = invoke(move)
     plan = " ".join(res.stdout.split())

@@ -23,7 +23,7 @@ def permissions(
     provider_account: Annotated[str, typer.Option("--provider-account", help="Provider account id.")] = "PROVIDER",
     consumer_account: Annotated[str, typer.Option("--consumer-account", help="Consumer account id.")] = "CONSUMER",
     cluster: Annotated[str, typer.Option("--cluster", help="Cluster identifier.")] = "CLUSTER_ID",
-    vpc: Annotated[str, typer.Option("--vpc", help="Consumer VPC id.")] = "VPC_ID",
+    vpc: Annotated[str, typer.Option("--vpc", help="Consumer VPC id; for a move, the old and new joined by a comma.")] = "VPC_ID",
     consumer_role: Annotated[Optional[str], typer.Option("--consumer-role", help="Adopted consumer role name.")] = None,
     consumer_user: Annotated[Optional[str], typer.Option("--consumer-user", help="Adopted consumer user name.")] = None,
     role_arn: Annotated[Optional[str], typer.Option(

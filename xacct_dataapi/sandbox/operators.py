@@ -1,6 +1,7 @@
 """The sandbox's least-privilege operators: in each account a user `xacct-operator` whose only policies are exactly
 what `xacct permissions --side SIDE --for all` prints for the sandbox's accounts, region, cluster and VPC, reached
-through the profiles OPERATOR_CONSUMER_PROFILE / OPERATOR_PROVIDER_PROFILE. The sandbox evaluates them as AWS does
+through the profiles OPERATOR_CONSUMER_PROFILE / OPERATOR_PROVIDER_PROFILE (its VPC and the default VPC: `--vpc A,B`,
+so the move `sandbox up` offers is within them). The sandbox evaluates them as AWS does
 (authz/), so a call xacct makes that the generated policy does not allow fails there as it would on AWS.
 
 The policies are attached as customer-managed policies, as an administrator would on AWS: an inline user policy holds
@@ -85,6 +86,13 @@ def create(iam_by_side: dict[str, Any], **scope: Any) -> dict[str, tuple[str, st
     return keys
 
 
+def vpcs_of(ec2: Any, vpc_id: str) -> str:
+    """The operators' `--vpc`: the sandbox's VPC and, if the account has one, its default VPC (the second VPC that
+    `sandbox up` offers for a move), joined by a comma."""
+    default = [v["VpcId"] for v in ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]]
+    return ",".join([vpc_id, *default[:1]])
+
+
 def grant(info: Any, command: str = "all", name: str = "*", *, consumer_user: str | None = None,
           consumer_role: str | None = None, create_db_user: bool = False) -> dict[str, dict]:
     """Give a running sandbox's operators exactly `xacct permissions --for COMMAND --name NAME [--consumer-user U]
@@ -92,12 +100,15 @@ def grant(info: Any, command: str = "all", name: str = "*", *, consumer_user: st
     from xacct_dataapi.sandbox.info import botocore_session, client_config
 
     docs = {}
+    consumer = botocore_session(info.config_file, info.credentials_file, PROFILES["consumer"][0])
+    vpcs = vpcs_of(consumer.create_client("ec2", region_name=info.region, endpoint_url=info.endpoint_url,
+                                          config=client_config()), info.vpc_id)
     for side, (admin, _operator) in PROFILES.items():
         session = botocore_session(info.config_file, info.credentials_file, admin)
         iam = session.create_client("iam", region_name=info.region, endpoint_url=info.endpoint_url,
                                     config=client_config())
         docs[side] = generated_policy(side, region=info.region, provider=info.provider_account,
-                                      consumer=info.consumer_account, cluster=info.cluster_id, vpc=info.vpc_id,
+                                      consumer=info.consumer_account, cluster=info.cluster_id, vpc=vpcs,
                                       command=command, name=name, consumer_user=consumer_user,
                                       consumer_role=consumer_role, create_db_user=create_db_user,
                                       state_bucket=getattr(info, "team_state", "") or None)

@@ -241,11 +241,11 @@ def seed_accounts(endpoint: str, dir: Path, engine: str, engine_mode: str = "pro
     s3.put_bucket_versioning(Bucket=TEAM_STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
 
     # 8. The least-privilege operators (operators.py): exactly `xacct permissions --for all --state-bucket` for
-    # this sandbox.
+    # this sandbox, in its VPC and the account's default VPC (`--vpc A,B`), where `sandbox up` offers a move.
     iam_by_side = {side: sessions[admin].create_client("iam", region_name=REGION, endpoint_url=endpoint, config=cfg)
                    for side, (admin, _operator) in operators.PROFILES.items()}
     keys |= operators.create(iam_by_side, region=REGION, provider=PROVIDER_ACCOUNT, consumer=CONSUMER_ACCOUNT,
-                             cluster=CLUSTER_ID, vpc=vpc_id, state_bucket=team_state)
+                             cluster=CLUSTER_ID, vpc=operators.vpcs_of(ec2, vpc_id), state_bucket=team_state)
     _write_credentials(credentials_file, keys)
 
     return SandboxInfo(
