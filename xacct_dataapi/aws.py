@@ -5,11 +5,13 @@ sandbox or LocalStack needs no xacct flag. Every client uses botocore's standard
 """
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 
 import boto3
 import botocore.session
+from botocore import xform_name
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import (
     BotoCoreError,
@@ -54,6 +56,22 @@ DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "Unauthorized
 
 def is_access_denied(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in DENIED_CODES
+
+
+# botocore's service name -> IAM's service prefix, where they differ.
+IAM_PREFIX = {"resourcegroupstaggingapi": "tag"}
+
+
+def iam_action(service: str, method: str) -> str:
+    """The IAM action a client method is authorised as: ("rds", "describe_db_clusters") -> "rds:DescribeDBClusters"
+    (the operation's name in botocore's model; IAM's own spelling, which the snake_case method name loses)."""
+    return f"{IAM_PREFIX.get(service, service)}:{_operation_names(service)[method]}"
+
+
+@functools.lru_cache(maxsize=None)
+def _operation_names(service: str) -> dict[str, str]:
+    model = botocore.session.get_session().get_service_model(service)
+    return {xform_name(operation): operation for operation in model.operation_names}
 
 
 def _parse_each_file_once(loader) -> None:

@@ -16,8 +16,9 @@ from rich.text import Text
 from xacct_dataapi import cost
 from xacct_dataapi.errors import XacctError
 from xacct_dataapi.layout import Prose
-from xacct_dataapi.models import Action, Operation, Plan, PlanItem, StepPlan, render_value
-from xacct_dataapi.procedures import function_of
+from xacct_dataapi.aws import iam_action
+from xacct_dataapi.models import Action, Call, Operation, Plan, PlanItem, StepPlan, render_value
+from xacct_dataapi.procedures import actions_of, function_of
 from xacct_dataapi.progress import ProgressReporter  # noqa: F401 (Terminal.progress returns it)
 from xacct_dataapi.waiting import acceptors
 
@@ -35,9 +36,10 @@ def make_console(stderr: bool = False) -> Console:
 
 def call_json(call: PlanItem) -> dict:
     """One item as data: what it calls (service, operation, parameters with secrets masked; for an Operation the
-    registered procedure and the function it names), what it records, forgets and stores, what it retries on, what
-    it waits for (the read polled, the JMESPath naming the state, the values meaning pending and done), and what AWS
-    must show before a delete runs."""
+    registered procedure and the function it names), the IAM actions that takes (a Call's one; each one the
+    procedure may call; not the reads of its wait and guard), what it records, forgets and stores, what it retries
+    on, what it waits for (the read polled, the JMESPath naming the state, the values meaning pending and done), and
+    what AWS must show before a delete runs."""
     service, _, operation = call.label.partition(":") if call.changes_aws else ("", "", "")
     doc = {
         "account": call.account.value,
@@ -49,6 +51,9 @@ def call_json(call: PlanItem) -> dict:
     }
     if isinstance(call, Operation):
         doc["procedure"] = {"name": call.name, "function": function_of(call.name)}
+        doc["iam_actions"] = list(actions_of(call.name))
+    elif isinstance(call, Call):
+        doc["iam_actions"] = [iam_action(call.service, call.method)]
     if call.record is not None:
         r = call.record
         doc["records"] = {"kind": r.kind, "id": render_value(r.id), "arn": render_value(r.arn),

@@ -236,9 +236,10 @@ def test_an_unregistered_procedure_is_an_internal_error_and_a_name_is_never_take
         return {}
 
     with pytest.raises(ValueError, match="kms:schedule_key_deletion"):
-        procedures.procedure("kms:schedule_key_deletion")(impostor)
+        procedures.procedure("kms:schedule_key_deletion", actions=("kms:DeleteAlias",))(impostor)
     assert procedures.function_of("kms:schedule_key_deletion") == (
         "xacct_dataapi.resource_types.kms.schedule_key_deletion")
+    assert procedures.actions_of("kms:schedule_key_deletion") == ("kms:DescribeKey", "kms:ScheduleKeyDeletion")
 
 
 # ------------------------------------------------------------------ the waits decide exactly as before (issue 26)

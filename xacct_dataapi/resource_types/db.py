@@ -59,7 +59,7 @@ class DbUser(ResourceType):
                           forget=(row.kind, row.id), description=f"drop database user {row.id} (its grants first)")]
 
 
-@procedure("rds-data:drop_user_unless_owner")
+@procedure("rds-data:drop_user_unless_owner", actions=("rds-data:ExecuteStatement",))
 def drop_user(ops, *, user: str, row_arn: str, row_name: str) -> dict:
     data = ops.client("rds-data")
     admin = admin_for(user, row_arn, row_name, timeout=ops.runner.wait_timeout, timing=ops.runner.timing)

@@ -147,7 +147,12 @@ class ConsumerUser(_Principal):
         return names.consumer_user
 
 
-@procedure("iam:delete_role_with_policies", "iam:delete_user_with_dependents")
+@procedure("iam:delete_role_with_policies", actions=(
+    "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:ListAttachedRolePolicies", "iam:DetachRolePolicy",
+    "iam:DeleteRole"))
+@procedure("iam:delete_user_with_dependents", actions=(
+    "iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:ListUserPolicies", "iam:DeleteUserPolicy",
+    "iam:ListAttachedUserPolicies", "iam:DetachUserPolicy", "iam:DeleteLoginProfile", "iam:DeleteUser"))
 def delete_iam_principal(ops, RoleName: str | None = None, UserName: str | None = None) -> dict:
     """AWS refuses to delete a role or user that still has policies, access keys or a login profile
     (DeleteConflict): remove those first. Already gone counts as done."""

@@ -132,7 +132,7 @@ class KmsKey(ResourceType):
                           description=f"schedule key {row.id} for deletion in {days} days")]
 
 
-@procedure("kms:schedule_key_deletion")
+@procedure("kms:schedule_key_deletion", actions=("kms:DescribeKey", "kms:ScheduleKeyDeletion"))
 def schedule_key_deletion(ops, KeyId: str, PendingWindowInDays: int) -> dict:
     """Already gone, or already pending deletion, counts as done (a re-run after a crash repeats no call).
 

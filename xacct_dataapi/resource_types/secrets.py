@@ -122,7 +122,8 @@ class Secret(ResourceType):
                                                                     "at once, without a recovery window"))]
 
 
-@procedure("secretsmanager:delete_secret_unless_gone")
+@procedure("secretsmanager:delete_secret_unless_gone",
+           actions=("secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"))
 def delete_secret(ops, SecretId: str, **how) -> dict:
     """Look the secret up by its ARN first: DeleteSecret with ForceDeleteWithoutRecovery succeeds even for a secret
     that no longer exists ("If you forcibly delete an already deleted or nonexistent secret, the operation does not

@@ -142,7 +142,9 @@ def deployments_before_the_path(iam, deployment: str) -> list[str]:
     return sorted(found)
 
 
-@procedure("rds:disable_data_api_unless_shared")
+@procedure("rds:disable_data_api_unless_shared", actions=(
+    "rds:DescribeDBClusters", "rds:AddTagsToResource", "rds:RemoveTagsFromResource", "iam:ListRoles",
+    "rds:ModifyDBCluster", "rds:DisableHttpEndpoint"))
 def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | None, Deployment: str) -> dict:
     """Off again only if no other xacct deployment uses the cluster (turning it off would break their path).
     Serverless v1 switches with ModifyDBCluster; v2 and provisioned clusters with DisableHttpEndpoint. The cluster is

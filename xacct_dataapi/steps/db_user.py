@@ -140,7 +140,9 @@ def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     return step
 
 
-@procedure("db:converge_user")
+@procedure("db:converge_user", actions=(
+    "rds-data:ExecuteStatement", "secretsmanager:ListSecretVersionIds", "secretsmanager:GetRandomPassword",
+    "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"))
 def converge_user(ops, *, cluster_arn, admin_secret, database, secret_arn, user, deployment, grants, fields,
                   rotate) -> dict:
     """Read everything again (the plan may be minutes old), then do only what is still needed."""

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import KEPT, NOTHING_CHANGED
 from xacct_dataapi.procedures import procedure
-from xacct_dataapi.steps.endpoint_members import describe, leave
+from xacct_dataapi.steps.endpoint_members import MEMBERSHIP_ACTIONS, describe, leave
 
 
 def _endpoint_by_id(ec2, endpoint_id: str) -> dict | None:
@@ -31,7 +31,8 @@ def delete_endpoint(ops, VpcEndpointId: str, found: dict | None = None) -> dict:
     return {}
 
 
-@procedure("ec2:delete_security_group_when_released")
+@procedure("ec2:delete_security_group_when_released",
+           actions=("ec2:DescribeVpcEndpoints", "ec2:DescribeNetworkInterfaces", "ec2:DeleteSecurityGroup"))
 def delete_security_group(ops, GroupId: str) -> dict:
     """The endpoint's network interfaces hold the group for minutes after the endpoint is deleted: wait for them
     to go, then delete, retrying while AWS still answers DependencyViolation."""
@@ -67,7 +68,7 @@ def delete_security_group(ops, GroupId: str) -> dict:
     return outcome
 
 
-@procedure("ec2:delete_vpc_endpoint_and_wait")
+@procedure("ec2:delete_vpc_endpoint_and_wait", actions=MEMBERSHIP_ACTIONS + ("ec2:DeleteVpcEndpoints",))
 def leave_or_delete_endpoint(ops, VpcEndpointId: str, Member: str, GroupId: str | None = None) -> dict:
     """Teardown of a member: the last one out deletes the endpoint; any other removes only its facts (and the
     statement and rules no one else needs)."""

@@ -7,7 +7,7 @@ from xacct_dataapi.config import TAG_MANAGED
 from xacct_dataapi.errors import XacctError, error_code
 from xacct_dataapi.procedures import procedure
 from xacct_dataapi.steps.common import tag_dict
-from xacct_dataapi.steps.endpoint_members import join
+from xacct_dataapi.steps.endpoint_members import MEMBERSHIP_ACTIONS, join
 
 
 def _private_dns_endpoint(ec2, vpc_id: str, service: str) -> dict | None:
@@ -18,7 +18,7 @@ def _private_dns_endpoint(ec2, vpc_id: str, service: str) -> dict | None:
     return sorted(live, key=lambda e: e["VpcEndpointId"])[0] if live else None
 
 
-@procedure("ec2:create_vpc_endpoint")
+@procedure("ec2:create_vpc_endpoint", actions=("ec2:CreateVpcEndpoint", "ec2:DescribeVpcEndpoints"))
 def create_or_join(ops, Create: dict, Member: str, ClusterArn: str) -> dict:
     """Create the VPC's rds-data endpoint; if AWS refuses because another endpoint already holds the private DNS name
     (another xacct setup in this VPC got there first), use that one (settle() then joins it)."""
@@ -38,7 +38,7 @@ def create_or_join(ops, Create: dict, Member: str, ClusterArn: str) -> dict:
     return {"VpcEndpoint": {"VpcEndpointId": winner["VpcEndpointId"]}}
 
 
-@procedure("ec2:confirm_endpoint_membership")
+@procedure("ec2:confirm_endpoint_membership", actions=MEMBERSHIP_ACTIONS)
 def settle(ops, VpcEndpointId: str, Member: str, ClusterArn: str, OwnGroupId: str, OwnGroupName: str, Cidrs: list) -> dict:
     """The last item of a new endpoint's step: this deployment's facts go on its own group and the membership is
     confirmed. If the endpoint turned out to be another deployment's (its create was refused), this run's group stays

@@ -46,6 +46,11 @@ TAG_VALUE_MAX = 256
 RULES_MAX = 60
 CONVERGE_ROUNDS = 25
 RULE_NOTE = "HTTPS between the rds-data endpoint and a member's clients"
+# What joining or leaving calls (read, write one's facts and the closing mark, converge): the procedures that change
+# a membership declare these (procedures.py), with their own calls added.
+MEMBERSHIP_ACTIONS = ("ec2:DescribeVpcEndpoints", "ec2:DescribeSecurityGroups", "ec2:CreateTags", "ec2:DeleteTags",
+                      "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
+                      "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:ModifyVpcEndpoint")
 
 
 class MembershipNotInEffect(XacctError):
@@ -231,7 +236,7 @@ def converge(ops, endpoint_id: str) -> tuple[dict | None, dict[str, MemberFacts]
                      "Run the same command again once the other xacct runs in this VPC have finished.")
 
 
-@procedure("ec2:join_shared_endpoint")
+@procedure("ec2:join_shared_endpoint", actions=MEMBERSHIP_ACTIONS)
 def join(ops, VpcEndpointId: str, Member: str, ClusterArn: str, GroupId: str, Cidrs: list) -> dict:
     """Write this deployment's facts on its own group, converge, and confirm the membership is in effect."""
     ec2 = ops.client("ec2")
