@@ -1,11 +1,35 @@
 """Count the HTTP requests xacct sends, per account and operation, with a botocore `before-send` hook on every
-client `xacct_dataapi.aws.Sessions.client` builds (one count per request: every page, poll and retry)."""
+client `xacct_dataapi.aws.Sessions.client` builds (one count per request: every page, poll and retry); and record
+the IAM actions each registered procedure calls (`before-call`, once per call whatever its retries)."""
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 
 from xacct_dataapi import aws as aws_mod
+
+
+def hook_every_client(monkeypatch, event: str, make_handler, unique_id: str) -> None:
+    """Register `make_handler(account)` for botocore `event` on every client xacct's Sessions build, once per client.
+
+    Under a lock: lookups ask for clients from several threads at once, and botocore's register(unique_id=) is a
+    check-then-add without a lock (botocore/hooks.py, _register_section), so two threads could both add the handler
+    and every request would count twice."""
+    original = aws_mod.Sessions.client
+    lock = threading.Lock()
+
+    def client(sessions, account, service):
+        c = original(sessions, account, service)
+        hooked = getattr(c, "_xacct_hooked", set())
+        if unique_id in hooked:
+            return c
+        with lock:
+            if unique_id not in getattr(c, "_xacct_hooked", set()):
+                c.meta.events.register(event, make_handler(account), unique_id=unique_id)
+                c._xacct_hooked = getattr(c, "_xacct_hooked", set()) | {unique_id}
+        return c
+
+    monkeypatch.setattr(aws_mod.Sessions, "client", client)
 
 
 class RequestCounter:
@@ -13,34 +37,54 @@ class RequestCounter:
         self.counts: Counter = Counter()
 
     def install(self, monkeypatch) -> "RequestCounter":
-        original = aws_mod.Sessions.client
-        counter = self
-        # Registered once per client, under a lock: lookups ask for clients from several threads at once, and
-        # botocore's register(unique_id=) is a check-then-add without a lock (botocore/hooks.py,
-        # _register_section), so two threads could both add the counter and every request would count twice.
-        lock = threading.Lock()
+        def make_handler(account):
+            def before_send(event_name: str, **_):
+                _, service_id, operation = event_name.split(".", 2)  # before-send.<service>.<Operation>
+                self.counts[f"{account.value}:{service_id}.{operation}"] += 1
+            return before_send
 
-        def client(sessions, account, service):
-            c = original(sessions, account, service)
-            if getattr(c, "_xacct_counted_by", None) is counter:
-                return c
-            with lock:
-                if getattr(c, "_xacct_counted_by", None) is not counter:
-                    def before_send(event_name: str, **_):
-                        _, service_id, operation = event_name.split(".", 2)  # before-send.<service>.<Operation>
-                        counter.counts[f"{account.value}:{service_id}.{operation}"] += 1
-
-                    c.meta.events.register("before-send.*.*", before_send, unique_id="xacct-test-request-counter")
-                    c._xacct_counted_by = counter
-            return c
-
-        monkeypatch.setattr(aws_mod.Sessions, "client", client)
+        hook_every_client(monkeypatch, "before-send.*.*", make_handler, f"xacct-test-request-counter-{id(self)}")
         return self
 
     def take(self) -> Counter:
         """The counts so far, and start again from zero."""
         counts, self.counts = self.counts, Counter()
         return counts
+
+
+class ProcedureCalls:
+    """The IAM action of every call each registered procedure (procedures.py) makes while the executor runs it, per
+    procedure name: OperationContext.run names what the thread is running (the two accounts' chains run at once, each
+    in a thread of its own), a botocore `before-call` hook on every client records what it calls. The guard's read
+    before a delete runs outside the procedure and is not counted against it."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, set[str]] = defaultdict(set)
+        self._running = threading.local()
+
+    def install(self, monkeypatch) -> "ProcedureCalls":
+        from xacct_dataapi.hooks import OperationContext
+
+        original_run = OperationContext.run
+
+        def run(ops, procedure: str, **params) -> dict:
+            outer, self._running.name = getattr(self._running, "name", None), procedure
+            try:
+                return original_run(ops, procedure, **params)
+            finally:
+                self._running.name = outer
+
+        def make_handler(account):
+            def before_call(model, **_):
+                running = getattr(self._running, "name", None)
+                if running is not None:
+                    service = model.service_model.service_name
+                    self.seen[running].add(f"{aws_mod.IAM_PREFIX.get(service, service)}:{model.name}")
+            return before_call
+
+        monkeypatch.setattr(OperationContext, "run", run)
+        hook_every_client(monkeypatch, "before-call.*.*", make_handler, f"xacct-test-procedure-calls-{id(self)}")
+        return self
 
 
 def teardown_requests(directory, others: int, mp) -> tuple[Counter, bool]:

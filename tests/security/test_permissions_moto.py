@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers.accounts import STATE
+from tests.helpers.counting import hook_every_client
 # xacct runs as least-privilege operators, authorised as AWS would in-process
 from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi import aws as aws_mod
@@ -21,12 +22,9 @@ from xacct_dataapi.cli import cli
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
 
-# botocore service name -> IAM service prefix, where they differ.
-IAM_PREFIX = {"resourcegroupstaggingapi": "tag"}
-
 
 def iam_action(service: str, operation: str) -> str:
-    return f"{IAM_PREFIX.get(service, service)}:{operation}"
+    return f"{aws_mod.IAM_PREFIX.get(service, service)}:{operation}"
 
 
 class Recorder:
@@ -36,20 +34,13 @@ class Recorder:
         self.command: str | None = None
         self.seen: dict[str, set[tuple[str, str]]] = {}
         self.refused: list[str] = []
-        original = aws_mod.Sessions.client
-        recorder = self
 
-        def client(sessions, account, service):
-            c = original(sessions, account, service)
-            side = account.value
-
+        def make_handler(account):
             def before_call(model, **_):
-                recorder.check(side, iam_action(model.service_model.service_name, model.name))
+                self.check(account.value, iam_action(model.service_model.service_name, model.name))
+            return before_call
 
-            c.meta.events.register("before-call.*.*", before_call, unique_id=f"xacct-permissions-{side}")
-            return c
-
-        monkeypatch.setattr(aws_mod.Sessions, "client", client)
+        hook_every_client(monkeypatch, "before-call.*.*", make_handler, f"xacct-permissions-{id(self)}")
 
     def check(self, side: str, action: str) -> None:
         if action in permissions.NO_PERMISSION_NEEDED:

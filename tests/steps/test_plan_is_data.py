@@ -2,10 +2,12 @@
 switch, a replaced access role, a re-run with drift, a second deployment joining the VPC's shared endpoint, a consumer
 principal replaced, the teardowns that leave and delete that endpoint, and a teardown of every kind of row) holds no
 callable anywhere, names only registered procedures, and prints (`--dry-run --output json`) as JSON that survives
-json.dumps unaided, with the secret nowhere in it.
+json.dumps unaided, with the secret nowhere in it, and with the IAM actions of every item a security reviewer reads.
 
-The plans are made against moto in one module-scoped world, each applied as `xacct setup` would, so the next one
-starts from what AWS then holds; each is also checked to be the kind it claims (its actions and item names)."""
+The plans are made against moto in one module-scoped world, each applied as `xacct setup` or `xacct teardown` would,
+so the next one starts from what AWS then holds; each is also checked to be the kind it claims (its actions and item
+names). What each procedure declares it calls (procedures.py) is held against the truth twice: `xacct permissions`
+for the command whose plan names it grants every action, and its runs here call none it did not declare."""
 from __future__ import annotations
 
 import ast
@@ -14,13 +16,15 @@ import json
 from pathlib import Path
 
 import pytest
+from botocore import xform_name
 
+from tests.helpers.counting import ProcedureCalls
 from tests.helpers.operators import grant, least_privilege
-from tests.helpers.pipeline import apply_setup, plan_for
+from tests.helpers.pipeline import apply_setup, apply_teardown, plan_for
 from tests.helpers.profiles import isolate
 from tests.helpers.world import open_sessions, seed
-from xacct_dataapi import procedures
-from xacct_dataapi import state as state_mod
+from tests.security.test_permissions import FULL, is_real_operation
+from xacct_dataapi import permissions, procedures
 from xacct_dataapi.config import Config, Names, state_path_for
 from xacct_dataapi.models import Action, Operation, Plan, SecretInput, Sensitive, Wait
 from xacct_dataapi.planner import plan_teardown
@@ -62,7 +66,8 @@ def setup(cfg: Config, plans: dict, key: str, *, apply: bool = True) -> Plan:
 
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory) -> dict[str, Plan]:
+def runs(tmp_path_factory) -> tuple[dict[str, Plan], ProcedureCalls]:
+    """The plans by scenario, and what each procedure called while they ran."""
     from moto import mock_aws
 
     from xacct_dataapi.sandbox import limits
@@ -71,6 +76,7 @@ def plans(tmp_path_factory) -> dict[str, Plan]:
     with pytest.MonkeyPatch.context() as mp:
         isolate(mp, tmp_path_factory.mktemp("plan-is-data"))
         limits.install()
+        called = ProcedureCalls().install(mp)
         # xacct as least-privilege operators (world_of_operators); world.consumer / .provider the administrators
         with mock_aws(config={"core": {"mock_credentials": False}}), \
                 least_privilege(seed(*open_sessions())) as world:  # the Data API is off: the first setup turns it on
@@ -92,9 +98,14 @@ def plans(tmp_path_factory) -> dict[str, Plan]:
             setup(config(world, "orders", enable_data_api=True, consumer_role="orders-app"), made,
                   "consumer user replaced by an adopted role", apply=False)
             for name, key in (("billing", "teardown leaves the shared endpoint"), ("orders", "teardown deletes it")):
-                made[key] = plan_teardown(state_mod.load(state_path_for(name)))
+                made[key] = apply_teardown(state_path_for(name), sleep=lambda seconds: None)[0]
         made["teardown of every kind of row"] = plan_teardown(every_kind_of_row())
-    return made
+    return made, called
+
+
+@pytest.fixture(scope="module")
+def plans(runs) -> dict[str, Plan]:
+    return runs[0]
 
 
 def every_kind_of_row() -> State:
@@ -151,6 +162,11 @@ def test_the_dry_run_json_round_trips_and_shows_no_secret(plans, kind):
         if isinstance(item, Operation):
             assert shown["procedure"]["name"] == item.name
             assert shown["procedure"]["function"] == procedures.function_of(item.name)
+            assert shown["iam_actions"] == list(procedures.actions_of(item.name)) and shown["iam_actions"]
+        elif item.changes_aws:  # a Call: its one action, as IAM spells it (DescribeDBClusters, not DescribeDbClusters)
+            (action,) = shown["iam_actions"]
+            prefix, operation = action.split(":")
+            assert (prefix, xform_name(operation)) == (item.service, item.method) and is_real_operation(action), shown
         if item.wait is not None:
             assert shown["wait"]["state"] == item.wait.state
             assert {a["state"] for a in shown["wait"]["acceptors"]} <= {"success", "retry"}
@@ -192,6 +208,52 @@ def test_the_plans_are_the_kinds_they_claim(plans):
     every = labels("teardown of every kind of row")
     assert {"kms:schedule_key_deletion", "secretsmanager:delete_secret_unless_gone", "rds-data:drop_user_unless_owner",
             "rds:disable_data_api_unless_shared", "ec2:delete_security_group_when_released"} <= every
+
+
+# Their plans and runs need a real database (tests/e2e/test_db_user.py): setup --create-db-user plans the user's
+# convergence, a teardown of its row (planned here from the state alone) its drop.
+NEEDS_A_DATABASE = {"db:converge_user": ("setup", "provider"), "rds-data:drop_user_unless_owner": ("teardown", "provider")}
+# Every optional grant too (an adopted principal, --create-db-user): whatever a procedure may need, in some deployment.
+EVERY_GRANT = dataclasses.replace(FULL, create_db_user=True)
+
+
+def test_xacct_permissions_grants_every_action_a_planned_procedure_declares(plans):
+    """The plan and the permissions cannot drift: each procedure a setup (or teardown) plan names may call only what
+    `xacct permissions --for setup` (or `--for teardown`) grants the side it runs on."""
+    planned: dict[str, set[tuple[str, str]]] = {}
+    for plan in plans.values():
+        for item in plan.calls:
+            if isinstance(item, Operation):
+                planned.setdefault(item.name, set()).add((plan.kind, item.account.value))
+    assert set(procedures.PROCEDURES) - set(planned) <= set(NEEDS_A_DATABASE), "a procedure no scenario plans"
+    for name, where in NEEDS_A_DATABASE.items():
+        planned.setdefault(name, set()).add(where)
+    for name, where in sorted(planned.items()):
+        for command, side in sorted(where):
+            missing = set(procedures.actions_of(name)) - permissions.allowed_actions(side, command, EVERY_GRANT)
+            assert not missing, (f"{command} plans {name}, which calls {sorted(missing)}, but `xacct permissions "
+                                 f"--side {side} --for {command}` does not grant it")
+
+
+def test_each_procedure_calls_only_the_actions_it_declares(runs):
+    """Every procedure the scenarios ran (all but the database user's) called, through botocore, nothing it does not
+    declare; and the composite ones were seen making their several calls, so the check is not vacuous."""
+    _, called = runs
+    assert set(called.seen) == set(procedures.PROCEDURES) - set(NEEDS_A_DATABASE)
+    for name, actions in sorted(called.seen.items()):
+        undeclared = actions - set(procedures.actions_of(name))
+        assert not undeclared, f"procedure {name} called {sorted(undeclared)}, which it does not declare"
+    seen = called.seen
+    assert {"iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole"} <= seen["iam:delete_role_with_policies"]
+    assert {"iam:ListAccessKeys", "iam:ListUserPolicies", "iam:DeleteUser"} <= seen["iam:delete_user_with_dependents"]
+    assert {"kms:DescribeKey", "kms:ScheduleKeyDeletion"} <= seen["kms:schedule_key_deletion"]
+    assert {"secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"} <= seen[
+        "secretsmanager:delete_secret_unless_gone"]
+    assert {"rds:DescribeDBClusters", "iam:ListRoles"} <= seen["rds:disable_data_api_unless_shared"]
+    assert {"ec2:DescribeVpcEndpoints", "ec2:CreateTags", "ec2:DeleteVpcEndpoints"} <= seen[
+        "ec2:delete_vpc_endpoint_and_wait"]
+    assert {"ec2:DescribeNetworkInterfaces", "ec2:DeleteSecurityGroup"} <= seen["ec2:delete_security_group_when_released"]
+    assert {"ec2:DescribeSecurityGroups", "ec2:CreateTags"} <= seen["ec2:join_shared_endpoint"]
 
 
 def test_the_walk_finds_a_callable_wherever_it_hides():
