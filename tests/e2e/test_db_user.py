@@ -16,7 +16,9 @@ from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from tests.e2e.test_connect import home, sb  # noqa: F401  (the module's sandbox, as test_connect makes it)
+from tests.helpers.counting import ProcedureCalls
 from tests.helpers.hooks import CallHooks, Killed
+from xacct_dataapi import procedures
 from xacct_dataapi.cli import cli
 from xacct_dataapi.sandbox.rdsdata import recorded_calls
 
@@ -240,6 +242,7 @@ def test_a_kill_after_each_call_of_the_creation_converges(sb, here, monkeypatch)
 
 
 def test_teardown_drops_the_user_it_made_and_keeps_others(sb, here, monkeypatch):
+    called = ProcedureCalls().install(monkeypatch)
     setup(sb, "gone", "--db-user", "app_gone", "--create-db-user", "--db-access", "read")
     monkeypatch.setenv("XACCT_DB_PASSWORD", sb.db_password())
     setup(sb, "kept")  # the seeded app_user, whose password the DB admin handed over: not created by xacct
@@ -253,5 +256,12 @@ def test_teardown_drops_the_user_it_made_and_keeps_others(sb, here, monkeypatch)
     xacct("teardown", "--name", "gone", "--yes")
     assert as_admin(sb, "SELECT count(*) FROM pg_roles WHERE rolname = 'app_gone'") == [[0]]
     assert as_admin(sb, "SELECT count(*) FROM owned_by_gone") == [[0]]  # the data stayed
+    # The database user's procedures called only what they declare (procedures.py; tests/steps/test_plan_is_data.py
+    # holds every other procedure to the same, against moto): the rotation protocol, the SQL, the drop.
+    assert called.seen["db:converge_user"] >= {"secretsmanager:GetRandomPassword", "secretsmanager:PutSecretValue",
+                                               "secretsmanager:UpdateSecretVersionStage", "rds-data:ExecuteStatement"}
+    assert called.seen["rds-data:drop_user_unless_owner"] == {"rds-data:ExecuteStatement"}
+    for name, actions in called.seen.items():
+        assert actions <= set(procedures.actions_of(name)), (name, sorted(actions - set(procedures.actions_of(name))))
     xacct("teardown", "--name", "kept", "--yes")
     assert as_admin(sb, "SELECT count(*) FROM pg_roles WHERE rolname = 'app_user'") == [[1]]

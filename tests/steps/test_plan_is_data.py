@@ -236,8 +236,9 @@ def test_xacct_permissions_grants_every_action_a_planned_procedure_declares(plan
 
 
 def test_each_procedure_calls_only_the_actions_it_declares(runs):
-    """Every procedure the scenarios ran (all but the database user's) called, through botocore, nothing it does not
-    declare; and the composite ones were seen making their several calls, so the check is not vacuous."""
+    """Every procedure the scenarios ran (all but the database user's, which tests/e2e/test_db_user.py holds to the
+    same in the sandbox's PostgreSQL) called, through botocore, nothing it does not declare; and the composite ones
+    were seen making their several calls, so the check is not vacuous."""
     _, called = runs
     assert set(called.seen) == set(procedures.PROCEDURES) - set(NEEDS_A_DATABASE)
     for name, actions in sorted(called.seen.items()):
