@@ -68,10 +68,23 @@ def iam_action(service: str, method: str) -> str:
     return f"{IAM_PREFIX.get(service, service)}:{_operation_names(service)[method]}"
 
 
+# The data loader of the last Sessions built: the models its clients parsed name iam_action's operations too (a
+# fresh loader would parse each model file again: most of a second for EC2's and IAM's in a dry run's JSON).
+_LOADER: list = []
+
+
 @functools.lru_cache(maxsize=None)
 def _operation_names(service: str) -> dict[str, str]:
-    model = botocore.session.get_session().get_service_model(service)
+    model = _models_of(_LOADER[-1] if _LOADER else None).get_service_model(service)
     return {xform_name(operation): operation for operation in model.operation_names}
+
+
+@functools.lru_cache(maxsize=1)
+def _models_of(loader) -> botocore.session.Session:
+    core = botocore.session.Session()
+    if loader is not None:
+        core.register_component("data_loader", loader)
+    return core
 
 
 def _parse_each_file_once(loader) -> None:
@@ -94,6 +107,7 @@ def _session(profile: str | None, region: str | None, flag: str, loader_from: bo
         core = botocore.session.Session()
         if loader_from is None:
             _parse_each_file_once(core.get_component("data_loader"))
+            _LOADER[:] = [core.get_component("data_loader")]
         else:
             # One loader for both accounts: service models, endpoints.json and the endpoint rule sets are parsed once
             # per process, not once per session (JSON decoding was the largest CPU cost before the first request).
