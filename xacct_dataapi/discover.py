@@ -19,6 +19,7 @@ from xacct_dataapi.config import TAG_DEPLOYMENT, Names
 from xacct_dataapi.models import Account, Ref, Step
 from xacct_dataapi.preflight import partition_for_region
 from xacct_dataapi.resource_types import TYPES
+from xacct_dataapi.resource_types.base import tagged_resources
 from xacct_dataapi.state import ResourceRow, State
 from xacct_dataapi.steps import registered, step_for_kind
 
@@ -28,7 +29,7 @@ class Finder:
 
     def __init__(self, aws: Sessions, name: str):
         self.aws, self.names = aws, Names(name)
-        self._tagged: dict[tuple, set[str]] = {}  # one tag search per resource type (the key's and its aliases')
+        self._tagged: dict[tuple, dict] = {}  # one tag search per resource type (the key's and its aliases')
 
     def client(self, account: Account, service: str):
         return self.aws.client(account, service)
@@ -43,15 +44,16 @@ class Finder:
                 return None
             raise
 
+    def tagged(self, account: Account, resource_type: str, key: str = TAG_DEPLOYMENT) -> dict[str, dict[str, str]]:
+        """ARN -> tags of each resource carrying this deployment's name in tag `key`, through the Resource Groups
+        Tagging API, searched once per finder."""
+        if (account, resource_type, key) not in self._tagged:
+            self._tagged[(account, resource_type, key)] = tagged_resources(
+                self.client(account, "resourcegroupstaggingapi"), resource_type, self.names.deployment, key)
+        return dict(self._tagged[(account, resource_type, key)])
+
     def tagged_arns(self, account: Account, resource_type: str, key: str = TAG_DEPLOYMENT) -> set[str]:
-        """ARNs carrying this deployment's name in tag `key`, through the Resource Groups Tagging API."""
-        if (account, resource_type, key) in self._tagged:
-            return set(self._tagged[(account, resource_type, key)])
-        pages = self.client(account, "resourcegroupstaggingapi").get_paginator("get_resources").paginate(
-            TagFilters=[{"Key": key, "Values": [self.names.deployment]}], ResourceTypeFilters=[resource_type])
-        arns = {m["ResourceARN"] for page in pages for m in page.get("ResourceTagMappingList", [])}
-        self._tagged[(account, resource_type, key)] = arns
-        return set(arns)
+        return set(self.tagged(account, resource_type, key))
 
 
 class _Naming:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers.accounts import REGION
 from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from tests.steps.test_steps_moto import Deployment
 from xacct_dataapi import aws as aws_mod
@@ -117,3 +118,42 @@ def test_the_key_is_located_repaired_adopted_and_never_reused_pending_deletion(w
         dep.plan()
     assert alias in refused.value.message and "not deployment 'orders'" in refused.value.message
     assert target(kms, alias) == foreign
+
+
+def test_the_declared_search_and_discovery_walk_the_tagged_keys_alike(world, password):
+    """One walk (kms._usable_keys) for both: the keys tagged for the deployment (both xacct tags, as the key's own
+    ownership test asks), by ARN, each described once at most and only while still wanted: the declared step's
+    search stops at the first usable key, discovery takes every one; neither describes a key missing xacct's tags,
+    and discovery's tag search is the finder's, which the aliases' discovery shares (one GetResources)."""
+    from xacct_dataapi.aws import Sessions
+    from xacct_dataapi.discover import Finder
+    from xacct_dataapi.models import Account
+    from xacct_dataapi.resource_types import TYPES
+
+    dep = Deployment(world, password)
+    kms = world.provider.client("kms")
+    usable = [tagged_key(kms, dep) for _ in range(2)]
+    pending = tagged_key(kms, dep)
+    kms.schedule_key_deletion(KeyId=pending, PendingWindowInDays=7)
+    half = kms.create_key(Tags=[{"TagKey": "xacct:deployment", "TagValue": "orders"}])["KeyMetadata"]["KeyId"]
+    arn = {k: kms.describe_key(KeyId=k)["KeyMetadata"]["Arn"] for k in (*usable, pending, half)}
+    walked = sorted((*usable, pending), key=arn.get)  # the keys tagged for the deployment, in the walk's order
+
+    aws = Sessions.from_profiles("consumer", "provider", REGION)  # the operators'
+    sent: list[tuple[str, str]] = []
+    for service in ("kms", "resourcegroupstaggingapi"):
+        aws.client(Account.PROVIDER, service).meta.events.register(
+            "provide-client-params.*.*", lambda params, model, **_: sent.append((model.name, params.get("KeyId", ""))))
+
+    finder = Finder(aws, "orders")
+    assert TYPES["kms_key"].find(finder) == sorted((k, arn[k]) for k in usable)
+    TYPES["kms_alias"].find(finder)
+    assert [k for name, k in sent if name == "DescribeKey"] == [arn[k] for k in walked]
+    assert [name for name, _ in sent].count("GetResources") == 1
+
+    sent.clear()
+    found = TYPES["kms_key"].search(lambda service: aws.client(Account.PROVIDER, service), dep.names)
+    first = next(k for k in walked if k != pending)
+    assert found["KeyId"] == first and found["Tags"] == dep.names.tags()
+    assert [k for name, k in sent if name == "DescribeKey"] == [arn[k] for k in walked[:walked.index(first) + 1]]
+    assert arn[half] not in str(sent)

@@ -51,6 +51,14 @@ def tagged_for(tags: dict[str, str], deployment: str) -> bool:
     return tags.get(TAG_DEPLOYMENT) == deployment and tags.get(TAG_MANAGED) == "xacct"
 
 
+def tagged_resources(tagging, resource_type: str, value: str, key: str = TAG_DEPLOYMENT) -> dict[str, dict[str, str]]:
+    """ARN -> tags of each resource of `resource_type` ("kms:key") whose tag `key` is `value`, through the Resource
+    Groups Tagging API: one paged GetResources, for the declared step's search and lost-state discovery alike."""
+    pages = tagging.get_paginator("get_resources").paginate(
+        TagFilters=[{"Key": key, "Values": [value]}], ResourceTypeFilters=[resource_type])
+    return {m["ResourceARN"]: tags_of(m.get("Tags")) for page in pages for m in page.get("ResourceTagMappingList", [])}
+
+
 def read_or_none(fn: Callable[..., Any], **params) -> Any:
     """fn(**params), or None when AWS says the resource does not exist: the one place not-found is handled."""
     try:

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Callable, Iterator
 
 from botocore.exceptions import ClientError
 
-from xacct_dataapi.config import TAG_DEPLOYMENT
+from xacct_dataapi.aws import is_not_found
 from xacct_dataapi.errors import error_code
 from xacct_dataapi.models import NOTHING_CHANGED, Account, Call, JsonDoc, Operation, Record, Ref, Retry
 from xacct_dataapi.procedures import procedure
 from xacct_dataapi.resource_types.cfn import cfn_tags
 from xacct_dataapi.resource_types.base import (
     GONE, INVALID_PRINCIPAL, NOT_OURS, OURS, Ownership, PolicyDocument, ResourceType, _Probe, read_or_none,
-    tags_of, tagged_for,
+    tagged_for, tagged_resources, tags_of,
 )
 from xacct_dataapi.resource_types.widening import key_grant_widenings
 from xacct_dataapi.resource_types.grants import (
@@ -26,6 +27,21 @@ _GOING = ("PendingDeletion", "PendingReplicaDeletion")
 def _usable(meta: dict) -> bool:
     """A key the deployment can use again: not on its way out, not AWS managed."""
     return meta.get("KeyState") not in _GOING and meta.get("KeyManager") != "AWS"
+
+
+def _usable_keys(kms, tagged: dict[str, dict], deployment: str, skip: Callable[[ClientError], bool]) -> Iterator[dict]:
+    """The keys among `tagged` (ARN -> tags, from one tag search) tagged for the deployment and still usable, by ARN,
+    each described only when asked for (the declared step's search takes the first, discovery all of them), with
+    the tags the search found. A key whose DescribeKey fails with an error `skip` accepts is passed over."""
+    for arn in sorted(a for a, tags in tagged.items() if tagged_for(tags, deployment)):
+        try:
+            meta = kms.describe_key(KeyId=arn)["KeyMetadata"]
+        except ClientError as exc:
+            if skip(exc):
+                continue
+            raise
+        if _usable(meta):
+            yield {**meta, "Tags": tagged[arn]}
 
 
 class KmsKey(ResourceType):
@@ -49,22 +65,13 @@ class KmsKey(ResourceType):
 
     def search(self, client_for, names):
         """The first key (by ARN) tagged for this deployment and still usable, through the tagging API; None without
-        tag:GetResources (then the alias alone finds the key)."""
-        kms, tagging = client_for("kms"), client_for("resourcegroupstaggingapi")
+        tag:GetResources (then the alias alone finds the key). A key KMS will not describe to the operator is passed
+        over: setup then makes one it can use."""
         try:
-            pages = tagging.get_paginator("get_resources").paginate(
-                TagFilters=[{"Key": TAG_DEPLOYMENT, "Values": [names.deployment]}], ResourceTypeFilters=["kms:key"])
-            tagged = {m["ResourceARN"]: tags_of(m.get("Tags")) for p in pages for m in p.get("ResourceTagMappingList", [])}
+            tagged = tagged_resources(client_for("resourcegroupstaggingapi"), "kms:key", names.deployment)
         except ClientError:
             return None
-        for arn in sorted(a for a, tags in tagged.items() if tagged_for(tags, names.deployment)):
-            try:
-                meta = kms.describe_key(KeyId=arn)["KeyMetadata"]
-            except ClientError:
-                continue
-            if _usable(meta):
-                return {**meta, "Tags": tagged[arn]}
-        return None
+        return next(_usable_keys(client_for("kms"), tagged, names.deployment, skip=lambda exc: True), None)
 
     def locate(self, found, r, names, read, search):
         """The recorded key while it is usable and this deployment's (an alias moved by hand to another key is
@@ -96,14 +103,12 @@ class KmsKey(ResourceType):
         return {"key_id": found and found["KeyId"], "key_arn": found and found["Arn"]}
 
     def find(self, finder) -> list:
-        """Through the tagging API (CreateKey takes no name): keys tagged for this deployment, not pending deletion."""
-        kms = finder.client(self.account, "kms")
-        out = []
-        for arn in sorted(finder.tagged_arns(self.account, "kms:key")):
-            meta = read_or_none(kms.describe_key, KeyId=arn)
-            if meta and meta["KeyMetadata"].get("KeyState") not in _GOING:
-                out.append((meta["KeyMetadata"]["KeyId"], arn))
-        return out
+        """Through the tagging API (CreateKey takes no name; the finder's tag search, which its aliases' discovery
+        shares): every key the declared step's search could take. One KMS no longer knows is gone; any other
+        refusal is the operator's to see."""
+        keys = _usable_keys(finder.client(self.account, "kms"), finder.tagged(self.account, "kms:key"),
+                            finder.names.deployment, skip=is_not_found)
+        return [(key["KeyId"], key["Arn"]) for key in keys]
 
     def read(self, client, row):
         meta = read_or_none(client.describe_key, KeyId=row.arn or row.id)
