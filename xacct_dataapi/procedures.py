@@ -8,9 +8,9 @@ role and deleting a user with what IAM requires gone first), each with its own a
 `fn(ops, **params)` with the executor's OperationContext and returns the response (NOTHING_CHANGED when it found
 nothing to do). The plan is built by the modules that register what it names, so every name resolves by then.
 
-tests/security/test_procedure_actions.py holds the declarations to the truth: each action is a real one of its
-service, `xacct permissions` grants it for the command whose plan names the procedure, and a run of the procedure
-calls nothing else.
+Tests hold the declarations to the truth: each action is a real one of its service (tests/security/
+test_procedure_actions.py), `xacct permissions` grants it for the command whose plan names the procedure, and a run
+of the procedure calls nothing else (tests/steps/test_plan_is_data.py; the database user's in tests/e2e/).
 """
 from __future__ import annotations
 
