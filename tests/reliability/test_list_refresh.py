@@ -171,6 +171,28 @@ def test_list_refresh_takes_a_role_or_user_for_a_deployment_only_by_its_tags(wor
     assert iam_p.get_role(RoleName=Names("ghost").access_role)["Role"]["RoleName"]
 
 
+def test_list_refresh_by_an_operator_narrowed_to_one_deployment_leaves_the_others_principals_unchecked(
+        world, password, monkeypatch):
+    """`xacct permissions --for list --name orders` lets the operator read the tags of orders' role and user alone:
+    billing's are neither credited nor reported missing (AWS refused to say whose they are), but unchecked."""
+    for name in ("orders", "billing"):
+        xacct(*world.setup_args("--enable-data-api", "--yes", name=name))
+    for side, admin in (("consumer", world.consumer), ("provider", world.provider)):
+        operators.attach(admin.client("iam"), operators.generated_policy(
+            side, region=REGION, provider=PROVIDER, consumer=CONSUMER, cluster=world.cluster_id, vpc=world.vpc_id,
+            command="list", name="orders"))
+
+    listed = {d["name"]: d for d in json.loads(xacct("list", "--refresh", "--output", "json"))}
+
+    assert listed["orders"]["aws"] == {"checked": True, "present": checked_rows("orders"), "missing": []}
+    billing = listed["billing"]["aws"]
+    assert sorted(billing["unchecked"]) == ["iam_role", "iam_user"] and billing["missing"] == [], billing
+    assert set(billing["present"]) == set(checked_rows("billing")) - {"iam_role", "iam_user"}
+    monkeypatch.setenv("COLUMNS", "80")
+    text = xacct("list", "--refresh")
+    assert "not allowed" in text and "(--for list)" in text and max(len(line) for line in text.splitlines()) <= 80, text
+
+
 @pytest.mark.parametrize("side, service, call, params", [
     ("provider", "resourcegroupstaggingapi", "get_resources", ("ResourcesPerPage", 100)),
     ("provider", "secretsmanager", "list_secrets", ("MaxResults", 100)),

@@ -36,6 +36,9 @@ IAM_PAGE = {"PageSize": 1000}  # ListRoles / ListUsers: MaxItems at most 1,000 (
 TAG_READS = 16  # ListRoleTags / ListUserTags in flight at once: one per candidate, kept under IAM's request rate
 
 LIST = ("list",)
+# In Inventory.found, a role or user whose tags the operator may not read (a policy narrowed with --name): whose it is
+# is unknown, so a row naming it is neither present nor missing but unchecked. Never a deployment name (NAME_RE).
+UNREADABLE = "?"
 # The operator's IAM grants for these reads (permissions.py assembles them). Statements of their own, although
 # setup and teardown's statements hold some of the same actions: what `list --refresh` needs stays in one place.
 GRANTS: tuple[Grant, ...] = (
@@ -64,7 +67,7 @@ class Inventory:
     found: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def names(self) -> set[str]:
-        return {name for ids in self.found.values() for name in ids.values() if name}
+        return {name for ids in self.found.values() for name in ids.values() if name and name != UNREADABLE}
 
     def kinds_of(self, name: str) -> list[str]:
         return [kind for kind in CHECKED if name in self.found.get(kind, {}).values()]
@@ -124,24 +127,26 @@ def _tagged_for_their_name(iam, entity: str, named: dict[str, str]) -> dict[str,
     xacct:deployment=it and xacct:managed-by=xacct (resource_types/iam.py judges a row the same way). Anyone may
     create a role or user of xacct's name. ListRoles and ListUsers return no tags, and GetResources does not cover
     IAM roles and users (docs/aws-facts.md), so each candidate costs one ListRoleTags / ListUserTags (at most 50
-    tags: one page), TAG_READS at a time. One gone since the listing is left out."""
+    tags: one page), TAG_READS at a time. One gone since the listing is left out; one whose tags the operator may
+    not read is UNREADABLE."""
     names = sorted(named)
-    tags: dict[str, dict[str, str] | None] = {}
+    tags: dict[str, dict[str, str] | str | None] = {}
     for start in range(0, len(names), TAG_READS):
         batch = names[start:start + TAG_READS]
         results = gather(*[lambda n=n: _tags_or_none(iam, entity, n) for n in batch])
         tags.update(zip(batch, [unwrap(r) for r in results]))
-    return {n: named[n] for n in names if tags[n] is not None and tagged_for(tags[n], named[n])}
+    return {n: UNREADABLE if tags[n] == UNREADABLE else named[n] for n in names
+            if tags[n] is not None and (tags[n] == UNREADABLE or tagged_for(tags[n], named[n]))}
 
 
-def _tags_or_none(iam, entity: str, name: str) -> dict[str, str] | None:
-    """Its tags; None when it is gone, or when the operator may not read them (a policy narrowed with --name reads
-    its own deployment's alone): AWS then shows nothing of it as anyone's, and it is not credited."""
+def _tags_or_none(iam, entity: str, name: str) -> dict[str, str] | str | None:
+    """Its tags; None when it is gone; UNREADABLE when the operator may not read them (a policy narrowed with --name
+    reads its own deployment's alone)."""
     try:
         found = read_or_none(getattr(iam, f"list_{entity}_tags"), **{f"{entity.title()}Name": name})
     except ClientError as exc:
         if is_access_denied(exc):
-            return None
+            return UNREADABLE
         raise
     return None if found is None else tags_of(found.get("Tags"))
 
@@ -194,11 +199,12 @@ def compare(deployment: dict, rows: list[tuple[str, str]], inventory: Inventory)
     if recorded != inventory.accounts:
         return {"checked": False, "why": f"the profiles now reach accounts {inventory.accounts}, the state records "
                                          f"{recorded}"}
-    present, missing = [], []
+    present, missing, unchecked = [], [], []
     for kind, rid in rows:
         if kind in CHECKED:
-            (present if rid in inventory.found.get(kind, {}) else missing).append(kind)
-    return {"checked": True, "present": present, "missing": missing}
+            owner = inventory.found.get(kind, {}).get(rid)
+            (unchecked if owner == UNREADABLE else present if owner is not None else missing).append(kind)
+    return {"checked": True, "present": present, "missing": missing, **({"unchecked": unchecked} if unchecked else {})}
 
 
 def refresh(listed: list[tuple[dict, list[tuple[str, str]], tuple]]) -> list[dict]:
