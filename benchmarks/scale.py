@@ -9,7 +9,8 @@ own code in this process, the rest copies of the second one's AWS-side facts and
 latency goes to 100 ms and `xacct setup --name target` (the N-th member), `xacct status`, `verify`, `doctor`, `list`,
 `list --refresh` and `teardown` run as processes whose requests the server counts. The per-deployment commands
 should make the same requests whatever N (paging aside: a DescribeSecurityGroups page holds 1,000 member groups);
-`list` reads the state files alone, `list --refresh` one round of paged listing calls per pair of accounts.
+`list` reads the state files alone, `list --refresh` one round of paged listing calls per pair of accounts, plus one
+ListRoleTags and one ListUserTags per deployment (whose each role and user named like xacct's is; IAM lists no tags).
 """
 from __future__ import annotations
 

@@ -266,8 +266,12 @@ def _in_aws(d: dict) -> str:
         return ""
     if not found.get("checked"):
         return f"\nAWS not checked: {found.get('why')}"
+    unchecked = (f"\nnot allowed to check: {', '.join(found['unchecked'])} (--for list)" if found.get("unchecked")
+                 else "")
     if found.get("missing"):
-        return f"\nAWS lacks: {', '.join(found['missing'])}"
+        return f"\nAWS lacks: {', '.join(found['missing'])}" + unchecked
+    if unchecked:
+        return unchecked
     if d.get("state_file") is None:  # found in AWS alone
         return f"\nAWS has: {', '.join(found['present'])}"
     return f"\nAWS has all {len(found['present'])} checked" if found["present"] else "\nnothing recorded to check"

@@ -100,19 +100,28 @@ def _since(entry: Any, user: str | None) -> datetime | None:
     return since if since.tzinfo else since.replace(tzinfo=timezone.utc)
 
 
-def delete_leftover_keys(iam, state: State, save: Callable[[], None]) -> None:
+def delete_leftover_keys(iam, state: State, save: Callable[[], None],
+                         note: Callable[[str], None] = lambda text: None) -> None:
     """Delete the temporary keys an earlier verify recorded but did not see deleted (it was killed). A record that is
-    not a well-formed one of this deployment's own user (edited, or from another deployment) is dropped unread."""
+    not a well-formed one of this deployment's own user (edited, or from another deployment) is dropped unread. A key
+    is deleted only when AWS lists it as that user's, made within MINT_WINDOW after the record: a recorded id is
+    untrusted (an edited state could name the application's own key), so one AWS does not show so is kept, and said."""
     user, entries = own_user(state), state.values.get(TEMP_KEYS)
     if entries is not None and not isinstance(entries, list):
         state.values[TEMP_KEYS], entries = [], []
         save()
     for entry in list(entries or []):
         since = _since(entry, user)
-        ids = [] if since is None else [entry["id"]] if entry.get("id") else [
-            # Killed between CreateAccessKey and recording its id: the user's keys made just after the record.
-            k["AccessKeyId"] for k in iam.list_access_keys(UserName=user).get("AccessKeyMetadata", [])
-            if since <= k["CreateDate"] <= since + MINT_WINDOW]
+        # Killed between CreateAccessKey and recording its id: the user's keys made just after the record.
+        minted = [] if since is None else [
+            k.get("AccessKeyId") for k in iam.list_access_keys(UserName=user).get("AccessKeyMetadata", [])
+            if isinstance(k.get("CreateDate"), datetime) and since <= k["CreateDate"] <= since + MINT_WINDOW]
+        ids = minted if since is None or not entry.get("id") else [entry["id"]] if entry["id"] in minted else []
+        if since is not None and entry.get("id") and not ids:
+            note(f"Kept access key {entry['id']!r}: the state records it as verify's temporary key of user {user}, "
+                 f"but AWS lists no such key of that user made within {MINT_WINDOW} after {entry['since']}. If it is "
+                 f"not the application's, delete it: `aws iam delete-access-key --user-name {user} --access-key-id "
+                 "KEY_ID`.")
         for key_id in ids:
             try:
                 iam.delete_access_key(UserName=user, AccessKeyId=key_id)
@@ -124,9 +133,10 @@ def delete_leftover_keys(iam, state: State, save: Callable[[], None]) -> None:
 
 
 @contextmanager
-def temporary_access_key(iam, state: State, save: Callable[[], None], user: str) -> Iterator[dict]:
+def temporary_access_key(iam, state: State, save: Callable[[], None], user: str,
+                         note: Callable[[str], None] = lambda text: None) -> Iterator[dict]:
     """An access key for `user`, recorded in the state before use and deleted afterwards (or by the next run)."""
-    delete_leftover_keys(iam, state, save)
+    delete_leftover_keys(iam, state, save, note)
     entry = {"user": user, "since": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
     state.values[TEMP_KEYS] = [*(state.values.get(TEMP_KEYS) or []), entry]
     save()
@@ -143,12 +153,14 @@ def temporary_access_key(iam, state: State, save: Callable[[], None], user: str)
                        "Pass --as-profile with the profile that holds one of its keys (the application's), or delete "
                        f"a key it no longer uses (`aws iam list-access-keys --user-name {user}`).") from None
     entry["id"] = minted["AccessKeyId"]
+    if isinstance(minted.get("CreateDate"), datetime):  # AWS's clock: the clean-up's window holds whatever ours reads
+        entry["since"] = minted["CreateDate"].replace(microsecond=0).isoformat()
     save()
     try:
         yield minted
     finally:
         try:
-            delete_leftover_keys(iam, state, save)
+            delete_leftover_keys(iam, state, save, note)
         except ClientError:
             pass  # still recorded: the next verify deletes it
 
@@ -226,7 +238,7 @@ def value_of(field_value: dict) -> Any:
 
 
 def _principal_session(state: State, aws: Sessions, as_profile: str | None, cleanup: ExitStack,
-                       save: Callable[[], None]) -> tuple[boto3.Session, str]:
+                       save: Callable[[], None], note: Callable[[str], None]) -> tuple[boto3.Session, str]:
     v = state.values
     principal_arn = v.get("consumer_principal_arn") or ""
     cfg = state.config
@@ -235,7 +247,7 @@ def _principal_session(state: State, aws: Sessions, as_profile: str | None, clea
     user = own_user(state)
     if user is not None:
         iam = aws.client(Account.CONSUMER, "iam")
-        minted = cleanup.enter_context(temporary_access_key(iam, state, save, user))
+        minted = cleanup.enter_context(temporary_access_key(iam, state, save, user, note))
         return _session(minted, aws, aws.consumer_profile), f"a temporary access key of user {user}"
     if cfg.get("consumer_role"):
         sts = aws.client(Account.CONSUMER, "sts")
@@ -256,7 +268,8 @@ def _principal_session(state: State, aws: Sessions, as_profile: str | None, clea
 
 def verify(state: State, aws: Sessions, *, sql: str = DEFAULT_SQL, as_profile: str | None = None,
            database: str | None = None, wait_timeout: float = PROPAGATION_TIMEOUT,
-           timing: Timing | None = None, save: Callable[[], None] = lambda: None) -> VerifyResult:
+           timing: Timing | None = None, save: Callable[[], None] = lambda: None,
+           note: Callable[[str], None] = lambda text: None) -> VerifyResult:
     started = time.monotonic()
     v = state.values
     role_arn, external_id = v.get("access_role_arn"), v.get("external_id")
@@ -271,11 +284,11 @@ def verify(state: State, aws: Sessions, *, sql: str = DEFAULT_SQL, as_profile: s
     # In the sandbox a shell outside the VPC is known to be outside: its denials under --require-private-path are final.
     outside = private and outside_in_sandbox(str(state.config.get("vpc_id") or ""))
     settled_by = (timing or Timing()).clock() + (0.0 if outside else max(PROPAGATION_GRACE, propagation_left(state)))
-    delete_leftover_keys(aws.client(Account.CONSUMER, "iam"), state, save)
+    delete_leftover_keys(aws.client(Account.CONSUMER, "iam"), state, save, note)
     cleanup = ExitStack()  # deletes the temporary access key, if one is minted
     hop = "assume"
     try:
-        session, how = _principal_session(state, aws, as_profile, cleanup, save)
+        session, how = _principal_session(state, aws, as_profile, cleanup, save, note)
         sts = session.client("sts", region_name=aws.region)
         identity = _retry(sts.get_caller_identity, STS_PROPAGATION_CODES, timeout,
                           "the consumer principal's credentials to be valid (IAM propagation)", timing)

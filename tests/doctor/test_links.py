@@ -397,3 +397,36 @@ def test_simulation_unavailable_on_the_sandbox_server_is_skipped_not_a_crash(dep
     calls.answers["SimulatePrincipalPolicy"] = ResponseParserError("Unable to parse response: <!doctype html>")
     check = report_of(deployed).get("iam.simulate")
     assert check.status == SKIPPED and "not available here" in check.evidence
+
+
+def test_a_simulation_the_operator_is_denied_names_the_permission_and_the_fix(deployed):
+    """The provider operator holds doctor's policy without iam:SimulatePrincipalPolicy: IAM (the sandbox's
+    authorization) refuses the call. The chain is not shown broken, so the check stays skipped, but it says which
+    permission is missing and how to grant it, instead of "unavailable"."""
+    from botocore.exceptions import ClientError
+
+    from tests.helpers.accounts import CONSUMER, PROVIDER, REGION
+    from xacct_dataapi.aws import Sessions
+    from xacct_dataapi.models import Account
+    from xacct_dataapi.sandbox import operators
+
+    world = deployed.world
+    doc = operators.generated_policy("provider", region=REGION, provider=PROVIDER, consumer=CONSUMER,
+                                     cluster=world.cluster_id, vpc=world.vpc_id, command="doctor")
+    for st in doc["Statement"]:
+        actions = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
+        st["Action"] = [a for a in actions if a != "iam:SimulatePrincipalPolicy"]
+    doc["Statement"] = [st for st in doc["Statement"] if st["Action"]]
+    operators.attach(world.provider.client("iam"), doc)
+    role = role_arn(deployed)
+    operator_iam = Sessions.from_profiles("consumer", "provider", REGION).client(Account.PROVIDER, "iam")
+    with pytest.raises(ClientError) as refused:  # what AWS answers the operator
+        operator_iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=["rds-data:ExecuteStatement"])
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+
+    check = report_of(deployed).get("iam.simulate")
+
+    assert check.status == SKIPPED, check
+    assert "iam:SimulatePrincipalPolicy" in check.evidence and role in check.evidence and "AccessDenied" in check.evidence
+    assert "xacct permissions --side provider --for doctor" in check.evidence and "unavailable" not in check.evidence
+    assert check.fix and "--for doctor" in check.fix

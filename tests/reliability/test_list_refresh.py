@@ -5,6 +5,7 @@ the listing is checked against what AWS holds, and its requests do not grow with
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from tests.helpers.operators import authorization_paused, world_of_operators  # 
 from xacct_dataapi import state as state_mod
 from xacct_dataapi.cli import cli
 from xacct_dataapi.commands.refresh import CHECKED
-from xacct_dataapi.config import Names, state_path_for
+from xacct_dataapi.config import TAG_DEPLOYMENT, TAG_MANAGED, Names, state_path_for
 from xacct_dataapi.sandbox import operators
 
 pytestmark = pytest.mark.usefixtures("fast_aws")
@@ -42,13 +43,22 @@ def all_permissions(world) -> None:
             side, region=REGION, provider=PROVIDER, consumer=CONSUMER, cluster=world.cluster_id, vpc=world.vpc_id))
 
 
-def refreshed(world, counter: RequestCounter) -> tuple[dict[str, dict], int]:
+def refreshed(world, counter: RequestCounter) -> tuple[dict[str, dict], Counter]:
     only_list_permissions(world)
     counter.take()
     out = json.loads(xacct("list", "--refresh", "--output", "json"))
-    requests = sum(counter.take().values())
+    requests = counter.take()
     all_permissions(world)
     return {d["name"]: d for d in out}, requests
+
+
+TAG_READS = ("provider:iam.ListRoleTags", "consumer:iam.ListUserTags")
+
+
+def listing_and_tag_reads(requests: Counter) -> tuple[int, int]:
+    """The bulk listing calls, and the tag reads of each role and user named like xacct's (one each)."""
+    tag_reads = sum(requests[op] for op in TAG_READS)
+    return sum(requests.values()) - tag_reads, tag_reads
 
 
 def checked_rows(name: str) -> list[str]:
@@ -86,8 +96,12 @@ def test_list_refresh_shows_what_aws_holds(world, password, monkeypatch):
     ec2 = world.consumer.client("ec2")
     assert ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["xacct-delta-rds-data-endpoint"]}])[
         "SecurityGroups"]  # what the listing says, AWS holds
-    # Flat: one round of listing calls per pair of accounts, whatever the number of deployments (one page each here).
-    assert requests_with_five == requests_with_two <= 10, (requests_with_two, requests_with_five)
+    # Flat: one round of listing calls per pair of accounts, whatever the number of deployments (one page each here);
+    # plus one ListRoleTags and one ListUserTags per deployment holding its role and user (whose they are).
+    listing_two, tag_reads_two = listing_and_tag_reads(requests_with_two)
+    listing_five, tag_reads_five = listing_and_tag_reads(requests_with_five)
+    assert listing_five == listing_two <= 10, (requests_with_two, requests_with_five)
+    assert (tag_reads_two, tag_reads_five) == (2 * 2, 2 * 4), (requests_with_two, requests_with_five)
 
     # At 80 columns, as an operator's terminal shows it.
     monkeypatch.setenv("COLUMNS", "80")
@@ -131,6 +145,52 @@ def test_list_refresh_takes_an_alias_for_a_deployment_only_as_kms_does(world, pa
     assert set(listed) == {"orders"}, listed  # no `ghost`, no `orders-x`
     assert listed["orders"]["aws"]["missing"] == [], listed["orders"]["aws"]
     assert listed["orders"]["aws"]["present"].count("kms_alias") == 2
+
+
+def test_list_refresh_takes_a_role_or_user_for_a_deployment_only_by_its_tags(world, password):
+    """A role or user is a deployment's when it carries the deployment's name and its tags (xacct:deployment and
+    xacct:managed-by, as resource_types/iam.py judges a row), not on its name alone: anyone may create one named
+    `xacct-ghost-data-api-access`, and orders' own, retagged or untagged behind xacct's back, is no longer orders'."""
+    xacct(*world.setup_args("--enable-data-api", "--yes", name="orders"))
+    iam_p, iam_c = world.provider.client("iam"), world.consumer.client("iam")
+    theirs = [{"Key": TAG_DEPLOYMENT, "Value": "billing"}, {"Key": TAG_MANAGED, "Value": "xacct"}]
+    with authorization_paused():
+        iam_p.create_role(RoleName=Names("ghost").access_role, AssumeRolePolicyDocument="{}",
+                          Path=Names.access_role_path(world.cluster_id, REGION))
+        iam_c.create_user(UserName=Names("ghost").consumer_user)
+        iam_c.create_user(UserName=Names("mimic").consumer_user, Tags=theirs)  # tagged for another deployment
+        iam_p.tag_role(RoleName=Names("orders").access_role, Tags=theirs)
+        iam_c.untag_user(UserName=Names("orders").consumer_user, TagKeys=[TAG_DEPLOYMENT])
+
+    listed, _ = refreshed(world, RequestCounter())
+
+    assert set(listed) == {"orders"}, listed  # no `ghost`, no `mimic`, and no `billing` (named for orders)
+    assert sorted(listed["orders"]["aws"]["missing"]) == ["iam_role", "iam_user"], listed["orders"]["aws"]
+    # AWS still holds them all: they are there, only not credited to a deployment they are not tagged for.
+    assert iam_c.get_user(UserName=Names("orders").consumer_user)["User"]["UserName"]
+    assert iam_p.get_role(RoleName=Names("ghost").access_role)["Role"]["RoleName"]
+
+
+def test_list_refresh_by_an_operator_narrowed_to_one_deployment_leaves_the_others_principals_unchecked(
+        world, password, monkeypatch):
+    """`xacct permissions --for list --name orders` lets the operator read the tags of orders' role and user alone:
+    billing's are neither credited nor reported missing (AWS refused to say whose they are), but unchecked."""
+    for name in ("orders", "billing"):
+        xacct(*world.setup_args("--enable-data-api", "--yes", name=name))
+    for side, admin in (("consumer", world.consumer), ("provider", world.provider)):
+        operators.attach(admin.client("iam"), operators.generated_policy(
+            side, region=REGION, provider=PROVIDER, consumer=CONSUMER, cluster=world.cluster_id, vpc=world.vpc_id,
+            command="list", name="orders"))
+
+    listed = {d["name"]: d for d in json.loads(xacct("list", "--refresh", "--output", "json"))}
+
+    assert listed["orders"]["aws"] == {"checked": True, "present": checked_rows("orders"), "missing": []}
+    billing = listed["billing"]["aws"]
+    assert sorted(billing["unchecked"]) == ["iam_role", "iam_user"] and billing["missing"] == [], billing
+    assert set(billing["present"]) == set(checked_rows("billing")) - {"iam_role", "iam_user"}
+    monkeypatch.setenv("COLUMNS", "80")
+    text = xacct("list", "--refresh")
+    assert "not allowed" in text and "(--for list)" in text and max(len(line) for line in text.splitlines()) <= 80, text
 
 
 @pytest.mark.parametrize("side, service, call, params", [

@@ -136,9 +136,11 @@ def test_name_narrows_to_one_deployment_and_the_shared_cluster_check_needs_no_ot
     assert "xacct:member:orders" in json.dumps(permissions.policy("consumer", "all", scope))  # only its member tag
     roles = {r for st in json.loads(doc)["Statement"] for r in ([st["Resource"]] if isinstance(st["Resource"], str)
                                                                 else st["Resource"]) if ":role/" in r}
-    # The role at the cluster's path (a role's ARN includes its path), and at `/` for a role setup replaces.
+    # The role at the cluster's path (a role's ARN includes its path), and at `/` for a role setup replaces; and for
+    # `list --refresh`'s tag read, the deployment's role on any cluster of the region (still this deployment's name).
     assert roles == {"arn:aws:iam::PROVIDER:role/xacct/eu-west-1/orders-aurora/xacct-orders-data-api-access",
-                     "arn:aws:iam::PROVIDER:role/xacct-orders-data-api-access"}
+                     "arn:aws:iam::PROVIDER:role/xacct-orders-data-api-access",
+                     "arn:aws:iam::PROVIDER:role/xacct/eu-west-1/*/xacct-orders-data-api-access"}
     assert "ReadOtherDeploymentsGrants" not in doc
 
 

@@ -132,6 +132,25 @@ def test_verify_deletes_no_key_of_its_own_user_made_long_before_the_record(order
     assert access_keys(orders, user) == [app_key]
 
 
+@pytest.mark.parametrize("since", ["2000-01-01T00:00:00+00:00", "2999-01-01T00:00:00+00:00"])
+def test_verify_keeps_a_recorded_key_id_of_its_own_user_not_made_in_the_window(orders, since):
+    """The record names the id of the application's own key of orders' user, with a `since` the key was not made just
+    after (an edited state): AWS does not show it as a key verify minted, so it stays, and verify says so. verify's
+    own temporary key is still deleted after use."""
+    user = Names("orders").consumer_user
+    app_key = orders.consumer.client("iam").create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+    edit(ORDERS, lambda state: state["values"].__setitem__(
+        verify_mod.TEMP_KEYS, [{"user": user, "since": since, "id": app_key}]))
+
+    res = invoke(["verify", "--name", "orders"])
+
+    assert res.exit_code == 0, res.output
+    assert access_keys(orders, user) == [app_key], res.output
+    said = " ".join(res.output.split())
+    assert f"Kept access key '{app_key}'" in said and "aws iam delete-access-key" in said
+    assert json.loads(ORDERS.read_text())["values"].get(verify_mod.TEMP_KEYS) == []
+
+
 @pytest.mark.parametrize("entries", [["not a record"], [{"user": Names("orders").consumer_user, "since": "yesterday"}],
                                      [{"since": "2026-12-07T08:00:00+00:00"}], "not a list"])
 def test_verify_drops_a_malformed_record_of_temporary_keys(orders, entries):

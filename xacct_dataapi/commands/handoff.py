@@ -45,7 +45,8 @@ def verify(state_path: Path, ui: Terminal, *, sql: str, as_profile: str | None, 
     with state_mod.locked(state_path):
         state = load_required(state_path)
         return verify_mod.verify(state, aws, sql=sql, as_profile=as_profile, database=database,
-                                 wait_timeout=wait_timeout, timing=timing, save=lambda: state_mod.save(state, state_path))
+                                 wait_timeout=wait_timeout, timing=timing, save=lambda: state_mod.save(state, state_path),
+                                 note=ui.note)
 
 
 @dataclass

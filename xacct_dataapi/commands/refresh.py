@@ -1,10 +1,12 @@
 """`xacct list --refresh`: what AWS still holds of each listed deployment, read in bulk.
 
-One round of paged listing calls per pair of accounts and region the state files name (never one per deployment),
+One round of paged listing calls per pair of accounts and region the state files name (not one per deployment),
 all at once: in the provider, the keys and clusters xacct tagged (the Resource Groups Tagging API), the aliases, the
 secrets tagged `xacct:deployment` (ListSecrets, which leaves out those scheduled for deletion), the roles under
 `/xacct/REGION/` (every access role's path); in the consumer, the security groups and endpoints tagged
-`xacct:managed-by=xacct` and the users (ListUsers: xacct's users sit at `/`, and ListUsers returns no tags). Each
+`xacct:managed-by=xacct` and the users (ListUsers: xacct's users sit at `/`, and ListUsers returns no tags). A role or
+user named like xacct's is a deployment's only when its tags say so: one ListRoleTags / ListUserTags per such name,
+the one cost that grows with the deployments (two requests each, read concurrently). Each
 deployment's recorded rows of those kinds are looked up in what came back; the rows that belong to one of them (the
 policies, the database user) go with it and are not read.
 Deployment names seen in AWS with no state file here are listed too. Whatever AWS returns is untrusted: a name
@@ -16,13 +18,13 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from xacct_dataapi.aws import Sessions
+from xacct_dataapi.aws import Sessions, is_access_denied
 from xacct_dataapi.config import NAME_RE, TAG_DEPLOYMENT, TAG_MANAGED, Names
 from xacct_dataapi.errors import AwsError, error_message
 from xacct_dataapi.models import Account
 from xacct_dataapi.parallel import gather, unwrap
-from xacct_dataapi.resource_types.base import tags_of
-from xacct_dataapi.resource_types.grants import C, Grant, P
+from xacct_dataapi.resource_types.base import read_or_none, tagged_for, tags_of
+from xacct_dataapi.resource_types.grants import CONSUMER_USER, C, Grant, P
 from xacct_dataapi.resource_types.rds import TAG_ENABLED_BY as ENABLED_BY
 
 CHECKED = ("kms_key", "kms_alias", "secret", "data_api", "iam_role", "iam_user", "security_group", "vpc_endpoint")
@@ -31,8 +33,12 @@ ALIASES_PER_PAGE = 100  # ListAliases: Limit at most 100
 SECRETS_PER_PAGE = 100  # ListSecrets: MaxResults at most 100
 EC2_PAGE = 1000  # DescribeSecurityGroups / DescribeVpcEndpoints: MaxResults at most 1,000
 IAM_PAGE = {"PageSize": 1000}  # ListRoles / ListUsers: MaxItems at most 1,000 (default 100)
+TAG_READS = 16  # ListRoleTags / ListUserTags in flight at once: one per candidate, kept under IAM's request rate
 
 LIST = ("list",)
+# In Inventory.found, a role or user whose tags the operator may not read (a policy narrowed with --name): whose it is
+# is unknown, so a row naming it is neither present nor missing but unchecked. Never a deployment name (NAME_RE).
+UNREADABLE = "?"
 # The operator's IAM grants for these reads (permissions.py assembles them). Statements of their own, although
 # setup and teardown's statements hold some of the same actions: what `list --refresh` needs stays in one place.
 GRANTS: tuple[Grant, ...] = (
@@ -44,6 +50,11 @@ GRANTS: tuple[Grant, ...] = (
           {"ec2:DescribeSecurityGroups": LIST, "ec2:DescribeVpcEndpoints": LIST, "iam:ListUsers": LIST}, ("*",),
           why_star="These Describe and List actions have no resource type: `list --refresh` reads the groups and "
                    "endpoints tagged `xacct:managed-by`, and the account's users (xacct's sit at `/`)."),
+    # The tags of each role and user named like xacct's (ListRoles and ListUsers return none): whose it is. An access
+    # role on any cluster of the region (all of them under /xacct/REGION/); --name narrows both to that deployment's.
+    Grant("ReadTagsOfXacctRoles", P, {"iam:ListRoleTags": LIST},
+          ("arn:{p}:iam::{provider}:role/xacct/{region}/*/xacct-{name}-data-api-access",)),
+    Grant("ReadTagsOfXacctUsers", C, {"iam:ListUserTags": LIST}, (CONSUMER_USER,)),
 )
 
 
@@ -56,7 +67,7 @@ class Inventory:
     found: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def names(self) -> set[str]:
-        return {name for ids in self.found.values() for name in ids.values() if name}
+        return {name for ids in self.found.values() for name in ids.values() if name and name != UNREADABLE}
 
     def kinds_of(self, name: str) -> list[str]:
         return [kind for kind in CHECKED if name in self.found.get(kind, {}).values()]
@@ -111,15 +122,48 @@ def _named_for(items: list[dict], key: str, deployment_of) -> dict[str, str]:
     return {value: name for value, name in named if name}
 
 
+def _tagged_for_their_name(iam, entity: str, named: dict[str, str]) -> dict[str, str]:
+    """The principals of `named` (name -> the deployment it is named for) that AWS shows as that deployment's: tagged
+    xacct:deployment=it and xacct:managed-by=xacct (resource_types/iam.py judges a row the same way). Anyone may
+    create a role or user of xacct's name. ListRoles and ListUsers return no tags, and GetResources does not cover
+    IAM roles and users (docs/aws-facts.md), so each candidate costs one ListRoleTags / ListUserTags (at most 50
+    tags: one page), TAG_READS at a time. One gone since the listing is left out; one whose tags the operator may
+    not read is UNREADABLE."""
+    names = sorted(named)
+    tags: dict[str, dict[str, str] | str | None] = {}
+    for start in range(0, len(names), TAG_READS):
+        batch = names[start:start + TAG_READS]
+        results = gather(*[lambda n=n: _tags_or_none(iam, entity, n) for n in batch])
+        tags.update(zip(batch, [unwrap(r) for r in results]))
+    return {n: UNREADABLE if tags[n] == UNREADABLE else named[n] for n in names
+            if tags[n] is not None and (tags[n] == UNREADABLE or tagged_for(tags[n], named[n]))}
+
+
+def _tags_or_none(iam, entity: str, name: str) -> dict[str, str] | str | None:
+    """Its tags; None when it is gone; UNREADABLE when the operator may not read them (a policy narrowed with --name
+    reads its own deployment's alone)."""
+    try:
+        found = read_or_none(getattr(iam, f"list_{entity}_tags"), **{f"{entity.title()}Name": name})
+    except ClientError as exc:
+        if is_access_denied(exc):
+            return UNREADABLE
+        raise
+    return None if found is None else tags_of(found.get("Tags"))
+
+
 def _roles(aws: Sessions) -> dict[str, dict[str, str]]:
-    roles = _pages(aws.client(Account.PROVIDER, "iam"), "list_roles", "Roles", PathPrefix=f"/xacct/{aws.region}/",
-                   PaginationConfig=IAM_PAGE)
-    return {"iam_role": _named_for(roles, "RoleName", Names.deployment_of_access_role)}
+    iam = aws.client(Account.PROVIDER, "iam")
+    roles = _pages(iam, "list_roles", "Roles", PathPrefix=f"/xacct/{aws.region}/", PaginationConfig=IAM_PAGE)
+    return {"iam_role": _tagged_for_their_name(iam, "role", _named_for(roles, "RoleName",
+                                                                      Names.deployment_of_access_role))}
 
 
 def _users(aws: Sessions) -> dict[str, dict[str, str]]:
-    users = _pages(aws.client(Account.CONSUMER, "iam"), "list_users", "Users", PaginationConfig=IAM_PAGE)
-    return {"iam_user": _named_for(users, "UserName", Names.deployment_of_consumer_user)}
+    iam = aws.client(Account.CONSUMER, "iam")
+    # xacct makes its users at `/` (and the operator may read the tags of `user/xacct-*` alone): one elsewhere is not.
+    users = [u for u in _pages(iam, "list_users", "Users", PaginationConfig=IAM_PAGE) if u.get("Path") == "/"]
+    return {"iam_user": _tagged_for_their_name(iam, "user", _named_for(users, "UserName",
+                                                                      Names.deployment_of_consumer_user))}
 
 
 def _ec2(aws: Sessions) -> dict[str, dict[str, str]]:
@@ -155,11 +199,12 @@ def compare(deployment: dict, rows: list[tuple[str, str]], inventory: Inventory)
     if recorded != inventory.accounts:
         return {"checked": False, "why": f"the profiles now reach accounts {inventory.accounts}, the state records "
                                          f"{recorded}"}
-    present, missing = [], []
+    present, missing, unchecked = [], [], []
     for kind, rid in rows:
         if kind in CHECKED:
-            (present if rid in inventory.found.get(kind, {}) else missing).append(kind)
-    return {"checked": True, "present": present, "missing": missing}
+            owner = inventory.found.get(kind, {}).get(rid)
+            (unchecked if owner == UNREADABLE else present if owner is not None else missing).append(kind)
+    return {"checked": True, "present": present, "missing": missing, **({"unchecked": unchecked} if unchecked else {})}
 
 
 def refresh(listed: list[tuple[dict, list[tuple[str, str]], tuple]]) -> list[dict]:

@@ -22,10 +22,12 @@ from botocore.parsers import ResponseParserError
 from xacct_dataapi.doctor import reads
 from xacct_dataapi.doctor.chain import Chain
 from xacct_dataapi.doctor.model import FAIL, OK, SKIPPED, Check
+from xacct_dataapi.aws import is_access_denied
 from xacct_dataapi.errors import error_message
 from xacct_dataapi.models import Account
 
 P = Account.PROVIDER.value
+DOCTOR_GRANTS = "xacct permissions --side provider --for doctor"  # what grants doctor's provider reads
 
 
 def _entry(key: str, value: str) -> dict:
@@ -81,6 +83,11 @@ def simulate_check(chain: Chain) -> Check:
             return Check(cid, link, P, SKIPPED, "iam:SimulatePrincipalPolicy is not available here (plain moto does "
                          "not implement it); the live check tests the path instead")
         except ClientError as exc:
+            if is_access_denied(exc):
+                # The operator's permissions, not the chain: skipped (nothing shown broken), saying what to grant.
+                return Check(cid, link, P, SKIPPED, f"not checked: the provider profile may not call "
+                             f"iam:SimulatePrincipalPolicy on {role} ({error_message(exc)}); grant "
+                             f"it with `{DOCTOR_GRANTS}`", f"Attach `{DOCTOR_GRANTS}` to the provider profile.")
             return Check(cid, link, P, SKIPPED, f"iam:SimulatePrincipalPolicy unavailable: {error_message(exc)}")
         decision = result.get("EvalDecision")
         matched = tuple(m.get("SourcePolicyId") for m in result.get("MatchedStatements", []) if m.get("SourcePolicyId"))

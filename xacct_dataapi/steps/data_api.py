@@ -8,7 +8,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from xacct_dataapi.config import Names
-from xacct_dataapi.errors import error_code
+from xacct_dataapi.errors import AwsError, error_code
 from xacct_dataapi.models import (
     KEPT, NOTHING_CHANGED, Account, Action, Bookkeeping, Call, Inspection, Operation, Record, Resource, Retry, Step,
     StepPlan, Wait, WaitFor,
@@ -45,8 +45,15 @@ def desired(ctx) -> list[Resource]:
                      properties={"HttpEndpointEnabled": True, "EngineMode": c.engine_mode})]
 
 
-# The switch's state in DescribeDBClusters (JMESPath, waiting.state_of): "on" while HttpEndpointEnabled, else "off".
-SWITCH_STATE = "DBClusters[0].HttpEndpointEnabled && 'on' || 'off'"
+# The switch's state in DescribeDBClusters (JMESPath, waiting.state_of): "on" only for the boolean true AWS documents
+# (DBCluster.HttpEndpointEnabled, a Boolean), "off" for false or no flag yet (a cluster modifying). A response is
+# untrusted: any other value (the string "false" is truthy in JMESPath) reads as "unreadable: ..." naming it, a state
+# no wait expects, so the wait stops at once rather than take it for on or off.
+_FLAG = "DBClusters[0].HttpEndpointEnabled"
+_ON = f"{_FLAG} == `true`"
+_OFF = f"({_FLAG} == `false` || {_FLAG} == null)"
+_UNREADABLE = f"join('', ['unreadable: HttpEndpointEnabled is the ', type({_FLAG}), ' ', to_string({_FLAG}), ', not a boolean'])"
+SWITCH_STATE = f"{_ON} && 'on' || {_OFF} && 'off' || {_UNREADABLE}"
 
 
 def _wait(cluster_id: str, on: bool) -> Wait:
@@ -158,7 +165,8 @@ def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | Non
         raise
     tags = {t["Key"] for t in found.get("TagList") or []}
     mark = CLOSING_TAG + Deployment
-    if not found.get("HttpEndpointEnabled") and TAG_ENABLED_BY not in tags:  # off, decided (a re-run after a crash)
+    on = _switch_of(found, ClusterId)
+    if not on and TAG_ENABLED_BY not in tags:  # off, decided (a re-run after a crash)
         _untag(ops, ClusterArn, [mark] if mark in tags else [])
         return {NOTHING_CHANGED: "already off"}
     # The mark goes on before the other deployments are read: a setup whose role appeared after that read waits
@@ -178,12 +186,12 @@ def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | Non
                  "the role under the cluster's path); once none uses this cluster, turn the Data API off with "
                  f"`aws rds disable-http-endpoint --resource-arn {ClusterArn}`.")
         return {NOTHING_CHANGED: KEPT + "maybe in use by older xacct deployments"}
-    if TAG_ENABLED_BY not in tags and found.get("HttpEndpointEnabled"):
+    if TAG_ENABLED_BY not in tags and on:
         # On, but xacct's tag is gone: whoever removed it took the switch over; xacct leaves it as it is.
         _untag(ops, ClusterArn, marked)
         ops.note(f"Left the Data API on for cluster {ClusterId}: it no longer carries {TAG_ENABLED_BY}.")
         return {NOTHING_CHANGED: "left: xacct did not turn it on"}
-    switched = bool(found.get("HttpEndpointEnabled"))
+    switched = on
     if switched and (EngineMode or found.get("EngineMode", "provisioned")) == "serverless":
         ops.call("rds", "modify_db_cluster", DBClusterIdentifier=ClusterId, EnableHttpEndpoint=False, ApplyImmediately=True)
     elif switched:
@@ -191,6 +199,16 @@ def disable_data_api(ops, ClusterId: str, ClusterArn: str, EngineMode: str | Non
     _untag(ops, ClusterArn, [TAG_ENABLED_BY, *marked] if TAG_ENABLED_BY in tags else marked)
     # Switched: the item's Wait then polls until the Data API is off.
     return {} if switched else {NOTHING_CHANGED: "already off"}
+
+
+def _switch_of(cluster: dict, cluster_id: str) -> bool:
+    """Whether the Data API is on, as DescribeDBClusters documents it (a Boolean, absent while modifying). A response
+    is untrusted: another value (the string "false") stops the teardown before it changes anything, never read as on."""
+    flag = cluster.get("HttpEndpointEnabled")
+    if flag is not None and not isinstance(flag, bool):
+        raise AwsError(f"Cluster {cluster_id}'s HttpEndpointEnabled reads {flag!r}, not a boolean: xacct cannot tell "
+                       "whether its Data API is on.", "Check the cluster in the RDS console; re-run teardown later.")
+    return flag is True
 
 
 def _tag(ops, cluster_arn: str, key: str) -> list[str]:
@@ -210,9 +228,9 @@ def _untag(ops, cluster_arn: str, keys: list[str]) -> None:
 
 # While a teardown's closing mark is on the cluster, "being decided"; then "on", or "off" with what happened (JMESPath).
 STAYS_ON_STATE = (f"DBClusters[0].TagList[?starts_with(Key, '{CLOSING_TAG}')] && 'being decided' || "
-                  "DBClusters[0].HttpEndpointEnabled && 'on' || 'off: another xacct deployment\\'s teardown turned it "
+                  f"{_ON} && 'on' || {_OFF} && 'off: another xacct deployment\\'s teardown turned it "
                   "off while this setup ran (it saw no deployment left on the cluster); run setup again with "
-                  "--enable-data-api'")
+                  f"--enable-data-api' || {_UNREADABLE}")
 
 
 def confirm_wait(ctx) -> WaitFor:
