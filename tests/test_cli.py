@@ -80,8 +80,8 @@ def test_setup_status_rerun_teardown(world, password):
     assert not Path(STATE).exists()
     assert world.provider.client("iam").list_roles()["Roles"] == []
     assert world.provider.client("secretsmanager").list_secrets()["SecretList"] == []
-    res = invoke(["teardown", "--yes"])
-    assert res.exit_code == 0, res.output
+    res = invoke(["teardown", "--yes"])  # done already: no deployment of that name is left to tear down
+    assert res.exit_code == 2 and "No deployment named 'default'" in " ".join(res.output.split()), res.output
 
     # Teardown turned the Data API back off (xacct had turned it on); the same name works again at once.
     assert world.provider.client("rds").describe_db_clusters()["DBClusters"][0]["HttpEndpointEnabled"] is False
@@ -274,8 +274,11 @@ def test_teardown_without_state_finds_resources_by_tag(world, password):
     assert invoke(world.setup_args("--enable-data-api", "--yes")).exit_code == 0
     Path(STATE).unlink()
     Path(STATE + ".bak").unlink()
-    res = invoke(["teardown", "--yes"])
-    assert res.exit_code == 0 and "Nothing to tear down" in res.output
+    res = invoke(["teardown", "--yes"])  # no state file: nothing is looked up in AWS without both profiles
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and "No deployment named 'default'" in text, text
+    assert "pass --consumer-profile and --provider-profile to find them by tag" in text
+    assert world.provider.client("iam").list_roles()["Roles"] != []
     res = invoke(["teardown", "--name", "default", "--consumer-profile", "consumer", "--provider-profile", "provider"])
     assert res.exit_code == 2 and "--yes" in res.output  # listed, then confirmation required
     assert world.provider.client("iam").list_roles()["Roles"] != []

@@ -6,6 +6,7 @@ sandbox or LocalStack needs no xacct flag. Every client uses botocore's standard
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from dataclasses import dataclass, field
 
@@ -151,7 +152,8 @@ class Sessions:
         if not region:
             raise UsageError(
                 f"No region: --region was not given and the provider profile {provider_profile!r} sets none.",
-                "Pass --region (e.g. --region eu-west-1), set AWS_REGION, or set `region` in the profile.",
+                "Pass --region (e.g. --region eu-west-1), set AWS_DEFAULT_REGION (boto3 does not read AWS_REGION), or set "
+                "`region` in the profile.",
             )
         if explicit_region is None:
             consumer_default = _session(consumer_profile, None, "--consumer-profile", provider).region_name
@@ -180,12 +182,34 @@ class Sessions:
             session.get_credentials()
         with self._create_lock:
             if key not in self._clients:
-                self._clients[key] = session.client(
-                    service,
-                    region_name=self.region,
-                    config=BotoConfig(retries=dict(RETRY_CONFIG), user_agent_extra=f"xacct/{__version__}"),
-                )
+                self._clients[key] = self._new_client(session, service, self.region)
             return self._clients[key]
+
+    def client_elsewhere(self, account: Account, service: str, region: str):
+        """A client of `account` in another region than the one xacct works in (not kept): only to tell the operator
+        that what they named is there, when a mistyped --region makes it look missing."""
+        session = self.session(account)
+        with self._locks[account]:
+            session.get_credentials()
+        with self._create_lock:
+            return self._new_client(session, service, region)
+
+    def regions_meant(self) -> dict[str, str]:
+        """The regions the operator may have meant, other than the one in use: region -> where it is set."""
+        configured = self.provider._session.get_scoped_config().get("region")  # the profile's own, env aside
+        found = {"AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION"),
+                 f"the region of profile {self.provider_profile or 'default'}": configured,
+                 "AWS_REGION, which boto3 does not read": os.environ.get("AWS_REGION")}
+        meant: dict[str, str] = {}
+        for where, region in found.items():
+            if region and region != self.region and region not in meant:
+                meant[region] = where
+        return meant
+
+    @staticmethod
+    def _new_client(session: boto3.Session, service: str, region: str):
+        return session.client(service, region_name=region,
+                              config=BotoConfig(retries=dict(RETRY_CONFIG), user_agent_extra=f"xacct/{__version__}"))
 
     def account_id(self, account: Account) -> str:
         profile = self.consumer_profile if account is Account.CONSUMER else self.provider_profile
@@ -218,6 +242,6 @@ class Sessions:
                 "Check that profile's credentials.",
             ) from None
         except NoRegionError:
-            raise UsageError("No region configured.", "Pass --region or set AWS_REGION.") from None
+            raise UsageError("No region configured.", "Pass --region or set AWS_DEFAULT_REGION.") from None
         except BotoCoreError as exc:
             raise UsageError(f"{flag} {profile!r} could not be used: {exc}.", "Check that profile in the AWS config.") from None

@@ -4,7 +4,7 @@ hosted zones. Not-found is an empty answer, never an error. (Lower than every co
 both import it; doctor/reads.py keeps doctor's own.)"""
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from xacct_dataapi.models import Account
 
@@ -19,6 +19,19 @@ def writer_instance(aws, cluster: dict) -> dict | None:
     rds = aws.client(Account.PROVIDER, "rds")
     found = rds.describe_db_instances(DBInstanceIdentifier=writer["DBInstanceIdentifier"])["DBInstances"]
     return found[0] if found else None
+
+
+def cluster_elsewhere(aws, cluster_id: str) -> tuple[str, str] | None:
+    """(region, what sets it) of a region the operator may have meant (AWS_REGION, the profile's) in which the provider
+    account has the cluster: a wrong --region looks like a wrong cluster id otherwise. The same read as the preflight's,
+    elsewhere: an operator policy for the cluster's own region grants it there."""
+    for region, where in aws.regions_meant().items():
+        try:
+            aws.client_elsewhere(Account.PROVIDER, "rds", region).describe_db_clusters(DBClusterIdentifier=cluster_id)
+        except (ClientError, BotoCoreError):  # refused, missing, or no such region: not a place to send them
+            continue
+        return region, where
+    return None
 
 
 def vpc_dns(aws, vpc_id: str) -> dict[str, bool]:

@@ -42,13 +42,25 @@ def wrap_words(text: Text, width: int) -> list[Text]:
 
 
 class Prose:
-    """A paragraph wrapped at spaces to the width it is drawn at, never inside a word."""
+    """A paragraph wrapped at spaces to the width it is drawn at, never inside a word. `hang`: a one-line text keeps
+    its leading indentation, and its continuation lines are indented `hang` further (a progress line)."""
 
-    def __init__(self, text: str | Text):
+    def __init__(self, text: str | Text, hang: int | None = None):
         self.text = text if isinstance(text, Text) else Text(text)
+        self.hang = hang
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield Text("\n").join(wrap_words(self.text, options.max_width))
+        width = options.max_width
+        if self.hang is None or "\n" in self.text.plain:
+            yield Text("\n").join(wrap_words(self.text, width))
+            return
+        lead = len(self.text.plain) - len(self.text.plain.lstrip(" "))
+        first, *rest = wrap_words(self.text[lead:], max(width - lead, 1))
+        lines = [Text(" " * lead) + first]
+        if rest:
+            indent = lead + self.hang
+            lines += [Text(" " * indent) + line for line in wrap_words(Text(" ").join(rest), max(width - indent, 1))]
+        yield Text("\n").join(lines)
 
 
 def _plain(cell: Any) -> str | None:

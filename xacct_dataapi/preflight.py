@@ -76,6 +76,11 @@ def check_accounts(aws: Sessions, state: State | None) -> tuple[str, str]:
     return consumer, provider
 
 
+# boto3 reads AWS_DEFAULT_REGION, never AWS_REGION (botocore configprovider.py; docs/aws-facts.md).
+REGION_SOURCES = ("xacct works in --region if given, else in AWS_DEFAULT_REGION, else in the provider profile's region "
+                  "(boto3 does not read AWS_REGION).")
+
+
 def describe_cluster(aws: Sessions, cfg: Config, provider_account: Callable[[], str]) -> Cluster:
     """`provider_account` is asked for only after the describe call, which runs at the same time as STS."""
     rds = aws.client(Account.PROVIDER, "rds")
@@ -96,10 +101,18 @@ def describe_cluster(aws: Sessions, cfg: Config, provider_account: Callable[[], 
                 f"--cluster {cfg.cluster} is in region {region}, but xacct is working in {aws.region}.",
                 f"PrivateLink for rds-data is regional: pass --region {region}.",
             )
+    swapped = error is not None and (is_not_found(error) or is_access_denied(error)) and _exists_in_consumer(aws, cfg)
+    if error is not None and (is_not_found(error) or is_access_denied(error)) and not swapped:
+        elsewhere = aws_reads.cluster_elsewhere(aws, cfg.cluster_id)
+        if elsewhere:
+            raise UsageError(f"--cluster {cfg.cluster!r} is not in region {aws.region}, where xacct looked: provider "
+                             f"account {provider_account()} has it in {elsewhere[0]} ({elsewhere[1]}).",
+                             f"Pass --region {elsewhere[0]}. {REGION_SOURCES}") from None
     if error is not None:
         if is_not_found(error):
-            hint = "Check the identifier with `aws rds describe-db-clusters --profile PROVIDER_PROFILE`, and the region."
-            if _exists_in_consumer(aws, cfg):
+            hint = ("Check the identifier with `aws rds describe-db-clusters --profile PROVIDER_PROFILE --region "
+                    f"{aws.region}`, and the region. {REGION_SOURCES}")
+            if swapped:
                 hint = ("It exists in the consumer profile's account: were --consumer-profile and --provider-profile swapped? "
                         "--provider-profile is the account that owns the cluster.")
             raise UsageError(
@@ -109,13 +122,15 @@ def describe_cluster(aws: Sessions, cfg: Config, provider_account: Callable[[], 
         if is_access_denied(error):
             # A least-privilege profile may describe its one cluster only: a mistyped id, or the consumer's profile
             # given as the provider's, is refused rather than not found.
-            if _exists_in_consumer(aws, cfg):
+            if swapped:
                 raise UsageError(f"--cluster {cfg.cluster!r}: the provider profile may not describe it, and the "
                                  "consumer profile's account has it: were --consumer-profile and --provider-profile "
                                  "swapped?", "--provider-profile is the account that owns the cluster.") from None
-            raise AwsError(f"Could not describe cluster {cfg.cluster!r}: {error_message(error)}.",
-                           "Check the identifier: `xacct permissions --side provider --cluster ID` grants one cluster, "
-                           "so another id is refused, not reported missing.") from None
+            raise AwsError(f"Could not describe cluster {cfg.cluster!r} in provider account {provider_account()}, "
+                           f"region {aws.region}: {error_message(error)}.",
+                           "Check the identifier and the region: `xacct permissions --side provider --cluster ID "
+                           "--region REGION` grants one cluster in one region, so another id or region is refused, "
+                           f"not reported missing. {REGION_SOURCES}") from None
         raise AwsError(f"Could not describe cluster {cfg.cluster!r}: {error_message(error)}.") from None
     c = found[0]
     if not str(c.get("Engine", "")).startswith("aurora"):

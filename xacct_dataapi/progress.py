@@ -2,7 +2,8 @@
 and each wait with what it waits for, the time so far, the usual range on AWS (durations.py) and the limit.
 
 A rich Live view on a terminal; one plain line per event when piped, on a dumb terminal, or with NO_COLOR (a wait
-prints its first poll, then at most one line per PLAIN_WAIT_EVERY seconds)."""
+prints its first poll, then at most one line per PLAIN_WAIT_EVERY seconds), wrapped at spaces to the width with its
+continuation indented (an id stays whole)."""
 from __future__ import annotations
 
 import os
@@ -17,6 +18,7 @@ from rich.text import Text
 
 from xacct_dataapi.durations import clock as fmt_clock, wait_line
 from xacct_dataapi.hooks import Reporter
+from xacct_dataapi.layout import Prose
 from xacct_dataapi.models import Plan, PlanItem, StepPlan, kept_for_others
 
 PLAIN_WAIT_EVERY = 15.0
@@ -88,8 +90,8 @@ class ProgressReporter(Reporter):
 
     def _line(self, text: str) -> None:
         self.events.append(text)
-        if self.plain:
-            self.console.print(text, soft_wrap=True)
+        if self.plain:  # one paragraph per event, wrapped at spaces (ids whole), its continuation indented
+            self.console.print(Prose(text, hang=2), soft_wrap=True)
 
     def step_started(self, step: StepPlan) -> None:
         row = self._row(step)
@@ -111,7 +113,7 @@ class ProgressReporter(Reporter):
         if elapsed is None:  # a note about the run, not a wait
             self._line(f"    · {what}")
             if not self.plain:
-                self.console.print(f"    · {what}", soft_wrap=True)
+                self.console.print(Prose(f"    · {what}", hang=2), soft_wrap=True)
             return
         self._wait = "waiting for " + wait_line(what, elapsed, limit)
         last = self._printed_wait.get(what)

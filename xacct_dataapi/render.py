@@ -216,9 +216,11 @@ def status_graph(report: dict):
     return Group(graph.tree(report, report["graph"]), Prose(status_table(report).caption or ""))
 
 
-def error(console: Console, exc: XacctError) -> None:
-    # Not hard-wrapped: a path or an ARN in the message stays whole for copying (the terminal wraps the line).
-    console.print(Text("Error: ", style="bold red") + Text(str(exc)), soft_wrap=True)
+def error(console: Console, exc: XacctError, wrap: bool = False) -> None:
+    # Not hard-wrapped unless asked: a path or an ARN in the message stays whole for copying (the terminal wraps the
+    # line); `wrap` wraps it at spaces only (layout.Prose), which keeps them whole too.
+    text = Text("Error: ", style="bold red") + Text(str(exc))
+    console.print(Prose(text) if wrap else text, soft_wrap=True)
 
 
 def demo_summary(summary: dict) -> Table:

@@ -249,13 +249,16 @@ def open_recorded(path: Path | S3Location) -> State:
     state = load(path)
     if state is not None:
         return state
+    raise NoDeployment(f"No xacct deployment state at {path}.", existing_deployments_hint(path))
+
+
+def existing_deployments_hint(path: Path | S3Location) -> str:
+    """Which deployments are recorded where `path` was looked for, and how to name one of them."""
     others = deployments_beside(path)
     if others:
-        hint = ("Deployments there: " + ", ".join(others) + f". Pass --name {others[0]}" +
-                (" (the only one)." if len(others) == 1 else " or another of them."))
-    else:
-        hint = "Pass --name or --state of an existing deployment (run `xacct setup` first)."
-    raise NoDeployment(f"No xacct deployment state at {path}.", hint)
+        return ("Deployments there: " + ", ".join(others) + f". Pass --name {others[0]}" +
+                (" (the only one)." if len(others) == 1 else " or another of them.") + " `xacct list` lists them.")
+    return "Pass --name or --state of an existing deployment (run `xacct setup` first)."
 
 
 def remove(path: Path | S3Location) -> None:

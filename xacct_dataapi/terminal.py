@@ -61,10 +61,12 @@ class Terminal:
         _show(self.out, objects, soft_wrap)
 
     def note(self, *objects: Any, soft_wrap: bool | None = None) -> None:
-        """Something about the run, on stderr. Text is not hard-wrapped (ids and paths stay whole for copying);
-        tables and other renderables lay themselves out."""
+        """Something about the run, on stderr. Text is wrapped at spaces to the width (layout.Prose: an id or a path is
+        never split, and one longer than the line stands alone on it, whole); `soft_wrap=True` leaves it one line (a
+        command to copy). Tables and other renderables lay themselves out."""
         if soft_wrap is None:
-            soft_wrap = all(isinstance(o, (str, layout.Prose)) for o in objects)
+            objects = tuple(layout.Prose(o) if isinstance(o, str) else o for o in objects)
+            soft_wrap = all(isinstance(o, layout.Prose) for o in objects)
         _show(self.err, objects, soft_wrap)
 
     def print_json(self, doc: Any) -> None:
@@ -175,9 +177,10 @@ def _report_failure(err: Console, failure: XacctError, as_json: bool) -> int:
                                         "exit_code": failure.exit_code, "kind": type(failure).__name__}}),
                   soft_wrap=True)
     elif isinstance(failure, Interrupted) and failure.message in (INTERRUPTED_MESSAGE, TERMINATED_MESSAGE):
-        err.print(failure.message)
+        err.print(layout.Prose(failure.message), soft_wrap=True)
     else:
-        render.error(err, failure)
+        # An interruption says where the state is and how to resume: prose to read at the terminal's width.
+        render.error(err, failure, wrap=isinstance(failure, Interrupted))
     return failure.exit_code
 
 

@@ -159,7 +159,8 @@ def test_setup_status_rerun_verify_teardown(sandbox, monkeypatch):
 
     assert resources_in_accounts(info) == {"consumer": [], "provider": []}
     assert provider.client("rds").describe_db_clusters()["DBClusters"][0]["HttpEndpointEnabled"] is False
-    run(info, home, "teardown", "--name", "e2e", "--yes")
+    again = run(info, home, "teardown", "--name", "e2e", "--yes", check=False)  # gone: no deployment of that name
+    assert again.returncode == 2 and "No deployment named 'e2e'" in " ".join(again.stderr.split()), again.stderr
 
 
 def test_sandbox_up_offers_the_operator_and_the_admin_profiles(sandbox):

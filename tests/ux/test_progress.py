@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from rich.console import Console
 
@@ -49,7 +50,11 @@ def test_a_pending_endpoint_shows_elapsed_usual_range_and_limit_in_plain_lines(w
     assert "vpce-" in first and "now pending" in first and "usually 1–3 min" in first and "limit 4:00 (--wait-timeout)" in first
     assert last != first and last.split(": ")[1] != first.split(": ")[1]  # elapsed grows
     text = out.getvalue()
-    assert text.count("\n") == len(progress.events)  # one line per event, nothing else
+    # One paragraph per event (wrapped at spaces to the 80 columns, its continuation indented 2 more), nothing else.
+    paragraphs = re.split(r"\n(?=\S|    \S)", text.rstrip("\n"))
+    assert sorted(" ".join(p.split()) for p in paragraphs) == sorted(" ".join(e.split()) for e in progress.events)
+    assert all(len(line) <= 80 for line in text.splitlines()), text
+    assert text.count("\n") > len(progress.events)  # the wait lines name the endpoint, the usual range and the limit
     assert "\x1b[" not in text  # no terminal control codes when piped
     assert "[7] Security group and rds-data endpoint (consumer): running" in text
     assert "[7] Security group and rds-data endpoint (consumer): done in" in text

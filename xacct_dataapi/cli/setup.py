@@ -123,5 +123,5 @@ def report_setup(ui: Terminal, result: SetupResult, path: Path) -> None:
             how = (f"The application assumes {v.get('access_role_arn')} (ExternalId {v.get('external_id')}) and calls "
                    f"rds-data with resourceArn={v.get('cluster_arn')} secretArn={v.get('secret_arn')} "
                    f"database={v.get('database')}. Everything it needs: `xacct connect --name {result.state.name}`.")
-            ui.note(how, soft_wrap=True)
+            ui.note(how)
 

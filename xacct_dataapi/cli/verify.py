@@ -36,7 +36,7 @@ def verify(
 ):
     """Prove the path as the application would: refuse unless `status` is all done, then act as the consumer
     principal, assume the access role and run a statement in the recorded database."""
-    from xacct_dataapi import render
+    from xacct_dataapi import layout, render
     from xacct_dataapi.commands.common import resolve_state_path
     from xacct_dataapi.commands.handoff import verify as run_verify
     from xacct_dataapi.terminal import Terminal
@@ -48,7 +48,7 @@ def verify(
     if ui.json:
         ui.print_json(result.to_json())
         return
-    ui.print(f"OK: {result.principal} assumed {result.assumed} and ran {sql!r} in database {result.database!r} "
-             f"in {result.seconds:.1f}s: {len(result.rows)} row(s).", soft_wrap=True)
+    ui.print(layout.Prose(f"OK: {result.principal} assumed {result.assumed} and ran {sql!r} in database "
+                          f"{result.database!r} in {result.seconds:.1f}s: {len(result.rows)} row(s)."))
     if result.rows:
         ui.print(render.rows_table(result.columns, result.rows))

@@ -17,14 +17,23 @@ from xacct_dataapi.models import Plan, kept_for_others
 from xacct_dataapi.ownership import screen_state
 from xacct_dataapi.planner import plan_teardown, teardown_order
 from xacct_dataapi.runner import Runner
-from xacct_dataapi.state import State
+from xacct_dataapi.state import NoDeployment, State, existing_deployments_hint
+from xacct_dataapi.state_s3 import S3Location
 from xacct_dataapi.commands.common import sessions_for
 
 if TYPE_CHECKING:  # the use cases only call a Terminal's methods; prompting itself stays at the edge
     from xacct_dataapi.terminal import Terminal
 
 
-def _discover_for_teardown(state_path: Path, consumer_profile, provider_profile, region, ui: Terminal) -> State | None:
+def _no_deployment(state_path: Path | S3Location, found_nothing: str, then: str) -> NoDeployment:
+    """A teardown of a name nothing is recorded for (a typo, most likely): where it looked, what exists (exit 2)."""
+    where = (f"the team state {state_path.folder}" if isinstance(state_path, S3Location)
+             else f"the state folder {state_path.parent}")
+    return NoDeployment(f"No deployment named {state_path.stem!r}: no state file {state_path.stem}.json in {where}"
+                        f"{found_nothing}.", f"{existing_deployments_hint(state_path)} {then}")
+
+
+def _discover_for_teardown(state_path: Path, consumer_profile, provider_profile, region, ui: Terminal) -> State:
     """No state file: find the deployment's resources by name and tag (read-only), to delete them after review."""
     from xacct_dataapi.discover import discover
 
@@ -36,7 +45,9 @@ def _discover_for_teardown(state_path: Path, consumer_profile, provider_profile,
     consumer, provider = check_accounts(aws, None)
     state = discover(aws, name, consumer, provider)
     if not state.resources:
-        return None
+        raise _no_deployment(state_path, f", and AWS shows nothing tagged xacct:deployment={name} in consumer "
+                                         f"{consumer} / provider {provider}, region {aws.region}",
+                             "`xacct list --refresh` also lists the deployments AWS holds with no state file here.")
     ui.note(f"No state file at {state_path}: found {len(state.resources)} resource(s) tagged "
                  f"xacct:deployment={name} in consumer {consumer} / provider {provider}.")
     return state
@@ -88,14 +99,10 @@ def teardown(state_path: Path, ui: Terminal, *, name: str | None = None, consume
         discovered = False
         if state is None and (consumer_profile or provider_profile):
             state = _discover_for_teardown(state_path, consumer_profile, provider_profile, region, ui)
-            discovered = state is not None
+            discovered = True
         if state is None:
-            hint = ("" if (consumer_profile or provider_profile) else
-                    " To look for the deployment's resources by tag in AWS, pass --consumer-profile and --provider-profile.")
-            others = state_mod.deployments_beside(state_path)
-            hint += f" Deployments there: {', '.join(others)} (pass --name)." if others else ""
-            ui.note(f"Nothing to tear down: no state file at {state_path}.{hint}")
-            return TeardownResult(Plan("teardown", []), [], time.monotonic() - started, [])
+            raise _no_deployment(state_path, "", "If its state file is lost but its resources remain in AWS, pass "
+                                                 "--consumer-profile and --provider-profile to find them by tag.")
         if name is not None and name != state.name:
             raise StateError(f"State file {state_path} belongs to deployment {state.name!r}, not {name!r}.",
                              "Pass the matching --name, or another --state path.")

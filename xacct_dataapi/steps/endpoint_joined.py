@@ -105,4 +105,18 @@ def plan_joined(ctx, facts: dict, want_sg: Resource, want_ep: Resource, step: St
         step.reason = "; ".join(reasons)
     else:
         step.reason = f"member of endpoint {ep_id} (made by deployment {owner!r}), admitted by its policy"
+    step.reason += subnets_kept(ctx, ep, owner)
     return step
+
+
+def subnets_kept(ctx, ep: dict, owner: str | None) -> str:
+    """A member's --subnets are not the shared endpoint's (one endpoint serves the VPC; its maker places it): say so
+    whenever they differ, in every plan, rather than drop them silently."""
+    have = sorted(ep.get("SubnetIds") or [])
+    if set(have) == set(ctx.cfg.subnet_ids):
+        return ""
+    maker = f"deployment {owner!r}" if owner else "the deployment that made it"
+    change = (f"`xacct setup --name {owner} --subnets ...`" if owner else "the setup of the deployment that made it")
+    return (f"; note: --subnets {','.join(ctx.cfg.subnet_ids)} is not applied: the shared endpoint {ep['VpcEndpointId']} "
+            f"stays in its subnets {', '.join(have) or '(none)'}, which {maker} chose and its members share (its private DNS name serves "
+            f"all of {ctx.cfg.vpc_id}); to move it, run {change}")
