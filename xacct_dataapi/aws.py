@@ -103,7 +103,14 @@ def _parse_each_file_once(loader) -> None:
     loader.load_data_with_path = load_data_with_path
 
 
+def region_from_environment() -> str | None:
+    """AWS_REGION, which the AWS CLI v2 and the other SDKs read before AWS_DEFAULT_REGION and the profile's region but
+    boto3 does not read at all (docs/aws-facts.md, "Regions"): xacct follows the CLI, its users' convention."""
+    return os.environ.get("AWS_REGION", "").strip() or None
+
+
 def _session(profile: str | None, region: str | None, flag: str, loader_from: boto3.Session | None = None) -> boto3.Session:
+    region = region or region_from_environment()  # then boto3's own order: AWS_DEFAULT_REGION, the profile's
     try:
         core = botocore.session.Session()
         if loader_from is None:
@@ -152,7 +159,7 @@ class Sessions:
         if not region:
             raise UsageError(
                 f"No region: --region was not given and the provider profile {provider_profile!r} sets none.",
-                "Pass --region (e.g. --region eu-west-1), set AWS_DEFAULT_REGION (boto3 does not read AWS_REGION), or set "
+                "Pass --region (e.g. --region eu-west-1), set AWS_REGION (or AWS_DEFAULT_REGION), or set "
                 "`region` in the profile.",
             )
         if explicit_region is None:
@@ -197,9 +204,8 @@ class Sessions:
     def regions_meant(self) -> dict[str, str]:
         """The regions the operator may have meant, other than the one in use: region -> where it is set."""
         configured = self.provider._session.get_scoped_config().get("region")  # the profile's own, env aside
-        found = {"AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION"),
-                 f"the region of profile {self.provider_profile or 'default'}": configured,
-                 "AWS_REGION, which boto3 does not read": os.environ.get("AWS_REGION")}
+        found = {"AWS_REGION": region_from_environment(), "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION"),
+                 f"the region of profile {self.provider_profile or 'default'}": configured}
         meant: dict[str, str] = {}
         for where, region in found.items():
             if region and region != self.region and region not in meant:
@@ -242,6 +248,6 @@ class Sessions:
                 "Check that profile's credentials.",
             ) from None
         except NoRegionError:
-            raise UsageError("No region configured.", "Pass --region or set AWS_DEFAULT_REGION.") from None
+            raise UsageError("No region configured.", "Pass --region or set AWS_REGION.") from None
         except BotoCoreError as exc:
             raise UsageError(f"{flag} {profile!r} could not be used: {exc}.", "Check that profile in the AWS config.") from None

@@ -22,7 +22,7 @@ def writer_instance(aws, cluster: dict) -> dict | None:
 
 
 def cluster_elsewhere(aws, cluster_id: str) -> tuple[str, str] | None:
-    """(region, what sets it) of a region the operator may have meant (AWS_REGION, the profile's) in which the provider
+    """(region, what sets it) of a region the operator may have meant (AWS_DEFAULT_REGION, the profile's) in which the provider
     account has the cluster: a wrong --region looks like a wrong cluster id otherwise. The same read as the preflight's,
     elsewhere: an operator policy for the cluster's own region grants it there."""
     for region, where in aws.regions_meant().items():

@@ -76,9 +76,9 @@ def check_accounts(aws: Sessions, state: State | None) -> tuple[str, str]:
     return consumer, provider
 
 
-# boto3 reads AWS_DEFAULT_REGION, never AWS_REGION (botocore configprovider.py; docs/aws-facts.md).
-REGION_SOURCES = ("xacct works in --region if given, else in AWS_DEFAULT_REGION, else in the provider profile's region "
-                  "(boto3 does not read AWS_REGION).")
+# The AWS CLI's order; boto3 alone would skip AWS_REGION (aws.region_from_environment; docs/aws-facts.md).
+REGION_SOURCES = ("xacct works in --region if given, else in AWS_REGION, else in AWS_DEFAULT_REGION, else in the "
+                  "provider profile's region (the AWS CLI's order).")
 
 
 def describe_cluster(aws: Sessions, cfg: Config, provider_account: Callable[[], str]) -> Cluster:

@@ -61,16 +61,21 @@ def test_a_wrong_region_is_told_apart_from_a_wrong_cluster_id(world, password, m
     assert res.exit_code == 2, text
     assert (f"--cluster '{world.cluster_id}' is not in region us-east-1, where xacct looked: provider account "
             f"{PROVIDER} has it in us-west-2 (the region of profile provider)." in text), text
-    assert "Pass --region us-west-2." in text and "else in AWS_DEFAULT_REGION, else in the provider profile's region" in text
+    assert "Pass --region us-west-2." in text and "else in AWS_REGION, else in AWS_DEFAULT_REGION, else in the provider profile's region" in text
     assert not Path(".xacct/default.json").exists() and roles(world) == []  # nothing made, in either region
 
-    monkeypatch.setenv("AWS_REGION", "us-west-2")  # what the AWS CLI would use, boto3 (and so xacct) does not
+    # The AWS CLI's order, which xacct follows though boto3 alone skips AWS_REGION: --region, AWS_REGION,
+    # AWS_DEFAULT_REGION, the profile's.
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
     res = invoke(world.setup_args("--enable-data-api", "--region", "eu-west-1", "--yes"))
-    assert res.exit_code == 2 and "has it in us-west-2 (the region of profile provider)" in flat(res.output)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # xacct's region from the environment, not the profile's
+    assert res.exit_code == 2 and "has it in us-west-2 (AWS_REGION)" in flat(res.output), flat(res.output)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")  # AWS_REGION comes first
     res = invoke(world.setup_args("--enable-data-api", "--yes"))
-    assert res.exit_code == 2 and "is not in region eu-west-1" in flat(res.output), res.output
+    text = flat(res.output)
+    assert res.exit_code == 2 and "is not in region eu-west-1" in text and "(AWS_DEFAULT_REGION)" in text, text
     monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_REGION")
 
     # A mistyped id in the right region: no region has it, so the id is the suspect (and the region is named).
     args = world.setup_args("--enable-data-api", "--yes")
