@@ -30,7 +30,8 @@ def _no_deployment(state_path: Path | S3Location, found_nothing: str, then: str)
     where = (f"the team state {state_path.folder}" if isinstance(state_path, S3Location)
              else f"the state folder {state_path.parent}")
     return NoDeployment(f"No deployment named {state_path.stem!r}: no state file {state_path.stem}.json in {where}"
-                        f"{found_nothing}.", f"{existing_deployments_hint(state_path)} {then}")
+                        f"{found_nothing} (a finished teardown removes it: if that was this one, nothing is left to "
+                        "do).", f"{existing_deployments_hint(state_path)} {then}")
 
 
 def _discover_for_teardown(state_path: Path, consumer_profile, provider_profile, region, ui: Terminal) -> State:
