@@ -3,6 +3,7 @@
 - the endpoint's subnets: tcp/443 in from the clients, the return traffic out to them;
 - the clients' own subnets (the VPC's other subnets inside the client CIDRs): tcp/443 out to the endpoint's subnets,
   the return traffic in from them.
+A deployment that joined another's endpoint judges the subnets the endpoint is in, not its own --subnets.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from tests.helpers.inventory import live_endpoints
 # xacct runs as least-privilege operators, authorised as AWS would in-process
 from tests.helpers.operators import world_of_operators  # noqa: F401 (the `world` fixture)
 from xacct_dataapi.cli import cli
@@ -73,3 +75,45 @@ def test_the_default_acls_pass(world, password):
     res = invoke(["status", "--output", "json"])
     assert res.exit_code == 0, res.output
     assert "1024-65535" in step8(res)["reason"]
+
+
+def joined(world, maker_subnet: str, member_subnet: str) -> None:
+    """Deployment "orders" makes the VPC's endpoint in `maker_subnet`; "billing" joins it with --subnets
+    `member_subnet`."""
+    orders = world.args_in(world.setup_args("--enable-data-api", "--yes", name="orders"), world.vpc_id, (maker_subnet,))
+    assert invoke(orders).exit_code == 0
+    billing = world.args_in(world.setup_args("--enable-data-api", "--yes", name="billing"), world.vpc_id, (member_subnet,))
+    res = invoke(billing)
+    assert res.exit_code == 0, res.output
+    (ep,) = live_endpoints(world.consumer, world.vpc_id)
+    assert ep["SubnetIds"] == [maker_subnet]  # AWS: one endpoint, where its maker put it, not in billing's subnet
+
+
+def test_a_member_checks_the_subnet_the_shared_endpoint_is_in_not_its_own_subnets(world, password):
+    """The member's clients reach the endpoint's interfaces in the maker's subnet: that subnet's NACL must let tcp/443
+    in, whatever the member's --subnets say."""
+    endpoint_subnet, member_subnet = world.subnet_ids
+    joined(world, endpoint_subnet, member_subnet)
+    acl = acl_for(world, endpoint_subnet, [(90, False, "deny", 443, 443), (100, False, "allow", 0, 65535),
+                                           (100, True, "allow", 0, 65535)])
+    res = invoke(["status", "--name", "billing", "--output", "json"])
+    assert res.exit_code == 1, res.output
+    step = step8(res)
+    problems = " ".join(step["detail"])
+    assert f"{acl} (subnet {endpoint_subnet}) blocks inbound tcp 443 from" in problems, problems
+    assert "rule 90 denies it" in problems and "--ingress" in problems
+    assert member_subnet not in problems  # its own subnet's NACL (the default) passes what a client subnet sends
+
+
+def test_a_member_is_not_failed_by_a_nacl_on_a_subnet_the_endpoint_is_not_in(world, password):
+    """Inbound tcp/443 denied on the member's own --subnets (no endpoint interface there, only clients, which send
+    443 and receive the return traffic) blocks nothing on the path."""
+    endpoint_subnet, member_subnet = world.subnet_ids
+    joined(world, endpoint_subnet, member_subnet)
+    acl_for(world, member_subnet, [(90, False, "deny", 443, 443), (100, False, "allow", 0, 65535),
+                                   (100, True, "allow", 0, 65535)])
+    res = invoke(["status", "--name", "billing", "--output", "json"])
+    assert res.exit_code == 0, res.output
+    step = step8(res)
+    assert (step["status"], step["detail"]) == ("done", [])
+    assert f"the endpoint's subnets: {endpoint_subnet}" in step["reason"], step["reason"]

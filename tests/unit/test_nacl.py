@@ -201,7 +201,8 @@ def test_problems_for_default_nacls_is_empty_and_missing_subnets_are_skipped():
 
 
 def test_nacl_check_plan_is_a_check_with_problems_or_a_noop():
-    ctx = SimpleNamespace(cfg=SimpleNamespace(subnet_ids=(SUBNET_A, SUBNET_B)), vpc_cidr=VPC, client_cidrs=[VPC], gone=[])
+    ctx = SimpleNamespace(cfg=SimpleNamespace(subnet_ids=(SUBNET_A, SUBNET_B)), vpc_cidr=VPC, client_cidrs=[VPC], gone=[],
+                          values={})
     ok = nacl_check.plan(ctx, desired=[], facts={"acls": {SUBNET_A: acl("acl-0default", default_entries()),
                                         SUBNET_B: acl("acl-0default", default_entries())}})
     assert ok.action is Action.NOOP and ok.calls == [] and ok.problems == []

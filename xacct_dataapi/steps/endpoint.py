@@ -75,7 +75,10 @@ def inspect(ctx, known) -> Inspection:
     return Inspection({"sg": sg, "own": own, "endpoint": ep, "joined": joined, "conflicts": others, "members": members},
                       {"security_group_id": sg["GroupId"] if joined and sg else own and own["GroupId"],
                        "member_group_id": own and own["GroupId"],
-                       "endpoint_id": ep and ep["VpcEndpointId"], "endpoint_members": others_facts or None})
+                       "endpoint_id": ep and ep["VpcEndpointId"], "endpoint_members": others_facts or None,
+                       # A joined endpoint stays where its maker put it, whatever this deployment's --subnets (step 8
+                       # checks the NACLs of the subnets its interfaces are in); None: --subnets place it.
+                       "joined_endpoint_subnet_ids": sorted(ep.get("SubnetIds") or []) if joined else None})
 
 
 def members(ctx) -> dict[str, MemberFacts]:

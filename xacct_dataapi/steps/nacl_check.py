@@ -1,5 +1,8 @@
 """Step 8 (consumer network): a read-only check that the endpoint subnets' NACLs pass HTTPS both ways.
 
+The endpoint's subnets are where its interfaces are: for an endpoint this deployment joined, the subnets its maker
+chose (read from AWS by step 7), not this deployment's --subnets.
+
 xacct never edits NACLs (they are shared by everything in the subnet); it names the blocking rule and the fix.
 """
 from __future__ import annotations
@@ -76,18 +79,27 @@ def client_problems(acls: dict, subnet_cidrs: dict[str, str], endpoint_subnets, 
     return out
 
 
+def endpoint_subnets(ctx) -> list[str]:
+    """The subnets the endpoint's interfaces are in: a joined endpoint's as AWS lists them (step 7's inspection; its
+    maker chose them, and this deployment's --subnets do not move it), else the --subnets its setup places it in."""
+    joined = ctx.values.get("joined_endpoint_subnet_ids")
+    return list(ctx.cfg.subnet_ids) if joined is None else list(joined)
+
+
 def plan(ctx, facts: dict, desired: list[Resource]) -> StepPlan:
     if ctx.gone:
         return StepPlan(NUMBER, STEP.key, STEP.title, Action.CHECK, "the subnets cannot be checked",
                         problems=list(ctx.gone))
-    problems = [p for cidr in ctx.client_cidrs for p in problems_for(facts["acls"], ctx.cfg.subnet_ids, cidr)]
-    problems += client_problems(facts["acls"], facts.get("subnet_cidrs", {}), ctx.cfg.subnet_ids, ctx.client_cidrs)
+    where = endpoint_subnets(ctx)
+    problems = [p for cidr in ctx.client_cidrs for p in problems_for(facts["acls"], where, cidr)]
+    problems += client_problems(facts["acls"], facts.get("subnet_cidrs", {}), where, ctx.client_cidrs)
     if problems:
         return StepPlan(NUMBER, STEP.key, STEP.title, Action.CHECK, "a network ACL blocks HTTPS", problems=problems)
-    n = len({facts["acls"][s]["NetworkAclId"] for s in ctx.cfg.subnet_ids if s in facts["acls"]})
+    n = len({facts["acls"][s]["NetworkAclId"] for s in where if s in facts["acls"]})
+    shared = "" if set(where) == set(ctx.cfg.subnet_ids) else f" (the endpoint's subnets: {', '.join(where)})"
     return StepPlan(NUMBER, STEP.key, STEP.title, Action.NOOP,
                     f"{n} network ACL(s) pass tcp/443 and its return traffic ({EPHEMERAL[0]}-{EPHEMERAL[1]}) both ways "
-                    f"for {', '.join(ctx.client_cidrs)}")
+                    f"for {', '.join(ctx.client_cidrs)}{shared}")
 
 
 STEP = Step(NUMBER, "nacl_check", "Network ACLs pass HTTPS (check)", (), inspect=inspect, desired=desired, plan=plan)
