@@ -213,3 +213,20 @@ def test_nacl_check_plan_is_a_check_with_problems_or_a_noop():
     assert bad.action is Action.CHECK and bad.calls == []
     assert len(bad.problems) == 1 and "acl-0bad" in bad.problems[0] and SUBNET_B in bad.problems[0]
     assert nacl_check.STEP.kinds == () and nacl_check.STEP.teardown is None  # a check records nothing to delete
+
+
+def test_a_joined_endpoints_subnets_are_judged_as_the_endpoints_and_the_member_subnets_as_clients():
+    """Step 7's inspection gives a joined endpoint's subnets (AWS's SubnetIds): they, not --subnets, are the
+    endpoint's side; the member's --subnets are then a client subnet like any other of the VPC."""
+    deny_in_443 = acl("acl-0deny443", [rule(90, "deny", egress=False, protocol="6", ports=(443, 443))] + default_entries())
+    facts = {"acls": {SUBNET_A: deny_in_443, SUBNET_B: acl("acl-0default", default_entries())},
+             "subnet_cidrs": {SUBNET_A: "10.20.1.0/24", SUBNET_B: "10.20.2.0/24"}}
+    member = SimpleNamespace(cfg=SimpleNamespace(subnet_ids=(SUBNET_B,)), client_cidrs=[VPC], gone=[],
+                             values={"joined_endpoint_subnet_ids": [SUBNET_A]})
+    bad = nacl_check.plan(member, desired=[], facts=facts)
+    assert bad.action is Action.CHECK and len(bad.problems) == 1
+    assert f"acl-0deny443 (subnet {SUBNET_A}) blocks inbound tcp 443" in bad.problems[0]
+    # The same deny on the member's own subnet: clients only send 443 and take the return traffic in.
+    facts["acls"] = {SUBNET_A: facts["acls"][SUBNET_B], SUBNET_B: deny_in_443}
+    ok = nacl_check.plan(member, desired=[], facts=facts)
+    assert ok.action is Action.NOOP and f"the endpoint's subnets: {SUBNET_A}" in ok.reason
