@@ -94,8 +94,9 @@ def test_an_endpoint_with_private_dns_needs_associate_vpc_with_hosted_zone(world
     assert zones.client("ec2").create_vpc_endpoint(**ask, PrivateDnsEnabled=True)["VpcEndpoint"]["PrivateDnsEnabled"]
 
 
-@pytest.mark.parametrize("sid, side, action", [("TagKeyAtCreation", "provider", "kms:TagResource"),
-                                               ("EndpointPrivateDns", "consumer", "route53:AssociateVPCWithHostedZone")])
+@pytest.mark.parametrize("sid, side, action", [
+    ("TagKeyAtCreation", "provider", "kms:TagResource"),
+    ("EndpointPrivateDns", "consumer", "route53:AssociateVPCWithHostedZone")])
 def test_setup_fails_without_the_statement_for_an_implied_action(world, password, sid, side, action):
     """The generated policy's statements for implied actions are load-bearing: without one, setup stops there."""
     admin = world.provider if side == "provider" else world.consumer
