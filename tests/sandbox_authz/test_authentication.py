@@ -80,3 +80,21 @@ def test_an_assumed_role_session_needs_its_own_secret_and_token(world):
     assert code_of(lambda: bad_secret.client("sts").get_caller_identity()) == "SignatureDoesNotMatch"
     no_token = session(creds["AccessKeyId"], creds["SecretAccessKey"])
     assert code_of(lambda: no_token.client("sts").get_caller_identity()) == "InvalidClientTokenId"
+
+
+def test_an_unsigned_request_is_refused(world):
+    """Was: a request without a signature skipped authorization altogether (and S3 answered it as allowed)."""
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    world.consumer.client("s3").create_bucket(Bucket="probe-bucket",
+                                              CreateBucketConfiguration={"LocationConstraint": REGION})
+    anonymous = boto3.Session(region_name=REGION)
+    unsigned = Config(signature_version=UNSIGNED)
+    assert {service: code_of(call) for service, call in {
+        "sts": lambda: anonymous.client("sts", config=unsigned).get_caller_identity(),
+        "iam": lambda: anonymous.client("iam", config=unsigned).list_users(),
+        "kms": lambda: anonymous.client("kms", config=unsigned).list_keys(),
+        "s3": lambda: anonymous.client("s3", config=unsigned).list_objects_v2(Bucket="probe-bucket"),
+    }.items()} == {"sts": "MissingAuthenticationToken", "iam": "MissingAuthenticationToken",
+                   "kms": "MissingAuthenticationTokenException", "s3": "AccessDenied"}

@@ -52,20 +52,15 @@ def request_params(resp: Any) -> dict:
         return {}
 
 
-def signature_matches(resp: Any, s3: bool = False) -> bool:
+def signature_matches(resp: Any, path: str, s3: bool = False) -> bool:
     """Whether the request's SigV4 signature was made with its access key's secret (or its session's), as AWS
     checks before anything else. moto checks it only in its own authorization, which the sandbox's replaces; without
-    this a request signed with any secret, even a deleted key pair's or a typo's, passed for its key's owner."""
+    this a request signed with any secret, even a deleted key pair's or a typo's, passed for its key's owner.
+    `path`: the path as the client signed it (private.signed_path)."""
     from urllib.parse import urlparse
 
     from moto.iam.access_control import IAMRequest, S3IAMRequest
 
-    from xacct_dataapi.sandbox.authz.private import HEADER, PREFIX
-
-    path = resp.raw_path
-    inside = resp.headers.get(HEADER)
-    if inside:  # the client signed the path with its /_vpc/VPC/IP prefix, which the server's WSGI layer removed
-        path = f"{PREFIX}{inside}{path}"
     query = urlparse(resp.uri).query
     path += f"?{query}" if query else ""
     request_cls = S3IAMRequest if s3 else IAMRequest

@@ -120,18 +120,31 @@ def forward_secret_read(who: Principal, params: dict, region: str) -> None:
         check(who, "kms:Decrypt", [kms], base_context(who, region, "kms") | kms.context)
 
 
+def _missing_token_code(resp: Any) -> str:
+    """MissingAuthenticationToken, with JSON services' `Exception` suffix (AWS's common errors)."""
+    from moto.core.responses import get_service_model
+
+    try:
+        protocol = get_service_model(resp.boto3_service_name).protocol
+    except Exception:
+        protocol = "query"
+    return "MissingAuthenticationToken" + ("Exception" if "json" in protocol else "")
+
+
 def authorize(resp: Any) -> None:
     """Raise _Refusal unless AWS would let this request's caller make it."""
     from xacct_dataapi.sandbox.authz import private
 
     service = signing_service(resp.headers)
     op = resp._get_action()
-    if not service or not op:
-        return
+    if not op:
+        return  # not an operation of the service's model: moto answers it as unknown
+    if not service:  # unsigned (or signed in the query string, which the sandbox does not read): AWS refuses it
+        raise _Refusal(_missing_token_code(resp), "Request is missing Authentication Token")
     prefix = _SIGNING_TO_PREFIX.get(service, service)
     action = f"{prefix}:{op}"
     who = identify(resp.current_account, resp.headers)  # an unknown key is refused even GetCallerIdentity
-    if not signature_matches(resp):
+    if not signature_matches(resp, private.signed_path(resp.headers, resp.raw_path)):
         raise _Refusal("AuthFailure" if prefix == "ec2" else "SignatureDoesNotMatch", SIGNATURE_MISMATCH)
     if action in ALWAYS_ALLOWED:
         return
@@ -162,17 +175,19 @@ def authorize_s3(resp: Any, bucket_name: str | None, key_name: str | None) -> bo
     """An S3 request decided (authz/s3.py) while enabled: raises moto's S3 AccessDenied if AWS would refuse it."""
     from moto.s3.exceptions import S3ClientError
 
-    from xacct_dataapi.sandbox.authz import s3
+    from xacct_dataapi.sandbox.authz import private, s3
 
     action = s3.action_of(resp)
     if not _state["enabled"]:
         return False
-    if action is None or signing_service(resp.headers) != "s3":
+    if action is None:
         return True
     try:
+        if signing_service(resp.headers) != "s3":  # anonymous: no bucket of the sandbox's is public
+            raise _Refusal("AccessDenied", "Access Denied")
         with MOTO_LOCK:  # it reads IAM's backend, which another request may be changing
             who = identify(resp.current_account, resp.headers)
-            if not signature_matches(resp, s3=True):
+            if not signature_matches(resp, private.signed_path(resp.headers, resp.raw_path), s3=True):
                 raise _Refusal("SignatureDoesNotMatch", SIGNATURE_MISMATCH)
             targets = s3.targets(resp, action, bucket_name, key_name)
             if targets is not None:
