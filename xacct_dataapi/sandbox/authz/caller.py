@@ -65,8 +65,9 @@ def signature_matches(resp: Any, path: str, s3: bool = False) -> bool:
     path += f"?{query}" if query else ""
     request_cls = S3IAMRequest if s3 else IAMRequest
     try:
-        request = request_cls(account_id=resp.current_account, method=resp.method, path=path, data=resp.data,
-                              body=resp.raw_body, headers=resp.headers,
+        # moto signs `body or data`: a GET's parameters (route53) are in its query string, not a form body
+        request = request_cls(account_id=resp.current_account, method=resp.method, path=path,
+                              data={} if resp.method in ("GET", "HEAD") else resp.data, body=resp.raw_body, headers=resp.headers,
                               action=(resp.data.get("Action") if s3 else resp._get_action()) or "")
         request.check_signature()
     except Exception:  # moto raises its service's SignatureDoesNotMatch (EC2: AuthFailure)
