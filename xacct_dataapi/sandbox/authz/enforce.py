@@ -100,7 +100,7 @@ def check(who: Principal, action: str, targets: list[Target], base: dict, endpoi
         decision = decide(q)
         _state["decisions"] += 1
         if not decision.allowed:
-            raise _Refusal("", message(who, act, t.resource, decision))
+            raise _Refusal(*t.refusal) if t.refusal else _Refusal("", message(who, act, t.resource, decision))
 
 
 def forward_secret_read(who: Principal, params: dict, region: str) -> None:

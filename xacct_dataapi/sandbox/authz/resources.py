@@ -16,6 +16,8 @@ from typing import Any, Callable
 from xacct_dataapi.policy_eval.decide import KMS_KEY, OTHER, ROLE_TRUST
 
 Lookup = Callable[..., Any]
+LOCKOUT = ("MalformedPolicyDocumentException",
+           "The new key policy will not allow you to update the key policy in the future.")
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Target:
     kind: str = OTHER
     action: str | None = None  # another action than the request's (the implied tag action, a forward call)
     grants: tuple = ()  # a KMS key's grants (decide.Question.grants)
+    refusal: tuple[str, str] | None = None  # AWS's (code, message) when this one is denied, if not AccessDenied's
 
 
 def tag_context(prefix: str, tags: Any) -> dict:
@@ -170,7 +173,12 @@ def _kms(op: str, p: dict, acct: str, region: str) -> list[Target]:
         extra = request_tags(p.get("Tags")) if op == "TagResource" else {}
         if op == "UntagResource":
             extra = {"aws:tagkeys": [str(k) for k in p.get("TagKeys", [])]}
-        return [key_target(acct, region, str(p["KeyId"]), extra)]
+        target = key_target(acct, region, str(p["KeyId"]), extra)
+        if op == "PutKeyPolicy" and p.get("Policy") and not p.get("BypassPolicyLockoutSafetyCheck"):
+            # The policy lockout safety check: the new policy must let the caller call PutKeyPolicy again.
+            return [target, Target(target.resource, target.account, target.context, str(p["Policy"]), KMS_KEY,
+                                   "kms:PutKeyPolicy", target.grants, LOCKOUT)]
+        return [target]
     return [Target("*")]
 
 
