@@ -50,3 +50,26 @@ def request_params(resp: Any) -> dict:
                                   "body": request.data, "url_path": request.path, "url_params": resp.uri_match}))
     except Exception:  # a request botocore's model does not describe: no parameters to authorise on
         return {}
+
+
+def signature_matches(resp: Any, path: str, s3: bool = False) -> bool:
+    """Whether the request's SigV4 signature was made with its access key's secret (or its session's), as AWS
+    checks before anything else. moto checks it only in its own authorization, which the sandbox's replaces; without
+    this a request signed with any secret, even a deleted key pair's or a typo's, passed for its key's owner.
+    `path`: the path as the client signed it (private.signed_path)."""
+    from urllib.parse import urlparse
+
+    from moto.iam.access_control import IAMRequest, S3IAMRequest
+
+    query = urlparse(resp.uri).query
+    path += f"?{query}" if query else ""
+    request_cls = S3IAMRequest if s3 else IAMRequest
+    try:
+        # moto signs `body or data`: a GET's parameters (route53) are in its query string, not a form body
+        request = request_cls(account_id=resp.current_account, method=resp.method, path=path,
+                              data={} if resp.method in ("GET", "HEAD") else resp.data, body=resp.raw_body, headers=resp.headers,
+                              action=(resp.data.get("Action") if s3 else resp._get_action()) or "")
+        request.check_signature()
+    except Exception:  # moto raises its service's SignatureDoesNotMatch (EC2: AuthFailure)
+        return False
+    return True

@@ -2,7 +2,8 @@
 
 moto's own enforcement (`INITIAL_NO_AUTH_ACTION_COUNT`) checks identity policies on `"*"` only and no resource
 policy (docs/sandbox.md). `install()` replaces it for the process: with `enabled`, each request's caller is found
-from its access key (a minted user key, or an assumed-role session), the request's resources from resources.py, and
+from its access key (a minted user key, or an assumed-role session) and its SigV4 signature checked against that
+key's secret (caller.signature_matches), the request's resources from resources.py, and
 each (action, resource) is decided against the caller's identity policies and the resource's policy. A denial is
 answered with the service's own error code (`AccessDenied` for IAM/STS, `UnauthorizedOperation` for EC2,
 `AccessDeniedException` for the JSON services), serialized by moto for that service's protocol.
@@ -22,13 +23,15 @@ from typing import Any
 from xacct_dataapi.sandbox import MOTO_LOCK
 from xacct_dataapi.policy_eval.decide import EXPLICIT_DENY, Decision, Principal, Question, decide
 from xacct_dataapi.sandbox.authz.resources import Target, secret_target, via_secretsmanager
-from xacct_dataapi.sandbox.authz.caller import Refusal as _Refusal, identity_policies, request_params
+from xacct_dataapi.sandbox.authz.caller import Refusal as _Refusal, identity_policies, request_params, signature_matches
 from xacct_dataapi.sandbox.authz.resources_net import resolve
 
 ALWAYS_ALLOWED = {"sts:GetCallerIdentity"}  # "No permissions are required" (API_GetCallerIdentity)
 _SIGNING_TO_PREFIX = {"tagging": "tag"}
 _DENIED_CODE = {"iam": "AccessDenied", "sts": "AccessDenied", "ec2": "UnauthorizedOperation", "rds": "AccessDenied"}
 
+SIGNATURE_MISMATCH = ("The request signature we calculated does not match the signature you provided. Check your "
+                      "AWS Secret Access Key and signing method. Consult the service documentation for details.")
 _lock = threading.Lock()
 _state: dict[str, Any] = {"installed": None, "enabled": False, "decisions": 0}
 
@@ -97,7 +100,7 @@ def check(who: Principal, action: str, targets: list[Target], base: dict, endpoi
         decision = decide(q)
         _state["decisions"] += 1
         if not decision.allowed:
-            raise _Refusal("", message(who, act, t.resource, decision))
+            raise _Refusal(*t.refusal) if t.refusal else _Refusal("", message(who, act, t.resource, decision))
 
 
 def forward_secret_read(who: Principal, params: dict, region: str) -> None:
@@ -117,19 +120,34 @@ def forward_secret_read(who: Principal, params: dict, region: str) -> None:
         check(who, "kms:Decrypt", [kms], base_context(who, region, "kms") | kms.context)
 
 
+def _missing_token_code(resp: Any) -> str:
+    """MissingAuthenticationToken, with JSON services' `Exception` suffix (AWS's common errors)."""
+    from moto.core.responses import get_service_model
+
+    try:
+        protocol = get_service_model(resp.boto3_service_name).protocol
+    except Exception:
+        protocol = "query"
+    return "MissingAuthenticationToken" + ("Exception" if "json" in protocol else "")
+
+
 def authorize(resp: Any) -> None:
     """Raise _Refusal unless AWS would let this request's caller make it."""
     from xacct_dataapi.sandbox.authz import private
 
     service = signing_service(resp.headers)
     op = resp._get_action()
-    if not service or not op:
-        return
+    if not op:
+        return  # not an operation of the service's model: moto answers it as unknown
+    if not service:  # unsigned (or signed in the query string, which the sandbox does not read): AWS refuses it
+        raise _Refusal(_missing_token_code(resp), "Request is missing Authentication Token")
     prefix = _SIGNING_TO_PREFIX.get(service, service)
     action = f"{prefix}:{op}"
+    who = identify(resp.current_account, resp.headers)  # an unknown key is refused even GetCallerIdentity
+    if not signature_matches(resp, private.signed_path(resp.headers, resp.raw_path)):
+        raise _Refusal("AuthFailure" if prefix == "ec2" else "SignatureDoesNotMatch", SIGNATURE_MISMATCH)
     if action in ALWAYS_ALLOWED:
         return
-    who = identify(resp.current_account, resp.headers)
     params = request_params(resp)
     targets = resolve(prefix, op, params, resp.current_account, resp.region)
     base = base_context(who, resp.region, prefix)
@@ -157,21 +175,25 @@ def authorize_s3(resp: Any, bucket_name: str | None, key_name: str | None) -> bo
     """An S3 request decided (authz/s3.py) while enabled: raises moto's S3 AccessDenied if AWS would refuse it."""
     from moto.s3.exceptions import S3ClientError
 
-    from xacct_dataapi.sandbox.authz import s3
+    from xacct_dataapi.sandbox.authz import private, s3
 
     action = s3.action_of(resp)
     if not _state["enabled"]:
         return False
-    if action is None or signing_service(resp.headers) != "s3":
+    if action is None:
         return True
     try:
+        if signing_service(resp.headers) != "s3":  # anonymous: no bucket of the sandbox's is public
+            raise _Refusal("AccessDenied", "Access Denied")
         with MOTO_LOCK:  # it reads IAM's backend, which another request may be changing
             who = identify(resp.current_account, resp.headers)
+            if not signature_matches(resp, private.signed_path(resp.headers, resp.raw_path), s3=True):
+                raise _Refusal("SignatureDoesNotMatch", SIGNATURE_MISMATCH)
             targets = s3.targets(resp, action, bucket_name, key_name)
             if targets is not None:
                 check(who, action, targets, base_context(who, resp.region, "s3"))
     except _Refusal as refusal:
-        code = refusal.code if refusal.code == "InvalidClientTokenId" else "AccessDenied"
+        code = refusal.code if refusal.code in ("InvalidClientTokenId", "SignatureDoesNotMatch") else "AccessDenied"
         raise S3ClientError(code, refusal.message) from None
     return True
 

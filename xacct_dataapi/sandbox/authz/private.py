@@ -84,6 +84,12 @@ def path_of(headers: Any, region: str) -> Path:
     return Path({"aws:sourcevpce": [endpoint.id], "aws:sourcevpc": [vpc_id]}, policy)
 
 
+def signed_path(headers: Any, path: str) -> str:
+    """The path the client signed: with the /_vpc/VPC/IP prefix that strip_vpc_prefix removed."""
+    inside = headers.get(HEADER)
+    return f"{PREFIX}{inside}{path}" if inside else path
+
+
 def strip_vpc_prefix(app: Callable) -> Callable:
     """WSGI: a request to /_vpc/VPC/IP/rest... is served as /rest... and marked as coming from IP inside VPC."""
     def from_inside(environ: dict, start_response: Callable) -> Any:

@@ -5,7 +5,8 @@ Per action, the resource types and condition keys follow the IAM service authori
 (https://docs.aws.amazon.com/service-authorization/latest/reference/): `aws:ResourceTag/*` is the tags of the
 resource the statement is checked against (each resource of a multi-resource call separately); `aws:RequestTag/*`
 and `aws:TagKeys` are set only on the resource being created or tagged; `ec2:CreateAction` only on the implied
-`ec2:CreateTags` of a create call with TagSpecifications. Actions not listed here are checked against `"*"`.
+`ec2:CreateTags` of a create call with TagSpecifications. A KMS key created with tags is also checked as
+`kms:TagResource` on every key of the account and Region. Actions not listed here are checked against `"*"`.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from typing import Any, Callable
 from xacct_dataapi.policy_eval.decide import KMS_KEY, OTHER, ROLE_TRUST
 
 Lookup = Callable[..., Any]
+LOCKOUT = ("MalformedPolicyDocumentException",
+           "The new key policy will not allow you to update the key policy in the future.")
 
 
 @dataclass
@@ -28,6 +31,7 @@ class Target:
     kind: str = OTHER
     action: str | None = None  # another action than the request's (the implied tag action, a forward call)
     grants: tuple = ()  # a KMS key's grants (decide.Question.grants)
+    refusal: tuple[str, str] | None = None  # AWS's (code, message) when this one is denied, if not AccessDenied's
 
 
 def tag_context(prefix: str, tags: Any) -> dict:
@@ -145,7 +149,13 @@ def key_target(account: str, region: str, key_id: str, extra: dict | None = None
 
 def _kms(op: str, p: dict, acct: str, region: str) -> list[Target]:
     if op in ("CreateKey", "ListKeys", "ListAliases", "GenerateRandom"):
-        return [Target("*", None, request_tags(p.get("Tags")))]
+        targets = [Target("*", None, request_tags(p.get("Tags")))]
+        if op == "CreateKey" and p.get("Tags"):
+            # Tags at creation need kms:TagResource too, in an IAM policy that covers every key of the account and
+            # Region (the key has no id yet): a statement scoped to some keys only does not allow it.
+            targets.append(Target(f"arn:aws:kms:{region}:{acct}:key/*", acct, request_tags(p.get("Tags")),
+                                  action="kms:TagResource"))
+        return targets
     alias_arn = f"arn:aws:kms:{region}:{acct}:" + str(p.get("AliasName", ""))
     if op in ("CreateAlias", "UpdateAlias"):
         targets = [Target(alias_arn, acct), key_target(acct, region, str(p.get("TargetKeyId")))]
@@ -163,7 +173,12 @@ def _kms(op: str, p: dict, acct: str, region: str) -> list[Target]:
         extra = request_tags(p.get("Tags")) if op == "TagResource" else {}
         if op == "UntagResource":
             extra = {"aws:tagkeys": [str(k) for k in p.get("TagKeys", [])]}
-        return [key_target(acct, region, str(p["KeyId"]), extra)]
+        target = key_target(acct, region, str(p["KeyId"]), extra)
+        if op == "PutKeyPolicy" and p.get("Policy") and not p.get("BypassPolicyLockoutSafetyCheck"):
+            # The policy lockout safety check: the new policy must let the caller call PutKeyPolicy again.
+            return [target, Target(target.resource, target.account, target.context, str(p["Policy"]), KMS_KEY,
+                                   "kms:PutKeyPolicy", target.grants, LOCKOUT)]
+        return [target]
     return [Target("*")]
 
 
@@ -221,9 +236,12 @@ def via_secretsmanager(region: str, account: str) -> dict:
 
 
 def _sm_encrypt(acct: str, region: str, key_id: Any, writes: bool) -> list[Target]:
+    """A new secret value under a customer managed key: Secrets Manager acts for the caller, who needs both
+    kms:GenerateDataKey and kms:Decrypt on the key ("Secret encryption and decryption in AWS Secrets Manager")."""
     if not key_id or not writes:
         return []  # the AWS managed key aws/secretsmanager: no key policy of the caller's to pass
-    return [key_target(acct, region, str(key_id), via_secretsmanager(region, acct), "kms:GenerateDataKey")]
+    via = via_secretsmanager(region, acct)
+    return [key_target(acct, region, str(key_id), via, action) for action in ("kms:GenerateDataKey", "kms:Decrypt")]
 
 
 def secret_encryption_context(secret: Any) -> dict:

@@ -6,6 +6,8 @@ authorised on the vpc, each subnet, each security group and the new vpc-endpoint
 and the new security-group; `aws:RequestTag`/`aws:TagKeys` only on the new resource. Tags given at creation are also
 checked as `ec2:CreateTags` on the new resource with `ec2:CreateAction` set to the create action ("Grant permission
 to tag resources during creation", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html).
+An endpoint made with private DNS also needs `route53:AssociateVPCWithHostedZone` (a dependent action of
+CreateVpcEndpoint in that reference), on any hosted zone: the zone is AWS's.
 Describe calls take no resource (`*`), except DescribeVpcAttribute (the vpc).
 
 SSM ("Actions, resources, and condition keys for AWS Systems Manager",
@@ -41,6 +43,12 @@ def _tag_specs(p: dict, kind: str) -> list:
             for t in spec.get("Tags", [])]
 
 
+def _private_dns(p: dict) -> bool:
+    """CreateVpcEndpoint's PrivateDnsEnabled: an interface endpoint to an AWS service has it on by default."""
+    interface = str(p.get("VpcEndpointType") or "Gateway").lower() == "interface"
+    return bool(p["PrivateDnsEnabled"]) if p.get("PrivateDnsEnabled") is not None else interface
+
+
 def _ec2(op: str, p: dict, acct: str, region: str) -> list[Target]:
     if op.startswith("Describe") and op != "DescribeVpcAttribute":
         return [Target("*")]
@@ -56,6 +64,10 @@ def _ec2(op: str, p: dict, acct: str, region: str) -> list[Target]:
         if tags:
             targets.append(Target(new.resource, acct, request_tags(tags) | {"ec2:createaction": [op]},
                                   action="ec2:CreateTags"))
+        if op == "CreateVpcEndpoint" and _private_dns(p):
+            # AWS associates the VPC with the service's private hosted zone on the caller's behalf; the zone is
+            # AWS's and its id unknown beforehand, so only a statement for every hosted zone allows it.
+            targets.append(Target("arn:aws:route53:::hostedzone/*", acct, action="route53:AssociateVPCWithHostedZone"))
         return targets
     if op in ("CreateTags", "DeleteTags"):
         tags = p.get("Tags") or []
