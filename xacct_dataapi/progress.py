@@ -17,13 +17,14 @@ from rich.table import Table
 from rich.text import Text
 
 from xacct_dataapi.durations import clock as fmt_clock, wait_line
+from xacct_dataapi.errors import Interrupted, TerminationSignal
 from xacct_dataapi.hooks import Reporter
 from xacct_dataapi.layout import Prose
 from xacct_dataapi.models import Plan, PlanItem, StepPlan, kept_for_others
 
 PLAIN_WAIT_EVERY = 15.0
 MARK = {"pending": ("·", "dim"), "running": ("…", "cyan"), "done": ("✓", "green"), "skipped": ("–", "dim"),
-        "failed": ("✗", "red")}
+        "failed": ("✗", "red"), "interrupted": ("✗", "yellow")}
 
 
 @dataclass
@@ -77,9 +78,11 @@ class ProgressReporter(Reporter):
     def __exit__(self, exc_type, exc, tb) -> None:
         for row in self.rows.values():
             if row.status == "running":
-                row.status, row.ended = "failed", self.clock()
+                # Ctrl-C or SIGTERM stops a step that did not fail: saying "failed" sent the trial looking for an error.
+                stopped = isinstance(exc, (Interrupted, KeyboardInterrupt, TerminationSignal))
+                row.status, row.ended = "interrupted" if stopped else "failed", self.clock()
                 row.detail = getattr(exc, "message", None) or (type(exc).__name__ if exc else "stopped")
-                self._line(f"{row.label}: failed after {fmt_clock(row.ended - row.started)}")
+                self._line(f"{row.label}: {row.status} after {fmt_clock(row.ended - row.started)}")
         self._wait = ""
         if self._live is not None:
             self._live.stop()
@@ -134,7 +137,7 @@ class ProgressReporter(Reporter):
         now = self.clock()
         for row in self.rows.values():
             mark, style = MARK[row.status]
-            if row.status in ("running", "done", "failed") and row.started is not None:
+            if row.status in ("running", "done", "failed", "interrupted") and row.started is not None:
                 status = f"{row.status} {fmt_clock((row.ended or now) - row.started)}"
             else:
                 status = row.status

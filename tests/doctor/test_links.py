@@ -356,6 +356,14 @@ def test_security_group_lost_https(deployed):
     assert report.get("sg.drift").status == WARN
 
 
+def test_a_security_group_that_passes_https_is_named_in_a_sentence_that_reads(deployed):
+    sg = endpoint(deployed)["Groups"][0]["GroupId"]
+    ingress = deployed.world.consumer.client("ec2").describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]
+    assert any(p.get("FromPort") == 443 and deployed.world.vpc_cidr in [r["CidrIp"] for r in p["IpRanges"]]
+               for p in ingress["IpPermissions"]), ingress  # AWS shows the rule the check reports
+    c = report_of(deployed).get("sg.https")
+    assert c.status == OK and c.evidence == f"{sg} admits tcp/443 from {deployed.world.vpc_cidr}", c.evidence
+
 def test_security_group_misses_a_secondary_vpc_cidr(deployed):
     ec2 = deployed.world.consumer.client("ec2")
     ec2.associate_vpc_cidr_block(VpcId=deployed.world.vpc_id, CidrBlock="10.30.0.0/16")

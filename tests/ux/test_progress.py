@@ -79,6 +79,26 @@ def test_each_step_is_pending_running_done_skipped_or_failed():
     assert progress.events[-1] == "[5] Access role: failed after 0:03"
 
 
+def test_a_step_stopped_by_ctrl_c_or_sigterm_reads_interrupted_not_failed():
+    """The trial: Ctrl-C mid-setup printed "[7] Security group ...: failed after 0:00" above "Error: Interrupted ...",
+    so the step read as broken though its call finished and was recorded."""
+    from xacct_dataapi.errors import Interrupted, Terminated
+    from xacct_dataapi.models import Action, Plan, StepPlan
+
+    for stop in (Interrupted("Interrupted: ..."), Terminated("Terminated: ..."), KeyboardInterrupt()):
+        clock = FakeClock()
+        step = StepPlan(5, "access_role", "Access role", Action.CREATE, "new", calls=[object()])
+        progress = ProgressReporter(Console(file=io.StringIO(), width=80), Plan("setup", [step]), clock=clock)
+        try:
+            with progress:
+                progress.step_started(step)
+                clock.sleep(3)
+                raise stop
+        except (Interrupted, KeyboardInterrupt):
+            pass
+        assert progress.events[-1] == "[5] Access role: interrupted after 0:03", (stop, progress.events)
+        assert [r.status for r in progress.rows.values()] == ["interrupted"]
+
 def test_the_live_view_on_a_terminal_fits_80_columns():
     from xacct_dataapi.models import Action, Plan, StepPlan
 

@@ -113,9 +113,13 @@ def report_setup(ui: Terminal, result: SetupResult, path: Path) -> None:
             ui.note("No changes: every step is already in place (see the reasons above).")
         else:
             ui.note(f"Applied {len(result.calls_made)} change(s) in {result.seconds:.1f}s; state in {path}.")
-            for step in sorted(result.plan.steps, key=lambda s: s.number):
-                if step.action is Action.REPAIR and not all(c.bookkeeping for c in step.calls):
-                    ui.note(f"Repaired step {step.number} ({step.title}): {step.reason}.")
+            repaired = [step for step in sorted(result.plan.steps, key=lambda s: s.number)
+                        if step.action is Action.REPAIR and not all(c.bookkeeping for c in step.calls)]
+            if repaired and result.resumed_after_interrupt:
+                # An interrupted run leaves a resource made but not yet configured; its repair reads like drift.
+                ui.note("The last run was interrupted: it left the steps below part-made (or they drifted since).")
+            for step in repaired:
+                ui.note(f"Repaired step {step.number} ({step.title}): {step.reason}.")
         for step in result.plan.steps:
             for problem in (step.problems if step.action is Action.CHECK else []) + step.foreign:
                 ui.note(f"Step {step.number} ({step.title}) failed: {problem}")

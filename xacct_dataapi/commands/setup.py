@@ -172,6 +172,7 @@ class SetupResult:
     problems: list[str]
     seconds: float
     plan_doc: dict = field(default_factory=dict)
+    resumed_after_interrupt: bool = False  # the state said the last run was stopped by Ctrl-C or SIGTERM
 
 
 def setup(cfg: Config, state_path: Path, ui: Terminal, *, dry_run: bool, password_from_stdin: bool,
@@ -197,6 +198,7 @@ def setup(cfg: Config, state_path: Path, ui: Terminal, *, dry_run: bool, passwor
 def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_timeout, started,
                   changed_inputs=()) -> SetupResult:
     state = existing or State(name=cfg.name)
+    resumed = (state.last_error or {}).get("message") == "interrupted"
     ctx = start_context(cfg, aws, state, password)  # its lookups overlap the inspections (planner.inspect_all)
     plan = plan_setup(ctx)
     problems = failing_checks(plan)[1]
@@ -233,4 +235,4 @@ def _setup_locked(cfg, aws, state_path, existing, ui, dry_run, password, wait_ti
     state.last_error = failing_checks(plan)[0]
     if plan.changes or existing is None or json.dumps(state.to_json(), sort_keys=True) != recorded_before:
         runner.save()
-    return SetupResult(plan, state, runner.calls_made, problems, time.monotonic() - started, plan_doc)
+    return SetupResult(plan, state, runner.calls_made, problems, time.monotonic() - started, plan_doc, resumed)

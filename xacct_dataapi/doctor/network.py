@@ -160,7 +160,8 @@ def network_checks(chain: Chain) -> list[Check]:
                              f"`aws ec2 authorize-security-group-ingress --group-id {first} --protocol tcp --port 443 "
                              f"--cidr {c}`" for c in (missing or cidrs))))
     else:
-        out.append(Check("sg.https", link, C, OK, f"{ids} admit tcp/443 from {', '.join(cidrs)}"))
+        admit = "admits" if len(sgs) == 1 else "admit"  # the trial read "sg-5766596fbe4dcdb48 admit tcp/443"
+        out.append(Check("sg.https", link, C, OK, f"{ids} {admit} tcp/443 from {', '.join(cidrs)}"))
     sg_drift = [p for p in chain.model_problems.get("endpoint", []) if p.startswith("security group")]
     if sg_drift:
         out.append(Check("sg.drift", link, C, WARN, "; ".join(sg_drift), chain.setup_fix()))
