@@ -49,6 +49,13 @@ def test_a_joining_deployment_is_told_its_subnets_are_the_shared_endpoints(world
     assert all(part in reason for part in expected), reason
     res = invoke(["status", "--name", "billing", "--output", "json"])
     assert res.exit_code == 0, res.output
+    # doctor does not hold the member to the subnets it was not given: the maker placed the endpoint.
+    res = invoke(["doctor", "--name", "billing", "--output", "json"])
+    placement = next(c for c in json.loads(res.stdout)["checks"] if c["id"] == "endpoint.placement")
+    assert placement["status"] == "ok" and "shared: deployment 'orders' made it" in placement["evidence"], placement
+    res = invoke(["doctor", "--name", "orders", "--output", "json"])  # the maker is still held to its own
+    placement = next(c for c in json.loads(res.stdout)["checks"] if c["id"] == "endpoint.placement")
+    assert placement["status"] == "ok" and "shared" not in placement["evidence"], placement
 
     # The same subnets as the endpoint's: nothing to say.
     assert "is not applied" not in endpoint_reason(world.setup_args("--enable-data-api", name="reports"))

@@ -11,7 +11,9 @@ from xacct_dataapi.doctor.audit import ENDPOINT_SENSITIVE
 from xacct_dataapi.doctor.chain import Chain
 from xacct_dataapi.doctor.checks import C, _skip, policy_checks
 from xacct_dataapi.doctor.model import FAIL, OK, WARN, Check
+from xacct_dataapi.config import TAG_DEPLOYMENT
 from xacct_dataapi.errors import error_code
+from xacct_dataapi.resource_types.base import tags_of
 from xacct_dataapi.steps.endpoint import service_name
 from xacct_dataapi.nacl import EPHEMERAL
 from xacct_dataapi.steps.nacl_check import client_problems, problems_for
@@ -51,9 +53,15 @@ def endpoint_checks(chain: Chain) -> list[Check]:
     wrong = []
     if ep.get("VpcId") != vpc_id:
         wrong.append(f"it is in {ep.get('VpcId')}, not {vpc_id}")
-    if chain.mode == "state" and have != sorted(chain.subnet_ids):
+    # A member that joined another deployment's endpoint keeps the maker's subnets (its own --subnets are not
+    # applied: setup says so), so they are not this deployment's to match.
+    maker = tags_of(ep.get("Tags")).get(TAG_DEPLOYMENT)
+    joined = chain.mode == "state" and maker is not None and maker != chain.deployment
+    if chain.mode == "state" and not joined and have != sorted(chain.subnet_ids):
         wrong.append(f"its subnets are {', '.join(have) or 'none'}, recorded {', '.join(sorted(chain.subnet_ids))}")
-    out.append(Check("endpoint.placement", link, C, OK, f"{eid} in {vpc_id}, subnets {', '.join(have)}") if not wrong else
+    shared = f" (shared: deployment {maker!r} made it and set its subnets)" if joined else ""
+    out.append(Check("endpoint.placement", link, C, OK, f"{eid} in {vpc_id}, subnets {', '.join(have)}{shared}")
+               if not wrong else
                Check("endpoint.placement", link, C, FAIL, f"{eid}: " + "; ".join(wrong), chain.setup_fix()))
     out.append(_az_check(chain, eid, have))
     out.append(Check("endpoint.private-dns", link, C, OK, f"{eid} has private DNS on") if ep.get("PrivateDnsEnabled") else
