@@ -65,13 +65,29 @@ def sigint_guard():
         signal.signal(signal.SIGINT, previous)
 
 
+def _runner_heard(signum: int) -> bool:
+    """Whether the handler xacct installed for `signum` (hooks.deferred_sigint: a closure over the run's
+    InterruptRequest) has run: the request it sets is set."""
+    handler = signal.getsignal(signum)
+    cells = getattr(handler, "__closure__", None) or ()
+    return any(isinstance(c.cell_contents, threading.Event) and c.cell_contents.is_set() for c in cells)
+
+
 def send_sigint_at(at: str, signum: int = signal.SIGINT):
     """Ctrl-C right after AWS accepted the call `at`. The after-call hook runs in that chain's thread: the signal
-    goes to the main thread, as a terminal's Ctrl-C does, and the hook yields so its handler runs at once."""
+    goes to the main thread, as a terminal's Ctrl-C does. Deterministic on a loaded machine: the hook (of this chain,
+    and of the other chain's next call) waits until the main thread's handler has run, so neither chain starts a call
+    while the signal is only pending; a fixed pause let the other chain make several calls first under load."""
+    sent = threading.Event()
+
     def after(n: int, label: str) -> None:
-        if label == at:
+        if label == at and not sent.is_set():
+            sent.set()
             signal.pthread_kill(threading.main_thread().ident, signum)
-            time.sleep(0.05)
+        if sent.is_set():
+            deadline = time.monotonic() + 20
+            while not _runner_heard(signum) and time.monotonic() < deadline:
+                time.sleep(0.005)
 
     return after
 
