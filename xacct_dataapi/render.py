@@ -216,11 +216,11 @@ def status_graph(report: dict):
     return Group(graph.tree(report, report["graph"]), Prose(status_table(report).caption or ""))
 
 
-def error(console: Console, exc: XacctError, wrap: bool = False) -> None:
-    # Not hard-wrapped unless asked: a path or an ARN in the message stays whole for copying (the terminal wraps the
-    # line); `wrap` wraps it at spaces only (layout.Prose), which keeps them whole too.
+def error(console: Console, exc: XacctError) -> None:
+    # Wrapped at spaces only (layout.Prose): a path, an ARN or a command's token is never split, and one longer than
+    # the line stands alone on it, whole for copying; the rest reads at the terminal's width (80 columns and up).
     text = Text("Error: ", style="bold red") + Text(str(exc))
-    console.print(Prose(text) if wrap else text, soft_wrap=True)
+    console.print(Prose(text), soft_wrap=True)
 
 
 def demo_summary(summary: dict) -> Table:

@@ -179,8 +179,7 @@ def _report_failure(err: Console, failure: XacctError, as_json: bool) -> int:
     elif isinstance(failure, Interrupted) and failure.message in (INTERRUPTED_MESSAGE, TERMINATED_MESSAGE):
         err.print(layout.Prose(failure.message), soft_wrap=True)
     else:
-        # An interruption says where the state is and how to resume: prose to read at the terminal's width.
-        render.error(err, failure, wrap=isinstance(failure, Interrupted))
+        render.error(err, failure)
     return failure.exit_code
 
 

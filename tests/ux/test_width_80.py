@@ -40,3 +40,18 @@ def test_setup_verify_and_ctrl_c_fit_80_columns(world, password, monkeypatch, si
     assert res.exit_code == 0, res.output
     assert flat(res.stdout).startswith("OK: ") and "row(s)." in flat(res.stdout)
     assert not too_wide(res.stdout) and not too_wide(res.stderr), (too_wide(res.stdout), too_wide(res.stderr))
+
+
+def test_errors_fit_80_columns_and_keep_each_path_whole(world, password, monkeypatch, tmp_path):
+    """Errors were printed as one line (180 to 714 characters in the trial). They wrap at spaces now: a path longer
+    than the line stands alone on it, whole, so it can still be copied."""
+    monkeypatch.setenv("COLUMNS", "80")
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 3) / "nested"
+    deep.mkdir(parents=True)
+    state = deep / "typo.json"
+    for args in (["teardown", "--name", "typo", "--yes"], ["teardown", "--state", str(state), "--yes"]):
+        res = invoke(args)
+        assert res.exit_code == 2, res.output
+        assert "Error: No deployment named 'typo'" in flat(res.output), res.output
+        assert not too_wide(res.output), too_wide(res.output)
+    assert len(str(deep)) > 80 and any(str(deep) in line for line in res.output.splitlines())  # whole on its line
