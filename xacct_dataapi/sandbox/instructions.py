@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xacct_dataapi.sandbox.info import SandboxInfo, botocore_session, client_config
+from xacct_dataapi.sandbox.operators import default_vpc
 
 if TYPE_CHECKING:
     from xacct_dataapi.terminal import Terminal
@@ -41,13 +42,13 @@ def second_vpc(info: SandboxInfo) -> tuple[str, str, tuple[str, ...]] | None:
     """The consumer account's default VPC (id, CIDR, a subnet in each of two AZs), or None if there is none."""
     session = botocore_session(info.config_file, info.credentials_file, info.consumer_profile)
     ec2 = session.create_client("ec2", region_name=info.region, endpoint_url=info.endpoint_url, config=client_config())
-    vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
-    if not vpcs:
+    vpc = default_vpc(ec2)
+    if vpc is None:
         return None
-    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}])["Subnets"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]
     by_zone = {s["AvailabilityZone"]: s["SubnetId"] for s in sorted(subnets, key=lambda s: s["SubnetId"])}
     picked = tuple(by_zone[zone] for zone in sorted(by_zone)[:2])
-    return (vpcs[0]["VpcId"], vpcs[0]["CidrBlock"], picked) if len(picked) == 2 else None
+    return (vpc["VpcId"], vpc["CidrBlock"], picked) if len(picked) == 2 else None
 
 
 def operator_exports(info: SandboxInfo) -> dict[str, str]:

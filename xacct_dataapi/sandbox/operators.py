@@ -86,11 +86,16 @@ def create(iam_by_side: dict[str, Any], **scope: Any) -> dict[str, tuple[str, st
     return keys
 
 
+def default_vpc(ec2: Any) -> dict | None:
+    """The consumer account's default VPC (the second VPC `sandbox up` offers for a move), or None."""
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+    return vpcs[0] if vpcs else None
+
+
 def vpcs_of(ec2: Any, vpc_id: str) -> str:
-    """The operators' `--vpc`: the sandbox's VPC and, if the account has one, its default VPC (the second VPC that
-    `sandbox up` offers for a move), joined by a comma."""
-    default = [v["VpcId"] for v in ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]]
-    return ",".join([vpc_id, *default[:1]])
+    """The operators' `--vpc`: the sandbox's VPC and, if the account has one, its default VPC, joined by a comma."""
+    default = default_vpc(ec2)
+    return ",".join([vpc_id, *([default["VpcId"]] if default else [])])
 
 
 def grant(info: Any, command: str = "all", name: str = "*", *, consumer_user: str | None = None,
